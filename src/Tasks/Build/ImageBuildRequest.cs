@@ -1,0 +1,101 @@
+using Livrable.Images;
+
+namespace Livrable.Build;
+
+/// <summary>
+/// Everything the engine needs to build one image, with no MSBuild types: the task classes fill it from properties
+/// and items, tests fill it directly. Values are already validated for shape by the task (a tag is a string here);
+/// the engine validates meaning (a tag that is not a valid tag is LIV2002).
+/// </summary>
+public sealed record ImageBuildRequest
+{
+    /// <summary>
+    /// The base image: <c>scratch</c>, a registry reference (<c>host/repo:tag</c>, <c>repo@sha256:...</c>), or a local
+    /// image given as <c>oci-layout:DIR[:tag]</c>, <c>archive:FILE</c> (an image tarball, docker or OCI), or a plain
+    /// path to an existing tarball or OCI layout folder.
+    /// </summary>
+    public required string BaseImage { get; init; }
+
+    /// <summary>The platform to build for; chooses the entry of a multi-platform base.</summary>
+    public required Platform Platform { get; init; }
+
+    /// <summary>Layers to add on top of the base, in order.</summary>
+    public IReadOnlyList<LayerSpec> Layers { get; init; } = [];
+
+    /// <summary>Changes to the base image's config.</summary>
+    public ConfigChanges Config { get; init; } = new();
+
+    /// <summary>The repository (name without registry and tag), such as <c>myapp</c> or <c>team/myapp</c>.</summary>
+    public required string Repository { get; init; }
+
+    /// <summary>Tags to give the image; at least one.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = ["latest"];
+
+    /// <summary>Registry to push to (<c>host[:port]</c>); null to write a tarball or load locally instead.</summary>
+    public string? Registry { get; init; }
+
+    /// <summary>Where to write the image tarball; used when <see cref="Registry"/> and <see cref="LocalEngine"/> are null.</summary>
+    public string? ArchivePath { get; init; }
+
+    /// <summary><c>docker</c> or <c>podman</c> to load the image into that engine; null otherwise.</summary>
+    public string? LocalEngine { get; init; }
+
+    /// <summary>Which manifest family to write.</summary>
+    public ImageFormat Format { get; init; } = ImageFormat.Oci;
+
+    /// <summary>The time written into the config, history and every layer entry (from SOURCE_DATE_EPOCH).</summary>
+    public DateTimeOffset Created { get; init; } = Reproducibility.DefaultEpoch;
+
+    /// <summary>Livrable's state folder (blob store, caches).</summary>
+    public required string StateDirectory { get; init; }
+
+    /// <summary>Registries (<c>host[:port]</c>) that may be reached over plain http besides loopback ones.</summary>
+    public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
+}
+
+/// <summary>One layer to add.</summary>
+public abstract record LayerSpec
+{
+    /// <summary>What made this layer, for the config's history (<c>created_by</c>).</summary>
+    public required string CreatedBy { get; init; }
+}
+
+/// <summary>
+/// A layer made of listed files: each <see cref="LayerFile"/> is copied to its path in the image. Parent folders are
+/// added (mode 0755, owner 0:0); entries are sorted.
+/// </summary>
+public sealed record FilesLayerSpec(IReadOnlyList<LayerFile> Files) : LayerSpec
+{
+    /// <summary>Owner of every entry; 0:0 unless asked.</summary>
+    public int Uid { get; init; }
+    public int Gid { get; init; }
+}
+
+/// <summary>A file from disk and its absolute path in the image (forward slashes, such as <c>/app/hello.dll</c>).</summary>
+public sealed record LayerFile(string SourcePath, string TargetPath);
+
+/// <summary>A folder copied, with its whole tree, under <see cref="Destination"/> in the image.</summary>
+public sealed record DirectoryLayerSpec(string SourceDirectory, string Destination) : LayerSpec;
+
+/// <summary>
+/// A tar file (plain or gzip) whose entries are placed under <see cref="Destination"/> (<c>/</c> for a root
+/// filesystem tarball): owners, modes, links and device nodes are kept; times are clamped to the build's epoch.
+/// </summary>
+public sealed record TarLayerSpec(string TarPath, string Destination) : LayerSpec;
+
+/// <summary>Changes applied to the base config. Null leaves the base's value.</summary>
+public sealed record ConfigChanges
+{
+    public string? WorkingDirectory { get; init; }
+    public string? User { get; init; }
+    public IReadOnlyList<string>? Entrypoint { get; init; }
+    public IReadOnlyList<string>? Cmd { get; init; }
+    /// <summary>Environment variables, applied in order.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = [];
+    public IReadOnlyList<KeyValuePair<string, string>> Labels { get; init; } = [];
+    /// <summary>Ports as <c>80/tcp</c>, <c>53/udp</c>.</summary>
+    public IReadOnlyList<string> Ports { get; init; } = [];
+}
+
+/// <summary>What a build produced and where it went.</summary>
+public sealed record ImageBuildResult(string Reference, Digest Digest, long Size, string Destination);

@@ -1,0 +1,89 @@
+using System.Reflection;
+
+namespace Livrable.Diagnostics;
+
+/// <summary>
+/// The table of diagnostic codes. Groups: 1xxx Dockerfile, 2xxx MSBuild inputs, 3xxx registry and auth,
+/// 4xxx layers, blobs and cache, 5xxx RUN, 6xxx outputs, 9xxx internal. A retired code is never reused:
+/// leave it here with an <c>[Obsolete]</c> attribute. A unit test keeps the values unique.
+/// </summary>
+public static class DiagnosticCodes
+{
+    // 2xxx: MSBuild inputs (properties, items, references given by the user)
+    /// <summary>An image reference (base image, repository, registry) does not parse.</summary>
+    public const string InvalidReference = "LIV2001";
+    /// <summary>A tag is not <c>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}</c>.</summary>
+    public const string InvalidTag = "LIV2002";
+    /// <summary>A property has a value outside the documented set (ContainerImageFormat=Foo).</summary>
+    public const string InvalidPropertyValue = "LIV2003";
+    /// <summary>A ContainerPort, ContainerEnvironmentVariable, ContainerLabel or ContainerLayer item is malformed.</summary>
+    public const string InvalidItem = "LIV2004";
+    /// <summary>No entrypoint can be inferred and none was given.</summary>
+    public const string NoEntrypoint = "LIV2005";
+    /// <summary>A runtime identifier names no platform Livrable knows.</summary>
+    public const string UnknownRuntimeIdentifier = "LIV2006";
+    /// <summary>A file or folder named by a property or item does not exist.</summary>
+    public const string InputNotFound = "LIV2007";
+    /// <summary>The repository name is not a valid OCI repository.</summary>
+    public const string InvalidRepository = "LIV2008";
+
+    // 3xxx: registries and authentication
+    /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
+    public const string RegistryUnreachable = "LIV3001";
+    /// <summary>The registry answered 401: no credentials, or wrong ones.</summary>
+    public const string Unauthorized = "LIV3002";
+    /// <summary>The registry answered 403: the credentials lack the right.</summary>
+    public const string Forbidden = "LIV3003";
+    /// <summary>The image (or tag) does not exist in the registry.</summary>
+    public const string ManifestNotFound = "LIV3004";
+    /// <summary>The image has no manifest for the wanted platform.</summary>
+    public const string PlatformNotFound = "LIV3005";
+    /// <summary>The registry answered something outside the distribution spec.</summary>
+    public const string RegistryProtocol = "LIV3006";
+    /// <summary>A credential helper failed or returned garbage.</summary>
+    public const string CredentialHelper = "LIV3007";
+    /// <summary>A plain-http registry was asked for that is neither loopback nor allowed.</summary>
+    public const string InsecureRegistryRefused = "LIV3008";
+    /// <summary>A blob upload failed.</summary>
+    public const string PushFailed = "LIV3009";
+
+    // 4xxx: images, layers, blobs
+    /// <summary>A blob's bytes do not match its digest or size.</summary>
+    public const string DigestMismatch = "LIV4001";
+    /// <summary>A manifest, index or config is malformed or of an unsupported media type.</summary>
+    public const string InvalidImage = "LIV4002";
+    /// <summary>A digest string is not <c>algorithm:hex</c> of the right length.</summary>
+    public const string InvalidDigest = "LIV4003";
+    /// <summary>A tar archive (base layer, ContainerLayer tar, image tarball) is malformed.</summary>
+    public const string InvalidArchive = "LIV4004";
+    /// <summary>A file could not be read or written while building a layer.</summary>
+    public const string LayerIo = "LIV4005";
+    /// <summary>The disk is full.</summary>
+    public const string DiskFull = "LIV4006";
+
+    // 6xxx: outputs
+    /// <summary>The image tarball could not be written.</summary>
+    public const string ArchiveWriteFailed = "LIV6001";
+    /// <summary>Loading into the local engine (docker/podman load) failed.</summary>
+    public const string LocalLoadFailed = "LIV6002";
+    /// <summary>The local engine program (docker, podman) was not found.</summary>
+    public const string LocalEngineNotFound = "LIV6003";
+
+    // 9xxx: internal
+    /// <summary>A bug: an exception Livrable did not expect.</summary>
+    public const string Internal = "LIV9001";
+    /// <summary>The build was cancelled.</summary>
+    public const string Cancelled = "LIV9002";
+
+    private static readonly HashSet<string> Known = typeof(DiagnosticCodes)
+        .GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Where(f => f.IsLiteral && f.FieldType == typeof(string))
+        .Select(f => (string)f.GetRawConstantValue()!)
+        .ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>All codes in the table (retired ones too).</summary>
+    public static IReadOnlyCollection<string> All => Known;
+
+    /// <summary>Whether <paramref name="code"/> is in the table.</summary>
+    public static bool IsKnown(string code) => Known.Contains(code);
+}

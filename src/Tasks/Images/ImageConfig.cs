@@ -1,0 +1,191 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Livrable.Images;
+
+/// <summary>
+/// An image configuration (https://github.com/opencontainers/image-spec/blob/main/config.md), Docker's config being
+/// the same document with more fields. Kept as a JSON tree so that fields Livrable does not model (Healthcheck,
+/// OnBuild, ArgsEscaped...) survive from the base image; typed accessors cover what Livrable changes.
+/// </summary>
+public sealed class ImageConfig
+{
+    private readonly JsonObject _root;
+
+    private ImageConfig(JsonObject root) => _root = root;
+
+    /// <summary>An empty config for <paramref name="platform"/> (an image FROM scratch).</summary>
+    public static ImageConfig Empty(Platform platform)
+    {
+        var c = new ImageConfig(new JsonObject());
+        c.Architecture = platform.Architecture;
+        c.Os = platform.Os;
+        if (platform.Variant is not null) c._root["variant"] = platform.Variant;
+        c._root["config"] = new JsonObject();
+        c._root["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray() };
+        return c;
+    }
+
+    /// <summary>Parses config bytes.</summary>
+    public static ImageConfig Parse(ReadOnlyMemory<byte> bytes)
+    {
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(bytes.Span, documentOptions: Json.DocumentOptions);
+        }
+        catch (JsonException e)
+        {
+            throw Descriptor.Invalid($"The image config is not valid JSON: {e.Message}");
+        }
+        if (node is not JsonObject root) throw Descriptor.Invalid("The image config is not a JSON object");
+        var config = new ImageConfig(root);
+        _ = config.DiffIds; // validates rootfs
+        return config;
+    }
+
+    /// <summary>A deep copy, to change without touching the base.</summary>
+    public ImageConfig Clone() => new((JsonObject)_root.DeepClone());
+
+    public string? Architecture { get => Str(_root, "architecture"); set => _root["architecture"] = value; }
+    public string? Os { get => Str(_root, "os"); set => _root["os"] = value; }
+    public string? Variant => Str(_root, "variant");
+
+    /// <summary>The platform this config declares.</summary>
+    public Platform Platform => new(Os ?? "linux", Architecture ?? "amd64", Variant, Str(_root, "os.version"));
+
+    /// <summary>The creation time, RFC 3339 in UTC; Livrable sets it from SOURCE_DATE_EPOCH.</summary>
+    public DateTimeOffset? Created
+    {
+        get => DateTimeOffset.TryParse(Str(_root, "created"), out var d) ? d : null;
+        set => _root["created"] = value is null ? null : FormatTime(value.Value);
+    }
+
+    public string? User { get => Str(Runtime, "User"); set => SetOrRemove(Runtime, "User", value); }
+    public string? WorkingDir { get => Str(Runtime, "WorkingDir"); set => SetOrRemove(Runtime, "WorkingDir", value); }
+    public string? StopSignal { get => Str(Runtime, "StopSignal"); set => SetOrRemove(Runtime, "StopSignal", value); }
+
+    /// <summary>The entrypoint; null when unset.</summary>
+    public IReadOnlyList<string>? Entrypoint { get => StrList(Runtime, "Entrypoint"); set => SetList(Runtime, "Entrypoint", value); }
+
+    /// <summary>The default arguments (Cmd); null when unset.</summary>
+    public IReadOnlyList<string>? Cmd { get => StrList(Runtime, "Cmd"); set => SetList(Runtime, "Cmd", value); }
+
+    /// <summary>Environment as <c>NAME=value</c> lines, in order.</summary>
+    public IReadOnlyList<string> Env => StrList(Runtime, "Env") ?? [];
+
+    /// <summary>Sets one environment variable, replacing an earlier value in place (as Docker does).</summary>
+    public void SetEnv(string name, string value)
+    {
+        var list = Env.ToList();
+        int i = list.FindIndex(e => e.StartsWith(name + "=", StringComparison.Ordinal) || e == name);
+        if (i >= 0) list[i] = $"{name}={value}";
+        else list.Add($"{name}={value}");
+        SetList(Runtime, "Env", list);
+    }
+
+    /// <summary>The value of an environment variable, or null.</summary>
+    public string? GetEnv(string name)
+        => Env.Where(e => e.StartsWith(name + "=", StringComparison.Ordinal)).Select(e => e[(name.Length + 1)..]).LastOrDefault();
+
+    public IReadOnlyDictionary<string, string> Labels => ReadMap(Runtime, "Labels");
+
+    public void SetLabel(string key, string value) => SetMapEntry("Labels", key, value);
+
+    /// <summary>Exposed ports as <c>port/proto</c> keys.</summary>
+    public IReadOnlyCollection<string> ExposedPorts => Runtime["ExposedPorts"] is JsonObject o ? o.Select(p => p.Key).ToList() : [];
+
+    public void AddExposedPort(string portAndProtocol) => SetMapEntry("ExposedPorts", portAndProtocol, null);
+
+    public IReadOnlyCollection<string> Volumes => Runtime["Volumes"] is JsonObject o ? o.Select(p => p.Key).ToList() : [];
+
+    public void AddVolume(string path) => SetMapEntry("Volumes", path, null);
+
+    /// <summary>The diff ids of the layers, base first.</summary>
+    public IReadOnlyList<Digest> DiffIds
+    {
+        get
+        {
+            if (_root["rootfs"] is not JsonObject rootfs) return [];
+            if (rootfs["diff_ids"] is not JsonArray ids) return [];
+            return ids.Select(n => Digest.Parse(n?.GetValue<string>() ?? "")).ToList();
+        }
+    }
+
+    /// <summary>Appends a layer: its diff id, and a history entry.</summary>
+    public void AddLayer(Digest diffId, HistoryEntry history)
+    {
+        if (_root["rootfs"] is not JsonObject rootfs)
+            _root["rootfs"] = rootfs = new JsonObject { ["type"] = "layers" };
+        if (rootfs["diff_ids"] is not JsonArray ids) rootfs["diff_ids"] = ids = new JsonArray();
+        ids.Add(diffId.ToString());
+        AddHistory(history with { EmptyLayer = false });
+    }
+
+    /// <summary>Appends a history entry; <see cref="HistoryEntry.EmptyLayer"/> marks one that adds no layer.</summary>
+    public void AddHistory(HistoryEntry entry)
+    {
+        if (_root["history"] is not JsonArray h) _root["history"] = h = new JsonArray();
+        var o = new JsonObject();
+        if (entry.Created is not null) o["created"] = FormatTime(entry.Created.Value);
+        if (entry.CreatedBy is not null) o["created_by"] = entry.CreatedBy;
+        if (entry.Comment is not null) o["comment"] = entry.Comment;
+        if (entry.EmptyLayer) o["empty_layer"] = true;
+        h.Add(o);
+    }
+
+    /// <summary>The number of history entries.</summary>
+    public int HistoryCount => _root["history"] is JsonArray h ? h.Count : 0;
+
+    /// <summary>The config bytes. Same tree, same bytes: property order is that of the base, then of the changes.</summary>
+    public byte[] ToBytes() => Json.Write(w => _root.WriteTo(w));
+
+    /// <summary>RFC 3339 with seconds, in UTC, as Go's time.Time marshals a whole second.</summary>
+    public static string FormatTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    private JsonObject Runtime
+    {
+        get
+        {
+            if (_root["config"] is JsonObject c) return c;
+            var created = new JsonObject();
+            _root["config"] = created;
+            return created;
+        }
+    }
+
+    private void SetMapEntry(string map, string key, string? value)
+    {
+        if (Runtime[map] is not JsonObject o) Runtime[map] = o = new JsonObject();
+        o[key] = value is null ? new JsonObject() : JsonValue.Create(value);
+    }
+
+    private static string? Str(JsonObject o, string name) => o[name] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+
+    private static IReadOnlyList<string>? StrList(JsonObject o, string name)
+        => o[name] is JsonArray a ? a.Select(n => n is JsonValue v && v.TryGetValue(out string? s) ? s : "").ToList() : null;
+
+    private static void SetList(JsonObject o, string name, IReadOnlyList<string>? value)
+    {
+        if (value is null) o.Remove(name);
+        else o[name] = new JsonArray(value.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray());
+    }
+
+    private static void SetOrRemove(JsonObject o, string name, string? value)
+    {
+        if (value is null) o.Remove(name);
+        else o[name] = value;
+    }
+
+    private static IReadOnlyDictionary<string, string> ReadMap(JsonObject o, string name)
+    {
+        var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (o[name] is JsonObject m)
+            foreach (var (k, v) in m)
+                if (v is JsonValue jv && jv.TryGetValue(out string? s)) map[k] = s;
+        return map;
+    }
+}
+
+/// <summary>One entry of the config's history: what made a layer (or changed only the config).</summary>
+public sealed record HistoryEntry(DateTimeOffset? Created, string? CreatedBy, string? Comment = null, bool EmptyLayer = false);

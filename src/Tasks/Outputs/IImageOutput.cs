@@ -1,0 +1,14 @@
+using Livrable.Images;
+
+namespace Livrable.Outputs;
+
+/// <summary>Where a built image goes: a tarball, a registry, a local engine.</summary>
+public interface IImageOutput
+{
+    /// <summary>
+    /// Writes <paramref name="image"/> named <paramref name="repository"/> with every one of <paramref name="tags"/>.
+    /// Returns a description of where it went (a path, a registry reference) for the final log line. Leaves nothing
+    /// half-written when it fails.
+    /// </summary>
+    Task<string> WriteAsync(IImage image, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken);
+}

@@ -1,0 +1,101 @@
+using System.Security.Cryptography;
+using Livrable.Diagnostics;
+using Livrable.Images;
+
+namespace Livrable.Store;
+
+/// <summary>
+/// A read-only stream that hashes and counts what passes through and, at the end, checks both against the
+/// descriptor: more bytes than the size, fewer, or another digest is LIV4001. So no caller can use a blob that was
+/// not what its descriptor promised, whatever the source (registry, tarball, layout, store).
+/// </summary>
+public sealed class VerifyingStream : Stream
+{
+    private readonly Stream _inner;
+    private readonly Digest _expected;
+    private readonly long _size;
+    private readonly string _what;
+    private readonly IncrementalHash _hash;
+    private long _read;
+    private bool _verified;
+
+    public VerifyingStream(Stream inner, Digest expected, long size, string what)
+    {
+        _inner = inner;
+        _expected = expected;
+        _size = size;
+        _what = what;
+        _hash = expected.CreateHash();
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => _size;
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int n = _inner.Read(LimitTo(buffer));
+        return Account(buffer[..n], n == 0 && buffer.Length > 0);
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int n = await _inner.ReadAsync(LimitTo(buffer), cancellationToken).ConfigureAwait(false);
+        return Account(buffer.Span[..n], n == 0 && buffer.Length > 0);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <summary>Never asks the source for more than one byte past the promised size, so an endless body is caught at once.</summary>
+    private Span<byte> LimitTo(Span<byte> buffer) => buffer[..(int)Math.Min(buffer.Length, _size - _read + 1)];
+
+    private Memory<byte> LimitTo(Memory<byte> buffer) => buffer[..(int)Math.Min(buffer.Length, _size - _read + 1)];
+
+    private int Account(ReadOnlySpan<byte> data, bool end)
+    {
+        _read += data.Length;
+        if (_read > _size)
+            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"{_what} ({_expected}) is longer than the {_size} bytes its descriptor gives.");
+        _hash.AppendData(data);
+        if (end) Verify();
+        return data.Length;
+    }
+
+    private void Verify()
+    {
+        if (_verified) return;
+        _verified = true;
+        if (_read != _size)
+            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"{_what} ({_expected}) ended after {_read} bytes; its descriptor gives {_size}.");
+        var actual = _expected.WithHash(_hash.GetHashAndReset());
+        if (actual != _expected)
+            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"{_what} has digest {actual}, not the {_expected} its descriptor gives.");
+    }
+
+    /// <summary>Reads to the end (so the check runs) and discards the bytes.</summary>
+    public async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        var buffer = new byte[81920];
+        while (await ReadAsync(buffer, cancellationToken).ConfigureAwait(false) > 0) { }
+    }
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _inner.Dispose();
+            _hash.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
