@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Layers;
+using Livrable.Outputs;
+using Livrable.Registry;
+using Livrable.Sources;
+using Livrable.Store;
+
+namespace Livrable.Build;
+
+/// <summary>
+/// The engine's entry point for one image: resolve the base, write the new layers, compose the config and manifest,
+/// and hand the image to its output. Each of these is a separate piece (Sources, Layers, Outputs); this class only
+/// orders them and reports progress.
+/// </summary>
+public static class ImageBuilder
+{
+    /// <summary>Builds the image <paramref name="request"/> describes and writes it where it says.</summary>
+    public static async Task<ImageBuildResult> BuildAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
+    {
+        Validate(request);
+        var clock = Stopwatch.StartNew();
+        var store = new BlobStore(request.StateDirectory);
+        using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries }, store, logger);
+
+        int steps = 2 + request.Layers.Count;
+        int step = 1;
+        var source = ImageSources.Open(request.BaseImage, store, reference => new RegistryImageSource(registries, reference));
+        logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform})");
+        var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
+
+        // Independent layers are written concurrently; each is one pass of tar, gzip and hashing.
+        var options = new LayerWriteOptions { Epoch = request.Created };
+        var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
+        var newLayers = new List<ILayer>();
+        for (int i = 0; i < layerTasks.Count; i++)
+        {
+            var layer = await layerTasks[i].ConfigureAwait(false);
+            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)})");
+            newLayers.Add(layer);
+        }
+
+        var config = Compose(request, baseImage, newLayers);
+        var image = new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]);
+        await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
+        await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+
+        var output = ChooseOutput(request, registries, logger);
+        logger.Info($"[{step}/{steps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
+        string destination = await output.WriteAsync(image, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
+
+        string reference = request.Registry is null
+            ? $"{request.Repository}:{request.Tags[0]}"
+            : $"{request.Registry}/{request.Repository}:{request.Tags[0]}";
+        logger.Info($"Built {reference} {image.Digest} ({Units.Bytes(image.Size)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s");
+        return new ImageBuildResult(reference, image.Digest, image.Size, destination);
+    }
+
+    private static void Validate(ImageBuildRequest request)
+    {
+        ImageReference.ValidateRepository(request.Repository);
+        if (request.Tags.Count == 0)
+            throw new LivrableException(DiagnosticCodes.InvalidTag, "No tag was given; set ContainerTag or ContainerImageTags.");
+        foreach (var tag in request.Tags) ImageReference.ValidateTag(tag);
+        if (request.Registry is null && request.LocalEngine is null && string.IsNullOrEmpty(request.ArchivePath))
+            throw new LivrableException(DiagnosticCodes.InvalidPropertyValue,
+                "The image has nowhere to go: set ContainerRegistry, LocalRegistry or ContainerArchiveOutputPath.");
+    }
+
+    /// <summary>The base config with the request's changes, the new layers and their history, at the build's epoch.</summary>
+    private static ImageConfig Compose(ImageBuildRequest request, IImage baseImage, IReadOnlyList<ILayer> newLayers)
+    {
+        var config = baseImage.Config.Clone();
+        var c = request.Config;
+        config.Created = request.Created;
+        if (c.WorkingDirectory is not null) config.WorkingDir = c.WorkingDirectory;
+        if (c.User is not null) config.User = c.User;
+        if (c.Entrypoint is not null)
+        {
+            config.Entrypoint = c.Entrypoint;
+            // As Docker does: a new entrypoint resets the base's Cmd unless the request gives one.
+            config.Cmd = c.Cmd;
+        }
+        else if (c.Cmd is not null)
+        {
+            config.Cmd = c.Cmd;
+        }
+        foreach (var (name, value) in c.Environment) config.SetEnv(name, value);
+        foreach (var (key, value) in c.Labels) config.SetLabel(key, value);
+        foreach (var port in c.Ports) config.AddExposedPort(port);
+        for (int i = 0; i < newLayers.Count; i++)
+            config.AddLayer(newLayers[i].DiffId, new HistoryEntry(request.Created, request.Layers[i].CreatedBy, "livrable"));
+        config.AddHistory(new HistoryEntry(request.Created, "Livrable: config", "livrable", EmptyLayer: true));
+        return config;
+    }
+
+    private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger)
+    {
+        if (request.Registry is not null) return new RegistryOutput(registries, request.Registry, logger);
+        if (request.LocalEngine is not null) return new LocalEngineOutput(request.LocalEngine, request.Created, logger);
+        return new ArchiveOutput(request.ArchivePath!, request.Created);
+    }
+}
