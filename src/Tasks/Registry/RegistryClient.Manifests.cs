@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using Livrable.Diagnostics;
 using Livrable.Images;
-using Livrable.Store;
 
 namespace Livrable.Registry;
 
@@ -64,14 +63,14 @@ public sealed partial class RegistryClient
     /// <summary>
     /// Pulls the image <paramref name="reference"/> for <paramref name="platform"/>: the manifest (through the index
     /// when there is one, choosing the entry for the platform) and the config, both verified. Layers are fetched when
-    /// opened, into <paramref name="store"/>. A single-platform image is returned whatever its platform; the caller
+    /// opened, into the client's <see cref="Store"/>. A single-platform image is returned whatever its platform; the caller
     /// (<see cref="Sources.RegistryImageSource"/>) checks it.
     /// </summary>
     /// <exception cref="LivrableException">
     /// LIV3005 when an index has no entry for <paramref name="platform"/>; LIV4002 when a document is malformed; and
     /// those of <see cref="GetManifestAsync"/>.
     /// </exception>
-    public async Task<RegistryImage> GetImageAsync(string registry, string repository, string reference, Platform platform, BlobStore store, CancellationToken cancellationToken)
+    public async Task<RegistryImage> GetImageAsync(string registry, string repository, string reference, Platform platform, CancellationToken cancellationToken)
     {
         var endpoint = Resolve(registry);
         repository = endpoint.NormalizeRepository(repository);
@@ -101,7 +100,7 @@ public sealed partial class RegistryClient
                 throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The config {parsed.Config.Digest} is longer than its descriptor says.");
         }
         var imageConfig = ImageConfig.Parse(configBytes);
-        return new RegistryImage(this, endpoint, repository, reference, indexDigest, manifest, parsed, imageConfig, configBytes, store);
+        return new RegistryImage(this, endpoint, repository, reference, indexDigest, manifest, parsed, imageConfig, configBytes, Store);
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Livrable.Diagnostics;
 using Livrable.Registry.Credentials;
+using Livrable.Store;
 
 namespace Livrable.Registry;
 
@@ -26,18 +27,20 @@ public sealed partial class RegistryClient : IDisposable
     private readonly HttpClient _http;
     private readonly RegistryAuthenticator _auth;
     private readonly ILogger _logger;
-    private readonly IReadOnlyList<string> _insecureRegistries;
+    private readonly RegistryOptions _options;
 
     /// <summary>
-    /// A client finding credentials with <paramref name="credentials"/> (none when null), logging to
-    /// <paramref name="logger"/>, speaking plain http to loopback registries and to <paramref name="insecureRegistries"/>
-    /// (<c>host[:port]</c>). <paramref name="handler"/> replaces the network, for tests; the client disposes it.
+    /// A client with <paramref name="options"/> (insecure registries, credentials), downloading layers into
+    /// <paramref name="store"/> and logging to <paramref name="logger"/>. Dispose it at the end of the build.
     /// </summary>
-    public RegistryClient(ICredentialProvider? credentials = null, ILogger? logger = null, IEnumerable<string>? insecureRegistries = null, HttpMessageHandler? handler = null)
+    public RegistryClient(RegistryOptions options, BlobStore store, ILogger logger)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        _options = options;
+        Store = store;
         _logger = logger ?? NullLogger.Instance;
-        _insecureRegistries = (insecureRegistries ?? []).ToList();
-        _http = new HttpClient(handler ?? new SocketsHttpHandler
+        _http = new HttpClient(options.Handler ?? new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
@@ -50,21 +53,22 @@ public sealed partial class RegistryClient : IDisposable
             Timeout = Timeout.InfiniteTimeSpan,
         };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Livrable", typeof(RegistryClient).Assembly.GetName().Version?.ToString(3) ?? "0"));
-        _auth = new RegistryAuthenticator(_http, credentials ?? AnonymousCredentialProvider.Instance, _logger);
+        _auth = new RegistryAuthenticator(_http, options.Credentials ?? new CredentialResolver(logger: _logger), _logger);
     }
 
     /// <summary>What this client moved so far.</summary>
     public RegistryCounters Counters { get; } = new();
 
-    /// <summary>The largest blob chunk sent in one PATCH when a registry refuses monolithic uploads.</summary>
-    internal int ChunkSize { get; set; } = 8 * 1024 * 1024;
+    /// <summary>The blob store pulled layers are downloaded into.</summary>
+    public BlobStore Store { get; }
 
-    /// <summary>For tests: always upload in chunks, to exercise that path against a registry that accepts both.</summary>
-    internal bool ForceChunkedUploads { get; set; }
+    private int ChunkSize => _options.ChunkSize;
+
+    private bool ForceChunkedUploads => _options.ForceChunkedUploads;
 
     /// <summary>Where <paramref name="registry"/>'s API answers, with this client's insecure list applied.</summary>
     /// <exception cref="LivrableException">LIV2001 or LIV3008, see <see cref="RegistryEndpoint.Resolve"/>.</exception>
-    public RegistryEndpoint Resolve(string registry) => RegistryEndpoint.Resolve(registry, _insecureRegistries);
+    public RegistryEndpoint Resolve(string registry) => RegistryEndpoint.Resolve(registry, _options.InsecureRegistries);
 
     public void Dispose() => _http.Dispose();
 

@@ -1,7 +1,6 @@
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Registry;
-using Livrable.Store;
 
 namespace Livrable.Sources;
 
@@ -13,18 +12,18 @@ namespace Livrable.Sources;
 public sealed class RegistryImageSource : IImageSource
 {
     private readonly RegistryClient _client;
-    private readonly BlobStore _store;
 
-    /// <summary>The image <paramref name="registry"/>/<paramref name="repository"/>:<paramref name="reference"/>, pulled with <paramref name="client"/> into <paramref name="store"/>.</summary>
-    public RegistryImageSource(RegistryClient client, BlobStore store, string registry, string repository, string reference)
+    /// <summary>
+    /// The image <paramref name="registry"/>/<paramref name="repository"/>:<paramref name="reference"/>, pulled with
+    /// <paramref name="client"/> (layers go into its blob store).
+    /// </summary>
+    public RegistryImageSource(RegistryClient client, string registry, string repository, string reference)
     {
         ArgumentNullException.ThrowIfNull(client);
-        ArgumentNullException.ThrowIfNull(store);
         ArgumentException.ThrowIfNullOrEmpty(registry);
         ArgumentException.ThrowIfNullOrEmpty(repository);
         ArgumentException.ThrowIfNullOrEmpty(reference);
         _client = client;
-        _store = store;
         Registry = registry;
         Repository = repository;
         Reference = reference;
@@ -44,7 +43,7 @@ public sealed class RegistryImageSource : IImageSource
     /// </exception>
     public async Task<IImage> ResolveAsync(Platform platform, CancellationToken cancellationToken)
     {
-        var image = await _client.GetImageAsync(Registry, Repository, Reference, platform, _store, cancellationToken).ConfigureAwait(false);
+        var image = await _client.GetImageAsync(Registry, Repository, Reference, platform, cancellationToken).ConfigureAwait(false);
         var actual = image.Config.Platform;
         // An index entry was chosen for its platform already; a lone manifest says its platform only in the config.
         if (image.IndexDigest is null && !platform.Matches(actual))
