@@ -130,7 +130,7 @@ internal sealed class RegistryAuthenticator
                 : $"{endpoint.Registry} refused the {credential} for {string.Join(" ", scopes)}{why}. Check them, or log in again with 'docker login {endpoint.Registry}'.");
         }
         if (response.StatusCode != HttpStatusCode.OK)
-            throw await RegistryErrors.FromResponseAsync(response, endpoint, "(token)", "get an access token", DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false);
+            throw await RegistryErrors.FromResponseAsync(response, endpoint, "(token)", "get an access token", DiagnosticCodes.RegistryProtocol, credential, cancellationToken).ConfigureAwait(false);
 
         byte[] body = await RegistryErrors.ReadAtMostAsync(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), 1 << 20, cancellationToken).ConfigureAwait(false);
         string? token = null;

@@ -25,7 +25,7 @@ public sealed partial class RegistryClient
         try
         {
             if (response.StatusCode != HttpStatusCode.OK)
-                throw await RegistryErrors.FromResponseAsync(response, endpoint, repository, action, DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false);
+                throw await FailureAsync(response, endpoint, repository, action, DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false);
             var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             Counters.Downloaded(descriptor.Size);
             return new VerifyingStream(new ResponseStream(response, body), descriptor.Digest, descriptor.Size, $"Blob {descriptor.Digest} from {endpoint.Registry}/{repository}");
@@ -63,7 +63,7 @@ public sealed partial class RegistryClient
         {
             HttpStatusCode.OK => true,
             HttpStatusCode.NotFound => false,
-            _ => throw await RegistryErrors.FromResponseAsync(response, endpoint, repository, action, DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false),
+            _ => throw await FailureAsync(response, endpoint, repository, action, DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false),
         };
     }
 

@@ -40,7 +40,7 @@ public sealed partial class RegistryClient
             return Task.FromResult(request);
         }, retry: true, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.OK)
-            throw await RegistryErrors.FromResponseAsync(response, endpoint, repository, action, DiagnosticCodes.ManifestNotFound, cancellationToken).ConfigureAwait(false);
+            throw await FailureAsync(response, endpoint, repository, action, DiagnosticCodes.ManifestNotFound, cancellationToken).ConfigureAwait(false);
 
         if (response.Content.Headers.ContentLength is > MaxManifestSize)
             throw TooLarge(endpoint, repository, reference);
@@ -121,7 +121,7 @@ public sealed partial class RegistryClient
             return Task.FromResult(new HttpRequestMessage(HttpMethod.Put, endpoint.Api(ApiPath(repository, "manifests/" + reference))) { Content = content });
         }, retry: true, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.OK or HttpStatusCode.Accepted))
-            throw await RegistryErrors.FromResponseAsync(response, endpoint, repository, action, DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false);
+            throw await FailureAsync(response, endpoint, repository, action, DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false);
         if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && values.FirstOrDefault() is { } given
             && Digest.TryParse(given, out var registryDigest) && registryDigest.Algorithm == digest.Algorithm && registryDigest != digest)
             throw new LivrableException(DiagnosticCodes.RegistryProtocol,

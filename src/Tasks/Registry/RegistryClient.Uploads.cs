@@ -181,9 +181,9 @@ public sealed partial class RegistryClient
     /// The error for a refused upload request: auth problems keep their codes, the rest is LIV3009; 429 and 5xx are
     /// marked so the whole upload starts over.
     /// </summary>
-    private static async Task<LivrableException> UploadFailureAsync(HttpResponseMessage response, RegistryEndpoint endpoint, string repository, string action, CancellationToken cancellationToken)
+    private async Task<LivrableException> UploadFailureAsync(HttpResponseMessage response, RegistryEndpoint endpoint, string repository, string action, CancellationToken cancellationToken)
     {
-        var e = await RegistryErrors.FromResponseAsync(response, endpoint, repository, action, DiagnosticCodes.PushFailed, cancellationToken).ConfigureAwait(false);
+        var e = await FailureAsync(response, endpoint, repository, action, DiagnosticCodes.PushFailed, cancellationToken).ConfigureAwait(false);
         if (e.Code == DiagnosticCodes.RegistryProtocol) e = new LivrableException(DiagnosticCodes.PushFailed, e.Message);
         if (IsTransient(response.StatusCode)) e.Data[TransientKey] = true;
         return e;

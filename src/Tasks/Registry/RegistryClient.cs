@@ -146,6 +146,8 @@ public sealed partial class RegistryClient : IDisposable
                 request.Dispose();
                 throw;
             }
+            // The body was sent (or refused): release it now, not at the next GC; a layer body holds a file open.
+            request.Content?.Dispose();
             bool redirect = response.StatusCode is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
                 or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
             if (!redirect || response.Headers.Location is null || (request.Method != HttpMethod.Get && request.Method != HttpMethod.Head))
@@ -160,6 +162,11 @@ public sealed partial class RegistryClient : IDisposable
             request.Dispose();
         }
     }
+
+    /// <summary>The error for an unexpected response, naming the credentials sent if any (see <see cref="RegistryErrors"/>).</summary>
+    internal Task<LivrableException> FailureAsync(HttpResponseMessage response, RegistryEndpoint endpoint, string repository, string action,
+        string notFoundCode, CancellationToken cancellationToken)
+        => RegistryErrors.FromResponseAsync(response, endpoint, repository, action, notFoundCode, _auth.KnownCredential(endpoint), cancellationToken);
 
     private static bool SameOrigin(Uri a, Uri b)
         => a.Scheme == b.Scheme && string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;

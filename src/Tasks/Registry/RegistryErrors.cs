@@ -19,10 +19,11 @@ internal static class RegistryErrors
 
     /// <summary>
     /// The exception for an unexpected <paramref name="response"/> to <paramref name="action"/>; a 404 becomes
-    /// <paramref name="notFoundCode"/> (LIV3004 for a manifest, LIV3006 for a blob the manifest promised).
+    /// <paramref name="notFoundCode"/> (LIV3004 for a manifest, LIV3006 for a blob the manifest promised). A 401 names
+    /// <paramref name="credential"/> when one was sent (never its secret), else says how to give one.
     /// </summary>
     public static async Task<LivrableException> FromResponseAsync(HttpResponseMessage response, RegistryEndpoint endpoint, string repository,
-        string action, string notFoundCode, CancellationToken cancellationToken)
+        string action, string notFoundCode, Credentials.RegistryCredential? credential, CancellationToken cancellationToken)
     {
         string details = await ReadErrorsAsync(response, cancellationToken).ConfigureAwait(false);
         string where = $"{endpoint.Registry}/{repository}";
@@ -30,6 +31,8 @@ internal static class RegistryErrors
         string suffix = details.Length > 0 ? $": {details}" : ".";
         return response.StatusCode switch
         {
+            HttpStatusCode.Unauthorized when credential is not null => new LivrableException(DiagnosticCodes.Unauthorized,
+                $"{where} refused the {credential} to {action} (401 Unauthorized){suffix} Check them, or log in again with 'docker login {endpoint.Registry}'."),
             HttpStatusCode.Unauthorized => new LivrableException(DiagnosticCodes.Unauthorized,
                 $"{where} refused to let us {action} (401 Unauthorized){suffix} {string.Format(HowToLogin, endpoint.Registry)}"),
             HttpStatusCode.Forbidden => new LivrableException(DiagnosticCodes.Forbidden,

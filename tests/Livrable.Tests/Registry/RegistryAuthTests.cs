@@ -64,6 +64,7 @@ public sealed class RegistryAuthTests : IDisposable
         var e = await Assert.ThrowsAsync<LivrableException>(() => client.GetManifestAsync(_registry.Registry, "livrable/auth", "1", CancellationToken.None));
         Assert.Equal(DiagnosticCodes.Unauthorized, e.Code);
         Assert.DoesNotContain("wrong-password", e.Message);
+        Assert.Contains("LIVRABLE_REGISTRY_USER", e.Message); // names where the refused credentials came from
     }
 
     [Fact]
