@@ -140,4 +140,76 @@ public sealed class TokenFlowTests : IDisposable
         Assert.Contains("invalid repository name (NAME_INVALID)", e.Message);
         Assert.Contains("400", e.Message);
     }
+
+    [Fact]
+    public async Task Identity_token_is_exchanged_with_an_oauth2_post()
+    {
+        string? form = null;
+        var handler = new ScriptedHandler(request =>
+        {
+            if (request.RequestUri!.Host == "auth.example.com")
+            {
+                Assert.Equal(HttpMethod.Post, request.Method);
+                form = request.Content!.ReadAsStringAsync().Result;
+                return Json("""{"access_token":"FROM-REFRESH","expires_in":60}""");
+            }
+            if (request.Headers.Authorization?.ToString() == "Bearer FROM-REFRESH")
+                return new HttpResponseMessage(HttpStatusCode.OK);
+            var r = new HttpResponseMessage(HttpStatusCode.Unauthorized);
+            r.Headers.TryAddWithoutValidation("WWW-Authenticate", "Bearer realm=\"https://auth.example.com/oauth2/token\",service=\"acr\"");
+            return r;
+        });
+        var credentials = new StaticCredentials(RegistryCredential.FromIdentityToken("REFRESH-TOKEN"));
+        using var client = new RegistryClient(new RegistryOptions { Credentials = credentials, Handler = handler }, new BlobStore(_temp), NullLogger.Instance);
+        Assert.True(await client.BlobExistsAsync("acr.example.com", "app", Digest.Sha256([1]), forPush: false, CancellationToken.None));
+        Assert.Contains("grant_type=refresh_token", form);
+        Assert.Contains("refresh_token=REFRESH-TOKEN", form);
+        Assert.Contains("service=acr", form);
+        Assert.Contains("scope=repository%3Aapp%3Apull", form);
+    }
+
+    [Fact]
+    public async Task Refused_monolithic_upload_falls_back_to_chunks_keeping_the_location_query()
+    {
+        byte[] blob = Encoding.UTF8.GetBytes("0123456789abcdefghij");
+        var descriptor = new Descriptor(MediaTypes.OciLayerGzip, Digest.Sha256(blob), blob.Length);
+        var received = new MemoryStream();
+        var handler = new ScriptedHandler(request =>
+        {
+            var uri = request.RequestUri!;
+            switch (request.Method.Method, uri.AbsolutePath)
+            {
+                case ("HEAD", _):
+                    return new HttpResponseMessage(HttpStatusCode.NotFound);
+                case ("POST", "/v2/app/blobs/uploads/"):
+                {
+                    var r = new HttpResponseMessage(HttpStatusCode.Accepted);
+                    r.Headers.Location = new Uri("/v2/app/blobs/uploads/u1?_state=abc", UriKind.Relative);
+                    return r;
+                }
+                case ("PUT", "/v2/app/blobs/uploads/u1") when request.Content!.Headers.ContentLength > 0:
+                    return new HttpResponseMessage(HttpStatusCode.MethodNotAllowed);
+                case ("PATCH", "/v2/app/blobs/uploads/u1"):
+                {
+                    var bytes = request.Content!.ReadAsByteArrayAsync().Result;
+                    Assert.Equal($"{received.Length}-{received.Length + bytes.Length - 1}", request.Content.Headers.GetValues("Content-Range").Single());
+                    received.Write(bytes);
+                    var r = new HttpResponseMessage(HttpStatusCode.Accepted);
+                    r.Headers.Location = new Uri($"https://registry.example.com/v2/app/blobs/uploads/u1?_state=after{received.Length}");
+                    return r;
+                }
+                case ("PUT", "/v2/app/blobs/uploads/u1"):
+                    Assert.Equal($"?_state=after{blob.Length}&digest={Uri.EscapeDataString(descriptor.Digest.ToString())}", uri.Query);
+                    return new HttpResponseMessage(HttpStatusCode.Created);
+                default:
+                    return new HttpResponseMessage(HttpStatusCode.NotFound);
+            }
+        });
+        using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Handler = handler, ChunkSize = 8 }, new BlobStore(_temp), NullLogger.Instance);
+        var result = await client.PushBlobAsync("registry.example.com", "app", descriptor,
+            _ => Task.FromResult<Stream>(new Livrable.Store.VerifyingStream(new MemoryStream(blob), descriptor.Digest, descriptor.Size, "test blob")), null, CancellationToken.None);
+        Assert.Equal(BlobPushResult.Uploaded, result);
+        Assert.Equal(blob, received.ToArray());
+        Assert.Equal(3, handler.Requests.Count(r => r.Method == HttpMethod.Patch));
+    }
 }
