@@ -1,0 +1,138 @@
+using System.Globalization;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Registry;
+
+namespace Livrable.Outputs;
+
+/// <summary>
+/// Pushes an image to a registry: every blob first (the config and the layers, up to four at a time, each skipped
+/// when present and mounted when it came from another repository of the same registry), then the manifest by digest,
+/// then one PUT per tag. So a tag never points at a manifest whose blobs are missing, and a failure part way leaves
+/// at most unreferenced blobs.
+/// </summary>
+public sealed class RegistryOutput : IImageOutput
+{
+    /// <summary>Blob uploads in flight at once: enough to fill a link, few enough not to be throttled.</summary>
+    public const int MaxConcurrentUploads = 4;
+
+    private readonly RegistryClient _client;
+    private readonly ILogger _logger;
+
+    /// <summary>An output to <paramref name="registry"/> (<c>host[:port]</c>) through <paramref name="client"/>.</summary>
+    public RegistryOutput(RegistryClient client, string registry, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        _client = client;
+        Endpoint = client.Resolve(registry);
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The registry pushed to.</summary>
+    public RegistryEndpoint Endpoint { get; }
+
+    /// <inheritdoc />
+    /// <returns><c>registry/repository@sha256:...</c>.</returns>
+    /// <exception cref="LivrableException">
+    /// LIV3009 when a blob upload fails; LIV3001, LIV3002, LIV3003, LIV3006 as the registry answers; LIV4001 when a layer's
+    /// bytes do not match its descriptor.
+    /// </exception>
+    public async Task<string> WriteAsync(IImage image, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentException.ThrowIfNullOrEmpty(repository);
+        ArgumentNullException.ThrowIfNull(tags);
+        string registry = Endpoint.Registry;
+        repository = Endpoint.NormalizeRepository(repository);
+
+        var pushes = new List<Func<Task>>();
+        var configBytes = image.ConfigBytes;
+        pushes.Add(() => PushBlobAsync(registry, repository, "config", image.Manifest.Config,
+            _ => Task.FromResult<Stream>(new MemoryStream(configBytes, writable: false)), null, cancellationToken));
+        var seen = new HashSet<Digest> { image.Manifest.Config.Digest };
+        foreach (var layer in image.Layers)
+        {
+            // The same layer twice (an empty layer repeated) is pushed once.
+            if (!seen.Add(layer.Descriptor.Digest)) continue;
+            string? mountFrom = layer is RegistryLayer r && r.Image.Endpoint.Registry == registry && r.Image.Repository != repository ? r.Image.Repository : null;
+            pushes.Add(() => PushBlobAsync(registry, repository, "layer", layer.Descriptor, layer.OpenAsync, mountFrom, cancellationToken));
+        }
+
+        using var slots = new SemaphoreSlim(MaxConcurrentUploads);
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var tasks = pushes.Select(async push =>
+        {
+            await slots.WaitAsync(failed.Token).ConfigureAwait(false);
+            try
+            {
+                await push().ConfigureAwait(false);
+            }
+            catch when (!failed.IsCancellationRequested)
+            {
+                failed.Cancel();
+                throw;
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }).ToList();
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A blob failed and the others stopped waiting: report the failure, not the cancellation.
+            throw tasks.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).First();
+        }
+
+        string mediaType = image.Manifest.MediaType;
+        var digest = await _client.PutManifestAsync(registry, repository, image.Digest.ToString(), mediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+        foreach (var tag in tags)
+        {
+            await _client.PutManifestAsync(registry, repository, tag, mediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+            _logger.Detail($"Tagged {registry}/{repository}:{tag}.");
+        }
+        string pushed = $"{registry}/{repository}@{digest}";
+        _logger.Info($"Pushed {pushed}{(tags.Count > 0 ? $" as {string.Join(", ", tags)}" : "")}.");
+        return pushed;
+    }
+
+    private async Task PushBlobAsync(string registry, string repository, string kind, Descriptor descriptor,
+        Func<CancellationToken, Task<Stream>> open, string? mountFrom, CancellationToken cancellationToken)
+    {
+        var result = await _client.PushBlobAsync(registry, repository, descriptor, open, mountFrom, cancellationToken).ConfigureAwait(false);
+        string name = $"{kind} {Short(descriptor.Digest)}";
+        switch (result)
+        {
+            case BlobPushResult.Existed:
+                _logger.Detail($"Skipped {name}: exists ({FormatSize(descriptor.Size)}).");
+                break;
+            case BlobPushResult.Mounted:
+                _logger.Info($"Mounted {name} from {mountFrom} ({FormatSize(descriptor.Size)}).");
+                break;
+            default:
+                if (kind == "layer") _logger.Info($"Pushed {name} ({FormatSize(descriptor.Size)}).");
+                else _logger.Detail($"Pushed {name} ({FormatSize(descriptor.Size)}).");
+                break;
+        }
+    }
+
+    /// <summary><c>sha256:</c> and 12 hex digits, as the Docker CLI shortens them.</summary>
+    internal static string Short(Digest digest) => $"{digest.Algorithm}:{digest.Hex[..12]}…";
+
+    /// <summary>A size in decimal units, as registries and the Docker CLI show them: 532 B, 12.3 kB, 45.6 MB.</summary>
+    internal static string FormatSize(long bytes)
+    {
+        string[] units = ["B", "kB", "MB", "GB", "TB"];
+        double value = bytes;
+        int unit = 0;
+        while (value >= 1000 && unit < units.Length - 1)
+        {
+            value /= 1000;
+            unit++;
+        }
+        return unit == 0 ? $"{bytes} B" : string.Create(CultureInfo.InvariantCulture, $"{value:0.0} {units[unit]}");
+    }
+}

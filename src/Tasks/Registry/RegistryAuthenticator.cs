@@ -1,0 +1,197 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Livrable.Diagnostics;
+using Livrable.Registry.Credentials;
+
+namespace Livrable.Registry;
+
+/// <summary>
+/// Answers registry challenges. For <c>Bearer</c>, the token flow
+/// (https://distribution.github.io/distribution/spec/auth/token/): GET the realm with <c>service</c> and one
+/// <c>scope</c> per repository, with Basic credentials when we have some; or, with an identity token, the OAuth2 POST
+/// (https://distribution.github.io/distribution/spec/auth/oauth/). Tokens are cached per registry and scope set until
+/// they expire. For <c>Basic</c>, the credentials themselves. Once a registry has challenged, later requests carry the
+/// right header at once instead of taking a 401 each. Credentials are asked for once per registry, and never logged.
+/// </summary>
+internal sealed class RegistryAuthenticator
+{
+    private static readonly TimeSpan DefaultTokenLifetime = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ExpiryMargin = TimeSpan.FromSeconds(10);
+
+    private readonly HttpClient _http;
+    private readonly ICredentialProvider _credentials;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, AuthenticationChallenge> _challenges = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (AuthenticationHeaderValue Header, DateTimeOffset Expires)> _tokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<RegistryCredential?>>> _credentialsByRegistry = new(StringComparer.Ordinal);
+
+    public RegistryAuthenticator(HttpClient http, ICredentialProvider credentials, ILogger logger)
+    {
+        _http = http;
+        _credentials = credentials;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// The header to send with a request needing <paramref name="scopes"/>, when the registry has challenged before;
+    /// null when it has not (the request goes anonymous and a 401 tells us what to do).
+    /// </summary>
+    public async Task<AuthenticationHeaderValue?> GetHeaderAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+    {
+        if (!_challenges.TryGetValue(endpoint.Registry, out var challenge)) return null;
+        return await HeaderForAsync(endpoint, challenge, scopes, refresh: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Answers a 401: reads its <c>WWW-Authenticate</c>, gets a fresh token or the Basic credentials, and returns the
+    /// header to retry with; null when there is nothing better to send (the 401 stands, and becomes LIV3002).
+    /// </summary>
+    public async Task<AuthenticationHeaderValue?> AnswerAsync(RegistryEndpoint endpoint, HttpResponseMessage unauthorized, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+    {
+        var challenges = unauthorized.Headers.WwwAuthenticate.SelectMany(h => AuthenticationChallenge.Parse(h.ToString())).ToList();
+        var challenge = challenges.FirstOrDefault(c => c.IsBearer && c.Realm is not null) ?? challenges.FirstOrDefault(c => c.IsBasic);
+        if (challenge is null) return null;
+        _challenges[endpoint.Registry] = challenge;
+        var all = scopes.ToList();
+        // The registry may need more than we guessed (a scope for another repository); ask for both.
+        foreach (var s in (challenge.Scope ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            if (!all.Contains(s)) all.Add(s);
+        return await HeaderForAsync(endpoint, challenge, all, refresh: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether credentials were used with <paramref name="endpoint"/> (for the wording of LIV3002).</summary>
+    public RegistryCredential? KnownCredential(RegistryEndpoint endpoint)
+        => _credentialsByRegistry.TryGetValue(endpoint.Registry, out var lazy) && lazy.Value.IsCompletedSuccessfully ? lazy.Value.Result : null;
+
+    private async Task<AuthenticationHeaderValue?> HeaderForAsync(RegistryEndpoint endpoint, AuthenticationChallenge challenge, IReadOnlyList<string> scopes, bool refresh, CancellationToken cancellationToken)
+    {
+        if (challenge.IsBasic)
+        {
+            var credential = await GetCredentialAsync(endpoint, cancellationToken).ConfigureAwait(false);
+            if (credential is null || !credential.HasPassword) return null;
+            return Basic(credential);
+        }
+        string key = endpoint.Registry + " " + string.Join(" ", scopes.Order(StringComparer.Ordinal));
+        if (!refresh && _tokens.TryGetValue(key, out var cached) && cached.Expires > DateTimeOffset.UtcNow) return cached.Header;
+        var (header, expires) = await FetchTokenAsync(endpoint, challenge, scopes, cancellationToken).ConfigureAwait(false);
+        _tokens[key] = (header, expires);
+        return header;
+    }
+
+    private Task<RegistryCredential?> GetCredentialAsync(RegistryEndpoint endpoint, CancellationToken cancellationToken)
+        => _credentialsByRegistry.GetOrAdd(endpoint.Registry,
+            _ => new Lazy<Task<RegistryCredential?>>(() => _credentials.GetCredentialAsync(endpoint, cancellationToken))).Value;
+
+    private async Task<(AuthenticationHeaderValue, DateTimeOffset)> FetchTokenAsync(RegistryEndpoint endpoint, AuthenticationChallenge challenge, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+    {
+        var credential = await GetCredentialAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        if (!Uri.TryCreate(challenge.Realm, UriKind.Absolute, out var realm) || realm.Scheme is not ("https" or "http"))
+            throw new LivrableException(DiagnosticCodes.RegistryProtocol, $"{endpoint.Registry} asked for a token from '{challenge.Realm}', which is not an http(s) URL.");
+        if (realm.Scheme == "http" && !endpoint.IsInsecure)
+            throw new LivrableException(DiagnosticCodes.InsecureRegistryRefused, $"{endpoint.Registry} asked for a token from the plain-http URL {realm}; refusing to send credentials in clear.");
+
+        HttpRequestMessage CreateRequest()
+        {
+            HttpRequestMessage request;
+            if (credential?.IdentityToken is { } refreshToken)
+            {
+                var form = new List<KeyValuePair<string, string>>
+                {
+                    new("grant_type", "refresh_token"),
+                    new("client_id", "livrable"),
+                    new("refresh_token", refreshToken),
+                    new("scope", string.Join(" ", scopes)),
+                };
+                if (challenge.Service is { } service) form.Add(new("service", service));
+                request = new HttpRequestMessage(HttpMethod.Post, realm) { Content = new FormUrlEncodedContent(form) };
+            }
+            else
+            {
+                var query = new StringBuilder(realm.Query.Length > 1 ? realm.Query[1..] : "");
+                if (challenge.Service is { } service) Append(query, "service", service);
+                foreach (var scope in scopes) Append(query, "scope", scope);
+                request = new HttpRequestMessage(HttpMethod.Get, new UriBuilder(realm) { Query = query.ToString() }.Uri);
+                if (credential is { HasPassword: true }) request.Headers.Authorization = Basic(credential);
+            }
+            return request;
+        }
+
+        _logger.Detail($"Getting a token from {realm.GetLeftPart(UriPartial.Path)} for {string.Join(" ", scopes)}{(credential is null ? " (anonymous)" : $" with the {credential}")}.");
+        using var response = await SendTokenRequestAsync(endpoint, CreateRequest, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        {
+            string details = await RegistryErrors.ReadErrorsAsync(response, cancellationToken).ConfigureAwait(false);
+            string why = details.Length > 0 ? $" ({details})" : "";
+            throw new LivrableException(DiagnosticCodes.Unauthorized, credential is null
+                ? $"{endpoint.Registry} needs credentials for {string.Join(" ", scopes)}{why}. {string.Format(RegistryErrors.HowToLogin, endpoint.Registry)}"
+                : $"{endpoint.Registry} refused the {credential} for {string.Join(" ", scopes)}{why}. Check them, or log in again with 'docker login {endpoint.Registry}'.");
+        }
+        if (response.StatusCode != HttpStatusCode.OK)
+            throw await RegistryErrors.FromResponseAsync(response, endpoint, "(token)", "get an access token", DiagnosticCodes.RegistryProtocol, credential, cancellationToken).ConfigureAwait(false);
+
+        byte[] body = await RegistryErrors.ReadAtMostAsync(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), 1 << 20, cancellationToken).ConfigureAwait(false);
+        string? token = null;
+        var lifetime = DefaultTokenLifetime;
+        DateTimeOffset issued = DateTimeOffset.UtcNow;
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                // Docker's flow answers 'token'; OAuth2 answers 'access_token'; many send both, the same.
+                token = Str(root, "token") ?? Str(root, "access_token");
+                if (root.TryGetProperty("expires_in", out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int seconds) && seconds > 0)
+                    lifetime = TimeSpan.FromSeconds(seconds);
+                if (Str(root, "issued_at") is { } at && DateTimeOffset.TryParse(at, out var parsed) && parsed <= issued)
+                    issued = parsed;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        if (string.IsNullOrEmpty(token))
+            throw new LivrableException(DiagnosticCodes.RegistryProtocol, $"The token service of {endpoint.Registry} ({realm.GetLeftPart(UriPartial.Path)}) answered with no token.");
+        var expires = issued + lifetime - (lifetime > ExpiryMargin * 2 ? ExpiryMargin : TimeSpan.Zero);
+        return (new AuthenticationHeaderValue("Bearer", token), expires);
+    }
+
+    private async Task<HttpResponseMessage> SendTokenRequestAsync(RegistryEndpoint endpoint, Func<HttpRequestMessage> create, CancellationToken cancellationToken)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var request = create();
+                var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                if (attempt < RegistryClient.MaxAttempts && RegistryClient.IsTransient(response.StatusCode))
+                {
+                    response.Dispose();
+                    await Task.Delay(RegistryClient.Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                return response;
+            }
+            catch (Exception e) when (RegistryClient.IsConnectionError(e, cancellationToken))
+            {
+                if (attempt >= RegistryClient.MaxAttempts) throw RegistryErrors.Unreachable(endpoint, "get an access token", e);
+                await Task.Delay(RegistryClient.Backoff(attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static AuthenticationHeaderValue Basic(RegistryCredential credential)
+        => new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{credential.Username}:{credential.Password}")));
+
+    private static void Append(StringBuilder query, string name, string value)
+    {
+        if (query.Length > 0) query.Append('&');
+        query.Append(Uri.EscapeDataString(name)).Append('=').Append(Uri.EscapeDataString(value));
+    }
+
+    private static string? Str(JsonElement e, string name)
+        => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+}

@@ -1,0 +1,207 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Livrable.Diagnostics;
+using Livrable.Registry.Credentials;
+using Livrable.Store;
+
+namespace Livrable.Registry;
+
+/// <summary>
+/// A client of the OCI distribution API (https://github.com/opencontainers/distribution-spec/blob/main/spec.md):
+/// manifests and blobs, pulled and pushed, with the registries' authentication. One client per build: it owns the
+/// one <see cref="HttpClient"/>, the token cache and the credentials already found.
+/// </summary>
+/// <remarks>
+/// Redirects are followed here rather than by the handler, so that the <c>Authorization</c> header is dropped when a
+/// redirect leaves the registry (blob GETs are commonly sent on to a storage bucket with a signed URL, which must not
+/// see the registry token). Connection errors, 429 and 5xx are retried <see cref="MaxAttempts"/> times with backoff.
+/// Every call names its action, which ends up in error messages.
+/// </remarks>
+public sealed partial class RegistryClient : IDisposable
+{
+    /// <summary>Tries per request for connection errors, 429 and 5xx.</summary>
+    internal const int MaxAttempts = 3;
+
+    private const int MaxRedirects = 10;
+
+    private readonly HttpClient _http;
+    private readonly RegistryAuthenticator _auth;
+    private readonly ILogger _logger;
+    private readonly RegistryOptions _options;
+
+    /// <summary>
+    /// A client with <paramref name="options"/> (insecure registries, credentials), downloading layers into
+    /// <paramref name="store"/> and logging to <paramref name="logger"/>. Dispose it at the end of the build.
+    /// </summary>
+    public RegistryClient(RegistryOptions options, BlobStore store, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        _options = options;
+        Store = store;
+        _logger = logger ?? NullLogger.Instance;
+        _http = new HttpClient(options.Handler ?? new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            MaxConnectionsPerServer = 16,
+        })
+        {
+            // Blobs can take long; the caller's cancellation token bounds a build, not a per-request timer.
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Livrable", typeof(RegistryClient).Assembly.GetName().Version?.ToString(3) ?? "0"));
+        _auth = new RegistryAuthenticator(_http, options.Credentials ?? new CredentialResolver(logger: _logger), _logger);
+    }
+
+    /// <summary>What this client moved so far.</summary>
+    public RegistryCounters Counters { get; } = new();
+
+    /// <summary>The blob store pulled layers are downloaded into.</summary>
+    public BlobStore Store { get; }
+
+    private int ChunkSize => _options.ChunkSize;
+
+    private bool ForceChunkedUploads => _options.ForceChunkedUploads;
+
+    /// <summary>Where <paramref name="registry"/>'s API answers, with this client's insecure list applied.</summary>
+    /// <exception cref="LivrableException">LIV2001 or LIV3008, see <see cref="RegistryEndpoint.Resolve"/>.</exception>
+    public RegistryEndpoint Resolve(string registry) => RegistryEndpoint.Resolve(registry, _options.InsecureRegistries);
+
+    public void Dispose() => _http.Dispose();
+
+    /// <summary>The token scope for <paramref name="repository"/>.</summary>
+    internal static string Scope(string repository, bool push) => $"repository:{repository}:{(push ? "pull,push" : "pull")}";
+
+    /// <summary>
+    /// Sends the request <paramref name="create"/> makes (a fresh one per try, so bodies can be reopened), with
+    /// authentication, following redirects for GET and HEAD, retrying connection errors, 429 and 5xx when
+    /// <paramref name="retry"/>. Returns any final response; the caller checks the status.
+    /// </summary>
+    /// <exception cref="LivrableException">LIV3001 when the registry cannot be reached; LIV3002 from the token service.</exception>
+    internal async Task<HttpResponseMessage> SendAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, string action,
+        Func<CancellationToken, Task<HttpRequestMessage>> create, bool retry, CancellationToken cancellationToken)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            HttpResponseMessage response;
+            try
+            {
+                response = await SendAuthenticatedAsync(endpoint, scopes, create, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsConnectionError(e, cancellationToken))
+            {
+                if (Inner<LivrableException>(e) is { } livrable) throw livrable;
+                if (!retry || attempt >= MaxAttempts) throw RegistryErrors.Unreachable(endpoint, action, e);
+                Counters.Retried();
+                _logger.Detail($"Retrying to {action} on {endpoint.Registry} after: {e.Message}");
+                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            if (retry && attempt < MaxAttempts && IsTransient(response.StatusCode))
+            {
+                var delay = RetryAfter(response) ?? Backoff(attempt);
+                Counters.Retried();
+                _logger.Detail($"Retrying to {action} on {endpoint.Registry} in {delay.TotalSeconds:0.#} s after {(int)response.StatusCode} {response.ReasonPhrase}.");
+                response.Dispose();
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            return response;
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAuthenticatedAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes,
+        Func<CancellationToken, Task<HttpRequestMessage>> create, CancellationToken cancellationToken)
+    {
+        var header = await _auth.GetHeaderAsync(endpoint, scopes, cancellationToken).ConfigureAwait(false);
+        var response = await SendFollowingRedirectsAsync(create, header, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.Unauthorized) return response;
+        var answer = await _auth.AnswerAsync(endpoint, response, scopes, cancellationToken).ConfigureAwait(false);
+        if (answer is null) return response;
+        response.Dispose();
+        return await SendFollowingRedirectsAsync(create, answer, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<HttpResponseMessage> SendFollowingRedirectsAsync(Func<CancellationToken, Task<HttpRequestMessage>> create,
+        AuthenticationHeaderValue? authorization, CancellationToken cancellationToken)
+    {
+        Uri? target = null;
+        for (int hop = 0; ; hop++)
+        {
+            var request = await create(cancellationToken).ConfigureAwait(false);
+            var origin = request.RequestUri!;
+            if (target is not null) request.RequestUri = target;
+            // Credentials go only to the registry itself, never to where it redirects (storage, a CDN).
+            if (authorization is not null && SameOrigin(origin, request.RequestUri!)) request.Headers.Authorization = authorization;
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                request.Dispose();
+                throw;
+            }
+            // The body was sent (or refused): release it now, not at the next GC; a layer body holds a file open.
+            request.Content?.Dispose();
+            bool redirect = response.StatusCode is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
+                or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
+            if (!redirect || response.Headers.Location is null || (request.Method != HttpMethod.Get && request.Method != HttpMethod.Head))
+                return response;
+            if (hop >= MaxRedirects)
+            {
+                response.Dispose();
+                throw new LivrableException(DiagnosticCodes.RegistryProtocol, $"{origin.Host} redirected more than {MaxRedirects} times.");
+            }
+            target = new Uri(request.RequestUri!, response.Headers.Location);
+            response.Dispose();
+            request.Dispose();
+        }
+    }
+
+    /// <summary>The error for an unexpected response, naming the credentials sent if any (see <see cref="RegistryErrors"/>).</summary>
+    internal Task<LivrableException> FailureAsync(HttpResponseMessage response, RegistryEndpoint endpoint, string repository, string action,
+        string notFoundCode, CancellationToken cancellationToken)
+        => RegistryErrors.FromResponseAsync(response, endpoint, repository, action, notFoundCode, _auth.KnownCredential(endpoint), cancellationToken);
+
+    private static bool SameOrigin(Uri a, Uri b)
+        => a.Scheme == b.Scheme && string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
+
+    /// <summary>Whether a status is worth another try: 429 and 5xx but 501 (not implemented will stay so).</summary>
+    internal static bool IsTransient(HttpStatusCode status)
+        => status == HttpStatusCode.TooManyRequests || ((int)status >= 500 && status != HttpStatusCode.NotImplemented && status != HttpStatusCode.HttpVersionNotSupported);
+
+    /// <summary>Whether <paramref name="e"/> is the network failing (not the caller cancelling, not a Livrable error).</summary>
+    internal static bool IsConnectionError(Exception e, CancellationToken cancellationToken)
+        => e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    /// <summary>0.5 s, 1 s, 2 s...</summary>
+    internal static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(500 * (1 << Math.Min(attempt - 1, 6)));
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var ra = response.Headers.RetryAfter;
+        var delay = ra?.Delta ?? (ra?.Date is { } d ? d - DateTimeOffset.UtcNow : null);
+        if (delay is null) return null;
+        // A registry asking for minutes is better answered by failing than by a silent wait.
+        return delay.Value < TimeSpan.Zero ? TimeSpan.Zero : delay.Value > TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(30) : delay.Value;
+    }
+
+    /// <summary>
+    /// The Livrable error inside an exception HttpClient wrapped, such as a digest mismatch raised by the stream an
+    /// upload was reading.
+    /// </summary>
+    internal static T? Inner<T>(Exception e) where T : Exception
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is T t) return t;
+        return null;
+    }
+
+    /// <summary>The path of a repository's API: <c>/v2/&lt;name&gt;/&lt;rest&gt;</c>.</summary>
+    internal static string ApiPath(string repository, string rest) => $"/v2/{repository}/{rest}";
+}

@@ -1,0 +1,65 @@
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Store;
+
+namespace Livrable.Registry;
+
+/// <summary>
+/// A single-platform image in a registry: manifest and config already fetched and verified, layers fetched into the
+/// blob store the first time they are opened. It remembers where it lives, so that pushing it (or an image built on
+/// it) to another repository of the same registry mounts its layers instead of uploading them.
+/// </summary>
+public sealed class RegistryImage : IImage
+{
+    internal RegistryImage(RegistryClient client, RegistryEndpoint endpoint, string repository, string reference, Digest? indexDigest,
+        RegistryManifest manifest, ImageManifest parsed, ImageConfig config, byte[] configBytes, BlobStore store)
+    {
+        Endpoint = endpoint;
+        Repository = repository;
+        Reference = reference;
+        IndexDigest = indexDigest;
+        ManifestBytes = manifest.Bytes;
+        Digest = manifest.Digest;
+        Manifest = parsed;
+        Config = config;
+        ConfigBytes = configBytes;
+        var diffIds = config.DiffIds;
+        if (diffIds.Count != parsed.Layers.Count)
+            throw new LivrableException(DiagnosticCodes.InvalidImage,
+                $"{endpoint.Registry}/{repository}@{manifest.Digest} has {parsed.Layers.Count} layers but its config lists {diffIds.Count} diff ids.");
+        Layers = parsed.Layers.Select((d, i) => (ILayer)new RegistryLayer(client, this, d, diffIds[i], store)).ToList();
+    }
+
+    /// <summary>The registry the image was pulled from.</summary>
+    public RegistryEndpoint Endpoint { get; }
+
+    /// <summary>The repository, as the registry names it (<c>library/alpine</c> on Docker Hub).</summary>
+    public string Repository { get; }
+
+    /// <summary>The tag or digest asked for.</summary>
+    public string Reference { get; }
+
+    /// <summary>The digest of the index the manifest was chosen from, when the reference named an index.</summary>
+    public Digest? IndexDigest { get; }
+
+    /// <inheritdoc />
+    public ImageManifest Manifest { get; }
+
+    /// <inheritdoc />
+    public byte[] ManifestBytes { get; }
+
+    /// <inheritdoc />
+    public Digest Digest { get; }
+
+    /// <inheritdoc />
+    public ImageConfig Config { get; }
+
+    /// <inheritdoc />
+    public byte[] ConfigBytes { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<ILayer> Layers { get; }
+
+    /// <summary><c>registry/repository@digest</c>.</summary>
+    public override string ToString() => $"{Endpoint.Registry}/{Repository}@{Digest}";
+}

@@ -1,0 +1,25 @@
+using Livrable.Registry.Credentials;
+
+namespace Livrable.Registry;
+
+/// <summary>How a <see cref="RegistryClient"/> reaches registries: which may use plain http, where credentials come from.</summary>
+public sealed record RegistryOptions
+{
+    /// <summary>
+    /// Registries (<c>host[:port]</c>) spoken to over plain http besides loopback ones; from
+    /// <c>ContainerInsecureRegistries</c> and <c>LIVRABLE_INSECURE_REGISTRIES</c> (see <see cref="RegistryEndpoint.ParseList"/>).
+    /// </summary>
+    public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
+
+    /// <summary>Where credentials come from; null for the environment and Docker config (<see cref="CredentialResolver"/>).</summary>
+    public ICredentialProvider? Credentials { get; init; }
+
+    /// <summary>Replaces the network, for tests (a fault-injecting handler); the client disposes it.</summary>
+    internal HttpMessageHandler? Handler { get; init; }
+
+    /// <summary>The largest blob chunk sent in one PATCH when a registry refuses monolithic uploads.</summary>
+    internal int ChunkSize { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>For tests: always upload in chunks, to exercise that path against a registry that accepts both.</summary>
+    internal bool ForceChunkedUploads { get; init; }
+}
