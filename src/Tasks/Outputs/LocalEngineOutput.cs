@@ -37,7 +37,7 @@ public sealed class LocalEngineOutput : IImageOutput
     {
         ArgumentNullException.ThrowIfNull(image);
         var names = ImageTarball.Names(repository, tags);
-        string program = FindOnPath(_engine) ?? throw new LivrableException(DiagnosticCodes.LocalEngineNotFound,
+        string program = FindOnPath(_engine, SearchPath) ?? throw new LivrableException(DiagnosticCodes.LocalEngineNotFound,
             $"'{_engine}' was not found on PATH: install docker or podman, or set ContainerArchiveOutputPath to write an image tarball instead.");
         string temp = Path.Combine(Path.GetTempPath(), $"livrable-load-{Guid.NewGuid():N}.tar");
         try
@@ -99,11 +99,14 @@ public sealed class LocalEngineOutput : IImageOutput
         return (process.ExitCode, (await stderr.ConfigureAwait(false)).Trim());
     }
 
-    /// <summary>The full path of <paramref name="program"/> in a PATH folder, or null.</summary>
-    internal static string? FindOnPath(string program)
+    /// <summary>The folders to look for the engine in, PATH's syntax; null for PATH itself. Tests set it.</summary>
+    internal string? SearchPath { get; init; }
+
+    /// <summary>The full path of <paramref name="program"/> in a folder of <paramref name="searchPath"/> (PATH when null), or null.</summary>
+    internal static string? FindOnPath(string program, string? searchPath = null)
     {
         string[] extensions = OperatingSystem.IsWindows() ? [".exe", ".cmd", ""] : [""];
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        foreach (string dir in (searchPath ?? Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
             foreach (string ext in extensions)
             {
                 string candidate = Path.Combine(dir, program + ext);
