@@ -211,17 +211,19 @@ internal sealed class TarIndex
         if (file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
             throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' is gzip-compressed; Livrable reads uncompressed image tarballs (gunzip it first).");
         file.Position = 0;
+        var tracking = new ReadTrackingStream(file);
         try
         {
-            using var reader = new TarReader(file, leaveOpen: true);
+            using var reader = new TarReader(tracking, leaveOpen: true);
             while (reader.GetNextEntry(copyData: false) is { } entry)
             {
                 string name = Normalize(entry.Name, path);
                 switch (entry.EntryType)
                 {
                     case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                        // On a seekable stream TarReader leaves the position at the start of the entry's data.
-                        index._files[name] = (file.Position, entry.Length);
+                        // The last bytes TarReader read were this entry's header: its data starts right after. (Where
+                        // it leaves the position differs between .NET versions; it seeks over data, never reads it.)
+                        index._files[name] = (tracking.LastReadEnd, entry.Length);
                         index._links.Remove(name);
                         break;
                     case TarEntryType.SymbolicLink:
@@ -323,6 +325,32 @@ internal sealed class TarIndex
             else parts.Add(p);
         }
         return string.Join('/', parts);
+    }
+
+    /// <summary>A seekable pass-through that remembers where the last read ended.</summary>
+    private sealed class ReadTrackingStream(Stream inner) : Stream
+    {
+        public long LastReadEnd { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => inner.Position = value; }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            LastReadEnd = inner.Position;
+            return n;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>A read-only window of <c>length</c> bytes onto a stream already positioned at its start.</summary>
