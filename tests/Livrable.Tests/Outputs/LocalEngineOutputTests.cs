@@ -49,6 +49,27 @@ public sealed class LocalEngineOutputTests : IClassFixture<Dockerd>, IDisposable
     }
 
     [Fact]
+    public async Task ArchiveImage_reads_what_docker_save_writes()
+    {
+        // docker save before 25 writes <id>/layer.tar uncompressed, and may link a repeated layer to its first copy.
+        var image = await TestImages.BuildAsync(_store,
+        [
+            new Dictionary<string, string> { ["same.txt"] = "same\n" },
+            new Dictionary<string, string> { ["same.txt"] = "same\n" },
+            new Dictionary<string, string> { ["top.txt"] = "top\n" },
+        ]);
+        await new LocalEngineOutput("docker", environment: _dockerd.Environment).WriteAsync(image, "livrable-test/saved", ["1"], CancellationToken.None);
+        string saved = _temp["saved.tar"];
+        (await Tools.RunAsync("docker", ["save", "-o", saved, "livrable-test/saved:1"], environment: _dockerd.Environment)).EnsureSuccess();
+
+        var read = await new Livrable.Sources.ArchiveImage(saved, "livrable-test/saved:1", new BlobStore(_temp["fresh"]))
+            .ResolveAsync(new Platform("linux", "amd64"), CancellationToken.None);
+
+        Assert.Equal(image.Layers.Select(l => l.DiffId), read.Layers.Select(l => l.DiffId));
+        await ImageValidator.ValidateAsync(read);
+    }
+
+    [Fact]
     public async Task A_failed_load_is_LIV6002_with_the_engine_error()
     {
         Tools.Require("docker");
