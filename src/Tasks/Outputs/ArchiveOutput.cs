@@ -97,7 +97,9 @@ internal static class ImageTarball
         var manifest = image.Manifest;
         if (Digest.Sha256(image.ManifestBytes) != image.Digest)
             throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The image's manifest bytes do not have its digest {image.Digest}.");
-        if (manifest.Config.Digest.Algorithm != "sha256" || Digest.Sha256(image.ConfigBytes) != manifest.Config.Digest || image.ConfigBytes.Length != manifest.Config.Size)
+        using var configHash = manifest.Config.Digest.CreateHash();
+        configHash.AppendData(image.ConfigBytes);
+        if (manifest.Config.Digest.WithHash(configHash.GetHashAndReset()) != manifest.Config.Digest || image.ConfigBytes.Length != manifest.Config.Size)
             throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The image's config bytes are not the {manifest.Config.Digest} its manifest gives.");
         if (image.Layers.Count != manifest.Layers.Count)
             throw Descriptor.Invalid($"The image has {image.Layers.Count} layers but its manifest lists {manifest.Layers.Count}");
