@@ -60,6 +60,8 @@ public static class DiagnosticCodes
     public const string LayerIo = "LIV4005";
     /// <summary>The disk is full.</summary>
     public const string DiskFull = "LIV4006";
+    /// <summary>An image tarball or OCI layout holds no image with the tag asked for, or several and no tag was given.</summary>
+    public const string ImageNotInArchive = "LIV4050";
 
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>

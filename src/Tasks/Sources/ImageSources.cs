@@ -1,0 +1,190 @@
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Store;
+
+namespace Livrable.Sources;
+
+/// <summary>
+/// Maps a base image string (the forms documented on <see cref="Build.ImageBuildRequest.BaseImage"/>) to the source
+/// that reads it: <c>scratch</c>, a local tarball or OCI layout, or a registry reference.
+/// </summary>
+public static class ImageSources
+{
+    /// <summary>
+    /// The source for <paramref name="baseImage"/>:
+    /// <list type="bullet">
+    /// <item><c>scratch</c>: the empty image;</item>
+    /// <item><c>oci-layout:DIR[:tag]</c>: an OCI image layout folder;</item>
+    /// <item><c>archive:FILE[:tag]</c>, <c>docker-archive:FILE[:tag]</c>, <c>oci-archive:FILE[:tag]</c>: an image tarball
+    /// (the first reads either kind; the others prefer that kind's metadata when a tarball has both);</item>
+    /// <item>a path to an existing file (a tarball) or to a folder holding <c>oci-layout</c>;</item>
+    /// <item>anything else: a registry reference, parsed by <see cref="ImageReference.Parse"/> and handed to
+    /// <paramref name="registrySource"/>.</item>
+    /// </list>
+    /// A string that looks like a path (<c>/</c>, <c>./</c>, <c>../</c>, or a backslash) but names nothing is LIV2007;
+    /// a bad reference is LIV2001.
+    /// </summary>
+    public static IImageSource Open(string baseImage, BlobStore store, Func<ImageReference, IImageSource> registrySource)
+    {
+        ArgumentNullException.ThrowIfNull(baseImage);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(registrySource);
+        string value = baseImage.Trim();
+        if (value.Length == 0)
+            throw new LivrableException(DiagnosticCodes.InvalidReference, "The base image is empty: give a reference such as mcr.microsoft.com/dotnet/runtime:8.0, or scratch.");
+        if (value == "scratch") return ScratchImage.Instance;
+
+        if (TryStripPrefix(value, "oci-layout:", out string rest))
+        {
+            var (dir, tag) = SplitPathAndTag(rest, Directory.Exists, value);
+            return new LayoutImage(dir, tag);
+        }
+        foreach (var (prefix, kind) in ArchivePrefixes)
+        {
+            if (TryStripPrefix(value, prefix, out rest))
+            {
+                var (file, tag) = SplitPathAndTag(rest, File.Exists, value);
+                return new ArchiveImage(file, tag, store, kind);
+            }
+        }
+
+        if (File.Exists(value)) return new ArchiveImage(value, null, store);
+        if (Directory.Exists(value))
+        {
+            if (File.Exists(Path.Combine(value, "oci-layout"))) return new LayoutImage(value, null);
+            throw new LivrableException(DiagnosticCodes.InputNotFound,
+                $"The base image '{value}' is a folder but not an OCI image layout: it has no 'oci-layout' file.");
+        }
+        if (LooksLikePath(value))
+            throw new LivrableException(DiagnosticCodes.InputNotFound,
+                $"The base image '{value}' looks like a path, but no such file or folder exists.");
+        return registrySource(ImageReference.Parse(value));
+    }
+
+    private static readonly (string Prefix, ArchiveKind Kind)[] ArchivePrefixes =
+    [
+        ("archive:", ArchiveKind.Auto),
+        ("docker-archive:", ArchiveKind.Docker),
+        ("oci-archive:", ArchiveKind.Oci),
+    ];
+
+    private static bool TryStripPrefix(string value, string prefix, out string rest)
+    {
+        bool match = value.StartsWith(prefix, StringComparison.Ordinal);
+        rest = match ? value[prefix.Length..] : "";
+        return match;
+    }
+
+    /// <summary>
+    /// Splits <c>PATH[:tag]</c>. A path may itself hold colons (<c>C:\x</c>, <c>/tmp/a:b</c>), so the split is at the
+    /// first colon whose left side exists; what follows (which may be <c>repo:tag</c>) is the tag.
+    /// </summary>
+    private static (string Path, string? Tag) SplitPathAndTag(string rest, Func<string, bool> exists, string whole)
+    {
+        if (rest.Length > 0 && exists(rest)) return (rest, null);
+        for (int i = rest.IndexOf(':'); i >= 0; i = rest.IndexOf(':', i + 1))
+        {
+            string path = rest[..i];
+            if (path.Length > 0 && exists(path))
+            {
+                string tag = rest[(i + 1)..];
+                if (tag.Length == 0)
+                    throw new LivrableException(DiagnosticCodes.InvalidReference, $"The base image '{whole}' ends with ':' but names no tag.");
+                return (path, tag);
+            }
+        }
+        throw new LivrableException(DiagnosticCodes.InputNotFound, $"The base image '{whole}' names '{rest}', which does not exist.");
+    }
+
+    private static bool LooksLikePath(string value)
+        => value.StartsWith('/') || value.StartsWith("./", StringComparison.Ordinal) || value.StartsWith("../", StringComparison.Ordinal)
+           || value.Contains('\\') || value is "." or "..";
+}
+
+/// <summary>Which metadata of an image tarball to read when it has both (Docker 25+ writes both).</summary>
+internal enum ArchiveKind
+{
+    /// <summary>The OCI layout (<c>index.json</c>) when present, else <c>manifest.json</c>.</summary>
+    Auto,
+    /// <summary><c>manifest.json</c>, as <c>docker load</c> reads it.</summary>
+    Docker,
+    /// <summary><c>oci-layout</c> and <c>index.json</c>.</summary>
+    Oci,
+}
+
+/// <summary>
+/// An <see cref="IImage"/> read from a source: the manifest and config are in memory, checked against each other;
+/// layer bytes are read through a delegate that verifies them.
+/// </summary>
+internal sealed class SourcedImage : IImage
+{
+    private SourcedImage(ImageManifest manifest, byte[] manifestBytes, ImageConfig config, byte[] configBytes, IReadOnlyList<ILayer> layers)
+    {
+        Manifest = manifest;
+        ManifestBytes = manifestBytes;
+        Digest = Digest.Sha256(manifestBytes);
+        Config = config;
+        ConfigBytes = configBytes;
+        Layers = layers;
+    }
+
+    public ImageManifest Manifest { get; }
+    public byte[] ManifestBytes { get; }
+    public Digest Digest { get; }
+    public ImageConfig Config { get; }
+    public byte[] ConfigBytes { get; }
+    public IReadOnlyList<ILayer> Layers { get; }
+
+    /// <summary>
+    /// Builds an image from its manifest and config bytes. The config must be the blob the manifest describes, and
+    /// the config must list one diff id per layer (LIV4002 otherwise).
+    /// </summary>
+    public static SourcedImage Create(
+        byte[] manifestBytes, string? mediaTypeHint, byte[] configBytes,
+        Func<Descriptor, CancellationToken, Task<Stream>> openLayer, string description)
+    {
+        var manifest = ImageManifest.Parse(manifestBytes, mediaTypeHint);
+        var configDigest = manifest.Config.Digest.WithHash(HashOf(manifest.Config.Digest, configBytes));
+        if (configDigest != manifest.Config.Digest || configBytes.Length != manifest.Config.Size)
+            throw new LivrableException(DiagnosticCodes.DigestMismatch,
+                $"The config of {description} is {configDigest} ({configBytes.Length} bytes), not the {manifest.Config.Digest} ({manifest.Config.Size} bytes) its manifest gives.");
+        var config = ImageConfig.Parse(configBytes);
+        var diffIds = config.DiffIds;
+        if (diffIds.Count != manifest.Layers.Count)
+            throw Descriptor.Invalid($"The image {description} has {manifest.Layers.Count} layers but its config lists {diffIds.Count} diff ids");
+        var layers = new ILayer[manifest.Layers.Count];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            var layer = manifest.Layers[i];
+            if (!MediaTypes.IsLayer(layer.MediaType))
+                throw Descriptor.Invalid($"Layer {i} of {description} has media type '{layer.MediaType}', which is not a layer Livrable can read");
+            layers[i] = new SourcedLayer(layer, diffIds[i], openLayer);
+        }
+        return new SourcedImage(manifest, manifestBytes, config, configBytes, layers);
+    }
+
+    /// <summary>Throws LIV3005 unless the config's platform serves <paramref name="wanted"/>.</summary>
+    public SourcedImage ForPlatform(Platform wanted, string description)
+    {
+        var actual = Config.Platform;
+        if (!wanted.Matches(actual))
+            throw new LivrableException(DiagnosticCodes.PlatformNotFound,
+                $"The base image {description} is for {actual}, not for {wanted}.");
+        return this;
+    }
+
+    private static byte[] HashOf(Digest algorithm, byte[] bytes)
+    {
+        using var hash = algorithm.CreateHash();
+        hash.AppendData(bytes);
+        return hash.GetHashAndReset();
+    }
+}
+
+/// <summary>A layer of a <see cref="SourcedImage"/>: descriptor and diff id from the manifest and config.</summary>
+internal sealed class SourcedLayer(Descriptor descriptor, Digest diffId, Func<Descriptor, CancellationToken, Task<Stream>> open) : ILayer
+{
+    public Descriptor Descriptor { get; } = descriptor;
+    public Digest DiffId { get; } = diffId;
+    public Task<Stream> OpenAsync(CancellationToken cancellationToken) => open(Descriptor, cancellationToken);
+}

@@ -1,0 +1,168 @@
+using System.Text.Json;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Store;
+
+namespace Livrable.Sources;
+
+/// <summary>
+/// An image in an OCI image layout folder (https://github.com/opencontainers/image-spec/blob/main/image-layout.md):
+/// <c>oci-layout</c>, <c>index.json</c> and <c>blobs/&lt;alg&gt;/&lt;hex&gt;</c>. The image is picked by its
+/// <c>org.opencontainers.image.ref.name</c> annotation when a tag is given; blobs are read in place, verified.
+/// </summary>
+public sealed class LayoutImage : IImageSource
+{
+    private readonly string _directory;
+    private readonly string? _tag;
+
+    /// <summary>The layout in <paramref name="directory"/>; <paramref name="tag"/> picks an entry of its index.</summary>
+    public LayoutImage(string directory, string? tag = null)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        _directory = Path.GetFullPath(directory);
+        _tag = tag;
+    }
+
+    /// <inheritdoc />
+    public string Description => _tag is null ? $"oci-layout:{_directory}" : $"oci-layout:{_directory}:{_tag}";
+
+    /// <summary>Reads the index, picks the image for <paramref name="platform"/>; LIV4050, LIV3005 or LIV4002 when it cannot.</summary>
+    public async Task<IImage> ResolveAsync(Platform platform, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(platform);
+        string layoutFile = Path.Combine(_directory, "oci-layout");
+        if (!File.Exists(layoutFile))
+            throw new LivrableException(DiagnosticCodes.InputNotFound, $"'{_directory}' is not an OCI image layout: it has no 'oci-layout' file.");
+        OciLayout.CheckLayoutFile(await File.ReadAllBytesAsync(layoutFile, cancellationToken).ConfigureAwait(false), Description);
+        string indexFile = Path.Combine(_directory, "index.json");
+        if (!File.Exists(indexFile))
+            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"The OCI layout '{_directory}' has no 'index.json'.");
+        byte[] index = await File.ReadAllBytesAsync(indexFile, cancellationToken).ConfigureAwait(false);
+        return await OciLayout.ResolveAsync(index, _tag, platform, OpenBlob, OpenBlob, Description, cancellationToken).ConfigureAwait(false);
+    }
+
+    private Task<Stream> OpenBlob(Descriptor descriptor, CancellationToken cancellationToken)
+    {
+        string path = Path.Combine(_directory, "blobs", descriptor.Digest.Algorithm, descriptor.Digest.Hex);
+        if (!File.Exists(path))
+            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"The OCI layout '{_directory}' has no blob {descriptor.Digest}.");
+        Stream s = new VerifyingStream(File.OpenRead(path), descriptor.Digest, descriptor.Size, $"Blob {descriptor.Digest} of {Description}");
+        return Task.FromResult(s);
+    }
+}
+
+/// <summary>
+/// Walks an OCI layout's <c>index.json</c> down to one image: by tag, then by platform through nested indexes. Shared
+/// by the layout folder and the OCI archive (a layout in a tar).
+/// </summary>
+internal static class OciLayout
+{
+    /// <summary>The annotation an OCI layout names an image by (https://github.com/opencontainers/image-spec/blob/main/annotations.md).</summary>
+    public const string RefNameAnnotation = "org.opencontainers.image.ref.name";
+
+    /// <summary>The annotation containerd (and <c>docker save</c> since 25) gives the full image name by.</summary>
+    public const string ContainerdNameAnnotation = "io.containerd.image.name";
+
+    /// <summary>The <c>oci-layout</c> file's content.</summary>
+    public static readonly byte[] LayoutFileBytes = """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray();
+
+    /// <summary>Manifests, indexes and configs larger than this are refused: no real one comes close.</summary>
+    public const int MaxDocumentSize = 16 << 20;
+
+    /// <summary>How deep indexes may nest before the walk gives up (a cycle, or a hostile layout).</summary>
+    private const int MaxDepth = 8;
+
+    /// <summary>Checks the <c>oci-layout</c> file names version 1.x.</summary>
+    public static void CheckLayoutFile(byte[] bytes, string description)
+    {
+        using var doc = Json.Parse(bytes, $"The oci-layout file of {description}");
+        string? version = doc.RootElement.ValueKind == JsonValueKind.Object ? Json.OptionalString(doc.RootElement, "imageLayoutVersion") : null;
+        if (version is null || !version.StartsWith("1.", StringComparison.Ordinal))
+            throw Descriptor.Invalid($"The oci-layout file of {description} has imageLayoutVersion '{version}', not 1.x");
+    }
+
+    /// <summary>
+    /// Picks the image of <paramref name="indexJson"/> named <paramref name="tag"/> (or the only one) for
+    /// <paramref name="platform"/>. <paramref name="openBlob"/> reads manifests, indexes and configs;
+    /// <paramref name="openLayer"/> becomes each layer's <see cref="ILayer.OpenAsync"/>. Both return verifying streams.
+    /// </summary>
+    public static async Task<IImage> ResolveAsync(
+        byte[] indexJson, string? tag, Platform platform,
+        Func<Descriptor, CancellationToken, Task<Stream>> openBlob,
+        Func<Descriptor, CancellationToken, Task<Stream>> openLayer,
+        string description, CancellationToken cancellationToken)
+    {
+        var index = ImageIndex.Parse(indexJson, MediaTypes.OciIndex);
+        var descriptor = PickEntry(index, tag, platform, description);
+        for (int depth = 0; depth < MaxDepth; depth++)
+        {
+            if (MediaTypes.IsIndex(descriptor.MediaType))
+            {
+                byte[] bytes = await ReadAllAsync(openBlob, descriptor, cancellationToken).ConfigureAwait(false);
+                var nested = ImageIndex.Parse(bytes, descriptor.MediaType);
+                descriptor = nested.Select(platform) ?? throw NoPlatform(nested.Manifests, platform, description);
+                continue;
+            }
+            if (!MediaTypes.IsManifest(descriptor.MediaType))
+                throw Descriptor.Invalid($"{description} points at a '{descriptor.MediaType}', which is neither an image manifest nor an index");
+            byte[] manifestBytes = await ReadAllAsync(openBlob, descriptor, cancellationToken).ConfigureAwait(false);
+            var manifest = ImageManifest.Parse(manifestBytes, descriptor.MediaType);
+            byte[] config = await ReadAllAsync(openBlob, manifest.Config, cancellationToken).ConfigureAwait(false);
+            return SourcedImage.Create(manifestBytes, descriptor.MediaType, config, openLayer, description).ForPlatform(platform, description);
+        }
+        throw Descriptor.Invalid($"The indexes of {description} nest more than {MaxDepth} deep");
+    }
+
+    /// <summary>Reads a small blob (manifest, index, config) whole, verified.</summary>
+    public static async Task<byte[]> ReadAllAsync(Func<Descriptor, CancellationToken, Task<Stream>> open, Descriptor descriptor, CancellationToken cancellationToken)
+    {
+        if (descriptor.Size > MaxDocumentSize)
+            throw Descriptor.Invalid($"The {descriptor.MediaType} {descriptor.Digest} is {descriptor.Size} bytes; Livrable reads documents of up to {MaxDocumentSize} bytes");
+        await using var stream = await open(descriptor, cancellationToken).ConfigureAwait(false);
+        var buffer = new MemoryStream((int)descriptor.Size);
+        await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return buffer.ToArray();
+    }
+
+    /// <summary>Whether an index entry carries the name <paramref name="tag"/> (the ref name, or containerd's full name).</summary>
+    public static bool HasName(Descriptor entry, string tag)
+        => entry.Annotations is { } a
+           && ((a.TryGetValue(RefNameAnnotation, out var refName) && refName == tag)
+               || (a.TryGetValue(ContainerdNameAnnotation, out var fullName) && fullName == tag));
+
+    private static Descriptor PickEntry(ImageIndex index, string? tag, Platform platform, string description)
+    {
+        var entries = index.Manifests;
+        if (tag is not null)
+        {
+            entries = entries.Where(e => HasName(e, tag)).ToList();
+            if (entries.Count == 0)
+                throw new LivrableException(DiagnosticCodes.ImageNotInArchive,
+                    $"{description} has no image named '{tag}'; it has {NamesOf(index.Manifests)}.");
+        }
+        if (entries.Count == 0)
+            throw new LivrableException(DiagnosticCodes.ImageNotInArchive, $"{description} holds no image.");
+        // docker save writes one entry per tag, all for the same manifest: that is still one image.
+        if (entries.Select(e => e.Digest).Distinct().Count() == 1) return entries[0];
+        // Some tools list each platform's manifest at the top of index.json instead of nesting an index.
+        if (entries.All(e => e.Platform is not null))
+            return new ImageIndex(MediaTypes.OciIndex, entries).Select(platform) ?? throw NoPlatform(entries, platform, description);
+        throw new LivrableException(DiagnosticCodes.ImageNotInArchive,
+            $"{description} holds {entries.Count} images; name one with ':tag' after the path. It has {NamesOf(entries)}.");
+    }
+
+    private static string NamesOf(IReadOnlyList<Descriptor> entries)
+    {
+        var names = entries
+            .Select(e => e.Annotations is { } a && a.TryGetValue(RefNameAnnotation, out var n) ? n : null)
+            .Where(n => n is not null).Distinct().ToList();
+        return names.Count == 0 ? "no named image" : string.Join(", ", names.Select(n => $"'{n}'"));
+    }
+
+    private static LivrableException NoPlatform(IReadOnlyList<Descriptor> entries, Platform platform, string description)
+    {
+        var platforms = entries.Where(e => e.Platform is not null && MediaTypes.IsManifest(e.MediaType)).Select(e => e.Platform!.ToString()).Distinct().ToList();
+        return new LivrableException(DiagnosticCodes.PlatformNotFound,
+            $"{description} has no image for {platform}; it has {(platforms.Count == 0 ? "none with a platform" : string.Join(", ", platforms))}.");
+    }
+}
