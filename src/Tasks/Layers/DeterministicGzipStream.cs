@@ -1,0 +1,122 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace Livrable.Layers;
+
+/// <summary>
+/// A write-only stream that gzips what is written to it as one gzip member (RFC 1952) whose header never depends on
+/// the machine or the time: no file name, MTIME 0, XFL 0 and OS 255 ("unknown"). <see cref="GZipStream"/> is not used
+/// because its header records the OS it ran on, so Windows and Linux would give different bytes for the same layer.
+/// The compressed body is the runtime's raw deflate; the trailer is the CRC-32 and the length modulo 2^32.
+/// Disposing finishes the member; until then the output is not a valid gzip file.
+/// </summary>
+public sealed class DeterministicGzipStream : Stream
+{
+    // ID1 ID2 CM=8 (deflate) FLG=0 MTIME=0 XFL=0 OS=255: https://www.rfc-editor.org/rfc/rfc1952#section-2.3
+    private static readonly byte[] Header = [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xFF];
+
+    private readonly Stream _inner;
+    private readonly bool _leaveOpen;
+    private readonly DeflateStream _deflate;
+    private bool _headerWritten;
+    private uint _crc;
+    private long _length;
+    private bool _finished;
+
+    /// <summary>Gzips into <paramref name="inner"/> at <paramref name="level"/>.</summary>
+    public DeterministicGzipStream(Stream inner, CompressionLevel level = CompressionLevel.Optimal, bool leaveOpen = false)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        if (!inner.CanWrite) throw new ArgumentException("The stream to gzip into must be writable.", nameof(inner));
+        _inner = inner;
+        _leaveOpen = leaveOpen;
+        _deflate = new DeflateStream(inner, level, leaveOpen: true);
+    }
+
+    /// <summary>How many uncompressed bytes have been written.</summary>
+    public long UncompressedLength => _length;
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => !_finished;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        if (!_headerWritten)
+        {
+            _inner.Write(Header);
+            _headerWritten = true;
+        }
+        _crc = Crc32.Append(_crc, buffer);
+        _length += buffer.Length;
+        _deflate.Write(buffer);
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        if (!_headerWritten)
+        {
+            await _inner.WriteAsync(Header, cancellationToken).ConfigureAwait(false);
+            _headerWritten = true;
+        }
+        _crc = Crc32.Append(_crc, buffer.Span);
+        _length += buffer.Length;
+        await _deflate.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <summary>Does nothing: a deflate flush would add a sync block and change the bytes. The member ends at dispose.</summary>
+    public override void Flush() { }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <summary>The 8-byte trailer: CRC-32 then ISIZE (length modulo 2^32), both little-endian.</summary>
+    private byte[] Trailer()
+    {
+        var trailer = new byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer, _crc);
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer.AsSpan(4), unchecked((uint)_length));
+        return trailer;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !_finished)
+        {
+            _finished = true;
+            if (!_headerWritten) _inner.Write(Header);
+            _deflate.Dispose();
+            _inner.Write(Trailer());
+            _inner.Flush();
+            if (!_leaveOpen) _inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (!_finished)
+        {
+            _finished = true;
+            if (!_headerWritten) await _inner.WriteAsync(Header).ConfigureAwait(false);
+            await _deflate.DisposeAsync().ConfigureAwait(false);
+            await _inner.WriteAsync(Trailer()).ConfigureAwait(false);
+            await _inner.FlushAsync().ConfigureAwait(false);
+            if (!_leaveOpen) await _inner.DisposeAsync().ConfigureAwait(false);
+        }
+        GC.SuppressFinalize(this);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+}
