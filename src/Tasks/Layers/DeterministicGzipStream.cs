@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
 
@@ -8,16 +9,26 @@ namespace Livrable.Layers;
 /// the machine or the time: no file name, MTIME 0, XFL 0 and OS 255 ("unknown"). <see cref="GZipStream"/> is not used
 /// because its header records the OS it ran on, so Windows and Linux would give different bytes for the same layer.
 /// The compressed body is the runtime's raw deflate; the trailer is the CRC-32 and the length modulo 2^32.
-/// Disposing finishes the member; until then the output is not a valid gzip file.
+/// Input reaches the deflater in fixed-size chunks whatever the writes were: zlib-ng (.NET 9 and later) gives different
+/// bytes for the same input written in different pieces, and the pieces a tar arrives in depend on how its sources
+/// were read. Disposing finishes the member; until then the output is not a valid gzip file.
 /// </summary>
 public sealed class DeterministicGzipStream : Stream
 {
     // ID1 ID2 CM=8 (deflate) FLG=0 MTIME=0 XFL=0 OS=255: https://www.rfc-editor.org/rfc/rfc1952#section-2.3
     private static readonly byte[] Header = [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xFF];
 
+    // An empty deflate stream: one final fixed-Huffman block holding only end-of-block (RFC 1951 section 3.2.6).
+    // DeflateStream writes nothing at all when nothing was written to it.
+    private static readonly byte[] EmptyDeflate = [0x03, 0x00];
+
+    private const int ChunkSize = 128 * 1024;
+
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
     private readonly DeflateStream _deflate;
+    private readonly byte[] _chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+    private int _chunkUsed;
     private bool _headerWritten;
     private uint _crc;
     private long _length;
@@ -54,7 +65,18 @@ public sealed class DeterministicGzipStream : Stream
         }
         _crc = Crc32.Append(_crc, buffer);
         _length += buffer.Length;
-        _deflate.Write(buffer);
+        while (!buffer.IsEmpty)
+        {
+            int n = Math.Min(buffer.Length, ChunkSize - _chunkUsed);
+            buffer[..n].CopyTo(_chunk.AsSpan(_chunkUsed));
+            _chunkUsed += n;
+            buffer = buffer[n..];
+            if (_chunkUsed == ChunkSize)
+            {
+                _deflate.Write(_chunk, 0, ChunkSize);
+                _chunkUsed = 0;
+            }
+        }
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -67,7 +89,18 @@ public sealed class DeterministicGzipStream : Stream
         }
         _crc = Crc32.Append(_crc, buffer.Span);
         _length += buffer.Length;
-        await _deflate.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        while (!buffer.IsEmpty)
+        {
+            int n = Math.Min(buffer.Length, ChunkSize - _chunkUsed);
+            buffer.Span[..n].CopyTo(_chunk.AsSpan(_chunkUsed));
+            _chunkUsed += n;
+            buffer = buffer[n..];
+            if (_chunkUsed == ChunkSize)
+            {
+                await _deflate.WriteAsync(_chunk.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
+                _chunkUsed = 0;
+            }
+        }
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
@@ -96,11 +129,20 @@ public sealed class DeterministicGzipStream : Stream
         if (disposing && !_finished)
         {
             _finished = true;
-            if (!_headerWritten) _inner.Write(Header);
-            _deflate.Dispose();
-            _inner.Write(Trailer());
-            _inner.Flush();
-            if (!_leaveOpen) _inner.Dispose();
+            try
+            {
+                if (!_headerWritten) _inner.Write(Header);
+                if (_chunkUsed > 0) _deflate.Write(_chunk, 0, _chunkUsed);
+                _deflate.Dispose();
+                if (_length == 0) _inner.Write(EmptyDeflate);
+                _inner.Write(Trailer());
+                _inner.Flush();
+            }
+            finally
+            {
+                ReturnChunk();
+                if (!_leaveOpen) _inner.Dispose();
+            }
         }
         base.Dispose(disposing);
     }
@@ -110,13 +152,24 @@ public sealed class DeterministicGzipStream : Stream
         if (!_finished)
         {
             _finished = true;
-            if (!_headerWritten) await _inner.WriteAsync(Header).ConfigureAwait(false);
-            await _deflate.DisposeAsync().ConfigureAwait(false);
-            await _inner.WriteAsync(Trailer()).ConfigureAwait(false);
-            await _inner.FlushAsync().ConfigureAwait(false);
-            if (!_leaveOpen) await _inner.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                if (!_headerWritten) await _inner.WriteAsync(Header).ConfigureAwait(false);
+                if (_chunkUsed > 0) await _deflate.WriteAsync(_chunk.AsMemory(0, _chunkUsed)).ConfigureAwait(false);
+                await _deflate.DisposeAsync().ConfigureAwait(false);
+                if (_length == 0) await _inner.WriteAsync(EmptyDeflate).ConfigureAwait(false);
+                await _inner.WriteAsync(Trailer()).ConfigureAwait(false);
+                await _inner.FlushAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                ReturnChunk();
+                if (!_leaveOpen) await _inner.DisposeAsync().ConfigureAwait(false);
+            }
         }
-        GC.SuppressFinalize(this);
         await base.DisposeAsync().ConfigureAwait(false);
     }
+
+    /// <summary>Called once, when the member is finished; no write can follow.</summary>
+    private void ReturnChunk() => ArrayPool<byte>.Shared.Return(_chunk);
 }
