@@ -19,14 +19,16 @@ public sealed class DeterministicGzipStream : Stream
     private static readonly byte[] Header = [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xFF];
 
     // An empty deflate stream: one final fixed-Huffman block holding only end-of-block (RFC 1951 section 3.2.6).
-    // DeflateStream writes nothing at all when nothing was written to it.
+    // Written by hand for empty input, whose deflater is never created: DeflateStream's output for no input is not
+    // something to rely on (it has been nothing at all).
     private static readonly byte[] EmptyDeflate = [0x03, 0x00];
 
     private const int ChunkSize = 128 * 1024;
 
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
-    private readonly DeflateStream _deflate;
+    private readonly CompressionLevel _level;
+    private DeflateStream? _deflate;
     private readonly byte[] _chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
     private int _chunkUsed;
     private bool _headerWritten;
@@ -41,8 +43,11 @@ public sealed class DeterministicGzipStream : Stream
         if (!inner.CanWrite) throw new ArgumentException("The stream to gzip into must be writable.", nameof(inner));
         _inner = inner;
         _leaveOpen = leaveOpen;
-        _deflate = new DeflateStream(inner, level, leaveOpen: true);
+        _level = level;
     }
+
+    /// <summary>The deflater, created with the first chunk, so that empty input never reaches it.</summary>
+    private DeflateStream Deflate => _deflate ??= new DeflateStream(_inner, _level, leaveOpen: true);
 
     /// <summary>How many uncompressed bytes have been written.</summary>
     public long UncompressedLength => _length;
@@ -73,7 +78,7 @@ public sealed class DeterministicGzipStream : Stream
             buffer = buffer[n..];
             if (_chunkUsed == ChunkSize)
             {
-                _deflate.Write(_chunk, 0, ChunkSize);
+                Deflate.Write(_chunk, 0, ChunkSize);
                 _chunkUsed = 0;
             }
         }
@@ -97,7 +102,7 @@ public sealed class DeterministicGzipStream : Stream
             buffer = buffer[n..];
             if (_chunkUsed == ChunkSize)
             {
-                await _deflate.WriteAsync(_chunk.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
+                await Deflate.WriteAsync(_chunk.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
                 _chunkUsed = 0;
             }
         }
@@ -132,9 +137,9 @@ public sealed class DeterministicGzipStream : Stream
             try
             {
                 if (!_headerWritten) _inner.Write(Header);
-                if (_chunkUsed > 0) _deflate.Write(_chunk, 0, _chunkUsed);
-                _deflate.Dispose();
-                if (_length == 0) _inner.Write(EmptyDeflate);
+                if (_chunkUsed > 0) Deflate.Write(_chunk, 0, _chunkUsed);
+                if (_deflate is null) _inner.Write(EmptyDeflate);
+                else _deflate.Dispose();
                 _inner.Write(Trailer());
                 _inner.Flush();
             }
@@ -155,9 +160,9 @@ public sealed class DeterministicGzipStream : Stream
             try
             {
                 if (!_headerWritten) await _inner.WriteAsync(Header).ConfigureAwait(false);
-                if (_chunkUsed > 0) await _deflate.WriteAsync(_chunk.AsMemory(0, _chunkUsed)).ConfigureAwait(false);
-                await _deflate.DisposeAsync().ConfigureAwait(false);
-                if (_length == 0) await _inner.WriteAsync(EmptyDeflate).ConfigureAwait(false);
+                if (_chunkUsed > 0) await Deflate.WriteAsync(_chunk.AsMemory(0, _chunkUsed)).ConfigureAwait(false);
+                if (_deflate is null) await _inner.WriteAsync(EmptyDeflate).ConfigureAwait(false);
+                else await _deflate.DisposeAsync().ConfigureAwait(false);
                 await _inner.WriteAsync(Trailer()).ConfigureAwait(false);
                 await _inner.FlushAsync().ConfigureAwait(false);
             }

@@ -22,7 +22,7 @@ public static partial class LayerWriter
             throw new LivrableException(DiagnosticCodes.InputNotFound, $"The tar file '{spec.TarPath}' does not exist.");
         string destination = LayerPath.FromImagePath(spec.Destination, "The destination of " + spec.TarPath);
         foreach (string ancestor in LayerPath.Ancestors(destination))
-            await context.Tar.WriteEntryAsync(Directory(ancestor, context), null, context.CancellationToken).ConfigureAwait(false);
+            await context.Tar.WriteEntryAsync(DirectoryHeader(ancestor, context), null, context.CancellationToken).ConfigureAwait(false);
         bool destinationWritten = destination.Length == 0;
 
         Stream input;
@@ -55,7 +55,7 @@ public static partial class LayerWriter
                     }
                     if (!destinationWritten)
                     {
-                        await context.Tar.WriteEntryAsync(Directory(destination, context), null, context.CancellationToken).ConfigureAwait(false);
+                        await context.Tar.WriteEntryAsync(DirectoryHeader(destination, context), null, context.CancellationToken).ConfigureAwait(false);
                         destinationWritten = true;
                     }
                     await WriteArchiveEntryAsync(header, entry, spec.TarPath, context).ConfigureAwait(false);
@@ -63,7 +63,7 @@ public static partial class LayerWriter
             }
         }
         if (!destinationWritten)
-            await context.Tar.WriteEntryAsync(Directory(destination, context), null, context.CancellationToken).ConfigureAwait(false);
+            await context.Tar.WriteEntryAsync(DirectoryHeader(destination, context), null, context.CancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -159,7 +159,7 @@ public static partial class LayerWriter
     private static TarHeader RootHeader(Formats.TarEntry entry, string destination, Context context)
     {
         var posix = entry as Formats.PosixTarEntry;
-        return Directory(destination, context, entry.Uid, entry.Gid) with
+        return DirectoryHeader(destination, context, entry.Uid, entry.Gid) with
         {
             Mode = (int)entry.Mode & FileModes.All,
             UserName = posix?.UserName ?? "",

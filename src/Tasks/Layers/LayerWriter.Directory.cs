@@ -24,8 +24,8 @@ public static partial class LayerWriter
         if (destination.Length > 0)
         {
             foreach (string ancestor in LayerPath.Ancestors(destination))
-                entries.Add(new PlannedEntry(Directory(ancestor, context)));
-            entries.Add(new PlannedEntry(Directory(destination, context)));
+                entries.Add(new PlannedEntry(DirectoryHeader(ancestor, context)));
+            entries.Add(new PlannedEntry(DirectoryHeader(destination, context)));
         }
         try
         {
@@ -63,7 +63,7 @@ public static partial class LayerWriter
             switch (kind)
             {
                 case UnixFileKind.Directory:
-                    entries.Add(new PlannedEntry(Directory(name, context)));
+                    entries.Add(new PlannedEntry(DirectoryHeader(name, context)));
                     Walk(new DirectoryInfo(info.FullName), name, entries, context);
                     break;
                 case UnixFileKind.SymbolicLink:

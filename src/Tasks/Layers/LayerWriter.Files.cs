@@ -36,13 +36,13 @@ public static partial class LayerWriter
 
         var entries = new List<PlannedEntry>(files.Count + directories.Count);
         foreach (string directory in directories)
-            entries.Add(new PlannedEntry(Directory(directory, context, spec.Uid, spec.Gid)));
+            entries.Add(new PlannedEntry(DirectoryHeader(directory, context, spec.Uid, spec.Gid)));
         foreach (var (path, file) in files)
         {
             context.CancellationToken.ThrowIfCancellationRequested();
             if (!File.Exists(file.SourcePath))
                 throw new LivrableException(DiagnosticCodes.InputNotFound,
-                    System.IO.Directory.Exists(file.SourcePath)
+                    Directory.Exists(file.SourcePath)
                         ? $"'{file.SourcePath}' is a folder; a listed file must be a file (copy a folder with a folder layer)."
                         : $"The file '{file.SourcePath}' (for '/{path}') does not exist.");
             var header = new TarHeader

@@ -89,7 +89,7 @@ public static partial class LayerWriter
         public (ulong Device, ulong Inode)? LinkKey { get; init; }
     }
 
-    private static TarHeader Directory(string path, Context context, long uid = 0, long gid = 0) => new()
+    private static TarHeader DirectoryHeader(string path, Context context, long uid = 0, long gid = 0) => new()
     {
         Name = LayerPath.DirectoryName(path),
         Type = TarTypeFlag.Directory,
