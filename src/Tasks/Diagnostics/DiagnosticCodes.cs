@@ -60,6 +60,18 @@ public static class DiagnosticCodes
     public const string LayerIo = "LIV4005";
     /// <summary>The disk is full.</summary>
     public const string DiskFull = "LIV4006";
+    /// <summary>
+    /// Two inputs of one layer give the same path in the image, or a path is both a file and the parent folder of
+    /// another: which one the image should hold cannot be guessed, so the layer is refused rather than one silently dropped.
+    /// </summary>
+    public const string LayerPathConflict = "LIV4010";
+    /// <summary>A path in the image (a file's target, a layer's destination) is not absolute, or climbs out with <c>..</c>.</summary>
+    public const string InvalidLayerPath = "LIV4011";
+    /// <summary>
+    /// A tar given as a layer holds something a layer cannot carry (a GNU sparse or multi-volume entry), or is compressed
+    /// with something other than gzip.
+    /// </summary>
+    public const string UnsupportedArchiveEntry = "LIV4012";
     /// <summary>An image tarball or OCI layout holds no image with the tag asked for, or several and no tag was given.</summary>
     public const string ImageNotInArchive = "LIV4050";
 

@@ -1,0 +1,23 @@
+using System.IO.Compression;
+using Livrable.Build;
+
+namespace Livrable.Layers;
+
+/// <summary>How <see cref="LayerWriter"/> writes a layer: the choices that are the build's, not the layer spec's.</summary>
+public sealed record LayerWriteOptions
+{
+    /// <summary>
+    /// The time given to every entry (and the upper bound of times kept from a tar): the build's SOURCE_DATE_EPOCH.
+    /// Written in whole seconds.
+    /// </summary>
+    public DateTimeOffset Epoch { get; init; } = Reproducibility.DefaultEpoch;
+
+    /// <summary>The deflate level; changing it changes the digest, never the diff id.</summary>
+    public CompressionLevel CompressionLevel { get; init; } = CompressionLevel.Optimal;
+
+    /// <summary>
+    /// File names (not paths) written as executable (0755) when the file system cannot tell, that is on Windows, where
+    /// there is no executable bit: the apphost of a Linux runtime identifier, say. Unix reads the real bit and ignores this.
+    /// </summary>
+    public IReadOnlySet<string> ExecutableNames { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+}

@@ -1,0 +1,84 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace Livrable.Layers;
+
+/// <summary>What a file is, as <c>lstat</c> tells it; the kinds a folder walk may meet.</summary>
+internal enum UnixFileKind { RegularFile, Directory, SymbolicLink, CharacterDevice, BlockDevice, Fifo, Socket }
+
+/// <summary>
+/// The <c>lstat</c> facts .NET does not expose: the inode and link count (to write hard links as hard links),
+/// the file type (devices, fifos, sockets) and device numbers. Read with Linux's <c>statx</c>, whose struct has the same
+/// layout on every architecture, unlike <c>struct stat</c>; the symbol is looked up in the running process, so it works
+/// with glibc and musl alike. Elsewhere (Windows, macOS, a kernel or sandbox without statx) <see cref="TryRead"/>
+/// returns null and the walk falls back to what <see cref="FileSystemInfo"/> says.
+/// </summary>
+internal readonly record struct UnixFileStatus(
+    UnixFileKind Kind, int Mode, ulong Device, ulong Inode, uint LinkCount, int DeviceMajor, int DeviceMinor)
+{
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const uint StatxBasicStats = 0x7FF;
+    private const int StatxSize = 256;
+    private const int ENOSYS = 38;
+    private const int EPERM = 1;
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
+    private delegate int StatxFunction(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, [Out] byte[] buffer);
+
+    private static StatxFunction? _statx = Load();
+
+    /// <summary>Whether <see cref="TryRead"/> can answer on this machine.</summary>
+    public static bool IsAvailable => _statx is not null;
+
+    /// <summary>The status of <paramref name="path"/> itself (a symbolic link is not followed), or null when unknown.</summary>
+    public static UnixFileStatus? TryRead(string path)
+    {
+        var statx = _statx;
+        if (statx is null) return null;
+        var buffer = new byte[StatxSize];
+        if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            // Not in this kernel, or refused by a seccomp filter: stop asking.
+            if (errno is ENOSYS or EPERM) _statx = null;
+            return null;
+        }
+        // struct statx (linux/stat.h): nlink @16 u32, mode @28 u16, ino @32 u64, rdev_major @128, rdev_minor @132,
+        // dev_major @136, dev_minor @140, all u32; native byte order.
+        var b = buffer.AsSpan();
+        uint nlink = Read32(b[16..]);
+        int mode = BitConverter.IsLittleEndian ? BinaryPrimitives.ReadUInt16LittleEndian(b[28..]) : BinaryPrimitives.ReadUInt16BigEndian(b[28..]);
+        ulong inode = BitConverter.IsLittleEndian ? BinaryPrimitives.ReadUInt64LittleEndian(b[32..]) : BinaryPrimitives.ReadUInt64BigEndian(b[32..]);
+        var kind = (mode & 0xF000) switch
+        {
+            0x8000 => UnixFileKind.RegularFile,
+            0x4000 => UnixFileKind.Directory,
+            0xA000 => UnixFileKind.SymbolicLink,
+            0x2000 => UnixFileKind.CharacterDevice,
+            0x6000 => UnixFileKind.BlockDevice,
+            0x1000 => UnixFileKind.Fifo,
+            _ => UnixFileKind.Socket,
+        };
+        ulong device = ((ulong)Read32(b[136..]) << 32) | Read32(b[140..]);
+        return new UnixFileStatus(kind, mode & FileModes.All, device, inode, nlink, (int)Read32(b[128..]), (int)Read32(b[132..]));
+    }
+
+    private static uint Read32(ReadOnlySpan<byte> b)
+        => BitConverter.IsLittleEndian ? BinaryPrimitives.ReadUInt32LittleEndian(b) : BinaryPrimitives.ReadUInt32BigEndian(b);
+
+    private static StatxFunction? Load()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            return NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), "statx", out IntPtr address)
+                ? Marshal.GetDelegateForFunctionPointer<StatxFunction>(address)
+                : null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+}
