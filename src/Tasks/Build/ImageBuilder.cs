@@ -26,7 +26,7 @@ public static class ImageBuilder
 
         int steps = 2 + request.Layers.Count;
         int step = 1;
-        var source = ImageSources.Open(request.BaseImage, store, reference => new RegistryImageSource(registries, reference));
+        var source = ImageSources.Open(request.BaseImage, store, reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference));
         logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform})");
         var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
 
@@ -98,7 +98,7 @@ public static class ImageBuilder
     private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger)
     {
         if (request.Registry is not null) return new RegistryOutput(registries, request.Registry, logger);
-        if (request.LocalEngine is not null) return new LocalEngineOutput(request.LocalEngine, request.Created, logger);
+        if (request.LocalEngine is not null) return new LocalEngineOutput(request.LocalEngine, request.Created);
         return new ArchiveOutput(request.ArchivePath!, request.Created);
     }
 }
