@@ -98,4 +98,11 @@ public sealed record ConfigChanges
 }
 
 /// <summary>What a build produced and where it went.</summary>
-public sealed record ImageBuildResult(string Reference, Digest Digest, long Size, string Destination);
+public sealed record ImageBuildResult(string Reference, Digest Digest, long Size, string Destination)
+{
+    /// <summary>Blobs whose bytes went to a registry (0 when nothing changed since the last push).</summary>
+    public long BlobsUploaded { get; init; }
+
+    /// <summary>Bytes sent to a registry.</summary>
+    public long BytesUploaded { get; init; }
+}

@@ -53,8 +53,15 @@ public static class ImageBuilder
         string reference = request.Registry is null
             ? $"{request.Repository}:{request.Tags[0]}"
             : $"{request.Registry}/{request.Repository}:{request.Tags[0]}";
-        logger.Info($"Built {reference} {image.Digest} ({Units.Bytes(image.Size)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s");
-        return new ImageBuildResult(reference, image.Digest, image.Size, destination);
+        var counters = registries.Counters;
+        string transfer = request.Registry is null ? ""
+            : $", uploaded {counters.BlobsUploaded} blobs ({Units.Bytes(counters.BytesUploaded)}), {counters.BlobsExisting + counters.BlobsMounted} already there";
+        logger.Info($"Built {reference} {image.Digest} ({Units.Bytes(image.Size)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{transfer}");
+        return new ImageBuildResult(reference, image.Digest, image.Size, destination)
+        {
+            BlobsUploaded = counters.BlobsUploaded,
+            BytesUploaded = counters.BytesUploaded,
+        };
     }
 
     private static void Validate(ImageBuildRequest request)
