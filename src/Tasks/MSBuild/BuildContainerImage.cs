@@ -39,7 +39,7 @@ public sealed class BuildContainerImage : Microsoft.Build.Utilities.Task, ICance
     /// <summary><c>Oci</c> (default) or <c>Docker</c>.</summary>
     public string? ImageFormat { get; set; }
 
-    /// <summary>The image's working directory, where the publish output goes (<c>/app</c>).</summary>
+    /// <summary>The image's working directory, where the publish output goes; empty keeps the base's (<c>/app</c> when there are publish files).</summary>
     public string? WorkingDirectory { get; set; }
 
     /// <summary>The user the container runs as.</summary>
@@ -145,8 +145,10 @@ public sealed class BuildContainerImage : Microsoft.Build.Utilities.Task, ICance
     /// <summary>Turns the parameters into the engine's request; LIV2xxx for values of the wrong shape.</summary>
     internal ImageBuildRequest CreateRequest()
     {
-        string workingDirectory = string.IsNullOrWhiteSpace(WorkingDirectory) ? "/app" : WorkingDirectory!.Trim();
         var publishFiles = (PublishFiles ?? []).Select(ToPublishFile).ToList();
+        // No working directory keeps the base's, unless there is an app to put somewhere.
+        string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) ?? (publishFiles.Count > 0 ? "/app" : null);
+        string workingDirectory = configWorkingDirectory ?? "/";
         var layers = new List<LayerSpec>(ExtraLayers());
         layers.AddRange(PublishLayers.Split(publishFiles, workingDirectory));
 
@@ -167,7 +169,7 @@ public sealed class BuildContainerImage : Microsoft.Build.Utilities.Task, ICance
             Layers = layers,
             Config = new ConfigChanges
             {
-                WorkingDirectory = workingDirectory,
+                WorkingDirectory = configWorkingDirectory,
                 User = NullIfEmpty(User),
                 Entrypoint = entrypoint,
                 Cmd = cmd,
@@ -213,9 +215,10 @@ public sealed class BuildContainerImage : Microsoft.Build.Utilities.Task, ICance
     private PublishFile ToPublishFile(ITaskItem item)
     {
         string relative = NullIfEmpty(item.GetMetadata("RelativePath")) ?? Path.GetFileName(item.ItemSpec);
+        // The copy dotnet publish made, where there is one: the image then holds exactly the publish folder's bytes.
         string source = item.GetMetadata("FullPath");
-        if (!Path.IsPathRooted(item.ItemSpec) && !string.IsNullOrEmpty(PublishDirectory))
-            source = Path.GetFullPath(Path.Combine(PublishDirectory!, item.ItemSpec));
+        if (!string.IsNullOrEmpty(PublishDirectory) && Path.Combine(Path.GetFullPath(PublishDirectory!), relative) is var published && File.Exists(published))
+            source = published;
         return PublishFile.FromMetadata(source, relative, item.GetMetadata("NuGetPackageId"), item.GetMetadata("AssetType"), item.GetMetadata("RuntimePackAsset"));
     }
 
