@@ -26,6 +26,10 @@ public static class DiagnosticCodes
     public const string InputNotFound = "LIV2007";
     /// <summary>The repository name is not a valid OCI repository.</summary>
     public const string InvalidRepository = "LIV2008";
+    /// <summary>ContainerEntrypoint, ContainerAppCommand, ContainerAppCommandArgs and ContainerAppCommandInstruction contradict each other.</summary>
+    public const string ConflictingEntrypoint = "LIV2010";
+    /// <summary>More than one ProjectReference is an image project, so none is the obvious base image (raised by Livrable.Sdk.targets).</summary>
+    public const string AmbiguousBaseImageReference = "LIV2011";
 
     // 3xxx: registries and authentication
     /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
