@@ -61,7 +61,7 @@ public sealed class BuildContainerImageTests : IDisposable
         Assert.Equal(Path.Combine(_dir, "out", "hello.tar"), r.ArchivePath);
         Assert.Null(r.Registry);
         Assert.Null(r.LocalEngine);
-        Assert.Equal(Images.ImageFormat.Docker, r.Format);
+        Assert.Equal(Livrable.Images.ImageFormat.Docker, r.Format);
         Assert.Equal("1000", r.Config.User);
         Assert.Equal([new("A", "1"), new("B", "x=y")], r.Config.Environment);
         Assert.Equal(["8080/tcp", "53/udp"], r.Config.Ports);
