@@ -1,0 +1,151 @@
+using System.Text.Json;
+using Livrable.Build;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Sources;
+using Livrable.Store;
+using Livrable.Tests.Infrastructure;
+using Livrable.Tests.Registry;
+using Xunit;
+
+namespace Livrable.Tests.Build;
+
+/// <summary>
+/// The engine end to end, with no MSBuild: real layers from files, real outputs, read back by skopeo and umoci, run
+/// with runc, pushed to a real registry.
+/// </summary>
+[Collection(RegistryCollection.Name)]
+public sealed class ImageBuilderTests(RegistryFixture registry) : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>A FROM-scratch image holding a static busybox, whose entrypoint prints a greeting.</summary>
+    private ImageBuildRequest BusyboxRequest(string appDirectory, string stateDirectory, string? archive = null) => new()
+    {
+        BaseImage = "scratch",
+        Platform = Platform.FromRuntimeIdentifier("linux-x64"),
+        Repository = "livrable-test/busybox",
+        Tags = ["v1", "stable"],
+        ArchivePath = archive ?? Path.Combine(_temp.Path, "out", "image.tar"),
+        StateDirectory = stateDirectory,
+        Layers =
+        [
+            new FilesLayerSpec([new LayerFile(Tools.Require("busybox"), "/bin/busybox")]) { CreatedBy = "busybox" },
+            new DirectoryLayerSpec(appDirectory, "/app") { CreatedBy = "app" },
+        ],
+        Config = new ConfigChanges
+        {
+            WorkingDirectory = "/app",
+            Entrypoint = ["/bin/busybox", "sh", "-c"],
+            Cmd = ["cat /app/greeting.txt; echo \"$GREETING_SUFFIX\""],
+            Environment = [new("GREETING_SUFFIX", "from scratch")],
+            Labels = [new("org.opencontainers.image.title", "test")],
+            Ports = ["8080/tcp"],
+        },
+    };
+
+    private string App(string name, string greeting, DateTime mtime)
+    {
+        string dir = Path.Combine(_temp.Path, name);
+        Directory.CreateDirectory(Path.Combine(dir, "data"));
+        File.WriteAllText(Path.Combine(dir, "greeting.txt"), greeting);
+        File.WriteAllText(Path.Combine(dir, "data", "a.txt"), "a");
+        foreach (string f in Directory.EnumerateFileSystemEntries(dir, "*", SearchOption.AllDirectories))
+            File.SetLastWriteTimeUtc(f, mtime);
+        return dir;
+    }
+
+    [Fact]
+    public async Task A_tarball_from_scratch_is_read_by_skopeo_and_umoci_and_runs_with_runc()
+    {
+        var request = BusyboxRequest(App("app", "Hello from Livrable\n", DateTime.UtcNow), Path.Combine(_temp.Path, "state"));
+        var logger = new RecordingLogger();
+
+        var result = await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
+
+        Assert.Equal(request.ArchivePath, result.Destination);
+        Assert.Contains(logger.Lines, l => l.Contains(result.Digest.ToString()) && l.Contains(request.ArchivePath!));
+        var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(Path.Combine(_temp.Path, "reader")))
+            .ResolveAsync(request.Platform, CancellationToken.None);
+        Assert.Equal(result.Digest, image.Digest);
+        await ImageValidator.ValidateAsync(image);
+        Assert.Equal(["/bin/busybox", "sh", "-c"], image.Config.Entrypoint);
+        Assert.Equal("/app", image.Config.WorkingDir);
+        Assert.Contains("8080/tcp", image.Config.ExposedPorts);
+        Assert.Equal(Reproducibility.DefaultEpoch, image.Config.Created);
+
+        string rootfs = await ImageValidator.ValidateArchiveAsync(request.ArchivePath!, image, "stable", Path.Combine(_temp.Path, "check"));
+        Assert.True(File.Exists(Path.Combine(rootfs, "app", "data", "a.txt")));
+        string output = await Runc.RunAsync(Path.GetDirectoryName(rootfs)!);
+        Assert.Equal("Hello from Livrable\nfrom scratch\n", output);
+    }
+
+    [Fact]
+    public async Task The_same_inputs_in_other_folders_at_other_times_give_the_same_digest()
+    {
+        var first = BusyboxRequest(App("one", "same\n", new DateTime(2001, 1, 1)), Path.Combine(_temp.Path, "state1"), Path.Combine(_temp.Path, "1.tar"));
+        var second = BusyboxRequest(App("two", "same\n", new DateTime(2024, 6, 6)), Path.Combine(_temp.Path, "state2"), Path.Combine(_temp.Path, "2.tar"));
+
+        var a = await ImageBuilder.BuildAsync(first, NullLogger.Instance, CancellationToken.None);
+        var b = await ImageBuilder.BuildAsync(second, NullLogger.Instance, CancellationToken.None);
+        Assert.Equal(a.Digest, b.Digest);
+        Assert.Equal(File.ReadAllBytes(first.ArchivePath!), File.ReadAllBytes(second.ArchivePath!));
+
+        var c = await ImageBuilder.BuildAsync(second with { Created = DateTimeOffset.FromUnixTimeSeconds(1700000000) }, NullLogger.Instance, CancellationToken.None);
+        Assert.NotEqual(a.Digest, c.Digest);
+    }
+
+    [Fact]
+    public async Task A_push_lists_every_tag_a_second_push_uploads_nothing_and_a_change_uploads_only_its_layer()
+    {
+        string app = App("pushed", "v1\n", DateTime.UtcNow);
+        var request = BusyboxRequest(app, Path.Combine(_temp.Path, "state")) with
+        {
+            Registry = registry.Registry,
+            ArchivePath = null,
+            Repository = "livrable-test/pushed-" + Guid.NewGuid().ToString("N")[..8],
+        };
+
+        var first = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
+        Assert.Equal(3, first.BlobsUploaded); // two layers and the config
+
+        var tags = await Tools.RunCheckedAsync("skopeo", "list-tags", "--tls-verify=false", $"docker://{registry.Registry}/{request.Repository}");
+        using (var doc = JsonDocument.Parse(tags.Stdout))
+            Assert.Equal(["stable", "v1"], doc.RootElement.GetProperty("Tags").EnumerateArray().Select(t => t.GetString()).Order());
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{registry.Registry}/{request.Repository}:stable");
+        using (var doc = JsonDocument.Parse(inspect.Stdout))
+            Assert.Equal(first.Digest.ToString(), doc.RootElement.GetProperty("Digest").GetString());
+
+        var again = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
+        Assert.Equal(first.Digest, again.Digest);
+        Assert.Equal(0, again.BlobsUploaded);
+
+        File.WriteAllText(Path.Combine(app, "greeting.txt"), "v2\n");
+        var changed = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
+        Assert.NotEqual(first.Digest, changed.Digest);
+        Assert.Equal(2, changed.BlobsUploaded); // the app layer and the config; busybox's layer was there
+    }
+
+    [Theory]
+    [InlineData("scratch", "Bad_Repo", "v1", DiagnosticCodes.InvalidRepository)]
+    [InlineData("scratch", "ok", "-bad", DiagnosticCodes.InvalidTag)]
+    [InlineData("Not A Reference", "ok", "v1", DiagnosticCodes.InvalidReference)]
+    [InlineData("./no/such/base.tar", "ok", "v1", DiagnosticCodes.InputNotFound)]
+    public async Task Bad_input_is_a_coded_error_and_writes_no_tarball(string baseImage, string repository, string tag, string code)
+    {
+        var request = BusyboxRequest(App("bad", "x", DateTime.UtcNow), Path.Combine(_temp.Path, "state")) with
+        {
+            BaseImage = baseImage,
+            Repository = repository,
+            Tags = [tag],
+        };
+
+        var e = await Assert.ThrowsAsync<LivrableException>(() => ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None));
+
+        Assert.Equal(code, e.Code);
+        Assert.False(Directory.Exists(Path.GetDirectoryName(request.ArchivePath)) && Directory.EnumerateFiles(Path.GetDirectoryName(request.ArchivePath)!).Any(),
+            "a failed build left a file in the output folder");
+    }
+}
