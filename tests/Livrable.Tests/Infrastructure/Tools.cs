@@ -76,7 +76,12 @@ public static class Tools
         };
         foreach (string a in args) start.ArgumentList.Add(a);
         if (environment is not null)
-            foreach (var (k, v) in environment) start.Environment[k] = v;
+            foreach (var (k, v) in environment)
+            {
+                // An empty value removes the variable (ProcessStartInfo would pass it on as set but empty).
+                if (v.Length == 0) start.Environment.Remove(k);
+                else start.Environment[k] = v;
+            }
         using var process = Process.Start(start)!;
         process.StandardInput.Close();
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
