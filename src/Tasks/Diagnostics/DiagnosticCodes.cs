@@ -30,6 +30,11 @@ public static class DiagnosticCodes
     public const string ConflictingEntrypoint = "LIV2010";
     /// <summary>More than one ProjectReference is an image project, so none is the obvious base image (raised by Livrable.Sdk.targets).</summary>
     public const string AmbiguousBaseImageReference = "LIV2011";
+    /// <summary>
+    /// A program a project's own build step needs is not installed (the samples' debian-base needs mmdebstrap). Raised
+    /// by project files, not by the engine; listed here so the code is never given another meaning.
+    /// </summary>
+    public const string ToolNotFound = "LIV2040";
 
     // 3xxx: registries and authentication
     /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
