@@ -38,7 +38,7 @@ public sealed partial class HelloSampleFixture : IAsyncLifetime
         string state = Path.Combine(root, "artifacts", "livrable-state");
         var result = await Tools.RunAsync("dotnet",
             ["publish", Path.Combine(root, "samples", "hello"), $"-p:ContainerTag={tag}", $"-p:ContainerStateDirectory={state}", "-nodeReuse:false", .. properties],
-            TimeSpan.FromMinutes(8), root, Environment());
+            TimeSpan.FromMinutes(8), root, ChildEnvironment);
         result.EnsureSuccess();
         // The last 'Built' line is hello's; the first is its base image project's.
         var built = BuiltLine().Matches(result.Stdout).LastOrDefault();
@@ -46,18 +46,19 @@ public sealed partial class HelloSampleFixture : IAsyncLifetime
         return new PublishResult(result.Stdout, built.Groups["digest"].Value, built.Groups["destination"].Value.Trim());
     }
 
-    private static IReadOnlyDictionary<string, string> Environment() => new Dictionary<string, string>
+    /// <summary>The environment for a child <c>dotnet</c>: the test host runs inside MSBuild's, which would mislead it.</summary>
+    public static IReadOnlyDictionary<string, string> ChildEnvironment { get; } = new Dictionary<string, string>
     {
         ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
         ["DOTNET_NOLOGO"] = "1",
         ["MSBUILDDISABLENODEREUSE"] = "1",
-        // The test host runs inside MSBuild's environment; a child build must find its own SDK.
         ["MSBuildExtensionsPath"] = "",
         ["MSBuildSDKsPath"] = "",
         ["MSBUILD_EXE_PATH"] = "",
     };
 
-    private static string FindRepository()
+    /// <summary>The repository holding this test's source (the folder with Packaging.sln).</summary>
+    public static string FindRepository()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Packaging.sln"))) return dir.FullName;

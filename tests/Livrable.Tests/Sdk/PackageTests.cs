@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Livrable.Tests.Infrastructure;
+using Livrable.Tests.Samples;
+using Xunit;
+
+namespace Livrable.Tests.Sdk;
+
+/// <summary>
+/// The package as users get it: <c>dotnet pack src/Sdk -o DIR</c>, then projects outside the repository that use it
+/// through a NuGet.config naming DIR, as <c>Sdk="Livrable.Sdk/version"</c> and as a PackageReference.
+/// A unique prerelease version keeps NuGet's global cache from serving an older build of the package.
+/// In the registry collection, not for the registry, but so that it never builds src/Tasks at the same time as the
+/// samples' tests do (two builds of one project would share its obj folder).
+/// </summary>
+[Collection(RegistryCollection.Name)]
+public sealed class PackageTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private readonly string _version = "0.0.1-test." + Guid.NewGuid().ToString("N")[..8];
+
+    public void Dispose()
+    {
+        _temp.Dispose();
+        string cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "livrable.sdk", _version);
+        try { Directory.Delete(cached, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private async Task<string> PackAsync()
+    {
+        string feed = _temp["feed"];
+        string repository = HelloSampleFixture.FindRepository();
+        (await Tools.RunAsync("dotnet", ["pack", Path.Combine(repository, "src", "Sdk"), "-o", feed, $"-p:LivrableVersion={_version}", "-nodeReuse:false"],
+            TimeSpan.FromMinutes(5), repository, HelloSampleFixture.ChildEnvironment)).EnsureSuccess();
+        Assert.True(File.Exists(Path.Combine(feed, $"Livrable.Sdk.{_version}.nupkg")), "dotnet pack made no Livrable.Sdk nupkg");
+        File.WriteAllText(_temp["NuGet.config"], $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="livrable" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        return feed;
+    }
+
+    private async Task<ToolResult> PublishAsync(string project, params string[] properties)
+        => (await Tools.RunAsync("dotnet", ["publish", project, $"-p:ContainerStateDirectory={_temp["state"]}", "-nodeReuse:false", .. properties],
+            TimeSpan.FromMinutes(5), _temp.Path, HelloSampleFixture.ChildEnvironment)).EnsureSuccess();
+
+    [Fact]
+    public async Task As_an_msbuild_sdk_it_builds_an_image_from_a_folder_that_runc_runs()
+    {
+        await PackAsync();
+        string project = _temp["tiny/tiny.proj"];
+        Directory.CreateDirectory(_temp["tiny/root/bin"]);
+        File.Copy(Tools.Require("busybox"), _temp["tiny/root/bin/busybox"]);
+        File.WriteAllText(project, $"""
+            <Project Sdk="Livrable.Sdk/{_version}">
+              <PropertyGroup>
+                <ContainerRepository>tiny</ContainerRepository>
+                <ContainerBaseImage>scratch</ContainerBaseImage>
+              </PropertyGroup>
+              <ItemGroup>
+                <ContainerLayer Include="root" Destination="/" />
+                <ContainerEntrypoint Include="/bin/busybox;echo;hello from an sdk project" />
+              </ItemGroup>
+            </Project>
+            """);
+
+        var publish = await PublishAsync(project, "-p:ContainerTag=v1", $"-p:ContainerArchiveOutputPath={_temp["out/tiny.tar"]}");
+
+        Assert.Contains("Built tiny:v1 sha256:", publish.Stdout);
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", "--config", "docker-archive:" + _temp["out/tiny.tar"]);
+        using (var doc = JsonDocument.Parse(inspect.Stdout))
+            Assert.Equal("/bin/busybox", doc.RootElement.GetProperty("config").GetProperty("Entrypoint")[0].GetString());
+        Directory.CreateDirectory(_temp["layout"]);
+        await Tools.RunCheckedAsync("tar", "-C", _temp["layout"], "-xf", _temp["out/tiny.tar"]);
+        await Tools.RunCheckedAsync("umoci", "unpack", "--image", _temp["layout"] + ":v1", _temp["bundle"]);
+        Assert.Equal("hello from an sdk project\n", await Runc.RunAsync(_temp["bundle"]));
+    }
+
+    [Fact]
+    public async Task As_a_package_reference_a_console_app_gets_dotnet_entrypoint_and_split_layers_and_build_makes_no_image()
+    {
+        await PackAsync();
+        string dir = _temp["app"];
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "app.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ContainerBaseImage>scratch</ContainerBaseImage>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Livrable.Sdk" Version="{_version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(dir, "Program.cs"), "System.Console.WriteLine(\"hi\");");
+
+        var build = (await Tools.RunAsync("dotnet", ["build", dir, $"-p:ContainerStateDirectory={_temp["state"]}", "-nodeReuse:false"],
+            TimeSpan.FromMinutes(5), _temp.Path, HelloSampleFixture.ChildEnvironment)).EnsureSuccess();
+        Assert.DoesNotContain("Built app", build.Stdout);
+
+        var publish = await PublishAsync(dir, "-p:ContainerTag=v2", $"-p:ContainerArchiveOutputPath={_temp["out/app.tar"]}");
+        Assert.Contains("Built app:v2 sha256:", publish.Stdout);
+        var config = await Tools.RunCheckedAsync("skopeo", "inspect", "--config", "docker-archive:" + _temp["out/app.tar"]);
+        using var doc = JsonDocument.Parse(config.Stdout);
+        var c = doc.RootElement.GetProperty("config");
+        Assert.Equal(["dotnet", "/app/app.dll"], c.GetProperty("Entrypoint").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("/app", c.GetProperty("WorkingDir").GetString());
+        Assert.Single(doc.RootElement.GetProperty("rootfs").GetProperty("diff_ids").EnumerateArray()); // no NuGet dependencies: one app layer
+    }
+}
