@@ -148,4 +148,55 @@ public sealed class ImageBuilderTests(RegistryFixture registry) : IDisposable
         Assert.False(Directory.Exists(Path.GetDirectoryName(request.ArchivePath)) && Directory.EnumerateFiles(Path.GetDirectoryName(request.ArchivePath)!).Any(),
             "a failed build left a file in the output folder");
     }
+
+    [Fact]
+    public async Task A_full_disk_is_LIV4006_and_leaves_neither_a_tarball_nor_a_blob()
+    {
+        string small = _temp["small-disk"];
+        Directory.CreateDirectory(small);
+        await Tools.RunCheckedAsync("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", small);
+        try
+        {
+            string big = _temp["big"];
+            Directory.CreateDirectory(big);
+            // Random bytes do not compress: a 3 MB layer cannot fit in 1 MB.
+            File.WriteAllBytes(Path.Combine(big, "random.bin"), System.Security.Cryptography.RandomNumberGenerator.GetBytes(3_000_000));
+            var request = BusyboxRequest(big, Path.Combine(small, "state"), Path.Combine(small, "out", "image.tar")) with
+            {
+                Layers = [new DirectoryLayerSpec(big, "/data") { CreatedBy = "big" }],
+            };
+
+            var e = await Assert.ThrowsAsync<LivrableException>(() => ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None));
+
+            Assert.Equal(DiagnosticCodes.DiskFull, e.Code);
+            Assert.False(File.Exists(request.ArchivePath), "a tarball was left behind");
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(small, "state", "blobs"), "*", SearchOption.AllDirectories));
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(small, "state", "tmp"), "*", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            await Tools.RunAsync("umount", ["--lazy", small]);
+        }
+    }
+
+    [Fact]
+    public async Task ContainerImageFormat_Docker_writes_docker_media_types_that_skopeo_and_the_registry_accept()
+    {
+        var request = BusyboxRequest(App("docker", "d\n", DateTime.UtcNow), Path.Combine(_temp.Path, "state")) with
+        {
+            Format = ImageFormat.Docker,
+            Registry = registry.Registry,
+            ArchivePath = null,
+            Repository = "livrable-test/docker-format",
+        };
+
+        var result = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
+
+        var raw = await Tools.RunCheckedAsync("skopeo", "inspect", "--raw", "--tls-verify=false", $"docker://{registry.Registry}/{request.Repository}:v1");
+        using var doc = JsonDocument.Parse(raw.Stdout);
+        Assert.Equal(MediaTypes.DockerManifest, doc.RootElement.GetProperty("mediaType").GetString());
+        Assert.Equal(MediaTypes.DockerConfig, doc.RootElement.GetProperty("config").GetProperty("mediaType").GetString());
+        Assert.All(doc.RootElement.GetProperty("layers").EnumerateArray(), l => Assert.Equal(MediaTypes.DockerLayerGzip, l.GetProperty("mediaType").GetString()));
+        Assert.Equal(result.Digest, Digest.Sha256(System.Text.Encoding.UTF8.GetBytes(raw.Stdout)));
+    }
 }
