@@ -17,7 +17,7 @@ namespace Livrable.Cli;
 /// </summary>
 internal static class Program
 {
-    private static readonly JsonSerializerOptions RequestOptions = new()
+    internal static readonly JsonSerializerOptions RequestOptions = new()
     {
         // A parameter the task sends that ImageBuildParameters does not know is a bug between the two halves: say so.
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
