@@ -97,6 +97,11 @@ public static class DiagnosticCodes
     public const string Internal = "LIV9001";
     /// <summary>The build was cancelled.</summary>
     public const string Cancelled = "LIV9002";
+    /// <summary>
+    /// The .NET Framework task could not run the engine out of process: no <c>dotnet</c> found, <c>Livrable.Cli.dll</c>
+    /// missing from the package, or the process ended without an error or a result.
+    /// </summary>
+    public const string OutOfProcessFailed = "LIV9003";
 
     private static readonly HashSet<string> Known = typeof(DiagnosticCodes)
         .GetFields(BindingFlags.Public | BindingFlags.Static)

@@ -1,0 +1,55 @@
+using Livrable.Diagnostics;
+using Livrable.NetFramework;
+
+namespace Livrable.MSBuild;
+
+/// <summary>
+/// Builds one container image from MSBuild on .NET Framework, which cannot load the net8.0 engine: writes the
+/// parameters (BuildContainerImage.Parameters.cs, shared with the net8.0 task) as JSON, runs
+/// <c>dotnet Livrable.Cli.dll</c> on them, relays its log lines, and sets the outputs from its result line.
+/// </summary>
+public sealed partial class BuildContainerImage
+{
+    private volatile CliProcess? _process;
+    private volatile bool _cancelled;
+
+    /// <inheritdoc/>
+    public void Cancel()
+    {
+        _cancelled = true;
+        _process?.Cancel();
+    }
+
+    /// <inheritdoc/>
+    public override bool Execute()
+    {
+        bool windows = Environment.OSVersion.Platform == PlatformID.Win32NT;
+        string? dotnet = CliProcess.FindDotNet(Environment.GetEnvironmentVariable, File.Exists, windows);
+        if (dotnet is null)
+        {
+            Log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
+                "No dotnet was found to run Livrable (DOTNET_HOST_PATH, DOTNET_ROOT, PATH, %ProgramFiles%\\dotnet): install the .NET SDK 8.0 or later.");
+            return false;
+        }
+        string taskDirectory = Path.GetDirectoryName(typeof(BuildContainerImage).Assembly.Location)!;
+        string? cli = CliProcess.FindCli(taskDirectory, File.Exists);
+        if (cli is null)
+        {
+            Log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
+                "Livrable.Cli.dll is not in {0}: the Livrable.Sdk package is incomplete.", Path.Combine(taskDirectory, "..", "net8.0"));
+            return false;
+        }
+
+        var process = new CliProcess(Log);
+        _process = process;
+        if (_cancelled) process.Cancel();
+        var result = process.Run(dotnet, cli, RequestWriter.Write(this), Directory.GetCurrentDirectory());
+        if (result is not null)
+        {
+            ImageDigest = result.Digest;
+            ImageReference = result.Reference;
+            ArchivePath = result.ArchivePath;
+        }
+        return !Log.HasLoggedErrors;
+    }
+}

@@ -1,0 +1,234 @@
+using Livrable.Diagnostics;
+using Livrable.Images;
+
+namespace Livrable.Build;
+
+/// <summary>
+/// The <c>BuildContainerImage</c> task's parameters as plain values (strings, lists, items with their metadata), and
+/// the one mapping from them to an <see cref="ImageBuildRequest"/>. The net8.0 task fills it in process; the .NET
+/// Framework task writes it as JSON for <c>Livrable.Cli</c>, which reads it back: both paths share this mapping, so
+/// they cannot drift. Property names are the task's parameter names, which are also the JSON names.
+/// </summary>
+public sealed class ImageBuildParameters
+{
+    public string BaseImage { get; set; } = "";
+    public string? RuntimeIdentifier { get; set; }
+    public string Repository { get; set; } = "";
+    public IReadOnlyList<string>? Tags { get; set; }
+    public string? Registry { get; set; }
+    public string? ArchiveOutputPath { get; set; }
+    public string? LocalRegistry { get; set; }
+    public string? ImageFormat { get; set; }
+    public string? WorkingDirectory { get; set; }
+    public string? User { get; set; }
+    public IReadOnlyList<ParameterItem>? Entrypoint { get; set; }
+    public IReadOnlyList<ParameterItem>? Cmd { get; set; }
+    public IReadOnlyList<ParameterItem>? AppCommand { get; set; }
+    public IReadOnlyList<ParameterItem>? AppCommandArgs { get; set; }
+    public string? AppCommandInstruction { get; set; }
+    public string? AssemblyName { get; set; }
+    public bool SelfContained { get; set; }
+    public IReadOnlyList<ParameterItem>? EnvironmentVariables { get; set; }
+    public IReadOnlyList<ParameterItem>? Labels { get; set; }
+    public IReadOnlyList<ParameterItem>? Ports { get; set; }
+    public IReadOnlyList<ParameterItem>? Layers { get; set; }
+    public IReadOnlyList<ParameterItem>? PublishFiles { get; set; }
+    public string? PublishDirectory { get; set; }
+    public string? StateDirectory { get; set; }
+    public string? SourceDateEpoch { get; set; }
+    public IReadOnlyList<string>? InsecureRegistries { get; set; }
+
+    /// <summary>
+    /// The engine's request; LIV2xxx for values of the wrong shape. Relative paths are resolved against the current
+    /// directory (the project's folder, in MSBuild and in the CLI the .NET Framework task starts).
+    /// </summary>
+    /// <exception cref="LivrableException">A value has the wrong shape, or a layer input does not exist.</exception>
+    public ImageBuildRequest ToRequest()
+    {
+        var publishFiles = (PublishFiles ?? []).Select(ToPublishFile).ToList();
+        // No working directory keeps the base's, unless there is an app to put somewhere.
+        string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) ?? (publishFiles.Count > 0 ? "/app" : null);
+        string workingDirectory = configWorkingDirectory ?? "/";
+        var layers = new List<LayerSpec>(ExtraLayers());
+        layers.AddRange(PublishLayers.Split(publishFiles, workingDirectory));
+
+        var instruction = EntrypointInference.ParseInstruction(AppCommandInstruction);
+        IReadOnlyList<string> appCommand = Values(AppCommand);
+        if (appCommand.Count == 0 && instruction != Build.AppCommandInstruction.None && publishFiles.Count > 0 && !string.IsNullOrEmpty(AssemblyName))
+        {
+            appCommand = EntrypointInference.InferAppCommand(publishFiles.Select(f => f.RelativePath), AssemblyName!, workingDirectory, SelfContained)
+                ?? throw new LivrableException(DiagnosticCodes.NoEntrypoint,
+                    $"The publish output has neither '{AssemblyName}' nor '{AssemblyName}.dll' to start; set ContainerAppCommand (or ContainerEntrypoint).");
+        }
+        var (entrypoint, cmd) = EntrypointInference.Resolve(Values(Entrypoint), appCommand, Values(AppCommandArgs), Values(Cmd), instruction);
+
+        return new ImageBuildRequest
+        {
+            BaseImage = BaseImage.Trim(),
+            Platform = Platform.FromRuntimeIdentifier(string.IsNullOrWhiteSpace(RuntimeIdentifier) ? "linux-x64" : RuntimeIdentifier!),
+            Layers = layers,
+            Config = new ConfigChanges
+            {
+                WorkingDirectory = configWorkingDirectory,
+                User = NullIfEmpty(User),
+                Entrypoint = entrypoint,
+                Cmd = cmd,
+                Environment = Pairs(EnvironmentVariables, "ContainerEnvironmentVariable"),
+                Labels = Pairs(Labels, "ContainerLabel"),
+                Ports = (Ports ?? []).Select(ToPort).ToList(),
+            },
+            Repository = Repository.Trim(),
+            Tags = Tags is { Count: > 0 } ? Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() : ["latest"],
+            Registry = NullIfEmpty(Registry),
+            ArchivePath = NullIfEmpty(ArchiveOutputPath) is { } archive ? Path.GetFullPath(archive) : null,
+            LocalEngine = ParseLocalRegistry(LocalRegistry),
+            Format = ParseFormat(ImageFormat),
+            Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
+            StateDirectory = NullIfEmpty(StateDirectory)
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
+            InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
+        };
+    }
+
+    /// <summary>The request, one line per field, for the detailed log.</summary>
+    public static IEnumerable<string> Describe(ImageBuildRequest r)
+    {
+        yield return $"Livrable request: base {r.BaseImage}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
+        yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
+        yield return $"  config: workdir={r.Config.WorkingDirectory} user={r.Config.User ?? "-"} entrypoint=[{Join(r.Config.Entrypoint)}] cmd=[{Join(r.Config.Cmd)}]";
+        yield return $"  env=[{string.Join(", ", r.Config.Environment.Select(e => e.Key + "=" + e.Value))}] labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] ports=[{string.Join(", ", r.Config.Ports)}]";
+        yield return $"  created={r.Created:O} state={r.StateDirectory} insecure=[{string.Join(", ", r.InsecureRegistries)}]";
+        foreach (var layer in r.Layers)
+        {
+            yield return layer switch
+            {
+                FilesLayerSpec f => $"  layer: {f.CreatedBy}: {string.Join(", ", f.Files.Take(5).Select(x => x.TargetPath))}{(f.Files.Count > 5 ? ", ..." : "")}",
+                DirectoryLayerSpec d => $"  layer: {d.CreatedBy}: folder {d.SourceDirectory} -> {d.Destination}",
+                TarLayerSpec t => $"  layer: {t.CreatedBy}: tar {t.TarPath} -> {t.Destination}",
+                _ => $"  layer: {layer.CreatedBy}",
+            };
+        }
+
+        static string Join(IReadOnlyList<string>? values) => values is null ? "(base)" : string.Join(", ", values.Select(v => '"' + v + '"'));
+    }
+
+    private PublishFile ToPublishFile(ParameterItem item)
+    {
+        string relative = NullIfEmpty(item.GetMetadata("RelativePath")) ?? Path.GetFileName(item.ItemSpec);
+        // The copy dotnet publish made, where there is one: the image then holds exactly the publish folder's bytes.
+        string source = item.FullPath;
+        if (!string.IsNullOrEmpty(PublishDirectory) && Path.Combine(Path.GetFullPath(PublishDirectory!), relative) is var published && File.Exists(published))
+            source = published;
+        return PublishFile.FromMetadata(source, relative, item.GetMetadata("NuGetPackageId"), item.GetMetadata("AssetType"), item.GetMetadata("RuntimePackAsset"));
+    }
+
+    private IEnumerable<LayerSpec> ExtraLayers()
+    {
+        var filesLayers = new Dictionary<string, List<LayerFile>>(StringComparer.Ordinal);
+        foreach (var item in Layers ?? [])
+        {
+            string path = item.FullPath;
+            string destination = NullIfEmpty(item.GetMetadata("Destination")) ?? "/";
+            string kind = NullIfEmpty(item.GetMetadata("Kind")) ?? (Directory.Exists(path) ? "Directory" : IsTarName(path) ? "Tar" : "Files");
+            string? createdBy = NullIfEmpty(item.GetMetadata("CreatedBy"));
+            if (!File.Exists(path) && !Directory.Exists(path))
+                throw new LivrableException(DiagnosticCodes.InputNotFound, $"The ContainerLayer '{item.ItemSpec}' does not exist ({path}).");
+            switch (kind.ToLowerInvariant())
+            {
+                case "directory":
+                    yield return new DirectoryLayerSpec(path, destination) { CreatedBy = createdBy ?? $"Livrable: folder {item.ItemSpec} -> {destination}" };
+                    break;
+                case "tar":
+                    yield return new TarLayerSpec(path, destination) { CreatedBy = createdBy ?? $"Livrable: tar {Path.GetFileName(path)} -> {destination}" };
+                    break;
+                case "files":
+                    string target = destination.EndsWith('/') ? destination + Path.GetFileName(path) : destination;
+                    string key = createdBy ?? "Livrable: files";
+                    if (!filesLayers.TryGetValue(key, out var list))
+                    {
+                        filesLayers[key] = list = [];
+                        // The layer takes the place of its first file; later files with the same CreatedBy join it.
+                        yield return new FilesLayerSpec(list) { CreatedBy = key };
+                    }
+                    list.Add(new LayerFile(path, PublishLayers.TargetPath("/", target)));
+                    break;
+                default:
+                    throw new LivrableException(DiagnosticCodes.InvalidItem,
+                        $"The ContainerLayer '{item.ItemSpec}' has Kind '{kind}'; expected Directory, Tar or Files.");
+            }
+        }
+    }
+
+    private static bool IsTarName(string path)
+        => path.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tar.gz", StringComparison.OrdinalIgnoreCase)
+           || path.EndsWith(".tgz", StringComparison.OrdinalIgnoreCase);
+
+    private static string ToPort(ParameterItem item)
+    {
+        string type = NullIfEmpty(item.GetMetadata("Type"))?.ToLowerInvariant() ?? "tcp";
+        if (!int.TryParse(item.ItemSpec.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port)
+            || port is < 1 or > 65535 || type is not ("tcp" or "udp"))
+            throw new LivrableException(DiagnosticCodes.InvalidItem,
+                $"ContainerPort '{item.ItemSpec}' (Type '{type}') is not a port: expected a number from 1 to 65535 and Type tcp or udp.");
+        return $"{port}/{type}";
+    }
+
+    private static IReadOnlyList<KeyValuePair<string, string>> Pairs(IReadOnlyList<ParameterItem>? items, string what)
+        => (items ?? []).Select(i =>
+        {
+            string key = i.ItemSpec.Trim();
+            if (key.Length == 0 || key.Contains('=') && what == "ContainerEnvironmentVariable")
+                throw new LivrableException(DiagnosticCodes.InvalidItem, $"{what} '{i.ItemSpec}' is not a valid name.");
+            return new KeyValuePair<string, string>(key, i.GetMetadata("Value"));
+        }).ToList();
+
+    private static IReadOnlyList<string> Values(IReadOnlyList<ParameterItem>? items) => (items ?? []).Select(i => i.ItemSpec).ToList();
+
+    private static ImageFormat ParseFormat(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "oci" => Images.ImageFormat.Oci,
+        "docker" => Images.ImageFormat.Docker,
+        _ => throw new LivrableException(DiagnosticCodes.InvalidPropertyValue, $"ContainerImageFormat '{value}' is not Oci or Docker."),
+    };
+
+    private static string? ParseLocalRegistry(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" => null,
+        "docker" => "docker",
+        "podman" => "podman",
+        _ => throw new LivrableException(DiagnosticCodes.InvalidPropertyValue, $"LocalRegistry '{value}' is not Docker or Podman."),
+    };
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+}
+
+/// <summary>
+/// An MSBuild item as plain values: its item spec and its metadata (custom metadata, plus <c>FullPath</c>, which
+/// MSBuild computes against the project's folder and which a process elsewhere could not recompute).
+/// </summary>
+public sealed class ParameterItem
+{
+    private readonly Dictionary<string, string> _metadata;
+
+    public ParameterItem(string itemSpec, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ItemSpec = itemSpec;
+        // Metadata names are case-insensitive in MSBuild.
+        _metadata = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in metadata ?? new Dictionary<string, string>()) _metadata[name] = value;
+    }
+
+    /// <summary>The item's <c>Include</c>.</summary>
+    public string ItemSpec { get; }
+
+    /// <summary>The metadata, by name (case-insensitive).</summary>
+    public IReadOnlyDictionary<string, string> Metadata => _metadata;
+
+    /// <summary>The <c>FullPath</c> metadata, else the item spec made absolute against the current directory.</summary>
+    public string FullPath => NullIfEmpty(GetMetadata("FullPath")) ?? Path.GetFullPath(ItemSpec);
+
+    /// <summary>A metadata value; empty when the item has none, as in MSBuild.</summary>
+    public string GetMetadata(string name) => _metadata.TryGetValue(name, out var value) ? value : "";
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+}

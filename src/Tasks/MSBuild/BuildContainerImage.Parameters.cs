@@ -1,0 +1,103 @@
+using Microsoft.Build.Framework;
+
+namespace Livrable.MSBuild;
+
+/// <summary>
+/// The parameters of <c>BuildContainerImage</c>. This file is compiled into both task assemblies: the net8.0 one
+/// (<c>Livrable.Tasks</c>, which runs the engine in process, BuildContainerImage.cs) and the .NET Framework one
+/// (<c>Livrable.Tasks.NetFramework</c>, which runs it in <c>Livrable.Cli</c>), so the two tasks have the same
+/// parameters by construction. Plain C# that net472 compiles: no MSBuild type beyond Framework's, no newer API.
+/// </summary>
+public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task, ICancelableTask
+{
+    /// <summary><c>scratch</c>, a registry reference, <c>archive:FILE</c> or <c>oci-layout:DIR</c>.</summary>
+    [Required] public string BaseImage { get; set; } = "";
+
+    /// <summary>The .NET runtime identifier of the image's platform (<c>linux-x64</c>); empty for linux-x64.</summary>
+    public string? RuntimeIdentifier { get; set; }
+
+    /// <summary>The repository, such as <c>hello</c> or <c>team/hello</c>.</summary>
+    [Required] public string Repository { get; set; } = "";
+
+    /// <summary>Tags; <c>latest</c> when none.</summary>
+    public string[]? Tags { get; set; }
+
+    /// <summary>The registry to push to (<c>host[:port]</c>).</summary>
+    public string? Registry { get; set; }
+
+    /// <summary>Where to write the image tarball when there is no registry and no local engine.</summary>
+    public string? ArchiveOutputPath { get; set; }
+
+    /// <summary><c>Docker</c> or <c>Podman</c>: load the image into that engine.</summary>
+    public string? LocalRegistry { get; set; }
+
+    /// <summary><c>Oci</c> (default) or <c>Docker</c>.</summary>
+    public string? ImageFormat { get; set; }
+
+    /// <summary>The image's working directory, where the publish output goes; empty keeps the base's (<c>/app</c> when there are publish files).</summary>
+    public string? WorkingDirectory { get; set; }
+
+    /// <summary>The user the container runs as.</summary>
+    public string? User { get; set; }
+
+    /// <summary><c>ContainerEntrypoint</c> items, in order.</summary>
+    public ITaskItem[]? Entrypoint { get; set; }
+
+    /// <summary><c>ContainerDefaultArgs</c> items: the CMD, which <c>docker run IMAGE args</c> replaces.</summary>
+    public ITaskItem[]? Cmd { get; set; }
+
+    /// <summary><c>ContainerAppCommand</c> items; inferred from the publish output when empty.</summary>
+    public ITaskItem[]? AppCommand { get; set; }
+
+    /// <summary><c>ContainerAppCommandArgs</c> items: arguments always passed to the app.</summary>
+    public ITaskItem[]? AppCommandArgs { get; set; }
+
+    /// <summary><c>ContainerAppCommandInstruction</c>: Entrypoint, DefaultArgs or None.</summary>
+    public string? AppCommandInstruction { get; set; }
+
+    /// <summary>The app's assembly name, to find <c>name</c> (apphost) or <c>name.dll</c> in the publish output.</summary>
+    public string? AssemblyName { get; set; }
+
+    /// <summary>Whether the app is self-contained (then its apphost is the app command).</summary>
+    public bool SelfContained { get; set; }
+
+    /// <summary><c>ContainerEnvironmentVariable</c> items: name, <c>Value</c> metadata.</summary>
+    public ITaskItem[]? EnvironmentVariables { get; set; }
+
+    /// <summary><c>ContainerLabel</c> items: key, <c>Value</c> metadata.</summary>
+    public ITaskItem[]? Labels { get; set; }
+
+    /// <summary><c>ContainerPort</c> items: port number, <c>Type</c> metadata <c>tcp</c> (default) or <c>udp</c>.</summary>
+    public ITaskItem[]? Ports { get; set; }
+
+    /// <summary>
+    /// Extra layers, before the app's: <c>Kind</c> metadata <c>Directory</c> (a folder's tree), <c>Tar</c> (a tar
+    /// file's entries) or <c>Files</c> (one file; those with the same <c>CreatedBy</c> share a layer), placed at
+    /// <c>Destination</c> (<c>/</c> by default; for a file, a path ending in <c>/</c> keeps its name).
+    /// </summary>
+    public ITaskItem[]? Layers { get; set; }
+
+    /// <summary>The <c>ResolvedFileToPublish</c> items (with <c>RelativePath</c>), split into runtime, dependencies and application layers.</summary>
+    public ITaskItem[]? PublishFiles { get; set; }
+
+    /// <summary>The publish folder, to resolve relative item paths.</summary>
+    public string? PublishDirectory { get; set; }
+
+    /// <summary>Livrable's state folder (blob store, caches).</summary>
+    public string? StateDirectory { get; set; }
+
+    /// <summary>SOURCE_DATE_EPOCH: the time written into the image, in seconds since 1970.</summary>
+    public string? SourceDateEpoch { get; set; }
+
+    /// <summary>Registries (<c>host[:port]</c>) that may be reached over plain http.</summary>
+    public string[]? InsecureRegistries { get; set; }
+
+    /// <summary>The digest of the image's manifest.</summary>
+    [Output] public string? ImageDigest { get; set; }
+
+    /// <summary>The image's full reference.</summary>
+    [Output] public string? ImageReference { get; set; }
+
+    /// <summary>The tarball written, when the image went to one.</summary>
+    [Output] public string? ArchivePath { get; set; }
+}

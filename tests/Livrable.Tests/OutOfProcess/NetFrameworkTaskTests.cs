@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
+using System.Text.Json;
+using Livrable.Tests.Infrastructure;
+using Xunit;
+
+namespace Livrable.Tests.OutOfProcess;
+
+/// <summary>
+/// The net472 assembly itself (src/Tasks.NetFramework's build output), as packed. No .NET Framework runs here, but the
+/// .NET SDK's MSBuild loads a net472 task that uses only APIs .NET has, so it runs the very same IL a Visual Studio
+/// 2022 build would: parameters, request, CLI, relay, outputs.
+/// </summary>
+public sealed class NetFrameworkTaskTests : IDisposable
+{
+    private static readonly string TaskAssembly = Path.Combine(AppContext.BaseDirectory, "net472", "Livrable.Tasks.NetFramework.dll");
+    private readonly string _dir = Directory.CreateTempSubdirectory("livrable-net472-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void TargetsNet472AndReferencesOnlyTheFrameworkAndMSBuild()
+    {
+        using var pe = new PEReader(File.OpenRead(TaskAssembly));
+        var metadata = pe.GetMetadataReader();
+        var references = metadata.AssemblyReferences.Select(h => metadata.GetString(metadata.GetAssemblyReference(h).Name)).Order().ToList();
+        Assert.Equal(["Microsoft.Build.Framework", "Microsoft.Build.Utilities.Core", "mscorlib", "System", "System.Core"], references);
+
+        string? framework = metadata.GetAssemblyDefinition().GetCustomAttributes()
+            .Select(h => metadata.GetCustomAttribute(h))
+            .Where(a => a.Constructor.Kind == HandleKind.MemberReference
+                && metadata.GetString(metadata.GetTypeReference((TypeReferenceHandle)metadata.GetMemberReference((MemberReferenceHandle)a.Constructor).Parent).Name) == "TargetFrameworkAttribute")
+            .Select(a => a.DecodeValue(new StringOnlyDecoder()).FixedArguments[0].Value as string)
+            .SingleOrDefault();
+        Assert.Equal(".NETFramework,Version=v4.7.2", framework);
+    }
+
+    /// <summary>
+    /// The package's layout (tasks/net472 beside tasks/net8.0), the package's targets with LivrableTaskHost=CliProcess:
+    /// dotnet publish builds the image through the net472 task, outputs set; a bad tag fails the build with LIV2002.
+    /// </summary>
+    [Fact]
+    public async Task BuildsAnImageThroughTheCliFromMSBuild()
+    {
+        string tasks = Path.Combine(_dir, "package", "tasks");
+        Directory.CreateDirectory(Path.Combine(tasks, "net472"));
+        Directory.CreateDirectory(Path.Combine(tasks, "net8.0"));
+        File.Copy(TaskAssembly, Path.Combine(tasks, "net472", "Livrable.Tasks.NetFramework.dll"));
+        foreach (string file in new[] { "Livrable.Tasks.dll", "Livrable.Cli.dll", "Livrable.Cli.runtimeconfig.json", "Livrable.Cli.deps.json" })
+            File.Copy(Path.Combine(AppContext.BaseDirectory, file), Path.Combine(tasks, "net8.0", file));
+
+        string project = Path.Combine(_dir, "app", "app.proj");
+        Directory.CreateDirectory(Path.GetDirectoryName(project)!);
+        File.WriteAllText(Path.Combine(_dir, "app", "motd"), "hello from net472\n");
+        File.WriteAllText(project, $"""
+            <Project>
+              <PropertyGroup>
+                <LivrableTaskHost>CliProcess</LivrableTaskHost>
+                <LivrableTasksNetFrameworkAssembly>{tasks}/net472/Livrable.Tasks.NetFramework.dll</LivrableTasksNetFrameworkAssembly>
+                <IsContainerImageProject>true</IsContainerImageProject>
+                <ContainerBaseImage>scratch</ContainerBaseImage>
+                <ContainerRepository>net472</ContainerRepository>
+                <ContainerArchiveOutputPath>out/</ContainerArchiveOutputPath>
+                <ContainerStateDirectory>{_dir}/state</ContainerStateDirectory>
+              </PropertyGroup>
+              <Import Project="{Sdk("build", "Livrable.Sdk.props")}" />
+              <ItemGroup>
+                <ContainerLayer Include="motd" Destination="/etc/" />
+              </ItemGroup>
+              <Import Project="{Sdk("build", "Livrable.Sdk.targets")}" />
+              <Target Name="Show" DependsOnTargets="BuildContainerImage">
+                <Message Importance="high" Text="OUTPUT=$(ContainerImageDigest)|$(ContainerImageReference)|$(ContainerArchivePath)" />
+              </Target>
+            </Project>
+            """);
+
+        var (exit, output) = Dotnet("msbuild", project, "-t:Show", "-v:n");
+        Assert.True(exit == 0, output);
+        Assert.Contains("Livrable.Tasks.NetFramework.dll", Dotnet("msbuild", project, "-t:Show", "-v:diag").Output);
+        string[] outputs = output.Split('\n').Single(l => l.Contains("OUTPUT=", StringComparison.Ordinal)).Trim()["OUTPUT=".Length..].Split('|');
+        Assert.StartsWith("sha256:", outputs[0]);
+        Assert.Equal("net472:latest", outputs[1]);
+        Assert.Equal(Path.Combine(_dir, "app", "out", "net472-latest.tar"), outputs[2]);
+        Assert.Contains("[2/3] Livrable: files", output);
+
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", $"docker-archive:{outputs[2]}");
+        using var image = JsonDocument.Parse(inspect.Stdout);
+        Assert.Single(image.RootElement.GetProperty("Layers").EnumerateArray());
+
+        var (badExit, badOutput) = Dotnet("msbuild", project, "-t:Show", "-p:ContainerTag=bad!tag");
+        Assert.NotEqual(0, badExit);
+        Assert.Contains("error LIV2002", badOutput);
+    }
+
+    /// <summary>MSBuild on .NET never picks the .NET Framework paths by itself.</summary>
+    [Theory]
+    [InlineData("-p:Unused=1", "InProcess")]
+    [InlineData("-p:LivrableTasksUseTaskHost=true", "TaskHost")]
+    [InlineData("-p:LivrableTaskHost=CliProcess", "CliProcess")]
+    public void OnMSBuildForDotNetTheTaskRunsInProcess(string argument, string expected)
+    {
+        string project = Path.Combine(_dir, "eval.proj");
+        File.WriteAllText(project, $"""
+            <Project>
+              <Import Project="{Sdk("build", "Livrable.Sdk.props")}" />
+              <Import Project="{Sdk("build", "Livrable.Sdk.targets")}" />
+            </Project>
+            """);
+        var (exit, output) = Dotnet("msbuild", project, argument, "-getProperty:LivrableTaskHost");
+        Assert.True(exit == 0, output);
+        Assert.Equal(expected, output.Trim());
+    }
+
+    private static string Sdk(params string[] parts)
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Packaging.sln"))) return Path.Combine([d.FullName, "src", "Sdk", .. parts]);
+        throw new InvalidOperationException("Packaging.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    private (int ExitCode, string Output) Dotnet(string verb, string project, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
+        foreach (string a in new[] { verb, project, "-nologo", "-nodeReuse:false" }.Concat(arguments)) start.ArgumentList.Add(a);
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout + stderr.Result);
+    }
+
+    /// <summary>Decodes the one string argument of TargetFrameworkAttribute.</summary>
+    private sealed class StringOnlyDecoder : ICustomAttributeTypeProvider<Type>
+    {
+        public Type GetPrimitiveType(PrimitiveTypeCode typeCode) => typeCode == PrimitiveTypeCode.String ? typeof(string) : typeof(object);
+        public Type GetSystemType() => typeof(Type);
+        public Type GetSZArrayType(Type elementType) => elementType.MakeArrayType();
+        public Type GetTypeFromDefinition(MetadataReader reader, TypeDefinitionHandle handle, byte rawTypeKind) => typeof(object);
+        public Type GetTypeFromReference(MetadataReader reader, TypeReferenceHandle handle, byte rawTypeKind) => typeof(object);
+        public Type GetTypeFromSerializedName(string name) => typeof(object);
+        public PrimitiveTypeCode GetUnderlyingEnumType(Type type) => PrimitiveTypeCode.Int32;
+        public bool IsSystemType(Type type) => type == typeof(Type);
+    }
+}
