@@ -82,20 +82,3 @@ public static class TestImages
         }
     }
 }
-
-/// <summary>A temporary folder deleted at dispose.</summary>
-public sealed class TempDirectory : IDisposable
-{
-    /// <summary>The folder's full path.</summary>
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "livrable-test-" + Guid.NewGuid().ToString("N"));
-
-    public TempDirectory() => Directory.CreateDirectory(Path);
-
-    /// <summary>A path inside the folder.</summary>
-    public string this[string relative] => System.IO.Path.Combine(Path, relative);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-}

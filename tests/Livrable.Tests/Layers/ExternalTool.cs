@@ -105,22 +105,3 @@ internal static class ExternalTool
 internal sealed record TarMember(
     string Name, string Type, int Mode, long Uid, long Gid, string Uname, string Gname, long Mtime, long Size,
     string Linkname, int Devmajor, int Devminor, Dictionary<string, string> Pax);
-
-/// <summary>A temporary folder removed at the end of the test.</summary>
-internal sealed class TempFolder : IDisposable
-{
-    public TempFolder()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "livrable-layers-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-}

@@ -6,6 +6,7 @@ using Livrable.Images;
 using Livrable.Layers;
 using Livrable.Store;
 using Xunit;
+using Livrable.Tests.Infrastructure;
 
 namespace Livrable.Tests.Layers;
 
@@ -14,13 +15,13 @@ public sealed class LayerWriterTests : IDisposable
     private static readonly DateTimeOffset Epoch = new(2021, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly LayerWriteOptions Options = new() { Epoch = Epoch };
     private const int Executable = 0x1ED, Regular = 0x1A4; // 0755, 0644
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 
     private async Task<(StoredLayer Layer, string Blob)> WriteAsync(LayerSpec spec, string store = "store", LayerWriteOptions? options = null)
     {
-        var blobs = new BlobStore(_temp.Combine(store));
+        var blobs = new BlobStore(_temp[store]);
         var layer = await LayerWriter.WriteAsync(spec, options ?? Options, blobs, CancellationToken.None);
         Assert.Empty(Directory.GetFiles(blobs.TempDirectory));
         return (layer, blobs.PathOf(layer.Descriptor.Digest));
@@ -38,7 +39,7 @@ public sealed class LayerWriterTests : IDisposable
     /// <summary>The publish output of a small app, in <paramref name="folder"/>, with the given file times.</summary>
     private FilesLayerSpec App(string folder, DateTime mtime)
     {
-        string root = _temp.Combine(folder);
+        string root = _temp[folder];
         var files = new[]
         {
             new LayerFile(Write(Path.Combine(root, "sub", "data.json"), "{\"a\":1}", mtime), "/app/sub/data.json"),
@@ -114,7 +115,7 @@ public sealed class LayerWriterTests : IDisposable
     [Fact]
     public async Task A_folder_layer_keeps_long_and_unicode_names_symlinks_and_hardlinks()
     {
-        string source = _temp.Combine("site");
+        string source = _temp["site"];
         string longDirectory = Path.Combine(source, string.Join('/', Enumerable.Range(0, 12).Select(i => $"level-{i:D3}")));
         string longFile = Write(Path.Combine(longDirectory, new string('f', 110) + ".txt"), "deep", DateTime.UtcNow);
         Write(Path.Combine(source, "données", "日本.txt"), "unicode", DateTime.UtcNow);
@@ -147,7 +148,7 @@ public sealed class LayerWriterTests : IDisposable
         Assert.Contains("opt/site/données/日本.txt", gnu);
         Assert.Contains("opt/site/" + relativeLong, gnu);
 
-        string extracted = _temp.Combine("extracted");
+        string extracted = _temp["extracted"];
         Directory.CreateDirectory(extracted);
         ExternalTool.Check("tar", "-xzf", blob, "-C", extracted);
         string site = Path.Combine(extracted, "opt", "site");
@@ -165,13 +166,13 @@ public sealed class LayerWriterTests : IDisposable
     {
         foreach (var (folder, time) in new[] { ("one", new DateTime(2010, 1, 1)), ("two", new DateTime(2023, 3, 3)) })
         {
-            string root = _temp.Combine(folder);
+            string root = _temp[folder];
             var names = new[] { "b/x.txt", "a.txt", "a-b/y.txt", "a/z.txt" };
             foreach (string name in folder == "one" ? names : names.Reverse())
                 Write(Path.Combine(root, name), name, DateTime.SpecifyKind(time, DateTimeKind.Utc), executable: name.StartsWith('a'));
         }
-        var (one, blob) = await WriteAsync(new DirectoryLayerSpec(_temp.Combine("one"), "/") { CreatedBy = "test" }, "s1");
-        var (two, _) = await WriteAsync(new DirectoryLayerSpec(_temp.Combine("two"), "/") { CreatedBy = "test" }, "s2");
+        var (one, blob) = await WriteAsync(new DirectoryLayerSpec(_temp["one"], "/") { CreatedBy = "test" }, "s1");
+        var (two, _) = await WriteAsync(new DirectoryLayerSpec(_temp["two"], "/") { CreatedBy = "test" }, "s2");
         Assert.Equal(one.DiffId, two.DiffId);
         Assert.Equal(one.Descriptor, two.Descriptor);
         // Byte order: '-' (0x2D) sorts before '.' and '/', so "a-b/" comes before "a.txt" and "a/".
@@ -181,7 +182,7 @@ public sealed class LayerWriterTests : IDisposable
 
     private string MakeTar(string name, string python)
     {
-        string path = _temp.Combine(name);
+        string path = _temp[name];
         ExternalTool.Python($$"""
             import io, sys, tarfile
             def add(t, name, type=tarfile.REGTYPE, data=b'', **kw):
@@ -236,7 +237,7 @@ public sealed class LayerWriterTests : IDisposable
         Assert.Equal((0x1C0, 1L, "daemon"), (m["home/daemon"].Mode, m["home/daemon"].Uid, m["home/daemon"].Uname));
         if (destination != "/") Assert.Equal(0x1E8, members[1].Mode); // 0750: the archive's "./" became the destination
 
-        string extracted = _temp.Combine("x");
+        string extracted = _temp["x"];
         Directory.CreateDirectory(extracted);
         ExternalTool.Check("tar", "-xf", blob, "-C", extracted, "--exclude=dev");
         Assert.Equal("#!/bin/sh\n", File.ReadAllText(Path.Combine(extracted, prefix, "usr", "bin", "tool2")));
@@ -246,7 +247,7 @@ public sealed class LayerWriterTests : IDisposable
     public async Task A_plain_tar_is_recognised_by_its_bytes_not_its_name()
     {
         string tar = MakeTar("plain.tar", Rootfs);
-        string misnamed = _temp.Combine("really-plain.tar.gz");
+        string misnamed = _temp["really-plain.tar.gz"];
         File.Copy(tar, misnamed);
         var (a, _) = await WriteAsync(new TarLayerSpec(tar, "/") { CreatedBy = "test" });
         var (b, _) = await WriteAsync(new TarLayerSpec(misnamed, "/") { CreatedBy = "test" });
@@ -268,12 +269,12 @@ public sealed class LayerWriterTests : IDisposable
     public async Task A_truncated_or_garbage_tar_is_LIV4004()
     {
         string tar = MakeTar("full.tar", "add(t, 'big', data=b'x' * 100000)");
-        string truncated = _temp.Combine("truncated.tar");
+        string truncated = _temp["truncated.tar"];
         File.WriteAllBytes(truncated, File.ReadAllBytes(tar)[..20000]);
         var e = await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new TarLayerSpec(truncated, "/") { CreatedBy = "test" }));
         Assert.Equal(DiagnosticCodes.InvalidArchive, e.Code);
 
-        string garbage = _temp.Combine("garbage.tar");
+        string garbage = _temp["garbage.tar"];
         File.WriteAllBytes(garbage, Enumerable.Repeat((byte)'A', 2048).ToArray());
         e = await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new TarLayerSpec(garbage, "/") { CreatedBy = "test" }));
         Assert.Equal(DiagnosticCodes.InvalidArchive, e.Code);
@@ -290,8 +291,8 @@ public sealed class LayerWriterTests : IDisposable
     [Fact]
     public async Task Conflicting_or_invalid_target_paths_are_refused()
     {
-        string a = Write(_temp.Combine("in", "a"), "a", DateTime.UtcNow);
-        string b = Write(_temp.Combine("in", "b"), "b", DateTime.UtcNow);
+        string a = Write(_temp["in", "a"], "a", DateTime.UtcNow);
+        string b = Write(_temp["in", "b"], "b", DateTime.UtcNow);
         async Task<string> Code(params LayerFile[] files)
             => (await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new FilesLayerSpec(files) { CreatedBy = "test" }))).Code;
 
@@ -300,7 +301,7 @@ public sealed class LayerWriterTests : IDisposable
         Assert.Equal(DiagnosticCodes.InvalidLayerPath, await Code(new LayerFile(a, "x")));
         Assert.Equal(DiagnosticCodes.InvalidLayerPath, await Code(new LayerFile(a, "/app/../x")));
         Assert.Equal(DiagnosticCodes.InvalidLayerPath, await Code(new LayerFile(a, "/")));
-        Assert.Equal(DiagnosticCodes.InputNotFound, await Code(new LayerFile(_temp.Combine("missing"), "/x")));
+        Assert.Equal(DiagnosticCodes.InputNotFound, await Code(new LayerFile(_temp["missing"], "/x")));
 
         // The same file listed twice is no conflict, and `//` and `.` are cleaned away.
         var (_, blob) = await WriteAsync(new FilesLayerSpec([new(a, "/x//./a"), new(a, "/x/a")]) { CreatedBy = "test" });
@@ -320,7 +321,7 @@ public sealed class LayerWriterTests : IDisposable
     [Fact]
     public async Task A_cancelled_write_leaves_no_temporary_file()
     {
-        var blobs = new BlobStore(_temp.Combine("store"));
+        var blobs = new BlobStore(_temp["store"]);
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => LayerWriter.WriteAsync(App("a", DateTime.UtcNow), Options, blobs, cancelled.Token));

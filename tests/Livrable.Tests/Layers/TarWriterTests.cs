@@ -2,13 +2,14 @@ using Xunit;
 using System.Text;
 using Livrable.Diagnostics;
 using Livrable.Layers;
+using Livrable.Tests.Infrastructure;
 
 namespace Livrable.Tests.Layers;
 
 public sealed class TarWriterTests : IDisposable
 {
     private const long Epoch = 1609459200; // 2021-01-01T00:00:00Z
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 
@@ -26,7 +27,7 @@ public sealed class TarWriterTests : IDisposable
 
     private string Save(byte[] bytes, string name = "out.tar")
     {
-        string path = _temp.Combine(name);
+        string path = _temp[name];
         File.WriteAllBytes(path, bytes);
         return path;
     }
@@ -111,7 +112,7 @@ public sealed class TarWriterTests : IDisposable
         string listing = ExternalTool.Check("tar", "-tf", Save(bytes, "gnu.tar"));
         Assert.Equal([splittable, unsplittable, unicode, "l", "big-ids"], listing.Split('\n', StringSplitOptions.RemoveEmptyEntries));
 
-        string extracted = _temp.Combine("x");
+        string extracted = _temp["x"];
         Directory.CreateDirectory(extracted);
         ExternalTool.Check("tar", "-xf", Save(bytes, "x.tar"), "-C", extracted);
         Assert.Equal("split", File.ReadAllText(Path.Combine(extracted, splittable)));

@@ -16,27 +16,23 @@ public sealed class RegistryAuthTests : IDisposable
 {
     private static readonly Platform Amd64 = new("linux", "amd64");
     private readonly AuthRegistryFixture _registry;
-    private readonly string _temp = Path.Combine(Path.GetTempPath(), "livrable-auth-tests-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _temp = new();
 
     public RegistryAuthTests(AuthRegistryFixture registry)
     {
         _registry = registry;
-        Directory.CreateDirectory(_temp);
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_temp, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
-    private BlobStore NewStore() => new(Path.Combine(_temp, "store-" + Guid.NewGuid().ToString("N")[..8]));
+    private BlobStore NewStore() => new(_temp["store-" + Guid.NewGuid().ToString("N")[..8]]);
 
     /// <summary>A resolver seeing only the given variables (and no Docker config), as a CI job would set them.</summary>
     private CredentialResolver Environment(string user, string password) => new(name => name switch
     {
         "LIVRABLE_REGISTRY_USER" => user,
         "LIVRABLE_REGISTRY_PASSWORD" => password,
-        "HOME" => _temp,
+        "HOME" => _temp.Path,
         _ => null,
     });
 

@@ -19,20 +19,16 @@ public sealed class RegistryPushPullTests : IDisposable
     private static readonly Platform Arm64 = new("linux", "arm64", "v8");
 
     private readonly RegistryFixture _registry;
-    private readonly string _temp = Path.Combine(Path.GetTempPath(), "livrable-registry-tests-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _temp = new();
 
     public RegistryPushPullTests(RegistryFixture registry)
     {
         _registry = registry;
-        Directory.CreateDirectory(_temp);
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_temp, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
-    private BlobStore NewStore() => new(Path.Combine(_temp, "store-" + Guid.NewGuid().ToString("N")[..8]));
+    private BlobStore NewStore() => new(_temp["store-" + Guid.NewGuid().ToString("N")[..8]]);
 
     private static RegistryClient NewClient(BlobStore store, ILogger? logger = null, RegistryOptions? options = null)
         => new(options ?? new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance }, store, logger ?? NullLogger.Instance);
@@ -63,7 +59,7 @@ public sealed class RegistryPushPullTests : IDisposable
             Assert.Equal(image.Manifest.Layers[0].Digest.ToString(), doc.RootElement.GetProperty("Layers")[0].GetString());
         }
 
-        string layout = Path.Combine(_temp, "layout");
+        string layout = _temp["layout"];
         (exit, _, error) = await RegistryFixture.RunAsync("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false",
             $"docker://{_registry.Registry}/livrable/push:latest", $"oci:{layout}:copied");
         Assert.True(exit == 0, error);
@@ -173,7 +169,7 @@ public sealed class RegistryPushPullTests : IDisposable
         Assert.Equal(2, client.Counters.BlobsUploaded);
 
         var (exit, _, error) = await RegistryFixture.RunAsync("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false",
-            $"docker://{_registry.Registry}/livrable/chunked:c", $"oci:{Path.Combine(_temp, "chunked-layout")}:c");
+            $"docker://{_registry.Registry}/livrable/chunked:c", $"oci:{_temp["chunked-layout"]}:c");
         Assert.True(exit == 0, error);
         var pullStore = NewStore();
         using var puller = NewClient(pullStore);
