@@ -80,9 +80,9 @@ public sealed class DeterministicGzipStreamTests : IDisposable
         string path = _temp["sample.gz"];
         await File.WriteAllBytesAsync(path, await GzipAsync(input, level));
 
-        ExternalTool.Check("gzip", "-t", path);
-        ExternalTool.Check("pigz", "-t", path);
-        string hex = ExternalTool.Python("""
+        await Tools.RunCheckedAsync("gzip", "-t", path);
+        await Tools.RunCheckedAsync("pigz", "-t", path);
+        string hex = await Tools.PythonAsync("""
             import gzip, hashlib, sys
             print(hashlib.sha256(gzip.open(sys.argv[1]).read()).hexdigest())
             """, path);

@@ -86,7 +86,7 @@ public sealed class LayerWriterTests : IDisposable
     {
         var (_, blob) = await WriteAsync(App("a", DateTime.UtcNow));
 
-        string listing = ExternalTool.Check("tar", "--numeric-owner", "-tvzf", blob);
+        string listing = (await Tools.RunCheckedAsync("tar", "--numeric-owner", "-tvzf", blob)).Stdout;
         string[] lines = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(
         [
@@ -97,7 +97,7 @@ public sealed class LayerWriterTests : IDisposable
             "-rw-r--r-- 0/0               7 2021-01-01 00:00 app/sub/data.json",
         ], lines);
 
-        var members = ExternalTool.ReadWithPython(blob);
+        var members = await TarMember.ReadAllAsync(blob);
         Assert.Equal(["app", "app/hello", "app/hello.dll", "app/sub", "app/sub/data.json"], members.Select(m => m.Name));
         Assert.All(members, m => Assert.Equal((0L, 0L, "", "", Epoch.ToUnixTimeSeconds()), (m.Uid, m.Gid, m.Uname, m.Gname, m.Mtime)));
         Assert.Equal([Executable, Executable, Regular, Executable, Regular], members.Select(m => m.Mode));
@@ -109,7 +109,7 @@ public sealed class LayerWriterTests : IDisposable
     {
         var spec = App("a", DateTime.UtcNow) with { Uid = 1000, Gid = 1001 };
         var (_, blob) = await WriteAsync(spec);
-        Assert.All(ExternalTool.ReadWithPython(blob), m => Assert.Equal((1000L, 1001L), (m.Uid, m.Gid)));
+        Assert.All(await TarMember.ReadAllAsync(blob), m => Assert.Equal((1000L, 1001L), (m.Uid, m.Gid)));
     }
 
     [Fact]
@@ -122,14 +122,14 @@ public sealed class LayerWriterTests : IDisposable
         Write(Path.Combine(source, "bin", "tool"), "tool", DateTime.UtcNow, executable: true);
         File.CreateSymbolicLink(Path.Combine(source, "bin", "tool-link"), "tool");
         File.CreateSymbolicLink(Path.Combine(source, "dangling"), "/nowhere/at/all");
-        ExternalTool.Check("ln", Path.Combine(source, "bin", "tool"), Path.Combine(source, "zz-hard"));
+        await Tools.RunCheckedAsync("ln", Path.Combine(source, "bin", "tool"), Path.Combine(source, "zz-hard"));
 
         var spec = new DirectoryLayerSpec(source, "/opt/site") { CreatedBy = "test" };
         var (_, blob) = await WriteAsync(spec);
 
         string relativeLong = Path.GetRelativePath(source, longFile).Replace('\\', '/');
         Assert.True(("opt/site/" + relativeLong).Length > 150);
-        var members = ExternalTool.ReadWithPython(blob);
+        var members = await TarMember.ReadAllAsync(blob);
         var names = members.Select(m => m.Name).ToList();
         Assert.Equal(["opt", "opt/site", "opt/site/bin", "opt/site/bin/tool", "opt/site/bin/tool-link", "opt/site/dangling", "opt/site/données"],
             names.Take(7));
@@ -143,20 +143,20 @@ public sealed class LayerWriterTests : IDisposable
         Assert.Equal(("1", "opt/site/bin/tool"), (byName["opt/site/zz-hard"].Type, byName["opt/site/zz-hard"].Linkname));
         Assert.All(members, m => Assert.Equal((0L, 0L, Epoch.ToUnixTimeSeconds()), (m.Uid, m.Gid, m.Mtime)));
 
-        string gnu = ExternalTool.Check("tar", "-tvzf", blob);
+        string gnu = (await Tools.RunCheckedAsync("tar", "-tvzf", blob)).Stdout;
         Assert.Contains("opt/site/zz-hard link to opt/site/bin/tool", gnu);
         Assert.Contains("opt/site/données/日本.txt", gnu);
         Assert.Contains("opt/site/" + relativeLong, gnu);
 
         string extracted = _temp["extracted"];
         Directory.CreateDirectory(extracted);
-        ExternalTool.Check("tar", "-xzf", blob, "-C", extracted);
+        await Tools.RunCheckedAsync("tar", "-xzf", blob, "-C", extracted);
         string site = Path.Combine(extracted, "opt", "site");
         Assert.Equal("deep", File.ReadAllText(Path.Combine(site, relativeLong)));
         Assert.Equal("unicode", File.ReadAllText(Path.Combine(site, "données", "日本.txt")));
         Assert.Equal("tool", new FileInfo(Path.Combine(site, "bin", "tool-link")).LinkTarget);
         Assert.Equal("tool", File.ReadAllText(Path.Combine(site, "zz-hard")));
-        string inodes = ExternalTool.Python("import os, sys; print(os.stat(sys.argv[1]).st_ino == os.stat(sys.argv[2]).st_ino)",
+        string inodes = await Tools.PythonAsync("import os, sys; print(os.stat(sys.argv[1]).st_ino == os.stat(sys.argv[2]).st_ino)",
             Path.Combine(site, "bin", "tool"), Path.Combine(site, "zz-hard"));
         Assert.Equal("True", inodes.Trim());
     }
@@ -176,14 +176,14 @@ public sealed class LayerWriterTests : IDisposable
         Assert.Equal(one.DiffId, two.DiffId);
         Assert.Equal(one.Descriptor, two.Descriptor);
         // Byte order: '-' (0x2D) sorts before '.' and '/', so "a-b/" comes before "a.txt" and "a/".
-        string listing = ExternalTool.Check("tar", "-tzf", blob);
+        string listing = (await Tools.RunCheckedAsync("tar", "-tzf", blob)).Stdout;
         Assert.Equal(["a-b/", "a-b/y.txt", "a.txt", "a/", "a/z.txt", "b/", "b/x.txt"], listing.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
-    private string MakeTar(string name, string python)
+    private async Task<string> MakeTarAsync(string name, string python)
     {
         string path = _temp[name];
-        ExternalTool.Python($$"""
+        await Tools.PythonAsync($$"""
             import io, sys, tarfile
             def add(t, name, type=tarfile.REGTYPE, data=b'', **kw):
                 i = tarfile.TarInfo(name); i.type = type; i.size = len(data); i.mtime = kw.pop('mtime', 1000)
@@ -217,11 +217,11 @@ public sealed class LayerWriterTests : IDisposable
     [InlineData("rootfs.tgz", "/opt/root")]
     public async Task A_tar_layer_keeps_order_types_owners_modes_and_devices_and_clamps_times(string file, string destination)
     {
-        string tar = MakeTar(file, Rootfs);
+        string tar = await MakeTarAsync(file, Rootfs);
         var (_, blob) = await WriteAsync(new TarLayerSpec(tar, destination) { CreatedBy = "test" });
 
         string prefix = destination == "/" ? "" : "opt/root/";
-        var members = ExternalTool.ReadWithPython(blob);
+        var members = await TarMember.ReadAllAsync(blob);
         string[] expected = ["usr", "usr/bin", "usr/bin/tool", "usr/bin/tool2", "etc", "etc/shadow", "dev", "dev/null", "dev/initctl", "bin", "home/daemon"];
         Assert.Equal(
             (destination == "/" ? [] : new[] { "opt", "opt/root" }).Concat(expected.Select(e => prefix + e)),
@@ -239,14 +239,14 @@ public sealed class LayerWriterTests : IDisposable
 
         string extracted = _temp["x"];
         Directory.CreateDirectory(extracted);
-        ExternalTool.Check("tar", "-xf", blob, "-C", extracted, "--exclude=dev");
+        await Tools.RunCheckedAsync("tar", "-xf", blob, "-C", extracted, "--exclude=dev");
         Assert.Equal("#!/bin/sh\n", File.ReadAllText(Path.Combine(extracted, prefix, "usr", "bin", "tool2")));
     }
 
     [Fact]
     public async Task A_plain_tar_is_recognised_by_its_bytes_not_its_name()
     {
-        string tar = MakeTar("plain.tar", Rootfs);
+        string tar = await MakeTarAsync("plain.tar", Rootfs);
         string misnamed = _temp["really-plain.tar.gz"];
         File.Copy(tar, misnamed);
         var (a, _) = await WriteAsync(new TarLayerSpec(tar, "/") { CreatedBy = "test" });
@@ -260,7 +260,7 @@ public sealed class LayerWriterTests : IDisposable
     [InlineData("add(t, 'ok', data=b'x')\nadd(t, 'hard', tarfile.LNKTYPE, linkname='../../etc/passwd')")]
     public async Task A_tar_entry_outside_the_root_is_LIV4004(string entries)
     {
-        string tar = MakeTar("evil.tar", entries);
+        string tar = await MakeTarAsync("evil.tar", entries);
         var e = await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new TarLayerSpec(tar, "/app") { CreatedBy = "test" }));
         Assert.Equal(DiagnosticCodes.InvalidArchive, e.Code);
     }
@@ -268,7 +268,7 @@ public sealed class LayerWriterTests : IDisposable
     [Fact]
     public async Task A_truncated_or_garbage_tar_is_LIV4004()
     {
-        string tar = MakeTar("full.tar", "add(t, 'big', data=b'x' * 100000)");
+        string tar = await MakeTarAsync("full.tar", "add(t, 'big', data=b'x' * 100000)");
         string truncated = _temp["truncated.tar"];
         File.WriteAllBytes(truncated, File.ReadAllBytes(tar)[..20000]);
         var e = await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new TarLayerSpec(truncated, "/") { CreatedBy = "test" }));
@@ -283,7 +283,7 @@ public sealed class LayerWriterTests : IDisposable
     [Fact]
     public async Task A_bzip2_tar_is_LIV4012()
     {
-        string tar = MakeTar("rootfs.tar.bz2", "add(t, 'a', data=b'x')");
+        string tar = await MakeTarAsync("rootfs.tar.bz2", "add(t, 'a', data=b'x')");
         var e = await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new TarLayerSpec(tar, "/") { CreatedBy = "test" }));
         Assert.Equal(DiagnosticCodes.UnsupportedArchiveEntry, e.Code);
     }
@@ -305,7 +305,7 @@ public sealed class LayerWriterTests : IDisposable
 
         // The same file listed twice is no conflict, and `//` and `.` are cleaned away.
         var (_, blob) = await WriteAsync(new FilesLayerSpec([new(a, "/x//./a"), new(a, "/x/a")]) { CreatedBy = "test" });
-        Assert.Equal(["x/", "x/a"], ExternalTool.Check("tar", "-tzf", blob).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["x/", "x/a"], (await Tools.RunCheckedAsync("tar", "-tzf", blob)).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]

@@ -81,8 +81,8 @@ public sealed class RegistryAuthTests : IDisposable
         Assert.True(pullStore.Contains(image.Layers[0].Descriptor.Digest));
 
         Assert.DoesNotContain(logger.Lines, l => l.Contains(password));
-        var (exit, _, error) = await RegistryFixture.RunAsync("skopeo", "inspect", "--tls-verify=false", "--creds", $"{user}:{password}",
-            $"docker://{_registry.Registry}/livrable/auth:ok");
+        var (exit, _, error) = await Tools.RunAsync("skopeo", ["inspect", "--tls-verify=false", "--creds", $"{user}:{password}",
+            $"docker://{_registry.Registry}/livrable/auth:ok"]);
         Assert.True(exit == 0, error);
     }
 }

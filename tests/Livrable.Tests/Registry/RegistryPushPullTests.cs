@@ -48,7 +48,7 @@ public sealed class RegistryPushPullTests : IDisposable
         Assert.Equal(2, client.Counters.BlobsUploaded);
         Assert.Contains(logger.Lines, l => l.StartsWith($"info: Pushed layer {image.Manifest.Layers[0].Digest.ToString()[..19]}", StringComparison.Ordinal));
 
-        var (exit, json, error) = await RegistryFixture.RunAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/push:1.0");
+        var (exit, json, error) = await Tools.RunAsync("skopeo", ["inspect", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/push:1.0"]);
         Assert.True(exit == 0, error);
         using (var doc = JsonDocument.Parse(json))
         {
@@ -60,8 +60,8 @@ public sealed class RegistryPushPullTests : IDisposable
         }
 
         string layout = _temp["layout"];
-        (exit, _, error) = await RegistryFixture.RunAsync("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false",
-            $"docker://{_registry.Registry}/livrable/push:latest", $"oci:{layout}:copied");
+        (exit, _, error) = await Tools.RunAsync("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false",
+            $"docker://{_registry.Registry}/livrable/push:latest", $"oci:{layout}:copied"]);
         Assert.True(exit == 0, error);
         Assert.True(File.Exists(Path.Combine(layout, "blobs", "sha256", image.Manifest.Layers[0].Digest.Hex)));
 
@@ -148,7 +148,7 @@ public sealed class RegistryPushPullTests : IDisposable
         e = await Assert.ThrowsAsync<LivrableException>(() => single.ResolveAsync(Arm64, CancellationToken.None));
         Assert.Equal(DiagnosticCodes.PlatformNotFound, e.Code);
 
-        var (exit, json, error) = await RegistryFixture.RunAsync("skopeo", "inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/multi:multi");
+        var (exit, json, error) = await Tools.RunAsync("skopeo", ["inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/multi:multi"]);
         Assert.True(exit == 0, error);
         Assert.Contains(arm.Digest.ToString(), json);
     }
@@ -168,8 +168,8 @@ public sealed class RegistryPushPullTests : IDisposable
         await new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/chunked", ["c"], CancellationToken.None);
         Assert.Equal(2, client.Counters.BlobsUploaded);
 
-        var (exit, _, error) = await RegistryFixture.RunAsync("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false",
-            $"docker://{_registry.Registry}/livrable/chunked:c", $"oci:{_temp["chunked-layout"]}:c");
+        var (exit, _, error) = await Tools.RunAsync("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false",
+            $"docker://{_registry.Registry}/livrable/chunked:c", $"oci:{_temp["chunked-layout"]}:c"]);
         Assert.True(exit == 0, error);
         var pullStore = NewStore();
         using var puller = NewClient(pullStore);
@@ -197,7 +197,7 @@ public sealed class RegistryPushPullTests : IDisposable
         Assert.Equal(1, second.Counters.BlobsUploaded); // the config, which is not a registry layer
         Assert.False(pullStore.Contains(image.Layers[0].Descriptor.Digest)); // never downloaded
         Assert.Contains(logger.Lines, l => l.StartsWith("info: Mounted layer", StringComparison.Ordinal));
-        var (exit, json, error) = await RegistryFixture.RunAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/mount-to:1");
+        var (exit, json, error) = await Tools.RunAsync("skopeo", ["inspect", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/mount-to:1"]);
         Assert.True(exit == 0, error);
         Assert.Contains(image.Digest.ToString(), json);
     }

@@ -58,11 +58,7 @@ internal sealed class TestImage : IImage
         return new TestImage(manifest, config, configBytes, [new StoredLayer(store, layerDescriptor, diffId)]);
     }
 
-    private static async Task Run(string program, params string[] args)
-    {
-        var (exit, _, error) = await RegistryFixture.RunAsync(program, args);
-        if (exit != 0) throw new InvalidOperationException($"{program} failed: {error}");
-    }
+    private static Task Run(string program, params string[] args) => Tools.RunCheckedAsync(program, args);
 
     private sealed class StoredLayer(BlobStore store, Descriptor descriptor, Digest diffId) : ILayer
     {
