@@ -40,7 +40,7 @@ public sealed class RegistryAuthTests : IDisposable
     public async Task Without_credentials_push_and_pull_are_LIV3002_saying_how_to_log_in()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "auth");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "auth" }], Amd64);
         using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance }, store, NullLogger.Instance);
 
         var e = await Assert.ThrowsAsync<LivrableException>(() => new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/auth", ["1"], CancellationToken.None));
@@ -68,7 +68,7 @@ public sealed class RegistryAuthTests : IDisposable
     {
         var (user, password) = _registry.Credentials!.Value;
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "auth ok");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "auth ok" }], Amd64);
         var logger = new RecordingLogger();
         using var client = new RegistryClient(new RegistryOptions { Credentials = Environment(user, password) }, store, logger);
         await new RegistryOutput(client, _registry.Registry, logger).WriteAsync(image, "livrable/auth", ["ok"], CancellationToken.None);

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using Livrable.Diagnostics;
 using Livrable.Images;
@@ -37,7 +38,7 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task Push_with_two_tags_is_seen_by_skopeo_and_a_second_push_uploads_nothing()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "hello from the push test");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "hello from the push test" }], Amd64);
         var logger = new RecordingLogger();
         using var client = NewClient(store, logger);
         var output = new RegistryOutput(client, _registry.Registry, logger);
@@ -78,7 +79,7 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task Pull_returns_the_pushed_manifest_config_and_layers()
     {
         var pushStore = NewStore();
-        var image = await TestImage.CreateAsync(pushStore, Amd64, "hello from the pull test");
+        var image = await TestImages.BuildAsync(pushStore, [new Dictionary<string, string> { ["hello.txt"] = "hello from the pull test" }], Amd64);
         using (var client = NewClient(pushStore))
             await new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/pull", ["v1"], CancellationToken.None);
 
@@ -119,8 +120,8 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task Pull_of_an_index_selects_the_platform_and_refuses_an_unknown_one()
     {
         var store = NewStore();
-        var amd = await TestImage.CreateAsync(store, Amd64, "amd64 content");
-        var arm = await TestImage.CreateAsync(store, Arm64, "arm64 content");
+        var amd = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "amd64 content" }], Amd64);
+        var arm = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "arm64 content" }], Arm64);
         using var client = NewClient(store);
         var output = new RegistryOutput(client, _registry.Registry);
         await output.WriteAsync(amd, "livrable/multi", [], CancellationToken.None);
@@ -157,7 +158,8 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task Chunked_upload_is_read_back_intact()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "chunked", randomBytes: 20_000);
+        var image = await TestImages.BuildAsync(store,
+            [new Dictionary<string, byte[]> { ["hello.txt"] = "chunked"u8.ToArray(), ["random.bin"] = RandomNumberGenerator.GetBytes(20_000) }], Amd64);
         Assert.True(image.Layers[0].Descriptor.Size > 3 * 4096);
         using var client = NewClient(store, options: new RegistryOptions
         {
@@ -183,7 +185,7 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task A_pulled_layer_pushed_to_another_repository_is_mounted_not_uploaded()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "mount me");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "mount me" }], Amd64);
         using (var client = NewClient(store))
             await new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/mount-from", ["1"], CancellationToken.None);
 
@@ -206,7 +208,7 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task A_corrupt_blob_is_LIV4001_and_is_not_kept()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "this blob will be corrupted on the registry's disk");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "this blob will be corrupted on the registry's disk" }], Amd64);
         using (var client = NewClient(store))
             await new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/corrupt", ["1"], CancellationToken.None);
 
