@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.Text.Json;
 using Livrable.Diagnostics;
 using Livrable.Images;
+using Livrable.Layers;
 using Livrable.Store;
 
 namespace Livrable.Sources;
@@ -110,12 +111,14 @@ public sealed class ArchiveImage : IImageSource
     private async Task<(string MediaType, Digest Digest, long Size)> DescribeLayerAsync(TarIndex tar, string name, Digest diffId, CancellationToken cancellationToken)
     {
         long size = tar.SizeOf(name);
-        byte[] magic = new byte[4];
-        int n;
-        using (var peek = tar.Open(name)) n = peek.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
-        string mediaType = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b ? MediaTypes.OciLayerGzip
-            : n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd ? MediaTypes.OciLayerZstd
-            : MediaTypes.OciLayer;
+        BlobCompression compression;
+        using (var peek = tar.Open(name)) compression = CompressionMagic.Detect(peek);
+        string mediaType = compression switch
+        {
+            BlobCompression.Gzip => MediaTypes.OciLayerGzip,
+            BlobCompression.Zstd => MediaTypes.OciLayerZstd,
+            _ => MediaTypes.OciLayer,
+        };
         if (name.StartsWith("blobs/", StringComparison.Ordinal) && Digest.TryParse(name["blobs/".Length..].Replace('/', ':'), out var named))
             return (mediaType, named, size);
         if (mediaType == MediaTypes.OciLayer) return (mediaType, diffId, size);
@@ -207,8 +210,7 @@ internal sealed class TarIndex
     {
         var index = new TarIndex(path);
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        var magic = new byte[2];
-        if (file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+        if (CompressionMagic.Detect(file) == BlobCompression.Gzip)
             throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' is gzip-compressed; Livrable reads uncompressed image tarballs (gunzip it first).");
         file.Position = 0;
         var tracking = new ReadTrackingStream(file);
