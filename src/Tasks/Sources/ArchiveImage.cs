@@ -193,7 +193,8 @@ public sealed class ArchiveImage : IImageSource
 /// <summary>
 /// Where each regular file of a tar is: one pass with <see cref="TarReader"/> records the data offset and length of
 /// every entry, so any entry can then be read directly with a bounded stream. Links (docker save writes symlinks for
-/// layers it already wrote) are followed; names with <c>..</c> or an absolute path are refused.
+/// layers it already wrote) are followed; names are cleaned as a tar layer's are, and an absolute name or one that
+/// climbs out of the archive (<c>../x</c>) is refused.
 /// </summary>
 internal sealed class TarIndex
 {
@@ -286,47 +287,31 @@ internal sealed class TarIndex
 
     private bool TryResolve(string name, out (long Offset, long Length) found)
     {
-        string? current = TrimName(name);
-        for (int hops = 0; hops < MaxLinkHops; hops++)
+        // Names asked for (from manifest.json or a digest) and link targets are cleaned as the entries' names were;
+        // one that climbs out of the archive leads nowhere.
+        if (LayerPath.TryCleanArchiveName(name, out string current))
         {
-            if (_files.TryGetValue(current, out found)) return true;
-            if (!_links.TryGetValue(current, out var target)) return false;
-            current = Collapse(target);
-            if (current is null) break;
+            for (int hops = 0; hops < MaxLinkHops; hops++)
+            {
+                if (_files.TryGetValue(current, out found)) return true;
+                if (!_links.TryGetValue(current, out var target)) return false;
+                if (!LayerPath.TryCleanArchiveName(target, out current)) break;
+            }
         }
         found = default;
         return false;
     }
 
-    private static string TrimName(string name)
-    {
-        while (name.StartsWith("./", StringComparison.Ordinal)) name = name[2..];
-        return name.TrimEnd('/');
-    }
-
+    /// <summary>
+    /// An entry's name cleaned by the rule a tar layer's entries follow (<see cref="LayerPath.TryCleanArchiveName"/>);
+    /// LIV4004 for an absolute name or one that climbs out of the archive.
+    /// </summary>
     private static string Normalize(string name, string path)
     {
-        string trimmed = TrimName(name.Replace('\\', '/'));
-        if (name.StartsWith('/') || trimmed.Split('/').Any(p => p == ".."))
+        string slashes = name.Replace('\\', '/');
+        if (slashes.StartsWith('/') || !LayerPath.TryCleanArchiveName(slashes, out string cleaned))
             throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' has an entry named '{name}', which points outside the archive; it is refused.");
-        return trimmed;
-    }
-
-    /// <summary>Resolves <c>.</c> and <c>..</c> in a link target; null when it climbs out of the archive.</summary>
-    private static string? Collapse(string target)
-    {
-        var parts = new List<string>();
-        foreach (string p in target.TrimStart('/').Split('/'))
-        {
-            if (p is "" or ".") continue;
-            if (p == "..")
-            {
-                if (parts.Count == 0) return null;
-                parts.RemoveAt(parts.Count - 1);
-            }
-            else parts.Add(p);
-        }
-        return string.Join('/', parts);
+        return cleaned;
     }
 
     /// <summary>A seekable pass-through that remembers where the last read ended.</summary>
