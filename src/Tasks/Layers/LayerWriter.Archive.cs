@@ -98,9 +98,9 @@ public static partial class LayerWriter
         {
             return await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException)
+        catch (Exception e) when (TarReading.IsFormatError(e))
         {
-            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' is not a valid tar: {e.Message}", inner: e);
+            throw TarReading.NotATar(path, e);
         }
     }
 
@@ -109,7 +109,7 @@ public static partial class LayerWriter
     {
         var type = entry.EntryType switch
         {
-            Formats.TarEntryType.RegularFile or Formats.TarEntryType.V7RegularFile or Formats.TarEntryType.ContiguousFile => TarTypeFlag.RegularFile,
+            var t when TarReading.IsRegularFile(t) => TarTypeFlag.RegularFile,
             Formats.TarEntryType.Directory => TarTypeFlag.Directory,
             Formats.TarEntryType.SymbolicLink => TarTypeFlag.SymbolicLink,
             Formats.TarEntryType.HardLink => TarTypeFlag.HardLink,

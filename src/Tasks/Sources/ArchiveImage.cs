@@ -223,7 +223,7 @@ internal sealed class TarIndex
                 string name = Normalize(entry.Name, path);
                 switch (entry.EntryType)
                 {
-                    case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                    case var type when TarReading.IsRegularFile(type):
                         // The last bytes TarReader read were this entry's header: its data starts right after. (Where
                         // it leaves the position differs between .NET versions; it seeks over data, never reads it.)
                         index._files[name] = (tracking.LastReadEnd, entry.Length);
@@ -241,9 +241,9 @@ internal sealed class TarIndex
                 }
             }
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+        catch (Exception e) when (TarReading.IsFormatError(e))
         {
-            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' is not a valid tar archive: {e.Message}", inner: e);
+            throw TarReading.NotATar(path, e);
         }
         return index;
     }
