@@ -75,20 +75,15 @@ public static partial class LayerWriter
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         try
         {
-            var magic = new byte[6];
-            int n = await file.ReadAtLeastAsync(magic, magic.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            var compression = await CompressionMagic.DetectAsync(file, cancellationToken).ConfigureAwait(false);
             file.Seek(0, SeekOrigin.Begin);
-            var head = magic.AsSpan(0, n);
-            if (head.StartsWith(new byte[] { 0x1F, 0x8B }))
-                return new GZipStream(file, CompressionMode.Decompress, leaveOpen: false);
-            string? other = head.StartsWith("BZh"u8) ? "bzip2"
-                : head.StartsWith(new byte[] { 0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0 }) ? "xz"
-                : head.StartsWith(new byte[] { 0x28, 0xB5, 0x2F, 0xFD }) ? "zstd"
-                : null;
-            if (other is not null)
-                throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
-                    $"'{path}' is compressed with {other}; a tar layer must be a plain or gzip-compressed tar.");
-            return file;
+            return compression switch
+            {
+                BlobCompression.None => file,
+                BlobCompression.Gzip => new GZipStream(file, CompressionMode.Decompress, leaveOpen: false),
+                _ => throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
+                    $"'{path}' is compressed with {CompressionMagic.Name(compression)}; a tar layer must be a plain or gzip-compressed tar."),
+            };
         }
         catch
         {
@@ -103,9 +98,9 @@ public static partial class LayerWriter
         {
             return await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException)
+        catch (Exception e) when (TarReading.IsFormatError(e))
         {
-            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' is not a valid tar: {e.Message}", inner: e);
+            throw TarReading.NotATar(path, e);
         }
     }
 
@@ -114,7 +109,7 @@ public static partial class LayerWriter
     {
         var type = entry.EntryType switch
         {
-            Formats.TarEntryType.RegularFile or Formats.TarEntryType.V7RegularFile or Formats.TarEntryType.ContiguousFile => TarTypeFlag.RegularFile,
+            var t when TarReading.IsRegularFile(t) => TarTypeFlag.RegularFile,
             Formats.TarEntryType.Directory => TarTypeFlag.Directory,
             Formats.TarEntryType.SymbolicLink => TarTypeFlag.SymbolicLink,
             Formats.TarEntryType.HardLink => TarTypeFlag.HardLink,

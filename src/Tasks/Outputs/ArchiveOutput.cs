@@ -1,7 +1,7 @@
-using System.Text;
 using Livrable.Build;
 using Livrable.Diagnostics;
 using Livrable.Images;
+using Livrable.Layers;
 
 namespace Livrable.Outputs;
 
@@ -112,26 +112,43 @@ internal static class ImageTarball
         };
         foreach (var layer in image.Layers) blobs.TryAdd(BlobName(layer.Descriptor.Digest), layer);
 
-        var tar = new UstarWriter(output, modificationTime);
-        await tar.WriteDirectoryAsync("blobs/", cancellationToken).ConfigureAwait(false);
+        // Layers/TarWriter, so the tarball follows the same reproducibility rules as a layer: uid/gid 0, no owner
+        // names, one fixed time; plain ustar for sha256 names, a PAX header only for a name over 100 bytes (sha512).
+        long mtime = modificationTime.ToUnixTimeSeconds();
+        await using var tar = new TarWriter(output, leaveOpen: true);
+        await WriteDirectoryAsync(tar, "blobs/", mtime, cancellationToken).ConfigureAwait(false);
         foreach (string dir in blobs.Keys.Select(k => k[..(k.LastIndexOf('/') + 1)]).Distinct())
-            await tar.WriteDirectoryAsync(dir, cancellationToken).ConfigureAwait(false);
+            await WriteDirectoryAsync(tar, dir, mtime, cancellationToken).ConfigureAwait(false);
         foreach (var (name, blob) in blobs)
         {
             if (blob is byte[] bytes)
             {
-                await tar.WriteFileAsync(name, bytes, cancellationToken).ConfigureAwait(false);
+                await WriteFileAsync(tar, name, bytes, mtime, cancellationToken).ConfigureAwait(false);
                 continue;
             }
+            // The header promises the descriptor's size; ILayer's stream throws LIV4001 when the bytes are longer,
+            // shorter or another digest, so a blob that is not what its descriptor says is never written whole.
             var layer = (ILayer)blob;
             await using var content = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await tar.WriteFileAsync(name, content, layer.Descriptor, cancellationToken).ConfigureAwait(false);
+            await tar.WriteEntryAsync(FileHeader(name, layer.Descriptor.Size, mtime), content, cancellationToken).ConfigureAwait(false);
         }
-        await tar.WriteFileAsync("index.json", IndexJson(image, names), cancellationToken).ConfigureAwait(false);
-        await tar.WriteFileAsync("manifest.json", ManifestJson(image, names), cancellationToken).ConfigureAwait(false);
-        await tar.WriteFileAsync("oci-layout", """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray(), cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(tar, "index.json", IndexJson(image, names), mtime, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(tar, "manifest.json", ManifestJson(image, names), mtime, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(tar, "oci-layout", """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray(), mtime, cancellationToken).ConfigureAwait(false);
         await tar.FinishAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private static Task WriteDirectoryAsync(TarWriter tar, string name, long mtime, CancellationToken cancellationToken)
+        => tar.WriteEntryAsync(new TarHeader { Name = name, Type = TarTypeFlag.Directory, Mode = FileModes.Directory, ModificationTime = mtime }, null, cancellationToken);
+
+    private static async Task WriteFileAsync(TarWriter tar, string name, byte[] content, long mtime, CancellationToken cancellationToken)
+    {
+        using var stream = new MemoryStream(content, writable: false);
+        await tar.WriteEntryAsync(FileHeader(name, content.Length, mtime), stream, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static TarHeader FileHeader(string name, long size, long mtime)
+        => new() { Name = name, Mode = FileModes.RegularFile, Size = size, ModificationTime = mtime };
 
     /// <summary>One index entry per tag, each named as containerd and the OCI layout spec name images.</summary>
     private static byte[] IndexJson(IImage image, IReadOnlyList<TarballName> names)
@@ -181,109 +198,5 @@ internal static class ImageTarball
     public static void TryDelete(string path)
     {
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-}
-
-/// <summary>
-/// The smallest tar writer an image tarball needs: POSIX ustar headers written by hand, uid/gid 0, mode 0644 for
-/// files and 0755 for folders, one fixed time, no user or group names; a GNU long-name entry for a name over 100
-/// bytes (a sha512 blob). Sizes past 8 GiB use the base-256 encoding GNU tar, Go and .NET read.
-/// </summary>
-internal sealed class UstarWriter(Stream output, DateTimeOffset modificationTime)
-{
-    private const int Block = 512;
-    private readonly long _mtime = Math.Max(0, modificationTime.ToUnixTimeSeconds());
-    private readonly byte[] _header = new byte[Block];
-
-    public Task WriteDirectoryAsync(string name, CancellationToken cancellationToken)
-        => WriteHeaderAsync(name, 0, (byte)'5', 0b111_101_101, cancellationToken);
-
-    public async Task WriteFileAsync(string name, byte[] content, CancellationToken cancellationToken)
-    {
-        await WriteHeaderAsync(name, content.Length, (byte)'0', 0b110_100_100, cancellationToken).ConfigureAwait(false);
-        await output.WriteAsync(content, cancellationToken).ConfigureAwait(false);
-        await PadAsync(content.Length, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Copies exactly <paramref name="descriptor"/>'s size from <paramref name="content"/>; LIV4001 if it has more or less.</summary>
-    public async Task WriteFileAsync(string name, Stream content, Descriptor descriptor, CancellationToken cancellationToken)
-    {
-        await WriteHeaderAsync(name, descriptor.Size, (byte)'0', 0b110_100_100, cancellationToken).ConfigureAwait(false);
-        var buffer = new byte[1 << 16];
-        long written = 0;
-        int n;
-        while ((n = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            written += n;
-            if (written > descriptor.Size) break;
-            await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-        }
-        // The header already promised the size: a blob that is not what its descriptor says must not be written.
-        if (written != descriptor.Size)
-            throw new LivrableException(DiagnosticCodes.DigestMismatch,
-                $"Layer {descriptor.Digest} gave {(written > descriptor.Size ? "more than" : "only")} {Math.Min(written, descriptor.Size)} bytes; its descriptor gives {descriptor.Size}.");
-        await PadAsync(descriptor.Size, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>The end-of-archive marker: two zero blocks.</summary>
-    public Task FinishAsync(CancellationToken cancellationToken) => output.WriteAsync(new byte[2 * Block], cancellationToken).AsTask();
-
-    private async Task WriteHeaderAsync(string name, long size, byte type, int mode, CancellationToken cancellationToken)
-    {
-        byte[] nameBytes = Encoding.UTF8.GetBytes(name);
-        if (nameBytes.Length > 100)
-        {
-            // GNU tar's long name: a pseudo-entry whose data is the name, NUL-terminated.
-            var data = new byte[nameBytes.Length + 1];
-            nameBytes.CopyTo(data, 0);
-            Fill("././@LongLink"u8, data.Length, (byte)'L', 0b110_100_100);
-            await output.WriteAsync(_header, cancellationToken).ConfigureAwait(false);
-            await output.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-            await PadAsync(data.Length, cancellationToken).ConfigureAwait(false);
-            nameBytes = nameBytes[..100];
-        }
-        Fill(nameBytes, size, type, mode);
-        await output.WriteAsync(_header, cancellationToken).ConfigureAwait(false);
-    }
-
-    private void Fill(ReadOnlySpan<byte> name, long size, byte type, int mode)
-    {
-        var h = _header.AsSpan();
-        h.Clear();
-        name.CopyTo(h[..100]);
-        Octal(h.Slice(100, 8), mode);
-        Octal(h.Slice(108, 8), 0); // uid
-        Octal(h.Slice(116, 8), 0); // gid
-        if (size <= 0x1_FFFF_FFFF) Octal(h.Slice(124, 12), size);
-        else
-        {
-            var field = h.Slice(124, 12);
-            field[0] = 0x80;
-            for (int i = 11; i >= 1; i--, size >>= 8) field[i] = (byte)size;
-        }
-        Octal(h.Slice(136, 12), _mtime);
-        h[156] = type;
-        "ustar\0"u8.CopyTo(h.Slice(257, 6));
-        "00"u8.CopyTo(h.Slice(263, 2));
-        Octal(h.Slice(329, 8), 0); // devmajor
-        Octal(h.Slice(337, 8), 0); // devminor
-        h.Slice(148, 8).Fill((byte)' ');
-        int sum = 0;
-        foreach (byte b in h) sum += b;
-        Octal(h.Slice(148, 7), sum);
-        h[155] = (byte)' ';
-    }
-
-    /// <summary>Zero-padded octal digits filling all but the last byte of the field, which is NUL.</summary>
-    private static void Octal(Span<byte> field, long value)
-    {
-        field[^1] = 0;
-        for (int i = field.Length - 2; i >= 0; i--, value >>= 3) field[i] = (byte)('0' + (value & 7));
-    }
-
-    private Task PadAsync(long size, CancellationToken cancellationToken)
-    {
-        int pad = (int)((Block - size % Block) % Block);
-        return pad == 0 ? Task.CompletedTask : output.WriteAsync(new byte[pad], cancellationToken).AsTask();
     }
 }

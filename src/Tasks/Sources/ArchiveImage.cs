@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.Text.Json;
 using Livrable.Diagnostics;
 using Livrable.Images;
+using Livrable.Layers;
 using Livrable.Store;
 
 namespace Livrable.Sources;
@@ -110,12 +111,14 @@ public sealed class ArchiveImage : IImageSource
     private async Task<(string MediaType, Digest Digest, long Size)> DescribeLayerAsync(TarIndex tar, string name, Digest diffId, CancellationToken cancellationToken)
     {
         long size = tar.SizeOf(name);
-        byte[] magic = new byte[4];
-        int n;
-        using (var peek = tar.Open(name)) n = peek.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
-        string mediaType = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b ? MediaTypes.OciLayerGzip
-            : n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd ? MediaTypes.OciLayerZstd
-            : MediaTypes.OciLayer;
+        BlobCompression compression;
+        using (var peek = tar.Open(name)) compression = CompressionMagic.Detect(peek);
+        string mediaType = compression switch
+        {
+            BlobCompression.Gzip => MediaTypes.OciLayerGzip,
+            BlobCompression.Zstd => MediaTypes.OciLayerZstd,
+            _ => MediaTypes.OciLayer,
+        };
         if (name.StartsWith("blobs/", StringComparison.Ordinal) && Digest.TryParse(name["blobs/".Length..].Replace('/', ':'), out var named))
             return (mediaType, named, size);
         if (mediaType == MediaTypes.OciLayer) return (mediaType, diffId, size);
@@ -190,7 +193,8 @@ public sealed class ArchiveImage : IImageSource
 /// <summary>
 /// Where each regular file of a tar is: one pass with <see cref="TarReader"/> records the data offset and length of
 /// every entry, so any entry can then be read directly with a bounded stream. Links (docker save writes symlinks for
-/// layers it already wrote) are followed; names with <c>..</c> or an absolute path are refused.
+/// layers it already wrote) are followed; names are cleaned as a tar layer's are, and an absolute name or one that
+/// climbs out of the archive (<c>../x</c>) is refused.
 /// </summary>
 internal sealed class TarIndex
 {
@@ -207,8 +211,7 @@ internal sealed class TarIndex
     {
         var index = new TarIndex(path);
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        var magic = new byte[2];
-        if (file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+        if (CompressionMagic.Detect(file) == BlobCompression.Gzip)
             throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' is gzip-compressed; Livrable reads uncompressed image tarballs (gunzip it first).");
         file.Position = 0;
         var tracking = new ReadTrackingStream(file);
@@ -220,7 +223,7 @@ internal sealed class TarIndex
                 string name = Normalize(entry.Name, path);
                 switch (entry.EntryType)
                 {
-                    case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                    case var type when TarReading.IsRegularFile(type):
                         // The last bytes TarReader read were this entry's header: its data starts right after. (Where
                         // it leaves the position differs between .NET versions; it seeks over data, never reads it.)
                         index._files[name] = (tracking.LastReadEnd, entry.Length);
@@ -238,9 +241,9 @@ internal sealed class TarIndex
                 }
             }
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+        catch (Exception e) when (TarReading.IsFormatError(e))
         {
-            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' is not a valid tar archive: {e.Message}", inner: e);
+            throw TarReading.NotATar(path, e);
         }
         return index;
     }
@@ -284,47 +287,31 @@ internal sealed class TarIndex
 
     private bool TryResolve(string name, out (long Offset, long Length) found)
     {
-        string? current = TrimName(name);
-        for (int hops = 0; hops < MaxLinkHops; hops++)
+        // Names asked for (from manifest.json or a digest) and link targets are cleaned as the entries' names were;
+        // one that climbs out of the archive leads nowhere.
+        if (LayerPath.TryCleanArchiveName(name, out string current))
         {
-            if (_files.TryGetValue(current, out found)) return true;
-            if (!_links.TryGetValue(current, out var target)) return false;
-            current = Collapse(target);
-            if (current is null) break;
+            for (int hops = 0; hops < MaxLinkHops; hops++)
+            {
+                if (_files.TryGetValue(current, out found)) return true;
+                if (!_links.TryGetValue(current, out var target)) return false;
+                if (!LayerPath.TryCleanArchiveName(target, out current)) break;
+            }
         }
         found = default;
         return false;
     }
 
-    private static string TrimName(string name)
-    {
-        while (name.StartsWith("./", StringComparison.Ordinal)) name = name[2..];
-        return name.TrimEnd('/');
-    }
-
+    /// <summary>
+    /// An entry's name cleaned by the rule a tar layer's entries follow (<see cref="LayerPath.TryCleanArchiveName"/>);
+    /// LIV4004 for an absolute name or one that climbs out of the archive.
+    /// </summary>
     private static string Normalize(string name, string path)
     {
-        string trimmed = TrimName(name.Replace('\\', '/'));
-        if (name.StartsWith('/') || trimmed.Split('/').Any(p => p == ".."))
+        string slashes = name.Replace('\\', '/');
+        if (slashes.StartsWith('/') || !LayerPath.TryCleanArchiveName(slashes, out string cleaned))
             throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' has an entry named '{name}', which points outside the archive; it is refused.");
-        return trimmed;
-    }
-
-    /// <summary>Resolves <c>.</c> and <c>..</c> in a link target; null when it climbs out of the archive.</summary>
-    private static string? Collapse(string target)
-    {
-        var parts = new List<string>();
-        foreach (string p in target.TrimStart('/').Split('/'))
-        {
-            if (p is "" or ".") continue;
-            if (p == "..")
-            {
-                if (parts.Count == 0) return null;
-                parts.RemoveAt(parts.Count - 1);
-            }
-            else parts.Add(p);
-        }
-        return string.Join('/', parts);
+        return cleaned;
     }
 
     /// <summary>A seekable pass-through that remembers where the last read ended.</summary>

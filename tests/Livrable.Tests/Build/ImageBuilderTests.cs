@@ -5,7 +5,6 @@ using Livrable.Images;
 using Livrable.Sources;
 using Livrable.Store;
 using Livrable.Tests.Infrastructure;
-using Livrable.Tests.Registry;
 using Xunit;
 
 namespace Livrable.Tests.Build;

@@ -8,8 +8,8 @@ namespace Livrable.Tests.Infrastructure;
 
 /// <summary>
 /// A real CNCF Distribution registry (<c>docker-registry</c> from Debian) on 127.0.0.1 and a free port, storing in a
-/// temporary folder, for the lifetime of a test collection. A missing <c>docker-registry</c> fails the tests with the
-/// command that installs it; nothing is skipped. <see cref="AuthRegistryFixture"/> is the same with htpasswd Basic auth.
+/// temporary folder, for the lifetime of a test collection. A missing <c>docker-registry</c> fails the tests (through
+/// <see cref="Tools.Require"/>) with the command that installs it; nothing is skipped. <see cref="AuthRegistryFixture"/> is the same with htpasswd Basic auth.
 /// </summary>
 public class RegistryFixture : IAsyncLifetime
 {
@@ -35,8 +35,7 @@ public class RegistryFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        string program = FindOnPath("docker-registry")
-            ?? throw new InvalidOperationException("docker-registry is not installed; the registry tests need a real registry: apt-get install docker-registry");
+        string program = Tools.Require("docker-registry");
         Directory.CreateDirectory(StorageDirectory);
         Port = FreePort();
         Registry = $"127.0.0.1:{Port}";
@@ -44,11 +43,8 @@ public class RegistryFixture : IAsyncLifetime
         if (Credentials is { } c)
         {
             string htpasswd = Path.Combine(Root, "htpasswd");
-            var (exit, output, error) = await RunAsync(FindOnPath("htpasswd")
-                ?? throw new InvalidOperationException("htpasswd is not installed; the Basic-auth registry tests need it: apt-get install apache2-utils"),
-                "-nbB", c.User, c.Password);
-            if (exit != 0) throw new InvalidOperationException($"htpasswd failed: {error}");
-            await File.WriteAllTextAsync(htpasswd, output.Trim() + "\n");
+            var hashed = await Tools.RunCheckedAsync("htpasswd", "-nbB", c.User, c.Password);
+            await File.WriteAllTextAsync(htpasswd, hashed.Stdout.Trim() + "\n");
             auth = $"auth:\n  htpasswd:\n    realm: livrable-test\n    path: {htpasswd}\n";
         }
         string config = Path.Combine(Root, "config.yml");
@@ -122,23 +118,6 @@ public class RegistryFixture : IAsyncLifetime
         _process?.Dispose();
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         return Task.CompletedTask;
-    }
-
-    /// <summary>The full path of <paramref name="program"/> on PATH, or null.</summary>
-    public static string? FindOnPath(string program)
-        => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists);
-
-    /// <summary>Runs a program to its end; returns its exit code and output.</summary>
-    public static async Task<(int Exit, string Output, string Error)> RunAsync(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await output, await error);
     }
 
     /// <summary>A port nobody listens on now: the one the system gives a listener bound to port 0.</summary>

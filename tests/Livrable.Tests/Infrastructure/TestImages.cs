@@ -1,3 +1,4 @@
+using System.Text;
 using Livrable.Images;
 using Livrable.Sources;
 using Livrable.Store;
@@ -19,8 +20,14 @@ public static class TestImages
     /// <paramref name="platform"/> (linux/amd64 by default), in the <paramref name="format"/> family.
     /// <paramref name="configure"/> may change the config before it is written.
     /// </summary>
-    public static async Task<IImage> BuildAsync(
+    public static Task<IImage> BuildAsync(
         BlobStore store, IReadOnlyList<IReadOnlyDictionary<string, string>> layers,
+        Platform? platform = null, ImageFormat format = ImageFormat.Oci, Action<ImageConfig>? configure = null)
+        => BuildAsync(store, layers.Select(Utf8).ToList(), platform, format, configure);
+
+    /// <summary>The same, each file's content given as bytes (random, incompressible data for instance).</summary>
+    public static async Task<IImage> BuildAsync(
+        BlobStore store, IReadOnlyList<IReadOnlyDictionary<string, byte[]>> layers,
         Platform? platform = null, ImageFormat format = ImageFormat.Oci, Action<ImageConfig>? configure = null)
     {
         var config = ImageConfig.Empty(platform ?? new Platform("linux", "amd64"));
@@ -53,7 +60,11 @@ public static class TestImages
     /// A gzip layer of <paramref name="files"/> stored in <paramref name="store"/>: its descriptor and its diff id
     /// (the sha256 of the tar GNU tar wrote).
     /// </summary>
-    public static async Task<(Descriptor Descriptor, Digest DiffId)> LayerAsync(BlobStore store, IReadOnlyDictionary<string, string> files, ImageFormat format = ImageFormat.Oci)
+    public static Task<(Descriptor Descriptor, Digest DiffId)> LayerAsync(BlobStore store, IReadOnlyDictionary<string, string> files, ImageFormat format = ImageFormat.Oci)
+        => LayerAsync(store, Utf8(files), format);
+
+    /// <inheritdoc cref="LayerAsync(BlobStore, IReadOnlyDictionary{string, string}, ImageFormat)"/>
+    public static async Task<(Descriptor Descriptor, Digest DiffId)> LayerAsync(BlobStore store, IReadOnlyDictionary<string, byte[]> files, ImageFormat format = ImageFormat.Oci)
     {
         string work = Path.Combine(Path.GetTempPath(), "livrable-layer-" + Guid.NewGuid().ToString("N"));
         string root = Path.Combine(work, "root");
@@ -64,7 +75,7 @@ public static class TestImages
             {
                 string full = Path.Combine(root, path);
                 Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-                await File.WriteAllTextAsync(full, content);
+                await File.WriteAllBytesAsync(full, content);
             }
             string tarPath = Path.Combine(work, "layer.tar");
             await Tools.RunCheckedAsync("tar", "-C", root, "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-cf", tarPath, ".");
@@ -81,21 +92,7 @@ public static class TestImages
             Directory.Delete(work, recursive: true);
         }
     }
-}
 
-/// <summary>A temporary folder deleted at dispose.</summary>
-public sealed class TempDirectory : IDisposable
-{
-    /// <summary>The folder's full path.</summary>
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "livrable-test-" + Guid.NewGuid().ToString("N"));
-
-    public TempDirectory() => Directory.CreateDirectory(Path);
-
-    /// <summary>A path inside the folder.</summary>
-    public string this[string relative] => System.IO.Path.Combine(Path, relative);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    private static IReadOnlyDictionary<string, byte[]> Utf8(IReadOnlyDictionary<string, string> files)
+        => files.ToDictionary(f => f.Key, f => Encoding.UTF8.GetBytes(f.Value), StringComparer.Ordinal);
 }

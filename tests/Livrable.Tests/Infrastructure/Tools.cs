@@ -10,6 +10,9 @@ public sealed record ToolResult(string Program, IReadOnlyList<string> Arguments,
     /// <summary>The command line, for assertion messages.</summary>
     public string CommandLine => Program + " " + string.Join(' ', Arguments.Select(a => a.Contains(' ') ? $"'{a}'" : a));
 
+    /// <summary>For <c>var (exit, stdout, stderr) = await Tools.RunAsync(...)</c>.</summary>
+    public void Deconstruct(out int exitCode, out string stdout, out string stderr) => (exitCode, stdout, stderr) = (ExitCode, Stdout, Stderr);
+
     /// <summary>Throws with the command and its output unless it exited 0.</summary>
     public ToolResult EnsureSuccess()
     {
@@ -20,8 +23,9 @@ public sealed record ToolResult(string Program, IReadOnlyList<string> Arguments,
 }
 
 /// <summary>
-/// Runs the independent tools that read what Livrable writes (skopeo, umoci, docker, GNU tar). A missing tool fails
-/// the test with the apt package to install: tests never skip.
+/// Runs the independent tools that read what Livrable writes (skopeo, umoci, docker, GNU tar, gzip, pigz, python3's
+/// tarfile) and the ones the fixtures need (docker-registry, htpasswd). A missing tool fails the test with the apt
+/// package to install: tests never skip.
 /// </summary>
 public static class Tools
 {
@@ -33,8 +37,13 @@ public static class Tools
         ["runc"] = "runc",
         ["docker"] = "docker.io",
         ["dockerd"] = "docker.io",
+        ["docker-registry"] = "docker-registry",
+        ["htpasswd"] = "apache2-utils",
         ["tar"] = "tar",
         ["gzip"] = "gzip",
+        ["pigz"] = "pigz",
+        ["python3"] = "python3",
+        ["ln"] = "coreutils",
     };
 
     /// <summary>The full path of <paramref name="program"/> on PATH, or null.</summary>
@@ -44,6 +53,7 @@ public static class Tools
         {
             string candidate = Path.Combine(dir, program);
             if (File.Exists(candidate)) return candidate;
+            if (OperatingSystem.IsWindows() && File.Exists(candidate + ".exe")) return candidate + ".exe";
         }
         return null;
     }
@@ -58,7 +68,9 @@ public static class Tools
 
     /// <summary>
     /// Runs <paramref name="program"/> (looked up with <see cref="Require"/>) with <paramref name="arguments"/> and
-    /// waits at most <paramref name="timeout"/> (two minutes by default), killing it past that.
+    /// waits at most <paramref name="timeout"/> (two minutes by default), killing it past that. The program sees
+    /// <c>LC_ALL=C.UTF-8</c> and <c>TZ=UTC</c> (unless <paramref name="environment"/> says otherwise), so listings by
+    /// tar and python read the same on every machine. Never throws for a non-zero exit.
     /// </summary>
     public static async Task<ToolResult> RunAsync(
         string program, IEnumerable<string> arguments, TimeSpan? timeout = null,
@@ -75,6 +87,8 @@ public static class Tools
             WorkingDirectory = workingDirectory ?? "",
         };
         foreach (string a in args) start.ArgumentList.Add(a);
+        start.Environment["LC_ALL"] = "C.UTF-8";
+        start.Environment["TZ"] = "UTC";
         if (environment is not null)
             foreach (var (k, v) in environment)
             {
@@ -104,6 +118,10 @@ public static class Tools
     /// <summary>Runs and requires exit code 0.</summary>
     public static async Task<ToolResult> RunCheckedAsync(string program, params string[] arguments)
         => (await RunAsync(program, arguments)).EnsureSuccess();
+
+    /// <summary>Runs a python3 script given on the command line, with <paramref name="arguments"/>; requires exit 0 and returns stdout.</summary>
+    public static async Task<string> PythonAsync(string script, params string[] arguments)
+        => (await RunCheckedAsync("python3", ["-c", script, .. arguments])).Stdout;
 }
 
 /// <summary>

@@ -2,12 +2,13 @@ using System.IO.Compression;
 using System.Text;
 using Livrable.Layers;
 using Xunit;
+using Livrable.Tests.Infrastructure;
 
 namespace Livrable.Tests.Layers;
 
 public sealed class DeterministicGzipStreamTests : IDisposable
 {
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 
@@ -76,12 +77,12 @@ public sealed class DeterministicGzipStreamTests : IDisposable
     public async Task Gzip_pigz_and_python_accept_the_output(CompressionLevel level, bool empty)
     {
         byte[] input = empty ? [] : Sample();
-        string path = _temp.Combine("sample.gz");
+        string path = _temp["sample.gz"];
         await File.WriteAllBytesAsync(path, await GzipAsync(input, level));
 
-        ExternalTool.Check("gzip", "-t", path);
-        ExternalTool.Check("pigz", "-t", path);
-        string hex = ExternalTool.Python("""
+        await Tools.RunCheckedAsync("gzip", "-t", path);
+        await Tools.RunCheckedAsync("pigz", "-t", path);
+        string hex = await Tools.PythonAsync("""
             import gzip, hashlib, sys
             print(hashlib.sha256(gzip.open(sys.argv[1]).read()).hexdigest())
             """, path);

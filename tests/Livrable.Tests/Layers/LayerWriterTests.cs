@@ -6,6 +6,7 @@ using Livrable.Images;
 using Livrable.Layers;
 using Livrable.Store;
 using Xunit;
+using Livrable.Tests.Infrastructure;
 
 namespace Livrable.Tests.Layers;
 
@@ -14,13 +15,13 @@ public sealed class LayerWriterTests : IDisposable
     private static readonly DateTimeOffset Epoch = new(2021, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly LayerWriteOptions Options = new() { Epoch = Epoch };
     private const int Executable = 0x1ED, Regular = 0x1A4; // 0755, 0644
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 
     private async Task<(StoredLayer Layer, string Blob)> WriteAsync(LayerSpec spec, string store = "store", LayerWriteOptions? options = null)
     {
-        var blobs = new BlobStore(_temp.Combine(store));
+        var blobs = new BlobStore(_temp[store]);
         var layer = await LayerWriter.WriteAsync(spec, options ?? Options, blobs, CancellationToken.None);
         Assert.Empty(Directory.GetFiles(blobs.TempDirectory));
         return (layer, blobs.PathOf(layer.Descriptor.Digest));
@@ -38,7 +39,7 @@ public sealed class LayerWriterTests : IDisposable
     /// <summary>The publish output of a small app, in <paramref name="folder"/>, with the given file times.</summary>
     private FilesLayerSpec App(string folder, DateTime mtime)
     {
-        string root = _temp.Combine(folder);
+        string root = _temp[folder];
         var files = new[]
         {
             new LayerFile(Write(Path.Combine(root, "sub", "data.json"), "{\"a\":1}", mtime), "/app/sub/data.json"),
@@ -85,7 +86,7 @@ public sealed class LayerWriterTests : IDisposable
     {
         var (_, blob) = await WriteAsync(App("a", DateTime.UtcNow));
 
-        string listing = ExternalTool.Check("tar", "--numeric-owner", "-tvzf", blob);
+        string listing = (await Tools.RunCheckedAsync("tar", "--numeric-owner", "-tvzf", blob)).Stdout;
         string[] lines = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(
         [
@@ -96,7 +97,7 @@ public sealed class LayerWriterTests : IDisposable
             "-rw-r--r-- 0/0               7 2021-01-01 00:00 app/sub/data.json",
         ], lines);
 
-        var members = ExternalTool.ReadWithPython(blob);
+        var members = await TarMember.ReadAllAsync(blob);
         Assert.Equal(["app", "app/hello", "app/hello.dll", "app/sub", "app/sub/data.json"], members.Select(m => m.Name));
         Assert.All(members, m => Assert.Equal((0L, 0L, "", "", Epoch.ToUnixTimeSeconds()), (m.Uid, m.Gid, m.Uname, m.Gname, m.Mtime)));
         Assert.Equal([Executable, Executable, Regular, Executable, Regular], members.Select(m => m.Mode));
@@ -108,27 +109,27 @@ public sealed class LayerWriterTests : IDisposable
     {
         var spec = App("a", DateTime.UtcNow) with { Uid = 1000, Gid = 1001 };
         var (_, blob) = await WriteAsync(spec);
-        Assert.All(ExternalTool.ReadWithPython(blob), m => Assert.Equal((1000L, 1001L), (m.Uid, m.Gid)));
+        Assert.All(await TarMember.ReadAllAsync(blob), m => Assert.Equal((1000L, 1001L), (m.Uid, m.Gid)));
     }
 
     [Fact]
     public async Task A_folder_layer_keeps_long_and_unicode_names_symlinks_and_hardlinks()
     {
-        string source = _temp.Combine("site");
+        string source = _temp["site"];
         string longDirectory = Path.Combine(source, string.Join('/', Enumerable.Range(0, 12).Select(i => $"level-{i:D3}")));
         string longFile = Write(Path.Combine(longDirectory, new string('f', 110) + ".txt"), "deep", DateTime.UtcNow);
         Write(Path.Combine(source, "données", "日本.txt"), "unicode", DateTime.UtcNow);
         Write(Path.Combine(source, "bin", "tool"), "tool", DateTime.UtcNow, executable: true);
         File.CreateSymbolicLink(Path.Combine(source, "bin", "tool-link"), "tool");
         File.CreateSymbolicLink(Path.Combine(source, "dangling"), "/nowhere/at/all");
-        ExternalTool.Check("ln", Path.Combine(source, "bin", "tool"), Path.Combine(source, "zz-hard"));
+        await Tools.RunCheckedAsync("ln", Path.Combine(source, "bin", "tool"), Path.Combine(source, "zz-hard"));
 
         var spec = new DirectoryLayerSpec(source, "/opt/site") { CreatedBy = "test" };
         var (_, blob) = await WriteAsync(spec);
 
         string relativeLong = Path.GetRelativePath(source, longFile).Replace('\\', '/');
         Assert.True(("opt/site/" + relativeLong).Length > 150);
-        var members = ExternalTool.ReadWithPython(blob);
+        var members = await TarMember.ReadAllAsync(blob);
         var names = members.Select(m => m.Name).ToList();
         Assert.Equal(["opt", "opt/site", "opt/site/bin", "opt/site/bin/tool", "opt/site/bin/tool-link", "opt/site/dangling", "opt/site/données"],
             names.Take(7));
@@ -142,20 +143,20 @@ public sealed class LayerWriterTests : IDisposable
         Assert.Equal(("1", "opt/site/bin/tool"), (byName["opt/site/zz-hard"].Type, byName["opt/site/zz-hard"].Linkname));
         Assert.All(members, m => Assert.Equal((0L, 0L, Epoch.ToUnixTimeSeconds()), (m.Uid, m.Gid, m.Mtime)));
 
-        string gnu = ExternalTool.Check("tar", "-tvzf", blob);
+        string gnu = (await Tools.RunCheckedAsync("tar", "-tvzf", blob)).Stdout;
         Assert.Contains("opt/site/zz-hard link to opt/site/bin/tool", gnu);
         Assert.Contains("opt/site/données/日本.txt", gnu);
         Assert.Contains("opt/site/" + relativeLong, gnu);
 
-        string extracted = _temp.Combine("extracted");
+        string extracted = _temp["extracted"];
         Directory.CreateDirectory(extracted);
-        ExternalTool.Check("tar", "-xzf", blob, "-C", extracted);
+        await Tools.RunCheckedAsync("tar", "-xzf", blob, "-C", extracted);
         string site = Path.Combine(extracted, "opt", "site");
         Assert.Equal("deep", File.ReadAllText(Path.Combine(site, relativeLong)));
         Assert.Equal("unicode", File.ReadAllText(Path.Combine(site, "données", "日本.txt")));
         Assert.Equal("tool", new FileInfo(Path.Combine(site, "bin", "tool-link")).LinkTarget);
         Assert.Equal("tool", File.ReadAllText(Path.Combine(site, "zz-hard")));
-        string inodes = ExternalTool.Python("import os, sys; print(os.stat(sys.argv[1]).st_ino == os.stat(sys.argv[2]).st_ino)",
+        string inodes = await Tools.PythonAsync("import os, sys; print(os.stat(sys.argv[1]).st_ino == os.stat(sys.argv[2]).st_ino)",
             Path.Combine(site, "bin", "tool"), Path.Combine(site, "zz-hard"));
         Assert.Equal("True", inodes.Trim());
     }
@@ -165,24 +166,24 @@ public sealed class LayerWriterTests : IDisposable
     {
         foreach (var (folder, time) in new[] { ("one", new DateTime(2010, 1, 1)), ("two", new DateTime(2023, 3, 3)) })
         {
-            string root = _temp.Combine(folder);
+            string root = _temp[folder];
             var names = new[] { "b/x.txt", "a.txt", "a-b/y.txt", "a/z.txt" };
             foreach (string name in folder == "one" ? names : names.Reverse())
                 Write(Path.Combine(root, name), name, DateTime.SpecifyKind(time, DateTimeKind.Utc), executable: name.StartsWith('a'));
         }
-        var (one, blob) = await WriteAsync(new DirectoryLayerSpec(_temp.Combine("one"), "/") { CreatedBy = "test" }, "s1");
-        var (two, _) = await WriteAsync(new DirectoryLayerSpec(_temp.Combine("two"), "/") { CreatedBy = "test" }, "s2");
+        var (one, blob) = await WriteAsync(new DirectoryLayerSpec(_temp["one"], "/") { CreatedBy = "test" }, "s1");
+        var (two, _) = await WriteAsync(new DirectoryLayerSpec(_temp["two"], "/") { CreatedBy = "test" }, "s2");
         Assert.Equal(one.DiffId, two.DiffId);
         Assert.Equal(one.Descriptor, two.Descriptor);
         // Byte order: '-' (0x2D) sorts before '.' and '/', so "a-b/" comes before "a.txt" and "a/".
-        string listing = ExternalTool.Check("tar", "-tzf", blob);
+        string listing = (await Tools.RunCheckedAsync("tar", "-tzf", blob)).Stdout;
         Assert.Equal(["a-b/", "a-b/y.txt", "a.txt", "a/", "a/z.txt", "b/", "b/x.txt"], listing.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
-    private string MakeTar(string name, string python)
+    private async Task<string> MakeTarAsync(string name, string python)
     {
-        string path = _temp.Combine(name);
-        ExternalTool.Python($$"""
+        string path = _temp[name];
+        await Tools.PythonAsync($$"""
             import io, sys, tarfile
             def add(t, name, type=tarfile.REGTYPE, data=b'', **kw):
                 i = tarfile.TarInfo(name); i.type = type; i.size = len(data); i.mtime = kw.pop('mtime', 1000)
@@ -216,11 +217,11 @@ public sealed class LayerWriterTests : IDisposable
     [InlineData("rootfs.tgz", "/opt/root")]
     public async Task A_tar_layer_keeps_order_types_owners_modes_and_devices_and_clamps_times(string file, string destination)
     {
-        string tar = MakeTar(file, Rootfs);
+        string tar = await MakeTarAsync(file, Rootfs);
         var (_, blob) = await WriteAsync(new TarLayerSpec(tar, destination) { CreatedBy = "test" });
 
         string prefix = destination == "/" ? "" : "opt/root/";
-        var members = ExternalTool.ReadWithPython(blob);
+        var members = await TarMember.ReadAllAsync(blob);
         string[] expected = ["usr", "usr/bin", "usr/bin/tool", "usr/bin/tool2", "etc", "etc/shadow", "dev", "dev/null", "dev/initctl", "bin", "home/daemon"];
         Assert.Equal(
             (destination == "/" ? [] : new[] { "opt", "opt/root" }).Concat(expected.Select(e => prefix + e)),
@@ -236,17 +237,17 @@ public sealed class LayerWriterTests : IDisposable
         Assert.Equal((0x1C0, 1L, "daemon"), (m["home/daemon"].Mode, m["home/daemon"].Uid, m["home/daemon"].Uname));
         if (destination != "/") Assert.Equal(0x1E8, members[1].Mode); // 0750: the archive's "./" became the destination
 
-        string extracted = _temp.Combine("x");
+        string extracted = _temp["x"];
         Directory.CreateDirectory(extracted);
-        ExternalTool.Check("tar", "-xf", blob, "-C", extracted, "--exclude=dev");
+        await Tools.RunCheckedAsync("tar", "-xf", blob, "-C", extracted, "--exclude=dev");
         Assert.Equal("#!/bin/sh\n", File.ReadAllText(Path.Combine(extracted, prefix, "usr", "bin", "tool2")));
     }
 
     [Fact]
     public async Task A_plain_tar_is_recognised_by_its_bytes_not_its_name()
     {
-        string tar = MakeTar("plain.tar", Rootfs);
-        string misnamed = _temp.Combine("really-plain.tar.gz");
+        string tar = await MakeTarAsync("plain.tar", Rootfs);
+        string misnamed = _temp["really-plain.tar.gz"];
         File.Copy(tar, misnamed);
         var (a, _) = await WriteAsync(new TarLayerSpec(tar, "/") { CreatedBy = "test" });
         var (b, _) = await WriteAsync(new TarLayerSpec(misnamed, "/") { CreatedBy = "test" });
@@ -259,7 +260,7 @@ public sealed class LayerWriterTests : IDisposable
     [InlineData("add(t, 'ok', data=b'x')\nadd(t, 'hard', tarfile.LNKTYPE, linkname='../../etc/passwd')")]
     public async Task A_tar_entry_outside_the_root_is_LIV4004(string entries)
     {
-        string tar = MakeTar("evil.tar", entries);
+        string tar = await MakeTarAsync("evil.tar", entries);
         var e = await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new TarLayerSpec(tar, "/app") { CreatedBy = "test" }));
         Assert.Equal(DiagnosticCodes.InvalidArchive, e.Code);
     }
@@ -267,13 +268,13 @@ public sealed class LayerWriterTests : IDisposable
     [Fact]
     public async Task A_truncated_or_garbage_tar_is_LIV4004()
     {
-        string tar = MakeTar("full.tar", "add(t, 'big', data=b'x' * 100000)");
-        string truncated = _temp.Combine("truncated.tar");
+        string tar = await MakeTarAsync("full.tar", "add(t, 'big', data=b'x' * 100000)");
+        string truncated = _temp["truncated.tar"];
         File.WriteAllBytes(truncated, File.ReadAllBytes(tar)[..20000]);
         var e = await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new TarLayerSpec(truncated, "/") { CreatedBy = "test" }));
         Assert.Equal(DiagnosticCodes.InvalidArchive, e.Code);
 
-        string garbage = _temp.Combine("garbage.tar");
+        string garbage = _temp["garbage.tar"];
         File.WriteAllBytes(garbage, Enumerable.Repeat((byte)'A', 2048).ToArray());
         e = await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new TarLayerSpec(garbage, "/") { CreatedBy = "test" }));
         Assert.Equal(DiagnosticCodes.InvalidArchive, e.Code);
@@ -282,7 +283,7 @@ public sealed class LayerWriterTests : IDisposable
     [Fact]
     public async Task A_bzip2_tar_is_LIV4012()
     {
-        string tar = MakeTar("rootfs.tar.bz2", "add(t, 'a', data=b'x')");
+        string tar = await MakeTarAsync("rootfs.tar.bz2", "add(t, 'a', data=b'x')");
         var e = await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new TarLayerSpec(tar, "/") { CreatedBy = "test" }));
         Assert.Equal(DiagnosticCodes.UnsupportedArchiveEntry, e.Code);
     }
@@ -290,8 +291,8 @@ public sealed class LayerWriterTests : IDisposable
     [Fact]
     public async Task Conflicting_or_invalid_target_paths_are_refused()
     {
-        string a = Write(_temp.Combine("in", "a"), "a", DateTime.UtcNow);
-        string b = Write(_temp.Combine("in", "b"), "b", DateTime.UtcNow);
+        string a = Write(_temp["in", "a"], "a", DateTime.UtcNow);
+        string b = Write(_temp["in", "b"], "b", DateTime.UtcNow);
         async Task<string> Code(params LayerFile[] files)
             => (await Assert.ThrowsAsync<LivrableException>(() => WriteAsync(new FilesLayerSpec(files) { CreatedBy = "test" }))).Code;
 
@@ -300,11 +301,11 @@ public sealed class LayerWriterTests : IDisposable
         Assert.Equal(DiagnosticCodes.InvalidLayerPath, await Code(new LayerFile(a, "x")));
         Assert.Equal(DiagnosticCodes.InvalidLayerPath, await Code(new LayerFile(a, "/app/../x")));
         Assert.Equal(DiagnosticCodes.InvalidLayerPath, await Code(new LayerFile(a, "/")));
-        Assert.Equal(DiagnosticCodes.InputNotFound, await Code(new LayerFile(_temp.Combine("missing"), "/x")));
+        Assert.Equal(DiagnosticCodes.InputNotFound, await Code(new LayerFile(_temp["missing"], "/x")));
 
         // The same file listed twice is no conflict, and `//` and `.` are cleaned away.
         var (_, blob) = await WriteAsync(new FilesLayerSpec([new(a, "/x//./a"), new(a, "/x/a")]) { CreatedBy = "test" });
-        Assert.Equal(["x/", "x/a"], ExternalTool.Check("tar", "-tzf", blob).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(["x/", "x/a"], (await Tools.RunCheckedAsync("tar", "-tzf", blob)).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]
@@ -320,7 +321,7 @@ public sealed class LayerWriterTests : IDisposable
     [Fact]
     public async Task A_cancelled_write_leaves_no_temporary_file()
     {
-        var blobs = new BlobStore(_temp.Combine("store"));
+        var blobs = new BlobStore(_temp["store"]);
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => LayerWriter.WriteAsync(App("a", DateTime.UtcNow), Options, blobs, cancelled.Token));

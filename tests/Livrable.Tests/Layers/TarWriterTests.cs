@@ -2,13 +2,14 @@ using Xunit;
 using System.Text;
 using Livrable.Diagnostics;
 using Livrable.Layers;
+using Livrable.Tests.Infrastructure;
 
 namespace Livrable.Tests.Layers;
 
 public sealed class TarWriterTests : IDisposable
 {
     private const long Epoch = 1609459200; // 2021-01-01T00:00:00Z
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 
@@ -26,7 +27,7 @@ public sealed class TarWriterTests : IDisposable
 
     private string Save(byte[] bytes, string name = "out.tar")
     {
-        string path = _temp.Combine(name);
+        string path = _temp[name];
         File.WriteAllBytes(path, bytes);
         return path;
     }
@@ -49,7 +50,7 @@ public sealed class TarWriterTests : IDisposable
         Assert.Equal("00"u8.ToArray(), bytes[263..265]);
         Assert.All(Enumerable.Range(0, 1024), i => Assert.Equal(0, bytes[^(i + 1)]));
 
-        var members = ExternalTool.ReadWithPython(Save(bytes));
+        var members = await TarMember.ReadAllAsync(Save(bytes));
         Assert.Equal(["app", "app/hello.txt", "app/link", "app/hard", "dev/null", "dev/sda", "run/fifo"], members.Select(m => m.Name));
         Assert.Equal(["5", "0", "2", "1", "3", "4", "6"], members.Select(m => m.Type));
         Assert.All(members, m => Assert.Equal(Epoch, m.Mtime));
@@ -62,7 +63,7 @@ public sealed class TarWriterTests : IDisposable
         Assert.Equal((1, 3), (members[4].Devmajor, members[4].Devminor));
         Assert.Equal((8, 0), (members[5].Devmajor, members[5].Devminor));
 
-        string listing = ExternalTool.Check("tar", "--numeric-owner", "-tvf", Save(bytes, "gnu.tar"));
+        string listing = (await Tools.RunCheckedAsync("tar", "--numeric-owner", "-tvf", Save(bytes, "gnu.tar"))).Stdout;
         Assert.Contains("drwxr-xr-x 0/0", listing);
         Assert.Contains("-rw-r--r-- 1000/100          6 2021-01-01 00:00 app/hello.txt", listing);
         Assert.Contains("app/link -> hello.txt", listing);
@@ -99,7 +100,7 @@ public sealed class TarWriterTests : IDisposable
             (new TarHeader { Name = "l", Type = TarTypeFlag.SymbolicLink, Mode = FileModes.SymbolicLink, LinkName = longTarget, ModificationTime = Epoch }, null),
             (new TarHeader { Name = "big-ids", Uid = 3_000_000, Gid = 4_000_000, UserName = "üser", ModificationTime = Epoch }, null));
 
-        var members = ExternalTool.ReadWithPython(Save(bytes));
+        var members = await TarMember.ReadAllAsync(Save(bytes));
         Assert.Equal([splittable, unsplittable, unicode, "l", "big-ids"], members.Select(m => m.Name));
         Assert.Empty(members[0].Pax); // the ustar prefix field was enough
         Assert.Equal(unsplittable, members[1].Pax["path"]);
@@ -108,12 +109,12 @@ public sealed class TarWriterTests : IDisposable
         Assert.Equal((3_000_000L, 4_000_000L, "üser"), (members[4].Uid, members[4].Gid, members[4].Uname));
         Assert.Equal(["gid", "uid", "uname"], members[4].Pax.Keys.Order(StringComparer.Ordinal));
 
-        string listing = ExternalTool.Check("tar", "-tf", Save(bytes, "gnu.tar"));
+        string listing = (await Tools.RunCheckedAsync("tar", "-tf", Save(bytes, "gnu.tar"))).Stdout;
         Assert.Equal([splittable, unsplittable, unicode, "l", "big-ids"], listing.Split('\n', StringSplitOptions.RemoveEmptyEntries));
 
-        string extracted = _temp.Combine("x");
+        string extracted = _temp["x"];
         Directory.CreateDirectory(extracted);
-        ExternalTool.Check("tar", "-xf", Save(bytes, "x.tar"), "-C", extracted);
+        await Tools.RunCheckedAsync("tar", "-xf", Save(bytes, "x.tar"), "-C", extracted);
         Assert.Equal("split", File.ReadAllText(Path.Combine(extracted, splittable)));
         Assert.Equal("long", File.ReadAllText(Path.Combine(extracted, unsplittable)));
         Assert.Equal("unicode", File.ReadAllText(Path.Combine(extracted, unicode)));
@@ -132,7 +133,7 @@ public sealed class TarWriterTests : IDisposable
     }
 
     [Fact]
-    public void A_size_of_8_GiB_or_more_and_a_negative_mtime_go_in_pax_records()
+    public async Task A_size_of_8_GiB_or_more_and_a_negative_mtime_go_in_pax_records()
     {
         long size = 10L << 30;
         byte[] headers = TarWriter.EncodeHeaders(new TarHeader { Name = "huge.bin", Size = size, ModificationTime = -86400 });
@@ -141,7 +142,7 @@ public sealed class TarWriterTests : IDisposable
 
         // A header-only tar: python reads the first member's header without needing its content.
         string path = Save(headers, "header-only.tar");
-        string output = ExternalTool.Python("""
+        string output = await Tools.PythonAsync("""
             import sys, tarfile
             t = tarfile.open(sys.argv[1], 'r:')
             m = t.next()
@@ -163,7 +164,7 @@ public sealed class TarWriterTests : IDisposable
         long content = (size + 511) / 512 * 512;
         Assert.Equal(512 + 512 + 512 + content + 1024, sink.Count); // 'x' header, its records, ustar header, content, end
 
-        string output = ExternalTool.Python("""
+        string output = await Tools.PythonAsync("""
             import sys, tarfile
             m = tarfile.open(sys.argv[1], 'r:').next()
             print(m.name, m.size, m.pax_headers['size'])

@@ -2,6 +2,7 @@ using System.Text;
 using Livrable.Diagnostics;
 using Livrable.Registry;
 using Livrable.Registry.Credentials;
+using Livrable.Tests.Infrastructure;
 using Xunit;
 
 namespace Livrable.Tests.Registry;
@@ -9,32 +10,29 @@ namespace Livrable.Tests.Registry;
 /// <summary>Where credentials come from: environment variables, the Docker config and credential helpers.</summary>
 public sealed class CredentialResolverTests : IDisposable
 {
-    private readonly string _temp = Path.Combine(Path.GetTempPath(), "livrable-creds-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _temp = new();
     private readonly Dictionary<string, string?> _env = new();
 
     public CredentialResolverTests()
     {
-        Directory.CreateDirectory(Path.Combine(_temp, "docker"));
-        Directory.CreateDirectory(Path.Combine(_temp, "bin"));
-        _env["DOCKER_CONFIG"] = Path.Combine(_temp, "docker");
-        _env["PATH"] = Path.Combine(_temp, "bin") + Path.PathSeparator + "/usr/bin:/bin";
+        Directory.CreateDirectory(_temp["docker"]);
+        Directory.CreateDirectory(_temp["bin"]);
+        _env["DOCKER_CONFIG"] = _temp["docker"];
+        _env["PATH"] = _temp["bin"] + Path.PathSeparator + "/usr/bin:/bin";
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_temp, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private CredentialResolver Resolver() => new(name => _env.TryGetValue(name, out var v) ? v : null);
 
-    private void Config(string json) => File.WriteAllText(Path.Combine(_temp, "docker", "config.json"), json);
+    private void Config(string json) => File.WriteAllText(_temp["docker", "config.json"], json);
 
     private static string Base64(string s) => Convert.ToBase64String(Encoding.UTF8.GetBytes(s));
 
     /// <summary>A <c>docker-credential-NAME</c> script: prints <paramref name="body"/> (shell) after reading stdin into $url.</summary>
     private void Helper(string name, string body)
     {
-        string path = Path.Combine(_temp, "bin", "docker-credential-" + name);
+        string path = _temp["bin", "docker-credential-" + name];
         File.WriteAllText(path, "#!/bin/sh\n[ \"$1\" = get ] || exit 3\nread -r url\n" + body + "\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }

@@ -16,27 +16,23 @@ public sealed class RegistryAuthTests : IDisposable
 {
     private static readonly Platform Amd64 = new("linux", "amd64");
     private readonly AuthRegistryFixture _registry;
-    private readonly string _temp = Path.Combine(Path.GetTempPath(), "livrable-auth-tests-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _temp = new();
 
     public RegistryAuthTests(AuthRegistryFixture registry)
     {
         _registry = registry;
-        Directory.CreateDirectory(_temp);
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_temp, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
-    private BlobStore NewStore() => new(Path.Combine(_temp, "store-" + Guid.NewGuid().ToString("N")[..8]));
+    private BlobStore NewStore() => new(_temp["store-" + Guid.NewGuid().ToString("N")[..8]]);
 
     /// <summary>A resolver seeing only the given variables (and no Docker config), as a CI job would set them.</summary>
     private CredentialResolver Environment(string user, string password) => new(name => name switch
     {
         "LIVRABLE_REGISTRY_USER" => user,
         "LIVRABLE_REGISTRY_PASSWORD" => password,
-        "HOME" => _temp,
+        "HOME" => _temp.Path,
         _ => null,
     });
 
@@ -44,7 +40,7 @@ public sealed class RegistryAuthTests : IDisposable
     public async Task Without_credentials_push_and_pull_are_LIV3002_saying_how_to_log_in()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "auth");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "auth" }], Amd64);
         using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance }, store, NullLogger.Instance);
 
         var e = await Assert.ThrowsAsync<LivrableException>(() => new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/auth", ["1"], CancellationToken.None));
@@ -72,7 +68,7 @@ public sealed class RegistryAuthTests : IDisposable
     {
         var (user, password) = _registry.Credentials!.Value;
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "auth ok");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "auth ok" }], Amd64);
         var logger = new RecordingLogger();
         using var client = new RegistryClient(new RegistryOptions { Credentials = Environment(user, password) }, store, logger);
         await new RegistryOutput(client, _registry.Registry, logger).WriteAsync(image, "livrable/auth", ["ok"], CancellationToken.None);
@@ -85,8 +81,8 @@ public sealed class RegistryAuthTests : IDisposable
         Assert.True(pullStore.Contains(image.Layers[0].Descriptor.Digest));
 
         Assert.DoesNotContain(logger.Lines, l => l.Contains(password));
-        var (exit, _, error) = await RegistryFixture.RunAsync("skopeo", "inspect", "--tls-verify=false", "--creds", $"{user}:{password}",
-            $"docker://{_registry.Registry}/livrable/auth:ok");
+        var (exit, _, error) = await Tools.RunAsync("skopeo", ["inspect", "--tls-verify=false", "--creds", $"{user}:{password}",
+            $"docker://{_registry.Registry}/livrable/auth:ok"]);
         Assert.True(exit == 0, error);
     }
 }

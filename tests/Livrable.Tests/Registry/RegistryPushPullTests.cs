@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using Livrable.Diagnostics;
 using Livrable.Images;
@@ -19,20 +20,16 @@ public sealed class RegistryPushPullTests : IDisposable
     private static readonly Platform Arm64 = new("linux", "arm64", "v8");
 
     private readonly RegistryFixture _registry;
-    private readonly string _temp = Path.Combine(Path.GetTempPath(), "livrable-registry-tests-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _temp = new();
 
     public RegistryPushPullTests(RegistryFixture registry)
     {
         _registry = registry;
-        Directory.CreateDirectory(_temp);
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_temp, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
-    private BlobStore NewStore() => new(Path.Combine(_temp, "store-" + Guid.NewGuid().ToString("N")[..8]));
+    private BlobStore NewStore() => new(_temp["store-" + Guid.NewGuid().ToString("N")[..8]]);
 
     private static RegistryClient NewClient(BlobStore store, ILogger? logger = null, RegistryOptions? options = null)
         => new(options ?? new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance }, store, logger ?? NullLogger.Instance);
@@ -41,7 +38,7 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task Push_with_two_tags_is_seen_by_skopeo_and_a_second_push_uploads_nothing()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "hello from the push test");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "hello from the push test" }], Amd64);
         var logger = new RecordingLogger();
         using var client = NewClient(store, logger);
         var output = new RegistryOutput(client, _registry.Registry, logger);
@@ -52,7 +49,7 @@ public sealed class RegistryPushPullTests : IDisposable
         Assert.Equal(2, client.Counters.BlobsUploaded);
         Assert.Contains(logger.Lines, l => l.StartsWith($"info: Pushed layer {image.Manifest.Layers[0].Digest.ToString()[..19]}", StringComparison.Ordinal));
 
-        var (exit, json, error) = await RegistryFixture.RunAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/push:1.0");
+        var (exit, json, error) = await Tools.RunAsync("skopeo", ["inspect", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/push:1.0"]);
         Assert.True(exit == 0, error);
         using (var doc = JsonDocument.Parse(json))
         {
@@ -63,9 +60,9 @@ public sealed class RegistryPushPullTests : IDisposable
             Assert.Equal(image.Manifest.Layers[0].Digest.ToString(), doc.RootElement.GetProperty("Layers")[0].GetString());
         }
 
-        string layout = Path.Combine(_temp, "layout");
-        (exit, _, error) = await RegistryFixture.RunAsync("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false",
-            $"docker://{_registry.Registry}/livrable/push:latest", $"oci:{layout}:copied");
+        string layout = _temp["layout"];
+        (exit, _, error) = await Tools.RunAsync("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false",
+            $"docker://{_registry.Registry}/livrable/push:latest", $"oci:{layout}:copied"]);
         Assert.True(exit == 0, error);
         Assert.True(File.Exists(Path.Combine(layout, "blobs", "sha256", image.Manifest.Layers[0].Digest.Hex)));
 
@@ -82,7 +79,7 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task Pull_returns_the_pushed_manifest_config_and_layers()
     {
         var pushStore = NewStore();
-        var image = await TestImage.CreateAsync(pushStore, Amd64, "hello from the pull test");
+        var image = await TestImages.BuildAsync(pushStore, [new Dictionary<string, string> { ["hello.txt"] = "hello from the pull test" }], Amd64);
         using (var client = NewClient(pushStore))
             await new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/pull", ["v1"], CancellationToken.None);
 
@@ -123,8 +120,8 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task Pull_of_an_index_selects_the_platform_and_refuses_an_unknown_one()
     {
         var store = NewStore();
-        var amd = await TestImage.CreateAsync(store, Amd64, "amd64 content");
-        var arm = await TestImage.CreateAsync(store, Arm64, "arm64 content");
+        var amd = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "amd64 content" }], Amd64);
+        var arm = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "arm64 content" }], Arm64);
         using var client = NewClient(store);
         var output = new RegistryOutput(client, _registry.Registry);
         await output.WriteAsync(amd, "livrable/multi", [], CancellationToken.None);
@@ -152,7 +149,7 @@ public sealed class RegistryPushPullTests : IDisposable
         e = await Assert.ThrowsAsync<LivrableException>(() => single.ResolveAsync(Arm64, CancellationToken.None));
         Assert.Equal(DiagnosticCodes.PlatformNotFound, e.Code);
 
-        var (exit, json, error) = await RegistryFixture.RunAsync("skopeo", "inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/multi:multi");
+        var (exit, json, error) = await Tools.RunAsync("skopeo", ["inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/multi:multi"]);
         Assert.True(exit == 0, error);
         Assert.Contains(arm.Digest.ToString(), json);
     }
@@ -161,7 +158,8 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task Chunked_upload_is_read_back_intact()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "chunked", randomBytes: 20_000);
+        var image = await TestImages.BuildAsync(store,
+            [new Dictionary<string, byte[]> { ["hello.txt"] = "chunked"u8.ToArray(), ["random.bin"] = RandomNumberGenerator.GetBytes(20_000) }], Amd64);
         Assert.True(image.Layers[0].Descriptor.Size > 3 * 4096);
         using var client = NewClient(store, options: new RegistryOptions
         {
@@ -172,8 +170,8 @@ public sealed class RegistryPushPullTests : IDisposable
         await new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/chunked", ["c"], CancellationToken.None);
         Assert.Equal(2, client.Counters.BlobsUploaded);
 
-        var (exit, _, error) = await RegistryFixture.RunAsync("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false",
-            $"docker://{_registry.Registry}/livrable/chunked:c", $"oci:{Path.Combine(_temp, "chunked-layout")}:c");
+        var (exit, _, error) = await Tools.RunAsync("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false",
+            $"docker://{_registry.Registry}/livrable/chunked:c", $"oci:{_temp["chunked-layout"]}:c"]);
         Assert.True(exit == 0, error);
         var pullStore = NewStore();
         using var puller = NewClient(pullStore);
@@ -187,7 +185,7 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task A_pulled_layer_pushed_to_another_repository_is_mounted_not_uploaded()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "mount me");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "mount me" }], Amd64);
         using (var client = NewClient(store))
             await new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/mount-from", ["1"], CancellationToken.None);
 
@@ -201,7 +199,7 @@ public sealed class RegistryPushPullTests : IDisposable
         Assert.Equal(1, second.Counters.BlobsUploaded); // the config, which is not a registry layer
         Assert.False(pullStore.Contains(image.Layers[0].Descriptor.Digest)); // never downloaded
         Assert.Contains(logger.Lines, l => l.StartsWith("info: Mounted layer", StringComparison.Ordinal));
-        var (exit, json, error) = await RegistryFixture.RunAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/mount-to:1");
+        var (exit, json, error) = await Tools.RunAsync("skopeo", ["inspect", "--tls-verify=false", $"docker://{_registry.Registry}/livrable/mount-to:1"]);
         Assert.True(exit == 0, error);
         Assert.Contains(image.Digest.ToString(), json);
     }
@@ -210,7 +208,7 @@ public sealed class RegistryPushPullTests : IDisposable
     public async Task A_corrupt_blob_is_LIV4001_and_is_not_kept()
     {
         var store = NewStore();
-        var image = await TestImage.CreateAsync(store, Amd64, "this blob will be corrupted on the registry's disk");
+        var image = await TestImages.BuildAsync(store, [new Dictionary<string, string> { ["hello.txt"] = "this blob will be corrupted on the registry's disk" }], Amd64);
         using (var client = NewClient(store))
             await new RegistryOutput(client, _registry.Registry).WriteAsync(image, "livrable/corrupt", ["1"], CancellationToken.None);
 

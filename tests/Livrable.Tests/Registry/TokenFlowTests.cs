@@ -5,6 +5,7 @@ using Livrable.Images;
 using Livrable.Registry;
 using Livrable.Registry.Credentials;
 using Livrable.Store;
+using Livrable.Tests.Infrastructure;
 using Xunit;
 
 namespace Livrable.Tests.Registry;
@@ -15,12 +16,9 @@ namespace Livrable.Tests.Registry;
 /// </summary>
 public sealed class TokenFlowTests : IDisposable
 {
-    private readonly string _temp = Path.Combine(Path.GetTempPath(), "livrable-token-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_temp, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private sealed class ScriptedHandler(Func<HttpRequestMessage, HttpResponseMessage> answer) : HttpMessageHandler
     {
@@ -88,7 +86,7 @@ public sealed class TokenFlowTests : IDisposable
             return new HttpResponseMessage(HttpStatusCode.NotFound);
         });
         var credentials = new StaticCredentials(RegistryCredential.FromPassword("u", "p"));
-        using var client = new RegistryClient(new RegistryOptions { Credentials = credentials, Handler = handler }, new BlobStore(_temp), NullLogger.Instance);
+        using var client = new RegistryClient(new RegistryOptions { Credentials = credentials, Handler = handler }, new BlobStore(_temp.Path), NullLogger.Instance);
 
         var image = await client.GetImageAsync("registry.example.com", "team/app", "1.0", new Platform("linux", "amd64"), CancellationToken.None);
         await client.GetManifestAsync("registry.example.com", "team/app", "1.0", CancellationToken.None);
@@ -116,7 +114,7 @@ public sealed class TokenFlowTests : IDisposable
             _ => Json(Encoding.UTF8.GetString(manifestBytes), MediaTypes.OciManifest),
         });
         var logger = new RecordingLogger();
-        using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Handler = handler }, new BlobStore(_temp), logger);
+        using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Handler = handler }, new BlobStore(_temp.Path), logger);
         var m = await client.GetManifestAsync("registry.example.com", "team/app", "1.0", CancellationToken.None);
         Assert.Equal(Digest.Sha256(manifestBytes), m.Digest);
         Assert.Equal(2, client.Counters.Retries);
@@ -132,7 +130,7 @@ public sealed class TokenFlowTests : IDisposable
         var handler = new ScriptedHandler(request => request.RequestUri!.AbsolutePath.Contains("secret")
             ? new HttpResponseMessage(HttpStatusCode.Forbidden)
             : new HttpResponseMessage(HttpStatusCode.BadRequest) { Content = new StringContent("""{"errors":[{"code":"NAME_INVALID","message":"invalid repository name"}]}""") });
-        using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Handler = handler }, new BlobStore(_temp), NullLogger.Instance);
+        using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Handler = handler }, new BlobStore(_temp.Path), NullLogger.Instance);
         var e = await Assert.ThrowsAsync<LivrableException>(() => client.GetManifestAsync("registry.example.com", "secret", "1", CancellationToken.None));
         Assert.Equal(DiagnosticCodes.Forbidden, e.Code);
         e = await Assert.ThrowsAsync<LivrableException>(() => client.GetManifestAsync("registry.example.com", "bad", "1", CancellationToken.None));
@@ -160,7 +158,7 @@ public sealed class TokenFlowTests : IDisposable
             return r;
         });
         var credentials = new StaticCredentials(RegistryCredential.FromIdentityToken("REFRESH-TOKEN"));
-        using var client = new RegistryClient(new RegistryOptions { Credentials = credentials, Handler = handler }, new BlobStore(_temp), NullLogger.Instance);
+        using var client = new RegistryClient(new RegistryOptions { Credentials = credentials, Handler = handler }, new BlobStore(_temp.Path), NullLogger.Instance);
         Assert.True(await client.BlobExistsAsync("acr.example.com", "app", Digest.Sha256([1]), forPush: false, CancellationToken.None));
         Assert.Contains("grant_type=refresh_token", form);
         Assert.Contains("refresh_token=REFRESH-TOKEN", form);
@@ -205,7 +203,7 @@ public sealed class TokenFlowTests : IDisposable
                     return new HttpResponseMessage(HttpStatusCode.NotFound);
             }
         });
-        using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Handler = handler, ChunkSize = 8 }, new BlobStore(_temp), NullLogger.Instance);
+        using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Handler = handler, ChunkSize = 8 }, new BlobStore(_temp.Path), NullLogger.Instance);
         var result = await client.PushBlobAsync("registry.example.com", "app", descriptor,
             _ => Task.FromResult<Stream>(new Livrable.Store.VerifyingStream(new MemoryStream(blob), descriptor.Digest, descriptor.Size, "test blob")), null, CancellationToken.None);
         Assert.Equal(BlobPushResult.Uploaded, result);

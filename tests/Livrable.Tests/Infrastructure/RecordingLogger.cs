@@ -1,9 +1,9 @@
 using Livrable.Diagnostics;
 
-namespace Livrable.Tests.Registry;
+namespace Livrable.Tests.Infrastructure;
 
-/// <summary>A logger that keeps every line, prefixed by its level, for assertions.</summary>
-internal sealed class RecordingLogger : ILogger
+/// <summary>A logger that keeps every line, prefixed by its level (<c>info: </c>, <c>detail: </c>, <c>warning LIVnnnn: </c>), for assertions.</summary>
+public sealed class RecordingLogger : ILogger
 {
     private readonly List<string> _lines = [];
 
