@@ -37,6 +37,7 @@ public sealed class ImageBuildParameters
     public string? StateDirectory { get; set; }
     public string? SourceDateEpoch { get; set; }
     public IReadOnlyList<string>? InsecureRegistries { get; set; }
+    public bool NoCache { get; set; }
 
     /// <summary>
     /// The engine's request; LIV2xxx for values of the wrong shape. Relative paths are resolved against the current
@@ -87,6 +88,7 @@ public sealed class ImageBuildParameters
             StateDirectory = NullIfEmpty(StateDirectory)
                 ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
             InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
+            NoCache = NoCache,
         };
     }
 

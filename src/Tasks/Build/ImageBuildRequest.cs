@@ -51,6 +51,9 @@ public sealed record ImageBuildRequest
 
     /// <summary>Registries (<c>host[:port]</c>) that may be reached over plain http besides loopback ones.</summary>
     public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
+
+    /// <summary>Write every layer again rather than reuse the blob that unchanged inputs produced before.</summary>
+    public bool NoCache { get; init; }
 }
 
 /// <summary>One layer to add.</summary>

@@ -49,13 +49,14 @@ public static class ImageBuilder
         var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
 
         // Independent layers are written concurrently; each is one pass of tar, gzip and hashing.
-        var options = new LayerWriteOptions { Epoch = request.Created };
+        var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache };
         var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
         var newLayers = new List<ILayer>();
         for (int i = 0; i < layerTasks.Count; i++)
         {
             var layer = await layerTasks[i].ConfigureAwait(false);
-            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)})");
+            string cached = layer.FromCache ? " CACHED" : "";
+            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){cached}");
             newLayers.Add(layer);
         }
 

@@ -15,6 +15,9 @@ public sealed record LayerWriteOptions
     /// <summary>The deflate level; changing it changes the digest, never the diff id.</summary>
     public CompressionLevel CompressionLevel { get; init; } = CompressionLevel.Optimal;
 
+    /// <summary>Whether a layer whose inputs are unchanged reuses the blob it produced before (<see cref="LayerCache"/>).</summary>
+    public bool UseCache { get; init; } = true;
+
     /// <summary>
     /// File names (not paths) written as executable (0755) when the file system cannot tell, that is on Windows, where
     /// there is no executable bit: the apphost of a Linux runtime identifier, say. Unix reads the real bit and ignores this.

@@ -25,6 +25,9 @@ public sealed class StoredLayer : ILayer
     /// <inheritdoc/>
     public Descriptor Descriptor { get; }
 
+    /// <summary>Whether the blob came from the layer cache rather than from writing the inputs now.</summary>
+    public bool FromCache { get; init; }
+
     /// <inheritdoc/>
     public Digest DiffId { get; }
 

@@ -92,6 +92,9 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary>Registries (<c>host[:port]</c>) that may be reached over plain http.</summary>
     public string[]? InsecureRegistries { get; set; }
 
+    /// <summary><c>ContainerNoCache</c>: write every layer again instead of reusing one made from unchanged inputs.</summary>
+    public bool NoCache { get; set; }
+
     /// <summary>The digest of the image's manifest.</summary>
     [Output] public string? ImageDigest { get; set; }
 

@@ -74,6 +74,7 @@ public sealed partial class BuildContainerImage
         StateDirectory = StateDirectory,
         SourceDateEpoch = SourceDateEpoch,
         InsecureRegistries = InsecureRegistries,
+        NoCache = NoCache,
     };
 
     private static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>

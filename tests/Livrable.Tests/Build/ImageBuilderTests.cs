@@ -198,4 +198,29 @@ public sealed class ImageBuilderTests(RegistryFixture registry) : IDisposable
         Assert.All(doc.RootElement.GetProperty("layers").EnumerateArray(), l => Assert.Equal(MediaTypes.DockerLayerGzip, l.GetProperty("mediaType").GetString()));
         Assert.Equal(result.Digest, Digest.Sha256(System.Text.Encoding.UTF8.GetBytes(raw.Stdout)));
     }
+
+    [Fact]
+    public async Task An_unchanged_layer_is_reused_from_the_cache_and_a_changed_one_is_written_again()
+    {
+        // Inputs older than the cache's racy window, as files are by the time a build reads them again.
+        string app = App("cached", "one\n", DateTime.UtcNow.AddMinutes(-1));
+        var request = BusyboxRequest(app, Path.Combine(_temp.Path, "state"));
+        var first = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
+
+        var logger = new RecordingLogger();
+        var again = await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
+        Assert.Equal(first.Digest, again.Digest);
+        Assert.Equal(2, logger.Lines.Count(l => l.EndsWith(" CACHED")));
+
+        File.WriteAllText(Path.Combine(app, "greeting.txt"), "two\n");
+        logger.Clear();
+        var changed = await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
+        Assert.NotEqual(first.Digest, changed.Digest);
+        Assert.Single(logger.Lines, l => l.EndsWith(" CACHED")); // busybox's layer only
+
+        logger.Clear();
+        var uncached = await ImageBuilder.BuildAsync(request with { NoCache = true }, logger, CancellationToken.None);
+        Assert.Equal(changed.Digest, uncached.Digest);
+        Assert.DoesNotContain(logger.Lines, l => l.EndsWith(" CACHED"));
+    }
 }
