@@ -25,7 +25,7 @@ internal sealed partial class DockerfileLexer
     private char _escape = '\\';
     private string? _syntax;
     private string? _check;
-    private int _syntaxLine;
+    private SourceSpan? _syntaxSpan;
 
     public DockerfileLexer(SpanMapper spans, DockerfileWarnings warnings)
     {
@@ -37,7 +37,7 @@ internal sealed partial class DockerfileLexer
     public ParserDirectives Directives => new(_syntax, _escape, _check);
 
     /// <summary>Where <c># syntax=</c> was, for its warning.</summary>
-    public SourceSpan? SyntaxSpan => _syntax is null ? null : _spans.At(_syntaxLine, 1);
+    public SourceSpan? SyntaxSpan => _syntaxSpan;
 
     /// <summary>The last physical line number (1-based), for errors about the file as a whole.</summary>
     public int LineCount { get; private set; }
@@ -56,7 +56,7 @@ internal sealed partial class DockerfileLexer
             var physical = TrimNewline(lines[i]);
             var indent = LeadingWhitespace(physical);
             var token = physical[indent..];
-            PossibleDirective(token, i + 1);
+            PossibleDirective(token, i + 1, indent);
             var processed = IsComment(token) ? "" : token;
             i++;
             var startLine = i;
@@ -160,7 +160,7 @@ internal sealed partial class DockerfileLexer
     /// Parser directives (checklist 1.2): only before the first line that is not one. An unknown key ends the section
     /// (the line is then an ordinary comment); a known key twice and an invalid escape are errors.
     /// </summary>
-    private void PossibleDirective(string token, int lineNumber)
+    private void PossibleDirective(string token, int lineNumber, int indent)
     {
         if (_directivesDone)
             return;
@@ -176,7 +176,7 @@ internal sealed partial class DockerfileLexer
             _directivesDone = true;
             return;
         }
-        var span = _spans.At(lineNumber, 1);
+        var span = _spans.At(lineNumber, indent + 1);
         if (!_seenDirectives.Add(key))
             throw new LivrableException(DiagnosticCodes.DuplicateParserDirective, $"only one {key} parser directive can be used", span);
         var value = match.Groups[2].Value;
@@ -185,12 +185,12 @@ internal sealed partial class DockerfileLexer
             case "escape":
                 if (value is not ("`" or "\\"))
                     throw new LivrableException(DiagnosticCodes.InvalidEscapeDirective,
-                        $"invalid escape token '{value}' does not match ` or \\", _spans.At(lineNumber, match.Groups[2].Index + 1));
+                        $"invalid escape token '{value}' does not match ` or \\", _spans.At(lineNumber, indent + match.Groups[2].Index + 1));
                 _escape = value[0];
                 break;
             case "syntax":
                 _syntax = value;
-                _syntaxLine = lineNumber;
+                _syntaxSpan = span;
                 break;
             case "check":
                 _check = value;

@@ -49,25 +49,27 @@ internal static partial class InstructionChecker
         };
     }
 
+    /// <summary>
+    /// <c>unknown instruction: X</c>, with BuildKit's suggestion (<c>util/suggest</c>): the first keyword at an edit
+    /// distance below 3, in the case the keyword was written in.
+    /// </summary>
     private static LivrableException UnknownInstruction(RawInstruction node)
     {
-        var keyword = node.KeywordAsWritten.ToUpperInvariant();
-        var suggestion = Suggest(node.Keyword);
-        var message = $"unknown instruction: {keyword}" + (suggestion is null ? "" : $" (did you mean {suggestion.ToUpperInvariant()}?)");
-        return new LivrableException(DiagnosticCodes.UnknownInstruction, message, node.Line.SpanAt(node.KeywordOffset, node.KeywordAsWritten.Length));
-    }
-
-    /// <summary>The nearest keyword by edit distance, when it is close enough to be a typo (BuildKit's <c>suggest</c>).</summary>
-    private static string? Suggest(string keyword)
-    {
-        if (keyword.Length == 0)
-            return null;
+        var written = node.KeywordAsWritten;
+        var message = $"unknown instruction: {written}";
         var best = LineParsers.Keywords
-            .Select(k => (Keyword: k, Distance: Levenshtein(keyword, k)))
+            .Select(k => (Keyword: k, Distance: Levenshtein(node.Keyword, k)))
+            .Where(x => x.Distance < 3)
             .OrderBy(x => x.Distance).ThenBy(x => x.Keyword, StringComparer.Ordinal)
-            .First();
-        var limit = Math.Clamp(keyword.Length / 2, 1, 3);
-        return best.Distance <= limit ? best.Keyword : null;
+            .Select(x => x.Keyword)
+            .FirstOrDefault();
+        if (best is not null)
+        {
+            var suggestion = written == written.ToLowerInvariant() ? best
+                : written == written.ToUpperInvariant() ? best.ToUpperInvariant() : best;
+            message += $" (did you mean {suggestion}?)";
+        }
+        return new LivrableException(DiagnosticCodes.UnknownInstruction, message, node.Line.SpanAt(node.KeywordOffset, written.Length));
     }
 
     private static int Levenshtein(string a, string b)
@@ -137,7 +139,7 @@ internal static partial class InstructionChecker
             stageName = args[2].Value.ToLowerInvariant();
             if (!StageName().IsMatch(stageName))
                 throw Error(DiagnosticCodes.InvalidStageName,
-                    $"invalid name for build stage: \"{args[2].Value}\", name can't start with a number or contain symbols", SpanOf(node, args[2]));
+                    $"invalid name for build stage: {LineParsers.GoQuote(args[2].Value)}, name can't start with a number or contain symbols", SpanOf(node, args[2]));
             if (args[2].Value != stageName)
                 warnings.Add(DiagnosticCodes.StageNameCasing, "StageNameCasing",
                     $"Stage name '{args[2].Value}' should be lowercase", SpanOf(node, args[2]));
@@ -175,10 +177,10 @@ internal static partial class InstructionChecker
                 "device feature is only supported in Dockerfile frontend 1.14.0-labs or later", flags.SpanOf("device"));
         var network = flags.String("network");
         if (network is not (null or "default" or "none" or "host"))
-            throw Error(DiagnosticCodes.InvalidInstructionFlag, $"invalid network mode \"{network}\" (default, none or host)", flags.SpanOf("network"));
+            throw Error(DiagnosticCodes.InvalidInstructionFlag, $"invalid network mode {LineParsers.GoQuote(network)} (default, none or host)", flags.SpanOf("network"));
         var security = flags.String("security");
         if (security is not (null or "sandbox" or "insecure"))
-            throw Error(DiagnosticCodes.InvalidInstructionFlag, $"security \"{security}\" is not valid (sandbox or insecure)", flags.SpanOf("security"));
+            throw Error(DiagnosticCodes.InvalidInstructionFlag, $"security {LineParsers.GoQuote(security)} is not valid (sandbox or insecure)", flags.SpanOf("security"));
         return new RunInstruction(span, text, Command(node), node.Heredocs.Select(h => h.ToHeredoc()).ToList(),
             flags.Strings("mount").ToList(), network, security);
     }

@@ -120,6 +120,9 @@ internal static class LineParsers
         return node;
     }
 
+    /// <summary>Go's <c>%q</c> for the plain strings of messages: quotes and backslashes escaped.</summary>
+    public static string GoQuote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
     // BuildKit splits the keyword off with [\t\v\f\r ]+, not every Unicode blank.
     private static bool IsTokenBlank(char c) => c is ' ' or '\t' or '\v' or '\f' or '\r';
 
@@ -333,7 +336,7 @@ internal static class LineParsers
             var eq = word.Value.IndexOf('=');
             if (eq < 0)
                 throw new LivrableException(DiagnosticCodes.InvalidKeyValuePair,
-                    $"Syntax error - can't find = in \"{word.Value}\". Must be of the form: name=value",
+                    $"Syntax error - can't find = in {GoQuote(word.Value)}. Must be of the form: name=value",
                     node.Line.SpanAt(word.Offset, word.Value.Length));
             args.Add(new Token(word.Value[..eq], word.Offset));
             args.Add(new Token(word.Value[(eq + 1)..], word.Offset + eq + 1));
