@@ -176,3 +176,41 @@ public class DockerfileParserErrorTests
         Assert.All(parserCodes, c => Assert.True(DiagnosticCodes.IsKnown(c)));
     }
 }
+
+/// <summary>Random Dockerfiles made of the language's awkward pieces: the parser either succeeds or throws a LIV1xxx error.</summary>
+public class DockerfileParserRobustnessTests
+{
+    private static readonly string[] Pieces =
+    [
+        "FROM", "from", "RUN", "COPY", "ADD", "ENV", "LABEL", "ARG", "ONBUILD", "HEALTHCHECK", "SHELL", "CMD", "EXPOSE", "USER",
+        "VOLUME", "NONE", "AS", " ", " ", " ", "\t", "\n", "\n", "\r\n", "\\", "\\\n", "`", "#", "# escape=`", "<<", "<<-", "<<EOF",
+        "EOF", "'", "\"", "[", "]", "[\"a\"]", "[1]", ",", "=", "a", "b=c", "--", "--from=x", "--link", "--mount=", "--interval=1s",
+        "$x", "${", "}", "\uFEFF", "€",
+    ];
+
+    [Fact]
+    public void Random_input_never_fails_with_anything_but_a_parser_error()
+    {
+        var random = new Random(20260821);
+        for (var i = 0; i < 3000; i++)
+        {
+            var text = string.Concat(Enumerable.Range(0, random.Next(1, 40)).Select(_ => Pieces[random.Next(Pieces.Length)]));
+            Check(() => DockerfileParser.Parse("Dockerfile", text, NullLogger.Instance), text);
+            Check(() => DockerfileParser.ParseTrigger(text, new SourceSpan("Dockerfile", 1, 1), NullLogger.Instance), text);
+        }
+    }
+
+    private static void Check(Action parse, string text)
+    {
+        try
+        {
+            parse();
+        }
+        catch (LivrableException e)
+        {
+            Assert.StartsWith("LIV10", e.Code);
+            Assert.NotNull(e.Span);
+            Assert.True(e.Span!.Value.Line >= 1 && e.Span.Value.Column >= 1, $"{e.Span} for {text}");
+        }
+    }
+}
