@@ -9,6 +9,72 @@ namespace Livrable.Diagnostics;
 /// </summary>
 public static class DiagnosticCodes
 {
+    // 1xxx: Dockerfile. LIV1001-1049: the parser and instruction checking (src/Tasks/Dockerfile, BuildKit's
+    // frontend/dockerfile/parser and instructions packages). Errors 1001-1029, warnings 1030-1049.
+    /// <summary>A physical line of the Dockerfile is longer than 65535 bytes (BuildKit's scanner limit).</summary>
+    public const string DockerfileLineTooLong = "LIV1001";
+    /// <summary>A parser directive is given twice (<c>only one escape parser directive can be used</c>).</summary>
+    public const string DuplicateParserDirective = "LIV1002";
+    /// <summary>The <c># escape=</c> directive names something other than <c>\</c> or <c>`</c>.</summary>
+    public const string InvalidEscapeDirective = "LIV1003";
+    /// <summary>The Dockerfile holds no instruction: it is empty, or only comments and directives.</summary>
+    public const string DockerfileWithoutInstructions = "LIV1004";
+    /// <summary>A here-document of RUN, COPY or ADD has no terminator line before the end of the file.</summary>
+    public const string UnterminatedHeredoc = "LIV1005";
+    /// <summary>A here-document is misused: an unbalanced quote in its delimiter, or a heredoc as COPY/ADD destination.</summary>
+    public const string InvalidHeredoc = "LIV1006";
+    /// <summary>An exec-form (JSON array) argument list holds something other than strings.</summary>
+    public const string JsonArrayNotStrings = "LIV1007";
+    /// <summary>An instruction keyword Dockerfiles do not have (<c>unknown instruction: FORM (did you mean FROM?)</c>).</summary>
+    public const string UnknownInstruction = "LIV1008";
+    /// <summary>A <c>--flag</c> the instruction does not take (<c>COPY --foo</c>, <c>ADD --from</c>).</summary>
+    public const string UnknownInstructionFlag = "LIV1009";
+    /// <summary>A flag's value is missing or malformed (<c>--from</c> without <c>=</c>, <c>--link=maybe</c>, <c>RUN --network=bridge</c>).</summary>
+    public const string InvalidInstructionFlag = "LIV1010";
+    /// <summary>A single-value flag is given twice on one instruction.</summary>
+    public const string DuplicateInstructionFlag = "LIV1011";
+    /// <summary>An instruction has too few or too many arguments (<c>COPY a</c>, <c>WORKDIR</c>, <c>FROM a b</c>).</summary>
+    public const string InstructionArgumentCount = "LIV1012";
+    /// <summary>An ENV, LABEL or ARG pair is malformed: no <c>=</c> in the <c>k=v</c> form, a blank name, or no value.</summary>
+    public const string InvalidKeyValuePair = "LIV1013";
+    /// <summary>A build stage name does not match <c>^[a-z][a-z0-9-_.]*$</c> (after lowercasing).</summary>
+    public const string InvalidStageName = "LIV1014";
+    /// <summary>SHELL is not written as a JSON array.</summary>
+    public const string ShellNotJsonForm = "LIV1015";
+    /// <summary>A HEALTHCHECK is malformed: a type other than CMD or NONE, NONE with arguments, a bad duration or retries.</summary>
+    public const string InvalidHealthcheck = "LIV1016";
+    /// <summary>ONBUILD with an instruction that cannot be a trigger (ONBUILD, FROM, MAINTAINER), or a trigger that is not one instruction.</summary>
+    public const string InvalidOnbuildTrigger = "LIV1017";
+    /// <summary>An instruction other than ARG comes before the first FROM (<c>no build stage in current context</c>).</summary>
+    public const string InstructionBeforeFrom = "LIV1018";
+    /// <summary>The Dockerfile has no FROM at all (<c>dockerfile contains no stages to build</c>).</summary>
+    public const string NoBuildStage = "LIV1019";
+    /// <summary><c>COPY --from</c> holds a variable, which BuildKit never expands there.</summary>
+    public const string CopyFromVariable = "LIV1020";
+    /// <summary>An argument is invalid for its instruction (an empty VOLUME path).</summary>
+    public const string InvalidInstructionArgument = "LIV1021";
+    /// <summary>A feature only the labs Dockerfile frontend has (<c>RUN --device</c>).</summary>
+    public const string UnsupportedDockerfileFeature = "LIV1022";
+
+    /// <summary>Warning: <c># syntax=</c> names an external frontend image, which Livrable does not run; the built-in frontend is used.</summary>
+    public const string SyntaxDirectiveIgnored = "LIV1030";
+    /// <summary>Warning: an empty line inside a line continuation (BuildKit check <c>NoEmptyContinuation</c>).</summary>
+    public const string EmptyContinuationLine = "LIV1031";
+    /// <summary>Warning: MAINTAINER is deprecated in favour of a label (<c>MaintainerDeprecated</c>).</summary>
+    public const string MaintainerDeprecated = "LIV1032";
+    /// <summary>Warning: ENV or LABEL in the legacy <c>key value</c> form (<c>LegacyKeyValueFormat</c>).</summary>
+    public const string LegacyKeyValueFormat = "LIV1033";
+    /// <summary>Warning: a stage name is not lowercase (<c>StageNameCasing</c>).</summary>
+    public const string StageNameCasing = "LIV1034";
+    /// <summary>Warning: the casing of <c>AS</c> does not match that of <c>FROM</c> (<c>FromAsCasing</c>).</summary>
+    public const string FromAsCasing = "LIV1035";
+    /// <summary>Warning: a stage is named <c>scratch</c> or <c>context</c> (<c>ReservedStageName</c>).</summary>
+    public const string ReservedStageName = "LIV1036";
+    /// <summary>Warning: two stages have the same name (<c>DuplicateStageName</c>).</summary>
+    public const string DuplicateStageName = "LIV1037";
+    /// <summary>Warning: the <c># check=</c> directive does not parse; it is ignored.</summary>
+    public const string InvalidCheckDirective = "LIV1038";
+
     // 2xxx: MSBuild inputs (properties, items, references given by the user)
     /// <summary>An image reference (base image, repository, registry) does not parse.</summary>
     public const string InvalidReference = "LIV2001";
