@@ -75,6 +75,29 @@ public static class DiagnosticCodes
     /// <summary>Warning: the <c># check=</c> directive does not parse; it is ignored.</summary>
     public const string InvalidCheckDirective = "LIV1038";
 
+    // LIV1050-1079: variable expansion (Dockerfile/ShellExpander) and the build context (Context/).
+    /// <summary>
+    /// A variable substitution or quote does not parse: <c>${}</c>, <c>${{x}</c>, a missing <c>}</c> or <c>/</c>, an
+    /// unterminated quote (BuildKit's <c>syntax error: bad substitution</c> and friends).
+    /// </summary>
+    public const string ExpansionSyntax = "LIV1050";
+    /// <summary>A substitution form BuildKit does not support: <c>${x:=w}</c>, <c>${x=w}</c>, <c>${x:1}</c>, <c>${#x}</c>.</summary>
+    public const string ExpansionUnsupportedModifier = "LIV1051";
+    /// <summary>A pattern of <c>${x#p}</c>, <c>${x%p}</c> or <c>${x/p/r}</c> has an escape other than <c>\*</c> <c>\?</c> <c>\</c>.</summary>
+    public const string ExpansionInvalidPattern = "LIV1052";
+    /// <summary><c>${x:?message}</c> or <c>${x?message}</c> met an unset (or empty) variable.</summary>
+    public const string ExpansionRequiredVariable = "LIV1053";
+    /// <summary>A COPY/ADD source names a path that is not in the build context (or is excluded by .dockerignore).</summary>
+    public const string ContextSourceNotFound = "LIV1060";
+    /// <summary>A COPY/ADD source is a symbolic link whose target lies outside the build context.</summary>
+    public const string ContextSymlinkEscape = "LIV1061";
+    /// <summary>A .dockerignore (or <c>--exclude</c>) pattern is malformed: a lone <c>!</c>, an unclosed <c>[</c>.</summary>
+    public const string InvalidIgnorePattern = "LIV1062";
+    /// <summary>A wildcard in a COPY/ADD source is malformed (Go <c>filepath.Match</c>: <c>[</c> unclosed, <c>[a-]</c>).</summary>
+    public const string InvalidSourcePattern = "LIV1063";
+    /// <summary>The build context folder does not exist, or a file in it could not be read.</summary>
+    public const string ContextUnreadable = "LIV1064";
+
     // 2xxx: MSBuild inputs (properties, items, references given by the user)
     /// <summary>An image reference (base image, repository, registry) does not parse.</summary>
     public const string InvalidReference = "LIV2001";

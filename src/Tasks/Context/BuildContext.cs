@@ -1,0 +1,315 @@
+using Livrable.Diagnostics;
+using Livrable.Dockerfile;
+
+namespace Livrable.Context;
+
+/// <summary>
+/// The build context: a folder on disk seen through its <c>.dockerignore</c>, as BuildKit sees the context the client
+/// sent it. Excluded paths are not there at all: a COPY of one is "not found", a wildcard never matches one. An
+/// excluded folder is still there when an exception (<c>!</c>) brings back something inside it.
+/// </summary>
+/// <remarks>
+/// COPY/ADD sources follow BuildKit (<c>dockerfile2llb/convert_copy.go</c>, fsutil <c>copy.ResolveWildcards</c>;
+/// https://docs.docker.com/reference/dockerfile/#copy): a leading <c>/</c> and <c>..</c> are clamped to the root, a
+/// trailing <c>/</c> is ignored, the folders before the first one with a wildcard are taken literally, the rest are
+/// matched folder by folder with Go's <c>filepath.Match</c>. A symbolic link named by a source (or matched by a
+/// wildcard, or met on the way) is followed, but never out of the context; links inside a copied folder are kept as
+/// links.
+/// </remarks>
+public sealed partial class BuildContext
+{
+    private const int MaxLinkHops = 40;
+
+    private readonly string _root;
+
+    private BuildContext(string root, DockerIgnore ignore)
+    {
+        _root = root;
+        Ignore = ignore;
+    }
+
+    /// <summary>The context folder, absolute, with symbolic links resolved.</summary>
+    public string Root => _root;
+
+    /// <summary>The ignore file in force (<see cref="DockerIgnore.Empty"/> when there is none).</summary>
+    public DockerIgnore Ignore { get; }
+
+    /// <summary>
+    /// Opens a context folder. The ignore file is <c>&lt;Dockerfile&gt;.dockerignore</c> beside the Dockerfile when
+    /// that exists (<c>build/app.Dockerfile.dockerignore</c>), else <c>&lt;root&gt;/.dockerignore</c>, else none
+    /// (BuildKit's <c>frontend/dockerui/config.go</c>).
+    /// </summary>
+    /// <exception cref="LivrableException">LIV1064 when the folder does not exist or the ignore file cannot be read;
+    /// LIV1062 when the ignore file has a malformed pattern.</exception>
+    public static BuildContext Open(string root, string? dockerfilePath)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        string full = Path.GetFullPath(root);
+        if (!Directory.Exists(full))
+            throw new LivrableException(DiagnosticCodes.ContextUnreadable, $"The build context folder '{full}' does not exist.");
+        string real = HostRealPath(full);
+
+        string? ignoreFile = null;
+        if (!string.IsNullOrEmpty(dockerfilePath))
+        {
+            string beside = Path.GetFullPath(dockerfilePath) + ".dockerignore";
+            if (File.Exists(beside)) ignoreFile = beside;
+        }
+        if (ignoreFile is null)
+        {
+            string inRoot = Path.Combine(full, ".dockerignore");
+            if (File.Exists(inRoot)) ignoreFile = inRoot;
+        }
+
+        DockerIgnore ignore = DockerIgnore.Empty;
+        if (ignoreFile is not null)
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(ignoreFile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new LivrableException(DiagnosticCodes.ContextUnreadable, $"Cannot read '{ignoreFile}': {e.Message}", inner: e);
+            }
+            try
+            {
+                ignore = DockerIgnore.Parse(text);
+            }
+            catch (LivrableException e)
+            {
+                throw new LivrableException(e.Code, $"{ignoreFile}: {e.Message}", inner: e);
+            }
+        }
+        return new BuildContext(real, ignore);
+    }
+
+    /// <summary>
+    /// The context entries one COPY/ADD source (already variable-expanded) names, sorted by
+    /// <see cref="ContextEntry.RelativePath"/> (ordinal). A folder is returned as one entry: see <see cref="Enumerate"/>.
+    /// A followed link is returned with the link's path and the target's type, mode, size and full path.
+    /// </summary>
+    /// <exception cref="LivrableException">
+    /// At <paramref name="span"/>: LIV1060 when a path without wildcards is missing or excluded (<c>"/x": not found</c>);
+    /// LIV1061 when a link leads out of the context; LIV1063 for a malformed wildcard. A wildcard matching nothing is
+    /// an empty list, not an error.
+    /// </exception>
+    public IReadOnlyList<ContextEntry> Resolve(string source, SourceSpan span)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        string clean = GoPath.Clean("/" + source);
+        string relative = clean.TrimStart('/');
+        if (relative.Length == 0) return [RootEntry()];
+
+        string[] parts = relative.Split('/');
+        int firstWildcard = Array.FindIndex(parts, GoPath.ContainsWildcards);
+        if (firstWildcard < 0)
+            return [ResolveLiteral(relative, clean, span) ?? throw NotFound(clean, span)];
+
+        for (int i = firstWildcard; i < parts.Length; i++)
+        {
+            try
+            {
+                GoPath.Validate(parts[i]);
+            }
+            catch (GoPath.BadPatternException)
+            {
+                throw new LivrableException(DiagnosticCodes.InvalidSourcePattern,
+                    $"{ShellExpander.GoQuote(clean)}: syntax error in pattern {ShellExpander.GoQuote(parts[i])}", span);
+            }
+        }
+
+        string baseRelative = string.Join('/', parts[..firstWildcard]);
+        string baseReal = _root;
+        if (baseRelative.Length > 0)
+        {
+            ContextEntry? baseEntry = ResolveLiteral(baseRelative, "/" + baseRelative, span);
+            if (baseEntry is null || baseEntry.Type != ContextEntryType.Directory) return [];
+            baseReal = baseEntry.FullPath;
+        }
+
+        var results = new List<ContextEntry>();
+        MatchLevel(baseReal, RealRelative(baseReal), baseRelative, parts, firstWildcard, results, clean, span);
+        results.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
+        return results;
+    }
+
+    /// <summary>
+    /// Everything inside a folder entry, recursively (not the folder itself), sorted by
+    /// <see cref="ContextEntry.RelativePath"/> (ordinal): the <c>.dockerignore</c> applied (exceptions too, so an
+    /// excluded folder appears when something inside it is brought back), then <paramref name="excludes"/>, the
+    /// <c>COPY --exclude</c> patterns, in the same syntax and matched against the path relative to
+    /// <paramref name="directory"/>, as BuildKit's copy does. Links are returned as links.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="directory"/> is not a folder of this context.</exception>
+    /// <exception cref="LivrableException">LIV1062 for a malformed exclude pattern; LIV1064 when a folder cannot be read.</exception>
+    public IReadOnlyList<ContextEntry> Enumerate(ContextEntry directory, IReadOnlyList<string> excludes)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(excludes);
+        if (directory.Type != ContextEntryType.Directory)
+            throw new ArgumentException($"'{directory.RelativePath}' is not a folder.", nameof(directory));
+        if (!IsInside(directory.FullPath))
+            throw new ArgumentException($"'{directory.FullPath}' is not inside the build context '{_root}'.", nameof(directory));
+
+        DockerIgnore exclude = excludes.Count == 0 ? DockerIgnore.Empty : DockerIgnore.FromPatterns(excludes);
+        string ignoreRelative = RealRelative(directory.FullPath);
+        var output = new List<ContextEntry>();
+        Walk(directory.FullPath, ignoreRelative, Ignore.AncestorMatches(ignoreRelative), "", exclude, exclude.AncestorMatches(""),
+            directory.RelativePath == "." ? "" : directory.RelativePath, output);
+        output.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
+        return output;
+    }
+
+    private ContextEntry RootEntry() => new(".", _root, ContextEntryType.Directory, ModeOf(new DirectoryInfo(_root), true), 0, null);
+
+    /// <summary>A path without wildcards, links followed; null when it is missing or excluded.</summary>
+    private ContextEntry? ResolveLiteral(string relative, string display, SourceSpan span)
+    {
+        string? real = ResolveInside(relative, display, span);
+        if (real is null) return null;
+        return EntryForFollowed(relative, real);
+    }
+
+    /// <summary>The entry of a followed path: <paramref name="real"/> is link-free and inside the root; null when excluded.</summary>
+    private ContextEntry? EntryForFollowed(string logical, string real)
+    {
+        string realRelative = RealRelative(real);
+        bool isDirectory = Directory.Exists(real);
+        if (realRelative.Length > 0)
+        {
+            int slash = realRelative.LastIndexOf('/');
+            bool[] parents = Ignore.AncestorMatches(slash < 0 ? "" : realRelative[..slash]);
+            if (!IsVisible(real, realRelative, isDirectory, parents)) return null;
+        }
+        if (isDirectory)
+            return new ContextEntry(logical, real, ContextEntryType.Directory, ModeOf(new DirectoryInfo(real), true), 0, null);
+        var file = new FileInfo(real);
+        return new ContextEntry(logical, real, ContextEntryType.File, ModeOf(file, false), file.Length, null);
+    }
+
+    private void MatchLevel(string directoryReal, string directoryIgnore, string directoryLogical, string[] parts, int index,
+        List<ContextEntry> results, string display, SourceSpan span)
+    {
+        bool[] parents = Ignore.AncestorMatches(directoryIgnore);
+        foreach (FileSystemInfo info in List(directoryReal))
+        {
+            string name = info.Name;
+            if (!GoPath.Match(parts[index], name)) continue;
+            string ignorePath = Join(directoryIgnore, name);
+            string logicalPath = Join(directoryLogical, name);
+            bool isLink = IsLink(info);
+            bool isDirectory = !isLink && info is DirectoryInfo;
+            if (!IsVisible(info.FullName, ignorePath, isDirectory, parents)) continue;
+
+            if (index == parts.Length - 1)
+            {
+                // Each match is a source of its own: a link is followed as a named one would be.
+                if (isLink)
+                {
+                    string? real = ResolveInside(ignorePath, display, span);
+                    ContextEntry? followed = real is null ? null : EntryForFollowed(logicalPath, real);
+                    results.Add(followed ?? throw NotFound("/" + logicalPath, span));
+                }
+                else if (isDirectory)
+                {
+                    results.Add(new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, ModeOf(info, true), 0, null));
+                }
+                else
+                {
+                    results.Add(new ContextEntry(logicalPath, info.FullName, ContextEntryType.File, ModeOf(info, false),
+                        ((FileInfo)info).Length, null));
+                }
+            }
+            else if (isDirectory)
+            {
+                MatchLevel(info.FullName, ignorePath, logicalPath, parts, index + 1, results, display, span);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether a path is in the context: not excluded, or a folder with something inside brought back by an exception.
+    /// </summary>
+    private bool IsVisible(string real, string ignorePath, bool isDirectory, bool[] parents)
+    {
+        bool[]? own = isDirectory ? new bool[parents.Length] : null;
+        if (!Ignore.Evaluate(ignorePath, parents, own)) return true;
+        if (!isDirectory || !Ignore.CanReincludeUnder(ignorePath)) return false;
+        return Walk(real, ignorePath, own!, "", DockerIgnore.Empty, [], "", output: null);
+    }
+
+    /// <summary>
+    /// One walk of a folder. Adds the visible entries to <paramref name="output"/> (or, when it is null, stops at the
+    /// first one) and says whether there was any. Excluded folders are skipped whole unless an exception could bring
+    /// something inside back.
+    /// </summary>
+    private bool Walk(string directoryReal, string ignoreRelative, bool[] ignoreParents, string subRelative, DockerIgnore exclude,
+        bool[] excludeParents, string logicalPrefix, List<ContextEntry>? output)
+    {
+        bool any = false;
+        foreach (FileSystemInfo info in List(directoryReal))
+        {
+            string name = info.Name;
+            string ignorePath = Join(ignoreRelative, name);
+            string subPath = Join(subRelative, name);
+            string logicalPath = Join(logicalPrefix, name);
+            bool isLink = IsLink(info);
+
+            if (!isLink && info is DirectoryInfo)
+            {
+                var ignoreOwn = new bool[ignoreParents.Length];
+                var excludeOwn = new bool[excludeParents.Length];
+                bool ignored = Ignore.Evaluate(ignorePath, ignoreParents, ignoreOwn);
+                bool excluded = exclude.Evaluate(subPath, excludeParents, excludeOwn);
+                bool self = !ignored && !excluded;
+                if (self && output is null) return true;
+                bool descend = (!ignored || Ignore.CanReincludeUnder(ignorePath)) && (!excluded || exclude.CanReincludeUnder(subPath));
+                int mark = output?.Count ?? 0;
+                bool inner = descend && Walk(info.FullName, ignorePath, ignoreOwn, subPath, exclude, excludeOwn, logicalPath, output);
+                if (!self && !inner) continue;
+                any = true;
+                if (output is null) return true;
+                output.Insert(mark, new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, ModeOf(info, true), 0, null));
+            }
+            else
+            {
+                if (Ignore.Evaluate(ignorePath, ignoreParents, null) || exclude.Evaluate(subPath, excludeParents, null)) continue;
+                any = true;
+                if (output is null) return true;
+                output.Add(isLink
+                    ? new ContextEntry(logicalPath, info.FullName, ContextEntryType.Symlink, 0b111_111_111, 0, info.LinkTarget)
+                    : new ContextEntry(logicalPath, info.FullName, ContextEntryType.File, ModeOf(info, false), ((FileInfo)info).Length, null));
+            }
+        }
+        return any;
+    }
+
+    private static IEnumerable<FileSystemInfo> List(string directory)
+    {
+        try
+        {
+            return new DirectoryInfo(directory).GetFileSystemInfos();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LivrableException(DiagnosticCodes.ContextUnreadable, $"Cannot read the folder '{directory}': {e.Message}", inner: e);
+        }
+    }
+
+    private static bool IsLink(FileSystemInfo info)
+        => (info.Attributes & FileAttributes.ReparsePoint) != 0 && info.LinkTarget is not null;
+
+    private static string Join(string parent, string name) => parent.Length == 0 ? name : parent + "/" + name;
+
+    /// <summary>Permission bits as on disk; Windows has none, so the usual 0755 and 0644.</summary>
+    private static int ModeOf(FileSystemInfo info, bool isDirectory)
+    {
+        if (OperatingSystem.IsWindows()) return isDirectory ? 0b111_101_101 : 0b110_100_100;
+        return (int)info.UnixFileMode;
+    }
+
+    private static LivrableException NotFound(string display, SourceSpan span)
+        => new(DiagnosticCodes.ContextSourceNotFound, $"{ShellExpander.GoQuote(display)}: not found", span);
+}

@@ -1,0 +1,19 @@
+namespace Livrable.Context;
+
+/// <summary>What a build context entry is on disk (special files such as sockets and FIFOs are not context entries).</summary>
+public enum ContextEntryType
+{
+    File,
+    Directory,
+    Symlink,
+}
+
+/// <summary>
+/// A file, folder or symbolic link of the build context. <see cref="RelativePath"/> is from the context root,
+/// slash-separated, never empty (<c>.</c> for the root itself); under a followed symbolic link it is the path as
+/// written through the link. <see cref="FullPath"/> is where the bytes are on disk (the link's target for a followed
+/// link). <see cref="Mode"/> holds the permission bits as the file system has them (<c>07777</c>; 0777 for a link;
+/// on Windows 0755 for folders and 0644 for files). <see cref="Size"/> is 0 but for files. <see cref="LinkTarget"/> is
+/// a symbolic link's target exactly as stored, for <see cref="ContextEntryType.Symlink"/> only.
+/// </summary>
+public sealed record ContextEntry(string RelativePath, string FullPath, ContextEntryType Type, int Mode, long Size, string? LinkTarget);
