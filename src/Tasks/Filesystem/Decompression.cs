@@ -68,37 +68,49 @@ internal static class Decompression
 }
 
 /// <summary>Reads a few bytes already taken from a stream, then the rest of the stream; disposing disposes the stream.</summary>
+/// <remarks>Its <see cref="Position"/> is the count of bytes read, which SharpCompress's xz reader needs for block padding.</remarks>
 internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream
 {
     private ReadOnlyMemory<byte> _prefix = prefix;
+    private long _read;
 
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;
     public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
-        if (_prefix.IsEmpty) return inner.Read(buffer);
-        int n = Math.Min(buffer.Length, _prefix.Length);
-        _prefix.Span[..n].CopyTo(buffer);
-        _prefix = _prefix[n..];
+        int n;
+        if (_prefix.IsEmpty) n = inner.Read(buffer);
+        else
+        {
+            n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix.Span[..n].CopyTo(buffer);
+            _prefix = _prefix[n..];
+        }
+        _read += n;
         return n;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_prefix.IsEmpty) return inner.ReadAsync(buffer, cancellationToken);
-        int n = Math.Min(buffer.Length, _prefix.Length);
-        _prefix.Span[..n].CopyTo(buffer.Span);
-        _prefix = _prefix[n..];
-        return ValueTask.FromResult(n);
+        int n;
+        if (_prefix.IsEmpty) n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        else
+        {
+            n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix.Span[..n].CopyTo(buffer.Span);
+            _prefix = _prefix[n..];
+        }
+        _read += n;
+        return n;
     }
 
     public override void Flush() { }
