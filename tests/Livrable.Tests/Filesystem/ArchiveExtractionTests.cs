@@ -76,6 +76,26 @@ public sealed class ArchiveExtractionTests : IDisposable
         Assert.All(Directory.GetFiles(_temp["tmp"]), f => Assert.StartsWith(_temp["tmp"], f, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Extracted_entries_make_a_layer_that_GNU_tar_extracts_with_the_hard_link()
+    {
+        string archive = await ArchiveAsync("zstd");
+        var entries = await ArchiveExtraction.ExtractAsync(OpenFile(archive), "/opt", _temp["tmp"], 1 << 20, CancellationToken.None);
+        var store = new Livrable.Store.BlobStore(_temp["store"]);
+        var layer = await LayerWriter.WriteAsync(new Livrable.Build.EntriesLayerSpec(entries) { CreatedBy = "ADD" },
+            new LayerWriteOptions { Epoch = new DateTimeOffset(2021, 1, 1, 0, 0, 0, TimeSpan.Zero) }, store, CancellationToken.None);
+        string output = _temp["out"];
+        Directory.CreateDirectory(output);
+        await Tools.RunCheckedAsync("tar", "-C", output, "-xzf", store.PathOf(layer.Descriptor.Digest));
+        Assert.Equal("read me\n", await System.IO.File.ReadAllTextAsync(Path.Combine(output, "opt", "pkg", "README.hard")));
+        var inodes = (await Tools.RunCheckedAsync("stat", "-c", "%i", Path.Combine(output, "opt", "pkg", "README"), Path.Combine(output, "opt", "pkg", "README.hard"))).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(inodes[0], inodes[1]);
+        var members = await FsTestSupport.PythonListAsync(store.PathOf(layer.Descriptor.Digest));
+        // 2001-09-09 (the archive's times) is before the epoch, so it is kept.
+        Assert.All(members.Where(m => m.Name.StartsWith("opt/pkg", StringComparison.Ordinal)), m => Assert.Equal(1000000000L, m.Mtime));
+    }
+
     [Theory]
     [InlineData("text")]
     [InlineData("gzip-text")]
