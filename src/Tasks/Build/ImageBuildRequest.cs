@@ -86,6 +86,14 @@ public sealed record DirectoryLayerSpec(string SourceDirectory, string Destinati
 /// </summary>
 public sealed record TarLayerSpec(string TarPath, string Destination) : LayerSpec;
 
+/// <summary>
+/// A layer made of explicit entries (a Dockerfile step's result): sorted by the writer, missing parents added (0755,
+/// 0:0), times clamped to the build's epoch. Whiteouts are entries named <c>.wh.name</c> and <c>.wh..wh..opq</c>
+/// (see <see cref="Filesystem.FileEntry"/>). Of two entries with one path, the later wins. A parent that exists in the
+/// image is best listed with its entry from the tree, or it takes 0755 0:0 in the merged image.
+/// </summary>
+public sealed record EntriesLayerSpec(IReadOnlyList<Filesystem.FileEntry> Entries) : LayerSpec;
+
 /// <summary>Changes applied to the base config. Null leaves the base's value.</summary>
 public sealed record ConfigChanges
 {

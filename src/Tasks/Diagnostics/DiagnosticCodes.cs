@@ -173,6 +173,26 @@ public static class DiagnosticCodes
     /// <summary>An image tarball or OCI layout holds no image with the tag asked for, or several and no tag was given.</summary>
     public const string ImageNotInArchive = "LIV4050";
 
+    // Filesystem (Dockerfile frontend): --chown, --chmod (1080-1099); archives, downloads, trees (4070-4089)
+    /// <summary><c>--chown</c> names a user that the image's <c>/etc/passwd</c> does not have (or the image has no such file).</summary>
+    public const string UnknownUser = "LIV1080";
+    /// <summary><c>--chown</c> names a group that the image's <c>/etc/group</c> does not have (or the image has no such file).</summary>
+    public const string UnknownGroup = "LIV1081";
+    /// <summary>A <c>--chown</c> value is not <c>user[:group]</c> (empty part, a number out of range).</summary>
+    public const string InvalidChown = "LIV1082";
+    /// <summary>A <c>--chmod</c> value is neither an octal mode up to 07777 nor a symbolic mode as chmod(1) takes.</summary>
+    public const string InvalidChmod = "LIV1083";
+    /// <summary>An ADD archive has an entry (or a hard link target) that climbs out of the destination with <c>..</c>.</summary>
+    public const string UnsafeArchivePath = "LIV4070";
+    /// <summary>An ADD download's bytes do not match its <c>--checksum</c>.</summary>
+    public const string ChecksumMismatch = "LIV4071";
+    /// <summary>An ADD download failed: no answer, an error status, too many redirects, or a scheme other than http(s).</summary>
+    public const string DownloadFailed = "LIV4072";
+    /// <summary>An ADD archive decompresses to more than the allowed size (a decompression bomb, or a limit to raise).</summary>
+    public const string ArchiveTooLarge = "LIV4073";
+    /// <summary>Resolving a path in an image's file tree met more than 255 symbolic links (a loop).</summary>
+    public const string SymlinkLoop = "LIV4074";
+
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>
     public const string ArchiveWriteFailed = "LIV6001";

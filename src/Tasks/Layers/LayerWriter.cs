@@ -67,6 +67,7 @@ public static partial class LayerWriter
                             case FilesLayerSpec files: await WriteFilesAsync(files, context).ConfigureAwait(false); break;
                             case DirectoryLayerSpec directory: await WriteDirectoryAsync(directory, context).ConfigureAwait(false); break;
                             case TarLayerSpec archive: await WriteArchiveAsync(archive, context).ConfigureAwait(false); break;
+                            case EntriesLayerSpec entries: await WriteEntriesAsync(entries, context).ConfigureAwait(false); break;
                             default: throw new ArgumentException($"Unknown layer spec {spec.GetType().Name}.", nameof(spec));
                         }
                         await tar.FinishAsync(cancellationToken).ConfigureAwait(false);

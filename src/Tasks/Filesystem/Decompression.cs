@@ -1,0 +1,199 @@
+using System.IO.Compression;
+using SharpCompress.Compressors.BZip2;
+using SharpCompress.Compressors.Xz;
+using SharpCompress.Compressors.ZStandard;
+
+namespace Livrable.Filesystem;
+
+/// <summary>The compressions a layer or an ADD archive may have, told by the first bytes, never by a name or a media type.</summary>
+internal enum Compression
+{
+    None,
+    Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
+}
+
+/// <summary>
+/// Sniffs a stream's compression from its magic bytes and opens the decompressed bytes: gzip with the base library,
+/// bzip2, xz and zstd with SharpCompress. Concatenated members (pigz, pbzip2, multi-frame zstd) are read through.
+/// </summary>
+internal static class Decompression
+{
+    private const int MagicLength = 6;
+
+    public static Compression Detect(ReadOnlySpan<byte> head)
+        => head.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]) ? Compression.Gzip
+            : head.StartsWith("BZh"u8) ? Compression.Bzip2
+            : head.StartsWith((ReadOnlySpan<byte>)[0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0]) ? Compression.Xz
+            : head.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD]) ? Compression.Zstd
+            : Compression.None;
+
+    /// <summary>
+    /// Reads the magic bytes of <paramref name="raw"/> and returns a stream of its decompressed bytes, which owns
+    /// <paramref name="raw"/>. A stream with no known magic is returned as it is (with its first bytes put back).
+    /// </summary>
+    public static async Task<(Stream Stream, Compression Compression)> OpenAsync(Stream raw, CancellationToken cancellationToken)
+    {
+        var head = new byte[MagicLength];
+        int n = await raw.ReadAtLeastAsync(head, MagicLength, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var compression = Detect(head.AsSpan(0, n));
+        Stream replay = new PrefixedStream(head.AsMemory(0, n), raw);
+        Stream result = compression switch
+        {
+            Compression.Gzip => new GZipStream(replay, CompressionMode.Decompress, leaveOpen: false),
+            Compression.Bzip2 => BZip2Stream.Create(replay, SharpCompress.Compressors.CompressionMode.Decompress,
+                decompressConcatenated: true, leaveOpen: false, tolerateTruncatedStream: false),
+            Compression.Xz => new OwningStream(new XZStream(replay), replay),
+            Compression.Zstd => new DecompressionStream(replay, leaveOpen: false),
+            _ => replay,
+        };
+        return (result, compression);
+    }
+
+    public static string Name(Compression compression) => compression switch
+    {
+        Compression.Gzip => "gzip",
+        Compression.Bzip2 => "bzip2",
+        Compression.Xz => "xz",
+        Compression.Zstd => "zstd",
+        _ => "no compression",
+    };
+
+    /// <summary>Whether an exception comes from corrupt compressed bytes rather than from I/O.</summary>
+    public static bool IsFormatError(Exception e)
+        => e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or InvalidOperationException
+            or SharpCompress.Common.SharpCompressException or ZstdException;
+}
+
+/// <summary>Reads a few bytes already taken from a stream, then the rest of the stream; disposing disposes the stream.</summary>
+/// <remarks>Its <see cref="Position"/> is the count of bytes read, which SharpCompress's xz reader needs for block padding.</remarks>
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream
+{
+    private ReadOnlyMemory<byte> _prefix = prefix;
+    private long _read;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int n;
+        if (_prefix.IsEmpty) n = inner.Read(buffer);
+        else
+        {
+            n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix.Span[..n].CopyTo(buffer);
+            _prefix = _prefix[n..];
+        }
+        _read += n;
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int n;
+        if (_prefix.IsEmpty) n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        else
+        {
+            n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix.Span[..n].CopyTo(buffer.Span);
+            _prefix = _prefix[n..];
+        }
+        _read += n;
+        return n;
+    }
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) inner.Dispose();
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await inner.DisposeAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>A read-only view of a stream that also disposes another one (a decompressor that leaves its input open).</summary>
+internal sealed class OwningStream(Stream inner, Stream owned) : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+    public override int Read(Span<byte> buffer) => inner.Read(buffer);
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => inner.ReadAsync(buffer, offset, count, cancellationToken);
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        => inner.ReadAsync(buffer, cancellationToken);
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+            owned.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>Counts the bytes read through it and fails past a limit: the cap against decompression bombs.</summary>
+internal sealed class LimitedStream(Stream inner, long limit, Func<Exception> tooLarge) : Stream
+{
+    public long BytesRead { get; private set; }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+    public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
+    public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => Count(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false));
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        => Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+    private int Count(int n)
+    {
+        BytesRead += n;
+        if (BytesRead > limit) throw tooLarge();
+        return n;
+    }
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) inner.Dispose();
+        base.Dispose(disposing);
+    }
+}

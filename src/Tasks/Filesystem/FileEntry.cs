@@ -1,0 +1,80 @@
+using Livrable.Images;
+using Livrable.Layers;
+
+namespace Livrable.Filesystem;
+
+/// <summary>
+/// One entry of a layer or of a file tree: a path in the image and its metadata, as a tar header holds them.
+/// <see cref="Path"/> is absolute and clean (<c>/app/x</c>; <c>/</c> is the root). <see cref="Open"/> reads a regular
+/// file's bytes; an entry of a base layer's <see cref="FileTree"/> has none until
+/// <see cref="FileTree.MaterializeAsync"/> gives it one.
+/// </summary>
+/// <remarks>
+/// Whiteouts are entries named as the OCI layer spec names them
+/// (https://github.com/opencontainers/image-spec/blob/main/layer.md#whiteouts): <c>/dir/.wh.name</c> deletes
+/// <c>/dir/name</c> of the layers below, <c>/dir/.wh..wh..opq</c> hides everything below in <c>/dir</c>. There is no
+/// entry type for them: a layer written from entries carries such names as they are, and a tree applies them.
+/// <see cref="Whiteout"/> and <see cref="OpaqueWhiteout"/> make them.
+/// </remarks>
+public sealed record FileEntry(string Path, TarTypeFlag Type, int Mode, long Uid, long Gid)
+{
+    /// <summary>The prefix of a whiteout file's name.</summary>
+    public const string WhiteoutPrefix = ".wh.";
+
+    /// <summary>The name of the opaque whiteout marker of a directory.</summary>
+    public const string OpaqueWhiteoutName = ".wh..wh..opq";
+
+    /// <summary>Content length of a regular file; 0 for every other type.</summary>
+    public long Size { get; init; }
+
+    /// <summary>The target of a symbolic link (as written) or of a hard link (an absolute path in the image).</summary>
+    public string? LinkTarget { get; init; }
+
+    /// <summary>Device numbers of a character or block device.</summary>
+    public int DeviceMajor { get; init; }
+
+    /// <inheritdoc cref="DeviceMajor"/>
+    public int DeviceMinor { get; init; }
+
+    /// <summary>Opens a regular file's bytes (exactly <see cref="Size"/> of them); null when the bytes are elsewhere.</summary>
+    public Func<CancellationToken, Task<Stream>>? Open { get; init; }
+
+    /// <summary>
+    /// The entry's own time (a tar's, an HTTP <c>Last-Modified</c>); null for none. A layer never holds a time
+    /// after the build's epoch: the writer clamps this to it, and writes the epoch where it is null.
+    /// </summary>
+    public DateTimeOffset? ModificationTime { get; init; }
+
+    /// <summary>Where a base layer holds this entry's bytes; kept through <c>with</c>, so a copy to another path still finds them.</summary>
+    internal LayerLocation? Location { get; init; }
+
+    /// <summary>The last segment of <see cref="Path"/> ("" for the root).</summary>
+    public string Name => Path[(Path.LastIndexOf('/') + 1)..];
+
+    /// <summary>Whether this is a whiteout file (<c>.wh.name</c> or the opaque marker).</summary>
+    public bool IsWhiteout => Name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal);
+
+    /// <summary>Whether this is a directory's opaque whiteout marker (<c>.wh..wh..opq</c>).</summary>
+    public bool IsOpaqueWhiteout => Name == OpaqueWhiteoutName;
+
+    /// <summary>A whiteout deleting <paramref name="path"/> (absolute) from the layers below: <c>/dir/.wh.name</c>, 0:0, mode 0.</summary>
+    public static FileEntry Whiteout(string path)
+    {
+        string clean = ImagePath.Clean(path);
+        if (clean == "/") throw new ArgumentException("The root cannot be whited out.", nameof(path));
+        return new FileEntry(ImagePath.Join(ImagePath.Parent(clean), WhiteoutPrefix + ImagePath.Name(clean)), TarTypeFlag.RegularFile, 0, 0, 0);
+    }
+
+    /// <summary>The opaque marker of <paramref name="directory"/>: what the layers below hold in it is hidden.</summary>
+    public static FileEntry OpaqueWhiteout(string directory)
+        => new(ImagePath.Join(ImagePath.Clean(directory), OpaqueWhiteoutName), TarTypeFlag.RegularFile, 0, 0, 0);
+}
+
+/// <summary>
+/// Where a base layer holds an entry's bytes: the layer, the entry's position among the tar's entries, and its name
+/// there (checked on reading). Small files a chown lookup needs (<c>passwd</c>, <c>group</c>) also keep their bytes.
+/// </summary>
+internal sealed record LayerLocation(ILayer Layer, int Ordinal, string Name)
+{
+    public byte[]? Inline { get; init; }
+}

@@ -1,0 +1,248 @@
+using System.Formats.Tar;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Layers;
+
+namespace Livrable.Filesystem;
+
+// Reading layer blobs: the metadata pass of LoadAsync, and the content passes of MaterializeAsync.
+public sealed partial class FileTree
+{
+    /// <summary>Files with these names keep their bytes in the tree (up to <see cref="InlineLimit"/>): --chown reads them.</summary>
+    private static readonly HashSet<string> InlineNames = new(StringComparer.Ordinal) { "passwd", "group" };
+
+    private const int InlineLimit = 1 << 20;
+
+    /// <summary>
+    /// Entries whose <see cref="FileEntry.Open"/> works, in the order given. An entry that already has one, or has no
+    /// bytes (not a regular file, or empty), passes through; an entry of a base layer gets its bytes copied to a new file
+    /// in <paramref name="tempDirectory"/>, reading each layer involved once, and stopping in it after the last file it
+    /// needs. The caller owns the files (deleting the folder deletes them). The entries may come from any tree (and
+    /// have been moved with <c>with</c>): each knows its layer.
+    /// </summary>
+    public async Task<IReadOnlyList<FileEntry>> MaterializeAsync(IReadOnlyList<FileEntry> entries, string tempDirectory, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentException.ThrowIfNullOrEmpty(tempDirectory);
+        var result = entries.ToArray();
+        var byLayer = new Dictionary<ILayer, Dictionary<int, List<int>>>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < result.Length; i++)
+        {
+            var entry = result[i];
+            if (entry.Open is not null || entry.Type != TarTypeFlag.RegularFile) continue;
+            if (entry.Size == 0)
+            {
+                result[i] = entry with { Open = _ => Task.FromResult<Stream>(new MemoryStream([], writable: false)) };
+                continue;
+            }
+            if (entry.Location is not { } location) continue;
+            if (location.Inline is { } bytes)
+            {
+                result[i] = entry with { Open = _ => Task.FromResult<Stream>(new MemoryStream(bytes, writable: false)) };
+                continue;
+            }
+            if (!byLayer.TryGetValue(location.Layer, out var wanted)) byLayer[location.Layer] = wanted = [];
+            if (!wanted.TryGetValue(location.Ordinal, out var indexes)) wanted[location.Ordinal] = indexes = [];
+            indexes.Add(i);
+        }
+        if (byLayer.Count == 0) return result;
+
+        Directory.CreateDirectory(tempDirectory);
+        foreach (var (layer, wanted) in byLayer)
+        {
+            await ForEachEntryAsync(layer, async (ordinal, entry, ct) =>
+            {
+                if (!wanted.Remove(ordinal, out var indexes)) return wanted.Count > 0;
+                var first = result[indexes[0]];
+                string name = ImagePath.Clean(entry.Name);
+                if (name != first.Location!.Name)
+                    throw new LivrableException(DiagnosticCodes.InvalidArchive,
+                        $"Layer {layer.Descriptor.Digest} has '{entry.Name}' where '{first.Location.Name}' was read before; the blob changed.");
+                string file = Path.Combine(tempDirectory, $"layer-file-{Guid.NewGuid():N}");
+                long size = await CopyToFileAsync(entry.DataStream, file, ct).ConfigureAwait(false);
+                if (size != first.Size)
+                    throw new LivrableException(DiagnosticCodes.InvalidArchive,
+                        $"Layer {layer.Descriptor.Digest} has {size} bytes for '{entry.Name}', not the {first.Size} read before; the blob changed.");
+                foreach (int i in indexes) result[i] = result[i] with { Open = _ => Task.FromResult<Stream>(OpenRead(file)) };
+                return wanted.Count > 0;
+            }, cancellationToken).ConfigureAwait(false);
+            if (wanted.Count > 0)
+                throw new LivrableException(DiagnosticCodes.InvalidArchive,
+                    $"Layer {layer.Descriptor.Digest} ended before the entry '{result[wanted.First().Value[0]].Location!.Name}' read before; the blob changed.");
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The bytes of a small regular file of the tree (at most 1 MiB), for lookups such as /etc/passwd; null when it is
+    /// not a regular file. Bytes of a base layer come from the tree when it kept them, else from one read of the layer.
+    /// </summary>
+    internal static async Task<byte[]?> ReadSmallFileAsync(FileEntry entry, CancellationToken cancellationToken)
+    {
+        if (entry.Type != TarTypeFlag.RegularFile || entry.Size > InlineLimit) return null;
+        if (entry.Size == 0) return [];
+        if (entry.Location?.Inline is { } inline) return inline;
+        if (entry.Open is { } open)
+        {
+            var stream = await open(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var copy = new MemoryStream();
+                await stream.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
+                return copy.ToArray();
+            }
+        }
+        if (entry.Location is not { } location) return null;
+        byte[]? bytes = null;
+        await ForEachEntryAsync(location.Layer, async (ordinal, tar, ct) =>
+        {
+            if (ordinal != location.Ordinal) return true;
+            bytes = await ReadAllAsync(tar.DataStream, ct).ConfigureAwait(false);
+            return false;
+        }, cancellationToken).ConfigureAwait(false);
+        return bytes;
+    }
+
+    /// <summary>One layer's entries as the tree applies them, in tar order, with where each regular file's bytes are.</summary>
+    private static async Task<List<FileEntry>> ReadLayerAsync(ILayer layer, CancellationToken cancellationToken)
+    {
+        var entries = new List<FileEntry>();
+        await ForEachEntryAsync(layer, async (ordinal, tar, ct) =>
+        {
+            var entry = ToFileEntry(tar, layer);
+            if (entry is null) return true;
+            if (entry.Type == TarTypeFlag.RegularFile)
+            {
+                var location = new LayerLocation(layer, ordinal, entry.Path);
+                if (InlineNames.Contains(entry.Name) && entry.Size <= InlineLimit)
+                    location = location with { Inline = await ReadAllAsync(tar.DataStream, ct).ConfigureAwait(false) };
+                entry = entry with { Location = location };
+            }
+            entries.Add(entry);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        return entries;
+    }
+
+    private static FileEntry? ToFileEntry(TarEntry tar, ILayer layer)
+    {
+        var type = tar.EntryType switch
+        {
+            TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile => TarTypeFlag.RegularFile,
+            TarEntryType.Directory => TarTypeFlag.Directory,
+            TarEntryType.SymbolicLink => TarTypeFlag.SymbolicLink,
+            TarEntryType.HardLink => TarTypeFlag.HardLink,
+            TarEntryType.CharacterDevice => TarTypeFlag.CharacterDevice,
+            TarEntryType.BlockDevice => TarTypeFlag.BlockDevice,
+            TarEntryType.Fifo => TarTypeFlag.Fifo,
+            TarEntryType.GlobalExtendedAttributes => (TarTypeFlag)0,
+            _ => throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
+                $"Layer {layer.Descriptor.Digest} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry."),
+        };
+        if (type == 0) return null;
+        var posix = tar as PosixTarEntry;
+        bool device = type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice;
+        return new FileEntry(ImagePath.Clean(tar.Name), type, (int)tar.Mode & FileModes.All, tar.Uid, tar.Gid)
+        {
+            Size = type == TarTypeFlag.RegularFile ? tar.Length : 0,
+            LinkTarget = type switch
+            {
+                TarTypeFlag.SymbolicLink => tar.LinkName,
+                TarTypeFlag.HardLink => ImagePath.Clean(tar.LinkName),
+                _ => null,
+            },
+            DeviceMajor = device && posix is not null ? posix.DeviceMajor : 0,
+            DeviceMinor = device && posix is not null ? posix.DeviceMinor : 0,
+            ModificationTime = tar.ModificationTime,
+        };
+    }
+
+    /// <summary>
+    /// Reads a layer blob's tar entries in order, calling <paramref name="visit"/> with each one's position (every entry
+    /// the reader yields counts) until it returns false. The rest of the blob is then read without decompressing it, so
+    /// the store's digest check at its end still runs.
+    /// </summary>
+    private static async Task ForEachEntryAsync(ILayer layer, Func<int, TarEntry, CancellationToken, Task<bool>> visit, CancellationToken cancellationToken)
+    {
+        var raw = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (raw.ConfigureAwait(false))
+        {
+            var (stream, compression) = await Decompression.OpenAsync(new NonDisposingStream(raw), cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var reader = new TarReader(stream, leaveOpen: true);
+                await using (reader.ConfigureAwait(false))
+                {
+                    int ordinal = 0;
+                    while (true)
+                    {
+                        TarEntry? entry;
+                        try
+                        {
+                            entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (Decompression.IsFormatError(e))
+                        {
+                            throw new LivrableException(DiagnosticCodes.InvalidArchive,
+                                $"Layer {layer.Descriptor.Digest} ({Decompression.Name(compression)}) is not a valid tar: {e.Message}", inner: e);
+                        }
+                        if (entry is null) break;
+                        bool more;
+                        try
+                        {
+                            more = await visit(ordinal++, entry, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (Decompression.IsFormatError(e) && e is not LivrableException)
+                        {
+                            throw new LivrableException(DiagnosticCodes.InvalidArchive,
+                                $"Layer {layer.Descriptor.Digest} is truncated or corrupt in '{entry.Name}': {e.Message}", inner: e);
+                        }
+                        if (!more) break;
+                    }
+                }
+            }
+            await raw.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<byte[]> ReadAllAsync(Stream? data, CancellationToken cancellationToken)
+    {
+        if (data is null) return [];
+        var copy = new MemoryStream();
+        await data.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
+        return copy.ToArray();
+    }
+
+    private static async Task<long> CopyToFileAsync(Stream? data, string path, CancellationToken cancellationToken)
+    {
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+        await using (file.ConfigureAwait(false))
+        {
+            if (data is not null) await data.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+            return file.Length;
+        }
+    }
+
+    internal static FileStream OpenRead(string path)
+        => new(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+}
+
+/// <summary>A stream whose disposal leaves the inner stream open (so the rest of a blob can still be read).</summary>
+internal sealed class NonDisposingStream(Stream inner) : Stream
+{
+    public override bool CanRead => inner.CanRead;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+    public override int Read(Span<byte> buffer) => inner.Read(buffer);
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => inner.ReadAsync(buffer, offset, count, cancellationToken);
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        => inner.ReadAsync(buffer, cancellationToken);
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

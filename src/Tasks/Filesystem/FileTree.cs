@@ -1,0 +1,279 @@
+using Livrable.Images;
+using System.Collections.Immutable;
+using Livrable.Diagnostics;
+using Livrable.Layers;
+
+namespace Livrable.Filesystem;
+
+/// <summary>
+/// The merged view of an image's file system: its layers applied in order as the OCI layer spec says
+/// (https://github.com/opencontainers/image-spec/blob/main/layer.md#applying-changesets): later entries replace
+/// earlier ones, <c>.wh.name</c> deletes what the layers below hold at <c>name</c>, <c>.wh..wh..opq</c> hides what
+/// they hold in its directory, hard links become copies of their target's entry, missing parents appear as 0755 0:0
+/// directories, and a parent that is a symbolic link is followed (inside the tree) as containerd and umoci do.
+/// </summary>
+/// <remarks>
+/// A tree holds metadata only: an entry of a base layer knows where its bytes are (<see cref="LayerLocation"/>),
+/// and <see cref="MaterializeAsync"/> copies the ones a step needs. Trees are immutable and share their structure
+/// (<see cref="ImmutableDictionary{TKey, TValue}"/>): <see cref="With"/> costs the size of the new layer, not of the tree.
+/// </remarks>
+public sealed partial class FileTree
+{
+    /// <summary>How many symbolic links one resolution may follow, as Linux's <c>MAXSYMLINKS</c> in spirit; more is a loop.</summary>
+    public const int MaxSymlinks = 255;
+
+    private static readonly FileEntry RootEntry = new(ImagePath.Root, TarTypeFlag.Directory, FileModes.Directory, 0, 0);
+
+    private readonly ImmutableDictionary<string, FileEntry> _entries;
+    private readonly ImmutableDictionary<string, ImmutableHashSet<string>> _children;
+
+    private FileTree(ImmutableDictionary<string, FileEntry> entries, ImmutableDictionary<string, ImmutableHashSet<string>> children)
+    {
+        _entries = entries;
+        _children = children;
+    }
+
+    /// <summary>The tree of <c>scratch</c>: the root directory alone (0755, 0:0).</summary>
+    public static FileTree Empty { get; } = new(
+        ImmutableDictionary<string, FileEntry>.Empty.WithComparers(StringComparer.Ordinal).Add(ImagePath.Root, RootEntry),
+        ImmutableDictionary<string, ImmutableHashSet<string>>.Empty.WithComparers(StringComparer.Ordinal));
+
+    /// <summary>How many entries the tree has, the root included.</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>
+    /// The tree of <paramref name="layers"/> (base first), reading each layer once: gzip, zstd or plain tar, told by
+    /// the magic bytes. Throws LIV4004 for a layer that is not a tar, LIV4012 for an entry type a layer cannot carry,
+    /// LIV4001 when a blob does not match its digest.
+    /// </summary>
+    public static async Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        var builder = new Builder(Empty);
+        foreach (var layer in layers)
+        {
+            var entries = await ReadLayerAsync(layer, cancellationToken).ConfigureAwait(false);
+            builder.Apply(entries);
+        }
+        return builder.ToTree();
+    }
+
+    /// <summary>
+    /// The tree after one more layer made of <paramref name="layer"/>: the same rules as a base layer's tar (whiteouts
+    /// by name, hard links, implicit parents). This tree is unchanged.
+    /// </summary>
+    public FileTree With(IReadOnlyList<FileEntry> layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        var builder = new Builder(this);
+        builder.Apply(layer.Select(e => e with { Path = ImagePath.Clean(e.Path) }).ToList());
+        return builder.ToTree();
+    }
+
+    /// <summary>
+    /// The entry at <paramref name="path"/>, its parents resolved through symbolic links inside the tree, the last
+    /// part not (a link is returned as the link); null when nothing is there. Throws LIV4074 for a loop.
+    /// </summary>
+    public FileEntry? Get(string path)
+    {
+        string? resolved = Walk(_entries, path, followLast: false, makeDirectory: null);
+        return resolved is null ? null : _entries.GetValueOrDefault(resolved);
+    }
+
+    /// <summary>
+    /// The entry at <paramref name="path"/> with every symbolic link followed, the last one too: absolute targets
+    /// start from the tree's root and <c>..</c> stops there. Null when the path leads nowhere. Throws LIV4074 after
+    /// <see cref="MaxSymlinks"/> links.
+    /// </summary>
+    public FileEntry? Resolve(string path)
+    {
+        string? resolved = Walk(_entries, path, followLast: true, makeDirectory: null);
+        return resolved is null ? null : _entries.GetValueOrDefault(resolved);
+    }
+
+    /// <summary>
+    /// Everything below <paramref name="directory"/> (resolved through symbolic links), recursively, sorted by
+    /// path in tar name order; the directory itself is not included. Empty when it is not a directory.
+    /// </summary>
+    public IReadOnlyList<FileEntry> Enumerate(string directory)
+    {
+        var start = Resolve(directory);
+        if (start is null || start.Type != TarTypeFlag.Directory) return [];
+        var result = new List<FileEntry>();
+        var pending = new Stack<string>();
+        pending.Push(start.Path);
+        while (pending.Count > 0)
+        {
+            string dir = pending.Pop();
+            if (!_children.TryGetValue(dir, out var names)) continue;
+            foreach (string name in names)
+            {
+                var entry = _entries[ImagePath.Join(dir, name)];
+                result.Add(entry);
+                if (entry.Type == TarTypeFlag.Directory) pending.Push(entry.Path);
+            }
+        }
+        result.Sort((a, b) => TarNameComparer.Instance.Compare(a.Path, b.Path));
+        return result;
+    }
+
+    /// <summary>
+    /// Follows <paramref name="path"/> through the tree and returns the clean path it names, or null when a parent
+    /// is missing or not a directory. With <paramref name="makeDirectory"/>, a missing or non-directory parent is made
+    /// a directory instead (applying a layer).
+    /// </summary>
+    private static string? Walk(IReadOnlyDictionary<string, FileEntry> entries, string path, bool followLast, Action<string>? makeDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var pending = new Stack<string>();
+        PushSegments(pending, path);
+        string current = ImagePath.Root;
+        int links = 0;
+        while (pending.Count > 0)
+        {
+            string segment = pending.Pop();
+            if (segment == "..")
+            {
+                current = ImagePath.Parent(current);
+                continue;
+            }
+            string candidate = ImagePath.Join(current, segment);
+            bool last = pending.Count == 0;
+            var entry = entries.GetValueOrDefault(candidate);
+            if (entry is { Type: TarTypeFlag.SymbolicLink } && (!last || followLast))
+            {
+                if (++links > MaxSymlinks)
+                    throw new LivrableException(DiagnosticCodes.SymlinkLoop,
+                        $"Resolving '{path}' in the image follows more than {MaxSymlinks} symbolic links (a loop at '{candidate}' -> '{entry.LinkTarget}'?).");
+                string target = entry.LinkTarget ?? "";
+                if (target.StartsWith('/')) current = ImagePath.Root;
+                PushSegments(pending, target);
+                continue;
+            }
+            if (!last && entry?.Type != TarTypeFlag.Directory)
+            {
+                if (makeDirectory is null) return null;
+                makeDirectory(candidate);
+            }
+            current = candidate;
+        }
+        return current;
+    }
+
+    private static void PushSegments(Stack<string> pending, string path)
+    {
+        var segments = ImagePath.Segments(path);
+        for (int i = segments.Count - 1; i >= 0; i--) pending.Push(segments[i]);
+    }
+
+    /// <summary>Applies layers to a copy of a tree; the dictionaries' builders share what is not changed.</summary>
+    private sealed class Builder(FileTree start)
+    {
+        private readonly ImmutableDictionary<string, FileEntry>.Builder _entries = start._entries.ToBuilder();
+        private readonly ImmutableDictionary<string, ImmutableHashSet<string>>.Builder _children = start._children.ToBuilder();
+
+        public FileTree ToTree() => new(_entries.ToImmutable(), _children.ToImmutable());
+
+        /// <summary>
+        /// One layer: its whiteouts first, against the layers below only (the spec: a whiteout never hides an entry
+        /// of its own layer, wherever it stands in the tar), then its entries in order.
+        /// </summary>
+        public void Apply(IReadOnlyList<FileEntry> layer)
+        {
+            foreach (var entry in layer)
+            {
+                if (!entry.IsWhiteout || entry.Path == ImagePath.Root) continue;
+                string? directory = Walk(_entries, ImagePath.Parent(entry.Path), followLast: true, makeDirectory: null);
+                if (directory is null || _entries.GetValueOrDefault(directory)?.Type != TarTypeFlag.Directory) continue;
+                if (entry.IsOpaqueWhiteout)
+                {
+                    if (_children.TryGetValue(directory, out var names))
+                        foreach (string name in names) Remove(ImagePath.Join(directory, name));
+                }
+                else
+                {
+                    Remove(ImagePath.Join(directory, entry.Name[FileEntry.WhiteoutPrefix.Length..]));
+                }
+            }
+            foreach (var entry in layer)
+            {
+                if (entry.IsWhiteout) continue;
+                Put(entry);
+            }
+        }
+
+        private void Put(FileEntry entry)
+        {
+            if (entry.Path == ImagePath.Root)
+            {
+                // The layer's "./": the root's own mode and owner. Nothing else can replace the root.
+                if (entry.Type == TarTypeFlag.Directory) _entries[ImagePath.Root] = entry with { Open = null };
+                return;
+            }
+            string parent = Walk(_entries, ImagePath.Parent(entry.Path), followLast: true, MakeDirectory)!;
+            if (_entries.GetValueOrDefault(parent)?.Type != TarTypeFlag.Directory) MakeDirectory(parent);
+            string name = entry.Name;
+            string path = ImagePath.Join(parent, name);
+
+            if (entry.Type == TarTypeFlag.HardLink)
+            {
+                // link(2) does not follow a last symbolic link: the new name is another name of whatever is there.
+                string target = entry.LinkTarget ?? "";
+                string? resolved = Walk(_entries, target, followLast: false, makeDirectory: null);
+                var source = resolved is null ? null : _entries.GetValueOrDefault(resolved);
+                if (source is null || source.Type == TarTypeFlag.Directory)
+                    throw new LivrableException(DiagnosticCodes.InvalidArchive,
+                        $"The hard link '{entry.Path}' points to '{target}', which is {(source is null ? "not in the image" : "a directory")}.");
+                entry = source;
+            }
+
+            var existing = _entries.GetValueOrDefault(path);
+            if (existing is not null && !(existing.Type == TarTypeFlag.Directory && entry.Type == TarTypeFlag.Directory))
+                Remove(path);
+            _entries[path] = entry with { Path = path };
+            AddChild(parent, name);
+        }
+
+        /// <summary>An implicit directory (0755, 0:0) at <paramref name="path"/>, replacing a non-directory there.</summary>
+        private void MakeDirectory(string path)
+        {
+            if (_entries.GetValueOrDefault(path) is { Type: TarTypeFlag.Directory }) return;
+            if (path == ImagePath.Root) return;
+            string parent = ImagePath.Parent(path);
+            if (_entries.GetValueOrDefault(parent)?.Type != TarTypeFlag.Directory) MakeDirectory(parent);
+            Remove(path);
+            _entries[path] = RootEntry with { Path = path };
+            AddChild(parent, ImagePath.Name(path));
+        }
+
+        private void AddChild(string parent, string name)
+            => _children[parent] = (_children.GetValueOrDefault(parent) ?? ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal)).Add(name);
+
+        /// <summary>Removes the entry at <paramref name="path"/> and everything below it.</summary>
+        private void Remove(string path)
+        {
+            if (!_entries.Remove(path)) return;
+            string parent = ImagePath.Parent(path);
+            if (_children.TryGetValue(parent, out var siblings))
+            {
+                siblings = siblings.Remove(ImagePath.Name(path));
+                if (siblings.IsEmpty) _children.Remove(parent);
+                else _children[parent] = siblings;
+            }
+            var pending = new Stack<string>();
+            pending.Push(path);
+            while (pending.Count > 0)
+            {
+                string dir = pending.Pop();
+                if (!_children.TryGetValue(dir, out var names)) continue;
+                _children.Remove(dir);
+                foreach (string name in names)
+                {
+                    string child = ImagePath.Join(dir, name);
+                    _entries.Remove(child);
+                    pending.Push(child);
+                }
+            }
+        }
+    }
+}
