@@ -98,7 +98,7 @@ public static class ArchiveExtraction
         await using (raw.ConfigureAwait(false))
         {
             Stream decompressed;
-            Compression compression;
+            BlobCompression compression;
             try
             {
                 (decompressed, compression) = await Decompression.OpenAsync(raw, cancellationToken).ConfigureAwait(false);
@@ -132,7 +132,7 @@ public static class ArchiveExtraction
         return entries;
     }
 
-    private static async Task<TarEntry?> NextAsync(TarReader reader, string root, Compression compression, CancellationToken cancellationToken)
+    private static async Task<TarEntry?> NextAsync(TarReader reader, string root, BlobCompression compression, CancellationToken cancellationToken)
     {
         try
         {
@@ -141,7 +141,7 @@ public static class ArchiveExtraction
         catch (Exception e) when (Decompression.IsFormatError(e) && e is not LivrableException)
         {
             throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                $"The archive for {root} ({Decompression.Name(compression)}) is not a valid tar: {e.Message}", inner: e);
+                $"The archive for {root} ({CompressionMagic.Name(compression)}) is not a valid tar: {e.Message}", inner: e);
         }
     }
 

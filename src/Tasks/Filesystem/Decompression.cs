@@ -1,3 +1,4 @@
+using Livrable.Layers;
 using System.IO.Compression;
 using SharpCompress.Compressors.BZip2;
 using SharpCompress.Compressors.Xz;
@@ -5,61 +6,33 @@ using SharpCompress.Compressors.ZStandard;
 
 namespace Livrable.Filesystem;
 
-/// <summary>The compressions a layer or an ADD archive may have, told by the first bytes, never by a name or a media type.</summary>
-internal enum Compression
-{
-    None,
-    Gzip,
-    Bzip2,
-    Xz,
-    Zstd,
-}
-
 /// <summary>
 /// Sniffs a stream's compression from its magic bytes and opens the decompressed bytes: gzip with the base library,
 /// bzip2, xz and zstd with SharpCompress. Concatenated members (pigz, pbzip2, multi-frame zstd) are read through.
 /// </summary>
 internal static class Decompression
 {
-    private const int MagicLength = 6;
-
-    public static Compression Detect(ReadOnlySpan<byte> head)
-        => head.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]) ? Compression.Gzip
-            : head.StartsWith("BZh"u8) ? Compression.Bzip2
-            : head.StartsWith((ReadOnlySpan<byte>)[0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0]) ? Compression.Xz
-            : head.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD]) ? Compression.Zstd
-            : Compression.None;
-
     /// <summary>
     /// Reads the magic bytes of <paramref name="raw"/> and returns a stream of its decompressed bytes, which owns
     /// <paramref name="raw"/>. A stream with no known magic is returned as it is (with its first bytes put back).
     /// </summary>
-    public static async Task<(Stream Stream, Compression Compression)> OpenAsync(Stream raw, CancellationToken cancellationToken)
+    public static async Task<(Stream Stream, BlobCompression Compression)> OpenAsync(Stream raw, CancellationToken cancellationToken)
     {
-        var head = new byte[MagicLength];
-        int n = await raw.ReadAtLeastAsync(head, MagicLength, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        var compression = Detect(head.AsSpan(0, n));
+        var head = new byte[CompressionMagic.Length];
+        int n = await raw.ReadAtLeastAsync(head, CompressionMagic.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var compression = CompressionMagic.Detect(head.AsSpan(0, n));
         Stream replay = new PrefixedStream(head.AsMemory(0, n), raw);
         Stream result = compression switch
         {
-            Compression.Gzip => new GZipStream(replay, CompressionMode.Decompress, leaveOpen: false),
-            Compression.Bzip2 => BZip2Stream.Create(replay, SharpCompress.Compressors.CompressionMode.Decompress,
+            BlobCompression.Gzip => new GZipStream(replay, CompressionMode.Decompress, leaveOpen: false),
+            BlobCompression.Bzip2 => BZip2Stream.Create(replay, SharpCompress.Compressors.CompressionMode.Decompress,
                 decompressConcatenated: true, leaveOpen: false, tolerateTruncatedStream: false),
-            Compression.Xz => new OwningStream(new XZStream(replay), replay),
-            Compression.Zstd => new DecompressionStream(replay, leaveOpen: false),
+            BlobCompression.Xz => new OwningStream(new XZStream(replay), replay),
+            BlobCompression.Zstd => new DecompressionStream(replay, leaveOpen: false),
             _ => replay,
         };
         return (result, compression);
     }
-
-    public static string Name(Compression compression) => compression switch
-    {
-        Compression.Gzip => "gzip",
-        Compression.Bzip2 => "bzip2",
-        Compression.Xz => "xz",
-        Compression.Zstd => "zstd",
-        _ => "no compression",
-    };
 
     /// <summary>Whether an exception comes from corrupt compressed bytes rather than from I/O.</summary>
     public static bool IsFormatError(Exception e)

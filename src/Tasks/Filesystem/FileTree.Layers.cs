@@ -184,7 +184,7 @@ public sealed partial class FileTree
                         catch (Exception e) when (Decompression.IsFormatError(e))
                         {
                             throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                                $"Layer {layer.Descriptor.Digest} ({Decompression.Name(compression)}) is not a valid tar: {e.Message}", inner: e);
+                                $"Layer {layer.Descriptor.Digest} ({CompressionMagic.Name(compression)}) is not a valid tar: {e.Message}", inner: e);
                         }
                         if (entry is null) break;
                         bool more;

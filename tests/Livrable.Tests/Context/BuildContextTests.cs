@@ -1,6 +1,6 @@
 using Livrable.Context;
 using Livrable.Diagnostics;
-using Livrable.Tests.Layers;
+using Livrable.Tests.Infrastructure;
 using Xunit;
 
 namespace Livrable.Tests.Context;
@@ -9,12 +9,12 @@ namespace Livrable.Tests.Context;
 public sealed class BuildContextTests : IDisposable
 {
     private static readonly SourceSpan Span = new("Dockerfile", 4, 1, 4, 30);
-    private readonly TempFolder _temp = new();
+    private readonly TempDirectory _temp = new();
     private readonly string _root;
 
     public BuildContextTests()
     {
-        _root = _temp.Combine("ctx");
+        _root = _temp["ctx"];
         Directory.CreateDirectory(_root);
     }
 
@@ -297,7 +297,7 @@ public sealed class BuildContextTests : IDisposable
     public void A_link_leading_out_of_the_context_is_refused(string target)
     {
         if (OperatingSystem.IsWindows()) return;
-        File.WriteAllText(_temp.Combine("outside.txt"), "secret");
+        File.WriteAllText(_temp["outside.txt"], "secret");
         Write("target.txt");
         Directory.CreateDirectory(Path.Combine(_root, "sub"));
         Link("escape", target);
@@ -309,7 +309,7 @@ public sealed class BuildContextTests : IDisposable
     public void A_chain_of_links_leading_out_is_refused()
     {
         if (OperatingSystem.IsWindows()) return;
-        File.WriteAllText(_temp.Combine("outside.txt"), "secret");
+        File.WriteAllText(_temp["outside.txt"], "secret");
         Link("sub/c2", "../../outside.txt");
         Link("c1", "sub/c2");
         Link("hop/dir", "/tmp");
@@ -387,15 +387,15 @@ public sealed class BuildContextTests : IDisposable
         Assert.Equal(["a.txt"], BuildContext.Open(_root, null).Ignore.Patterns);
 
         // The Dockerfile may live outside the context; its ignore file still wins.
-        File.WriteAllText(_temp.Combine("outside.Dockerfile"), "FROM scratch");
-        File.WriteAllText(_temp.Combine("outside.Dockerfile.dockerignore"), "b.txt");
-        Assert.Equal(["b.txt"], BuildContext.Open(_root, _temp.Combine("outside.Dockerfile")).Ignore.Patterns);
+        File.WriteAllText(_temp["outside.Dockerfile"], "FROM scratch");
+        File.WriteAllText(_temp["outside.Dockerfile.dockerignore"], "b.txt");
+        Assert.Equal(["b.txt"], BuildContext.Open(_root, _temp["outside.Dockerfile"]).Ignore.Patterns);
     }
 
     [Fact]
     public void Opening_a_missing_folder_or_a_bad_ignore_file_fails()
     {
-        var missing = Assert.Throws<LivrableException>(() => BuildContext.Open(_temp.Combine("nope"), null));
+        var missing = Assert.Throws<LivrableException>(() => BuildContext.Open(_temp["nope"], null));
         Assert.Equal(DiagnosticCodes.ContextUnreadable, missing.Code);
         File.WriteAllText(Path.Combine(_root, ".dockerignore"), "ok\n!\n");
         var bad = Assert.Throws<LivrableException>(() => BuildContext.Open(_root, null));

@@ -44,6 +44,12 @@ public static class Tools
         ["pigz"] = "pigz",
         ["python3"] = "python3",
         ["ln"] = "coreutils",
+        ["xz"] = "xz-utils",
+        ["zstd"] = "zstd",
+        ["bzip2"] = "bzip2",
+        ["busybox"] = "busybox-static",
+        ["buildah"] = "buildah",
+        ["mount"] = "mount",
     };
 
     /// <summary>The full path of <paramref name="program"/> on PATH, or null.</summary>
