@@ -74,6 +74,11 @@ public sealed partial class BuildContainerImage
         StateDirectory = StateDirectory,
         SourceDateEpoch = SourceDateEpoch,
         InsecureRegistries = InsecureRegistries,
+        Dockerfile = Dockerfile,
+        BuildContext = BuildContext,
+        BuildArgs = Items(BuildArgs),
+        NamedContexts = Items(NamedContexts),
+        Target = Target,
     };
 
     private static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>

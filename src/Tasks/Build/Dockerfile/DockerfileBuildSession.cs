@@ -110,13 +110,14 @@ internal sealed class DockerfileBuildSession : IDisposable
         var needed = Graph.Needed(target);
         foreach (int s in needed)
         {
+            if (IsReplaced(s)) continue;
             if (Graph.Stages[s].Instructions.OfType<RunInstruction>().FirstOrDefault() is { } run)
                 throw RunNotSupported(s, run.Span);
             foreach (var copy in Graph.Stages[s].Instructions.OfType<CopyInstruction>())
                 if (copy.From is { } from) Graph.ResolveCopySource(from, s, copy.Span);
         }
         _multiStage = needed.Count > 1;
-        _total = needed.Sum(s => 1 + Graph.Stages[s].Instructions.Count) + _options.StepsAfter;
+        _total = needed.Sum(s => 1 + (IsReplaced(s) ? 0 : Graph.Stages[s].Instructions.Count)) + _options.StepsAfter;
         Directory.CreateDirectory(TempDirectory);
 
         var tasks = needed.Select(s => StageAsync(s, cancellationToken)).ToList();
@@ -151,6 +152,8 @@ internal sealed class DockerfileBuildSession : IDisposable
     private async Task<StageState> BuildStageAsync(int index, CancellationToken cancellationToken)
     {
         var (state, triggers) = await FromStep.RunAsync(this, index, cancellationToken).ConfigureAwait(false);
+        // A stage a named context replaces is that image, as it is (BuildKit dispatches none of its instructions).
+        if (IsReplaced(index)) return state;
         if (triggers.Count > 0) Interlocked.Add(ref _total, triggers.Count);
         var fromSpan = Graph.Stages[index].From.Span;
         foreach (var trigger in triggers)
@@ -187,6 +190,9 @@ internal sealed class DockerfileBuildSession : IDisposable
                 throw new LivrableException(DiagnosticCodes.Internal, $"{instruction.Keyword} cannot appear inside a stage.", step.Span);
         }
     }
+
+    /// <summary>Whether a named context has the stage's name, and so replaces it.</summary>
+    public bool IsReplaced(int index) => Graph.Stages[index].Name is { } name && NamedContextSource(name) is not null;
 
     /// <summary>The state <c>COPY --from=<paramref name="from"/></c> reads: an earlier stage, a named context, or an image.</summary>
     public async Task<StageState> CopySourceAsync(string from, int current, SourceSpan span, CancellationToken cancellationToken)

@@ -29,7 +29,8 @@ internal static class FromStep
         if (stage.Name is { } own && session.NamedContextSource(own) is { } replacement)
         {
             var image = await session.ResolveImageAsync(replacement, platform, from.Span, cancellationToken).ConfigureAwait(false);
-            (state, triggers) = FromImage(session, image, image.Config.Platform, from.Span);
+            state = StageState.FromImage(image, image.Config.Platform);
+            triggers = [];
             description = $"{replacement} (named context {own})";
         }
         else if (session.Graph.BaseStage(index) is int b)
