@@ -17,7 +17,7 @@ public static class DiagnosticCodes
     /// <summary>A FROM names no image once expanded (blank, or not a reference), or its <c>--platform</c> is not a platform.</summary>
     public const string InvalidBaseImage = "LIV1102";
     /// <summary><c>COPY --from</c> holds a variable, which BuildKit does not expand.</summary>
-    public const string CopyFromVariable = "LIV1103";
+    public const string StageReferenceVariable = "LIV1103";
     /// <summary><c>COPY --from</c> names a stage that is defined at or after the current one.</summary>
     public const string StageOrder = "LIV1104";
     /// <summary>An EXPOSE value is not <c>port[-port][/tcp|udp|sctp]</c>.</summary>

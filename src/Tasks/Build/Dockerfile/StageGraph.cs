@@ -129,7 +129,7 @@ internal sealed class StageGraph
     private int? FindStage(string from, SourceSpan span)
     {
         if (from.Contains('$'))
-            throw new LivrableException(DiagnosticCodes.CopyFromVariable,
+            throw new LivrableException(DiagnosticCodes.StageReferenceVariable,
                 "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround", span);
         if (int.TryParse(from, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int index))
         {
