@@ -16,7 +16,7 @@ public static class DiagnosticCodes
     public const string StageCycle = "LIV1101";
     /// <summary>A FROM names no image once expanded (blank, or not a reference), or its <c>--platform</c> is not a platform.</summary>
     public const string InvalidBaseImage = "LIV1102";
-    /// <summary><c>COPY --from</c> holds a variable, which BuildKit does not expand.</summary>
+    /// <summary>A stage reference (<c>COPY --from</c>, also in a trigger) holds a variable, which BuildKit does not expand (the parser checks it first, LIV1020).</summary>
     public const string StageReferenceVariable = "LIV1103";
     /// <summary><c>COPY --from</c> names a stage that is defined at or after the current one.</summary>
     public const string StageOrder = "LIV1104";
