@@ -13,8 +13,11 @@ namespace Livrable.Tests.Build.Dockerfile;
 /// debian-base and hello (its named contexts), then the Dockerfile. The tarball is read by skopeo and umoci, holds
 /// the site the first stage assembled, and runs the hello app with runc; an error in the Dockerfile is reported by
 /// MSBuild as <c>path/Dockerfile(line,col): error LIVnnnn</c>.
+/// In the registry collection: it pushes there, and it must never build the samples and src/Tasks at the same time
+/// as the other tests that publish them (two builds of one project would share its obj folder).
 /// </summary>
-public sealed partial class DockerfileDemoSampleTests : IDisposable
+[Collection(RegistryCollection.Name)]
+public sealed partial class DockerfileDemoSampleTests(RegistryFixture registry) : IDisposable
 {
     private readonly TempDirectory _temp = new();
     private readonly string _repository = HelloSampleFixture.FindRepository();
@@ -64,6 +67,24 @@ public sealed partial class DockerfileDemoSampleTests : IDisposable
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains($"{dockerfile}(2,1", result.Stdout);
         Assert.Contains("error LIV1105: invalid proto: xyz", result.Stdout);
+    }
+
+    [Fact]
+    public async Task The_sample_pushed_to_a_registry_is_listed_by_skopeo_and_an_unchanged_publish_uploads_nothing()
+    {
+        string[] push = [$"-p:ContainerRegistry={registry.Registry}", "-p:ContainerRepository=samples/dockerfile-demo"];
+        var first = (await PublishAsync(_repository, push)).EnsureSuccess();
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{registry.Registry}/samples/dockerfile-demo:v1");
+        using (var doc = System.Text.Json.JsonDocument.Parse(inspect.Stdout))
+        {
+            string? digest = doc.RootElement.GetProperty("Digest").GetString();
+            Assert.Contains($" {digest} ", first.Stdout);
+        }
+        var config = await Tools.RunCheckedAsync("skopeo", "inspect", "--config", "--tls-verify=false", $"docker://{registry.Registry}/samples/dockerfile-demo:v1");
+        using (var doc = System.Text.Json.JsonDocument.Parse(config.Stdout))
+            Assert.Equal("65532:65532", doc.RootElement.GetProperty("config").GetProperty("User").GetString());
+        var again = (await PublishAsync(_repository, push)).EnsureSuccess();
+        Assert.Contains("uploaded 0 blobs", again.Stdout);
     }
 
     [GeneratedRegex(@"Built (?<ref>\S+) (?<digest>sha256:[0-9a-f]{64}) \([^)]*\) -> (?<destination>.+?) in [0-9.]+s")]
