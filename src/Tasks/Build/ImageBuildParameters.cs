@@ -38,6 +38,11 @@ public sealed class ImageBuildParameters
     public string? SourceDateEpoch { get; set; }
     public IReadOnlyList<string>? InsecureRegistries { get; set; }
     public bool NoCache { get; set; }
+    public string? Dockerfile { get; set; }
+    public string? BuildContext { get; set; }
+    public IReadOnlyList<ParameterItem>? BuildArgs { get; set; }
+    public IReadOnlyList<ParameterItem>? NamedContexts { get; set; }
+    public string? Target { get; set; }
 
     /// <summary>
     /// The engine's request; LIV2xxx for values of the wrong shape. Relative paths are resolved against the current
@@ -46,6 +51,7 @@ public sealed class ImageBuildParameters
     /// <exception cref="LivrableException">A value has the wrong shape, or a layer input does not exist.</exception>
     public ImageBuildRequest ToRequest()
     {
+        if (NullIfEmpty(Dockerfile) is { } dockerfile) return ToDockerfileRequest(dockerfile);
         var publishFiles = (PublishFiles ?? []).Select(ToPublishFile).ToList();
         // No working directory keeps the base's, unless there is an app to put somewhere.
         string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) ?? (publishFiles.Count > 0 ? "/app" : null);
@@ -92,9 +98,67 @@ public sealed class ImageBuildParameters
         };
     }
 
+    /// <summary>
+    /// Dockerfile mode: the Dockerfile decides the image; of the config properties only ContainerLabel applies (as
+    /// <c>docker build --label</c>); the outputs are the same as in properties mode.
+    /// </summary>
+    private ImageBuildRequest ToDockerfileRequest(string dockerfile)
+    {
+        string path = Path.GetFullPath(dockerfile);
+        return new ImageBuildRequest
+        {
+            Platform = Platform.FromRuntimeIdentifier(string.IsNullOrWhiteSpace(RuntimeIdentifier) ? "linux-x64" : RuntimeIdentifier!),
+            Dockerfile = new DockerfileBuild
+            {
+                DockerfilePath = path,
+                ContextDirectory = NullIfEmpty(BuildContext) is { } context ? Path.GetFullPath(context) : Path.GetDirectoryName(path)!,
+                BuildArgs = Map(BuildArgs, "ContainerBuildArg", valueRequired: false),
+                NamedContexts = Map(NamedContexts, "ContainerNamedContext", valueRequired: true),
+                Target = NullIfEmpty(Target),
+            },
+            Config = new ConfigChanges { Labels = Pairs(Labels, "ContainerLabel") },
+            Repository = Repository.Trim(),
+            Tags = Tags is { Count: > 0 } ? Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() : ["latest"],
+            Registry = NullIfEmpty(Registry),
+            ArchivePath = NullIfEmpty(ArchiveOutputPath) is { } archive ? Path.GetFullPath(archive) : null,
+            LocalEngine = ParseLocalRegistry(LocalRegistry),
+            Format = ParseFormat(ImageFormat),
+            Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
+            StateDirectory = NullIfEmpty(StateDirectory)
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
+            InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
+        };
+    }
+
+    /// <summary>Items <c>Include="name" Value="..."</c> as a map (a later item wins); LIV2070 for a bad name or a missing value.</summary>
+    private static IReadOnlyDictionary<string, string> Map(IReadOnlyList<ParameterItem>? items, string what, bool valueRequired)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var item in items ?? [])
+        {
+            string name = item.ItemSpec.Trim();
+            string value = item.GetMetadata("Value");
+            if (name.Length == 0 || name.Contains('=') || name.Any(char.IsWhiteSpace))
+                throw new LivrableException(DiagnosticCodes.InvalidDockerfileItem, $"{what} '{item.ItemSpec}' is not a valid name.");
+            if (valueRequired && value.Trim().Length == 0)
+                throw new LivrableException(DiagnosticCodes.InvalidDockerfileItem,
+                    $"{what} '{name}' has no Value: give the image it stands for, such as Value=\"archive:base.tar\" or Value=\"debian:bookworm\".");
+            map[name] = valueRequired ? value.Trim() : value;
+        }
+        return map;
+    }
+
     /// <summary>The request, one line per field, for the detailed log.</summary>
     public static IEnumerable<string> Describe(ImageBuildRequest r)
     {
+        if (r.Dockerfile is { } build)
+        {
+            yield return $"Livrable request: Dockerfile {build.DockerfilePath}, context {build.ContextDirectory}, target {build.Target ?? "(last stage)"}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
+            yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + a.Value))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}]";
+            yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
+            yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory}";
+            yield break;
+        }
         yield return $"Livrable request: base {r.BaseImage}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
         yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
         yield return $"  config: workdir={r.Config.WorkingDirectory} user={r.Config.User ?? "-"} entrypoint=[{Join(r.Config.Entrypoint)}] cmd=[{Join(r.Config.Cmd)}]";

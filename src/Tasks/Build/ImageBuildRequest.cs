@@ -12,9 +12,16 @@ public sealed record ImageBuildRequest
     /// <summary>
     /// The base image: <c>scratch</c>, a registry reference (<c>host/repo:tag</c>, <c>repo@sha256:...</c>), or a local
     /// image given as <c>oci-layout:DIR[:tag]</c>, <c>archive:FILE</c> (an image tarball, docker or OCI), or a plain
-    /// path to an existing tarball or OCI layout folder.
+    /// path to an existing tarball or OCI layout folder. Not used when <see cref="Dockerfile"/> is set.
     /// </summary>
-    public required string BaseImage { get; init; }
+    public string BaseImage { get; init; } = "scratch";
+
+    /// <summary>
+    /// When set, the image is the target stage of this Dockerfile, and <see cref="BaseImage"/>, <see cref="Layers"/> and
+    /// <see cref="Config"/> are not used, except <see cref="ConfigChanges.Labels"/>, added to the final image as
+    /// <c>docker build --label</c> does.
+    /// </summary>
+    public DockerfileBuild? Dockerfile { get; init; }
 
     /// <summary>The platform to build for; chooses the entry of a multi-platform base.</summary>
     public required Platform Platform { get; init; }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Livrable.Build.Dockerfile;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Layers;
@@ -42,26 +43,12 @@ public static class ImageBuilder
         var store = new BlobStore(request.StateDirectory);
         using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries }, store, logger);
 
-        int steps = 2 + request.Layers.Count;
-        int step = 1;
-        var source = ImageSources.Open(request.BaseImage, store, reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference));
-        logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform})");
-        var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
+        IImageSource OpenImage(string name) => ImageSources.Open(name, store,
+            reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference));
 
-        // Independent layers are written concurrently; each is one pass of tar, gzip and hashing.
-        var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache };
-        var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
-        var newLayers = new List<ILayer>();
-        for (int i = 0; i < layerTasks.Count; i++)
-        {
-            var layer = await layerTasks[i].ConfigureAwait(false);
-            string cached = layer.FromCache ? " CACHED" : "";
-            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){cached}");
-            newLayers.Add(layer);
-        }
-
-        var config = Compose(request, baseImage, newLayers);
-        var image = new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]);
+        var (image, step, steps) = request.Dockerfile is { } dockerfile
+            ? await BuildDockerfileAsync(request, dockerfile, store, OpenImage, logger, cancellationToken).ConfigureAwait(false)
+            : await BuildFromBaseAsync(request, store, OpenImage, logger, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
 
@@ -81,6 +68,66 @@ public static class ImageBuilder
             BlobsUploaded = counters.BlobsUploaded,
             BytesUploaded = counters.BytesUploaded,
         };
+    }
+
+    /// <summary>Properties mode: the base image, the request's layers (written concurrently) and config changes.</summary>
+    private static async Task<(BuiltImage Image, int Step, int Steps)> BuildFromBaseAsync(ImageBuildRequest request, BlobStore store,
+        Func<string, IImageSource> openImage, ILogger logger, CancellationToken cancellationToken)
+    {
+        int steps = 2 + request.Layers.Count;
+        int step = 1;
+        var source = openImage(request.BaseImage);
+        logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform})");
+        var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
+
+        // Independent layers are written concurrently; each is one pass of tar, gzip and hashing.
+        var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache };
+        var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
+        var newLayers = new List<ILayer>();
+        for (int i = 0; i < layerTasks.Count; i++)
+        {
+            var layer = await layerTasks[i].ConfigureAwait(false);
+            string cached = layer.FromCache ? " CACHED" : "";
+            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){cached}");
+            newLayers.Add(layer);
+        }
+
+        var config = Compose(request, baseImage, newLayers);
+        return (new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps);
+    }
+
+    /// <summary>
+    /// Dockerfile mode: parse the Dockerfile (errors point into it by its full path), build the target stage, add the
+    /// request's labels as <c>docker build --label</c> does.
+    /// </summary>
+    private static async Task<(BuiltImage Image, int Step, int Steps)> BuildDockerfileAsync(ImageBuildRequest request, DockerfileBuild dockerfile,
+        BlobStore store, Func<string, IImageSource> openImage, ILogger logger, CancellationToken cancellationToken)
+    {
+        string path = Path.GetFullPath(dockerfile.DockerfilePath);
+        if (!File.Exists(path))
+            throw new LivrableException(DiagnosticCodes.DockerfileNotFound, $"The Dockerfile '{path}' does not exist (ContainerDockerfile).");
+        string contextDirectory = Path.GetFullPath(dockerfile.ContextDirectory);
+        if (!Directory.Exists(contextDirectory))
+            throw new LivrableException(DiagnosticCodes.BuildContextNotFound, $"The build context folder '{contextDirectory}' does not exist (ContainerBuildContext).");
+        string text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        var document = Livrable.Dockerfile.DockerfileParser.Parse(path, text, logger);
+        using var session = new DockerfileBuildSession(document, new DockerfileBuildOptions
+        {
+            TargetPlatform = request.Platform,
+            Epoch = request.Created,
+            BuildArgs = dockerfile.BuildArgs,
+            NamedContexts = dockerfile.NamedContexts,
+            Target = dockerfile.Target,
+            ContextDirectory = contextDirectory,
+            DockerfilePath = path,
+            Store = store,
+            OpenImage = openImage,
+            Logger = logger,
+            TempDirectory = Path.Combine(store.TempDirectory, $"dockerfile-{Guid.NewGuid():N}"),
+        });
+        var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var (key, value) in request.Config.Labels) result.Config.SetLabel(key, value);
+        return (new BuiltImage(request.Format, result.Config, result.Layers), result.NextStep, result.TotalSteps);
     }
 
     private static void Validate(ImageBuildRequest request)

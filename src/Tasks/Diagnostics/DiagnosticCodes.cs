@@ -97,6 +97,35 @@ public static class DiagnosticCodes
     public const string InvalidSourcePattern = "LIV1063";
     /// <summary>The build context folder does not exist, or a file in it could not be read.</summary>
     public const string ContextUnreadable = "LIV1064";
+    // 1xxx: Dockerfile (LIV1100-LIV1149: the build: stages, steps)
+    /// <summary>A stage named by ContainerTarget, <c>COPY --from</c> or an index does not exist.</summary>
+    public const string StageNotFound = "LIV1100";
+    /// <summary>Stages depend on each other in a circle (FROM and <c>COPY --from</c>).</summary>
+    public const string StageCycle = "LIV1101";
+    /// <summary>A FROM names no image once expanded (blank, or not a reference), or its <c>--platform</c> is not a platform.</summary>
+    public const string InvalidBaseImage = "LIV1102";
+    /// <summary>A stage reference (<c>COPY --from</c>, also in a trigger) holds a variable, which BuildKit does not expand (the parser checks it first, LIV1020).</summary>
+    public const string StageReferenceVariable = "LIV1103";
+    /// <summary><c>COPY --from</c> names a stage that is defined at or after the current one.</summary>
+    public const string StageOrder = "LIV1104";
+    /// <summary>An EXPOSE value is not <c>port[-port][/tcp|udp|sctp]</c>.</summary>
+    public const string InvalidExpose = "LIV1105";
+    /// <summary>A STOPSIGNAL is neither a non-zero number nor a signal name.</summary>
+    public const string InvalidStopSignal = "LIV1106";
+    /// <summary>A VOLUME path is empty once expanded.</summary>
+    public const string EmptyVolume = "LIV1107";
+    /// <summary>COPY was given a URL, which only ADD downloads.</summary>
+    public const string UrlInCopy = "LIV1108";
+    /// <summary>ADD of a git repository, which Livrable does not support yet.</summary>
+    public const string GitSourceNotSupported = "LIV1109";
+    /// <summary><c>ADD --checksum</c> without exactly one http(s) source.</summary>
+    public const string InvalidChecksum = "LIV1110";
+    /// <summary>A <c>COPY --from</c> source path does not exist in that stage or image.</summary>
+    public const string SourceNotFound = "LIV1111";
+    /// <summary>A COPY or ADD destination (or one of its parents) is an existing file where a folder is needed.</summary>
+    public const string NotADirectory = "LIV1112";
+    /// <summary>A build argument was given that no ARG of the stages built declares (a warning, as BuildKit's).</summary>
+    public const string UnusedBuildArg = "LIV1120";
 
     // 2xxx: MSBuild inputs (properties, items, references given by the user)
     /// <summary>An image reference (base image, repository, registry) does not parse.</summary>
@@ -124,6 +153,13 @@ public static class DiagnosticCodes
     /// by project files, not by the engine; listed here so the code is never given another meaning.
     /// </summary>
     public const string ToolNotFound = "LIV2040";
+
+    /// <summary>A ContainerBuildArg or ContainerNamedContext item is malformed.</summary>
+    public const string InvalidDockerfileItem = "LIV2070";
+    /// <summary>The Dockerfile (ContainerDockerfile) does not exist.</summary>
+    public const string DockerfileNotFound = "LIV2071";
+    /// <summary>The build context folder (ContainerBuildContext) does not exist.</summary>
+    public const string BuildContextNotFound = "LIV2072";
 
     // 3xxx: registries and authentication
     /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
@@ -192,6 +228,9 @@ public static class DiagnosticCodes
     public const string ArchiveTooLarge = "LIV4073";
     /// <summary>Resolving a path in an image's file tree met more than 255 symbolic links (a loop).</summary>
     public const string SymlinkLoop = "LIV4074";
+    // 5xxx: RUN
+    /// <summary>A stage that is built holds a RUN, which Livrable cannot execute yet.</summary>
+    public const string RunNotSupported = "LIV5001";
 
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>

@@ -49,7 +49,11 @@ public sealed class ImageConfig
 
     public string? Architecture { get => Str(_root, "architecture"); set => _root["architecture"] = value; }
     public string? Os { get => Str(_root, "os"); set => _root["os"] = value; }
-    public string? Variant => Str(_root, "variant");
+    /// <summary>The CPU variant (<c>v7</c>, <c>v8</c>); null removes it.</summary>
+    public string? Variant { get => Str(_root, "variant"); set => SetOrRemove(_root, "variant", value); }
+
+    /// <summary>The image's <c>author</c> (Dockerfile <c>MAINTAINER</c>); null removes it.</summary>
+    public string? Author { get => Str(_root, "author"); set => SetOrRemove(_root, "author", value); }
 
     /// <summary>The platform this config declares.</summary>
     public Platform Platform => new(Os ?? "linux", Architecture ?? "amd64", Variant, Str(_root, "os.version"));
@@ -58,7 +62,11 @@ public sealed class ImageConfig
     public DateTimeOffset? Created
     {
         get => DateTimeOffset.TryParse(Str(_root, "created"), out var d) ? d : null;
-        set => _root["created"] = value is null ? null : FormatTime(value.Value);
+        set
+        {
+            if (value is null) _root.Remove("created");
+            else _root["created"] = FormatTime(value.Value);
+        }
     }
 
     public string? User { get => Str(Runtime, "User"); set => SetOrRemove(Runtime, "User", value); }
@@ -70,6 +78,58 @@ public sealed class ImageConfig
 
     /// <summary>The default arguments (Cmd); null when unset.</summary>
     public IReadOnlyList<string>? Cmd { get => StrList(Runtime, "Cmd"); set => SetList(Runtime, "Cmd", value); }
+
+    /// <summary>
+    /// The shell that wraps the shell form of RUN, CMD and ENTRYPOINT (Docker's <c>Shell</c> extension, set by the
+    /// Dockerfile's <c>SHELL</c>); null when unset.
+    /// </summary>
+    public IReadOnlyList<string>? Shell { get => StrList(Runtime, "Shell"); set => SetList(Runtime, "Shell", value); }
+
+    /// <summary>The raw ONBUILD triggers (Docker's <c>OnBuild</c> extension); null when there are none.</summary>
+    public IReadOnlyList<string>? OnBuild { get => StrList(Runtime, "OnBuild"); set => SetList(Runtime, "OnBuild", value); }
+
+    /// <summary>
+    /// Docker's <c>ArgsEscaped</c> (true once a Dockerfile CMD set the command, as BuildKit writes it); false removes it.
+    /// </summary>
+    public bool ArgsEscaped
+    {
+        get => Runtime["ArgsEscaped"] is JsonValue v && v.TryGetValue(out bool b) && b;
+        set
+        {
+            if (value) Runtime["ArgsEscaped"] = true;
+            else Runtime.Remove("ArgsEscaped");
+        }
+    }
+
+    /// <summary>
+    /// Docker's <c>Healthcheck</c>: durations in nanoseconds (Go's <c>time.Duration</c> in JSON), zero values left out
+    /// as Go's <c>omitempty</c> does. Null removes it.
+    /// </summary>
+    public Healthcheck? Healthcheck
+    {
+        get
+        {
+            if (Runtime["Healthcheck"] is not JsonObject h) return null;
+            return new Healthcheck(StrList(h, "Test") ?? [], Nanos(h, "Interval"), Nanos(h, "Timeout"), Nanos(h, "StartPeriod"),
+                Nanos(h, "StartInterval"), h["Retries"] is JsonValue r && r.TryGetValue(out int n) ? n : 0);
+        }
+        set
+        {
+            if (value is null)
+            {
+                Runtime.Remove("Healthcheck");
+                return;
+            }
+            var h = new JsonObject();
+            if (value.Test.Count > 0) SetList(h, "Test", value.Test);
+            SetNanos(h, "Interval", value.Interval);
+            SetNanos(h, "Timeout", value.Timeout);
+            SetNanos(h, "StartPeriod", value.StartPeriod);
+            SetNanos(h, "StartInterval", value.StartInterval);
+            if (value.Retries != 0) h["Retries"] = value.Retries;
+            Runtime["Healthcheck"] = h;
+        }
+    }
 
     /// <summary>Environment as <c>NAME=value</c> lines, in order.</summary>
     public IReadOnlyList<string> Env => StrList(Runtime, "Env") ?? [];
@@ -160,6 +220,14 @@ public sealed class ImageConfig
         o[key] = value is null ? new JsonObject() : JsonValue.Create(value);
     }
 
+    private static TimeSpan Nanos(JsonObject o, string name)
+        => o[name] is JsonValue v && v.TryGetValue(out long ns) ? TimeSpan.FromTicks(ns / 100) : TimeSpan.Zero;
+
+    private static void SetNanos(JsonObject o, string name, TimeSpan value)
+    {
+        if (value != TimeSpan.Zero) o[name] = value.Ticks * 100;
+    }
+
     private static string? Str(JsonObject o, string name) => o[name] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
 
     private static IReadOnlyList<string>? StrList(JsonObject o, string name)
@@ -186,6 +254,12 @@ public sealed class ImageConfig
         return map;
     }
 }
+
+/// <summary>
+/// Docker's health check: <c>Test</c> is <c>["NONE"]</c>, <c>["CMD", args...]</c> or <c>["CMD-SHELL", command]</c>;
+/// zero durations and retries mean the runtime's defaults.
+/// </summary>
+public sealed record Healthcheck(IReadOnlyList<string> Test, TimeSpan Interval, TimeSpan Timeout, TimeSpan StartPeriod, TimeSpan StartInterval, int Retries);
 
 /// <summary>One entry of the config's history: what made a layer (or changed only the config).</summary>
 public sealed record HistoryEntry(DateTimeOffset? Created, string? CreatedBy, string? Comment = null, bool EmptyLayer = false);

@@ -94,6 +94,23 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
 
     /// <summary><c>ContainerNoCache</c>: write every layer again instead of reusing one made from unchanged inputs.</summary>
     public bool NoCache { get; set; }
+    /// <summary>
+    /// The Dockerfile to build (ContainerDockerfile); when set the image is its target stage, and the base image, layer
+    /// and config parameters other than <see cref="Labels"/> are not used.
+    /// </summary>
+    public string? Dockerfile { get; set; }
+
+    /// <summary>The build context folder (ContainerBuildContext); the Dockerfile's folder when empty.</summary>
+    public string? BuildContext { get; set; }
+
+    /// <summary><c>ContainerBuildArg</c> items: the argument name, <c>Value</c> metadata.</summary>
+    public ITaskItem[]? BuildArgs { get; set; }
+
+    /// <summary><c>ContainerNamedContext</c> items: the name FROM or COPY --from uses, <c>Value</c> metadata the image (BaseImage's forms).</summary>
+    public ITaskItem[]? NamedContexts { get; set; }
+
+    /// <summary>The stage to build (ContainerTarget); the last one when empty.</summary>
+    public string? Target { get; set; }
 
     /// <summary>The digest of the image's manifest.</summary>
     [Output] public string? ImageDigest { get; set; }

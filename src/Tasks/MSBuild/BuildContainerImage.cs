@@ -75,6 +75,11 @@ public sealed partial class BuildContainerImage
         SourceDateEpoch = SourceDateEpoch,
         InsecureRegistries = InsecureRegistries,
         NoCache = NoCache,
+        Dockerfile = Dockerfile,
+        BuildContext = BuildContext,
+        BuildArgs = Items(BuildArgs),
+        NamedContexts = Items(NamedContexts),
+        Target = Target,
     };
 
     private static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>

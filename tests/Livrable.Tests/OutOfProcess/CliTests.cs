@@ -138,6 +138,12 @@ public sealed class CliTests : IDisposable
         task.PublishDirectory = publish;
         task.SourceDateEpoch = "1700000000";
         task.InsecureRegistries = ["localhost:5000"];
+        // Dockerfile mode's parameters, sent too (an empty Dockerfile keeps properties mode).
+        task.Dockerfile = "";
+        task.BuildContext = _dir;
+        task.BuildArgs = [Label("V", "1")];
+        task.NamedContexts = [Label("base", "scratch")];
+        task.Target = "final";
 
         string json = RequestWriter.Write(task);
         using (var doc = JsonDocument.Parse(json))
@@ -150,5 +156,9 @@ public sealed class CliTests : IDisposable
 
         var parameters = JsonSerializer.Deserialize<ImageBuildParameters>(json, Livrable.Cli.Program.RequestOptions)!;
         Assert.Equal(ImageBuildParameters.Describe(task.CreateRequest()), ImageBuildParameters.Describe(parameters.ToRequest()));
+
+        task.Dockerfile = Path.Combine(_dir, "Dockerfile");
+        var dockerfile = JsonSerializer.Deserialize<ImageBuildParameters>(RequestWriter.Write(task), Livrable.Cli.Program.RequestOptions)!;
+        Assert.Equal(ImageBuildParameters.Describe(task.CreateRequest()), ImageBuildParameters.Describe(dockerfile.ToRequest()));
     }
 }

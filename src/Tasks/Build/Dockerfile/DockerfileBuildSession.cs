@@ -1,0 +1,318 @@
+using System.Collections.Concurrent;
+using Livrable.Context;
+using Livrable.Diagnostics;
+using Livrable.Dockerfile;
+using Livrable.Filesystem;
+using Livrable.Images;
+using Livrable.Layers;
+using Livrable.Sources;
+using Livrable.Store;
+
+namespace Livrable.Build.Dockerfile;
+
+/// <summary>What a Dockerfile build needs besides the Dockerfile: the engine's services and the request's values.</summary>
+internal sealed record DockerfileBuildOptions
+{
+    /// <summary>The platform of the image (and of every stage without FROM <c>--platform</c>).</summary>
+    public required Platform TargetPlatform { get; init; }
+
+    /// <summary>The platform the build runs on, for the <c>BUILD*</c> arguments.</summary>
+    public Platform? BuildPlatform { get; init; }
+
+    /// <summary>The time in every history entry, layer entry and the final <c>created</c> (SOURCE_DATE_EPOCH).</summary>
+    public DateTimeOffset Epoch { get; init; } = Reproducibility.DefaultEpoch;
+
+    public IReadOnlyDictionary<string, string> BuildArgs { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> NamedContexts { get; init; } = new Dictionary<string, string>();
+    public string? Target { get; init; }
+
+    /// <summary>The build context folder; null for a build that reads no context (a test).</summary>
+    public string? ContextDirectory { get; init; }
+
+    /// <summary>The Dockerfile's path, for <c>&lt;Dockerfile&gt;.dockerignore</c>.</summary>
+    public string? DockerfilePath { get; init; }
+
+    public required BlobStore Store { get; init; }
+
+    /// <summary>An image string (<c>ImageSources.Open</c>'s forms) to its source.</summary>
+    public required Func<string, IImageSource> OpenImage { get; init; }
+
+    public required ILogger Logger { get; init; }
+
+    /// <summary>Variable expansion; the frontend's <see cref="ShellExpander"/> with the Dockerfile's escape when null.</summary>
+    public IWordExpander? Expander { get; init; }
+
+    /// <summary>A folder for files the build materializes (base-layer files copied, archives, downloads); deleted at dispose.</summary>
+    public required string TempDirectory { get; init; }
+
+    /// <summary>Steps that come after the stages (writing the image), counted in the <c>[k/n]</c> progress.</summary>
+    public int StepsAfter { get; init; } = 1;
+}
+
+/// <summary>The target stage's image: its config (final platform and <c>created</c> set) and its layers, base first.</summary>
+internal sealed record DockerfileBuildResult(ImageConfig Config, IReadOnlyList<ILayer> Layers, string Stage, int NextStep, int TotalSteps);
+
+/// <summary>
+/// One Dockerfile build (BuildKit's <c>dockerfile2llb.toDispatchState</c> and <c>dispatchStages</c>, without LLB): the
+/// build and meta arguments, the stage graph, and each stage the target needs built once, independent stages in
+/// parallel (a stage awaits the stages it reads from). Steps are one class per instruction kind; this class holds what
+/// they share: image resolution (named contexts first), the build context, layer writing, history, progress.
+/// </summary>
+internal sealed class DockerfileBuildSession : IDisposable
+{
+    /// <summary>The largest archive ADD extracts (uncompressed bytes), against archive bombs.</summary>
+    public const long MaxArchiveBytes = 16L << 30;
+
+    /// <summary>The history comment of every instruction, as BuildKit writes it.</summary>
+    public const string HistoryComment = "buildkit.dockerfile.v0";
+
+    private readonly DockerfileBuildOptions _options;
+    private readonly ConcurrentDictionary<int, Lazy<Task<StageState>>> _stages = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task<IImage>>> _images = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<StageState>>> _imageStates = new(StringComparer.Ordinal);
+    private readonly Lazy<HttpClient> _http = new(() => new HttpClient());
+    private readonly object _gate = new();
+    private BuildContext? _context;
+    private int _step;
+    private int _total;
+    private bool _multiStage;
+
+    public DockerfileBuildSession(DockerfileDocument document, DockerfileBuildOptions options)
+    {
+        Document = document;
+        _options = options;
+        Expander = options.Expander ?? new ShellWordExpander(document.Directives.Escape);
+        if (document.Stages.Count == 0)
+            throw new LivrableException(DiagnosticCodes.StageNotFound, "dockerfile contains no stages to build", new SourceSpan(document.Path, 1, 1));
+        string? targetName = string.IsNullOrWhiteSpace(options.Target) ? document.Stages[^1].Name : options.Target.Trim().ToLowerInvariant();
+        Arguments = BuildArguments.Create(document.GlobalArgs, options.BuildArgs, options.TargetPlatform,
+            options.BuildPlatform ?? HostPlatform(), targetName ?? "default", Expander);
+        Graph = StageGraph.Create(document, Arguments.Meta, Expander);
+    }
+
+    public DockerfileDocument Document { get; }
+    public StageGraph Graph { get; }
+    public BuildArguments Arguments { get; }
+    public IWordExpander Expander { get; }
+    public ILogger Logger => _options.Logger;
+    public Platform TargetPlatform => _options.TargetPlatform;
+    public DateTimeOffset Epoch => _options.Epoch;
+    public string TempDirectory => _options.TempDirectory;
+    public HttpClient Http => _http.Value;
+
+    /// <summary>
+    /// Builds the target stage and the stages it needs. LIV5001 when one of them holds a RUN (checked before anything
+    /// is built); the other LIV1xxx errors carry the span of their instruction.
+    /// </summary>
+    public async Task<DockerfileBuildResult> BuildAsync(CancellationToken cancellationToken)
+    {
+        int target = Graph.Target(_options.Target);
+        var needed = Graph.Needed(target);
+        foreach (int s in needed)
+        {
+            if (IsReplaced(s)) continue;
+            if (Graph.Stages[s].Instructions.OfType<RunInstruction>().FirstOrDefault() is { } run)
+                throw RunNotSupported(s, run.Span);
+            foreach (var copy in Graph.Stages[s].Instructions.OfType<CopyInstruction>())
+                if (copy.From is { } from) Graph.ResolveCopySource(from, s, copy.Span);
+        }
+        _multiStage = needed.Count > 1;
+        _total = needed.Sum(s => 1 + (IsReplaced(s) ? 0 : Graph.Stages[s].Instructions.Count)) + _options.StepsAfter;
+        Directory.CreateDirectory(TempDirectory);
+
+        var tasks = needed.Select(s => StageAsync(s, cancellationToken)).ToList();
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch when (tasks.FirstOrDefault(t => t.IsFaulted)?.Exception?.InnerException is LivrableException first)
+        {
+            // The first stage (in Dockerfile order) that failed is the error to report, whatever finished first.
+            throw first;
+        }
+        var state = await StageAsync(target, cancellationToken).ConfigureAwait(false);
+
+        foreach (string unused in Arguments.Unused())
+            Logger.Warning(DiagnosticCodes.UnusedBuildArg,
+                $"The build argument {unused} was not consumed: no ARG of the stages built declares it.");
+
+        var config = state.Config.Clone();
+        config.Os = TargetPlatform.Os;
+        config.Architecture = TargetPlatform.Architecture;
+        config.Variant = TargetPlatform.Variant;
+        config.Created = Epoch;
+        var stage = Graph.Stages[target];
+        return new DockerfileBuildResult(config, state.Layers, stage.Name ?? $"stage-{target}", _step + 1, _total);
+    }
+
+    /// <summary>Stage <paramref name="index"/>, built once (later calls get the same task).</summary>
+    public Task<StageState> StageAsync(int index, CancellationToken cancellationToken)
+        => _stages.GetOrAdd(index, i => new Lazy<Task<StageState>>(() => Task.Run(() => BuildStageAsync(i, cancellationToken), cancellationToken))).Value;
+
+    private async Task<StageState> BuildStageAsync(int index, CancellationToken cancellationToken)
+    {
+        var (state, triggers) = await FromStep.RunAsync(this, index, cancellationToken).ConfigureAwait(false);
+        // A stage a named context replaces is that image, as it is (BuildKit dispatches none of its instructions).
+        if (IsReplaced(index)) return state;
+        if (triggers.Count > 0) Interlocked.Add(ref _total, triggers.Count);
+        var fromSpan = Graph.Stages[index].From.Span;
+        foreach (var trigger in triggers)
+            await DispatchAsync(new StepContext(this, state, index, fromSpan), trigger, cancellationToken).ConfigureAwait(false);
+        foreach (var instruction in Graph.Stages[index].Instructions)
+            await DispatchAsync(new StepContext(this, state, index, instruction.Span), instruction, cancellationToken).ConfigureAwait(false);
+        return state;
+    }
+
+    private async Task DispatchAsync(StepContext step, Instruction instruction, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Progress(step.StageIndex, FirstLine(instruction.Text));
+        switch (instruction)
+        {
+            case RunInstruction: throw RunNotSupported(step.StageIndex, step.Span);
+            case EnvInstruction env: MetadataSteps.Env(step, env); break;
+            case ArgInstruction arg: MetadataSteps.Arg(step, arg); break;
+            case LabelInstruction label: MetadataSteps.Label(step, label); break;
+            case MaintainerInstruction maintainer: MetadataSteps.Maintainer(step, maintainer); break;
+            case ExposeInstruction expose: MetadataSteps.Expose(step, expose); break;
+            case VolumeInstruction volume: MetadataSteps.Volume(step, volume); break;
+            case UserInstruction user: MetadataSteps.User(step, user); break;
+            case StopsignalInstruction stop: MetadataSteps.StopSignal(step, stop); break;
+            case HealthcheckInstruction health: MetadataSteps.Healthcheck(step, health); break;
+            case ShellInstruction shell: MetadataSteps.Shell(step, shell); break;
+            case CmdInstruction cmd: MetadataSteps.Cmd(step, cmd); break;
+            case EntrypointInstruction entrypoint: MetadataSteps.Entrypoint(step, entrypoint); break;
+            case OnbuildInstruction onbuild: MetadataSteps.Onbuild(step, onbuild); break;
+            case WorkdirInstruction workdir: await WorkdirStep.RunAsync(step, workdir, cancellationToken).ConfigureAwait(false); break;
+            case CopyInstruction copy: await new CopyStep(step, copy).RunAsync(cancellationToken).ConfigureAwait(false); break;
+            case AddInstruction add: await new AddStep(step, add).RunAsync(cancellationToken).ConfigureAwait(false); break;
+            default:
+                throw new LivrableException(DiagnosticCodes.Internal, $"{instruction.Keyword} cannot appear inside a stage.", step.Span);
+        }
+    }
+
+    /// <summary>Whether a named context has the stage's name, and so replaces it.</summary>
+    public bool IsReplaced(int index) => Graph.Stages[index].Name is { } name && NamedContextSource(name) is not null;
+
+    /// <summary>The state <c>COPY --from=<paramref name="from"/></c> reads: an earlier stage, a named context, or an image.</summary>
+    public async Task<StageState> CopySourceAsync(string from, int current, SourceSpan span, CancellationToken cancellationToken)
+    {
+        var source = Graph.ResolveCopySource(from, current, span);
+        if (source.Stage is int s) return await StageAsync(s, cancellationToken).ConfigureAwait(false);
+        string image = NamedContextSource(from) ?? from;
+        return await _imageStates.GetOrAdd(image, i => new Lazy<Task<StageState>>(async () =>
+        {
+            var resolved = await ResolveImageAsync(i, TargetPlatform, span, cancellationToken).ConfigureAwait(false);
+            return StageState.FromImage(resolved, TargetPlatform);
+        })).Value.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The image string of the named context <paramref name="name"/>: the same key, else one naming the same image
+    /// reference once normalized (<c>debian:bookworm</c> is <c>docker.io/library/debian:bookworm</c>). Null when none.
+    /// </summary>
+    public string? NamedContextSource(string name)
+    {
+        var contexts = _options.NamedContexts;
+        if (contexts.Count == 0 || name == "scratch") return null;
+        if (contexts.TryGetValue(name, out var exact)) return exact;
+        foreach (var (key, value) in contexts)
+            if (string.Equals(key, name, StringComparison.OrdinalIgnoreCase)) return value;
+        string? normalized = NormalizeReference(name);
+        if (normalized is null) return null;
+        foreach (var (key, value) in contexts)
+            if (NormalizeReference(key) == normalized) return value;
+        return null;
+    }
+
+    private static string? NormalizeReference(string name)
+        => ImageReference.TryParse(name, out var reference, out _) && reference is not null
+            ? $"{reference.FullName}:{reference.Tag ?? (reference.Digest is null ? "latest" : "")}@{reference.Digest}"
+            : null;
+
+    /// <summary>Resolves an image once per build and platform; a resolution error points at <paramref name="span"/>.</summary>
+    public Task<IImage> ResolveImageAsync(string source, Platform platform, SourceSpan span, CancellationToken cancellationToken)
+        => _images.GetOrAdd(source + "\n" + platform, _ => new Lazy<Task<IImage>>(async () =>
+        {
+            try
+            {
+                var imageSource = _options.OpenImage(source);
+                return await imageSource.ResolveAsync(platform, cancellationToken).ConfigureAwait(false);
+            }
+            catch (LivrableException e) when (e.Span is null)
+            {
+                throw new LivrableException(e.Code, e.Message, span, e);
+            }
+        })).Value;
+
+    /// <summary>The build context, opened on first use. LIV2072 when the build has none.</summary>
+    public BuildContext Context(SourceSpan span)
+    {
+        lock (_gate)
+        {
+            if (_context is not null) return _context;
+            if (_options.ContextDirectory is null || !Directory.Exists(_options.ContextDirectory))
+                throw new LivrableException(DiagnosticCodes.BuildContextNotFound,
+                    $"This step reads the build context, but the build context folder '{_options.ContextDirectory}' does not exist (ContainerBuildContext).", span);
+            return _context = BuildContext.Open(_options.ContextDirectory, _options.DockerfilePath);
+        }
+    }
+
+    /// <summary>A history entry for an instruction that adds no layer.</summary>
+    public void AddHistory(StageState state, string createdBy)
+        => state.Config.AddHistory(new HistoryEntry(Epoch, createdBy, HistoryComment, EmptyLayer: true));
+
+    /// <summary>Writes one layer of <paramref name="entries"/> and adds it to the stage.</summary>
+    public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken)
+    {
+        var spec = new EntriesLayerSpec(entries) { CreatedBy = createdBy };
+        var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch }, _options.Store, cancellationToken).ConfigureAwait(false);
+        Logger.Detail($"  {createdBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}, {entries.Count} entries)");
+        state.AddLayer(layer, entries, new HistoryEntry(Epoch, createdBy, HistoryComment));
+    }
+
+    /// <summary>One <c>[k/n]</c> progress line.</summary>
+    public void Progress(int stageIndex, string text)
+    {
+        int k = Interlocked.Increment(ref _step);
+        string stage = _multiStage ? (Graph.Stages[stageIndex].Name ?? $"stage-{stageIndex}") + ": " : "";
+        Logger.Info($"[{k}/{Volatile.Read(ref _total)}] {stage}{text}");
+    }
+
+    private LivrableException RunNotSupported(int stage, SourceSpan span)
+        => new(DiagnosticCodes.RunNotSupported,
+            $"RUN is not supported yet: Livrable does not run containers while building, and stage '{Graph.Stages[stage].Name ?? $"stage-{stage}"}' " +
+            "of this build needs it. Make what the RUN makes another way (a base image, an ADD of an archive, a COPY --from of an image), " +
+            "or build a target stage without RUN (ContainerTarget).", span);
+
+    private static string FirstLine(string text)
+    {
+        int newline = text.IndexOf('\n');
+        return (newline < 0 ? text : text[..newline]).Trim();
+    }
+
+    private static Platform HostPlatform()
+    {
+        try
+        {
+            return Platform.Host();
+        }
+        catch (LivrableException)
+        {
+            return new Platform("linux", "amd64");
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_http.IsValueCreated) _http.Value.Dispose();
+        try
+        {
+            if (Directory.Exists(TempDirectory)) Directory.Delete(TempDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left for the next build's cleanup; nothing reads it any more.
+        }
+    }
+}

@@ -1,0 +1,224 @@
+using System.Text;
+using Livrable.Context;
+using Livrable.Diagnostics;
+using Livrable.Dockerfile;
+using Livrable.Filesystem;
+using Livrable.Images;
+using Livrable.Layers;
+
+namespace Livrable.Build.Dockerfile;
+
+/// <summary>
+/// What COPY and ADD share (BuildKit's <c>dispatchCopy</c>, <c>convert_copy.go</c>): sources, destination, <c>--chown</c>,
+/// <c>--chmod</c> and <c>--exclude</c> expanded in the build environment; the destination made absolute against the
+/// working directory; each source placed by the rules of the checklist's section 3 (a folder's contents into the
+/// destination folder; a file at the destination path, or inside it when it ends in <c>/</c> or is a folder already);
+/// one layer for the whole instruction, and the history entry <c>COPY [--parents] [--chown=..] [--chmod=..] src... dest</c>.
+/// Context files are 0:0 unless <c>--chown</c>; files from a stage or an image keep their owner.
+/// </summary>
+internal abstract class FileStep(StepContext step, FileInstruction instruction)
+{
+    protected StepContext Step { get; } = step;
+    protected DockerfileBuildSession Session => Step.Session;
+    protected StageState State => Step.State;
+    protected SourceSpan Span => Step.Span;
+
+    /// <summary>The destination as expanded (what history shows).</summary>
+    protected string Destination { get; private set; } = "";
+
+    /// <summary>The destination, absolute and clean.</summary>
+    protected string DestinationPath { get; private set; } = "/";
+
+    /// <summary>Whether the destination names a folder to copy into (<c>/x/</c>, <c>.</c>...).</summary>
+    protected bool IntoDirectory { get; private set; }
+
+    protected (long Uid, long Gid)? Owner { get; private set; }
+    protected ChmodSpec? Chmod { get; private set; }
+    protected LayerPlan Plan { get; private set; } = null!;
+
+    /// <summary>The <c>--exclude</c> patterns, expanded.</summary>
+    protected IReadOnlyList<string> Excludes { get; private set; } = [];
+
+    private int? _numericChmod;
+    private DockerIgnore? _excludeMatcher;
+    private readonly List<string> _flags = [];
+
+    /// <summary>Runs the step: plans the layer, writes it, and records it in the stage.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var env = State.Environment;
+        var expander = Session.Expander;
+        var sources = instruction.Sources.Where(s => s.Path is not null).Select(s => expander.Word(s.Path!, env, Span)).ToList();
+        Destination = expander.Word(instruction.Destination, env, Span);
+        string? chown = instruction.Chown is null ? null : expander.Word(instruction.Chown, env, Span);
+        string? chmod = instruction.Chmod is null ? null : expander.Word(instruction.Chmod, env, Span);
+        Excludes = instruction.Excludes.Select(e => expander.Word(e, env, Span)).ToList();
+        if (Excludes.Count > 0) _excludeMatcher = DockerIgnore.Parse(string.Join('\n', Excludes));
+        BeforeSources(sources);
+
+        var tree = await State.GetTreeAsync(cancellationToken).ConfigureAwait(false);
+        Plan = new LayerPlan(tree, Span);
+        if (chown is not null) Owner = Ownership.Resolve(chown, tree, Span);
+        if (chmod is not null)
+        {
+            Chmod = ChmodSpec.Parse(chmod, Span);
+            if (chmod.All(c => c is >= '0' and <= '7')) _numericChmod = Convert.ToInt32(chmod, 8);
+        }
+        DestinationPath = PathRules.ResolveDestination(Destination, State.Config.WorkingDir);
+        IntoDirectory = PathRules.IsDirectoryDestination(Destination);
+
+        if (ParentsFlag) _flags.Add("--parents");
+        if (chown is not null) _flags.Add("--chown=" + chown);
+        if (chmod is not null) _flags.Add("--chmod=" + chmod);
+
+        foreach (string source in sources) await AddSourceAsync(source, cancellationToken).ConfigureAwait(false);
+        foreach (var heredoc in instruction.Sources.Select(s => s.Heredoc).OfType<Heredoc>())
+        {
+            string content = heredoc.Expand ? expander.Raw(heredoc.Content, env, Span) : heredoc.Content;
+            byte[] bytes = Encoding.UTF8.GetBytes(content);
+            var entry = new FileEntry("/" + heredoc.Name, TarTypeFlag.RegularFile, 0b110_100_100, 0, 0)
+            {
+                Size = bytes.Length,
+                Open = _ => Task.FromResult<Stream>(new MemoryStream(bytes, writable: false)),
+            };
+            PlaceFile(heredoc.Name, entry, keepOwner: false);
+        }
+
+        var createdBy = new StringBuilder(instruction.Keyword);
+        foreach (string flag in _flags) createdBy.Append(' ').Append(flag);
+        foreach (string source in sources) createdBy.Append(' ').Append(source);
+        foreach (var heredoc in instruction.Sources.Select(s => s.Heredoc).OfType<Heredoc>()) createdBy.Append(" <<").Append(heredoc.Name);
+        createdBy.Append(' ').Append(Destination);
+        // BuildKit marks the history of steps that ran on its solver state with this suffix.
+        createdBy.Append(" # buildkit");
+
+        var entries = Plan.Entries();
+        await Session.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether <c>--parents</c> is set (COPY only).</summary>
+    protected virtual bool ParentsFlag => false;
+
+    /// <summary>Checks on the expanded sources before anything is read (ADD's <c>--checksum</c> rules).</summary>
+    protected virtual void BeforeSources(IReadOnlyList<string> sources) { }
+
+    /// <summary>Adds one expanded source path to the plan.</summary>
+    protected abstract Task AddSourceAsync(string source, CancellationToken cancellationToken);
+
+    /// <summary>Whether an <c>--exclude</c> pattern matches this slash-separated relative path.</summary>
+    protected bool IsExcluded(string relativePath) => _excludeMatcher?.IsExcluded(relativePath) ?? false;
+
+    /// <summary>
+    /// A file (or symlink) source named <paramref name="name"/>: inside the destination when it names a folder (or is one
+    /// already, in this layer or the tree), else at the destination path.
+    /// </summary>
+    protected void PlaceFile(string name, FileEntry entry, bool keepOwner) => Plan.Add(Adjust(entry with { Path = FileTarget(name) }, keepOwner));
+
+    /// <summary>The path a file source named <paramref name="name"/> goes to; its folder is created.</summary>
+    protected string FileTarget(string name)
+    {
+        if (IntoDirectory || Plan.IsDirectory(DestinationPath))
+        {
+            string directory = Plan.RealPath(DestinationPath);
+            EnsureDirectory(directory);
+            return PathRules.Join(directory, name);
+        }
+        string parent = Plan.RealPath(PathRules.Parent(DestinationPath));
+        EnsureDirectory(parent);
+        return PathRules.Join(parent, PathRules.Name(DestinationPath));
+    }
+
+    /// <summary>A folder source: its contents (paths relative to it) go into the destination folder, created if needed.</summary>
+    protected void PlaceContents(IEnumerable<(string Relative, FileEntry Entry)> contents, bool keepOwner)
+    {
+        string directory = DestinationDirectory();
+        foreach (var (relative, entry) in contents)
+            Plan.Add(Adjust(entry with { Path = PathRules.Join(directory, relative) }, keepOwner));
+    }
+
+    /// <summary><c>--parents</c> and archives: an entry at a path relative to the destination folder.</summary>
+    protected void PlaceAt(string relative, FileEntry entry, bool keepOwner)
+        => Plan.Add(Adjust(entry with { Path = PathRules.Join(DestinationDirectory(), relative) }, keepOwner));
+
+    /// <summary>The destination as a folder (real path), created if missing.</summary>
+    protected string DestinationDirectory()
+    {
+        string directory = Plan.RealPath(DestinationPath);
+        EnsureDirectory(directory);
+        return directory;
+    }
+
+    /// <summary>An ADD archive: its entries under the destination folder; owners kept unless <c>--chown</c>.</summary>
+    protected async Task ExtractAsync(Func<CancellationToken, Task<Stream>> open, CancellationToken cancellationToken)
+    {
+        string directory = DestinationDirectory();
+        var entries = await ArchiveExtraction.ExtractAsync(open, directory, Session.TempDirectory, DockerfileBuildSession.MaxArchiveBytes, cancellationToken)
+            .ConfigureAwait(false);
+        foreach (var entry in entries)
+            Plan.Add(Owner is { } o ? entry with { Uid = o.Uid, Gid = o.Gid } : entry);
+    }
+
+    /// <summary>A context entry as a layer entry (0:0; the bytes read from the file when the layer is written).</summary>
+    protected static FileEntry FromContext(ContextEntry entry, string path)
+    {
+        var type = entry.Type switch
+        {
+            ContextEntryType.Directory => TarTypeFlag.Directory,
+            ContextEntryType.Symlink => TarTypeFlag.SymbolicLink,
+            _ => TarTypeFlag.RegularFile,
+        };
+        string fullPath = entry.FullPath;
+        return new FileEntry(path, type, entry.Mode & 0xFFF, 0, 0)
+        {
+            Size = type == TarTypeFlag.RegularFile ? entry.Size : 0,
+            LinkTarget = entry.LinkTarget,
+            Open = type == TarTypeFlag.RegularFile ? _ => Task.FromResult<Stream>(File.OpenRead(fullPath)) : null,
+        };
+    }
+
+    /// <summary>
+    /// The build context sources of one path: folders copy their contents, files and symlinks are placed by name;
+    /// <paramref name="unpack"/> extracts a file that is an archive (ADD).
+    /// </summary>
+    protected async Task AddContextSourceAsync(string source, bool unpack, CancellationToken cancellationToken)
+    {
+        var context = Session.Context(Span);
+        foreach (var match in context.Resolve(source, Span))
+        {
+            if (match.RelativePath != "." && IsExcluded(match.RelativePath)) continue;
+            switch (match.Type)
+            {
+                case ContextEntryType.Directory:
+                    PlaceContents(context.Enumerate(match, Excludes).Select(e => (Relative(match.RelativePath, e.RelativePath), FromContext(e, "/"))), keepOwner: false);
+                    break;
+                case ContextEntryType.File when unpack:
+                    var file = FromContext(match, "/");
+                    if (await ArchiveExtraction.IsArchiveAsync(file.Open!, cancellationToken).ConfigureAwait(false))
+                        await ExtractAsync(file.Open!, cancellationToken).ConfigureAwait(false);
+                    else
+                        PlaceFile(PathRules.Name("/" + match.RelativePath), file, keepOwner: false);
+                    break;
+                default:
+                    PlaceFile(PathRules.Name("/" + match.RelativePath), FromContext(match, "/"), keepOwner: false);
+                    break;
+            }
+        }
+    }
+
+    /// <summary><paramref name="path"/> relative to <paramref name="root"/> (both context-relative; <c>.</c> is the root).</summary>
+    protected static string Relative(string root, string path)
+        => root is "." or "" ? path : path.Length > root.Length && path.StartsWith(root + "/", StringComparison.Ordinal) ? path[(root.Length + 1)..] : path;
+
+    /// <summary>The owner (<c>--chown</c>, else 0:0 or the source's) and mode (<c>--chmod</c>) an entry gets.</summary>
+    protected FileEntry Adjust(FileEntry entry, bool keepOwner)
+    {
+        var (uid, gid) = Owner ?? (keepOwner ? (entry.Uid, entry.Gid) : (0L, 0L));
+        int mode = Chmod is not null && entry.Type is TarTypeFlag.RegularFile or TarTypeFlag.Directory
+            ? Chmod.Apply(entry.Mode, entry.Type == TarTypeFlag.Directory)
+            : entry.Mode;
+        return entry with { Uid = uid, Gid = gid, Mode = mode };
+    }
+
+    private void EnsureDirectory(string path)
+        => Plan.EnsureDirectory(path, _numericChmod ?? 0b111_101_101, Owner?.Uid ?? 0, Owner?.Gid ?? 0);
+}

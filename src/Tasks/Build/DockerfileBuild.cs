@@ -1,0 +1,32 @@
+namespace Livrable.Build;
+
+/// <summary>
+/// The Dockerfile mode of an <see cref="ImageBuildRequest"/>: build the <see cref="Target"/> stage of a Dockerfile
+/// instead of a base image plus layers (https://docs.docker.com/reference/dockerfile/, BuildKit semantics; see
+/// docs/dockerfile-frontend.md). The request's platform is the target platform, its <c>Created</c> the build's epoch.
+/// </summary>
+public sealed record DockerfileBuild
+{
+    /// <summary>The Dockerfile's full path; errors point into it as <c>path(line,col)</c>.</summary>
+    public required string DockerfilePath { get; init; }
+
+    /// <summary>The build context folder COPY and ADD read from (with its <c>.dockerignore</c>).</summary>
+    public required string ContextDirectory { get; init; }
+
+    /// <summary>
+    /// Build arguments (<c>--build-arg NAME=value</c>): they override ARG defaults and the automatic platform
+    /// arguments. One that no ARG of the stages built declares is a warning (LIV1120).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> BuildArgs { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Named contexts (<c>--build-context name=...</c>): a name that FROM or <c>COPY --from</c> uses, mapped to an image
+    /// given in the forms of <see cref="ImageBuildRequest.BaseImage"/> (a registry reference, <c>archive:FILE</c>,
+    /// <c>oci-layout:DIR</c>...). A name may be an image reference (<c>debian:bookworm</c>): a named context wins over
+    /// the registry. A stage whose name is a named context is replaced by it.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> NamedContexts { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The stage to build (<c>--target</c>, case-insensitive); null for the last one.</summary>
+    public string? Target { get; init; }
+}
