@@ -52,8 +52,8 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
         // against the env before the line, so Q is empty.
         // BuildKit expands EXPOSE ranges to one entry per port and lowercases the protocol (reference 8.24); buildah
         // stores "8000-8002/udp" and "53/UDP" as written.
-        // BuildKit wraps a shell-form ENTRYPOINT in the SHELL in effect (reference 8.11); buildah 1.28 always uses
-        // /bin/sh -c for ENTRYPOINT (it honours SHELL for CMD).
+        // BuildKit wraps a shell-form ENTRYPOINT (or CMD) in the SHELL in effect (reference 8.11); buildah 1.28 always
+        // wraps shell forms in /bin/sh -c, whatever SHELL says.
         var expected = peer
             .WithEnv("FROM_X", "arg")
             .WithEnv("PQ", "11")
@@ -70,7 +70,7 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
             expectedTree = expectedTree.With(peerTree[path]! with { Uid = 0, Gid = 0 });
         AssertSame(expectedTree, livrableTree);
         // The rules the peer confirmed, spelled out: ENV pairs see the values from before the line, the base's Cmd is
-        // dropped by ENTRYPOINT, relative WORKDIRs join, each created as the USER (names resolved in /etc/passwd).
+        // dropped by ENTRYPOINT, relative WORKDIRs join (and the peer creates them as the USER, app:staff = 1000:50).
         Assert.Equal(
             ["BASEVAR=base", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=one", "B=1", "C=two words",
              "GREETING=hello there", "X=env", "FROM_X=arg", "Y=envy", "FROM_Y=envy", "PQ=11"],
