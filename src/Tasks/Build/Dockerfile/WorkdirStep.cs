@@ -7,9 +7,9 @@ namespace Livrable.Build.Dockerfile;
 /// <summary>
 /// WORKDIR (https://docs.docker.com/reference/dockerfile/#workdir): expanded, joined to the current working directory
 /// when relative, and created (<c>mkdir -p</c>, 0755) as a layer unless it is <c>/</c>, as BuildKit's
-/// <c>dispatchWorkdir</c> does; the history entry is <c>WORKDIR /abs</c>. Folders created are owned by 0:0, or by
-/// the USER in force when it is numeric (<c>uid[:gid]</c>; a uid alone gives gid = uid). BuildKit also resolves a
-/// USER name through the image's <c>/etc/passwd</c>; Livrable does not (docs/dockerfile-choices.md).
+/// <c>dispatchWorkdir</c> does; the history entry is <c>WORKDIR /abs</c>. Folders created are owned by the USER in
+/// force, as BuildKit's <c>llb.Mkdir(..., WithUser)</c>: numeric or names resolved in the stage's <c>/etc/passwd</c>
+/// and <c>/etc/group</c>; what cannot be resolved is 0, as BuildKit's <c>readUser</c> falls back (docs/dockerfile-choices.md).
 /// </summary>
 internal static class WorkdirStep
 {
@@ -27,12 +27,30 @@ internal static class WorkdirStep
         }
         var tree = await state.GetTreeAsync(cancellationToken).ConfigureAwait(false);
         var plan = new LayerPlan(tree, step.Span);
-        var (uid, gid) = NumericUser(state.Config.User);
+        var (uid, gid) = Owner(state.Config.User, tree, step.Span);
         plan.EnsureDirectory(plan.RealPath(directory), 0b111_101_101, uid, gid);
         await step.Session.AddLayerAsync(state, plan.Entries(), createdBy, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The owner of folders WORKDIR creates: a numeric USER (<c>1000</c>, <c>1000:1000</c>), else 0:0.</summary>
+    /// <summary>
+    /// The owner of folders WORKDIR creates: the USER resolved like <c>--chown</c>; a name the image does not know
+    /// falls back to the numeric parts of USER, else 0, rather than failing the build (USER itself is never checked
+    /// at build time, so WORKDIR must not be stricter than it).
+    /// </summary>
+    private static (long Uid, long Gid) Owner(string? user, FileTree tree, Diagnostics.SourceSpan span)
+    {
+        if (string.IsNullOrEmpty(user)) return (0, 0);
+        try
+        {
+            return Ownership.Resolve(user, tree, span);
+        }
+        catch (Diagnostics.LivrableException)
+        {
+            return NumericUser(user);
+        }
+    }
+
+    /// <summary>A numeric USER (<c>1000</c>, <c>1000:1000</c>) as uid and gid, else 0:0.</summary>
     public static (long Uid, long Gid) NumericUser(string? user)
     {
         if (string.IsNullOrEmpty(user)) return (0, 0);
