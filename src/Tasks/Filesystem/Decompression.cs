@@ -36,9 +36,9 @@ internal static class Decompression
     }
 
     /// <summary>Whether an exception comes from corrupt compressed bytes rather than from I/O.</summary>
+    /// <remarks>A tar reader's format errors (<see cref="TarReading.IsFormatError"/>) and the decompressors' own.</remarks>
     public static bool IsFormatError(Exception e)
-        => e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or InvalidOperationException
-            or SharpCompress.Common.SharpCompressException or ZstdException;
+        => TarReading.IsFormatError(e) || e is InvalidOperationException or SharpCompress.Common.SharpCompressException or ZstdException;
 }
 
 /// <summary>Reads a few bytes already taken from a stream, then the rest of the stream; disposing disposes the stream.</summary>

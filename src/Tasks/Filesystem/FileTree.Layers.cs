@@ -127,20 +127,9 @@ public sealed partial class FileTree
 
     private static FileEntry? ToFileEntry(TarEntry tar, ILayer layer)
     {
-        var type = tar.EntryType switch
-        {
-            TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile => TarTypeFlag.RegularFile,
-            TarEntryType.Directory => TarTypeFlag.Directory,
-            TarEntryType.SymbolicLink => TarTypeFlag.SymbolicLink,
-            TarEntryType.HardLink => TarTypeFlag.HardLink,
-            TarEntryType.CharacterDevice => TarTypeFlag.CharacterDevice,
-            TarEntryType.BlockDevice => TarTypeFlag.BlockDevice,
-            TarEntryType.Fifo => TarTypeFlag.Fifo,
-            TarEntryType.GlobalExtendedAttributes => (TarTypeFlag)0,
-            _ => throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
-                $"Layer {layer.Descriptor.Digest} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry."),
-        };
-        if (type == 0) return null;
+        if (tar.EntryType == TarEntryType.GlobalExtendedAttributes) return null;
+        var type = TarReading.LayerType(tar.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
+            $"Layer {layer.Descriptor.Digest} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry.");
         var posix = tar as PosixTarEntry;
         bool device = type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice;
         return new FileEntry(ImagePath.Clean(tar.Name), type, (int)tar.Mode & FileModes.All, tar.Uid, tar.Gid)
