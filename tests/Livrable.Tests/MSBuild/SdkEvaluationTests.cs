@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Livrable.Tests.Infrastructure;
 using Xunit;
 
 namespace Livrable.Tests.MSBuild;
@@ -11,8 +12,7 @@ namespace Livrable.Tests.MSBuild;
 /// </summary>
 public sealed class SdkEvaluationTests : IDisposable
 {
-    private static readonly string RepositoryRoot = FindRepositoryRoot();
-    private static readonly string SdkDirectory = Path.Combine(RepositoryRoot, "src", "Sdk");
+    private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
     private readonly string _dir = Directory.CreateTempSubdirectory("livrable-sdk-").FullName;
 
     public void Dispose()
@@ -171,12 +171,5 @@ public sealed class SdkEvaluationTests : IDisposable
         string stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         return stdout + stderr.Result;
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Packaging.sln"))) return d.FullName;
-        throw new InvalidOperationException("Packaging.sln not found above " + AppContext.BaseDirectory);
     }
 }

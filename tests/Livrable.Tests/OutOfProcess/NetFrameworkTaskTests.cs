@@ -112,12 +112,7 @@ public sealed class NetFrameworkTaskTests : IDisposable
         Assert.Equal(expected, output.Trim());
     }
 
-    private static string Sdk(params string[] parts)
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Packaging.sln"))) return Path.Combine([d.FullName, "src", "Sdk", .. parts]);
-        throw new InvalidOperationException("Packaging.sln not found above " + AppContext.BaseDirectory);
-    }
+    private static string Sdk(params string[] parts) => Path.Combine([TestRepository.Root, "src", "Sdk", .. parts]);
 
     private (int ExitCode, string Output) Dotnet(string verb, string project, params string[] arguments)
     {

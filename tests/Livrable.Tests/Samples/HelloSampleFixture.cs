@@ -11,7 +11,7 @@ namespace Livrable.Tests.Samples;
 public sealed partial class HelloSampleFixture : IAsyncLifetime
 {
     /// <summary>The repository holding this test's source (the folder with Packaging.sln).</summary>
-    public string Repository { get; } = FindRepository();
+    public string Repository { get; } = TestRepository.Root;
 
     /// <summary>A second clone of the repository, in a temporary folder.</summary>
     public string Copy { get; } = Path.Combine(Path.GetTempPath(), "livrable-clone-" + Guid.NewGuid().ToString("N")[..10]);
@@ -56,14 +56,6 @@ public sealed partial class HelloSampleFixture : IAsyncLifetime
         ["MSBuildSDKsPath"] = "",
         ["MSBUILD_EXE_PATH"] = "",
     };
-
-    /// <summary>The repository holding this test's source (the folder with Packaging.sln).</summary>
-    public static string FindRepository()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Packaging.sln"))) return dir.FullName;
-        throw new InvalidOperationException("The tests do not run from inside the Livrable repository.");
-    }
 
     /// <summary>
     /// Makes <paramref name="target"/> a second clone of <paramref name="repository"/>: same commit, same remote URL

@@ -29,7 +29,7 @@ public sealed class PackageTests : IDisposable
     private async Task<string> PackAsync()
     {
         string feed = _temp["feed"];
-        string repository = HelloSampleFixture.FindRepository();
+        string repository = TestRepository.Root;
         (await Tools.RunAsync("dotnet", ["pack", Path.Combine(repository, "src", "Sdk"), "-o", feed, $"-p:LivrableVersion={_version}", "-nodeReuse:false"],
             TimeSpan.FromMinutes(5), repository, HelloSampleFixture.ChildEnvironment)).EnsureSuccess();
         Assert.True(File.Exists(Path.Combine(feed, $"Livrable.Sdk.{_version}.nupkg")), "dotnet pack made no Livrable.Sdk nupkg");

@@ -20,7 +20,7 @@ namespace Livrable.Tests.Build.Dockerfile;
 public sealed partial class DockerfileDemoSampleTests(RegistryFixture registry) : IDisposable
 {
     private readonly TempDirectory _temp = new();
-    private readonly string _repository = HelloSampleFixture.FindRepository();
+    private readonly string _repository = TestRepository.Root;
 
     public void Dispose() => _temp.Dispose();
 
