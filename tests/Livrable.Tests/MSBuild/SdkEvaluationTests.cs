@@ -13,17 +13,14 @@ namespace Livrable.Tests.MSBuild;
 public sealed class SdkEvaluationTests : IDisposable
 {
     private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
-    private readonly string _dir = Directory.CreateTempSubdirectory("livrable-sdk-").FullName;
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>A console app with Livrable as a PackageReference would give it; the task assembly is this test's copy.</summary>
     private string AppProject(string name, string properties = "")
     {
-        string dir = Path.Combine(_dir, name);
+        string dir = Path.Combine(_temp.Path, name);
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "Directory.Build.props"), $"""
             <Project>
@@ -98,7 +95,7 @@ public sealed class SdkEvaluationTests : IDisposable
     [Fact]
     public void ImageProjectCompilesNothingAndBuildsNoImageOnBuild()
     {
-        string dir = Path.Combine(_dir, "base");
+        string dir = Path.Combine(_temp.Path, "base");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "Program.cs"), "this is not C#");
         string project = Path.Combine(dir, "base.csproj");
@@ -132,7 +129,7 @@ public sealed class SdkEvaluationTests : IDisposable
     [Fact]
     public void BuildMakesNoImageAndPublishContainerIsLivrables()
     {
-        string project = AppProject("app", $"<ContainerBaseImage>scratch</ContainerBaseImage><ContainerArchiveOutputPath>{_dir}/out/</ContainerArchiveOutputPath>");
+        string project = AppProject("app", $"<ContainerBaseImage>scratch</ContainerBaseImage><ContainerArchiveOutputPath>{_temp.Path}/out/</ContainerArchiveOutputPath>");
 
         string build = Dotnet("build", project, "-v:d");
         Assert.Contains("Build succeeded", build);
@@ -160,12 +157,12 @@ public sealed class SdkEvaluationTests : IDisposable
 
     private string Dotnet(string verb, string project, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _temp.Path };
         foreach (string a in new[] { verb, project, "-nologo", "-nodeReuse:false" }.Concat(arguments)) start.ArgumentList.Add(a);
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        start.Environment["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache");
+        start.Environment["XDG_CACHE_HOME"] = Path.Combine(_temp.Path, "cache");
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         string stdout = process.StandardOutput.ReadToEnd();

@@ -15,9 +15,9 @@ namespace Livrable.Tests.OutOfProcess;
 public sealed class NetFrameworkTaskTests : IDisposable
 {
     private static readonly string TaskAssembly = Path.Combine(AppContext.BaseDirectory, "net472", "Livrable.Tasks.NetFramework.dll");
-    private readonly string _dir = Directory.CreateTempSubdirectory("livrable-net472-").FullName;
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void TargetsNet472AndReferencesOnlyTheFrameworkAndMSBuild()
@@ -43,16 +43,16 @@ public sealed class NetFrameworkTaskTests : IDisposable
     [Fact]
     public async Task BuildsAnImageThroughTheCliFromMSBuild()
     {
-        string tasks = Path.Combine(_dir, "package", "tasks");
+        string tasks = Path.Combine(_temp.Path, "package", "tasks");
         Directory.CreateDirectory(Path.Combine(tasks, "net472"));
         Directory.CreateDirectory(Path.Combine(tasks, "net8.0"));
         File.Copy(TaskAssembly, Path.Combine(tasks, "net472", "Livrable.Tasks.NetFramework.dll"));
         foreach (string file in new[] { "Livrable.Tasks.dll", "Livrable.Cli.dll", "Livrable.Cli.runtimeconfig.json", "Livrable.Cli.deps.json" })
             File.Copy(Path.Combine(AppContext.BaseDirectory, file), Path.Combine(tasks, "net8.0", file));
 
-        string project = Path.Combine(_dir, "app", "app.proj");
+        string project = Path.Combine(_temp.Path, "app", "app.proj");
         Directory.CreateDirectory(Path.GetDirectoryName(project)!);
-        File.WriteAllText(Path.Combine(_dir, "app", "motd"), "hello from net472\n");
+        File.WriteAllText(Path.Combine(_temp.Path, "app", "motd"), "hello from net472\n");
         File.WriteAllText(project, $"""
             <Project>
               <PropertyGroup>
@@ -62,7 +62,7 @@ public sealed class NetFrameworkTaskTests : IDisposable
                 <ContainerBaseImage>scratch</ContainerBaseImage>
                 <ContainerRepository>net472</ContainerRepository>
                 <ContainerArchiveOutputPath>out/</ContainerArchiveOutputPath>
-                <ContainerStateDirectory>{_dir}/state</ContainerStateDirectory>
+                <ContainerStateDirectory>{_temp.Path}/state</ContainerStateDirectory>
               </PropertyGroup>
               <Import Project="{Sdk("build", "Livrable.Sdk.props")}" />
               <ItemGroup>
@@ -81,7 +81,7 @@ public sealed class NetFrameworkTaskTests : IDisposable
         string[] outputs = output.Split('\n').Single(l => l.Contains("OUTPUT=", StringComparison.Ordinal)).Trim()["OUTPUT=".Length..].Split('|');
         Assert.StartsWith("sha256:", outputs[0]);
         Assert.Equal("net472:latest", outputs[1]);
-        Assert.Equal(Path.Combine(_dir, "app", "out", "net472-latest.tar"), outputs[2]);
+        Assert.Equal(Path.Combine(_temp.Path, "app", "out", "net472-latest.tar"), outputs[2]);
         Assert.Contains("[2/3] Livrable: files", output);
 
         var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", $"docker-archive:{outputs[2]}");
@@ -100,7 +100,7 @@ public sealed class NetFrameworkTaskTests : IDisposable
     [InlineData("-p:LivrableTaskHost=CliProcess", "CliProcess")]
     public void OnMSBuildForDotNetTheTaskRunsInProcess(string argument, string expected)
     {
-        string project = Path.Combine(_dir, "eval.proj");
+        string project = Path.Combine(_temp.Path, "eval.proj");
         File.WriteAllText(project, $"""
             <Project>
               <Import Project="{Sdk("build", "Livrable.Sdk.props")}" />
@@ -116,7 +116,7 @@ public sealed class NetFrameworkTaskTests : IDisposable
 
     private (int ExitCode, string Output) Dotnet(string verb, string project, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _temp.Path };
         foreach (string a in new[] { verb, project, "-nologo", "-nodeReuse:false" }.Concat(arguments)) start.ArgumentList.Add(a);
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
