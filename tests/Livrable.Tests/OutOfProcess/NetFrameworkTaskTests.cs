@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using System.Text.Json;
@@ -75,9 +74,10 @@ public sealed class NetFrameworkTaskTests : IDisposable
             </Project>
             """);
 
-        var (exit, output) = Dotnet("msbuild", project, "-t:Show", "-v:n");
-        Assert.True(exit == 0, output);
-        Assert.Contains("Livrable.Tasks.NetFramework.dll", Dotnet("msbuild", project, "-t:Show", "-v:diag").Output);
+        var show = await DotnetAsync("msbuild", project, "-t:Show", "-v:n");
+        string output = show.Output;
+        Assert.True(show.ExitCode == 0, output);
+        Assert.Contains("Livrable.Tasks.NetFramework.dll", (await DotnetAsync("msbuild", project, "-t:Show", "-v:diag")).Output);
         string[] outputs = output.Split('\n').Single(l => l.Contains("OUTPUT=", StringComparison.Ordinal)).Trim()["OUTPUT=".Length..].Split('|');
         Assert.StartsWith("sha256:", outputs[0]);
         Assert.Equal("net472:latest", outputs[1]);
@@ -88,9 +88,9 @@ public sealed class NetFrameworkTaskTests : IDisposable
         using var image = JsonDocument.Parse(inspect.Stdout);
         Assert.Single(image.RootElement.GetProperty("Layers").EnumerateArray());
 
-        var (badExit, badOutput) = Dotnet("msbuild", project, "-t:Show", "-p:ContainerTag=bad!tag");
-        Assert.NotEqual(0, badExit);
-        Assert.Contains("error LIV2002", badOutput);
+        var bad = await DotnetAsync("msbuild", project, "-t:Show", "-p:ContainerTag=bad!tag");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("error LIV2002", bad.Output);
     }
 
     /// <summary>MSBuild on .NET never picks the .NET Framework paths by itself.</summary>
@@ -98,7 +98,7 @@ public sealed class NetFrameworkTaskTests : IDisposable
     [InlineData("-p:Unused=1", "InProcess")]
     [InlineData("-p:LivrableTasksUseTaskHost=true", "TaskHost")]
     [InlineData("-p:LivrableTaskHost=CliProcess", "CliProcess")]
-    public void OnMSBuildForDotNetTheTaskRunsInProcess(string argument, string expected)
+    public async Task OnMSBuildForDotNetTheTaskRunsInProcess(string argument, string expected)
     {
         string project = Path.Combine(_temp.Path, "eval.proj");
         File.WriteAllText(project, $"""
@@ -107,26 +107,15 @@ public sealed class NetFrameworkTaskTests : IDisposable
               <Import Project="{Sdk("build", "Livrable.Sdk.targets")}" />
             </Project>
             """);
-        var (exit, output) = Dotnet("msbuild", project, argument, "-getProperty:LivrableTaskHost");
-        Assert.True(exit == 0, output);
-        Assert.Equal(expected, output.Trim());
+        var result = await DotnetAsync("msbuild", project, argument, "-getProperty:LivrableTaskHost");
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Equal(expected, result.Output.Trim());
     }
 
     private static string Sdk(params string[] parts) => Path.Combine([TestRepository.Root, "src", "Sdk", .. parts]);
 
-    private (int ExitCode, string Output) Dotnet(string verb, string project, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _temp.Path };
-        foreach (string a in new[] { verb, project, "-nologo", "-nodeReuse:false" }.Concat(arguments)) start.ArgumentList.Add(a);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout + stderr.Result);
-    }
+    private Task<ToolResult> DotnetAsync(string verb, string project, params string[] arguments)
+        => Tools.DotnetAsync(_temp.Path, verb, project, arguments);
 
     /// <summary>Decodes the one string argument of TargetFrameworkAttribute.</summary>
     private sealed class StringOnlyDecoder : ICustomAttributeTypeProvider<Type>

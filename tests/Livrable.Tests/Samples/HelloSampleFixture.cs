@@ -38,7 +38,7 @@ public sealed partial class HelloSampleFixture : IAsyncLifetime
         string state = Path.Combine(root, "artifacts", "livrable-state");
         var result = await Tools.RunAsync("dotnet",
             ["publish", Path.Combine(root, "samples", "hello"), $"-p:ContainerTag={tag}", $"-p:ContainerStateDirectory={state}", "-nodeReuse:false", .. properties],
-            TimeSpan.FromMinutes(8), root, ChildEnvironment);
+            TimeSpan.FromMinutes(8), root, Tools.DotnetEnvironment);
         result.EnsureSuccess();
         // The last 'Built' line is hello's; the first is its base image project's.
         var built = BuiltLine().Matches(result.Stdout).LastOrDefault();
@@ -46,16 +46,6 @@ public sealed partial class HelloSampleFixture : IAsyncLifetime
         return new PublishResult(result.Stdout, built.Groups["digest"].Value, built.Groups["destination"].Value.Trim());
     }
 
-    /// <summary>The environment for a child <c>dotnet</c>: the test host runs inside MSBuild's, which would mislead it.</summary>
-    public static IReadOnlyDictionary<string, string> ChildEnvironment { get; } = new Dictionary<string, string>
-    {
-        ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-        ["DOTNET_NOLOGO"] = "1",
-        ["MSBUILDDISABLENODEREUSE"] = "1",
-        ["MSBuildExtensionsPath"] = "",
-        ["MSBuildSDKsPath"] = "",
-        ["MSBUILD_EXE_PATH"] = "",
-    };
 
     /// <summary>
     /// Makes <paramref name="target"/> a second clone of <paramref name="repository"/>: same commit, same remote URL
