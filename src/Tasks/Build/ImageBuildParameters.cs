@@ -69,31 +69,24 @@ public sealed class ImageBuildParameters
         }
         var (entrypoint, cmd) = EntrypointInference.Resolve(Values(Entrypoint), appCommand, Values(AppCommandArgs), Values(Cmd), instruction);
 
-        return new ImageBuildRequest
+        // Evaluated in the order of the request's members, so that of several bad values the same one is reported.
+        string baseImage = BaseImage.Trim();
+        var platform = TargetPlatform();
+        var config = new ConfigChanges
         {
-            BaseImage = BaseImage.Trim(),
-            Platform = Platform.FromRuntimeIdentifier(string.IsNullOrWhiteSpace(RuntimeIdentifier) ? "linux-x64" : RuntimeIdentifier!),
+            WorkingDirectory = configWorkingDirectory,
+            User = NullIfEmpty(User),
+            Entrypoint = entrypoint,
+            Cmd = cmd,
+            Environment = Pairs(EnvironmentVariables, "ContainerEnvironmentVariable"),
+            Labels = Pairs(Labels, "ContainerLabel"),
+            Ports = (Ports ?? []).Select(ToPort).ToList(),
+        };
+        return WithOutputs(platform) with
+        {
+            BaseImage = baseImage,
             Layers = layers,
-            Config = new ConfigChanges
-            {
-                WorkingDirectory = configWorkingDirectory,
-                User = NullIfEmpty(User),
-                Entrypoint = entrypoint,
-                Cmd = cmd,
-                Environment = Pairs(EnvironmentVariables, "ContainerEnvironmentVariable"),
-                Labels = Pairs(Labels, "ContainerLabel"),
-                Ports = (Ports ?? []).Select(ToPort).ToList(),
-            },
-            Repository = Repository.Trim(),
-            Tags = Tags is { Count: > 0 } ? Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() : ["latest"],
-            Registry = NullIfEmpty(Registry),
-            ArchivePath = NullIfEmpty(ArchiveOutputPath) is { } archive ? Path.GetFullPath(archive) : null,
-            LocalEngine = ParseLocalRegistry(LocalRegistry),
-            Format = ParseFormat(ImageFormat),
-            Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
-            StateDirectory = NullIfEmpty(StateDirectory)
-                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
-            InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
+            Config = config,
             NoCache = NoCache,
         };
     }
@@ -105,30 +98,40 @@ public sealed class ImageBuildParameters
     private ImageBuildRequest ToDockerfileRequest(string dockerfile)
     {
         string path = Path.GetFullPath(dockerfile);
-        return new ImageBuildRequest
+        var platform = TargetPlatform();
+        var build = new DockerfileBuild
         {
-            Platform = Platform.FromRuntimeIdentifier(string.IsNullOrWhiteSpace(RuntimeIdentifier) ? "linux-x64" : RuntimeIdentifier!),
-            Dockerfile = new DockerfileBuild
-            {
-                DockerfilePath = path,
-                ContextDirectory = NullIfEmpty(BuildContext) is { } context ? Path.GetFullPath(context) : Path.GetDirectoryName(path)!,
-                BuildArgs = Map(BuildArgs, "ContainerBuildArg", valueRequired: false),
-                NamedContexts = Map(NamedContexts, "ContainerNamedContext", valueRequired: true),
-                Target = NullIfEmpty(Target),
-            },
-            Config = new ConfigChanges { Labels = Pairs(Labels, "ContainerLabel") },
-            Repository = Repository.Trim(),
-            Tags = Tags is { Count: > 0 } ? Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() : ["latest"],
-            Registry = NullIfEmpty(Registry),
-            ArchivePath = NullIfEmpty(ArchiveOutputPath) is { } archive ? Path.GetFullPath(archive) : null,
-            LocalEngine = ParseLocalRegistry(LocalRegistry),
-            Format = ParseFormat(ImageFormat),
-            Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
-            StateDirectory = NullIfEmpty(StateDirectory)
-                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
-            InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
+            DockerfilePath = path,
+            ContextDirectory = NullIfEmpty(BuildContext) is { } context ? Path.GetFullPath(context) : Path.GetDirectoryName(path)!,
+            BuildArgs = Map(BuildArgs, "ContainerBuildArg", valueRequired: false),
+            NamedContexts = Map(NamedContexts, "ContainerNamedContext", valueRequired: true),
+            Target = NullIfEmpty(Target),
         };
+        var config = new ConfigChanges { Labels = Pairs(Labels, "ContainerLabel") };
+        return WithOutputs(platform) with { Dockerfile = build, Config = config };
     }
+
+    private Platform TargetPlatform()
+        => Platform.FromRuntimeIdentifier(string.IsNullOrWhiteSpace(RuntimeIdentifier) ? "linux-x64" : RuntimeIdentifier!);
+
+    /// <summary>
+    /// What both modes share, the image's <paramref name="platform"/> and where and how it is written: repository,
+    /// tags, registry, archive, local engine, format, creation time, state folder, insecure registries.
+    /// </summary>
+    private ImageBuildRequest WithOutputs(Platform platform) => new()
+    {
+        Platform = platform,
+        Repository = Repository.Trim(),
+        Tags = Tags is { Count: > 0 } ? Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() : ["latest"],
+        Registry = NullIfEmpty(Registry),
+        ArchivePath = NullIfEmpty(ArchiveOutputPath) is { } archive ? Path.GetFullPath(archive) : null,
+        LocalEngine = ParseLocalRegistry(LocalRegistry),
+        Format = ParseFormat(ImageFormat),
+        Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
+        StateDirectory = NullIfEmpty(StateDirectory)
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
+        InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
+    };
 
     /// <summary>Items <c>Include="name" Value="..."</c> as a map (a later item wins); LIV2070 for a bad name or a missing value.</summary>
     private static IReadOnlyDictionary<string, string> Map(IReadOnlyList<ParameterItem>? items, string what, bool valueRequired)

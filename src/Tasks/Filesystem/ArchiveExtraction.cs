@@ -148,20 +148,9 @@ public static class ArchiveExtraction
     private static async Task<FileEntry?> ToEntryAsync(TarEntry tar, string root, string tempDirectory, Dictionary<string, int> index,
         List<FileEntry> entries, CancellationToken cancellationToken)
     {
-        var type = tar.EntryType switch
-        {
-            TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile => TarTypeFlag.RegularFile,
-            TarEntryType.Directory => TarTypeFlag.Directory,
-            TarEntryType.SymbolicLink => TarTypeFlag.SymbolicLink,
-            TarEntryType.HardLink => TarTypeFlag.HardLink,
-            TarEntryType.CharacterDevice => TarTypeFlag.CharacterDevice,
-            TarEntryType.BlockDevice => TarTypeFlag.BlockDevice,
-            TarEntryType.Fifo => TarTypeFlag.Fifo,
-            TarEntryType.GlobalExtendedAttributes => (TarTypeFlag)0,
-            _ => throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
-                $"The archive for {root} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry."),
-        };
-        if (type == 0) return null;
+        if (tar.EntryType == TarEntryType.GlobalExtendedAttributes) return null;
+        var type = TarReading.LayerType(tar.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
+            $"The archive for {root} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry.");
         string relative = Inside(tar.Name, tar.Name, "name", root);
         if (relative.Length == 0) return null;
         string path = root == ImagePath.Root ? "/" + relative : root + "/" + relative;

@@ -1,4 +1,5 @@
 using Livrable.Layers;
+using Livrable.Store;
 using System.IO.Compression;
 using SharpCompress.Compressors.BZip2;
 using SharpCompress.Compressors.Xz;
@@ -35,25 +36,19 @@ internal static class Decompression
     }
 
     /// <summary>Whether an exception comes from corrupt compressed bytes rather than from I/O.</summary>
+    /// <remarks>A tar reader's format errors (<see cref="TarReading.IsFormatError"/>) and the decompressors' own.</remarks>
     public static bool IsFormatError(Exception e)
-        => e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or InvalidOperationException
-            or SharpCompress.Common.SharpCompressException or ZstdException;
+        => TarReading.IsFormatError(e) || e is InvalidOperationException or SharpCompress.Common.SharpCompressException or ZstdException;
 }
 
 /// <summary>Reads a few bytes already taken from a stream, then the rest of the stream; disposing disposes the stream.</summary>
 /// <remarks>Its <see cref="Position"/> is the count of bytes read, which SharpCompress's xz reader needs for block padding.</remarks>
-internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : ReadOnlyStreamBase
 {
     private ReadOnlyMemory<byte> _prefix = prefix;
     private long _read;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _read; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -69,9 +64,6 @@ internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) 
         return n;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int n;
@@ -86,11 +78,6 @@ internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) 
         return n;
     }
 
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing) inner.Dispose();
@@ -104,51 +91,12 @@ internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) 
     }
 }
 
-/// <summary>A read-only view of a stream that also disposes another one (a decompressor that leaves its input open).</summary>
-internal sealed class OwningStream(Stream inner, Stream owned) : Stream
-{
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-    public override int Read(Span<byte> buffer) => inner.Read(buffer);
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => inner.ReadAsync(buffer, offset, count, cancellationToken);
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        => inner.ReadAsync(buffer, cancellationToken);
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-            owned.Dispose();
-        }
-        base.Dispose(disposing);
-    }
-}
-
 /// <summary>Counts the bytes read through it and fails past a limit: the cap against decompression bombs.</summary>
-internal sealed class LimitedStream(Stream inner, long limit, Func<Exception> tooLarge) : Stream
+internal sealed class LimitedStream(Stream inner, long limit, Func<Exception> tooLarge) : ReadOnlyStreamBase
 {
     public long BytesRead { get; private set; }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
     public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
-    public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => Count(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false));
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         => Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
 
@@ -158,11 +106,6 @@ internal sealed class LimitedStream(Stream inner, long limit, Func<Exception> to
         if (BytesRead > limit) throw tooLarge();
         return n;
     }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

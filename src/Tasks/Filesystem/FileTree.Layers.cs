@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Layers;
+using Livrable.Store;
 
 namespace Livrable.Filesystem;
 
@@ -126,20 +127,9 @@ public sealed partial class FileTree
 
     private static FileEntry? ToFileEntry(TarEntry tar, ILayer layer)
     {
-        var type = tar.EntryType switch
-        {
-            TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile => TarTypeFlag.RegularFile,
-            TarEntryType.Directory => TarTypeFlag.Directory,
-            TarEntryType.SymbolicLink => TarTypeFlag.SymbolicLink,
-            TarEntryType.HardLink => TarTypeFlag.HardLink,
-            TarEntryType.CharacterDevice => TarTypeFlag.CharacterDevice,
-            TarEntryType.BlockDevice => TarTypeFlag.BlockDevice,
-            TarEntryType.Fifo => TarTypeFlag.Fifo,
-            TarEntryType.GlobalExtendedAttributes => (TarTypeFlag)0,
-            _ => throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
-                $"Layer {layer.Descriptor.Digest} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry."),
-        };
-        if (type == 0) return null;
+        if (tar.EntryType == TarEntryType.GlobalExtendedAttributes) return null;
+        var type = TarReading.LayerType(tar.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
+            $"Layer {layer.Descriptor.Digest} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry.");
         var posix = tar as PosixTarEntry;
         bool device = type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice;
         return new FileEntry(ImagePath.Clean(tar.Name), type, (int)tar.Mode & FileModes.All, tar.Uid, tar.Gid)
@@ -225,24 +215,4 @@ public sealed partial class FileTree
 
     internal static FileStream OpenRead(string path)
         => new(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-}
-
-/// <summary>A stream whose disposal leaves the inner stream open (so the rest of a blob can still be read).</summary>
-internal sealed class NonDisposingStream(Stream inner) : Stream
-{
-    public override bool CanRead => inner.CanRead;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-    public override int Read(Span<byte> buffer) => inner.Read(buffer);
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => inner.ReadAsync(buffer, offset, count, cancellationToken);
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        => inner.ReadAsync(buffer, cancellationToken);
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -107,18 +107,8 @@ public static partial class LayerWriter
     /// <summary>The entry as it goes into the layer; null for the archive's root itself.</summary>
     private static TarHeader? ToHeader(Formats.TarEntry entry, string destination, string archive, Context context)
     {
-        var type = entry.EntryType switch
-        {
-            var t when TarReading.IsRegularFile(t) => TarTypeFlag.RegularFile,
-            Formats.TarEntryType.Directory => TarTypeFlag.Directory,
-            Formats.TarEntryType.SymbolicLink => TarTypeFlag.SymbolicLink,
-            Formats.TarEntryType.HardLink => TarTypeFlag.HardLink,
-            Formats.TarEntryType.CharacterDevice => TarTypeFlag.CharacterDevice,
-            Formats.TarEntryType.BlockDevice => TarTypeFlag.BlockDevice,
-            Formats.TarEntryType.Fifo => TarTypeFlag.Fifo,
-            _ => throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
-                $"'{archive}' has the entry '{entry.Name}' of type {entry.EntryType}, which a layer cannot carry."),
-        };
+        var type = TarReading.LayerType(entry.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
+            $"'{archive}' has the entry '{entry.Name}' of type {entry.EntryType}, which a layer cannot carry.");
         string path = Clean(entry.Name, "entry", entry.Name, archive);
         if (path.Length == 0)
         {

@@ -341,18 +341,13 @@ internal sealed class TarIndex
     }
 
     /// <summary>A read-only window of <c>length</c> bytes onto a stream already positioned at its start.</summary>
-    private sealed class BoundedStream(Stream inner, long length) : Stream
+    private sealed class BoundedStream(Stream inner, long length) : ReadOnlyStreamBase
     {
         private readonly long _length = length;
         private long _remaining = length;
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => _length;
         public override long Position { get => _length - _remaining; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -368,9 +363,6 @@ internal sealed class TarIndex
             return Took(n);
         }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
         private int Took(int n)
         {
             if (n == 0 && _remaining > 0)
@@ -378,11 +370,6 @@ internal sealed class TarIndex
             _remaining -= n;
             return n;
         }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

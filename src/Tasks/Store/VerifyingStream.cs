@@ -9,7 +9,7 @@ namespace Livrable.Store;
 /// descriptor: more bytes than the size, fewer, or another digest is LIV4001. So no caller can use a blob that was
 /// not what its descriptor promised, whatever the source (registry, tarball, layout, store).
 /// </summary>
-public sealed class VerifyingStream : Stream
+public sealed class VerifyingStream : ReadOnlyStreamBase
 {
     private readonly Stream _inner;
     private readonly Digest _expected;
@@ -28,13 +28,8 @@ public sealed class VerifyingStream : Stream
         _hash = expected.CreateHash();
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => _size;
     public override long Position { get => _read; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -47,9 +42,6 @@ public sealed class VerifyingStream : Stream
         int n = await _inner.ReadAsync(LimitTo(buffer), cancellationToken).ConfigureAwait(false);
         return Account(buffer.Span[..n], n == 0 && buffer.Length > 0);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     /// <summary>Never asks the source for more than one byte past the promised size, so an endless body is caught at once.</summary>
     private Span<byte> LimitTo(Span<byte> buffer) => buffer[..(int)Math.Min(buffer.Length, _size - _read + 1)];
@@ -83,11 +75,6 @@ public sealed class VerifyingStream : Stream
         var buffer = new byte[81920];
         while (await ReadAsync(buffer, cancellationToken).ConfigureAwait(false) > 0) { }
     }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

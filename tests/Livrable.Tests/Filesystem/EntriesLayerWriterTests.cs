@@ -40,7 +40,7 @@ public sealed class EntriesLayerWriterTests : IDisposable
     public async Task Python_reads_sorted_entries_with_parents_modes_owners_times_and_whiteout_names()
     {
         var (_, blob) = await WriteAsync(Sample());
-        var members = await PythonListAsync(blob);
+        var members = await TarMember.ReadAllAsync(blob);
         string[] expected =
         [
             "app", "app/a-b", "app/bin", "app/bin/tool", "app/current", "app/late", "app/z.txt",
@@ -94,7 +94,7 @@ public sealed class EntriesLayerWriterTests : IDisposable
             new FileEntry("/d/mid", TarTypeFlag.HardLink, 0, 0, 0) { LinkTarget = "/d/alpha" },
         ];
         var (_, blob) = await WriteAsync(entries);
-        var members = await PythonListAsync(blob);
+        var members = await TarMember.ReadAllAsync(blob);
         Assert.Equal(["d", "d/alpha", "d/mid", "d/zeta"], members.Select(m => m.Name));
         Assert.Equal(("0", 12L, 0x1C0, 7L), (members[1].Type, members[1].Size, members[1].Mode, members[1].Uid));
         Assert.Equal(("1", "d/alpha"), (members[2].Type, members[2].Linkname));
@@ -113,7 +113,7 @@ public sealed class EntriesLayerWriterTests : IDisposable
     public async Task The_later_of_two_entries_with_one_path_wins()
     {
         var (_, blob) = await WriteAsync([File("/x", "first"), File("/x", "second!")]);
-        var members = await PythonListAsync(blob);
+        var members = await TarMember.ReadAllAsync(blob);
         Assert.Equal(("x", 7L), (members.Single().Name, members.Single().Size));
     }
 

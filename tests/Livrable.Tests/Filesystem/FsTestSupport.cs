@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Livrable.Filesystem;
 using Livrable.Images;
 using Livrable.Layers;
@@ -10,7 +9,7 @@ namespace Livrable.Tests.Filesystem;
 
 /// <summary>
 /// Helpers of the Filesystem tests: layers made by GNU tar from a staging folder (gzip, zstd or none), entries with
-/// in-memory content, and tar listings by python's tarfile.
+/// in-memory content. Tar listings by python's tarfile are Infrastructure's <see cref="TarMember"/>.
 /// </summary>
 internal static class FsTestSupport
 {
@@ -67,22 +66,4 @@ internal static class FsTestSupport
         using var reader = new StreamReader(stream);
         return await reader.ReadToEndAsync();
     }
-
-    /// <summary>python tarfile's view of a tar (any compression), one member per line, in archive order.</summary>
-    public static async Task<List<PyMember>> PythonListAsync(string tarPath)
-    {
-        const string script = """
-            import json, sys, tarfile
-            out = []
-            with tarfile.open(sys.argv[1], 'r:*') as t:
-                for m in t:
-                    out.append(dict(name=m.name, type=m.type.decode('latin-1'), mode=m.mode, uid=m.uid, gid=m.gid,
-                                    mtime=int(m.mtime), size=m.size, linkname=m.linkname, devmajor=m.devmajor, devminor=m.devminor))
-            json.dump(out, sys.stdout)
-            """;
-        string json = (await Tools.RunCheckedAsync("python3", "-c", script, tarPath)).Stdout;
-        return JsonSerializer.Deserialize<List<PyMember>>(json, new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
-    }
 }
-
-internal sealed record PyMember(string Name, string Type, int Mode, long Uid, long Gid, long Mtime, long Size, string Linkname, int Devmajor, int Devminor);

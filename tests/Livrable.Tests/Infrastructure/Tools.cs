@@ -10,6 +10,9 @@ public sealed record ToolResult(string Program, IReadOnlyList<string> Arguments,
     /// <summary>The command line, for assertion messages.</summary>
     public string CommandLine => Program + " " + string.Join(' ', Arguments.Select(a => a.Contains(' ') ? $"'{a}'" : a));
 
+    /// <summary>Standard output then standard error, for assertions on what a build printed wherever it printed it.</summary>
+    public string Output => Stdout + Stderr;
+
     /// <summary>For <c>var (exit, stdout, stderr) = await Tools.RunAsync(...)</c>.</summary>
     public void Deconstruct(out int exitCode, out string stdout, out string stderr) => (exitCode, stdout, stderr) = (ExitCode, Stdout, Stderr);
 
@@ -119,6 +122,33 @@ public static class Tools
             throw new TimeoutException($"`{program} {string.Join(' ', args)}` did not finish within {timeout ?? TimeSpan.FromMinutes(2)}.");
         }
         return new ToolResult(program, args, process.ExitCode, await output, await error);
+    }
+
+    /// <summary>
+    /// The environment for a child <c>dotnet</c>: no telemetry, banner or node reuse, and none of the MSBuild paths of
+    /// the MSBuild the test host runs inside, which would mislead it.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> DotnetEnvironment { get; } = new Dictionary<string, string>
+    {
+        ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+        ["DOTNET_NOLOGO"] = "1",
+        ["MSBUILDDISABLENODEREUSE"] = "1",
+        ["MSBuildExtensionsPath"] = "",
+        ["MSBuildSDKsPath"] = "",
+        ["MSBUILD_EXE_PATH"] = "",
+    };
+
+    /// <summary>
+    /// Runs <c>dotnet VERB PROJECT -nologo -nodeReuse:false ARGUMENTS</c> in <paramref name="workingDirectory"/> with
+    /// <see cref="DotnetEnvironment"/> and <paramref name="environment"/> on top, for at most eight minutes. Never
+    /// throws for a non-zero exit.
+    /// </summary>
+    public static Task<ToolResult> DotnetAsync(string workingDirectory, string verb, string project, IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var merged = new Dictionary<string, string>(DotnetEnvironment);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) merged[k] = v;
+        return RunAsync("dotnet", [verb, project, "-nologo", "-nodeReuse:false", .. arguments], TimeSpan.FromMinutes(8), workingDirectory, merged);
     }
 
     /// <summary>Runs and requires exit code 0.</summary>

@@ -2,6 +2,7 @@ using Xunit;
 using System.Text;
 using Livrable.Diagnostics;
 using Livrable.Layers;
+using Livrable.Store;
 using Livrable.Tests.Infrastructure;
 
 namespace Livrable.Tests.Layers;
@@ -223,15 +224,11 @@ public sealed class TarWriterTests : IDisposable
     }
 
     /// <summary><paramref name="length"/> zero bytes, generated.</summary>
-    private sealed class ZeroStream(long length) : Stream
+    private sealed class ZeroStream(long length) : ReadOnlyStreamBase
     {
         private long _position;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => length;
         public override long Position { get => _position; set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
         public override int Read(Span<byte> buffer)
         {
             int n = (int)Math.Min(buffer.Length, length - _position);
@@ -240,9 +237,5 @@ public sealed class TarWriterTests : IDisposable
             return n;
         }
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.FromResult(Read(buffer.Span));
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

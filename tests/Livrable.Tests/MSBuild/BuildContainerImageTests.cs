@@ -2,6 +2,7 @@ using System.Collections;
 using Livrable.Build;
 using Livrable.Diagnostics;
 using Livrable.MSBuild;
+using Livrable.Tests.Infrastructure;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using Xunit;
@@ -10,16 +11,16 @@ namespace Livrable.Tests.MSBuild;
 
 public sealed class BuildContainerImageTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("livrable-task-").FullName;
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private BuildContainerImage NewTask(FakeEngine? engine = null) => new()
     {
         BuildEngine = engine ?? new FakeEngine(),
         BaseImage = "scratch",
         Repository = "hello",
-        StateDirectory = Path.Combine(_dir, "state"),
+        StateDirectory = Path.Combine(_temp.Path, "state"),
     };
 
     private static TaskItem Item(string spec, params (string Name, string Value)[] metadata)
@@ -31,7 +32,7 @@ public sealed class BuildContainerImageTests : IDisposable
 
     private string PublishFile(string relative)
     {
-        string path = Path.Combine(_dir, "publish", relative);
+        string path = Path.Combine(_temp.Path, "publish", relative);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, relative);
         return path;
@@ -43,7 +44,7 @@ public sealed class BuildContainerImageTests : IDisposable
         var task = NewTask();
         task.RuntimeIdentifier = "linux-arm64";
         task.Tags = ["v1", " v1", "stable"];
-        task.ArchiveOutputPath = Path.Combine(_dir, "out", "hello.tar");
+        task.ArchiveOutputPath = Path.Combine(_temp.Path, "out", "hello.tar");
         task.ImageFormat = "docker";
         task.User = "1000";
         task.EnvironmentVariables = [Item("A", ("Value", "1")), Item("B", ("Value", "x=y"))];
@@ -58,7 +59,7 @@ public sealed class BuildContainerImageTests : IDisposable
         Assert.Equal("scratch", r.BaseImage);
         Assert.Equal("linux/arm64/v8", r.Platform.ToString());
         Assert.Equal(["v1", "stable"], r.Tags);
-        Assert.Equal(Path.Combine(_dir, "out", "hello.tar"), r.ArchivePath);
+        Assert.Equal(Path.Combine(_temp.Path, "out", "hello.tar"), r.ArchivePath);
         Assert.Null(r.Registry);
         Assert.Null(r.LocalEngine);
         Assert.Equal(Livrable.Images.ImageFormat.Docker, r.Format);
@@ -79,7 +80,7 @@ public sealed class BuildContainerImageTests : IDisposable
         var task = NewTask();
         task.AssemblyName = "hello";
         task.SelfContained = true;
-        task.PublishDirectory = Path.Combine(_dir, "publish");
+        task.PublishDirectory = Path.Combine(_temp.Path, "publish");
         task.PublishFiles =
         [
             Item(PublishFile("hello"), ("RelativePath", "hello")),
@@ -87,7 +88,7 @@ public sealed class BuildContainerImageTests : IDisposable
             Item(PublishFile("Newtonsoft.Json.dll"), ("RelativePath", "Newtonsoft.Json.dll"), ("NuGetPackageId", "Newtonsoft.Json"), ("AssetType", "runtime")),
             Item(PublishFile("libcoreclr.so"), ("RelativePath", "libcoreclr.so"), ("NuGetPackageId", "Microsoft.NETCore.App.Runtime.linux-x64"), ("AssetType", "native")),
         ];
-        task.Layers = [Item(_dir, ("Destination", "/data"), ("Kind", "Directory"))];
+        task.Layers = [Item(_temp.Path, ("Destination", "/data"), ("Kind", "Directory"))];
 
         var r = task.CreateRequest();
 
@@ -104,9 +105,9 @@ public sealed class BuildContainerImageTests : IDisposable
     [Fact]
     public void LayerItemsOfEachKind()
     {
-        string tar = Path.Combine(_dir, "rootfs.tar");
+        string tar = Path.Combine(_temp.Path, "rootfs.tar");
         File.WriteAllText(tar, "");
-        string a = Path.Combine(_dir, "a.conf"), b = Path.Combine(_dir, "b.conf");
+        string a = Path.Combine(_temp.Path, "a.conf"), b = Path.Combine(_temp.Path, "b.conf");
         File.WriteAllText(a, "a");
         File.WriteAllText(b, "b");
         var task = NewTask();
@@ -149,7 +150,7 @@ public sealed class BuildContainerImageTests : IDisposable
 
         engine = new FakeEngine();
         task = NewTask(engine);
-        task.Layers = [Item(Path.Combine(_dir, "missing.tar"))];
+        task.Layers = [Item(Path.Combine(_temp.Path, "missing.tar"))];
         Assert.False(task.Execute());
         Assert.Equal(DiagnosticCodes.InputNotFound, Assert.Single(engine.Errors).Code);
     }

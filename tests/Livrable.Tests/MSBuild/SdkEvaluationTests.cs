@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using Livrable.Tests.Infrastructure;
 using Xunit;
 
 namespace Livrable.Tests.MSBuild;
@@ -11,19 +11,15 @@ namespace Livrable.Tests.MSBuild;
 /// </summary>
 public sealed class SdkEvaluationTests : IDisposable
 {
-    private static readonly string RepositoryRoot = FindRepositoryRoot();
-    private static readonly string SdkDirectory = Path.Combine(RepositoryRoot, "src", "Sdk");
-    private readonly string _dir = Directory.CreateTempSubdirectory("livrable-sdk-").FullName;
+    private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>A console app with Livrable as a PackageReference would give it; the task assembly is this test's copy.</summary>
     private string AppProject(string name, string properties = "")
     {
-        string dir = Path.Combine(_dir, name);
+        string dir = Path.Combine(_temp.Path, name);
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "Directory.Build.props"), $"""
             <Project>
@@ -53,10 +49,10 @@ public sealed class SdkEvaluationTests : IDisposable
     }
 
     [Fact]
-    public void AppDefaults()
+    public async Task AppDefaults()
     {
         string project = AppProject("My_App.Web");
-        var p = Properties(project, [], "ContainerRepository", "_LivrableImageTags", "ContainerWorkingDirectory", "ContainerRuntimeIdentifier",
+        var p = await PropertiesAsync(project, [], "ContainerRepository", "_LivrableImageTags", "ContainerWorkingDirectory", "ContainerRuntimeIdentifier",
             "_LivrableDefaultBaseImage", "ContainerArchiveOutputPath", "EnableContainer", "ContainerStateDirectory", "IsContainerImageProject");
 
         Assert.Equal("my_app.web", p["ContainerRepository"]);
@@ -71,10 +67,10 @@ public sealed class SdkEvaluationTests : IDisposable
     }
 
     [Fact]
-    public void SelfContainedAppDefaultsToRuntimeDepsAndItsRuntimeIdentifier()
+    public async Task SelfContainedAppDefaultsToRuntimeDepsAndItsRuntimeIdentifier()
     {
         string project = AppProject("sc", "<RuntimeIdentifier>linux-arm64</RuntimeIdentifier><SelfContained>true</SelfContained>");
-        var p = Properties(project, ["-t:ComputeContainerImageProperties"], "ContainerBaseImage", "ContainerRuntimeIdentifier", "ContainerArchiveOutputPath");
+        var p = await PropertiesAsync(project, ["-t:ComputeContainerImageProperties"], "ContainerBaseImage", "ContainerRuntimeIdentifier", "ContainerArchiveOutputPath");
 
         Assert.Equal("mcr.microsoft.com/dotnet/runtime-deps:10.0", p["ContainerBaseImage"]);
         Assert.Equal("linux-arm64", p["ContainerRuntimeIdentifier"]);
@@ -87,18 +83,18 @@ public sealed class SdkEvaluationTests : IDisposable
     [InlineData("-p:ContainerImageTags=c%3Bd", "c;d")]
     [InlineData("-p:ContainerImageTag=b -p:ContainerImageTags=c", "b")]
     [InlineData("-p:ContainerTag=a -p:ContainerImageTag=b -p:ContainerImageTags=c", "a")]
-    public void TagPrecedence(string arguments, string tags)
+    public async Task TagPrecedence(string arguments, string tags)
     {
         string project = AppProject("tags");
-        var p = Properties(project, arguments.Split(' '), "_LivrableImageTags", "ContainerArchiveOutputPath");
+        var p = await PropertiesAsync(project, arguments.Split(' '), "_LivrableImageTags", "ContainerArchiveOutputPath");
         Assert.Equal(tags, p["_LivrableImageTags"]);
         Assert.EndsWith($"tags-{tags.Split(';')[0]}.tar", p["ContainerArchiveOutputPath"]);
     }
 
     [Fact]
-    public void ImageProjectCompilesNothingAndBuildsNoImageOnBuild()
+    public async Task ImageProjectCompilesNothingAndBuildsNoImageOnBuild()
     {
-        string dir = Path.Combine(_dir, "base");
+        string dir = Path.Combine(_temp.Path, "base");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "Program.cs"), "this is not C#");
         string project = Path.Combine(dir, "base.csproj");
@@ -112,14 +108,14 @@ public sealed class SdkEvaluationTests : IDisposable
             </Project>
             """);
 
-        var p = Properties(project, [], "TargetFramework", "IsContainerImageProject", "_LivrableDefaultBaseImage", "ContainerWorkingDirectory", "ContainerRepository");
+        var p = await PropertiesAsync(project, [], "TargetFramework", "IsContainerImageProject", "_LivrableDefaultBaseImage", "ContainerWorkingDirectory", "ContainerRepository");
         Assert.Equal("netstandard2.0", p["TargetFramework"]);
         Assert.Equal("true", p["IsContainerImageProject"]);
         Assert.Equal("scratch", p["_LivrableDefaultBaseImage"]);
         Assert.Equal("", p["ContainerWorkingDirectory"]);
         Assert.Equal("base", p["ContainerRepository"]);
 
-        string output = Dotnet("build", project, "-v:d");
+        string output = await DotnetAsync("build", project, "-v:d");
         Assert.DoesNotContain("Target \"CoreCompile\"", output);
         Assert.DoesNotContain("Target \"BuildContainerImage\"", output);
         Assert.False(Directory.Exists(Path.Combine(dir, "bin")) && Directory.EnumerateFiles(Path.Combine(dir, "bin"), "*.dll", SearchOption.AllDirectories).Any());
@@ -130,16 +126,16 @@ public sealed class SdkEvaluationTests : IDisposable
     /// before the engine runs) and none of the .NET SDK's container targets.
     /// </summary>
     [Fact]
-    public void BuildMakesNoImageAndPublishContainerIsLivrables()
+    public async Task BuildMakesNoImageAndPublishContainerIsLivrables()
     {
-        string project = AppProject("app", $"<ContainerBaseImage>scratch</ContainerBaseImage><ContainerArchiveOutputPath>{_dir}/out/</ContainerArchiveOutputPath>");
+        string project = AppProject("app", $"<ContainerBaseImage>scratch</ContainerBaseImage><ContainerArchiveOutputPath>{_temp.Path}/out/</ContainerArchiveOutputPath>");
 
-        string build = Dotnet("build", project, "-v:d");
+        string build = await DotnetAsync("build", project, "-v:d");
         Assert.Contains("Build succeeded", build);
         Assert.DoesNotContain("Target \"BuildContainerImage\"", build);
         Assert.DoesNotContain("Livrable request:", build);
 
-        string publish = Dotnet("msbuild", project, "-t:PublishContainer", "-v:d");
+        string publish = await DotnetAsync("msbuild", project, "-t:PublishContainer", "-v:d");
         Assert.Contains("Target \"BuildContainerImage\"", publish);
         Assert.Contains("Livrable request: base scratch, platform linux/amd64, repository app, tags latest", publish);
         Assert.Contains("entrypoint=[\"dotnet\", \"/app/app.dll\"]", publish);
@@ -148,9 +144,9 @@ public sealed class SdkEvaluationTests : IDisposable
         Assert.DoesNotContain("CreateNewImage", publish);
     }
 
-    private Dictionary<string, string> Properties(string project, string[] arguments, params string[] names)
+    private async Task<Dictionary<string, string>> PropertiesAsync(string project, string[] arguments, params string[] names)
     {
-        string output = Dotnet("msbuild", project, [.. arguments, .. names.Select(n => "-getProperty:" + n)]);
+        string output = await DotnetAsync("msbuild", project, [.. arguments, .. names.Select(n => "-getProperty:" + n)]);
         int json = output.IndexOf('{');
         Assert.True(json >= 0, output);
         using var doc = JsonDocument.Parse(output[json..]);
@@ -158,25 +154,7 @@ public sealed class SdkEvaluationTests : IDisposable
         return doc.RootElement.GetProperty("Properties").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "");
     }
 
-    private string Dotnet(string verb, string project, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
-        foreach (string a in new[] { verb, project, "-nologo", "-nodeReuse:false" }.Concat(arguments)) start.ArgumentList.Add(a);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        start.Environment["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache");
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return stdout + stderr.Result;
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Packaging.sln"))) return d.FullName;
-        throw new InvalidOperationException("Packaging.sln not found above " + AppContext.BaseDirectory);
-    }
+    private async Task<string> DotnetAsync(string verb, string project, params string[] arguments)
+        => (await Tools.DotnetAsync(_temp.Path, verb, project, arguments,
+            new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_temp.Path, "cache") })).Output;
 }

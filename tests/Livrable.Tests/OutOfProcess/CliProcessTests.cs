@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Livrable.MSBuild;
 using Livrable.NetFramework;
 using Livrable.Tests.MSBuild;
+using Livrable.Tests.Infrastructure;
 using Microsoft.Build.Framework;
 using Xunit;
 using TaskItem = Microsoft.Build.Utilities.TaskItem;
@@ -17,9 +18,9 @@ namespace Livrable.Tests.OutOfProcess;
 public sealed class CliProcessTests : IDisposable
 {
     private static readonly string CliPath = Path.Combine(AppContext.BaseDirectory, "Livrable.Cli.dll");
-    private readonly string _dir = Directory.CreateTempSubdirectory("livrable-relay-").FullName;
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private static (CliProcess Process, BuildContainerImageTests.FakeEngine Engine) NewProcess()
     {
@@ -56,7 +57,7 @@ public sealed class CliProcessTests : IDisposable
     [Fact]
     public void FindsTheCliBesideTheTasksFolder()
     {
-        string tasks = Path.Combine(_dir, "tasks");
+        string tasks = Path.Combine(_temp.Path, "tasks");
         string packed = Path.Combine(tasks, "net8.0", "Livrable.Cli.dll");
         string beside = Path.Combine(tasks, "net472", "Livrable.Cli.dll");
         Assert.Equal(packed, CliProcess.FindCli(Path.Combine(tasks, "net472"), p => p == packed || p == beside));
@@ -119,15 +120,15 @@ public sealed class CliProcessTests : IDisposable
             BaseImage = "scratch",
             Repository = "relay",
             ArchiveOutputPath = "out/relay.tar", // relative: resolved against the working directory given
-            StateDirectory = Path.Combine(_dir, "state"),
+            StateDirectory = Path.Combine(_temp.Path, "state"),
             Labels = [new TaskItem("a")],
         };
 
-        var result = process.Run(DotNet(), CliPath, RequestWriter.Write(task), _dir);
+        var result = process.Run(DotNet(), CliPath, RequestWriter.Write(task), _temp.Path);
 
         Assert.True(result is not null, string.Join("\n", engine.Errors.Select(e => e.Message).Concat(engine.Messages.Select(m => m.Message))));
         Assert.Empty(engine.Errors);
-        Assert.Equal(Path.Combine(_dir, "out", "relay.tar"), result.ArchivePath);
+        Assert.Equal(Path.Combine(_temp.Path, "out", "relay.tar"), result.ArchivePath);
         Assert.True(File.Exists(result.ArchivePath));
         Assert.Contains(engine.Messages, m => m.Importance == MessageImportance.High && m.Message?.StartsWith("Built relay:latest", StringComparison.Ordinal) == true);
         // The request file is gone.
@@ -144,11 +145,11 @@ public sealed class CliProcessTests : IDisposable
     public void ACliThatCannotRunIsLIV9003()
     {
         var (process, engine) = NewProcess();
-        Assert.Null(process.Run(DotNet(), Path.Combine(_dir, "missing.dll"), "{}", _dir));
+        Assert.Null(process.Run(DotNet(), Path.Combine(_temp.Path, "missing.dll"), "{}", _temp.Path));
         Assert.Equal("LIV9003", Assert.Single(engine.Errors).Code);
 
         (process, engine) = NewProcess();
-        Assert.Null(process.Run(Path.Combine(_dir, "no-dotnet"), CliPath, "{}", _dir));
+        Assert.Null(process.Run(Path.Combine(_temp.Path, "no-dotnet"), CliPath, "{}", _temp.Path));
         Assert.Equal("LIV9003", Assert.Single(engine.Errors).Code);
     }
 
@@ -175,12 +176,12 @@ public sealed class CliProcessTests : IDisposable
             BuildEngine = engine,
             BaseImage = $"127.0.0.1:{port}/silent:1",
             Repository = "cancelled",
-            ArchiveOutputPath = Path.Combine(_dir, "never.tar"),
-            StateDirectory = Path.Combine(_dir, "state"),
+            ArchiveOutputPath = Path.Combine(_temp.Path, "never.tar"),
+            StateDirectory = Path.Combine(_temp.Path, "state"),
         };
 
         var clock = Stopwatch.StartNew();
-        var run = Task.Run(() => process.Run(DotNet(), CliPath, RequestWriter.Write(task), _dir));
+        var run = Task.Run(() => process.Run(DotNet(), CliPath, RequestWriter.Write(task), _temp.Path));
         while (accepted.Count == 0 && clock.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50);
         Assert.NotEmpty(accepted);
         process.Cancel();

@@ -17,14 +17,14 @@ namespace Livrable.Tests.OutOfProcess;
 public sealed class CliTests : IDisposable
 {
     private static readonly string CliPath = Path.Combine(AppContext.BaseDirectory, "Livrable.Cli.dll");
-    private readonly string _dir = Directory.CreateTempSubdirectory("livrable-cli-").FullName;
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>A FROM-scratch image with one small layer, to a tarball, as the task would send it.</summary>
     private BuildContainerImage NewTask(string tag = "v1")
     {
-        string file = Path.Combine(_dir, "motd");
+        string file = Path.Combine(_temp.Path, "motd");
         File.WriteAllText(file, "hello from the CLI\n");
         var layer = new TaskItem(file);
         layer.SetMetadata("Destination", "/etc/");
@@ -34,8 +34,8 @@ public sealed class CliTests : IDisposable
             BaseImage = "scratch",
             Repository = "cli",
             Tags = [tag],
-            ArchiveOutputPath = Path.Combine(_dir, "out", "cli.tar"),
-            StateDirectory = Path.Combine(_dir, "state"),
+            ArchiveOutputPath = Path.Combine(_temp.Path, "out", "cli.tar"),
+            StateDirectory = Path.Combine(_temp.Path, "state"),
             Layers = [layer],
             Labels = [Label("org.opencontainers.image.title", "caf\u00e9 \"cli\"")],
         };
@@ -50,7 +50,7 @@ public sealed class CliTests : IDisposable
 
     private async Task<(ToolResult Run, IReadOnlyList<LogLine> Lines)> RunCliAsync(BuildContainerImage task)
     {
-        string request = Path.Combine(_dir, "request.json");
+        string request = Path.Combine(_temp.Path, "request.json");
         File.WriteAllText(request, RequestWriter.Write(task));
         var run = await Tools.RunAsync("dotnet", [CliPath, request]);
         var lines = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -71,7 +71,7 @@ public sealed class CliTests : IDisposable
         var result = lines[^1];
         Assert.Equal(LogLine.Result, result.Kind);
         Assert.Equal("cli:v1", result.Reference);
-        Assert.Equal(Path.Combine(_dir, "out", "cli.tar"), result.ArchivePath);
+        Assert.Equal(Path.Combine(_temp.Path, "out", "cli.tar"), result.ArchivePath);
 
         var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", $"docker-archive:{result.ArchivePath}");
         using var image = JsonDocument.Parse(inspect.Stdout);
@@ -80,7 +80,7 @@ public sealed class CliTests : IDisposable
 
         // The same parameters through the net8.0 task in this process: the same image, to the digest.
         var task = NewTask();
-        task.ArchiveOutputPath = Path.Combine(_dir, "in-process.tar");
+        task.ArchiveOutputPath = Path.Combine(_temp.Path, "in-process.tar");
         Assert.True(task.Execute());
         Assert.Equal(task.ImageDigest, result.Digest);
     }
@@ -95,7 +95,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal("LIV2002", error.Code);
         Assert.Contains("'bad tag!' is not a valid tag", error.Message);
         Assert.DoesNotContain(lines, l => l.Kind == LogLine.Result);
-        Assert.False(File.Exists(Path.Combine(_dir, "out", "cli.tar")));
+        Assert.False(File.Exists(Path.Combine(_temp.Path, "out", "cli.tar")));
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void EveryTaskParameterIsInTheRequestAndMapsToTheSameRequest()
     {
-        string publish = Path.Combine(_dir, "publish");
+        string publish = Path.Combine(_temp.Path, "publish");
         Directory.CreateDirectory(publish);
         File.WriteAllText(Path.Combine(publish, "app.dll"), "app");
         var task = NewTask();
@@ -140,7 +140,7 @@ public sealed class CliTests : IDisposable
         task.InsecureRegistries = ["localhost:5000"];
         // Dockerfile mode's parameters, sent too (an empty Dockerfile keeps properties mode).
         task.Dockerfile = "";
-        task.BuildContext = _dir;
+        task.BuildContext = _temp.Path;
         task.BuildArgs = [Label("V", "1")];
         task.NamedContexts = [Label("base", "scratch")];
         task.Target = "final";
@@ -157,7 +157,7 @@ public sealed class CliTests : IDisposable
         var parameters = JsonSerializer.Deserialize<ImageBuildParameters>(json, Livrable.Cli.Program.RequestOptions)!;
         Assert.Equal(ImageBuildParameters.Describe(task.CreateRequest()), ImageBuildParameters.Describe(parameters.ToRequest()));
 
-        task.Dockerfile = Path.Combine(_dir, "Dockerfile");
+        task.Dockerfile = Path.Combine(_temp.Path, "Dockerfile");
         var dockerfile = JsonSerializer.Deserialize<ImageBuildParameters>(RequestWriter.Write(task), Livrable.Cli.Program.RequestOptions)!;
         Assert.Equal(ImageBuildParameters.Describe(task.CreateRequest()), ImageBuildParameters.Describe(dockerfile.ToRequest()));
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using System.Text.Json;
@@ -15,9 +14,9 @@ namespace Livrable.Tests.OutOfProcess;
 public sealed class NetFrameworkTaskTests : IDisposable
 {
     private static readonly string TaskAssembly = Path.Combine(AppContext.BaseDirectory, "net472", "Livrable.Tasks.NetFramework.dll");
-    private readonly string _dir = Directory.CreateTempSubdirectory("livrable-net472-").FullName;
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void TargetsNet472AndReferencesOnlyTheFrameworkAndMSBuild()
@@ -43,16 +42,16 @@ public sealed class NetFrameworkTaskTests : IDisposable
     [Fact]
     public async Task BuildsAnImageThroughTheCliFromMSBuild()
     {
-        string tasks = Path.Combine(_dir, "package", "tasks");
+        string tasks = Path.Combine(_temp.Path, "package", "tasks");
         Directory.CreateDirectory(Path.Combine(tasks, "net472"));
         Directory.CreateDirectory(Path.Combine(tasks, "net8.0"));
         File.Copy(TaskAssembly, Path.Combine(tasks, "net472", "Livrable.Tasks.NetFramework.dll"));
         foreach (string file in new[] { "Livrable.Tasks.dll", "Livrable.Cli.dll", "Livrable.Cli.runtimeconfig.json", "Livrable.Cli.deps.json" })
             File.Copy(Path.Combine(AppContext.BaseDirectory, file), Path.Combine(tasks, "net8.0", file));
 
-        string project = Path.Combine(_dir, "app", "app.proj");
+        string project = Path.Combine(_temp.Path, "app", "app.proj");
         Directory.CreateDirectory(Path.GetDirectoryName(project)!);
-        File.WriteAllText(Path.Combine(_dir, "app", "motd"), "hello from net472\n");
+        File.WriteAllText(Path.Combine(_temp.Path, "app", "motd"), "hello from net472\n");
         File.WriteAllText(project, $"""
             <Project>
               <PropertyGroup>
@@ -62,7 +61,7 @@ public sealed class NetFrameworkTaskTests : IDisposable
                 <ContainerBaseImage>scratch</ContainerBaseImage>
                 <ContainerRepository>net472</ContainerRepository>
                 <ContainerArchiveOutputPath>out/</ContainerArchiveOutputPath>
-                <ContainerStateDirectory>{_dir}/state</ContainerStateDirectory>
+                <ContainerStateDirectory>{_temp.Path}/state</ContainerStateDirectory>
               </PropertyGroup>
               <Import Project="{Sdk("build", "Livrable.Sdk.props")}" />
               <ItemGroup>
@@ -75,22 +74,23 @@ public sealed class NetFrameworkTaskTests : IDisposable
             </Project>
             """);
 
-        var (exit, output) = Dotnet("msbuild", project, "-t:Show", "-v:n");
-        Assert.True(exit == 0, output);
-        Assert.Contains("Livrable.Tasks.NetFramework.dll", Dotnet("msbuild", project, "-t:Show", "-v:diag").Output);
+        var show = await DotnetAsync("msbuild", project, "-t:Show", "-v:n");
+        string output = show.Output;
+        Assert.True(show.ExitCode == 0, output);
+        Assert.Contains("Livrable.Tasks.NetFramework.dll", (await DotnetAsync("msbuild", project, "-t:Show", "-v:diag")).Output);
         string[] outputs = output.Split('\n').Single(l => l.Contains("OUTPUT=", StringComparison.Ordinal)).Trim()["OUTPUT=".Length..].Split('|');
         Assert.StartsWith("sha256:", outputs[0]);
         Assert.Equal("net472:latest", outputs[1]);
-        Assert.Equal(Path.Combine(_dir, "app", "out", "net472-latest.tar"), outputs[2]);
+        Assert.Equal(Path.Combine(_temp.Path, "app", "out", "net472-latest.tar"), outputs[2]);
         Assert.Contains("[2/3] Livrable: files", output);
 
         var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", $"docker-archive:{outputs[2]}");
         using var image = JsonDocument.Parse(inspect.Stdout);
         Assert.Single(image.RootElement.GetProperty("Layers").EnumerateArray());
 
-        var (badExit, badOutput) = Dotnet("msbuild", project, "-t:Show", "-p:ContainerTag=bad!tag");
-        Assert.NotEqual(0, badExit);
-        Assert.Contains("error LIV2002", badOutput);
+        var bad = await DotnetAsync("msbuild", project, "-t:Show", "-p:ContainerTag=bad!tag");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("error LIV2002", bad.Output);
     }
 
     /// <summary>MSBuild on .NET never picks the .NET Framework paths by itself.</summary>
@@ -98,40 +98,24 @@ public sealed class NetFrameworkTaskTests : IDisposable
     [InlineData("-p:Unused=1", "InProcess")]
     [InlineData("-p:LivrableTasksUseTaskHost=true", "TaskHost")]
     [InlineData("-p:LivrableTaskHost=CliProcess", "CliProcess")]
-    public void OnMSBuildForDotNetTheTaskRunsInProcess(string argument, string expected)
+    public async Task OnMSBuildForDotNetTheTaskRunsInProcess(string argument, string expected)
     {
-        string project = Path.Combine(_dir, "eval.proj");
+        string project = Path.Combine(_temp.Path, "eval.proj");
         File.WriteAllText(project, $"""
             <Project>
               <Import Project="{Sdk("build", "Livrable.Sdk.props")}" />
               <Import Project="{Sdk("build", "Livrable.Sdk.targets")}" />
             </Project>
             """);
-        var (exit, output) = Dotnet("msbuild", project, argument, "-getProperty:LivrableTaskHost");
-        Assert.True(exit == 0, output);
-        Assert.Equal(expected, output.Trim());
+        var result = await DotnetAsync("msbuild", project, argument, "-getProperty:LivrableTaskHost");
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Equal(expected, result.Output.Trim());
     }
 
-    private static string Sdk(params string[] parts)
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Packaging.sln"))) return Path.Combine([d.FullName, "src", "Sdk", .. parts]);
-        throw new InvalidOperationException("Packaging.sln not found above " + AppContext.BaseDirectory);
-    }
+    private static string Sdk(params string[] parts) => Path.Combine([TestRepository.Root, "src", "Sdk", .. parts]);
 
-    private (int ExitCode, string Output) Dotnet(string verb, string project, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _dir };
-        foreach (string a in new[] { verb, project, "-nologo", "-nodeReuse:false" }.Concat(arguments)) start.ArgumentList.Add(a);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout + stderr.Result);
-    }
+    private Task<ToolResult> DotnetAsync(string verb, string project, params string[] arguments)
+        => Tools.DotnetAsync(_temp.Path, verb, project, arguments);
 
     /// <summary>Decodes the one string argument of TargetFrameworkAttribute.</summary>
     private sealed class StringOnlyDecoder : ICustomAttributeTypeProvider<Type>

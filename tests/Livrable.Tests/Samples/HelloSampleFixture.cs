@@ -11,7 +11,7 @@ namespace Livrable.Tests.Samples;
 public sealed partial class HelloSampleFixture : IAsyncLifetime
 {
     /// <summary>The repository holding this test's source (the folder with Packaging.sln).</summary>
-    public string Repository { get; } = FindRepository();
+    public string Repository { get; } = TestRepository.Root;
 
     /// <summary>A second clone of the repository, in a temporary folder.</summary>
     public string Copy { get; } = Path.Combine(Path.GetTempPath(), "livrable-clone-" + Guid.NewGuid().ToString("N")[..10]);
@@ -38,7 +38,7 @@ public sealed partial class HelloSampleFixture : IAsyncLifetime
         string state = Path.Combine(root, "artifacts", "livrable-state");
         var result = await Tools.RunAsync("dotnet",
             ["publish", Path.Combine(root, "samples", "hello"), $"-p:ContainerTag={tag}", $"-p:ContainerStateDirectory={state}", "-nodeReuse:false", .. properties],
-            TimeSpan.FromMinutes(8), root, ChildEnvironment);
+            TimeSpan.FromMinutes(8), root, Tools.DotnetEnvironment);
         result.EnsureSuccess();
         // The last 'Built' line is hello's; the first is its base image project's.
         var built = BuiltLine().Matches(result.Stdout).LastOrDefault();
@@ -46,24 +46,6 @@ public sealed partial class HelloSampleFixture : IAsyncLifetime
         return new PublishResult(result.Stdout, built.Groups["digest"].Value, built.Groups["destination"].Value.Trim());
     }
 
-    /// <summary>The environment for a child <c>dotnet</c>: the test host runs inside MSBuild's, which would mislead it.</summary>
-    public static IReadOnlyDictionary<string, string> ChildEnvironment { get; } = new Dictionary<string, string>
-    {
-        ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-        ["DOTNET_NOLOGO"] = "1",
-        ["MSBUILDDISABLENODEREUSE"] = "1",
-        ["MSBuildExtensionsPath"] = "",
-        ["MSBuildSDKsPath"] = "",
-        ["MSBUILD_EXE_PATH"] = "",
-    };
-
-    /// <summary>The repository holding this test's source (the folder with Packaging.sln).</summary>
-    public static string FindRepository()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Packaging.sln"))) return dir.FullName;
-        throw new InvalidOperationException("The tests do not run from inside the Livrable repository.");
-    }
 
     /// <summary>
     /// Makes <paramref name="target"/> a second clone of <paramref name="repository"/>: same commit, same remote URL

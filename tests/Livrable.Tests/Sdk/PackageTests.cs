@@ -29,9 +29,9 @@ public sealed class PackageTests : IDisposable
     private async Task<string> PackAsync()
     {
         string feed = _temp["feed"];
-        string repository = HelloSampleFixture.FindRepository();
+        string repository = TestRepository.Root;
         (await Tools.RunAsync("dotnet", ["pack", Path.Combine(repository, "src", "Sdk"), "-o", feed, $"-p:LivrableVersion={_version}", "-nodeReuse:false"],
-            TimeSpan.FromMinutes(5), repository, HelloSampleFixture.ChildEnvironment)).EnsureSuccess();
+            TimeSpan.FromMinutes(5), repository, Tools.DotnetEnvironment)).EnsureSuccess();
         Assert.True(File.Exists(Path.Combine(feed, $"Livrable.Sdk.{_version}.nupkg")), "dotnet pack made no Livrable.Sdk nupkg");
         File.WriteAllText(_temp["NuGet.config"], $"""
             <?xml version="1.0" encoding="utf-8"?>
@@ -46,7 +46,7 @@ public sealed class PackageTests : IDisposable
 
     private async Task<ToolResult> PublishAsync(string project, params string[] properties)
         => (await Tools.RunAsync("dotnet", ["publish", project, $"-p:ContainerStateDirectory={_temp["state"]}", "-nodeReuse:false", .. properties],
-            TimeSpan.FromMinutes(5), _temp.Path, HelloSampleFixture.ChildEnvironment)).EnsureSuccess();
+            TimeSpan.FromMinutes(5), _temp.Path, Tools.DotnetEnvironment)).EnsureSuccess();
 
     [Fact]
     public async Task As_an_msbuild_sdk_it_builds_an_image_from_a_folder_that_runc_runs()
@@ -101,7 +101,7 @@ public sealed class PackageTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "Program.cs"), "System.Console.WriteLine(\"hi\");");
 
         var build = (await Tools.RunAsync("dotnet", ["build", dir, $"-p:ContainerStateDirectory={_temp["state"]}", "-nodeReuse:false"],
-            TimeSpan.FromMinutes(5), _temp.Path, HelloSampleFixture.ChildEnvironment)).EnsureSuccess();
+            TimeSpan.FromMinutes(5), _temp.Path, Tools.DotnetEnvironment)).EnsureSuccess();
         Assert.DoesNotContain("Built app", build.Stdout);
 
         var publish = await PublishAsync(dir, "-p:ContainerTag=v2", $"-p:ContainerArchiveOutputPath={_temp["out/app.tar"]}");

@@ -20,7 +20,7 @@ namespace Livrable.Tests.Build.Dockerfile;
 public sealed partial class DockerfileDemoSampleTests(RegistryFixture registry) : IDisposable
 {
     private readonly TempDirectory _temp = new();
-    private readonly string _repository = HelloSampleFixture.FindRepository();
+    private readonly string _repository = TestRepository.Root;
 
     public void Dispose() => _temp.Dispose();
 
@@ -28,7 +28,7 @@ public sealed partial class DockerfileDemoSampleTests(RegistryFixture registry) 
         => await Tools.RunAsync("dotnet",
             ["publish", Path.Combine(root, "samples", "dockerfile-demo"), "-p:ContainerTag=v1",
                 $"-p:ContainerStateDirectory={Path.Combine(root, "artifacts", "livrable-state")}", "-nodeReuse:false", .. properties],
-            TimeSpan.FromMinutes(8), root, HelloSampleFixture.ChildEnvironment);
+            TimeSpan.FromMinutes(8), root, Tools.DotnetEnvironment);
 
     [Fact]
     public async Task The_sample_builds_from_its_Dockerfile_and_runs()
