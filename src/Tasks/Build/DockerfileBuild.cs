@@ -29,4 +29,10 @@ public sealed record DockerfileBuild
 
     /// <summary>The stage to build (<c>--target</c>, case-insensitive); null for the last one.</summary>
     public string? Target { get; init; }
+
+    /// <summary>
+    /// The OCI runtime that executes RUN (<c>ContainerRuntimePath</c>): a full path or a program name looked up on
+    /// PATH; <c>runc</c> when null.
+    /// </summary>
+    public string? RuntimePath { get; init; }
 }

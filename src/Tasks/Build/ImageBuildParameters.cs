@@ -44,6 +44,9 @@ public sealed class ImageBuildParameters
     public IReadOnlyList<ParameterItem>? NamedContexts { get; set; }
     public string? Target { get; set; }
 
+    /// <summary>The OCI runtime for RUN (ContainerRuntimePath); runc on PATH when empty.</summary>
+    public string? RuntimePath { get; set; }
+
     /// <summary>
     /// The engine's request; LIV2xxx for values of the wrong shape. Relative paths are resolved against the current
     /// directory (the project's folder, in MSBuild and in the CLI the .NET Framework task starts).
@@ -115,6 +118,7 @@ public sealed class ImageBuildParameters
                 BuildArgs = Map(BuildArgs, "ContainerBuildArg", valueRequired: false),
                 NamedContexts = Map(NamedContexts, "ContainerNamedContext", valueRequired: true),
                 Target = NullIfEmpty(Target),
+                RuntimePath = NullIfEmpty(RuntimePath),
             },
             Config = new ConfigChanges { Labels = Pairs(Labels, "ContainerLabel") },
             Repository = Repository.Trim(),

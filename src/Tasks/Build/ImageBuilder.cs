@@ -118,6 +118,7 @@ public static class ImageBuilder
             BuildArgs = dockerfile.BuildArgs,
             NamedContexts = dockerfile.NamedContexts,
             Target = dockerfile.Target,
+            RuntimePath = dockerfile.RuntimePath,
             ContextDirectory = contextDirectory,
             DockerfilePath = path,
             Store = store,

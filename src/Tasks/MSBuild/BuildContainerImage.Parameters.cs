@@ -112,6 +112,9 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary>The stage to build (ContainerTarget); the last one when empty.</summary>
     public string? Target { get; set; }
 
+    /// <summary>The OCI runtime for RUN (ContainerRuntimePath): a path or a name on PATH; runc when empty.</summary>
+    public string? RuntimePath { get; set; }
+
     /// <summary>The digest of the image's manifest.</summary>
     [Output] public string? ImageDigest { get; set; }
 

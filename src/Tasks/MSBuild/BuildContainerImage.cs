@@ -80,6 +80,7 @@ public sealed partial class BuildContainerImage
         BuildArgs = Items(BuildArgs),
         NamedContexts = Items(NamedContexts),
         Target = Target,
+        RuntimePath = RuntimePath,
     };
 
     private static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>
