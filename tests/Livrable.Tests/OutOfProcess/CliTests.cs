@@ -144,6 +144,7 @@ public sealed class CliTests : IDisposable
         task.BuildArgs = [Label("V", "1")];
         task.NamedContexts = [Label("base", "scratch")];
         task.Target = "final";
+        task.RuntimePath = "/usr/sbin/runc";
 
         string json = RequestWriter.Write(task);
         using (var doc = JsonDocument.Parse(json))
