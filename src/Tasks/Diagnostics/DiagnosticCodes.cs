@@ -261,6 +261,8 @@ public static class DiagnosticCodes
     public const string RunOptionNotSupported = "LIV5015";
     /// <summary>Warning: a RUN set file capabilities (<c>security.capability</c>), which the layer cannot carry yet.</summary>
     public const string FileCapabilitiesDropped = "LIV5016";
+    /// <summary>Warning: overlay could not be mounted, so RUN copies the layers into a scratch root and diffs it (slower).</summary>
+    public const string OverlayUnavailable = "LIV5017";
 
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>

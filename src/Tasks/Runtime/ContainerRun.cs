@@ -55,6 +55,9 @@ public sealed class ContainerRun
     private readonly ILogger _logger;
     private readonly LayerRootfs _layers;
 
+    /// <summary>Use the copy fallback (<see cref="CopyRoot"/>) even where overlay works: tests.</summary>
+    internal bool ForceCopy { get; init; }
+
     /// <summary>Runs in the state folder <paramref name="stateDirectory"/> (extracted layers live in <c>rootfs/</c>, steps in <c>run/</c>).</summary>
     public ContainerRun(string stateDirectory, ILogger logger)
     {
@@ -93,17 +96,20 @@ public sealed class ContainerRun
         string bundle = Path.Combine(step, "bundle");
         var mounts = new List<OverlayMount>();
         var stubs = new HashSet<string>(StringComparer.Ordinal);
+        Dictionary<string, CopyRoot.Snapshot>? before = null;
         int exitCode;
         var lastLines = new Queue<string>();
         try
         {
             Directory.CreateDirectory(bundle);
-            mounts.Add(OverlayMount.Mount(lowers, upper, Path.Combine(step, "work"), rootfs));
+            var overlay = TryOverlay(lowers, upper, Path.Combine(step, "work"), rootfs);
+            if (overlay is not null) mounts.Add(overlay);
 
             // Mount points that do not exist yet are created by the runtime in the root filesystem; they are left out of
             // the layer unless the command puts something in them (BuildKit's mount stub cleaner does the same).
             var targets = StandardMountPoints.Concat(ProvidedFiles).Concat(request.Mounts.Select(m => m.Target));
             foreach (string target in targets) AddStubs(rootfs, target, stubs);
+            if (overlay is null) before = CopyRoot.Walk(rootfs);
             if (request.WorkingDirectory != "/")
                 ScopedPath.CreateDirectory(rootfs, request.WorkingDirectory, DiagnosticCodes.RuntimeFailed);
 
@@ -141,9 +147,10 @@ public sealed class ContainerRun
         Undo(mounts);
         try
         {
-            var entries = exitCode == 0
-                ? UpperDiff.Read(upper, new HashSet<string>(ProvidedFiles, StringComparer.Ordinal), stubs, _logger)
-                : [];
+            var provided = new HashSet<string>(ProvidedFiles, StringComparer.Ordinal);
+            var entries = exitCode != 0 ? []
+                : before is null ? UpperDiff.Read(upper, provided, stubs, _logger)
+                : CopyRoot.Diff(rootfs, before, provided, stubs, _logger);
             return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null);
         }
         catch
@@ -227,9 +234,9 @@ public sealed class ContainerRun
             lowers.Reverse();
             if (lowers.Count == 0) lowers.Add(_layers.EmptyDirectory);
             string dir = Path.Combine(step, "mounts", index.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            var overlay = OverlayMount.Mount(lowers, Path.Combine(dir, "upper"), Path.Combine(dir, "work"), Path.Combine(dir, "merged"));
-            mounts.Add(overlay);
-            source = ScopedPath.Resolve(overlay.Target, mount.SubPath);
+            string merged = Path.Combine(dir, "merged");
+            if (TryOverlay(lowers, Path.Combine(dir, "upper"), Path.Combine(dir, "work"), merged) is { } overlay) mounts.Add(overlay);
+            source = ScopedPath.Resolve(merged, mount.SubPath);
         }
         else
         {
@@ -238,9 +245,9 @@ public sealed class ContainerRun
             {
                 // Writes to a writable bind of the context are discarded: they go to an upper folder thrown away.
                 string dir = Path.Combine(step, "mounts", index.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                var overlay = OverlayMount.Mount([source], Path.Combine(dir, "upper"), Path.Combine(dir, "work"), Path.Combine(dir, "merged"));
-                mounts.Add(overlay);
-                source = overlay.Target;
+                string merged = Path.Combine(dir, "merged");
+                if (TryOverlay([source], Path.Combine(dir, "upper"), Path.Combine(dir, "work"), merged) is { } overlay) mounts.Add(overlay);
+                source = merged;
             }
             else if (!mount.ReadOnly)
             {
@@ -254,6 +261,32 @@ public sealed class ContainerRun
             throw new LivrableException(DiagnosticCodes.RunMountSourceNotFound, $"The source of the mount at {mount.Target} does not exist.");
         return RuntimeSpec.Bind(mount.Target, source, mount.ReadOnly);
     }
+
+    /// <summary>
+    /// An overlay of <paramref name="lowersTopFirst"/> at <paramref name="target"/>; where overlay cannot be mounted (or
+    /// <see cref="ForceCopy"/>), the lowers copied into <paramref name="target"/> instead (LIV5017 once per run) and null.
+    /// </summary>
+    private OverlayMount? TryOverlay(IReadOnlyList<string> lowersTopFirst, string upper, string work, string target)
+    {
+        if (!ForceCopy)
+        {
+            try
+            {
+                return OverlayMount.Mount(lowersTopFirst, upper, work, target);
+            }
+            catch (LivrableException e) when (e.Code == DiagnosticCodes.OverlayFailed)
+            {
+                if (!_warned)
+                    _logger.Warning(DiagnosticCodes.OverlayUnavailable,
+                        $"{e.Message} RUN copies the layers into a scratch folder instead and compares it before and after: slower, and it needs room for a full copy.");
+                _warned = true;
+            }
+        }
+        CopyRoot.Build([.. lowersTopFirst.Reverse()], target);
+        return null;
+    }
+
+    private bool _warned;
 
     private static Layers.UnixFileStatus? UnixFileStatus(string path) => Layers.UnixFileStatus.TryRead(path);
 

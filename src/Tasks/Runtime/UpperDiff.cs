@@ -24,6 +24,12 @@ internal static class UpperDiff
         var entries = new List<FileEntry>();
         var inodes = new Dictionary<ulong, string>();
         Walk(upper, "", entries, inodes, logger);
+        return Finish(entries, excluded, stubs);
+    }
+
+    /// <summary>Drops the excluded paths and the stubs nothing else is below, and sorts.</summary>
+    internal static IReadOnlyList<FileEntry> Finish(List<FileEntry> entries, IReadOnlySet<string> excluded, IReadOnlySet<string> stubs)
+    {
         entries.RemoveAll(e => excluded.Contains(e.Path));
         // Deepest first, so that a stub folder holding only stubs goes too.
         foreach (string stub in stubs.OrderByDescending(s => s.Length))
@@ -58,42 +64,48 @@ internal static class UpperDiff
                         entries.Add(FileEntry.OpaqueWhiteout(path));
                     Walk(host, path, entries, inodes, logger);
                     break;
-                case UnixFileKind.RegularFile:
-                    if (status.LinkCount > 1 && inodes.TryGetValue(status.Inode, out var first))
-                    {
-                        entries.Add(new FileEntry(path, TarTypeFlag.HardLink, status.Mode, status.Uid, status.Gid) { LinkTarget = first });
-                        break;
-                    }
-                    if (status.LinkCount > 1) inodes[status.Inode] = path;
-                    long size = new FileInfo(host).Length;
-                    entries.Add(new FileEntry(path, TarTypeFlag.RegularFile, status.Mode, status.Uid, status.Gid)
-                    {
-                        Size = size,
-                        Open = _ => Task.FromResult<Stream>(File.OpenRead(host)),
-                    });
-                    break;
-                case UnixFileKind.SymbolicLink:
-                    entries.Add(new FileEntry(path, TarTypeFlag.SymbolicLink, FileModes.SymbolicLink, status.Uid, status.Gid)
-                    {
-                        LinkTarget = new FileInfo(host).LinkTarget ?? "",
-                    });
-                    break;
-                case UnixFileKind.CharacterDevice or UnixFileKind.BlockDevice:
-                    entries.Add(new FileEntry(path, status.Kind == UnixFileKind.CharacterDevice ? TarTypeFlag.CharacterDevice : TarTypeFlag.BlockDevice,
-                        status.Mode, status.Uid, status.Gid) { DeviceMajor = status.DeviceMajor, DeviceMinor = status.DeviceMinor });
-                    break;
-                case UnixFileKind.Fifo:
-                    entries.Add(new FileEntry(path, TarTypeFlag.Fifo, status.Mode, status.Uid, status.Gid));
-                    break;
                 default:
-                    logger.Detail($"  not in the layer: the socket '{path}' the RUN left");
+                    if (Entry(host, path, status, inodes, logger) is { } entry) entries.Add(entry);
                     break;
             }
         }
     }
 
+    /// <summary>
+    /// The entry of a file that is not a folder: a regular file (a hard link to the first name of its inode met in this
+    /// walk), a symbolic link as written, a device or a fifo; null for a socket (a layer cannot hold one).
+    /// </summary>
+    internal static FileEntry? Entry(string host, string path, UnixFileStatus status, Dictionary<ulong, string> inodes, ILogger logger)
+    {
+        switch (status.Kind)
+        {
+            case UnixFileKind.RegularFile:
+                if (status.LinkCount > 1 && inodes.TryGetValue(status.Inode, out var first))
+                    return new FileEntry(path, TarTypeFlag.HardLink, status.Mode, status.Uid, status.Gid) { LinkTarget = first };
+                if (status.LinkCount > 1) inodes[status.Inode] = path;
+                return new FileEntry(path, TarTypeFlag.RegularFile, status.Mode, status.Uid, status.Gid)
+                {
+                    Size = new FileInfo(host).Length,
+                    Open = _ => Task.FromResult<Stream>(File.OpenRead(host)),
+                };
+            case UnixFileKind.SymbolicLink:
+                return new FileEntry(path, TarTypeFlag.SymbolicLink, FileModes.SymbolicLink, status.Uid, status.Gid)
+                {
+                    LinkTarget = new FileInfo(host).LinkTarget ?? "",
+                };
+            case UnixFileKind.CharacterDevice or UnixFileKind.BlockDevice:
+                return new FileEntry(path, status.Kind == UnixFileKind.CharacterDevice ? TarTypeFlag.CharacterDevice : TarTypeFlag.BlockDevice,
+                    status.Mode, status.Uid, status.Gid) { DeviceMajor = status.DeviceMajor, DeviceMinor = status.DeviceMinor };
+            case UnixFileKind.Fifo:
+                return new FileEntry(path, TarTypeFlag.Fifo, status.Mode, status.Uid, status.Gid);
+            default:
+                logger.Detail($"  not in the layer: the socket '{path}' the RUN left");
+                return null;
+        }
+    }
+
     /// <summary>Overlay features whose upper entries a tar cannot express are refused; capabilities are reported.</summary>
-    private static void CheckAttributes(string host, string path, ILogger logger)
+    internal static void CheckAttributes(string host, string path, ILogger logger)
     {
         foreach (string attribute in Native.ListXattrs(host))
         {

@@ -48,6 +48,41 @@ public sealed class ContainerRunTests : IDisposable
         Assert.Equal(["err", "out"], lines.Order());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Overlay_and_the_copy_fallback_give_the_same_layer(bool copy)
+    {
+        var busybox = await BusyboxLayerAsync();
+        var data = await LayerRootfsTests.LayerAsync(_store, w =>
+        {
+            LayerRootfsTests.File(w, "data/keep", "keep");
+            LayerRootfsTests.File(w, "data/change", "before");
+            LayerRootfsTests.File(w, "data/gone", "gone");
+            LayerRootfsTests.File(w, "data/removed", "removed below");
+            LayerRootfsTests.File(w, "data/dir/old", "old");
+        });
+        var whiteout = await LayerRootfsTests.LayerAsync(_store, w => LayerRootfsTests.File(w, "data/.wh.removed", ""));
+        var logger = new RecordingLogger();
+        using var result = await new ContainerRun(_store.Root, logger) { ForceCopy = copy }.RunAsync(new RunRequest
+        {
+            Layers = [busybox, data, whiteout],
+            Arguments = ["/bin/busybox", "sh", "-c",
+                "set -e; test ! -e /data/removed; echo changed > /data/change; /bin/busybox rm /data/gone; /bin/busybox rm -r /data/dir; " +
+                "/bin/busybox mkdir /data/dir; echo fresh > /data/dir/fresh; echo new > /data/new"],
+            WorkingDirectory = "/work/here",
+        }, CancellationToken.None);
+
+        Assert.Equal(0, result.ExitCode);
+        var paths = result.Entries.Select(e => e.Path).ToList();
+        Assert.Equal(["/data", "/data/.wh.gone", "/data/change", "/data/dir"], paths.Take(4));
+        Assert.Contains(paths[4], new[] { "/data/dir/.wh..wh..opq", "/data/dir/.wh.old" });
+        Assert.Equal(["/data/dir/fresh", "/data/new", "/work", "/work/here"], paths.Skip(5));
+        var change = result.Entries.Single(e => e.Path == "/data/change");
+        await using var stream = await change.Open!(CancellationToken.None);
+        Assert.Equal("changed\n", await new StreamReader(stream).ReadToEndAsync());
+    }
+
     [Fact]
     public async Task Cancelling_kills_the_container_and_undoes_the_mounts()
     {
