@@ -241,7 +241,11 @@ public sealed class ContainerRun
         else
         {
             source = mount.HostPath ?? throw new ArgumentException("A bind mount needs a host path or layers.", nameof(mount));
-            if (!mount.ReadOnly && Directory.Exists(source))
+            if (mount.KeepWrites)
+            {
+                // A cache: bound as it is.
+            }
+            else if (!mount.ReadOnly && Directory.Exists(source))
             {
                 // Writes to a writable bind of the context are discarded: they go to an upper folder thrown away.
                 string dir = Path.Combine(step, "mounts", index.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -40,6 +40,9 @@ public sealed record RunMount(RunMountType Type, string Target)
 
     public bool ReadOnly { get; init; }
 
+    /// <summary>A writable bind of <see cref="HostPath"/> whose writes stay there (a cache); otherwise they are discarded.</summary>
+    public bool KeepWrites { get; init; }
+
     /// <summary>A tmpfs's size in bytes; null for the kernel's default.</summary>
     public long? Size { get; init; }
 }

@@ -6,8 +6,8 @@ namespace Livrable.Build.Dockerfile;
 
 /// <summary>
 /// One <c>RUN --mount=...</c> value parsed as BuildKit's <c>instructions/commands_runmount.go</c> does: CSV fields
-/// (quotes as <c>go-csvvalue</c>), case-insensitive keys, <c>type=bind</c> by default. Livrable runs <c>bind</c> and
-/// <c>tmpfs</c>; <c>cache</c>, <c>secret</c> and <c>ssh</c> are parsed and refused (LIV5012).
+/// (quotes as <c>go-csvvalue</c>), case-insensitive keys, <c>type=bind</c> by default. Livrable runs <c>bind</c>,
+/// <c>tmpfs</c> and <c>cache</c> (without <c>from</c>); <c>secret</c> and <c>ssh</c> are refused (LIV5012).
 /// </summary>
 internal sealed record RunMountSpec(string Type, string Target)
 {
@@ -15,6 +15,13 @@ internal sealed record RunMountSpec(string Type, string Target)
     public string? From { get; init; }
     public bool ReadOnly { get; init; }
     public long? Size { get; init; }
+
+    /// <summary>A cache's id (default: the target), sharing (shared, private, locked), and the mode and owner it is created with.</summary>
+    public string? Id { get; init; }
+    public string Sharing { get; init; } = "shared";
+    public int Mode { get; init; } = 0b111_101_101;
+    public long Uid { get; init; }
+    public long Gid { get; init; }
 
     /// <summary>Parses <paramref name="raw"/>; a relative target is joined with <paramref name="workingDirectory"/>.</summary>
     public static RunMountSpec Parse(string raw, string workingDirectory, SourceSpan span)
@@ -28,13 +35,16 @@ internal sealed record RunMountSpec(string Type, string Target)
         }
         if (type is not ("bind" or "cache" or "tmpfs" or "secret" or "ssh"))
             throw Invalid($"unsupported mount type \"{type}\"");
-        if (type is "cache" or "secret" or "ssh")
+        if (type is "secret" or "ssh")
             throw new LivrableException(DiagnosticCodes.RunMountNotSupported,
                 $"RUN --mount=type={type} is not supported yet: Livrable runs bind and tmpfs mounts.", span);
 
         string? target = null, source = null, from = null;
         bool? readOnly = null;
         long? size = null;
+        string? id = null, sharing = null;
+        int mode = 0b111_101_101;
+        long uid = 0, gid = 0;
         foreach (string field in fields)
         {
             int eq = field.IndexOf('=');
@@ -46,8 +56,18 @@ internal sealed record RunMountSpec(string Type, string Target)
             {
                 case "type": break;
                 case "target" or "dst" or "destination": target = value; break;
-                case "source" or "src" when type == "bind": source = value; break;
-                case "from" when type == "bind": from = value; break;
+                case "source" or "src" when type is "bind" or "cache": source = value; break;
+                case "from" when type is "bind" or "cache": from = value; break;
+                case "id" when type == "cache": id = value; break;
+                case "sharing" when type == "cache":
+                    sharing = value!.ToLowerInvariant();
+                    if (sharing is not ("shared" or "private" or "locked")) throw Invalid($"unrecognized sharing {value}");
+                    break;
+                case "mode" when type == "cache":
+                    try { mode = Convert.ToInt32(value, 8); } catch (FormatException) { throw Invalid($"invalid mode {value}"); }
+                    break;
+                case "uid" when type == "cache": uid = Id(value!, "uid"); break;
+                case "gid" when type == "cache": gid = Id(value!, "gid"); break;
                 case "ro" or "readonly": readOnly = Bool(value, field); break;
                 case "rw" or "readwrite": readOnly = !Bool(value, field); break;
                 case "size" when type == "tmpfs": size = ParseSize(value!, span); break;
@@ -61,9 +81,17 @@ internal sealed record RunMountSpec(string Type, string Target)
         target = target.StartsWith('/') ? target : PathRules.Join(workingDirectory, target);
         target = "/" + string.Join('/', target.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != "."));
         if (target == "/") throw Invalid("invalid mount target \"/\"");
-        return new RunMountSpec(type, target) { Source = source, From = from, ReadOnly = type == "bind" ? readOnly ?? true : readOnly ?? false, Size = size };
+        if (type == "cache" && from is not null)
+            throw new LivrableException(DiagnosticCodes.RunMountNotSupported, $"--mount={raw}: a cache mount from another stage or image is not supported yet.", span);
+        return new RunMountSpec(type, target)
+        {
+            Source = source, From = from, ReadOnly = type == "bind" ? readOnly ?? true : readOnly ?? false, Size = size,
+            Id = type == "cache" ? string.IsNullOrEmpty(id) ? target : id : null, Sharing = sharing ?? "shared", Mode = mode, Uid = uid, Gid = gid,
+        };
 
         LivrableException Invalid(string message) => new(DiagnosticCodes.InvalidRunMount, $"--mount={raw}: {message}", span);
+        long Id(string value, string key)
+            => uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out uint n) ? n : throw Invalid($"invalid {key} {value}");
         bool Bool(string? value, string field)
             => value is null ? true : bool.TryParse(value, out bool b) ? b : throw Invalid($"invalid value for {field}");
     }

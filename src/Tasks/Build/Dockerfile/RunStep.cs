@@ -38,8 +38,26 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
         Directory.CreateDirectory(stepDirectory);
         var mounts = new List<RunMount>();
         var args = Arguments(state.Config, stepDirectory, mounts);
-        foreach (string raw in run.Mounts)
-            mounts.Add(await MountAsync(RunMountSpec.Parse(raw, workingDirectory, step.Span), cancellationToken).ConfigureAwait(false));
+        var specs = run.Mounts.Select(raw => RunMountSpec.Parse(raw, workingDirectory, step.Span)).ToList();
+        var locks = new List<IDisposable>();
+        try
+        {
+            foreach (var spec in specs)
+                mounts.Add(spec.Type == "cache"
+                    ? await CacheAsync(spec, locks, cancellationToken).ConfigureAwait(false)
+                    : await MountAsync(spec, cancellationToken).ConfigureAwait(false));
+            await RunAsync(args, mounts, workingDirectory, stepDirectory, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var held in locks) held.Dispose();
+        }
+    }
+
+    private async Task RunAsync(IReadOnlyList<string> args, List<RunMount> mounts, string workingDirectory, string stepDirectory, CancellationToken cancellationToken)
+    {
+        var session = step.Session;
+        var state = step.State;
 
         var (uid, gid, groups) = await UserAsync(cancellationToken).ConfigureAwait(false);
         var request = new RunRequest
@@ -224,6 +242,52 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
         if (bytes is null) return [];
         return Encoding.UTF8.GetString(bytes).Split('\n')
             .Select(l => l.Trim()).Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split(':')).ToList();
+    }
+
+    /// <summary>
+    /// A cache mount: a folder of the state folder per id (<c>cache/&lt;sha256 of the id&gt;</c>), kept across builds,
+    /// created with the mount's mode and owner. <c>sharing=locked</c> waits for other users; <c>private</c> takes
+    /// the first instance no one holds (<c>-1</c>, <c>-2</c>... when busy); <c>shared</c> takes it as it is.
+    /// </summary>
+    private async Task<RunMount> CacheAsync(RunMountSpec spec, List<IDisposable> locks, CancellationToken cancellationToken)
+    {
+        string hex = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(spec.Id!))).ToLowerInvariant();
+        string root = Path.Combine(step.Session.StateDirectory, "cache");
+        Directory.CreateDirectory(root);
+        string directory = Path.Combine(root, hex);
+        if (spec.Sharing == "locked")
+        {
+            locks.Add(await Runtime.LayerRootfs.LockAsync(directory + ".lock", cancellationToken).ConfigureAwait(false));
+        }
+        else if (spec.Sharing == "private")
+        {
+            for (int n = 0; ; n++)
+            {
+                string candidate = n == 0 ? directory : $"{directory}-{n}";
+                try
+                {
+                    locks.Add(new FileStream(candidate + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+                    directory = candidate;
+                    break;
+                }
+                catch (IOException) when (n < 64)
+                {
+                    // Held by another RUN: the next instance.
+                }
+            }
+        }
+        if (!Directory.Exists(directory))
+        {
+            Directory.CreateDirectory(directory);
+            if (!OperatingSystem.IsWindows())
+            {
+                Runtime.Native.LinkChangeOwner(directory, (uint)spec.Uid, (uint)spec.Gid);
+                File.SetUnixFileMode(directory, (UnixFileMode)(spec.Mode & 0xFFF));
+            }
+        }
+        string host = spec.Source is null ? directory : ScopedPath.Resolve(directory, spec.Source);
+        Directory.CreateDirectory(host);
+        return new RunMount(RunMountType.Bind, spec.Target) { HostPath = host, ReadOnly = spec.ReadOnly, KeepWrites = true };
     }
 
     /// <summary>A mount of the RUN: tmpfs, or a bind of the build context, an earlier stage, or an image.</summary>

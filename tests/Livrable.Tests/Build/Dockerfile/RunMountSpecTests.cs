@@ -47,7 +47,10 @@ public sealed class RunMountSpecTests
     [InlineData("type=bind,target=/x,bogus", "LIV5011")]
     [InlineData("type=nonsense,target=/x", "LIV5011")]
     [InlineData("type=bind,\"target=/x", "LIV5011")]
-    [InlineData("type=cache,target=/root/.cache", "LIV5012")]
+    [InlineData("type=cache,target=/root/.cache,from=build", "LIV5012")]
+    [InlineData("type=cache,target=/x,sharing=sometimes", "LIV5011")]
+    [InlineData("type=cache,target=/x,mode=9", "LIV5011")]
+    [InlineData("type=tmpfs,target=/x,uid=1", "LIV5011")]
     [InlineData("type=secret,id=token", "LIV5012")]
     [InlineData("type=ssh", "LIV5012")]
     public void Malformed_or_unsupported_mounts_are_errors_at_the_RUN(string raw, string code)
@@ -55,6 +58,15 @@ public sealed class RunMountSpecTests
         var e = Assert.Throws<LivrableException>(() => RunMountSpec.Parse(raw, "/", Span));
         Assert.Equal(code, e.Code);
         Assert.Equal(Span, e.Span);
+    }
+
+    [Fact]
+    public void Cache_mounts_take_an_id_sharing_mode_and_owner()
+    {
+        var spec = RunMountSpec.Parse("type=cache,target=/root/.cache", "/", Span);
+        Assert.Equal(("cache", "/root/.cache", "shared", 0b111_101_101, false), (spec.Type, spec.Id, spec.Sharing, spec.Mode, spec.ReadOnly));
+        spec = RunMountSpec.Parse("type=cache,id=pip,target=.cache,sharing=LOCKED,mode=0700,uid=1000,gid=1001", "/home/app", Span);
+        Assert.Equal(("pip", "/home/app/.cache", "locked", 0b111_000_000, 1000L, 1001L), (spec.Id, spec.Target, spec.Sharing, spec.Mode, spec.Uid, spec.Gid));
     }
 
     [Fact]

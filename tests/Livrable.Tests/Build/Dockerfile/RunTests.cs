@@ -268,6 +268,20 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
     }
 
     [Fact]
+    public async Task A_cache_mount_persists_across_builds_and_stays_out_of_the_layer()
+    {
+        string id = Guid.NewGuid().ToString("N");
+        string dockerfile = Busybox + $"""
+            RUN --mount=type=cache,id={id},target=/var/cache/app,sharing=locked,uid=1000,mode=0700 echo hit >> /var/cache/app/count && cat /var/cache/app/count > /seen.txt && stat -c %u:%a /var/cache/app > /owner.txt
+            """;
+        await BuildAsync(dockerfile);
+        var second = await BuildAsync(dockerfile);
+        Assert.Equal("hit\nhit\n", Read(second.Rootfs, "/seen.txt"));
+        Assert.Equal("1000:700\n", Read(second.Rootfs, "/owner.txt"));
+        Assert.False(Directory.Exists(Path.Combine(second.Rootfs, "var")));
+    }
+
+    [Fact]
     public async Task Hosts_and_resolv_conf_are_provided_but_not_in_the_layer_and_no_descriptor_leaks()
     {
         var built = await BuildAsync(Busybox + """
