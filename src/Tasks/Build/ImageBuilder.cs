@@ -119,6 +119,7 @@ public static class ImageBuilder
             NamedContexts = dockerfile.NamedContexts,
             Target = dockerfile.Target,
             RuntimePath = dockerfile.RuntimePath,
+            Secrets = dockerfile.Secrets,
             ContextDirectory = contextDirectory,
             DockerfilePath = path,
             Store = store,

@@ -263,6 +263,8 @@ public static class DiagnosticCodes
     public const string FileCapabilitiesDropped = "LIV5016";
     /// <summary>Warning: overlay could not be mounted, so RUN copies the layers into a scratch root and diffs it (slower).</summary>
     public const string OverlayUnavailable = "LIV5017";
+    /// <summary>A required <c>RUN --mount=type=secret</c> names an id no <c>ContainerSecret</c> gives (or whose variable or file is missing).</summary>
+    public const string SecretNotFound = "LIV5018";
 
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>

@@ -81,6 +81,7 @@ public sealed partial class BuildContainerImage
         NamedContexts = Items(NamedContexts),
         Target = Target,
         RuntimePath = RuntimePath,
+        Secrets = Items(Secrets),
     };
 
     private static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>

@@ -141,10 +141,12 @@ public sealed class ContainerRun
         catch
         {
             Undo(mounts);
+            DeleteBundle(bundle);
             if (ownsStep) DeleteStepDirectory(step);
             throw;
         }
         Undo(mounts);
+        DeleteBundle(bundle);
         try
         {
             var provided = new HashSet<string>(ProvidedFiles, StringComparer.Ordinal);
@@ -374,6 +376,19 @@ public sealed class ContainerRun
     {
         for (int i = mounts.Count - 1; i >= 0; i--) mounts[i].Dispose();
         mounts.Clear();
+    }
+
+    /// <summary>The bundle goes as soon as the container has: its config holds the environment, secrets included.</summary>
+    private static void DeleteBundle(string bundle)
+    {
+        try
+        {
+            if (Directory.Exists(bundle)) Directory.Delete(bundle, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Deleted with the step's folder.
+        }
     }
 
     internal static void DeleteStepDirectory(string step)

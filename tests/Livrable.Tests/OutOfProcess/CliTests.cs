@@ -145,6 +145,9 @@ public sealed class CliTests : IDisposable
         task.NamedContexts = [Label("base", "scratch")];
         task.Target = "final";
         task.RuntimePath = "/usr/sbin/runc";
+        var secret = new TaskItem("token");
+        secret.SetMetadata("Env", "LIVRABLE_TEST_TOKEN");
+        task.Secrets = [secret];
 
         string json = RequestWriter.Write(task);
         using (var doc = JsonDocument.Parse(json))

@@ -48,6 +48,9 @@ internal sealed record DockerfileBuildOptions
     /// <summary>The OCI runtime RUN uses (ContainerRuntimePath): a path or a name on PATH; <c>runc</c> when null.</summary>
     public string? RuntimePath { get; init; }
 
+    /// <summary>Secrets RUN can mount, by id.</summary>
+    public IReadOnlyDictionary<string, BuildSecret> Secrets { get; init; } = new Dictionary<string, BuildSecret>();
+
     /// <summary>Steps that come after the stages (writing the image), counted in the <c>[k/n]</c> progress.</summary>
     public int StepsAfter { get; init; } = 1;
 }
@@ -103,6 +106,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     public string TempDirectory => _options.TempDirectory;
     public HttpClient Http => _http.Value;
     public string? RuntimePath => _options.RuntimePath;
+    public IReadOnlyDictionary<string, BuildSecret> Secrets => _options.Secrets;
 
     /// <summary>The state folder (RUN extracts layers under it).</summary>
     public string StateDirectory => _options.Store.Root;

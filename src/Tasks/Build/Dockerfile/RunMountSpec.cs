@@ -7,7 +7,7 @@ namespace Livrable.Build.Dockerfile;
 /// <summary>
 /// One <c>RUN --mount=...</c> value parsed as BuildKit's <c>instructions/commands_runmount.go</c> does: CSV fields
 /// (quotes as <c>go-csvvalue</c>), case-insensitive keys, <c>type=bind</c> by default. Livrable runs <c>bind</c>,
-/// <c>tmpfs</c> and <c>cache</c> (without <c>from</c>); <c>secret</c> and <c>ssh</c> are refused (LIV5012).
+/// <c>tmpfs</c>, <c>cache</c> (without <c>from</c>) and <c>secret</c>; <c>ssh</c> is refused (LIV5012).
 /// </summary>
 internal sealed record RunMountSpec(string Type, string Target)
 {
@@ -23,6 +23,10 @@ internal sealed record RunMountSpec(string Type, string Target)
     public long Uid { get; init; }
     public long Gid { get; init; }
 
+    /// <summary>A secret's environment variable (<c>env=</c>) and whether it must exist (<c>required</c>).</summary>
+    public string? Env { get; init; }
+    public bool Required { get; init; }
+
     /// <summary>Parses <paramref name="raw"/>; a relative target is joined with <paramref name="workingDirectory"/>.</summary>
     public static RunMountSpec Parse(string raw, string workingDirectory, SourceSpan span)
     {
@@ -35,7 +39,7 @@ internal sealed record RunMountSpec(string Type, string Target)
         }
         if (type is not ("bind" or "cache" or "tmpfs" or "secret" or "ssh"))
             throw Invalid($"unsupported mount type \"{type}\"");
-        if (type is "secret" or "ssh")
+        if (type is "ssh")
             throw new LivrableException(DiagnosticCodes.RunMountNotSupported,
                 $"RUN --mount=type={type} is not supported yet: Livrable runs bind and tmpfs mounts.", span);
 
@@ -43,14 +47,16 @@ internal sealed record RunMountSpec(string Type, string Target)
         bool? readOnly = null;
         long? size = null;
         string? id = null, sharing = null;
-        int mode = 0b111_101_101;
+        int mode = type == "secret" ? 0b100_000_000 : 0b111_101_101;
         long uid = 0, gid = 0;
+        string? env = null;
+        bool required = false;
         foreach (string field in fields)
         {
             int eq = field.IndexOf('=');
             string key = (eq < 0 ? field : field[..eq]).Trim().ToLowerInvariant();
             string? value = eq < 0 ? null : field[(eq + 1)..];
-            if (value is null && key is not ("ro" or "readonly" or "rw" or "readwrite"))
+            if (value is null && key is not ("ro" or "readonly" or "rw" or "readwrite" or "required"))
                 throw Invalid($"invalid field '{field}' must be a key=value pair");
             switch (key)
             {
@@ -58,16 +64,18 @@ internal sealed record RunMountSpec(string Type, string Target)
                 case "target" or "dst" or "destination": target = value; break;
                 case "source" or "src" when type is "bind" or "cache": source = value; break;
                 case "from" when type is "bind" or "cache": from = value; break;
-                case "id" when type == "cache": id = value; break;
+                case "id" when type is "cache" or "secret": id = value; break;
+                case "env" when type == "secret": env = value; break;
+                case "required" when type == "secret": required = Bool(value, field); break;
                 case "sharing" when type == "cache":
                     sharing = value!.ToLowerInvariant();
                     if (sharing is not ("shared" or "private" or "locked")) throw Invalid($"unrecognized sharing {value}");
                     break;
-                case "mode" when type == "cache":
+                case "mode" when type is "cache" or "secret":
                     try { mode = Convert.ToInt32(value, 8); } catch (FormatException) { throw Invalid($"invalid mode {value}"); }
                     break;
-                case "uid" when type == "cache": uid = Id(value!, "uid"); break;
-                case "gid" when type == "cache": gid = Id(value!, "gid"); break;
+                case "uid" when type is "cache" or "secret": uid = Id(value!, "uid"); break;
+                case "gid" when type is "cache" or "secret": gid = Id(value!, "gid"); break;
                 case "ro" or "readonly": readOnly = Bool(value, field); break;
                 case "rw" or "readwrite": readOnly = !Bool(value, field); break;
                 case "size" when type == "tmpfs": size = ParseSize(value!, span); break;
@@ -76,6 +84,16 @@ internal sealed record RunMountSpec(string Type, string Target)
                 default:
                     throw Invalid($"unexpected key '{key}' in '{field}'");
             }
+        }
+        if (type == "secret")
+        {
+            // BuildKit: the id defaults to the target's base name, the target to /run/secrets/<id> unless env is given.
+            if (string.IsNullOrEmpty(id) && string.IsNullOrEmpty(target)) throw Invalid("one of id or target is required for a secret");
+            if (string.IsNullOrEmpty(id)) id = target!.TrimEnd('/')[(target!.TrimEnd('/').LastIndexOf('/') + 1)..];
+            if (string.IsNullOrEmpty(target) && env is null) target = "/run/secrets/" + id;
+            string? secretTarget = string.IsNullOrEmpty(target) ? null
+                : "/" + string.Join('/', (target.StartsWith('/') ? target : PathRules.Join(workingDirectory, target)).Split('/', StringSplitOptions.RemoveEmptyEntries));
+            return new RunMountSpec(type, secretTarget ?? "") { Id = id, Env = env, Required = required, Mode = mode, Uid = uid, Gid = gid, ReadOnly = true };
         }
         if (string.IsNullOrEmpty(target)) throw Invalid("mount destination (target) not specified");
         target = target.StartsWith('/') ? target : PathRules.Join(workingDirectory, target);

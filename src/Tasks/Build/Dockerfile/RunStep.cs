@@ -40,21 +40,63 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
         var args = Arguments(state.Config, stepDirectory, mounts);
         var specs = run.Mounts.Select(raw => RunMountSpec.Parse(raw, workingDirectory, step.Span)).ToList();
         var locks = new List<IDisposable>();
+        var secretEnvironment = new List<string>();
+        string secrets = Path.Combine(stepDirectory, "secrets");
         try
         {
             foreach (var spec in specs)
+            {
+                if (spec.Type == "secret")
+                {
+                    if (Secret(spec, secrets, secretEnvironment) is { } secret) mounts.Add(secret);
+                    continue;
+                }
                 mounts.Add(spec.Type == "cache"
                     ? await CacheAsync(spec, locks, cancellationToken).ConfigureAwait(false)
                     : await MountAsync(spec, cancellationToken).ConfigureAwait(false));
-            await RunAsync(args, mounts, workingDirectory, stepDirectory, cancellationToken).ConfigureAwait(false);
+            }
+            await RunAsync(args, mounts, secretEnvironment, workingDirectory, stepDirectory, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             foreach (var held in locks) held.Dispose();
+            // Secret files live only as long as the RUN.
+            if (Directory.Exists(secrets)) Directory.Delete(secrets, recursive: true);
         }
     }
 
-    private async Task RunAsync(IReadOnlyList<string> args, List<RunMount> mounts, string workingDirectory, string stepDirectory, CancellationToken cancellationToken)
+    /// <summary>
+    /// A secret mount: the value (read only now) in a file of the step's folder, bound read-only at the target with
+    /// the mount's mode and owner, and/or in the process's environment (<c>env=</c>). Never in the layer (the target
+    /// is a mount), the history (only the arguments and ARGs are) or the log. A missing secret is skipped unless
+    /// <c>required</c> (LIV5018), as BuildKit does.
+    /// </summary>
+    private RunMount? Secret(RunMountSpec spec, string secrets, List<string> environment)
+    {
+        byte[]? value = step.Session.Secrets.TryGetValue(spec.Id!, out var source) ? source.Read() : null;
+        if (value is null)
+        {
+            if (spec.Required)
+                throw new LivrableException(DiagnosticCodes.SecretNotFound,
+                    $"secret {spec.Id} not found: give it with a ContainerSecret item (Include=\"{spec.Id}\" with Env or File).", step.Span);
+            return null;
+        }
+        if (spec.Env is { } name) environment.Add(name + "=" + Encoding.UTF8.GetString(value));
+        if (spec.Target.Length == 0) return null;
+        Directory.CreateDirectory(secrets);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string file = Path.Combine(secrets, Guid.NewGuid().ToString("N"));
+        File.WriteAllBytes(file, value);
+        if (!OperatingSystem.IsWindows())
+        {
+            Runtime.Native.LinkChangeOwner(file, (uint)spec.Uid, (uint)spec.Gid);
+            File.SetUnixFileMode(file, (UnixFileMode)(spec.Mode & 0xFFF));
+        }
+        return new RunMount(RunMountType.Bind, spec.Target) { HostPath = file, ReadOnly = true };
+    }
+
+    private async Task RunAsync(IReadOnlyList<string> args, List<RunMount> mounts, List<string> secretEnvironment, string workingDirectory,
+        string stepDirectory, CancellationToken cancellationToken)
     {
         var session = step.Session;
         var state = step.State;
@@ -64,7 +106,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
         {
             Layers = [.. state.Layers],
             Arguments = args,
-            Environment = Environment(),
+            Environment = [.. Environment(), .. secretEnvironment],
             WorkingDirectory = workingDirectory,
             Uid = uid,
             Gid = gid,

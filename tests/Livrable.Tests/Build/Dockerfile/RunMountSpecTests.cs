@@ -51,7 +51,8 @@ public sealed class RunMountSpecTests
     [InlineData("type=cache,target=/x,sharing=sometimes", "LIV5011")]
     [InlineData("type=cache,target=/x,mode=9", "LIV5011")]
     [InlineData("type=tmpfs,target=/x,uid=1", "LIV5011")]
-    [InlineData("type=secret,id=token", "LIV5012")]
+    [InlineData("type=secret", "LIV5011")]
+    [InlineData("type=secret,id=a,size=1", "LIV5011")]
     [InlineData("type=ssh", "LIV5012")]
     public void Malformed_or_unsupported_mounts_are_errors_at_the_RUN(string raw, string code)
     {
@@ -67,6 +68,17 @@ public sealed class RunMountSpecTests
         Assert.Equal(("cache", "/root/.cache", "shared", 0b111_101_101, false), (spec.Type, spec.Id, spec.Sharing, spec.Mode, spec.ReadOnly));
         spec = RunMountSpec.Parse("type=cache,id=pip,target=.cache,sharing=LOCKED,mode=0700,uid=1000,gid=1001", "/home/app", Span);
         Assert.Equal(("pip", "/home/app/.cache", "locked", 0b111_000_000, 1000L, 1001L), (spec.Id, spec.Target, spec.Sharing, spec.Mode, spec.Uid, spec.Gid));
+    }
+
+    [Fact]
+    public void Secret_mounts_default_their_id_and_target_as_BuildKit()
+    {
+        var spec = RunMountSpec.Parse("type=secret,id=token", "/", Span);
+        Assert.Equal(("token", "/run/secrets/token", 0b100_000_000, false), (spec.Id, spec.Target, spec.Mode, spec.Required));
+        spec = RunMountSpec.Parse("type=secret,target=/etc/key.pem,required,mode=0440,uid=5", "/", Span);
+        Assert.Equal(("key.pem", "/etc/key.pem", 0b100_100_000, true, 5L), (spec.Id, spec.Target, spec.Mode, spec.Required, spec.Uid));
+        spec = RunMountSpec.Parse("type=secret,id=token,env=TOKEN", "/", Span);
+        Assert.Equal(("token", "", "TOKEN"), (spec.Id, spec.Target, spec.Env));
     }
 
     [Fact]

@@ -42,7 +42,8 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
 
     private sealed record Built(IImage Image, RecordingLogger Logger, string Rootfs, string Work);
 
-    private async Task<Built> BuildAsync(string dockerfile, Action<string>? context = null, IReadOnlyDictionary<string, string>? buildArgs = null, string? target = null)
+    private async Task<Built> BuildAsync(string dockerfile, Action<string>? context = null, IReadOnlyDictionary<string, string>? buildArgs = null,
+        string? target = null, IReadOnlyDictionary<string, BuildSecret>? secrets = null)
     {
         string work = fixture.NewFolder("build");
         string contextDirectory = Path.Combine(work, "context");
@@ -51,6 +52,7 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
         File.WriteAllText(Path.Combine(contextDirectory, "Dockerfile"), dockerfile);
         context?.Invoke(contextDirectory);
         var request = Request(work, contextDirectory, buildArgs, target);
+        if (secrets is not null) request = request with { Dockerfile = request.Dockerfile! with { Secrets = secrets } };
         var logger = new RecordingLogger();
         await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
         var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(request.Platform, CancellationToken.None);
@@ -279,6 +281,45 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
         Assert.Equal("hit\nhit\n", Read(second.Rootfs, "/seen.txt"));
         Assert.Equal("1000:700\n", Read(second.Rootfs, "/owner.txt"));
         Assert.False(Directory.Exists(Path.Combine(second.Rootfs, "var")));
+    }
+
+    [Fact]
+    public async Task A_secret_reaches_the_RUN_but_never_a_layer_the_history_or_the_log()
+    {
+        string canary = "canary-" + Guid.NewGuid().ToString("N");
+        string variable = "LIVRABLE_TEST_SECRET_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
+        string file = Path.Combine(fixture.NewFolder("secret"), "token.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllText(file, canary);
+        Environment.SetEnvironmentVariable(variable, canary);
+        try
+        {
+            var built = await BuildAsync(Busybox + """
+                RUN --mount=type=secret,id=from-env,env=TOKEN --mount=type=secret,id=from-file,uid=1000 --mount=type=secret,id=absent test "${#TOKEN}" = 39 && wc -c < /run/secrets/from-file > /len.txt && stat -c %a:%u /run/secrets/from-file > /mode.txt && test ! -e /run/secrets/absent
+                """, secrets: new Dictionary<string, BuildSecret> { ["from-env"] = new(variable, null), ["from-file"] = new(null, file) });
+            Assert.Equal("39\n", Read(built.Rootfs, "/len.txt"));
+            Assert.Equal("400:1000\n", Read(built.Rootfs, "/mode.txt"));
+            Assert.False(Directory.Exists(Path.Combine(built.Rootfs, "run")));
+            Assert.DoesNotContain(built.Logger.Lines, l => l.Contains(canary, StringComparison.Ordinal));
+            Assert.DoesNotContain(canary, System.Text.Encoding.UTF8.GetString(built.Image.ConfigBytes));
+            foreach (var layer in built.Image.Layers)
+            {
+                await using var raw = await layer.OpenAsync(CancellationToken.None);
+                await using var gz = new GZipStream(raw, CompressionMode.Decompress);
+                var plain = new MemoryStream();
+                await gz.CopyToAsync(plain);
+                Assert.DoesNotContain(canary, System.Text.Encoding.Latin1.GetString(plain.ToArray()));
+            }
+            var grep = await Tools.RunAsync("grep", ["-rl", canary, built.Work, fixture.StateDirectory]);
+            Assert.Equal("", grep.Stdout.Replace(file + "\n", ""));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+
+        var e = await FailAsync(Busybox + "RUN --mount=type=secret,id=missing,required true\n");
+        Assert.Equal("LIV5018", e.Code);
     }
 
     [Fact]
