@@ -29,4 +29,28 @@ public sealed record DockerfileBuild
 
     /// <summary>The stage to build (<c>--target</c>, case-insensitive); null for the last one.</summary>
     public string? Target { get; init; }
+
+    /// <summary>
+    /// The OCI runtime that executes RUN (<c>ContainerRuntimePath</c>): a full path or a program name looked up on
+    /// PATH; <c>runc</c> when null.
+    /// </summary>
+    public string? RuntimePath { get; init; }
+
+    /// <summary>
+    /// Secrets for <c>RUN --mount=type=secret</c> by id (<c>ContainerSecret</c> items): read when a RUN mounts them,
+    /// never written to a layer, the history or the log.
+    /// </summary>
+    public IReadOnlyDictionary<string, BuildSecret> Secrets { get; init; } = new Dictionary<string, BuildSecret>();
+}
+
+/// <summary>Where a build secret's value is: an environment variable of the build, or a file.</summary>
+public sealed record BuildSecret(string? EnvironmentVariable, string? File)
+{
+    /// <summary>The value's bytes, or null when the variable is unset or the file missing.</summary>
+    public byte[]? Read()
+    {
+        if (EnvironmentVariable is { } name)
+            return System.Environment.GetEnvironmentVariable(name) is { } value ? System.Text.Encoding.UTF8.GetBytes(value) : null;
+        return File is { } path && System.IO.File.Exists(path) ? System.IO.File.ReadAllBytes(path) : null;
+    }
 }

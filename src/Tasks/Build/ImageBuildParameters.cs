@@ -44,6 +44,12 @@ public sealed class ImageBuildParameters
     public IReadOnlyList<ParameterItem>? NamedContexts { get; set; }
     public string? Target { get; set; }
 
+    /// <summary>The OCI runtime for RUN (ContainerRuntimePath); runc on PATH when empty.</summary>
+    public string? RuntimePath { get; set; }
+
+    /// <summary><c>ContainerSecret</c> items: the id, <c>Env</c> or <c>File</c> metadata.</summary>
+    public IReadOnlyList<ParameterItem>? Secrets { get; set; }
+
     /// <summary>
     /// The engine's request; LIV2xxx for values of the wrong shape. Relative paths are resolved against the current
     /// directory (the project's folder, in MSBuild and in the CLI the .NET Framework task starts).
@@ -106,6 +112,8 @@ public sealed class ImageBuildParameters
             BuildArgs = Map(BuildArgs, "ContainerBuildArg", valueRequired: false),
             NamedContexts = Map(NamedContexts, "ContainerNamedContext", valueRequired: true),
             Target = NullIfEmpty(Target),
+            RuntimePath = NullIfEmpty(RuntimePath),
+            Secrets = SecretMap(Secrets),
         };
         var config = new ConfigChanges { Labels = Pairs(Labels, "ContainerLabel") };
         return WithOutputs(platform) with { Dockerfile = build, Config = config };
@@ -151,13 +159,32 @@ public sealed class ImageBuildParameters
         return map;
     }
 
+    /// <summary><c>ContainerSecret</c> items as secrets by id; LIV2070 for a bad id or neither (or both) of Env and File.</summary>
+    private static IReadOnlyDictionary<string, BuildSecret> SecretMap(IReadOnlyList<ParameterItem>? items)
+    {
+        var map = new Dictionary<string, BuildSecret>(StringComparer.Ordinal);
+        foreach (var item in items ?? [])
+        {
+            string id = item.ItemSpec.Trim();
+            string env = item.GetMetadata("Env").Trim();
+            string file = item.GetMetadata("File").Trim();
+            if (id.Length == 0 || id.Any(char.IsWhiteSpace) || id.Contains(','))
+                throw new LivrableException(DiagnosticCodes.InvalidDockerfileItem, $"ContainerSecret '{item.ItemSpec}' is not a valid id.");
+            if ((env.Length == 0) == (file.Length == 0))
+                throw new LivrableException(DiagnosticCodes.InvalidDockerfileItem,
+                    $"ContainerSecret '{id}' needs exactly one of Env (an environment variable's name) or File (a path).");
+            map[id] = env.Length > 0 ? new BuildSecret(env, null) : new BuildSecret(null, Path.GetFullPath(file));
+        }
+        return map;
+    }
+
     /// <summary>The request, one line per field, for the detailed log.</summary>
     public static IEnumerable<string> Describe(ImageBuildRequest r)
     {
         if (r.Dockerfile is { } build)
         {
             yield return $"Livrable request: Dockerfile {build.DockerfilePath}, context {build.ContextDirectory}, target {build.Target ?? "(last stage)"}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
-            yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + a.Value))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}]";
+            yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + a.Value))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}]";
             yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
             yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory}";
             yield break;

@@ -118,6 +118,8 @@ public static class ImageBuilder
             BuildArgs = dockerfile.BuildArgs,
             NamedContexts = dockerfile.NamedContexts,
             Target = dockerfile.Target,
+            RuntimePath = dockerfile.RuntimePath,
+            Secrets = dockerfile.Secrets,
             ContextDirectory = contextDirectory,
             DockerfilePath = path,
             Store = store,

@@ -231,6 +231,40 @@ public static class DiagnosticCodes
     // 5xxx: RUN
     /// <summary>A stage that is built holds a RUN, which Livrable cannot execute yet.</summary>
     public const string RunNotSupported = "LIV5001";
+    /// <summary>A RUN command exited with a non-zero code (the message holds the code and the last lines of output).</summary>
+    public const string RunFailed = "LIV5002";
+    /// <summary>RUN cannot execute on this system: not Linux, or the build does not run as root (rootless RUN is not supported yet).</summary>
+    public const string RunUnsupportedHost = "LIV5003";
+    /// <summary>The OCI runtime (runc) was not found on PATH nor at <c>ContainerRuntimePath</c>.</summary>
+    public const string RuntimeNotFound = "LIV5004";
+    /// <summary>The OCI runtime could not be started, or failed before the command ran.</summary>
+    public const string RuntimeFailed = "LIV5005";
+    /// <summary>A layer could not be extracted safely for RUN: an entry leaves its root (<c>..</c>, through a symbolic link, a hard link outside).</summary>
+    public const string UnsafeLayerEntry = "LIV5006";
+    /// <summary>Extracting a layer for RUN failed (I/O).</summary>
+    public const string LayerExtractionFailed = "LIV5007";
+    /// <summary>The overlay file system could not be mounted or unmounted for a RUN step.</summary>
+    public const string OverlayFailed = "LIV5008";
+    /// <summary>The RUN's USER names a user (or group) that the image's <c>/etc/passwd</c> (<c>/etc/group</c>) does not hold.</summary>
+    public const string RunUserNotFound = "LIV5009";
+    /// <summary>The working directory of a RUN is under <c>/proc/*/fd</c> (CVE-2024-21626): refused.</summary>
+    public const string UnsafeWorkingDirectory = "LIV5010";
+    /// <summary>A <c>RUN --mount</c> value is malformed (unknown key, missing target, bad value).</summary>
+    public const string InvalidRunMount = "LIV5011";
+    /// <summary>A <c>RUN --mount</c> type (cache, secret, ssh) or option Livrable does not support yet.</summary>
+    public const string RunMountNotSupported = "LIV5012";
+    /// <summary>A <c>RUN --mount=type=bind</c> source does not exist or leaves its context.</summary>
+    public const string RunMountSourceNotFound = "LIV5013";
+    /// <summary>Reading the changes a RUN made (the overlay's upper folder) failed.</summary>
+    public const string RunDiffFailed = "LIV5014";
+    /// <summary>A RUN option Livrable does not support: <c>--network=host</c> is the default network, <c>--security=insecure</c> is refused.</summary>
+    public const string RunOptionNotSupported = "LIV5015";
+    /// <summary>Warning: a RUN set file capabilities (<c>security.capability</c>), which the layer cannot carry yet.</summary>
+    public const string FileCapabilitiesDropped = "LIV5016";
+    /// <summary>Warning: overlay could not be mounted, so RUN copies the layers into a scratch root and diffs it (slower).</summary>
+    public const string OverlayUnavailable = "LIV5017";
+    /// <summary>A required <c>RUN --mount=type=secret</c> names an id no <c>ContainerSecret</c> gives (or whose variable or file is missing).</summary>
+    public const string SecretNotFound = "LIV5018";
 
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>

@@ -14,7 +14,8 @@ internal enum UnixFileKind { RegularFile, Directory, SymbolicLink, CharacterDevi
 /// returns null and the walk falls back to what <see cref="FileSystemInfo"/> says.
 /// </summary>
 internal readonly record struct UnixFileStatus(
-    UnixFileKind Kind, int Mode, ulong Device, ulong Inode, uint LinkCount, int DeviceMajor, int DeviceMinor)
+    UnixFileKind Kind, int Mode, ulong Device, ulong Inode, uint LinkCount, int DeviceMajor, int DeviceMinor, uint Uid = 0, uint Gid = 0,
+    long ChangeTime = 0, long ModificationTime = 0)
 {
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
@@ -44,7 +45,7 @@ internal readonly record struct UnixFileStatus(
             if (errno is ENOSYS or EPERM) _statx = null;
             return null;
         }
-        // struct statx (linux/stat.h): nlink @16 u32, mode @28 u16, ino @32 u64, rdev_major @128, rdev_minor @132,
+        // struct statx (linux/stat.h): nlink @16 u32, uid @20 u32, gid @24 u32, ctime @96, mtime @112 (statx_timestamp), mode @28 u16, ino @32 u64, rdev_major @128, rdev_minor @132,
         // dev_major @136, dev_minor @140, all u32; native byte order.
         var b = buffer.AsSpan();
         uint nlink = Read32(b[16..]);
@@ -61,7 +62,15 @@ internal readonly record struct UnixFileStatus(
             _ => UnixFileKind.Socket,
         };
         ulong device = ((ulong)Read32(b[136..]) << 32) | Read32(b[140..]);
-        return new UnixFileStatus(kind, mode & FileModes.All, device, inode, nlink, (int)Read32(b[128..]), (int)Read32(b[132..]));
+        return new UnixFileStatus(kind, mode & FileModes.All, device, inode, nlink, (int)Read32(b[128..]), (int)Read32(b[132..]),
+            Read32(b[20..]), Read32(b[24..]), Time(b[96..]), Time(b[112..]));
+    }
+
+    /// <summary>A <c>struct statx_timestamp</c> (s64 seconds, u32 nanoseconds) as nanoseconds since the epoch.</summary>
+    private static long Time(ReadOnlySpan<byte> b)
+    {
+        long seconds = BitConverter.IsLittleEndian ? BinaryPrimitives.ReadInt64LittleEndian(b) : BinaryPrimitives.ReadInt64BigEndian(b);
+        return seconds * 1_000_000_000 + Read32(b[8..]);
     }
 
     private static uint Read32(ReadOnlySpan<byte> b)

@@ -112,6 +112,12 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary>The stage to build (ContainerTarget); the last one when empty.</summary>
     public string? Target { get; set; }
 
+    /// <summary>The OCI runtime for RUN (ContainerRuntimePath): a path or a name on PATH; runc when empty.</summary>
+    public string? RuntimePath { get; set; }
+
+    /// <summary><c>ContainerSecret</c> items: the id <c>RUN --mount=type=secret</c> names, <c>Env</c> or <c>File</c> metadata.</summary>
+    public ITaskItem[]? Secrets { get; set; }
+
     /// <summary>The digest of the image's manifest.</summary>
     [Output] public string? ImageDigest { get; set; }
 

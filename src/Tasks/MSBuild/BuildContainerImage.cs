@@ -80,6 +80,8 @@ public sealed partial class BuildContainerImage
         BuildArgs = Items(BuildArgs),
         NamedContexts = Items(NamedContexts),
         Target = Target,
+        RuntimePath = RuntimePath,
+        Secrets = Items(Secrets),
     };
 
     private static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>

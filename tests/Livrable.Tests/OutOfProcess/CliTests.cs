@@ -144,6 +144,10 @@ public sealed class CliTests : IDisposable
         task.BuildArgs = [Label("V", "1")];
         task.NamedContexts = [Label("base", "scratch")];
         task.Target = "final";
+        task.RuntimePath = "/usr/sbin/runc";
+        var secret = new TaskItem("token");
+        secret.SetMetadata("Env", "LIVRABLE_TEST_TOKEN");
+        task.Secrets = [secret];
 
         string json = RequestWriter.Write(task);
         using (var doc = JsonDocument.Parse(json))

@@ -45,6 +45,12 @@ internal sealed record DockerfileBuildOptions
     /// <summary>A folder for files the build materializes (base-layer files copied, archives, downloads); deleted at dispose.</summary>
     public required string TempDirectory { get; init; }
 
+    /// <summary>The OCI runtime RUN uses (ContainerRuntimePath): a path or a name on PATH; <c>runc</c> when null.</summary>
+    public string? RuntimePath { get; init; }
+
+    /// <summary>Secrets RUN can mount, by id.</summary>
+    public IReadOnlyDictionary<string, BuildSecret> Secrets { get; init; } = new Dictionary<string, BuildSecret>();
+
     /// <summary>Steps that come after the stages (writing the image), counted in the <c>[k/n]</c> progress.</summary>
     public int StepsAfter { get; init; } = 1;
 }
@@ -99,10 +105,14 @@ internal sealed class DockerfileBuildSession : IDisposable
     public DateTimeOffset Epoch => _options.Epoch;
     public string TempDirectory => _options.TempDirectory;
     public HttpClient Http => _http.Value;
+    public string? RuntimePath => _options.RuntimePath;
+    public IReadOnlyDictionary<string, BuildSecret> Secrets => _options.Secrets;
+
+    /// <summary>The state folder (RUN extracts layers under it).</summary>
+    public string StateDirectory => _options.Store.Root;
 
     /// <summary>
-    /// Builds the target stage and the stages it needs. LIV5001 when one of them holds a RUN (checked before anything
-    /// is built); the other LIV1xxx errors carry the span of their instruction.
+    /// Builds the target stage and the stages it needs. Errors carry the span of their instruction.
     /// </summary>
     public async Task<DockerfileBuildResult> BuildAsync(CancellationToken cancellationToken)
     {
@@ -111,8 +121,6 @@ internal sealed class DockerfileBuildSession : IDisposable
         foreach (int s in needed)
         {
             if (IsReplaced(s)) continue;
-            if (Graph.Stages[s].Instructions.OfType<RunInstruction>().FirstOrDefault() is { } run)
-                throw RunNotSupported(s, run.Span);
             foreach (var copy in Graph.Stages[s].Instructions.OfType<CopyInstruction>())
                 if (copy.From is { } from) Graph.ResolveCopySource(from, s, copy.Span);
         }
@@ -166,10 +174,10 @@ internal sealed class DockerfileBuildSession : IDisposable
     private async Task DispatchAsync(StepContext step, Instruction instruction, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Progress(step.StageIndex, FirstLine(instruction.Text));
+        int number = Progress(step.StageIndex, FirstLine(instruction.Text));
         switch (instruction)
         {
-            case RunInstruction: throw RunNotSupported(step.StageIndex, step.Span);
+            case RunInstruction run: await new RunStep(step, run, number).RunAsync(cancellationToken).ConfigureAwait(false); break;
             case EnvInstruction env: MetadataSteps.Env(step, env); break;
             case ArgInstruction arg: MetadataSteps.Arg(step, arg); break;
             case LabelInstruction label: MetadataSteps.Label(step, label); break;
@@ -271,19 +279,14 @@ internal sealed class DockerfileBuildSession : IDisposable
         state.AddLayer(layer, entries, new HistoryEntry(Epoch, createdBy, HistoryComment));
     }
 
-    /// <summary>One <c>[k/n]</c> progress line.</summary>
-    public void Progress(int stageIndex, string text)
+    /// <summary>One <c>[k/n]</c> progress line; returns k.</summary>
+    public int Progress(int stageIndex, string text)
     {
         int k = Interlocked.Increment(ref _step);
         string stage = _multiStage ? (Graph.Stages[stageIndex].Name ?? $"stage-{stageIndex}") + ": " : "";
         Logger.Info($"[{k}/{Volatile.Read(ref _total)}] {stage}{text}");
+        return k;
     }
-
-    private LivrableException RunNotSupported(int stage, SourceSpan span)
-        => new(DiagnosticCodes.RunNotSupported,
-            $"RUN is not supported yet: Livrable does not run containers while building, and stage '{Graph.Stages[stage].Name ?? $"stage-{stage}"}' " +
-            "of this build needs it. Make what the RUN makes another way (a base image, an ADD of an archive, a COPY --from of an image), " +
-            "or build a target stage without RUN (ContainerTarget).", span);
 
     private static string FirstLine(string text)
     {

@@ -61,6 +61,7 @@ internal static class MetadataSteps
             else if (declaration.DefaultValue is not null) value = session.Expander.Word(declaration.DefaultValue, state.Environment, step.Span);
             else value = session.Arguments.Meta.TryGetValue(name, out var meta) ? meta : null;
             if (value is not null) state.Environment[name] = value;
+            state.DeclaredArgs.Add(name);
             parts.Add(value is null ? name : name + "=" + value);
         }
         session.AddHistory(state, "ARG " + string.Join(' ', parts));

@@ -58,6 +58,11 @@ internal sealed class StageGraph
             foreach (var copy in graph.CopiesOf(i))
                 if (copy.From is { } from && graph.FindStage(from, copy.Span) is int s)
                     graph._dependencies[i].Add(s);
+            // RUN --mount=from=<stage> reads that stage as COPY --from does.
+            foreach (var run in document.Stages[i].Instructions.OfType<RunInstruction>())
+                foreach (string mount in run.Mounts)
+                    if (RunMountSpec.FromOf(mount) is { } from && graph.FindStage(from, run.Span) is int s)
+                        graph._dependencies[i].Add(s);
         }
         graph.CheckCircles();
         return graph;

@@ -56,6 +56,12 @@ internal sealed class StageState
     /// <summary>The build environment variables expand with.</summary>
     public Dictionary<string, string> Environment { get; }
 
+    /// <summary>
+    /// The ARG names the stage declared, in order (a child stage starts with its base stage's): RUN's history lists
+    /// them with their values (BuildKit's <c>d.buildArgs</c>).
+    /// </summary>
+    public List<string> DeclaredArgs { get; private init; } = [];
+
     /// <summary>Whether a CMD was set in this stage (ENTRYPOINT then keeps it).</summary>
     public bool CmdSet { get; set; }
 
@@ -65,7 +71,7 @@ internal sealed class StageState
         lock (_gate)
         {
             return new StageState(Platform, Config.Clone(), [.. Layers], new Dictionary<string, string>(Environment, StringComparer.Ordinal),
-                _treeBase, [.. _pending], _tree);
+                _treeBase, [.. _pending], _tree) { DeclaredArgs = [.. DeclaredArgs] };
         }
     }
 

@@ -21,7 +21,7 @@ public sealed class ArgEnvPrecedenceTests : IDisposable
     {
         var (config, _) = await _h.BuildAsync(Document(globals ?? [], Stage(0, "scratch", null, [.. instructions, Label(("seen", "$X"))])),
             buildArgs, platform: platform);
-        return (Label(config, "seen"), Strings(Runtime(config), "Env"));
+        return (Label(config, "seen"), Strings(ContainerConfig(config), "Env"));
     }
 
     [Fact]

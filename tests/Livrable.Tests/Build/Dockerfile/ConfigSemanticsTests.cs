@@ -43,7 +43,7 @@ public sealed class ConfigSemanticsTests : IDisposable
     public async Task Each_instruction_sets_its_config_field_as_BuildKit(string name, Instruction[] instructions, string field, string expected)
     {
         var (config, _) = await _h.BuildAsync(Document(Stage(0, "scratch", null, instructions)));
-        Assert.True(Runtime(config).TryGetProperty(field, out var value), $"{name}: no {field} in {config}");
+        Assert.True(ContainerConfig(config).TryGetProperty(field, out var value), $"{name}: no {field} in {config}");
         Assert.Equal(Normalize(expected), Normalize(value.GetRawText()));
     }
 
@@ -94,7 +94,7 @@ public sealed class ConfigSemanticsTests : IDisposable
     {
         var (config, _) = await _h.BuildAsync(Document(Stage(0, "scratch", null, Maintainer("me"), Cmd("x"))));
         Assert.Equal("me", config.GetProperty("author").GetString());
-        Assert.True(Runtime(config).GetProperty("ArgsEscaped").GetBoolean());
+        Assert.True(ContainerConfig(config).GetProperty("ArgsEscaped").GetBoolean());
     }
 
     [Fact]
@@ -102,21 +102,21 @@ public sealed class ConfigSemanticsTests : IDisposable
     {
         _h.Images["base"] = await TestImages.SimpleAsync(_h.Store); // Cmd ["/hello"]
         var (dropped, _) = await _h.BuildAsync(Document(Stage(0, "base", null, Entrypoint("/app"))));
-        Assert.Null(Strings(Runtime(dropped), "Cmd"));
+        Assert.Null(Strings(ContainerConfig(dropped), "Cmd"));
         var (kept, _) = await _h.BuildAsync(Document(Stage(0, "base", null, Cmd("--flag"), Entrypoint("/app"))));
-        Assert.Equal(["--flag"], Strings(Runtime(kept), "Cmd"));
+        Assert.Equal(["--flag"], Strings(ContainerConfig(kept), "Cmd"));
         // A CMD set in the base stage is inherited, not set in the child: the child's ENTRYPOINT drops it.
         var (child, _) = await _h.BuildAsync(Document(Stage(0, "scratch", "base", Cmd("--flag")), Stage(1, "base", null, Entrypoint("/app"))));
-        Assert.Null(Strings(Runtime(child), "Cmd"));
+        Assert.Null(Strings(ContainerConfig(child), "Cmd"));
     }
 
     [Fact]
     public async Task CMD_and_ENTRYPOINT_are_never_expanded()
     {
         var (config, _) = await _h.BuildAsync(Document(Stage(0, "scratch", null, Env(("X", "1")), Cmd("echo", "$X"), EntrypointShell("run $X"))));
-        Assert.Equal(["/bin/sh", "-c", "run $X"], Strings(Runtime(config), "Entrypoint"));
+        Assert.Equal(["/bin/sh", "-c", "run $X"], Strings(ContainerConfig(config), "Entrypoint"));
         // ENTRYPOINT after CMD in the same stage keeps the CMD.
-        Assert.Equal(["echo", "$X"], Strings(Runtime(config), "Cmd"));
+        Assert.Equal(["echo", "$X"], Strings(ContainerConfig(config), "Cmd"));
     }
 
     [Fact]
@@ -129,10 +129,10 @@ public sealed class ConfigSemanticsTests : IDisposable
             c.WorkingDir = "/srv";
         });
         var (config, result) = await _h.BuildAsync(Document(Stage(0, "base", null, Label(("mine", "1")))));
-        Assert.Equal(["LANG=C.UTF-8", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Strings(Runtime(config), "Env"));
+        Assert.Equal(["LANG=C.UTF-8", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Strings(ContainerConfig(config), "Env"));
         Assert.Equal("base", Label(config, "from"));
         Assert.Equal("1", Label(config, "mine"));
-        Assert.Equal("/srv", Runtime(config).GetProperty("WorkingDir").GetString());
+        Assert.Equal("/srv", ContainerConfig(config).GetProperty("WorkingDir").GetString());
         Assert.Equal(["test layer 0", "LABEL mine=1"], History(config).Select(h => h.CreatedBy));
         Assert.Single(result.Layers);
         Assert.Equal("2024-05-06T07:08:09Z", config.GetProperty("created").GetString());

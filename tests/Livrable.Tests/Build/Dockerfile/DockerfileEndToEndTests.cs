@@ -130,9 +130,9 @@ public sealed class DockerfileEndToEndTests : IDisposable
     public async Task An_error_in_the_Dockerfile_points_at_its_full_path_line_and_column()
     {
         var (request, context) = await PrepareAsync();
-        File.WriteAllText(Path.Combine(context, "Dockerfile"), "FROM scratch\nLABEL a=b\nRUN make\n");
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), "FROM scratch\nLABEL a=b\nRUN --mount=type=nonsense make\n");
         var e = await Assert.ThrowsAsync<LivrableException>(() => ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None));
-        Assert.Equal("LIV5001", e.Code);
+        Assert.Equal("LIV5011", e.Code);
         Assert.Equal(Path.Combine(context, "Dockerfile"), e.Span?.File);
         Assert.Equal(3, e.Span?.Line);
         Assert.Equal(1, e.Span?.Column);

@@ -124,13 +124,13 @@ internal sealed class DockerfileHarness : IDisposable
             ? h.EnumerateArray().Select(e => (e.GetProperty("created_by").GetString()!, e.TryGetProperty("empty_layer", out var x) && x.GetBoolean())).ToList()
             : [];
 
-    public static JsonElement Runtime(JsonElement config) => config.GetProperty("config");
+    public static JsonElement ContainerConfig(JsonElement config) => config.GetProperty("config");
 
     public static IReadOnlyList<string>? Strings(JsonElement parent, string name)
         => parent.TryGetProperty(name, out var a) ? a.EnumerateArray().Select(e => e.GetString()!).ToList() : null;
 
     public static string? Label(JsonElement config, string key)
-        => Runtime(config).TryGetProperty("Labels", out var l) && l.TryGetProperty(key, out var v) ? v.GetString() : null;
+        => ContainerConfig(config).TryGetProperty("Labels", out var l) && l.TryGetProperty(key, out var v) ? v.GetString() : null;
 }
 
 /// <summary>

@@ -1,0 +1,405 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Livrable.Diagnostics;
+using Livrable.Filesystem;
+
+namespace Livrable.Runtime;
+
+/// <summary>What a RUN left: its exit code, its last lines of output and, when it succeeded, the layer's entries.</summary>
+/// <remarks>The entries read their bytes from the step's folder: dispose only after the layer is written.</remarks>
+public sealed class RunResult : IDisposable
+{
+    private readonly string? _stepDirectory;
+
+    internal RunResult(int exitCode, IReadOnlyList<string> lastLines, IReadOnlyList<FileEntry> entries, string? stepDirectory)
+    {
+        ExitCode = exitCode;
+        LastLines = lastLines;
+        Entries = entries;
+        _stepDirectory = stepDirectory;
+    }
+
+    public int ExitCode { get; }
+
+    /// <summary>The last <see cref="ContainerRun.KeptLines"/> lines the command wrote.</summary>
+    public IReadOnlyList<string> LastLines { get; }
+
+    /// <summary>The layer: new and changed files, whiteouts, opaque markers; sorted.</summary>
+    public IReadOnlyList<FileEntry> Entries { get; }
+
+    public void Dispose()
+    {
+        if (_stepDirectory is not null) ContainerRun.DeleteStepDirectory(_stepDirectory);
+    }
+}
+
+/// <summary>
+/// Runs one <see cref="RunRequest"/> through an OCI runtime (runc), as buildah and BuildKit's runc executor do: the
+/// layers extracted once (<see cref="LayerRootfs"/>), an overlay mounted over them for the step, a bundle written
+/// (<see cref="RuntimeSpec"/>), <c>runc run</c>, and the overlay's upper folder read back as the layer
+/// (<see cref="UpperDiff"/>). Mounts are always undone and the container always deleted, on failure and on
+/// cancellation too (<c>runc kill</c>, then <c>runc delete --force</c>).
+/// </summary>
+public sealed class ContainerRun
+{
+    /// <summary>How many of the last output lines a result (and a failure message) keeps.</summary>
+    public const int KeptLines = 20;
+
+    /// <summary>Files the runtime provides by bind mounts; never part of a layer (BuildKit leaves them out too).</summary>
+    private static readonly string[] ProvidedFiles = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"];
+
+    /// <summary>Mount points the runtime creates in the root filesystem when they are missing.</summary>
+    private static readonly string[] StandardMountPoints = ["/proc", "/dev", "/sys"];
+
+    private readonly string _stateDirectory;
+    private readonly ILogger _logger;
+    private readonly LayerRootfs _layers;
+
+    /// <summary>Use the copy fallback (<see cref="CopyRoot"/>) even where overlay works: tests.</summary>
+    internal bool ForceCopy { get; init; }
+
+    /// <summary>Runs in the state folder <paramref name="stateDirectory"/> (extracted layers live in <c>rootfs/</c>, steps in <c>run/</c>).</summary>
+    public ContainerRun(string stateDirectory, ILogger logger)
+    {
+        _stateDirectory = Path.GetFullPath(stateDirectory);
+        _logger = logger;
+        _layers = new LayerRootfs(_stateDirectory, logger);
+    }
+
+    /// <summary>
+    /// Runs the request. Throws LIV5003 (not Linux, not root), LIV5004 (no runtime), LIV5010 (a working directory under
+    /// <c>/proc/*/fd</c>), LIV5006/5007 (a layer that cannot be extracted safely), LIV5008 (overlay), LIV5005 (the
+    /// runtime could not be started); a command that fails is a result with its exit code, not an exception.
+    /// </summary>
+    public async Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!OperatingSystem.IsLinux())
+            throw new LivrableException(DiagnosticCodes.RunUnsupportedHost,
+                "RUN needs Linux: Livrable runs it with an OCI runtime (runc) over an overlay file system. Build on Linux (or in WSL 2, or a Linux container).");
+        if (!Native.IsRoot)
+            throw new LivrableException(DiagnosticCodes.RunUnsupportedHost,
+                "rootless RUN is not supported yet: run the build as root (sudo, or a root container) for Dockerfiles with RUN.");
+        CheckWorkingDirectory(request.WorkingDirectory);
+        string runtime = FindRuntime(request.RuntimePath);
+
+        var lowers = new List<string>();
+        foreach (var layer in request.Layers)
+            lowers.Add(await _layers.EnsureAsync(layer, cancellationToken).ConfigureAwait(false));
+        lowers.Reverse();
+        if (lowers.Count == 0) lowers.Add(_layers.EmptyDirectory);
+
+        bool ownsStep = request.StepDirectory is null;
+        string step = Path.GetFullPath(request.StepDirectory ?? Path.Combine(_stateDirectory, "run", Guid.NewGuid().ToString("N")[..16]));
+        string upper = Path.Combine(step, "upper");
+        string rootfs = Path.Combine(step, "rootfs");
+        string bundle = Path.Combine(step, "bundle");
+        var mounts = new List<OverlayMount>();
+        var stubs = new HashSet<string>(StringComparer.Ordinal);
+        Dictionary<string, CopyRoot.Snapshot>? before = null;
+        int exitCode;
+        var lastLines = new Queue<string>();
+        try
+        {
+            Directory.CreateDirectory(bundle);
+            var overlay = TryOverlay(lowers, upper, Path.Combine(step, "work"), rootfs);
+            if (overlay is not null) mounts.Add(overlay);
+
+            // Mount points that do not exist yet are created by the runtime in the root filesystem; they are left out of
+            // the layer unless the command puts something in them (BuildKit's mount stub cleaner does the same).
+            var targets = StandardMountPoints.Concat(ProvidedFiles).Concat(request.Mounts.Select(m => m.Target));
+            foreach (string target in targets) AddStubs(rootfs, target, stubs);
+            if (overlay is null) before = CopyRoot.Walk(rootfs);
+            if (request.WorkingDirectory != "/")
+                ScopedPath.CreateDirectory(rootfs, request.WorkingDirectory, DiagnosticCodes.RuntimeFailed);
+
+            var specMounts = new List<System.Text.Json.Nodes.JsonObject>
+            {
+                RuntimeSpec.Bind("/etc/hosts", WriteFile(step, "hosts", $"127.0.0.1\tlocalhost {request.Hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"), readOnly: true),
+                RuntimeSpec.Bind("/etc/resolv.conf", WriteFile(step, "resolv.conf", ResolvConf(request.Network)), readOnly: true),
+                RuntimeSpec.Bind("/etc/hostname", WriteFile(step, "hostname", request.Hostname + "\n"), readOnly: true),
+            };
+            int index = 0;
+            foreach (var mount in request.Mounts)
+            {
+                index++;
+                specMounts.Add(await PrepareMountAsync(mount, step, index, mounts, cancellationToken).ConfigureAwait(false));
+            }
+            var spec = RuntimeSpec.Create(request, rootfs, specMounts);
+            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), spec.ToJsonString(), cancellationToken).ConfigureAwait(false);
+
+            exitCode = await RunRuntimeAsync(runtime, bundle, line =>
+            {
+                lock (lastLines)
+                {
+                    lastLines.Enqueue(line);
+                    if (lastLines.Count > KeptLines) lastLines.Dequeue();
+                }
+                request.Output?.Invoke(line);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Undo(mounts);
+            DeleteBundle(bundle);
+            if (ownsStep) DeleteStepDirectory(step);
+            throw;
+        }
+        Undo(mounts);
+        DeleteBundle(bundle);
+        try
+        {
+            var provided = new HashSet<string>(ProvidedFiles, StringComparer.Ordinal);
+            var entries = exitCode != 0 ? []
+                : before is null ? UpperDiff.Read(upper, provided, stubs, _logger)
+                : CopyRoot.Diff(rootfs, before, provided, stubs, _logger);
+            return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null);
+        }
+        catch
+        {
+            if (ownsStep) DeleteStepDirectory(step);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// CVE-2024-21626: a working directory under <c>/proc/self/fd</c> (or any process's or thread's <c>fd</c>) would
+    /// let the container start in a folder of the host through a descriptor the runtime leaked. Refused whatever the
+    /// runtime's version (distributions backport the fix without changing it).
+    /// </summary>
+    public static void CheckWorkingDirectory(string directory, SourceSpan? span = null)
+    {
+        string clean = "/" + string.Join('/', ScopedPath.Components(directory));
+        if (Regex.IsMatch(clean, @"^/proc/([^/]+/)?(self|thread-self|\d+)/(fd|fdinfo|task/[^/]+/fd)(/|$)")
+            || Regex.IsMatch(clean, @"^/proc/(self|thread-self|\d+)/(cwd|root|exe)(/|$)"))
+            throw new LivrableException(DiagnosticCodes.UnsafeWorkingDirectory,
+                $"The working directory '{directory}' is inside /proc's file descriptors: a RUN there could reach the host (CVE-2024-21626). Use another WORKDIR.", span);
+    }
+
+    /// <summary>The runtime's full path: <paramref name="configured"/> (a path or a name on PATH), else <c>runc</c> on PATH.</summary>
+    public static string FindRuntime(string? configured)
+    {
+        string name = string.IsNullOrWhiteSpace(configured) ? "runc" : configured.Trim();
+        if (name.Contains('/'))
+        {
+            if (File.Exists(name)) return Path.GetFullPath(name);
+            throw new LivrableException(DiagnosticCodes.RuntimeNotFound, $"The OCI runtime '{name}' (ContainerRuntimePath) does not exist.");
+        }
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new LivrableException(DiagnosticCodes.RuntimeNotFound,
+            $"RUN needs an OCI runtime and '{name}' is not on PATH: install runc (apt-get install runc, dnf install runc) or name one with ContainerRuntimePath.");
+    }
+
+    private static void AddStubs(string rootfs, string target, HashSet<string> stubs)
+    {
+        string current = "";
+        foreach (string part in ScopedPath.Components(target))
+        {
+            current += "/" + part;
+            if (!ScopedPath.Exists(rootfs, current)) stubs.Add(current);
+        }
+    }
+
+    private static string ResolvConf(RunNetwork network)
+    {
+        if (network == RunNetwork.None) return "";
+        try
+        {
+            return File.ReadAllText("/etc/resolv.conf");
+        }
+        catch (IOException)
+        {
+            return "nameserver 8.8.8.8\nnameserver 8.8.4.4\n";
+        }
+    }
+
+    private static string WriteFile(string step, string name, string content)
+    {
+        string path = Path.Combine(step, name);
+        File.WriteAllText(path, content);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        return path;
+    }
+
+    private async Task<System.Text.Json.Nodes.JsonObject> PrepareMountAsync(RunMount mount, string step, int index, List<OverlayMount> mounts, CancellationToken cancellationToken)
+    {
+        if (mount.Type == RunMountType.Tmpfs) return RuntimeSpec.Tmpfs(mount.Target, mount.Size);
+        string source;
+        if (mount.Layers is { } layers)
+        {
+            var lowers = new List<string>();
+            foreach (var layer in layers) lowers.Add(await _layers.EnsureAsync(layer, cancellationToken).ConfigureAwait(false));
+            lowers.Reverse();
+            if (lowers.Count == 0) lowers.Add(_layers.EmptyDirectory);
+            string dir = Path.Combine(step, "mounts", index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            string merged = Path.Combine(dir, "merged");
+            if (TryOverlay(lowers, Path.Combine(dir, "upper"), Path.Combine(dir, "work"), merged) is { } overlay) mounts.Add(overlay);
+            source = ScopedPath.Resolve(merged, mount.SubPath);
+        }
+        else
+        {
+            source = mount.HostPath ?? throw new ArgumentException("A bind mount needs a host path or layers.", nameof(mount));
+            if (mount.KeepWrites)
+            {
+                // A cache: bound as it is.
+            }
+            else if (!mount.ReadOnly && Directory.Exists(source))
+            {
+                // Writes to a writable bind of the context are discarded: they go to an upper folder thrown away.
+                string dir = Path.Combine(step, "mounts", index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                string merged = Path.Combine(dir, "merged");
+                if (TryOverlay([source], Path.Combine(dir, "upper"), Path.Combine(dir, "work"), merged) is { } overlay) mounts.Add(overlay);
+                source = merged;
+            }
+            else if (!mount.ReadOnly)
+            {
+                string copy = Path.Combine(step, "mounts", index + "-file");
+                Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+                File.Copy(source, copy);
+                source = copy;
+            }
+        }
+        if (UnixFileStatus(source) is null)
+            throw new LivrableException(DiagnosticCodes.RunMountSourceNotFound, $"The source of the mount at {mount.Target} does not exist.");
+        return RuntimeSpec.Bind(mount.Target, source, mount.ReadOnly);
+    }
+
+    /// <summary>
+    /// An overlay of <paramref name="lowersTopFirst"/> at <paramref name="target"/>; where overlay cannot be mounted (or
+    /// <see cref="ForceCopy"/>), the lowers copied into <paramref name="target"/> instead (LIV5017 once per run) and null.
+    /// </summary>
+    private OverlayMount? TryOverlay(IReadOnlyList<string> lowersTopFirst, string upper, string work, string target)
+    {
+        if (!ForceCopy)
+        {
+            try
+            {
+                return OverlayMount.Mount(lowersTopFirst, upper, work, target);
+            }
+            catch (LivrableException e) when (e.Code == DiagnosticCodes.OverlayFailed)
+            {
+                if (!_warned)
+                    _logger.Warning(DiagnosticCodes.OverlayUnavailable,
+                        $"{e.Message} RUN copies the layers into a scratch folder instead and compares it before and after: slower, and it needs room for a full copy.");
+                _warned = true;
+            }
+        }
+        CopyRoot.Build([.. lowersTopFirst.Reverse()], target);
+        return null;
+    }
+
+    private bool _warned;
+
+    private static Layers.UnixFileStatus? UnixFileStatus(string path) => Layers.UnixFileStatus.TryRead(path);
+
+    private static async Task<int> RunRuntimeAsync(string runtime, string bundle, Action<string> output, CancellationToken cancellationToken)
+    {
+        string id = "livrable-" + Guid.NewGuid().ToString("N")[..16];
+        var start = new ProcessStartInfo(runtime)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        // No descriptor of the build reaches the container: .NET opens every file close-on-exec and gives the child only
+        // these three pipes (the tests count /proc/self/fd inside the container).
+        foreach (string a in new[] { "run", "--bundle", bundle, id }) start.ArgumentList.Add(a);
+        using var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) output(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output(e.Data); };
+        try
+        {
+            if (!process.Start())
+                throw new LivrableException(DiagnosticCodes.RuntimeFailed, $"The OCI runtime '{runtime}' did not start.");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new LivrableException(DiagnosticCodes.RuntimeFailed, $"The OCI runtime '{runtime}' could not be started: {e.Message}", inner: e);
+        }
+        try
+        {
+            // The command reads an empty stdin, as under BuildKit.
+            process.StandardInput.Close();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            try
+            {
+                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                await RuntimeCommandAsync(runtime, ["kill", id, "KILL"]).ConfigureAwait(false);
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try
+                {
+                    await process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                throw;
+            }
+            return process.ExitCode;
+        }
+        finally
+        {
+            await RuntimeCommandAsync(runtime, ["delete", "--force", id]).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task RuntimeCommandAsync(string runtime, string[] arguments)
+    {
+        var start = new ProcessStartInfo(runtime) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in arguments) start.ArgumentList.Add(a);
+        try
+        {
+            using var process = Process.Start(start);
+            if (process is null) return;
+            var drain = Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            await drain.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or OperationCanceledException or InvalidOperationException)
+        {
+            // Best effort: the container is gone with its init process anyway.
+        }
+    }
+
+    private static void Undo(List<OverlayMount> mounts)
+    {
+        for (int i = mounts.Count - 1; i >= 0; i--) mounts[i].Dispose();
+        mounts.Clear();
+    }
+
+    /// <summary>The bundle goes as soon as the container has: its config holds the environment, secrets included.</summary>
+    private static void DeleteBundle(string bundle)
+    {
+        try
+        {
+            if (Directory.Exists(bundle)) Directory.Delete(bundle, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Deleted with the step's folder.
+        }
+    }
+
+    internal static void DeleteStepDirectory(string step)
+    {
+        try
+        {
+            if (Directory.Exists(step)) Directory.Delete(step, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A folder still mounted (detached) is left for the next build; nothing reads it.
+        }
+    }
+}

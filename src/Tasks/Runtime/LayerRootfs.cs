@@ -1,0 +1,275 @@
+using System.Formats.Tar;
+using Livrable.Diagnostics;
+using Livrable.Filesystem;
+using Livrable.Images;
+using Livrable.Layers;
+
+namespace Livrable.Runtime;
+
+/// <summary>
+/// Layers extracted as overlay lower folders, once per diff id, in the state folder: <c>rootfs/&lt;diff-id-hex&gt;/</c>,
+/// complete when <c>rootfs/&lt;hex&gt;.done</c> exists. A layer is extracted into a temporary folder and renamed into
+/// place, under a lock file (<c>rootfs/&lt;hex&gt;.lock</c>), so concurrent builds share it and a killed build leaves no
+/// half-extracted layer under a final name. Base layers and the layers earlier steps of the build wrote go through the
+/// same code (both are <see cref="ILayer"/>s).
+/// </summary>
+/// <remarks>
+/// Extraction is safe against hostile layers: a <c>..</c> component is refused, absolute names are relative to the
+/// root, every parent folder is checked with <c>lstat</c> to be a real folder (never a symbolic link written earlier,
+/// which is refused: LIV5006), a hard link must name a regular file already extracted from the same layer, and
+/// symbolic links are written as they are and never followed. Whiteouts take overlay's form (the kernel's
+/// <c>Documentation/filesystems/overlayfs.rst</c>, as Docker's overlay2 driver writes them): <c>.wh.name</c> becomes a
+/// character device 0/0 <c>name</c>, <c>.wh..wh..opq</c> the <c>trusted.overlay.opaque=y</c> attribute of its folder.
+/// Device nodes and owners need root; RUN requires root for now (LIV5003), so they are always written.
+/// </remarks>
+internal sealed class LayerRootfs(string stateDirectory, ILogger logger)
+{
+    private const string OpaqueAttribute = "trusted.overlay.opaque";
+
+    /// <summary>Where extracted layers live.</summary>
+    public string Root { get; } = Path.Combine(stateDirectory, "rootfs");
+
+    /// <summary>An empty folder, the lower folder of a step with no layer at all (FROM scratch).</summary>
+    public string EmptyDirectory
+    {
+        get
+        {
+            string empty = Path.Combine(Root, "empty");
+            Directory.CreateDirectory(empty);
+            return empty;
+        }
+    }
+
+    /// <summary>The folder holding <paramref name="layer"/> extracted, extracting it first when needed.</summary>
+    public async Task<string> EnsureAsync(ILayer layer, CancellationToken cancellationToken)
+    {
+        string hex = layer.DiffId.Hex;
+        string directory = Path.Combine(Root, hex);
+        string marker = directory + ".done";
+        if (File.Exists(marker) && Directory.Exists(directory)) return directory;
+        Directory.CreateDirectory(Root);
+        using var gate = await LockAsync(directory + ".lock", cancellationToken).ConfigureAwait(false);
+        if (File.Exists(marker) && Directory.Exists(directory)) return directory;
+        string temp = Path.Combine(Root, $"tmp-{hex[..12]}-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(temp);
+            logger.Detail($"  extracting layer {layer.DiffId} for RUN");
+            await ExtractAsync(layer, temp, cancellationToken).ConfigureAwait(false);
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+            Directory.Move(temp, directory);
+            await File.WriteAllTextAsync(marker, layer.DiffId.ToString(), CancellationToken.None).ConfigureAwait(false);
+            return directory;
+        }
+        finally
+        {
+            if (Directory.Exists(temp)) TryDelete(temp);
+        }
+    }
+
+    /// <summary>Extracts one layer blob into <paramref name="root"/> (an empty folder) with the rules above.</summary>
+    public async Task ExtractAsync(ILayer layer, string root, CancellationToken cancellationToken)
+    {
+        var raw = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (raw.ConfigureAwait(false))
+        {
+            var (stream, _) = await Decompression.OpenAsync(raw, cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var reader = new TarReader(stream, leaveOpen: true);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (true)
+                    {
+                        TarEntry? entry;
+                        try
+                        {
+                            entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (Decompression.IsFormatError(e))
+                        {
+                            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"Layer {layer.Descriptor.Digest} is not a valid tar: {e.Message}", inner: e);
+                        }
+                        if (entry is null) break;
+                        try
+                        {
+                            await ExtractEntryAsync(entry, root, layer, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            throw new LivrableException(DiagnosticCodes.LayerExtractionFailed,
+                                $"Extracting '{entry.Name}' of layer {layer.DiffId} failed: {e.Message}", inner: e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task ExtractEntryAsync(TarEntry entry, string root, ILayer layer, CancellationToken cancellationToken)
+    {
+        string[] parts = CleanName(entry.Name, layer);
+        if (parts.Length == 0) return;
+        string name = parts[^1];
+        string parent = EnsureParents(root, parts[..^1], entry.Name, layer);
+
+        if (name.StartsWith(FileEntry.WhiteoutPrefix, StringComparison.Ordinal))
+        {
+            if (name == FileEntry.OpaqueWhiteoutName)
+            {
+                if (Native.SetXattr(parent, OpaqueAttribute, "y"u8.ToArray(), 1, 0) != 0)
+                    throw Failed($"cannot mark '{entry.Name}' opaque: {Native.Describe(Native.LastError)}");
+            }
+            else if (!name.StartsWith(FileEntry.WhiteoutPrefix + FileEntry.WhiteoutPrefix, StringComparison.Ordinal))
+            {
+                // .wh..wh.* names other than the opaque marker are aufs bookkeeping: nothing to apply.
+                string hidden = Path.Combine(parent, name[FileEntry.WhiteoutPrefix.Length..]);
+                RemoveExisting(hidden);
+                if (Native.MakeNode(hidden, Native.S_IFCHR, 0) != 0)
+                    throw Failed($"cannot write the whiteout '{entry.Name}': {Native.Describe(Native.LastError)}");
+            }
+            return;
+        }
+
+        string path = Path.Combine(parent, name);
+        var existing = UnixFileStatus.TryRead(path);
+        if (entry.EntryType == TarEntryType.Directory)
+        {
+            if (existing is { Kind: not UnixFileKind.Directory }) RemoveExisting(path);
+            if (existing is not { Kind: UnixFileKind.Directory }) Directory.CreateDirectory(path);
+            SetOwnerAndMode(path, entry);
+            return;
+        }
+        if (existing is not null) RemoveExisting(path);
+        switch (entry.EntryType)
+        {
+            case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                await using (file.ConfigureAwait(false))
+                {
+                    if (entry.DataStream is { } data) await data.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                }
+                SetOwnerAndMode(path, entry);
+                File.SetLastWriteTimeUtc(path, entry.ModificationTime.UtcDateTime);
+                break;
+            case TarEntryType.SymbolicLink:
+                // Stored as written: an absolute target is valid inside the image, and nothing here follows it.
+                File.CreateSymbolicLink(path, entry.LinkName);
+                Native.LinkChangeOwner(path, (uint)entry.Uid, (uint)entry.Gid);
+                break;
+            case TarEntryType.HardLink:
+                string target = HardLinkTarget(root, entry, layer);
+                if (Native.HardLink(target, path) != 0)
+                    throw Failed($"cannot link '{entry.Name}' to '{entry.LinkName}': {Native.Describe(Native.LastError)}");
+                break;
+            case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
+                if (!Native.IsRoot && entry.EntryType != TarEntryType.Fifo)
+                {
+                    logger.Detail($"  skipped the device node '{entry.Name}' of layer {layer.DiffId}: creating it needs root");
+                    return;
+                }
+                var posix = entry as PosixTarEntry;
+                uint kind = entry.EntryType switch
+                {
+                    TarEntryType.CharacterDevice => Native.S_IFCHR,
+                    TarEntryType.BlockDevice => Native.S_IFBLK,
+                    _ => Native.S_IFIFO,
+                };
+                ulong device = posix is null ? 0 : Native.MakeDevice(posix.DeviceMajor, posix.DeviceMinor);
+                if (Native.MakeNode(path, kind | ((uint)entry.Mode & 0xFFF), device) != 0)
+                    throw Failed($"cannot create the device node '{entry.Name}': {Native.Describe(Native.LastError)}");
+                SetOwnerAndMode(path, entry);
+                break;
+            default:
+                logger.Detail($"  skipped '{entry.Name}' of layer {layer.DiffId}: entry type {entry.EntryType} has no file to write");
+                break;
+        }
+    }
+
+    /// <summary>The name's components; <c>..</c> anywhere is LIV5006 (a layer never needs it, an attack always does).</summary>
+    private static string[] CleanName(string name, ILayer layer)
+    {
+        var parts = ScopedPath.Components(name);
+        if (parts.Contains(".."))
+            throw new LivrableException(DiagnosticCodes.UnsafeLayerEntry,
+                $"Layer {layer.DiffId} holds '{name}', whose '..' would leave the image's root: refused.");
+        return parts;
+    }
+
+    /// <summary>The host folder for <paramref name="parts"/>, created as real folders; a symbolic link or a file on the way is LIV5006.</summary>
+    private static string EnsureParents(string root, string[] parts, string name, ILayer layer)
+    {
+        string current = root;
+        foreach (string part in parts)
+        {
+            current = Path.Combine(current, part);
+            var status = UnixFileStatus.TryRead(current);
+            if (status is null)
+            {
+                Directory.CreateDirectory(current);
+                continue;
+            }
+            if (status.Value.Kind != UnixFileKind.Directory)
+                throw new LivrableException(DiagnosticCodes.UnsafeLayerEntry,
+                    $"Layer {layer.DiffId} holds '{name}' below '{Path.GetRelativePath(root, current)}', which the layer made a " +
+                    $"{status.Value.Kind} and not a folder: writing through it could leave the image's root, refused.");
+        }
+        return current;
+    }
+
+    /// <summary>The host path a hard link names: a regular file already extracted from this layer, reached through real folders only.</summary>
+    private static string HardLinkTarget(string root, TarEntry entry, ILayer layer)
+    {
+        string[] parts = CleanName(entry.LinkName, layer);
+        string current = root;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            current = Path.Combine(current, parts[i]);
+            var status = UnixFileStatus.TryRead(current);
+            bool last = i == parts.Length - 1;
+            if (status is null || (last ? status.Value.Kind is UnixFileKind.Directory or UnixFileKind.SymbolicLink : status.Value.Kind != UnixFileKind.Directory))
+                throw new LivrableException(DiagnosticCodes.UnsafeLayerEntry,
+                    $"Layer {layer.DiffId} holds the hard link '{entry.Name}' to '{entry.LinkName}', which is not a file written " +
+                    "earlier in the same layer: refused.");
+        }
+        return current;
+    }
+
+    private static void SetOwnerAndMode(string path, TarEntry entry)
+    {
+        if (Native.IsRoot) Native.LinkChangeOwner(path, (uint)entry.Uid, (uint)entry.Gid);
+        // After the owner: chown clears set-user-ID and set-group-ID bits.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, (UnixFileMode)((int)entry.Mode & FileModes.All));
+    }
+
+    private static void RemoveExisting(string path)
+    {
+        var status = UnixFileStatus.TryRead(path);
+        if (status is null) return;
+        if (status.Value.Kind == UnixFileKind.Directory) Directory.Delete(path, recursive: true);
+        else File.Delete(path);
+    }
+
+    private static LivrableException Failed(string message) => new(DiagnosticCodes.LayerExtractionFailed, message);
+
+    /// <summary>Waits for the lock file (an exclusive open, which .NET backs with <c>flock</c> on Unix).</summary>
+    internal static async Task<FileStream> LockAsync(string path, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try { Directory.Delete(directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Runtime.InteropServices;
+
+namespace Livrable.Runtime;
+
+/// <summary>
+/// The few libc calls RUN needs that .NET does not expose: mounts, device nodes (overlay whiteouts), owners without
+/// following links, extended attributes (opaque folders), hard links. Linux only; every caller checks the platform
+/// first. Errors are returned as errno so callers can word them.
+/// </summary>
+internal static class Native
+{
+    public const int EEXIST = 17;
+    public const int ENODATA = 61;
+    public const int EPERM = 1;
+    public const int EINVAL = 22;
+    public const int ENOENT = 2;
+    public const int EBUSY = 16;
+
+    public const uint S_IFCHR = 0x2000;
+    public const uint S_IFBLK = 0x6000;
+    public const uint S_IFIFO = 0x1000;
+
+    public const int MNT_DETACH = 2;
+    public const ulong MS_RDONLY = 1;
+
+    [DllImport("libc", EntryPoint = "geteuid")]
+    public static extern uint GetEffectiveUserId();
+
+    [DllImport("libc", EntryPoint = "mount", SetLastError = true)]
+    public static extern int Mount([MarshalAs(UnmanagedType.LPUTF8Str)] string source, [MarshalAs(UnmanagedType.LPUTF8Str)] string target, [MarshalAs(UnmanagedType.LPUTF8Str)] string fileSystemType, ulong flags, [MarshalAs(UnmanagedType.LPUTF8Str)] string? data);
+
+    [DllImport("libc", EntryPoint = "umount2", SetLastError = true)]
+    public static extern int Unmount([MarshalAs(UnmanagedType.LPUTF8Str)] string target, int flags);
+
+    [DllImport("libc", EntryPoint = "mknod", SetLastError = true)]
+    public static extern int MakeNode([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode, ulong device);
+
+    [DllImport("libc", EntryPoint = "lchown", SetLastError = true)]
+    public static extern int LinkChangeOwner([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint uid, uint gid);
+
+    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    public static extern int HardLink([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath);
+
+    [DllImport("libc", EntryPoint = "lsetxattr", SetLastError = true)]
+    public static extern int SetXattr([MarshalAs(UnmanagedType.LPUTF8Str)] string path, [MarshalAs(UnmanagedType.LPUTF8Str)] string name, byte[] value, nuint size, int flags);
+
+    [DllImport("libc", EntryPoint = "lgetxattr", SetLastError = true)]
+    public static extern nint GetXattr([MarshalAs(UnmanagedType.LPUTF8Str)] string path, [MarshalAs(UnmanagedType.LPUTF8Str)] string name, byte[]? value, nuint size);
+
+    [DllImport("libc", EntryPoint = "llistxattr", SetLastError = true)]
+    public static extern nint ListXattr([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[]? list, nuint size);
+
+    /// <summary><c>makedev</c> as glibc encodes it.</summary>
+    public static ulong MakeDevice(long major, long minor)
+        => ((ulong)(major & 0xfff) << 8) | ((ulong)(major & ~0xfffL) << 32) | ((ulong)minor & 0xff) | (((ulong)minor & ~0xffUL) << 12);
+
+    /// <summary>Whether the process runs as root (euid 0).</summary>
+    public static bool IsRoot => OperatingSystem.IsLinux() && GetEffectiveUserId() == 0;
+
+    public static int LastError => Marshal.GetLastPInvokeError();
+
+    public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+
+    /// <summary>The value of an extended attribute of <paramref name="path"/> itself, or null when it has none.</summary>
+    public static byte[]? ReadXattr(string path, string name)
+    {
+        nint size = GetXattr(path, name, null, 0);
+        if (size < 0) return null;
+        var buffer = new byte[size];
+        size = GetXattr(path, name, buffer, (nuint)buffer.Length);
+        return size < 0 ? null : buffer[..(int)size];
+    }
+
+    /// <summary>The names of the extended attributes of <paramref name="path"/> itself.</summary>
+    public static IReadOnlyList<string> ListXattrs(string path)
+    {
+        nint size = ListXattr(path, null, 0);
+        if (size <= 0) return [];
+        var buffer = new byte[size];
+        size = ListXattr(path, buffer, (nuint)buffer.Length);
+        if (size <= 0) return [];
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, (int)size).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+    }
+}

@@ -1,0 +1,56 @@
+using Livrable.Diagnostics;
+
+namespace Livrable.Runtime;
+
+/// <summary>
+/// An overlay file system mounted for one step (https://docs.kernel.org/filesystems/overlayfs.html): the layers'
+/// folders as <c>lowerdir</c> (top first), an empty <c>upperdir</c> that receives every change, and its
+/// <c>workdir</c>. Disposing unmounts it (lazily when still busy), whatever happened in between.
+/// </summary>
+internal sealed class OverlayMount : IDisposable
+{
+    private OverlayMount(string target) => Target = target;
+
+    /// <summary>Where the merged view is mounted.</summary>
+    public string Target { get; }
+
+    /// <summary>Mounts <paramref name="lowersTopFirst"/> with <paramref name="upper"/> and <paramref name="work"/> at <paramref name="target"/>.</summary>
+    public static OverlayMount Mount(IReadOnlyList<string> lowersTopFirst, string upper, string work, string target)
+    {
+        foreach (string dir in lowersTopFirst.Append(upper).Append(work))
+            if (dir.Contains(':') || dir.Contains(','))
+                throw new LivrableException(DiagnosticCodes.OverlayFailed,
+                    $"The folder '{dir}' holds ':' or ',', which overlay mount options cannot carry: use a state folder (ContainerStateDirectory) without them.");
+        Directory.CreateDirectory(upper);
+        Directory.CreateDirectory(work);
+        Directory.CreateDirectory(target);
+        string data = $"lowerdir={string.Join(':', lowersTopFirst)},upperdir={upper},workdir={work}";
+        if (data.Length >= 4096)
+            throw new LivrableException(DiagnosticCodes.OverlayFailed,
+                $"The overlay mount options for {lowersTopFirst.Count} layers are {data.Length} bytes, more than the kernel's 4096: " +
+                "use a shorter state folder (ContainerStateDirectory) or fewer layers.");
+        if (Native.Mount("overlay", target, "overlay", 0, data) != 0)
+        {
+            int errno = Native.LastError;
+            throw new LivrableException(DiagnosticCodes.OverlayFailed,
+                $"Mounting the overlay file system for RUN failed: {Native.Describe(errno)}. RUN needs overlay (the 'overlay' kernel module) and root.");
+        }
+        return new OverlayMount(target);
+    }
+
+    public void Dispose() => Unmount(Target);
+
+    /// <summary>Unmounts <paramref name="target"/>; when busy, retries, then detaches it (it goes once unused).</summary>
+    public static void Unmount(string target)
+    {
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            if (Native.Unmount(target, 0) == 0) return;
+            int errno = Native.LastError;
+            if (errno is Native.EINVAL or Native.ENOENT) return;
+            if (errno != Native.EBUSY) break;
+            Thread.Sleep(100);
+        }
+        Native.Unmount(target, Native.MNT_DETACH);
+    }
+}

@@ -1,0 +1,131 @@
+using System.Text;
+using Livrable.Diagnostics;
+using Livrable.Filesystem;
+using Livrable.Layers;
+
+namespace Livrable.Runtime;
+
+/// <summary>
+/// A step's layer read from overlay's upper folder (what containers/storage's overlay driver does when it diffs with
+/// <c>naiveDiff</c> off): every entry there is new or changed; a character device 0/0 is a deletion and becomes the
+/// whiteout <c>.wh.name</c>; a folder with <c>trusted.overlay.opaque=y</c> was replaced or emptied and gets
+/// <c>.wh..wh..opq</c> before its new contents. Overlay's own attributes are not carried (nor is any other attribute:
+/// layers written from entries hold none, so <c>security.capability</c> is reported and dropped).
+/// </summary>
+internal static class UpperDiff
+{
+    /// <summary>
+    /// The entries of <paramref name="upper"/>, sorted, without <paramref name="excluded"/> (image paths) and without
+    /// <paramref name="stubs"/> (image paths made only as mount points) unless something else in the layer is below them.
+    /// Regular files open from the upper folder, which must live until the layer is written.
+    /// </summary>
+    public static IReadOnlyList<FileEntry> Read(string upper, IReadOnlySet<string> excluded, IReadOnlySet<string> stubs, ILogger logger)
+    {
+        var entries = new List<FileEntry>();
+        var inodes = new Dictionary<ulong, string>();
+        Walk(upper, "", entries, inodes, logger);
+        return Finish(entries, excluded, stubs);
+    }
+
+    /// <summary>Drops the excluded paths and the stubs nothing else is below, and sorts.</summary>
+    internal static IReadOnlyList<FileEntry> Finish(List<FileEntry> entries, IReadOnlySet<string> excluded, IReadOnlySet<string> stubs)
+    {
+        entries.RemoveAll(e => excluded.Contains(e.Path));
+        // Deepest first, so that a stub folder holding only stubs goes too.
+        foreach (string stub in stubs.OrderByDescending(s => s.Length))
+        {
+            string prefix = stub + "/";
+            if (!entries.Any(e => e.Path.StartsWith(prefix, StringComparison.Ordinal)))
+                entries.RemoveAll(e => e.Path == stub);
+        }
+        // A folder that is in the layer only because the runtime created a mount point in it (runc makes /etc/hostname
+        // when the image has none, and overlay then copies /etc up) is left out when nothing else of the layer is in it.
+        var parents = excluded.Concat(stubs).Select(p => p[..Math.Max(0, p.LastIndexOf('/'))]).Where(p => p.Length > 0)
+            .Distinct(StringComparer.Ordinal).OrderByDescending(p => p.Length);
+        foreach (string parent in parents)
+        {
+            string prefix = parent + "/";
+            if (!entries.Any(e => e.Path.StartsWith(prefix, StringComparison.Ordinal)))
+                entries.RemoveAll(e => e.Path == parent);
+        }
+        entries.Sort((a, b) => TarNameComparer.Instance.Compare(a.Path, b.Path));
+        return entries;
+    }
+
+    private static void Walk(string hostDirectory, string imageDirectory, List<FileEntry> entries, Dictionary<ulong, string> inodes, ILogger logger)
+    {
+        var names = Directory.EnumerateFileSystemEntries(hostDirectory).Select(Path.GetFileName).OfType<string>().ToList();
+        names.Sort(StringComparer.Ordinal);
+        foreach (string name in names)
+        {
+            string host = Path.Combine(hostDirectory, name);
+            string path = imageDirectory + "/" + name;
+            var status = UnixFileStatus.TryRead(host)
+                ?? throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Cannot read '{host}' the RUN wrote.");
+            CheckAttributes(host, path, logger);
+            switch (status.Kind)
+            {
+                case UnixFileKind.CharacterDevice when status.DeviceMajor == 0 && status.DeviceMinor == 0:
+                    entries.Add(FileEntry.Whiteout(path));
+                    break;
+                case UnixFileKind.Directory:
+                    entries.Add(new FileEntry(path, TarTypeFlag.Directory, status.Mode, status.Uid, status.Gid));
+                    if (Native.ReadXattr(host, "trusted.overlay.opaque") is { } opaque && Encoding.ASCII.GetString(opaque) == "y")
+                        entries.Add(FileEntry.OpaqueWhiteout(path));
+                    Walk(host, path, entries, inodes, logger);
+                    break;
+                default:
+                    if (Entry(host, path, status, inodes, logger) is { } entry) entries.Add(entry);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The entry of a file that is not a folder: a regular file (a hard link to the first name of its inode met in this
+    /// walk), a symbolic link as written, a device or a fifo; null for a socket (a layer cannot hold one).
+    /// </summary>
+    internal static FileEntry? Entry(string host, string path, UnixFileStatus status, Dictionary<ulong, string> inodes, ILogger logger)
+    {
+        switch (status.Kind)
+        {
+            case UnixFileKind.RegularFile:
+                if (status.LinkCount > 1 && inodes.TryGetValue(status.Inode, out var first))
+                    return new FileEntry(path, TarTypeFlag.HardLink, status.Mode, status.Uid, status.Gid) { LinkTarget = first };
+                if (status.LinkCount > 1) inodes[status.Inode] = path;
+                return new FileEntry(path, TarTypeFlag.RegularFile, status.Mode, status.Uid, status.Gid)
+                {
+                    Size = new FileInfo(host).Length,
+                    Open = _ => Task.FromResult<Stream>(File.OpenRead(host)),
+                };
+            case UnixFileKind.SymbolicLink:
+                return new FileEntry(path, TarTypeFlag.SymbolicLink, FileModes.SymbolicLink, status.Uid, status.Gid)
+                {
+                    LinkTarget = new FileInfo(host).LinkTarget ?? "",
+                };
+            case UnixFileKind.CharacterDevice or UnixFileKind.BlockDevice:
+                return new FileEntry(path, status.Kind == UnixFileKind.CharacterDevice ? TarTypeFlag.CharacterDevice : TarTypeFlag.BlockDevice,
+                    status.Mode, status.Uid, status.Gid) { DeviceMajor = status.DeviceMajor, DeviceMinor = status.DeviceMinor };
+            case UnixFileKind.Fifo:
+                return new FileEntry(path, TarTypeFlag.Fifo, status.Mode, status.Uid, status.Gid);
+            default:
+                logger.Detail($"  not in the layer: the socket '{path}' the RUN left");
+                return null;
+        }
+    }
+
+    /// <summary>Overlay features whose upper entries a tar cannot express are refused; capabilities are reported.</summary>
+    internal static void CheckAttributes(string host, string path, ILogger logger)
+    {
+        foreach (string attribute in Native.ListXattrs(host))
+        {
+            if (attribute is "trusted.overlay.redirect" or "trusted.overlay.metacopy")
+                throw new LivrableException(DiagnosticCodes.RunDiffFailed,
+                    $"'{path}' carries the overlay attribute {attribute} (redirect_dir or metacopy is on): its layer cannot be written. " +
+                    "Turn those overlay options off (redirect_dir=off, metacopy=off on the overlay module).");
+            if (attribute == "security.capability")
+                logger.Warning(DiagnosticCodes.FileCapabilitiesDropped,
+                    $"The file capabilities (security.capability) the RUN set on '{path}' are not carried into the layer: Livrable's layers hold no extended attributes yet.");
+        }
+    }
+}

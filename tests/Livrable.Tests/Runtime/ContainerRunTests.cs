@@ -1,0 +1,139 @@
+using System.Formats.Tar;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Runtime;
+using Livrable.Store;
+using Livrable.Tests.Infrastructure;
+using Xunit;
+
+namespace Livrable.Tests.Runtime;
+
+/// <summary>
+/// <see cref="ContainerRun"/> without the Dockerfile frontend: cancellation stops the container and undoes the mounts,
+/// the CVE-2024-21626 working-directory check, and the errors for a missing runtime.
+/// </summary>
+public sealed class ContainerRunTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private readonly BlobStore _store;
+
+    public ContainerRunTests() => _store = new BlobStore(_temp["state"]);
+
+    public void Dispose() => _temp.Dispose();
+
+    private async Task<ILayer> BusyboxLayerAsync()
+    {
+        byte[] busybox = await System.IO.File.ReadAllBytesAsync(Tools.Require("busybox"));
+        return await LayerRootfsTests.LayerAsync(_store, w =>
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "bin/") { Mode = (UnixFileMode)0b111_101_101 });
+            w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "bin/busybox") { DataStream = new MemoryStream(busybox), Mode = (UnixFileMode)0b111_101_101 });
+        });
+    }
+
+    [Fact]
+    public async Task A_command_runs_and_its_changes_are_the_entries()
+    {
+        var layer = await BusyboxLayerAsync();
+        var lines = new List<string>();
+        using var result = await new ContainerRun(_store.Root, NullLogger.Instance).RunAsync(new RunRequest
+        {
+            Layers = [layer],
+            Arguments = ["/bin/busybox", "sh", "-c", "echo out; echo err >&2; /bin/busybox mkdir /made && echo x > /made/file"],
+            Output = line => { lock (lines) lines.Add(line); },
+        }, CancellationToken.None);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(["/made", "/made/file"], result.Entries.Select(e => e.Path));
+        Assert.Equal(["err", "out"], lines.Order());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Overlay_and_the_copy_fallback_give_the_same_layer(bool copy)
+    {
+        var busybox = await BusyboxLayerAsync();
+        var data = await LayerRootfsTests.LayerAsync(_store, w =>
+        {
+            LayerRootfsTests.File(w, "data/keep", "keep");
+            LayerRootfsTests.File(w, "data/change", "before");
+            LayerRootfsTests.File(w, "data/gone", "gone");
+            LayerRootfsTests.File(w, "data/removed", "removed below");
+            LayerRootfsTests.File(w, "data/dir/old", "old");
+        });
+        var whiteout = await LayerRootfsTests.LayerAsync(_store, w => LayerRootfsTests.File(w, "data/.wh.removed", ""));
+        var logger = new RecordingLogger();
+        using var result = await new ContainerRun(_store.Root, logger) { ForceCopy = copy }.RunAsync(new RunRequest
+        {
+            Layers = [busybox, data, whiteout],
+            Arguments = ["/bin/busybox", "sh", "-c",
+                "set -e; test ! -e /data/removed; echo changed > /data/change; /bin/busybox rm /data/gone; /bin/busybox rm -r /data/dir; " +
+                "/bin/busybox mkdir /data/dir; echo fresh > /data/dir/fresh; echo new > /data/new"],
+            WorkingDirectory = "/work/here",
+        }, CancellationToken.None);
+
+        Assert.Equal(0, result.ExitCode);
+        var paths = result.Entries.Select(e => e.Path).ToList();
+        Assert.Equal(["/data", "/data/.wh.gone", "/data/change", "/data/dir"], paths.Take(4));
+        Assert.Contains(paths[4], new[] { "/data/dir/.wh..wh..opq", "/data/dir/.wh.old" });
+        Assert.Equal(["/data/dir/fresh", "/data/new", "/work", "/work/here"], paths.Skip(5));
+        var change = result.Entries.Single(e => e.Path == "/data/change");
+        await using var stream = await change.Open!(CancellationToken.None);
+        Assert.Equal("changed\n", await new StreamReader(stream).ReadToEndAsync());
+    }
+
+    [Fact]
+    public async Task Cancelling_kills_the_container_and_undoes_the_mounts()
+    {
+        var layer = await BusyboxLayerAsync();
+        using var cancel = new CancellationTokenSource();
+        var started = new TaskCompletionSource();
+        var run = new ContainerRun(_store.Root, NullLogger.Instance).RunAsync(new RunRequest
+        {
+            Layers = [layer],
+            Arguments = ["/bin/busybox", "sh", "-c", "echo started; exec /bin/busybox sleep 60"],
+            Output = _ => started.TrySetResult(),
+        }, cancel.Token);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"cancellation took {watch.Elapsed}");
+        Assert.DoesNotContain(System.IO.File.ReadAllLines("/proc/mounts"), m => m.Contains(_store.Root, StringComparison.Ordinal));
+        Assert.Empty(Directory.GetDirectories(Path.Combine(_store.Root, "run")));
+        // Other tests run containers at the same time: only this run's bundle must be gone from runc's list.
+        var (_, list, _) = await Tools.RunAsync("runc", ["list", "--format", "json"]);
+        Assert.DoesNotContain(_store.Root, list);
+    }
+
+    [Theory]
+    [InlineData("/proc/self/fd/7")]
+    [InlineData("/proc/self/fd")]
+    [InlineData("/proc/1/fd/3")]
+    [InlineData("/proc/thread-self/fd/9")]
+    [InlineData("//proc/./self/fd/4/sub")]
+    [InlineData("/proc/self/cwd")]
+    public void A_working_directory_in_procs_descriptors_is_refused(string directory)
+    {
+        var e = Assert.Throws<LivrableException>(() => ContainerRun.CheckWorkingDirectory(directory));
+        Assert.Equal("LIV5010", e.Code);
+    }
+
+    [Theory]
+    [InlineData("/app")]
+    [InlineData("/proc-data/self/fd")]
+    [InlineData("/srv/proc/self/fd")]
+    public void Other_working_directories_pass(string directory) => ContainerRun.CheckWorkingDirectory(directory);
+
+    [Fact]
+    public void A_missing_runtime_says_how_to_get_one()
+    {
+        var e = Assert.Throws<LivrableException>(() => ContainerRun.FindRuntime("no-such-runtime-livrable"));
+        Assert.Equal("LIV5004", e.Code);
+        Assert.Contains("apt-get install runc", e.Message);
+        Assert.Equal("LIV5004", Assert.Throws<LivrableException>(() => ContainerRun.FindRuntime("/nowhere/runc")).Code);
+    }
+}
