@@ -12,7 +12,7 @@ namespace Livrable.Tests.Samples;
 /// samples/pyapp, the README's main command run for real: <c>dotnet publish samples/pyapp -p:ContainerTag=v1</c> with
 /// an empty state folder builds samples/debian (the named context <c>debian:bookworm</c>), then the Dockerfile, whose
 /// RUN steps reach Debian's mirror with apt-get and run pip offline. The tarball is read by skopeo and umoci, runs the
-/// app with runc (it prints its greeting) and is loaded by <c>docker load</c>.
+/// app with runc (it prints its greeting), and is loaded by <c>docker load</c> and run by <c>docker run</c>.
 /// In the registry collection: it must never build the samples and src/Tasks at the same time as the other tests
 /// that publish them (two builds of one project would share its obj folder).
 /// </summary>
@@ -31,7 +31,7 @@ public sealed partial class PyappSampleTests(Dockerd docker) : IClassFixture<Doc
     }
 
     [Fact]
-    public async Task The_sample_builds_with_apt_get_and_pip_and_runc_runs_its_greeting_and_docker_loads_it()
+    public async Task The_sample_builds_with_apt_get_and_pip_and_runc_and_docker_run_its_greeting()
     {
         var result = (await Tools.RunAsync("dotnet",
             ["publish", Path.Combine(_repository, "samples", "pyapp"), "-p:ContainerTag=v1", $"-p:ContainerStateDirectory={_state}", "-nodeReuse:false"],
@@ -74,6 +74,9 @@ public sealed partial class PyappSampleTests(Dockerd docker) : IClassFixture<Doc
         using var doc = JsonDocument.Parse(inspect.Stdout);
         Assert.Equal(image.Config.DiffIds.Select(d => d.ToString()),
             doc.RootElement[0].GetProperty("RootFS").GetProperty("Layers").EnumerateArray().Select(l => l.GetString()));
+        // The fixture's dockerd has no bridge: the app needs no network.
+        var run = (await Tools.RunAsync("docker", ["run", "--rm", "--network", "none", "pyapp:v1"], TimeSpan.FromMinutes(2), environment: docker.Environment)).EnsureSuccess();
+        Assert.Equal("Hello from pyapp, built by Livrable\n", run.Stdout);
     }
 
     [GeneratedRegex(@"Built (?<ref>\S+) (?<digest>sha256:[0-9a-f]{64}) \([^)]*\) -> (?<destination>.+?) in [0-9.]+s")]
