@@ -20,9 +20,9 @@ namespace Livrable.Tests.Samples;
 public sealed partial class PyappSampleTests(Dockerd docker) : IClassFixture<Dockerd>, IDisposable
 {
     private readonly TempDirectory _temp = new();
-    private readonly string _repository = HelloSampleFixture.FindRepository();
+    private readonly string _repository = TestRepository.Root;
     // A fresh state folder: no blob or layer of an earlier build is reused, as on a fresh clone.
-    private readonly string _state = Path.Combine(HelloSampleFixture.FindRepository(), "artifacts", "livrable-state-pyapp-" + Guid.NewGuid().ToString("N")[..10]);
+    private readonly string _state = Path.Combine(TestRepository.Root, "artifacts", "livrable-state-pyapp-" + Guid.NewGuid().ToString("N")[..10]);
 
     public void Dispose()
     {
@@ -35,10 +35,10 @@ public sealed partial class PyappSampleTests(Dockerd docker) : IClassFixture<Doc
     {
         var result = (await Tools.RunAsync("dotnet",
             ["publish", Path.Combine(_repository, "samples", "pyapp"), "-p:ContainerTag=v1", $"-p:ContainerStateDirectory={_state}", "-nodeReuse:false"],
-            TimeSpan.FromMinutes(15), _repository, HelloSampleFixture.ChildEnvironment)).EnsureSuccess();
+            TimeSpan.FromMinutes(15), _repository, Tools.DotnetEnvironment)).EnsureSuccess();
         var built = BuiltLine().Matches(result.Stdout).LastOrDefault();
         Assert.True(built is not null, "no 'Built ...' line in the output:\n" + result.Stdout);
-        Assert.Equal("pyapp:v1", built.Groups["ref"].Value);
+        Assert.Equal("pyapp:v1", built!.Groups["ref"].Value);
         string tarball = built.Groups["destination"].Value.Trim();
         Assert.EndsWith("pyapp-v1.tar", tarball);
 
