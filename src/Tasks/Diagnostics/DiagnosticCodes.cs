@@ -233,7 +233,7 @@ public static class DiagnosticCodes
     public const string RunNotSupported = "LIV5001";
     /// <summary>A RUN command exited with a non-zero code (the message holds the code and the last lines of output).</summary>
     public const string RunFailed = "LIV5002";
-    /// <summary>RUN cannot execute on this system: not Linux, or the build does not run as root (rootless RUN is not supported yet).</summary>
+    /// <summary>RUN cannot execute on this system: not Linux, or a build that does not run as root has no user namespace (no <c>unshare</c>, or user namespaces turned off).</summary>
     public const string RunUnsupportedHost = "LIV5003";
     /// <summary>The OCI runtime (runc) was not found on PATH nor at <c>ContainerRuntimePath</c>.</summary>
     public const string RuntimeNotFound = "LIV5004";
@@ -265,6 +265,12 @@ public static class DiagnosticCodes
     public const string OverlayUnavailable = "LIV5017";
     /// <summary>A required <c>RUN --mount=type=secret</c> names an id no <c>ContainerSecret</c> gives (or whose variable or file is missing).</summary>
     public const string SecretNotFound = "LIV5018";
+    /// <summary>Warning: a rootless build's user namespace lacks users or groups a layer's files belong to (no or a too small subordinate id range): RUN sees them as root's.</summary>
+    public const string RootlessOwnersLost = "LIV5019";
+    /// <summary>A rootless RUN's USER (or one of its groups) does not exist in the build's user namespace: the build's user has no subordinate id range covering it.</summary>
+    public const string RootlessUserUnmapped = "LIV5020";
+    /// <summary>A rootless RUN's bind mount from a stage or image names a path through a symbolic link, which it cannot resolve safely.</summary>
+    public const string RootlessMountSource = "LIV5021";
 
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>

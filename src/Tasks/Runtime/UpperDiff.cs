@@ -19,11 +19,19 @@ internal static class UpperDiff
     /// <paramref name="stubs"/> (image paths made only as mount points) unless something else in the layer is below them.
     /// Regular files open from the upper folder, which must live until the layer is written.
     /// </summary>
-    public static IReadOnlyList<FileEntry> Read(string upper, IReadOnlySet<string> excluded, IReadOnlySet<string> stubs, ILogger logger)
+    /// <remarks>
+    /// Rootless (<paramref name="userNamespace"/> given), owners are host ids turned into the namespace's, and overlay
+    /// marks opaque folders with <c>user.overlay.opaque</c>.
+    /// </remarks>
+    public static IReadOnlyList<FileEntry> Read(string upper, IReadOnlySet<string> excluded, IReadOnlySet<string> stubs, ILogger logger,
+        UserNamespace? userNamespace = null)
     {
         var entries = new List<FileEntry>();
         var inodes = new Dictionary<ulong, string>();
-        Walk(upper, "", entries, inodes, logger);
+        Walk(upper, "", entries, inodes, logger, userNamespace is null ? "trusted.overlay.opaque" : "user.overlay.opaque");
+        if (userNamespace is not null)
+            for (int i = 0; i < entries.Count; i++)
+                entries[i] = entries[i] with { Uid = userNamespace.ToContainerUid((int)entries[i].Uid), Gid = userNamespace.ToContainerGid((int)entries[i].Gid) };
         return Finish(entries, excluded, stubs);
     }
 
@@ -52,7 +60,7 @@ internal static class UpperDiff
         return entries;
     }
 
-    private static void Walk(string hostDirectory, string imageDirectory, List<FileEntry> entries, Dictionary<ulong, string> inodes, ILogger logger)
+    private static void Walk(string hostDirectory, string imageDirectory, List<FileEntry> entries, Dictionary<ulong, string> inodes, ILogger logger, string opaqueAttribute)
     {
         var names = Directory.EnumerateFileSystemEntries(hostDirectory).Select(Path.GetFileName).OfType<string>().ToList();
         names.Sort(StringComparer.Ordinal);
@@ -70,9 +78,9 @@ internal static class UpperDiff
                     break;
                 case UnixFileKind.Directory:
                     entries.Add(new FileEntry(path, TarTypeFlag.Directory, status.Mode, status.Uid, status.Gid));
-                    if (Native.ReadXattr(host, "trusted.overlay.opaque") is { } opaque && Encoding.ASCII.GetString(opaque) == "y")
+                    if (Native.ReadXattr(host, opaqueAttribute) is { } opaque && Encoding.ASCII.GetString(opaque) == "y")
                         entries.Add(FileEntry.OpaqueWhiteout(path));
-                    Walk(host, path, entries, inodes, logger);
+                    Walk(host, path, entries, inodes, logger, opaqueAttribute);
                     break;
                 default:
                     if (Entry(host, path, status, inodes, logger) is { } entry) entries.Add(entry);
@@ -119,7 +127,7 @@ internal static class UpperDiff
     {
         foreach (string attribute in Native.ListXattrs(host))
         {
-            if (attribute is "trusted.overlay.redirect" or "trusted.overlay.metacopy")
+            if (attribute is "trusted.overlay.redirect" or "trusted.overlay.metacopy" or "user.overlay.redirect" or "user.overlay.metacopy")
                 throw new LivrableException(DiagnosticCodes.RunDiffFailed,
                     $"'{path}' carries the overlay attribute {attribute} (redirect_dir or metacopy is on): its layer cannot be written. " +
                     "Turn those overlay options off (redirect_dir=off, metacopy=off on the overlay module).");
