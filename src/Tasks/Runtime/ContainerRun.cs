@@ -163,7 +163,8 @@ public sealed class ContainerRun
         {
             var provided = new HashSet<string>(ProvidedFiles, StringComparer.Ordinal);
             var entries = exitCode != 0 ? []
-                : before is null ? UpperDiff.Read(upper, provided, stubs, _logger, _userNamespace)
+                : _userNamespace is not null ? await UpperDiff.ReadInNamespaceAsync(upper, Path.Combine(step, "spool"), provided, stubs, _logger, _userNamespace, cancellationToken).ConfigureAwait(false)
+                : before is null ? UpperDiff.Read(upper, provided, stubs, _logger)
                 : CopyRoot.Diff(rootfs, before, provided, stubs, _logger);
             return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null, _userNamespace);
         }

@@ -15,8 +15,8 @@ namespace Livrable.Runtime;
 /// multi-threaded process), so the few things that need privilege run in a child started by util-linux's
 /// <c>unshare</c>: whiteouts and owners of extracted layers (<see cref="RunAsync"/>), and the overlay mounts and the
 /// runtime of a step (one shell that mounts, then execs <c>runc</c>). Its mount namespace dies with it, so nothing
-/// stays mounted whatever happens to the build. Files are read and written from this process with host ids;
-/// <see cref="ToContainerUid"/> and <see cref="ToContainerGid"/> turn them back into the image's.
+/// stays mounted whatever happens to the build. What a RUN wrote is read back by root of the namespace too (it may
+/// belong to users the build's user cannot read as on the host), with the namespace's ids.
 /// </remarks>
 internal sealed class UserNamespace
 {
@@ -72,19 +72,6 @@ internal sealed class UserNamespace
     /// <summary>Whether <paramref name="gid"/> (an id inside) exists in the namespace.</summary>
     public bool HasGid(long gid) => gid == 0 || (SubordinateGids is { } r && gid >= 1 && gid <= r.Count);
 
-    /// <summary>The id inside for a host uid; ids the namespace does not map (none should appear) are root's.</summary>
-    public int ToContainerUid(int hostUid) => ToContainer((uint)hostUid, HostUid, SubordinateUids);
-
-    /// <summary>The id inside for a host gid.</summary>
-    public int ToContainerGid(int hostGid) => ToContainer((uint)hostGid, HostGid, SubordinateGids);
-
-    private static int ToContainer(uint host, uint self, IdRange? range)
-    {
-        if (host == self) return 0;
-        if (range is { } r && host >= r.Start && host - r.Start < r.Count) return (int)(host - r.Start + 1);
-        return 0;
-    }
-
     /// <summary>The <c>unshare</c> arguments that create the namespace (a new mount namespace too, private).</summary>
     public IReadOnlyList<string> UnshareArguments()
     {
@@ -108,6 +95,16 @@ internal sealed class UserNamespace
     /// output goes to <paramref name="output"/> line by line. Values go as arguments, never into the script's text.
     /// </summary>
     public Process Start(string script, IEnumerable<string> arguments, Action<string> output)
+        => StartProcess(script, arguments, output, rawOutput: false);
+
+    /// <summary>
+    /// Starts a script whose standard output is data (<see cref="Process.StandardOutput"/>'s base stream, for the caller
+    /// to read); standard error goes to <paramref name="errors"/> line by line.
+    /// </summary>
+    public Process StartReading(string script, IEnumerable<string> arguments, Action<string> errors)
+        => StartProcess(script, arguments, errors, rawOutput: true);
+
+    private Process StartProcess(string script, IEnumerable<string> arguments, Action<string> output, bool rawOutput)
     {
         var start = new ProcessStartInfo(Unshare)
         {
@@ -120,7 +117,7 @@ internal sealed class UserNamespace
         foreach (string a in new[] { "--", "/bin/sh", "-c", script, "sh" }) start.ArgumentList.Add(a);
         foreach (string a in arguments) start.ArgumentList.Add(a);
         var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) output(e.Data); };
+        if (!rawOutput) process.OutputDataReceived += (_, e) => { if (e.Data is not null) output(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output(e.Data); };
         try
         {
@@ -133,7 +130,7 @@ internal sealed class UserNamespace
             throw new LivrableException(DiagnosticCodes.RuntimeFailed, $"'{Unshare}' could not be started: {e.Message}", inner: e);
         }
         process.StandardInput.Close();
-        process.BeginOutputReadLine();
+        if (!rawOutput) process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
     }

@@ -38,6 +38,7 @@ public sealed class RootlessRunTests : IDisposable
         RUN ["/bin/busybox", "--install", "-s", "/bin"]
         RUN mkdir -p /data/dir && echo one > /data/gone && echo keep > /data/keep && echo x > /data/dir/x && chown 100:101 /data/keep && chmod 4755 /data/keep
         RUN rm /data/gone && rm -rf /data/dir && mkdir /data/dir && echo new > /data/dir/y && id -u > /whoami
+        RUN mkdir -m 700 /data/private && echo secret > /data/private/s && chmod 600 /data/private/s && ln /data/private/s /data/private/t && chown -R 100:101 /data/private
         WORKDIR /w/x
         RUN pwd > /w/x/pwd
 
@@ -66,6 +67,10 @@ public sealed class RootlessRunTests : IDisposable
         var keep = await Tools.RunCheckedAsync("stat", "-c", "%u:%g %a", Path.Combine(rootfs, "data", "keep"));
         Assert.Equal("100:101 4755", keep.Stdout.Trim());
         Assert.Equal("0\n", File.ReadAllText(Path.Combine(rootfs, "whoami")));
+        // A folder only its owner (another user of the namespace) may read, as apt's partial/ is: read in the namespace.
+        var privateFolder = await Tools.RunCheckedAsync("stat", "-c", "%u:%g %a %h", Path.Combine(rootfs, "data", "private"), Path.Combine(rootfs, "data", "private", "s"));
+        Assert.Equal("100:101 700 2\n100:101 600 2", privateFolder.Stdout.Trim());
+        Assert.Equal("secret\n", File.ReadAllText(Path.Combine(rootfs, "data", "private", "t")));
         Assert.Equal("/w/x\n", File.ReadAllText(Path.Combine(rootfs, "w", "x", "pwd")));
 
         // Nothing left mounted, nothing half-written: the state folder holds blobs, extracted layers, and an empty tmp.
