@@ -160,6 +160,11 @@ public static class DiagnosticCodes
     public const string DockerfileNotFound = "LIV2071";
     /// <summary>The build context folder (ContainerBuildContext) does not exist.</summary>
     public const string BuildContextNotFound = "LIV2072";
+    /// <summary>
+    /// ContainerPlatforms or ContainerRuntimeIdentifiers is malformed: an entry that is not a platform, one platform
+    /// twice, or a platform image (one publish per runtime identifier) for another platform than it was built for.
+    /// </summary>
+    public const string InvalidPlatformList = "LIV2120";
 
     // 3xxx: registries and authentication
     /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
@@ -265,6 +270,11 @@ public static class DiagnosticCodes
     public const string OverlayUnavailable = "LIV5017";
     /// <summary>A required <c>RUN --mount=type=secret</c> names an id no <c>ContainerSecret</c> gives (or whose variable or file is missing).</summary>
     public const string SecretNotFound = "LIV5018";
+    /// <summary>
+    /// A RUN step is for a platform this machine cannot execute: not the host's CPU, and no binfmt_misc handler (QEMU
+    /// user emulation) registered for it in <c>/proc/sys/fs/binfmt_misc</c>.
+    /// </summary>
+    public const string ForeignPlatformRun = "LIV5100";
 
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>
