@@ -196,6 +196,19 @@ public sealed class MultiPlatformTests(RegistryFixture registry, Dockerd docker)
         Assert.False(File.Exists(_temp["x.tar"]));
     }
 
+    [Fact]
+    public void ContainerPlatforms_entries_are_normalised_and_a_bad_one_is_LIV2120()
+    {
+        var parsed = ImageBuildParameters.ParsePlatforms(["linux/amd64; linux/arm64", "linux/arm"]);
+        Assert.Equal([Amd64, Arm64, new Platform("linux", "arm", "v7")], parsed);
+        var request = new ImageBuildParameters { Repository = "app", Platforms = ["linux/amd64", "linux/arm64"], StateDirectory = _temp["state"] }.ToRequest();
+        Assert.Equal([Amd64, Arm64], request.Platforms);
+        Assert.True(request.IsMultiPlatform);
+
+        Assert.Equal(DiagnosticCodes.InvalidPlatformList, Assert.Throws<LivrableException>(() => ImageBuildParameters.ParsePlatforms(["amd64"])).Code);
+        Assert.Equal(DiagnosticCodes.InvalidPlatformList, Assert.Throws<LivrableException>(() => ImageBuildParameters.ParsePlatforms(["linux/arm64", "linux/arm64/v8"])).Code);
+    }
+
     private async Task<string> SaveLayerAsync(ILayer layer)
     {
         string path = _temp["layers", layer.Descriptor.Digest.Hex + ".tar.gz"];
