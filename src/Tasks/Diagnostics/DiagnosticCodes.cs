@@ -160,6 +160,11 @@ public static class DiagnosticCodes
     public const string DockerfileNotFound = "LIV2071";
     /// <summary>The build context folder (ContainerBuildContext) does not exist.</summary>
     public const string BuildContextNotFound = "LIV2072";
+    /// <summary>
+    /// ContainerPlatforms or ContainerRuntimeIdentifiers is malformed: an entry that is not a platform, one platform
+    /// twice, or a platform image (one publish per runtime identifier) for another platform than it was built for.
+    /// </summary>
+    public const string InvalidPlatformList = "LIV2120";
 
     // 3xxx: registries and authentication
     /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
@@ -271,6 +276,11 @@ public static class DiagnosticCodes
     public const string RootlessUserUnmapped = "LIV5020";
     /// <summary>A rootless RUN's bind mount from a stage or image names a path through a symbolic link, which it cannot resolve safely.</summary>
     public const string RootlessMountSource = "LIV5021";
+    /// <summary>
+    /// A RUN step is for a platform this machine cannot execute: not the host's CPU, and no binfmt_misc handler (QEMU
+    /// user emulation) registered for it in <c>/proc/sys/fs/binfmt_misc</c>.
+    /// </summary>
+    public const string ForeignPlatformRun = "LIV5100";
 
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>
