@@ -24,12 +24,14 @@ internal sealed class RegistryAuthenticator
     private readonly HttpClient _http;
     private readonly ICredentialProvider _credentials;
     private readonly ILogger _logger;
+    private readonly RetryPolicy _retry;
     private readonly ConcurrentDictionary<string, AuthenticationChallenge> _challenges = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (AuthenticationHeaderValue Header, DateTimeOffset Expires)> _tokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<RegistryCredential?>>> _credentialsByRegistry = new(StringComparer.Ordinal);
 
-    public RegistryAuthenticator(HttpClient http, ICredentialProvider credentials, ILogger logger)
+    public RegistryAuthenticator(HttpClient http, ICredentialProvider credentials, RetryPolicy retry, ILogger logger)
     {
+        _retry = retry;
         _http = http;
         _credentials = credentials;
         _logger = logger;
@@ -90,6 +92,7 @@ internal sealed class RegistryAuthenticator
         var credential = await GetCredentialAsync(endpoint, cancellationToken).ConfigureAwait(false);
         if (!Uri.TryCreate(challenge.Realm, UriKind.Absolute, out var realm) || realm.Scheme is not ("https" or "http"))
             throw new LivrableException(DiagnosticCodes.RegistryProtocol, $"{endpoint.Registry} asked for a token from '{challenge.Realm}', which is not an http(s) URL.");
+        await RefuseLinkLocalAsync(endpoint, realm, cancellationToken).ConfigureAwait(false);
         if (realm.Scheme == "http" && !endpoint.IsInsecure)
             throw new LivrableException(DiagnosticCodes.InsecureRegistryRefused, $"{endpoint.Registry} asked for a token from the plain-http URL {realm}; refusing to send credentials in clear.");
 
@@ -161,26 +164,65 @@ internal sealed class RegistryAuthenticator
 
     private async Task<HttpResponseMessage> SendTokenRequestAsync(RegistryEndpoint endpoint, Func<HttpRequestMessage> create, CancellationToken cancellationToken)
     {
+        var waited = TimeSpan.Zero;
         for (int attempt = 1; ; attempt++)
         {
+            TimeSpan? delay;
             try
             {
                 using var request = create();
                 var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-                if (attempt < RegistryClient.MaxAttempts && RegistryClient.IsTransient(response.StatusCode))
-                {
-                    response.Dispose();
-                    await Task.Delay(RegistryClient.Backoff(attempt), cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-                return response;
+                delay = RetryPolicy.IsTransient(response.StatusCode) ? _retry.NextDelay(attempt, waited, RetryPolicy.RetryAfter(response)) : null;
+                if (delay is null) return response;
+                response.Dispose();
             }
             catch (Exception e) when (RegistryClient.IsConnectionError(e, cancellationToken))
             {
-                if (attempt >= RegistryClient.MaxAttempts) throw RegistryErrors.Unreachable(endpoint, "get an access token", e);
-                await Task.Delay(RegistryClient.Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                delay = _retry.NextDelay(attempt, waited);
+                if (delay is null) throw RegistryErrors.Unreachable(endpoint, "get an access token", e);
+            }
+            await Task.Delay(delay.Value, cancellationToken).ConfigureAwait(false);
+            waited += delay.Value;
+        }
+    }
+
+    /// <summary>
+    /// Refuses a token realm on a link-local address (169.254.0.0/16, fe80::/10), by literal or by what its name
+    /// resolves to: that is where clouds serve instance metadata and credentials, and a hostile registry naming it
+    /// as its realm would have the build fetch them (and send our credentials there).
+    /// </summary>
+    private static async Task RefuseLinkLocalAsync(RegistryEndpoint endpoint, Uri realm, CancellationToken cancellationToken)
+    {
+        IPAddress[] addresses;
+        if (IPAddress.TryParse(realm.IdnHost.Trim('[', ']'), out var literal)) addresses = [literal];
+        else
+        {
+            try
+            {
+                addresses = await Dns.GetHostAddressesAsync(realm.IdnHost, cancellationToken).ConfigureAwait(false);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Not resolvable: the request itself will fail as unreachable.
+                return;
             }
         }
+        foreach (var address in addresses)
+            if (IsLinkLocal(address))
+                throw new LivrableException(DiagnosticCodes.TokenRealmRefused,
+                    $"{endpoint.Registry} asked for a token from {realm.GetLeftPart(UriPartial.Authority)}, a link-local address ({address}) where clouds serve instance credentials; refusing.");
+    }
+
+    /// <summary>Whether <paramref name="address"/> is link-local: 169.254.0.0/16, fe80::/10, or either mapped to IPv6.</summary>
+    internal static bool IsLinkLocal(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            var bytes = address.GetAddressBytes();
+            return bytes[0] == 169 && bytes[1] == 254;
+        }
+        return address.IsIPv6LinkLocal;
     }
 
     private static AuthenticationHeaderValue Basic(RegistryCredential credential)
