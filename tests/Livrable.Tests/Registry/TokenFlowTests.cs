@@ -124,6 +124,25 @@ public sealed class TokenFlowTests : IDisposable
         Assert.Equal(DiagnosticCodes.DigestMismatch, e.Code);
     }
 
+    [Theory]
+    [InlineData("https://169.254.169.254/latest/meta-data/iam/security-credentials/")]
+    [InlineData("https://[fe80::1]/token")]
+    [InlineData("https://[::ffff:169.254.1.1]/token")]
+    public async Task A_token_realm_on_a_link_local_address_is_LIV3102_and_never_asked(string realm)
+    {
+        var handler = new ScriptedHandler(request =>
+        {
+            var r = new HttpResponseMessage(HttpStatusCode.Unauthorized);
+            r.Headers.TryAddWithoutValidation("WWW-Authenticate", $"Bearer realm=\"{realm}\",service=\"registry\"");
+            return r;
+        });
+        using var client = new RegistryClient(new RegistryOptions { Credentials = new StaticCredentials(RegistryCredential.FromPassword("user", "canary-pass")), Handler = handler },
+            new BlobStore(_temp.Path), NullLogger.Instance);
+        var e = await Assert.ThrowsAsync<LivrableException>(() => client.GetManifestAsync("registry.example.com", "app", "1", CancellationToken.None));
+        Assert.Equal(DiagnosticCodes.TokenRealmRefused, e.Code);
+        Assert.All(handler.Requests, r => Assert.Equal("registry.example.com", r.Uri.Host));
+    }
+
     [Fact]
     public async Task Forbidden_is_LIV3003_and_other_errors_carry_the_registry_message()
     {
