@@ -185,22 +185,30 @@ public sealed class FaultProxy : IDisposable
                 .Where(h => !h.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) && !h.Key.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)
                     && !h.Key.Equals("Connection", StringComparison.OrdinalIgnoreCase))
                 .Select(h => (h.Key, string.Join(", ", h.Value))).ToList();
+            int status = (int)answer.StatusCode;
+            if (fault is Fault.Rewrite rewrite)
+            {
+                if (rewrite.NewStatus is { } replaced) status = replaced;
+                if (rewrite.RelativeLocation)
+                    answerHeaders = answerHeaders.Select(h => h.Item1.Equals("Location", StringComparison.OrdinalIgnoreCase) && Uri.TryCreate(h.Item2, UriKind.Absolute, out var absolute)
+                        ? (h.Item1, absolute.PathAndQuery) : h).ToList();
+            }
             if (method == "HEAD")
             {
                 if (answer.Content.Headers.ContentLength is { } length) answerHeaders.Add(("Content-Length", length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-                await WriteAsync(stream, (int)answer.StatusCode, answer.ReasonPhrase, answerHeaders, [], withLength: false);
+                await WriteAsync(stream, status, answer.ReasonPhrase, answerHeaders, [], withLength: false);
                 return;
             }
             if (fault is Fault.CorruptByte c && bytes.Length > 0) bytes[Math.Min(c.Offset, bytes.Length - 1)] ^= 0xFF;
             switch (fault)
             {
                 case Fault.DropMidBody d:
-                    await WriteAsync(stream, (int)answer.StatusCode, answer.ReasonPhrase, answerHeaders, bytes, cutAfter: d.After);
+                    await WriteAsync(stream, status, answer.ReasonPhrase, answerHeaders, bytes, cutAfter: d.After);
                     stream.Socket.LingerState = new LingerOption(true, 0);
                     return;
                 case Fault.Slow slow:
                     // The client may start its next request as soon as it has the last byte: stop counting this one before.
-                    await WriteAsync(stream, (int)answer.StatusCode, answer.ReasonPhrase, answerHeaders, bytes, slow: slow, beforeLast: () =>
+                    await WriteAsync(stream, status, answer.ReasonPhrase, answerHeaders, bytes, slow: slow, beforeLast: () =>
                     {
                         if (counted)
                         {
@@ -210,7 +218,7 @@ public sealed class FaultProxy : IDisposable
                     });
                     return;
                 default:
-                    await WriteAsync(stream, (int)answer.StatusCode, answer.ReasonPhrase, answerHeaders, bytes);
+                    await WriteAsync(stream, status, status == (int)answer.StatusCode ? answer.ReasonPhrase : "Rewritten", answerHeaders, bytes);
                     return;
             }
         }
@@ -276,6 +284,12 @@ public abstract record Fault
 
     /// <summary>Answers 307 to <paramref name="Location"/> (a <see cref="RecordingServer"/> on another loopback host).</summary>
     public sealed record Redirect(string Location) : Fault;
+
+    /// <summary>
+    /// Passes the request and changes the answer as registries other than Distribution write it: another status
+    /// (201 to a PATCH), a <c>Location</c> made relative (path and query only).
+    /// </summary>
+    public sealed record Rewrite(int? NewStatus = null, bool RelativeLocation = false) : Fault;
 
     /// <summary>Passes the request and sends the answer's body <paramref name="ChunkBytes"/> at a time, <paramref name="Delay"/> apart.</summary>
     public sealed record Slow(int ChunkBytes, TimeSpan Delay) : Fault;

@@ -136,6 +136,29 @@ public sealed class RegistryFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task Relative_Locations_and_PATCH_answered_201_are_followed_and_blobs_go_before_the_manifest_before_tags()
+    {
+        var store = NewStore();
+        var image = await RandomImageAsync(store, layers: 2);
+        using var proxy = new FaultProxy(_registry.Registry)
+            .On("POST", "/blobs/uploads/", new Fault.Rewrite(RelativeLocation: true), times: 100)
+            .On("PATCH", "/blobs/uploads/", new Fault.Rewrite(NewStatus: 201, RelativeLocation: true), times: 100);
+        using var client = NewClient(store, options: new RegistryOptions
+        {
+            Credentials = AnonymousCredentialProvider.Instance, Retry = Quick, ForceChunkedUploads = true, ChunkSize = 16 * 1024,
+        });
+
+        await new RegistryOutput(client, proxy.Registry).WriteAsync(image, "livrable/faults-relative", ["a", "b"], CancellationToken.None);
+
+        await AssertSkopeoSeesAsync("livrable/faults-relative", "a", image);
+        var requests = proxy.Requests.ToList();
+        int lastBlob = requests.FindLastIndex(r => r.Contains("/blobs/", StringComparison.Ordinal));
+        int byDigest = requests.FindIndex(r => r.StartsWith($"PUT /v2/livrable/faults-relative/manifests/{image.Digest}", StringComparison.Ordinal));
+        int firstTag = requests.FindIndex(r => r.StartsWith("PUT /v2/livrable/faults-relative/manifests/a", StringComparison.Ordinal));
+        Assert.True(lastBlob < byDigest && byDigest < firstTag, string.Join("\n", requests));
+    }
+
+    [Fact]
     public async Task A_pull_whose_connection_breaks_mid_blob_resumes_with_Range_and_verifies()
     {
         var pushStore = NewStore();
