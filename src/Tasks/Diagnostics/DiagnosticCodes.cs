@@ -185,6 +185,10 @@ public static class DiagnosticCodes
     public const string InsecureRegistryRefused = "LIV3008";
     /// <summary>A blob upload failed.</summary>
     public const string PushFailed = "LIV3009";
+    /// <summary>A pull resumed with a Range request got bytes from another offset than asked.</summary>
+    public const string BlobResumeRefused = "LIV3101";
+    /// <summary>A registry named a token service on a link-local address (169.254.0.0/16, fe80::/10: cloud metadata).</summary>
+    public const string TokenRealmRefused = "LIV3102";
 
     // 4xxx: images, layers, blobs
     /// <summary>A blob's bytes do not match its digest or size.</summary>

@@ -6,16 +6,14 @@ using Livrable.Registry;
 namespace Livrable.Outputs;
 
 /// <summary>
-/// Pushes an image to a registry: every blob first (the config and the layers, up to four at a time, each skipped
+/// Pushes an image to a registry: every blob first (the config and the layers,
+/// <see cref="RegistryClient.MaxConcurrentBlobs"/> at a time, four by default, each skipped
 /// when present and mounted when it came from another repository of the same registry), then the manifest by digest,
 /// then one PUT per tag. So a tag never points at a manifest whose blobs are missing, and a failure part way leaves
 /// at most unreferenced blobs.
 /// </summary>
 public sealed class RegistryOutput : IImageOutput
 {
-    /// <summary>Blob uploads in flight at once: enough to fill a link, few enough not to be throttled.</summary>
-    public const int MaxConcurrentUploads = 4;
-
     private readonly RegistryClient _client;
     private readonly ILogger _logger;
 
@@ -107,7 +105,7 @@ public sealed class RegistryOutput : IImageOutput
             pushes.Add(() => PushBlobAsync(registry, repository, "layer", layer.Descriptor, layer.OpenAsync, mountFrom, cancellationToken));
         }
 
-        using var slots = new SemaphoreSlim(MaxConcurrentUploads);
+        using var slots = new SemaphoreSlim(_client.MaxConcurrentBlobs);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = pushes.Select(async push =>
         {

@@ -12,7 +12,8 @@ namespace Livrable.Registry;
 /// Answers registry challenges. For <c>Bearer</c>, the token flow
 /// (https://distribution.github.io/distribution/spec/auth/token/): GET the realm with <c>service</c> and one
 /// <c>scope</c> per repository, with Basic credentials when we have some; or, with an identity token, the OAuth2 POST
-/// (https://distribution.github.io/distribution/spec/auth/oauth/). Tokens are cached per registry and scope set until
+/// (https://distribution.github.io/distribution/spec/auth/oauth/), falling back to the GET where the service lacks it.
+/// Token realms on link-local addresses are refused (LIV3102). Tokens are cached per registry and scope set until
 /// they expire. For <c>Basic</c>, the credentials themselves. Once a registry has challenged, later requests carry the
 /// right header at once instead of taking a 401 each. Credentials are asked for once per registry, and never logged.
 /// </summary>
@@ -24,12 +25,14 @@ internal sealed class RegistryAuthenticator
     private readonly HttpClient _http;
     private readonly ICredentialProvider _credentials;
     private readonly ILogger _logger;
+    private readonly RetryPolicy _retry;
     private readonly ConcurrentDictionary<string, AuthenticationChallenge> _challenges = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (AuthenticationHeaderValue Header, DateTimeOffset Expires)> _tokens = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<RegistryCredential?>>> _credentialsByRegistry = new(StringComparer.Ordinal);
 
-    public RegistryAuthenticator(HttpClient http, ICredentialProvider credentials, ILogger logger)
+    public RegistryAuthenticator(HttpClient http, ICredentialProvider credentials, RetryPolicy retry, ILogger logger)
     {
+        _retry = retry;
         _http = http;
         _credentials = credentials;
         _logger = logger;
@@ -56,9 +59,11 @@ internal sealed class RegistryAuthenticator
         if (challenge is null) return null;
         _challenges[endpoint.Registry] = challenge;
         var all = scopes.ToList();
-        // The registry may need more than we guessed (a scope for another repository); ask for both.
+        // The registry may need more than we guessed (a scope for another repository); ask for both. A scope ours
+        // already covers (its "pull" when we ask "pull,push") is not added: the token would be the same, and the
+        // cache key would differ from the next request's, costing a token per request.
         foreach (var s in (challenge.Scope ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            if (!all.Contains(s)) all.Add(s);
+            if (!all.Any(ours => Covers(ours, s))) all.Add(s);
         return await HeaderForAsync(endpoint, challenge, all, refresh: true, cancellationToken).ConfigureAwait(false);
     }
 
@@ -90,13 +95,15 @@ internal sealed class RegistryAuthenticator
         var credential = await GetCredentialAsync(endpoint, cancellationToken).ConfigureAwait(false);
         if (!Uri.TryCreate(challenge.Realm, UriKind.Absolute, out var realm) || realm.Scheme is not ("https" or "http"))
             throw new LivrableException(DiagnosticCodes.RegistryProtocol, $"{endpoint.Registry} asked for a token from '{challenge.Realm}', which is not an http(s) URL.");
+        await RefuseLinkLocalAsync(endpoint, realm, cancellationToken).ConfigureAwait(false);
         if (realm.Scheme == "http" && !endpoint.IsInsecure)
             throw new LivrableException(DiagnosticCodes.InsecureRegistryRefused, $"{endpoint.Registry} asked for a token from the plain-http URL {realm}; refusing to send credentials in clear.");
 
+        bool oauth = credential?.IdentityToken is not null;
+
         HttpRequestMessage CreateRequest()
         {
-            HttpRequestMessage request;
-            if (credential?.IdentityToken is { } refreshToken)
+            if (oauth && credential?.IdentityToken is { } refreshToken)
             {
                 var form = new List<KeyValuePair<string, string>>
                 {
@@ -106,21 +113,28 @@ internal sealed class RegistryAuthenticator
                     new("scope", string.Join(" ", scopes)),
                 };
                 if (challenge.Service is { } service) form.Add(new("service", service));
-                request = new HttpRequestMessage(HttpMethod.Post, realm) { Content = new FormUrlEncodedContent(form) };
+                return new HttpRequestMessage(HttpMethod.Post, realm) { Content = new FormUrlEncodedContent(form) };
             }
-            else
-            {
-                var query = new StringBuilder(realm.Query.Length > 1 ? realm.Query[1..] : "");
-                if (challenge.Service is { } service) Append(query, "service", service);
-                foreach (var scope in scopes) Append(query, "scope", scope);
-                request = new HttpRequestMessage(HttpMethod.Get, new UriBuilder(realm) { Query = query.ToString() }.Uri);
-                if (credential is { HasPassword: true }) request.Headers.Authorization = Basic(credential);
-            }
+            var query = new StringBuilder(realm.Query.Length > 1 ? realm.Query[1..] : "");
+            if (challenge.Service is { } s) Append(query, "service", s);
+            foreach (var scope in scopes) Append(query, "scope", scope);
+            var request = new HttpRequestMessage(HttpMethod.Get, new UriBuilder(realm) { Query = query.ToString() }.Uri);
+            if (credential is { HasPassword: true }) request.Headers.Authorization = Basic(credential);
             return request;
         }
 
         _logger.Detail($"Getting a token from {realm.GetLeftPart(UriPartial.Path)} for {string.Join(" ", scopes)}{(credential is null ? " (anonymous)" : $" with the {credential}")}.");
-        using var response = await SendTokenRequestAsync(endpoint, CreateRequest, cancellationToken).ConfigureAwait(false);
+        var response = await SendTokenRequestAsync(endpoint, CreateRequest, cancellationToken).ConfigureAwait(false);
+        if (oauth && response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed)
+        {
+            // A token service without the OAuth2 endpoint (https://distribution.github.io/distribution/spec/auth/oauth/):
+            // the plain GET, as docker falls back to.
+            _logger.Detail($"{realm.GetLeftPart(UriPartial.Path)} has no OAuth2 token endpoint ({(int)response.StatusCode}); asking with a GET.");
+            response.Dispose();
+            oauth = false;
+            response = await SendTokenRequestAsync(endpoint, CreateRequest, cancellationToken).ConfigureAwait(false);
+        }
+        using var ownedResponse = response;
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
         {
             string details = await RegistryErrors.ReadErrorsAsync(response, cancellationToken).ConfigureAwait(false);
@@ -161,26 +175,78 @@ internal sealed class RegistryAuthenticator
 
     private async Task<HttpResponseMessage> SendTokenRequestAsync(RegistryEndpoint endpoint, Func<HttpRequestMessage> create, CancellationToken cancellationToken)
     {
+        var waited = TimeSpan.Zero;
         for (int attempt = 1; ; attempt++)
         {
+            TimeSpan? delay;
             try
             {
                 using var request = create();
                 var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-                if (attempt < RegistryClient.MaxAttempts && RegistryClient.IsTransient(response.StatusCode))
-                {
-                    response.Dispose();
-                    await Task.Delay(RegistryClient.Backoff(attempt), cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-                return response;
+                delay = RetryPolicy.IsTransient(response.StatusCode) ? _retry.NextDelay(attempt, waited, RetryPolicy.RetryAfter(response)) : null;
+                if (delay is null) return response;
+                response.Dispose();
             }
             catch (Exception e) when (RegistryClient.IsConnectionError(e, cancellationToken))
             {
-                if (attempt >= RegistryClient.MaxAttempts) throw RegistryErrors.Unreachable(endpoint, "get an access token", e);
-                await Task.Delay(RegistryClient.Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                delay = _retry.NextDelay(attempt, waited);
+                if (delay is null) throw RegistryErrors.Unreachable(endpoint, "get an access token", e);
+            }
+            await Task.Delay(delay.Value, cancellationToken).ConfigureAwait(false);
+            waited += delay.Value;
+        }
+    }
+
+    /// <summary>
+    /// Refuses a token realm on a link-local address (169.254.0.0/16, fe80::/10), by literal or by what its name
+    /// resolves to: that is where clouds serve instance metadata and credentials, and a hostile registry naming it
+    /// as its realm would have the build fetch them (and send our credentials there).
+    /// </summary>
+    private static async Task RefuseLinkLocalAsync(RegistryEndpoint endpoint, Uri realm, CancellationToken cancellationToken)
+    {
+        IPAddress[] addresses;
+        if (IPAddress.TryParse(realm.IdnHost.Trim('[', ']'), out var literal)) addresses = [literal];
+        else
+        {
+            try
+            {
+                addresses = await Dns.GetHostAddressesAsync(realm.IdnHost, cancellationToken).ConfigureAwait(false);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Not resolvable: the request itself will fail as unreachable.
+                return;
             }
         }
+        foreach (var address in addresses)
+            if (IsLinkLocal(address))
+                throw new LivrableException(DiagnosticCodes.TokenRealmRefused,
+                    $"{endpoint.Registry} asked for a token from {realm.GetLeftPart(UriPartial.Authority)}, a link-local address ({address}) where clouds serve instance credentials; refusing.");
+    }
+
+    /// <summary>Whether <paramref name="address"/> is link-local: 169.254.0.0/16, fe80::/10, or either mapped to IPv6.</summary>
+    internal static bool IsLinkLocal(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            var bytes = address.GetAddressBytes();
+            return bytes[0] == 169 && bytes[1] == 254;
+        }
+        return address.IsIPv6LinkLocal;
+    }
+
+    /// <summary>
+    /// Whether the scope <paramref name="ours"/> grants everything <paramref name="theirs"/> asks
+    /// (<c>type:name:actions</c>, the same resource and a superset of actions).
+    /// </summary>
+    internal static bool Covers(string ours, string theirs)
+    {
+        if (ours == theirs) return true;
+        int a = ours.LastIndexOf(':'), b = theirs.LastIndexOf(':');
+        if (a < 0 || b < 0 || ours[..a] != theirs[..b]) return false;
+        var actions = ours[(a + 1)..].Split(',');
+        return theirs[(b + 1)..].Split(',').All(actions.Contains);
     }
 
     private static AuthenticationHeaderValue Basic(RegistryCredential credential)

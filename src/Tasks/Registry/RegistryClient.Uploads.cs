@@ -15,7 +15,7 @@ public sealed partial class RegistryClient
     /// the same registry holding it); else an upload of the bytes <paramref name="open"/> gives, as one streamed PUT
     /// (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#post-then-put), or in chunks of PATCH
     /// requests when the registry refuses that (405, 413, 501). An upload that fails on the network, 429 or 5xx starts
-    /// over, <see cref="MaxAttempts"/> times; <paramref name="open"/> is called once per try.
+    /// over as <see cref="RetryPolicy"/> allows; <paramref name="open"/> is called once per try.
     /// </summary>
     /// <exception cref="LivrableException">
     /// LIV3009 when the upload is refused; LIV4001 when the bytes read do not match the descriptor; LIV3001, LIV3002,
@@ -32,6 +32,7 @@ public sealed partial class RegistryClient
             return BlobPushResult.Existed;
         }
         if (mountFrom is not null) mountFrom = endpoint.NormalizeRepository(mountFrom);
+        var waited = TimeSpan.Zero;
         for (int attempt = 1; ; attempt++)
         {
             try
@@ -61,11 +62,12 @@ public sealed partial class RegistryClient
                 Counters.Uploaded(descriptor.Size);
                 return BlobPushResult.Uploaded;
             }
-            catch (LivrableException e) when (attempt < MaxAttempts && IsRetryable(e))
+            catch (LivrableException e) when (IsRetryable(e) && Retry.NextDelay(attempt, waited) is { } delay)
             {
                 Counters.Retried();
-                _logger.Detail($"Starting the upload of {descriptor.Digest} over after: {e.Message}");
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                _logger.Detail($"Starting the upload of {descriptor.Digest} over in {delay.TotalSeconds:0.##} s after: {e.Message}");
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                waited += delay;
             }
         }
     }
@@ -121,7 +123,10 @@ public sealed partial class RegistryClient
     /// <summary>
     /// Sends the blob as PATCH requests of at most <see cref="ChunkSize"/> bytes, each with its <c>Content-Range</c>,
     /// then closes the session with a PUT carrying the digest
-    /// (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-a-blob-in-chunks).
+    /// (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-a-blob-in-chunks). A PATCH that
+    /// fails on the network, 408, 429 or 5xx does not start the blob over: the session's status (a GET of its
+    /// location, whose <c>Range</c> says what the registry holds) gives the offset to go on from. Some registries
+    /// answer a PATCH with 201 rather than 202; both are taken.
     /// </summary>
     private async Task PutChunkedAsync(RegistryEndpoint endpoint, string repository, Uri location, Descriptor descriptor,
         Func<CancellationToken, Task<Stream>> open, CancellationToken cancellationToken)
@@ -130,26 +135,46 @@ public sealed partial class RegistryClient
         var scopes = new[] { Scope(repository, push: true) };
         var buffer = new byte[(int)Math.Clamp(descriptor.Size, 1, ChunkSize)];
         long offset = 0;
-        await using (var stream = await open(cancellationToken).ConfigureAwait(false))
+        var waited = TimeSpan.Zero;
+        for (int attempt = 1; ; attempt++)
         {
-            int n;
-            // Reading until 0 lets a verifying stream check the digest before the session is closed.
-            while ((n = await ReadFullAsync(stream, buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            try
             {
-                long start = offset;
-                var chunkLocation = location;
-                using var response = await SendAsync(endpoint, scopes, action, _ =>
+                await using var stream = await open(cancellationToken).ConfigureAwait(false);
+                // The source is read from its start again (so a verifying stream still sees every byte) and what the
+                // registry already holds is skipped.
+                await SkipAsync(stream, offset, buffer, cancellationToken).ConfigureAwait(false);
+                int n;
+                // Reading until 0 lets a verifying stream check the digest before the session is closed.
+                while ((n = await ReadFullAsync(stream, buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    var content = new ByteArrayContent(buffer, 0, n);
-                    content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-                    // The spec's form is "<start>-<end>" with no unit, which the typed header would not write.
-                    content.Headers.TryAddWithoutValidation("Content-Range", $"{start}-{start + n - 1}");
-                    return Task.FromResult(new HttpRequestMessage(HttpMethod.Patch, chunkLocation) { Content = content });
-                }, retry: false, cancellationToken).ConfigureAwait(false);
-                if (response.StatusCode != HttpStatusCode.Accepted)
-                    throw await UploadFailureAsync(response, endpoint, repository, action, cancellationToken).ConfigureAwait(false);
-                location = LocationOf(response) ?? location;
-                offset += n;
+                    long start = offset;
+                    var chunkLocation = location;
+                    using var response = await SendAsync(endpoint, scopes, action, _ =>
+                    {
+                        var content = new ByteArrayContent(buffer, 0, n);
+                        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                        // The spec's form is "<start>-<end>" with no unit, which the typed header would not write.
+                        content.Headers.TryAddWithoutValidation("Content-Range", $"{start}-{start + n - 1}");
+                        return Task.FromResult(new HttpRequestMessage(HttpMethod.Patch, chunkLocation) { Content = content });
+                    }, retry: false, cancellationToken).ConfigureAwait(false);
+                    if (response.StatusCode is not (HttpStatusCode.Accepted or HttpStatusCode.Created))
+                        throw await UploadFailureAsync(response, endpoint, repository, action, cancellationToken).ConfigureAwait(false);
+                    location = LocationOf(response) ?? location;
+                    offset += n;
+                }
+                break;
+            }
+            catch (LivrableException e) when (IsRetryable(e) && Retry.NextDelay(attempt, waited) is { } delay)
+            {
+                Counters.Retried();
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                waited += delay;
+                // No status (the session is gone, or the registry cannot say): the whole upload starts over.
+                var status = await UploadStatusAsync(endpoint, repository, location, descriptor.Digest, cancellationToken).ConfigureAwait(false);
+                if (status is null) throw;
+                _logger.Detail($"Resuming the upload of {descriptor.Digest} at byte {status.Value.Offset} of {descriptor.Size} after: {e.Message}");
+                (offset, location) = status.Value;
             }
         }
         using var close = await SendAsync(endpoint, scopes, action, _ =>
@@ -159,6 +184,49 @@ public sealed partial class RegistryClient
             }), retry: false, cancellationToken).ConfigureAwait(false);
         if (close.StatusCode != HttpStatusCode.Created)
             throw await UploadFailureAsync(close, endpoint, repository, action, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Where an upload session stands
+    /// (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#getting-the-upload-status): the offset
+    /// after the last byte the registry holds (its <c>Range: 0-&lt;end&gt;</c>) and the location to go on with; null
+    /// when the registry cannot say.
+    /// </summary>
+    private async Task<(long Offset, Uri Location)?> UploadStatusAsync(RegistryEndpoint endpoint, string repository, Uri location, Digest digest,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await SendAsync(endpoint, [Scope(repository, push: true)], $"get the upload status of {digest}",
+                _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Get, location)), retry: true, cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode is not (HttpStatusCode.NoContent or HttpStatusCode.OK)) return null;
+            long offset = 0;
+            if (response.Headers.TryGetValues("Range", out var values))
+            {
+                // "0-<end>", inclusive; some registries write a "bytes=" unit. "0-0" is ambiguous (nothing, or one
+                // byte): taking it as nothing resends at most one byte, which the registry refuses rather than duplicates.
+                string range = values.First().Replace("bytes=", "", StringComparison.OrdinalIgnoreCase).Trim();
+                int dash = range.IndexOf('-', StringComparison.Ordinal);
+                if (dash <= 0 || !long.TryParse(range[(dash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long end))
+                    return null;
+                offset = end > 0 ? end + 1 : 0;
+            }
+            return (offset, LocationOf(response) ?? location);
+        }
+        catch (LivrableException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task SkipAsync(Stream stream, long count, byte[] buffer, CancellationToken cancellationToken)
+    {
+        while (count > 0)
+        {
+            int n = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken).ConfigureAwait(false);
+            if (n == 0) throw new LivrableException(DiagnosticCodes.PushFailed, "The registry holds more of the upload than the blob has bytes.");
+            count -= n;
+        }
     }
 
     private static async Task<int> ReadFullAsync(Stream stream, byte[] buffer, CancellationToken cancellationToken)
@@ -185,7 +253,7 @@ public sealed partial class RegistryClient
     {
         var e = await FailureAsync(response, endpoint, repository, action, DiagnosticCodes.PushFailed, cancellationToken).ConfigureAwait(false);
         if (e.Code == DiagnosticCodes.RegistryProtocol) e = new LivrableException(DiagnosticCodes.PushFailed, e.Message);
-        if (IsTransient(response.StatusCode)) e.Data[TransientKey] = true;
+        if (RetryPolicy.IsTransient(response.StatusCode)) e.Data[TransientKey] = true;
         return e;
     }
 

@@ -14,14 +14,11 @@ namespace Livrable.Registry;
 /// <remarks>
 /// Redirects are followed here rather than by the handler, so that the <c>Authorization</c> header is dropped when a
 /// redirect leaves the registry (blob GETs are commonly sent on to a storage bucket with a signed URL, which must not
-/// see the registry token). Connection errors, 429 and 5xx are retried <see cref="MaxAttempts"/> times with backoff.
+/// see the registry token). Connection errors, 408, 429 and 5xx are retried as <see cref="RetryPolicy"/> says.
 /// Every call names its action, which ends up in error messages.
 /// </remarks>
 public sealed partial class RegistryClient : IDisposable
 {
-    /// <summary>Tries per request for connection errors, 429 and 5xx.</summary>
-    internal const int MaxAttempts = 3;
-
     private const int MaxRedirects = 10;
 
     private readonly HttpClient _http;
@@ -53,7 +50,7 @@ public sealed partial class RegistryClient : IDisposable
             Timeout = Timeout.InfiniteTimeSpan,
         };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Livrable", typeof(RegistryClient).Assembly.GetName().Version?.ToString(3) ?? "0"));
-        _auth = new RegistryAuthenticator(_http, options.Credentials ?? new CredentialResolver(logger: _logger), _logger);
+        _auth = new RegistryAuthenticator(_http, options.Credentials ?? new CredentialResolver(logger: _logger), options.Retry, _logger);
     }
 
     /// <summary>What this client moved so far.</summary>
@@ -63,6 +60,11 @@ public sealed partial class RegistryClient : IDisposable
     public BlobStore Store { get; }
 
     private int ChunkSize => _options.ChunkSize;
+
+    private RetryPolicy Retry => _options.Retry;
+
+    /// <summary>Blobs moved at once by one push or one pull (<see cref="RegistryOptions.MaxConcurrentBlobs"/>).</summary>
+    public int MaxConcurrentBlobs => Math.Max(1, _options.MaxConcurrentBlobs);
 
     private bool ForceChunkedUploads => _options.ForceChunkedUploads;
 
@@ -84,6 +86,7 @@ public sealed partial class RegistryClient : IDisposable
     internal async Task<HttpResponseMessage> SendAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, string action,
         Func<CancellationToken, Task<HttpRequestMessage>> create, bool retry, CancellationToken cancellationToken)
     {
+        var waited = TimeSpan.Zero;
         for (int attempt = 1; ; attempt++)
         {
             HttpResponseMessage response;
@@ -94,19 +97,22 @@ public sealed partial class RegistryClient : IDisposable
             catch (Exception e) when (IsConnectionError(e, cancellationToken))
             {
                 if (Inner<LivrableException>(e) is { } livrable) throw livrable;
-                if (!retry || attempt >= MaxAttempts) throw RegistryErrors.Unreachable(endpoint, action, e);
+                var delay = retry ? Retry.NextDelay(attempt, waited) : null;
+                if (delay is null) throw RegistryErrors.Unreachable(endpoint, action, e);
                 Counters.Retried();
-                _logger.Detail($"Retrying to {action} on {endpoint.Registry} after: {e.Message}");
-                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+                _logger.Detail($"Retrying to {action} on {endpoint.Registry} in {delay.Value.TotalSeconds:0.##} s after: {e.Message}");
+                await Task.Delay(delay.Value, cancellationToken).ConfigureAwait(false);
+                waited += delay.Value;
                 continue;
             }
-            if (retry && attempt < MaxAttempts && IsTransient(response.StatusCode))
+            if (retry && RetryPolicy.IsTransient(response.StatusCode)
+                && Retry.NextDelay(attempt, waited, RetryPolicy.RetryAfter(response)) is { } wait)
             {
-                var delay = RetryAfter(response) ?? Backoff(attempt);
                 Counters.Retried();
-                _logger.Detail($"Retrying to {action} on {endpoint.Registry} in {delay.TotalSeconds:0.#} s after {(int)response.StatusCode} {response.ReasonPhrase}.");
+                _logger.Detail($"Retrying to {action} on {endpoint.Registry} in {wait.TotalSeconds:0.##} s after {(int)response.StatusCode} {response.ReasonPhrase}.");
                 response.Dispose();
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                waited += wait;
                 continue;
             }
             return response;
@@ -171,25 +177,9 @@ public sealed partial class RegistryClient : IDisposable
     private static bool SameOrigin(Uri a, Uri b)
         => a.Scheme == b.Scheme && string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
 
-    /// <summary>Whether a status is worth another try: 429 and 5xx but 501 (not implemented will stay so).</summary>
-    internal static bool IsTransient(HttpStatusCode status)
-        => status == HttpStatusCode.TooManyRequests || ((int)status >= 500 && status != HttpStatusCode.NotImplemented && status != HttpStatusCode.HttpVersionNotSupported);
-
     /// <summary>Whether <paramref name="e"/> is the network failing (not the caller cancelling, not a Livrable error).</summary>
     internal static bool IsConnectionError(Exception e, CancellationToken cancellationToken)
         => e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
-
-    /// <summary>0.5 s, 1 s, 2 s...</summary>
-    internal static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(500 * (1 << Math.Min(attempt - 1, 6)));
-
-    private static TimeSpan? RetryAfter(HttpResponseMessage response)
-    {
-        var ra = response.Headers.RetryAfter;
-        var delay = ra?.Delta ?? (ra?.Date is { } d ? d - DateTimeOffset.UtcNow : null);
-        if (delay is null) return null;
-        // A registry asking for minutes is better answered by failing than by a silent wait.
-        return delay.Value < TimeSpan.Zero ? TimeSpan.Zero : delay.Value > TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(30) : delay.Value;
-    }
 
     /// <summary>
     /// The Livrable error inside an exception HttpClient wrapped, such as a digest mismatch raised by the stream an

@@ -11,9 +11,15 @@ namespace Livrable.Registry;
 /// </summary>
 public sealed class RegistryImage : IImage
 {
+    private readonly RegistryClient _client;
+    private readonly BlobStore _store;
+    private readonly SemaphoreSlim _downloading = new(1, 1);
+
     internal RegistryImage(RegistryClient client, RegistryEndpoint endpoint, string repository, string reference, Digest? indexDigest,
         RegistryManifest manifest, ImageManifest parsed, ImageConfig config, byte[] configBytes, BlobStore store)
     {
+        _client = client;
+        _store = store;
         Endpoint = endpoint;
         Repository = repository;
         Reference = reference;
@@ -59,6 +65,30 @@ public sealed class RegistryImage : IImage
 
     /// <inheritdoc />
     public IReadOnlyList<ILayer> Layers { get; }
+
+    /// <summary>
+    /// Fetches every layer not yet in the blob store, <see cref="RegistryClient.MaxConcurrentBlobs"/> at a time; the
+    /// first failure stops the others and is thrown. Layers already there (an earlier pull, another image sharing them)
+    /// are not asked for.
+    /// </summary>
+    /// <exception cref="LivrableException">Those of <see cref="RegistryClient.DownloadBlobAsync"/>.</exception>
+    public async Task DownloadLayersAsync(CancellationToken cancellationToken)
+    {
+        await _downloading.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var missing = Layers.Cast<RegistryLayer>().Where(l => !_store.Contains(l.Descriptor.Digest)).ToList();
+            await Parallel.ForEachAsync(missing, new ParallelOptions
+            {
+                MaxDegreeOfParallelism = _client.MaxConcurrentBlobs,
+                CancellationToken = cancellationToken,
+            }, async (layer, ct) => await layer.DownloadAsync(ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        finally
+        {
+            _downloading.Release();
+        }
+    }
 
     /// <summary><c>registry/repository@digest</c>.</summary>
     public override string ToString() => $"{Endpoint.Registry}/{Repository}@{Digest}";

@@ -6,7 +6,9 @@ namespace Livrable.Registry;
 /// <summary>
 /// A layer of a <see cref="RegistryImage"/>. Opening it serves the blob store's copy, downloading it there first when
 /// missing; the store keeps the bytes only once their digest is checked, so a corrupt download is never cached.
-/// Concurrent opens download once.
+/// Concurrent opens download once. The first open of a layer fetches every missing layer of its image, several at once
+/// (<see cref="RegistryImage.DownloadLayersAsync"/>): whoever reads one layer of a base image (a tarball output, a RUN
+/// root file system) reads them all, and one at a time would leave the link idle between them.
 /// </summary>
 public sealed class RegistryLayer : ILayer
 {
@@ -35,18 +37,22 @@ public sealed class RegistryLayer : ILayer
     /// <inheritdoc />
     public async Task<Stream> OpenAsync(CancellationToken cancellationToken)
     {
-        if (!_store.Contains(Descriptor.Digest))
-        {
-            await _download.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                await _client.DownloadBlobAsync(Image.Endpoint.Registry, Image.Repository, Descriptor, _store, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                _download.Release();
-            }
-        }
+        if (!_store.Contains(Descriptor.Digest)) await Image.DownloadLayersAsync(cancellationToken).ConfigureAwait(false);
+        if (!_store.Contains(Descriptor.Digest)) await DownloadAsync(cancellationToken).ConfigureAwait(false);
         return _store.Open(Descriptor);
+    }
+
+    /// <summary>Fetches this layer into the blob store unless it is there; concurrent calls fetch once.</summary>
+    internal async Task DownloadAsync(CancellationToken cancellationToken)
+    {
+        await _download.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _client.DownloadBlobAsync(Image.Endpoint.Registry, Image.Repository, Descriptor, _store, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _download.Release();
+        }
     }
 }

@@ -14,6 +14,15 @@ public sealed record RegistryOptions
     /// <summary>Where credentials come from; null for the environment and Docker config (<see cref="CredentialResolver"/>).</summary>
     public ICredentialProvider? Credentials { get; init; }
 
+    /// <summary>When and how long to wait before trying a failed request again (tests use tiny delays).</summary>
+    public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
+
+    /// <summary>
+    /// Blobs moved at once: uploads of one push (the config and layers), downloads of one pulled image's layers. Enough
+    /// to fill a link, few enough not to be throttled.
+    /// </summary>
+    public int MaxConcurrentBlobs { get; init; } = 4;
+
     /// <summary>Replaces the network, for tests (a fault-injecting handler); the client disposes it.</summary>
     internal HttpMessageHandler? Handler { get; init; }
 

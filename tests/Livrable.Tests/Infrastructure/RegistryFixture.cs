@@ -39,14 +39,7 @@ public class RegistryFixture : IAsyncLifetime
         Directory.CreateDirectory(StorageDirectory);
         Port = FreePort();
         Registry = $"127.0.0.1:{Port}";
-        string auth = "";
-        if (Credentials is { } c)
-        {
-            string htpasswd = Path.Combine(Root, "htpasswd");
-            var hashed = await Tools.RunCheckedAsync("htpasswd", "-nbB", c.User, c.Password);
-            await File.WriteAllTextAsync(htpasswd, hashed.Stdout.Trim() + "\n");
-            auth = $"auth:\n  htpasswd:\n    realm: livrable-test\n    path: {htpasswd}\n";
-        }
+        string auth = await AuthConfigAsync();
         string config = Path.Combine(Root, "config.yml");
         await File.WriteAllTextAsync(config, $"""
             version: 0.1
@@ -102,13 +95,26 @@ public class RegistryFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// The <c>auth:</c> section of the registry's config: htpasswd Basic when there are <see cref="Credentials"/>,
+    /// none for the open registry; a subclass may give another (a token service).
+    /// </summary>
+    protected virtual async Task<string> AuthConfigAsync()
+    {
+        if (Credentials is not { } c) return "";
+        string htpasswd = Path.Combine(Root, "htpasswd");
+        var hashed = await Tools.RunCheckedAsync("htpasswd", "-nbB", c.User, c.Password);
+        await File.WriteAllTextAsync(htpasswd, hashed.Stdout.Trim() + "\n");
+        return $"auth:\n  htpasswd:\n    realm: livrable-test\n    path: {htpasswd}\n";
+    }
+
     /// <summary>What the registry printed, for failure messages.</summary>
     public string Log
     {
         get { lock (_log) return _log.ToString(); }
     }
 
-    public Task DisposeAsync()
+    public virtual Task DisposeAsync()
     {
         if (_process is { HasExited: false })
         {

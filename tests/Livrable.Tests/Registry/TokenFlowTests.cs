@@ -124,6 +124,57 @@ public sealed class TokenFlowTests : IDisposable
         Assert.Equal(DiagnosticCodes.DigestMismatch, e.Code);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_manifest_over_4_MiB_is_refused_whether_or_not_its_length_is_announced(bool announced)
+    {
+        var handler = new ScriptedHandler(_ =>
+        {
+            // A stream of unknown length when not announced, so only counting what is read can stop it.
+            var body = new MemoryStream(new byte[4 * 1024 * 1024 + 1]);
+            HttpContent content = announced ? new StreamContent(body) : new PushStreamContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(MediaTypes.OciManifest);
+            if (announced) content.Headers.ContentLength = body.Length;
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
+        });
+        using var client = new RegistryClient(new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Handler = handler }, new BlobStore(_temp.Path), NullLogger.Instance);
+        var e = await Assert.ThrowsAsync<LivrableException>(() => client.GetManifestAsync("registry.example.com", "app", "1", CancellationToken.None));
+        Assert.Equal(DiagnosticCodes.RegistryProtocol, e.Code);
+        Assert.Contains("4 MiB", e.Message);
+    }
+
+    /// <summary>Content whose length is not known in advance.</summary>
+    private sealed class PushStreamContent(Stream body) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => body.CopyToAsync(stream);
+        protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult(body);
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    [Theory]
+    [InlineData("https://169.254.169.254/latest/meta-data/iam/security-credentials/")]
+    [InlineData("https://[fe80::1]/token")]
+    [InlineData("https://[::ffff:169.254.1.1]/token")]
+    public async Task A_token_realm_on_a_link_local_address_is_LIV3102_and_never_asked(string realm)
+    {
+        var handler = new ScriptedHandler(request =>
+        {
+            var r = new HttpResponseMessage(HttpStatusCode.Unauthorized);
+            r.Headers.TryAddWithoutValidation("WWW-Authenticate", $"Bearer realm=\"{realm}\",service=\"registry\"");
+            return r;
+        });
+        using var client = new RegistryClient(new RegistryOptions { Credentials = new StaticCredentials(RegistryCredential.FromPassword("user", "canary-pass")), Handler = handler },
+            new BlobStore(_temp.Path), NullLogger.Instance);
+        var e = await Assert.ThrowsAsync<LivrableException>(() => client.GetManifestAsync("registry.example.com", "app", "1", CancellationToken.None));
+        Assert.Equal(DiagnosticCodes.TokenRealmRefused, e.Code);
+        Assert.All(handler.Requests, r => Assert.Equal("registry.example.com", r.Uri.Host));
+    }
+
     [Fact]
     public async Task Forbidden_is_LIV3003_and_other_errors_carry_the_registry_message()
     {
