@@ -88,7 +88,7 @@ public sealed class RegistryOutput : IImageOutput
         return pushed;
     }
 
-    /// <summary>The config and every layer of <paramref name="image"/>, up to <see cref="MaxConcurrentUploads"/> at once; the first failure stops the rest.</summary>
+    /// <summary>The config and every layer of <paramref name="image"/>, up to <see cref="RegistryClient.MaxConcurrentBlobs"/> at once; the first failure stops the rest.</summary>
     private async Task PushBlobsAsync(IImage image, string registry, string repository, CancellationToken cancellationToken)
     {
 
