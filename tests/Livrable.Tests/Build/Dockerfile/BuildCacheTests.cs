@@ -247,7 +247,7 @@ public sealed partial class BuildCacheTests
         string baseDockerfile = Busybox + "COPY version /version\n";
         string baseWork = baseSide.NewFolder("base");
         await BuildBaseAsync("1\n");
-        var contexts = new Dictionary<string, string> { ["base"] = Path.Combine(baseWork, "image.tar") + ":v1" };
+        var contexts = new Dictionary<string, string> { ["base"] = Path.Combine(baseWork, "image.tar") };
         string Dockerfile(string suffix) => $"""
             FROM base AS gen
             RUN cat /version > /gen{suffix}
