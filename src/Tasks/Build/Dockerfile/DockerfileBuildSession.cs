@@ -235,6 +235,7 @@ internal sealed class DockerfileBuildSession : IDisposable
         {
             string parent = state.CacheKey;
             string? key;
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             using (var builder = new StepKey(parent))
             {
                 builder.Add("instruction", instruction.Text)
@@ -247,6 +248,8 @@ internal sealed class DockerfileBuildSession : IDisposable
                 bool complete = await cacheable.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
                 key = complete ? builder.Finish() : null;
             }
+            Logger.Detail($"  step key {key?[..12] ?? "(none: inputs known only by running)"} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms"
+                + (_digests is { } d ? $", {d.FilesHashed} context files read so far" : ""));
             if (key is not null && !_options.NoCache && _cache.TryGet(key) is { } record)
             {
                 LogProgress(number, step.StageIndex, "CACHED " + text);
