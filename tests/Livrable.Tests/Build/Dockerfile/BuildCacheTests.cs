@@ -313,6 +313,24 @@ public sealed partial class BuildCacheTests
         Assert.Equal(clean.Image.Digest, rerun.Image.Digest);
     }
 
+    [Fact]
+    public async Task Two_builds_at_once_on_one_state_folder_give_the_same_image_and_leave_records_a_third_build_uses()
+    {
+        using var w = new Workspace();
+        w.Write("data/a.txt", "a\n");
+        string dockerfile = Busybox + """
+            COPY data/ /data/
+            RUN cat /data/a.txt > /b
+            """;
+        w.Write("Dockerfile", dockerfile);
+        var builds = await Task.WhenAll(BuildAsync(w, dockerfile), BuildAsync(w, dockerfile));
+        Assert.Equal(builds[0].Image.Digest, builds[1].Image.Digest);
+
+        var third = await BuildAsync(w, dockerfile);
+        Assert.Empty(third.Ran);
+        Assert.Equal(builds[0].Image.Digest, third.Image.Digest);
+    }
+
     /// <summary>Cancels the build when a line containing a marker is logged (a RUN's output), and records every line.</summary>
     private sealed class CancellingLogger(CancellationTokenSource cancel, string marker) : ILogger
     {
