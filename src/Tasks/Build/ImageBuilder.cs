@@ -182,6 +182,7 @@ public static class ImageBuilder
             Target = dockerfile.Target,
             RuntimePath = dockerfile.RuntimePath,
             Secrets = dockerfile.Secrets,
+            NoCache = request.NoCache,
             ContextDirectory = contextDirectory,
             DockerfilePath = path,
             Store = store,

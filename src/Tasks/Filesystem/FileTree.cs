@@ -71,6 +71,18 @@ public sealed partial class FileTree
     }
 
     /// <summary>
+    /// The tree after one more layer read from its blob (a layer reused from the build cache, whose entries the build
+    /// never planned). This tree is unchanged.
+    /// </summary>
+    public async Task<FileTree> WithLayerAsync(ILayer layer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        var builder = new Builder(this);
+        builder.Apply(await ReadLayerAsync(layer, cancellationToken).ConfigureAwait(false));
+        return builder.ToTree();
+    }
+
+    /// <summary>
     /// The entry at <paramref name="path"/>, its parents resolved through symbolic links inside the tree, the last
     /// part not (a link is returned as the link); null when nothing is there. Throws LIV4074 for a loop.
     /// </summary>

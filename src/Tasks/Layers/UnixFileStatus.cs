@@ -15,7 +15,7 @@ internal enum UnixFileKind { RegularFile, Directory, SymbolicLink, CharacterDevi
 /// </summary>
 internal readonly record struct UnixFileStatus(
     UnixFileKind Kind, int Mode, ulong Device, ulong Inode, uint LinkCount, int DeviceMajor, int DeviceMinor, uint Uid = 0, uint Gid = 0,
-    long ChangeTime = 0, long ModificationTime = 0)
+    long ChangeTime = 0, long ModificationTime = 0, long Size = 0)
 {
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
@@ -45,7 +45,7 @@ internal readonly record struct UnixFileStatus(
             if (errno is ENOSYS or EPERM) _statx = null;
             return null;
         }
-        // struct statx (linux/stat.h): nlink @16 u32, uid @20 u32, gid @24 u32, ctime @96, mtime @112 (statx_timestamp), mode @28 u16, ino @32 u64, rdev_major @128, rdev_minor @132,
+        // struct statx (linux/stat.h): nlink @16 u32, size @40 u64, uid @20 u32, gid @24 u32, ctime @96, mtime @112 (statx_timestamp), mode @28 u16, ino @32 u64, rdev_major @128, rdev_minor @132,
         // dev_major @136, dev_minor @140, all u32; native byte order.
         var b = buffer.AsSpan();
         uint nlink = Read32(b[16..]);
@@ -63,7 +63,8 @@ internal readonly record struct UnixFileStatus(
         };
         ulong device = ((ulong)Read32(b[136..]) << 32) | Read32(b[140..]);
         return new UnixFileStatus(kind, mode & FileModes.All, device, inode, nlink, (int)Read32(b[128..]), (int)Read32(b[132..]),
-            Read32(b[20..]), Read32(b[24..]), Time(b[96..]), Time(b[112..]));
+            Read32(b[20..]), Read32(b[24..]), Time(b[96..]), Time(b[112..]),
+            BitConverter.IsLittleEndian ? BinaryPrimitives.ReadInt64LittleEndian(b[40..]) : BinaryPrimitives.ReadInt64BigEndian(b[40..]));
     }
 
     /// <summary>A <c>struct statx_timestamp</c> (s64 seconds, u32 nanoseconds) as nanoseconds since the epoch.</summary>

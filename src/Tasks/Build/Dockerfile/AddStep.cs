@@ -38,6 +38,14 @@ internal sealed class AddStep(StepContext step, AddInstruction add) : FileStep(s
         }
     }
 
+    /// <summary>
+    /// A local source's context files. A URL is not known before it is downloaded: even with <c>--checksum</c> the
+    /// file's time comes from the response's <c>Last-Modified</c>, so the step runs, and the chain continues from the
+    /// layer it made (later steps still hit).
+    /// </summary>
+    protected override Task<bool> AddSourceKeyAsync(string source, Cache.StepKey key, CancellationToken cancellationToken)
+        => Task.FromResult(!IsHttp(source) && AddContextKey(source, key));
+
     protected override async Task AddSourceAsync(string source, CancellationToken cancellationToken)
     {
         if (!IsHttp(source))

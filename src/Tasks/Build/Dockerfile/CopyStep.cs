@@ -24,6 +24,20 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
                 throw new LivrableException(DiagnosticCodes.UrlInCopy, $"source can't be a URL for COPY ({source}); ADD downloads URLs", Span);
     }
 
+    protected override async Task<bool> AddSourceKeyAsync(string source, Cache.StepKey key, CancellationToken cancellationToken)
+    {
+        if (copy.From is null)
+        {
+            if (!copy.Parents) return AddContextKey(source, key);
+            var (root, pattern) = SplitPivot(source);
+            return AddContextKey(root.Length == 0 ? pattern : root + "/" + pattern, key);
+        }
+        // Another stage or an image: its key stands for its whole file system (the chain of its steps' keys).
+        _source ??= await Session.CopySourceAsync(copy.From, Step.StageIndex, Span, cancellationToken).ConfigureAwait(false);
+        key.Add("from " + copy.From, _source.CacheKey).Add("path", source);
+        return true;
+    }
+
     protected override async Task AddSourceAsync(string source, CancellationToken cancellationToken)
     {
         if (copy.From is null)

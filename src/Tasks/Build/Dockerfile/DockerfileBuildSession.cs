@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Livrable.Build.Cache;
 using Livrable.Context;
 using Livrable.Diagnostics;
 using Livrable.Dockerfile;
@@ -51,6 +52,12 @@ internal sealed record DockerfileBuildOptions
     /// <summary>Secrets RUN can mount, by id.</summary>
     public IReadOnlyDictionary<string, BuildSecret> Secrets { get; init; } = new Dictionary<string, BuildSecret>();
 
+    /// <summary>
+    /// <c>ContainerNoCache</c>: run every step instead of reusing the step cache's records. Keys are still computed and
+    /// records written, so the next build can use what this one made (BuildKit's <c>--no-cache</c> likewise exports).
+    /// </summary>
+    public bool NoCache { get; init; }
+
     /// <summary>Steps that come after the stages (writing the image), counted in the <c>[k/n]</c> progress.</summary>
     public int StepsAfter { get; init; } = 1;
 }
@@ -78,7 +85,9 @@ internal sealed class DockerfileBuildSession : IDisposable
     private readonly ConcurrentDictionary<string, Lazy<Task<StageState>>> _imageStates = new(StringComparer.Ordinal);
     private readonly Lazy<HttpClient> _http = new(() => new HttpClient());
     private readonly object _gate = new();
+    private readonly StepCache _cache;
     private BuildContext? _context;
+    private FileDigests? _digests;
     private int _step;
     private int _total;
     private bool _multiStage;
@@ -94,6 +103,7 @@ internal sealed class DockerfileBuildSession : IDisposable
         Arguments = BuildArguments.Create(document.GlobalArgs, options.BuildArgs, options.TargetPlatform,
             options.BuildPlatform ?? HostPlatform(), targetName ?? "default", Expander);
         Graph = StageGraph.Create(document, Arguments.Meta, Expander);
+        _cache = new StepCache(options.Store);
     }
 
     public DockerfileDocument Document { get; }
@@ -174,10 +184,24 @@ internal sealed class DockerfileBuildSession : IDisposable
     private async Task DispatchAsync(StepContext step, Instruction instruction, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        int number = Progress(step.StageIndex, FirstLine(instruction.Text));
+        int number = Interlocked.Increment(ref _step);
+        string text = FirstLine(instruction.Text);
+        ICacheableStep? cacheable = instruction switch
+        {
+            RunInstruction run => new RunStep(step, run, number),
+            WorkdirInstruction workdir => new WorkdirStep(step, workdir),
+            CopyInstruction copy => new CopyStep(step, copy),
+            AddInstruction add => new AddStep(step, add),
+            _ => null,
+        };
+        if (cacheable is not null)
+        {
+            await DispatchCachedAsync(step, instruction, cacheable, number, text, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        LogProgress(number, step.StageIndex, text);
         switch (instruction)
         {
-            case RunInstruction run: await new RunStep(step, run, number).RunAsync(cancellationToken).ConfigureAwait(false); break;
             case EnvInstruction env: MetadataSteps.Env(step, env); break;
             case ArgInstruction arg: MetadataSteps.Arg(step, arg); break;
             case LabelInstruction label: MetadataSteps.Label(step, label); break;
@@ -191,11 +215,76 @@ internal sealed class DockerfileBuildSession : IDisposable
             case CmdInstruction cmd: MetadataSteps.Cmd(step, cmd); break;
             case EntrypointInstruction entrypoint: MetadataSteps.Entrypoint(step, entrypoint); break;
             case OnbuildInstruction onbuild: MetadataSteps.Onbuild(step, onbuild); break;
-            case WorkdirInstruction workdir: await WorkdirStep.RunAsync(step, workdir, cancellationToken).ConfigureAwait(false); break;
-            case CopyInstruction copy: await new CopyStep(step, copy).RunAsync(cancellationToken).ConfigureAwait(false); break;
-            case AddInstruction add: await new AddStep(step, add).RunAsync(cancellationToken).ConfigureAwait(false); break;
             default:
                 throw new LivrableException(DiagnosticCodes.Internal, $"{instruction.Keyword} cannot appear inside a stage.", step.Span);
+        }
+    }
+
+    /// <summary>
+    /// A step the cache can keep (docs/build-cache.md): its key is the stage's key, the instruction, the config fields
+    /// that change what a step does, and what the step adds (its expanded values and input digests). A hit applies the
+    /// recorded layer and history entry (<c>[k/n] CACHED ...</c>); a miss runs the step and records what it added,
+    /// after its layer is in the store. Either way the stage's key becomes the step's.
+    /// </summary>
+    private async Task DispatchCachedAsync(StepContext step, Instruction instruction, ICacheableStep cacheable, int number, string text,
+        CancellationToken cancellationToken)
+    {
+        var state = step.State;
+        bool announced = false;
+        try
+        {
+            string parent = state.CacheKey;
+            string? key;
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            using (var builder = new StepKey(parent))
+            {
+                builder.Add("instruction", instruction.Text)
+                    .Add("platform", state.Platform.ToString())
+                    .Add("epoch", Epoch.ToUnixTimeSeconds())
+                    .Add("env", state.Environment.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))
+                    .Add("user", state.Config.User)
+                    .Add("workdir", state.Config.WorkingDir)
+                    .Add("shell", state.Config.Shell ?? []);
+                bool complete = await cacheable.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
+                key = complete ? builder.Finish() : null;
+            }
+            Logger.Detail($"  step key {key?[..12] ?? "(none: inputs known only by running)"} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms"
+                + (_digests is { } d ? $", {d.FilesHashed} context files read so far" : ""));
+            if (key is not null && !_options.NoCache && _cache.TryGet(key) is { } record)
+            {
+                LogProgress(number, step.StageIndex, "CACHED " + text);
+                announced = true;
+                foreach (var output in record.Outputs)
+                {
+                    if (output.Layer is { } layer)
+                        state.AddCachedLayer(new StoredLayer(layer, output.DiffId!.Value, _options.Store) { FromCache = true }, output.History, cancellationToken);
+                    else
+                        state.AddHistory(output.History);
+                }
+                state.CacheKey = key;
+                return;
+            }
+            LogProgress(number, step.StageIndex, text);
+            announced = true;
+            int before = state.Outputs.Count;
+            await cacheable.RunAsync(cancellationToken).ConfigureAwait(false);
+            var outputs = state.Outputs.Skip(before).ToList();
+            if (key is not null)
+            {
+                _cache.Put(new StepRecord(key, outputs));
+                state.CacheKey = key;
+                return;
+            }
+            // Inputs not known beforehand: the chain continues from what the step made, so later steps still hit.
+            using var made = new StepKey(parent);
+            made.Add("instruction", instruction.Text);
+            foreach (var output in outputs)
+                made.Add("output", $"{output.DiffId} {output.History.CreatedBy} {output.History.EmptyLayer}");
+            state.CacheKey = made.Finish();
+        }
+        finally
+        {
+            if (!announced) LogProgress(number, step.StageIndex, text);
         }
     }
 
@@ -266,9 +355,20 @@ internal sealed class DockerfileBuildSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// The content digests of the build context's files, from the state folder's index (<see cref="FileDigests"/>),
+    /// opened on first use.
+    /// </summary>
+    public FileDigests ContextDigests(SourceSpan span)
+    {
+        var context = Context(span);
+        lock (_gate)
+            return _digests ??= FileDigests.Open(StateDirectory, context.Root);
+    }
+
     /// <summary>A history entry for an instruction that adds no layer.</summary>
     public void AddHistory(StageState state, string createdBy)
-        => state.Config.AddHistory(new HistoryEntry(Epoch, createdBy, HistoryComment, EmptyLayer: true));
+        => state.AddHistory(new HistoryEntry(Epoch, createdBy, HistoryComment, EmptyLayer: true));
 
     /// <summary>Writes one layer of <paramref name="entries"/> and adds it to the stage.</summary>
     public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken)
@@ -283,9 +383,21 @@ internal sealed class DockerfileBuildSession : IDisposable
     public int Progress(int stageIndex, string text)
     {
         int k = Interlocked.Increment(ref _step);
-        string stage = _multiStage ? (Graph.Stages[stageIndex].Name ?? $"stage-{stageIndex}") + ": " : "";
-        Logger.Info($"[{k}/{Volatile.Read(ref _total)}] {stage}{text}");
+        LogProgress(k, stageIndex, text);
         return k;
+    }
+
+    /// <summary>The <c>[k/n]</c> line of step k; a cached step's text starts with <c>CACHED</c>, before the stage name.</summary>
+    private void LogProgress(int k, int stageIndex, string text)
+    {
+        string cached = "";
+        if (text.StartsWith("CACHED ", StringComparison.Ordinal))
+        {
+            cached = "CACHED ";
+            text = text["CACHED ".Length..];
+        }
+        string stage = _multiStage ? (Graph.Stages[stageIndex].Name ?? $"stage-{stageIndex}") + ": " : "";
+        Logger.Info($"[{k}/{Volatile.Read(ref _total)}] {cached}{stage}{text}");
     }
 
     private static string FirstLine(string text)
@@ -308,6 +420,7 @@ internal sealed class DockerfileBuildSession : IDisposable
 
     public void Dispose()
     {
+        _digests?.Save();
         if (_http.IsValueCreated) _http.Value.Dispose();
         try
         {

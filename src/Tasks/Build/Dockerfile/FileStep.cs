@@ -16,7 +16,7 @@ namespace Livrable.Build.Dockerfile;
 /// one layer for the whole instruction, and the history entry <c>COPY [--parents] [--chown=..] [--chmod=..] src... dest</c>.
 /// Context files are 0:0 unless <c>--chown</c>; files from a stage or an image keep their owner.
 /// </summary>
-internal abstract class FileStep(StepContext step, FileInstruction instruction)
+internal abstract class FileStep(StepContext step, FileInstruction instruction) : ICacheableStep
 {
     protected StepContext Step { get; } = step;
     protected DockerfileBuildSession Session => Step.Session;
@@ -43,33 +43,56 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction)
     private DockerIgnore? _excludeMatcher;
     private readonly List<string> _flags = [];
 
-    /// <summary>Runs the step: plans the layer, writes it, and records it in the stage.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    private IReadOnlyList<string> _sources = [];
+    private string? _chown;
+    private string? _chmod;
+
+    /// <summary>
+    /// Expands the instruction and adds what the layer depends on to <paramref name="key"/>: the expanded values, the
+    /// here-documents' contents, the working directory the destination is resolved against, and each source's inputs
+    /// (<see cref="AddSourceKeyAsync"/>). Nothing reads the stage's tree: a hit never loads it.
+    /// </summary>
+    public async Task<bool> PrepareAsync(Cache.StepKey key, CancellationToken cancellationToken)
     {
         var env = State.Environment;
         var expander = Session.Expander;
-        var sources = instruction.Sources.Where(s => s.Path is not null).Select(s => expander.Word(s.Path!, env, Span)).ToList();
+        _sources = instruction.Sources.Where(s => s.Path is not null).Select(s => expander.Word(s.Path!, env, Span)).ToList();
         Destination = expander.Word(instruction.Destination, env, Span);
-        string? chown = instruction.Chown is null ? null : expander.Word(instruction.Chown, env, Span);
-        string? chmod = instruction.Chmod is null ? null : expander.Word(instruction.Chmod, env, Span);
+        _chown = instruction.Chown is null ? null : expander.Word(instruction.Chown, env, Span);
+        _chmod = instruction.Chmod is null ? null : expander.Word(instruction.Chmod, env, Span);
         Excludes = instruction.Excludes.Select(e => expander.Word(e, env, Span)).ToList();
         if (Excludes.Count > 0) _excludeMatcher = DockerIgnore.Parse(string.Join('\n', Excludes));
-        BeforeSources(sources);
-
-        var tree = await State.GetTreeAsync(cancellationToken).ConfigureAwait(false);
-        Plan = new LayerPlan(tree, Span);
-        if (chown is not null) Owner = Ownership.Resolve(chown, tree, Span);
-        if (chmod is not null)
+        BeforeSources(_sources);
+        if (_chmod is not null)
         {
-            Chmod = ChmodSpec.Parse(chmod, Span);
-            if (chmod.All(c => c is >= '0' and <= '7')) _numericChmod = Convert.ToInt32(chmod, 8);
+            Chmod = ChmodSpec.Parse(_chmod, Span);
+            if (_chmod.All(c => c is >= '0' and <= '7')) _numericChmod = Convert.ToInt32(_chmod, 8);
         }
         DestinationPath = PathRules.ResolveDestination(Destination, State.Config.WorkingDir);
         IntoDirectory = PathRules.IsDirectoryDestination(Destination);
 
+        key.Add("sources", _sources).Add("destination", Destination).Add("chown", _chown).Add("chmod", _chmod).Add("excludes", Excludes);
+        foreach (var heredoc in instruction.Sources.Select(s => s.Heredoc).OfType<Heredoc>())
+            key.Add("heredoc " + heredoc.Name, heredoc.Expand ? expander.Raw(heredoc.Content, env, Span) : heredoc.Content);
+        bool complete = true;
+        foreach (string source in _sources)
+            complete &= await AddSourceKeyAsync(source, key, cancellationToken).ConfigureAwait(false);
+        return complete;
+    }
+
+    /// <summary>Runs the step (after <see cref="PrepareAsync"/>): plans the layer, writes it, and records it in the stage.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var env = State.Environment;
+        var expander = Session.Expander;
+        var sources = _sources;
+        var tree = await State.GetTreeAsync(cancellationToken).ConfigureAwait(false);
+        Plan = new LayerPlan(tree, Span);
+        if (_chown is not null) Owner = Ownership.Resolve(_chown, tree, Span);
+
         if (ParentsFlag) _flags.Add("--parents");
-        if (chown is not null) _flags.Add("--chown=" + chown);
-        if (chmod is not null) _flags.Add("--chmod=" + chmod);
+        if (_chown is not null) _flags.Add("--chown=" + _chown);
+        if (_chmod is not null) _flags.Add("--chmod=" + _chmod);
 
         foreach (string source in sources) await AddSourceAsync(source, cancellationToken).ConfigureAwait(false);
         foreach (var heredoc in instruction.Sources.Select(s => s.Heredoc).OfType<Heredoc>())
@@ -94,6 +117,48 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction)
 
         var entries = Plan.Entries();
         await Session.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Adds the inputs of one expanded source to the key; false when they cannot be known without running the step.
+    /// </summary>
+    protected abstract Task<bool> AddSourceKeyAsync(string source, Cache.StepKey key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The build context files a source reads, as <see cref="AddContextSourceAsync"/> walks them (<c>.dockerignore</c>,
+    /// <c>--exclude</c>, links followed as the walk follows them): each one's path, type, mode, size and link target,
+    /// and a regular file's content digest (<see cref="DockerfileBuildSession.ContextDigests"/>), hashed on all cores.
+    /// </summary>
+    protected bool AddContextKey(string source, Cache.StepKey key)
+    {
+        var context = Session.Context(Span);
+        var inputs = new List<ContextEntry>();
+        foreach (var match in context.Resolve(source, Span))
+        {
+            if (match.RelativePath != "." && IsExcluded(match.RelativePath)) continue;
+            inputs.Add(match);
+            if (match.Type == ContextEntryType.Directory) inputs.AddRange(context.Enumerate(match, Excludes));
+        }
+        var digests = Session.ContextDigests(Span);
+        var contents = new string[inputs.Count];
+        try
+        {
+            Parallel.For(0, inputs.Count, i =>
+            {
+                if (inputs[i].Type == ContextEntryType.File) contents[i] = digests.DigestOf(inputs[i].FullPath).ToString();
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.All(x => x is IOException or UnauthorizedAccessException))
+        {
+            return false; // an unreadable file: the step runs and reports it as it always has
+        }
+        key.Add("context source", source).Add("files", inputs.Count);
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var e = inputs[i];
+            key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}");
+        }
+        return true;
     }
 
     /// <summary>Whether <c>--parents</c> is set (COPY only).</summary>

@@ -17,14 +17,27 @@ namespace Livrable.Build.Dockerfile;
 /// The command runs through <see cref="ContainerRun"/>; what it changed is the step's layer, and its history entry is
 /// <c>RUN [|N K=V...] &lt;args&gt; # buildkit</c>. The image config is not changed.
 /// </summary>
-internal sealed partial class RunStep(StepContext step, RunInstruction run, int stepNumber)
+internal sealed partial class RunStep(StepContext step, RunInstruction run, int stepNumber) : ICacheableStep
 {
     /// <summary>Where a <c>#!</c> here-document is mounted, as BuildKit does.</summary>
     private const string PipesDirectory = "/dev/pipes/";
 
     private static readonly string[] ProxyArgs = ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"];
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    private string _workingDirectory = "/";
+    private string _stepDirectory = "";
+    private readonly List<RunMount> _mounts = [];
+    private IReadOnlyList<string> _args = [];
+    private List<RunMountSpec> _specs = [];
+
+    /// <summary>
+    /// Prepares the command and adds what its layer depends on to the key: the arguments, the process environment,
+    /// the history text (with the stage's ARGs), <c>--network</c> and <c>--security</c>, every mount as parsed, and a
+    /// bind mount's content (the context files under its source, or the key of the stage it binds). Not a cache
+    /// mount's content, as in BuildKit (it is a cache, not an input), nor a secret's: BuildKit leaves secrets out of
+    /// keys, and a hash of a short secret stored in the state folder or pushed with the cache could be guessed offline.
+    /// </summary>
+    public async Task<bool> PrepareAsync(Cache.StepKey key, CancellationToken cancellationToken)
     {
         var session = step.Session;
         var state = step.State;
@@ -36,20 +49,79 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
                 $"RUN for {state.Platform} cannot execute on this {PlatformExecution.HostArchitecture()} machine: no binfmt_misc handler is registered for it " +
                 $"in {PlatformExecution.BinfmtDirectory}. Register QEMU user emulation (apt-get install qemu-user-static binfmt-support), build this platform " +
                 "on a machine of its CPU, or leave it out of ContainerPlatforms; steps without RUN need no emulation.", step.Span);
-        string workingDirectory = string.IsNullOrEmpty(state.Config.WorkingDir) ? "/" : state.Config.WorkingDir!;
-        ContainerRun.CheckWorkingDirectory(workingDirectory, step.Span);
+        _workingDirectory = string.IsNullOrEmpty(state.Config.WorkingDir) ? "/" : state.Config.WorkingDir!;
+        ContainerRun.CheckWorkingDirectory(_workingDirectory, step.Span);
 
-        string stepDirectory = Path.Combine(session.TempDirectory, "run-" + stepNumber.ToString(CultureInfo.InvariantCulture));
-        Directory.CreateDirectory(stepDirectory);
-        var mounts = new List<RunMount>();
-        var args = Arguments(state.Config, stepDirectory, mounts);
-        var specs = run.Mounts.Select(raw => RunMountSpec.Parse(raw, workingDirectory, step.Span)).ToList();
-        var locks = new List<IDisposable>();
-        var secretEnvironment = new List<string>();
-        string secrets = Path.Combine(stepDirectory, "secrets");
+        _stepDirectory = Path.Combine(session.TempDirectory, "run-" + stepNumber.ToString(CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(_stepDirectory);
+        _args = Arguments(state.Config, _stepDirectory, _mounts);
+        _specs = run.Mounts.Select(raw => RunMountSpec.Parse(raw, _workingDirectory, step.Span)).ToList();
+
+        key.Add("args", _args).Add("environment", Environment()).Add("created_by", CommandString(_args))
+            .Add("network", run.Network).Add("security", run.Security).Add("heredocs", run.Heredocs.Select(h => h.Name + "\n" + h.Content));
+        bool complete = true;
+        foreach (var spec in _specs)
+        {
+            key.Add("mount", spec.ToString());
+            if (spec.Type != "bind") continue;
+            if (spec.From is { } from)
+            {
+                var source = await session.CopySourceAsync(from, step.StageIndex, step.Span, cancellationToken).ConfigureAwait(false);
+                key.Add("bind from", source.CacheKey);
+            }
+            else
+            {
+                complete &= BindKey(spec, key);
+            }
+        }
+        return complete;
+    }
+
+    /// <summary>The host files a context bind mount shows (all of them: a bind is not filtered by <c>.dockerignore</c>).</summary>
+    private bool BindKey(RunMountSpec spec, Cache.StepKey key)
+    {
+        var context = step.Session.Context(step.Span);
+        string root = Path.GetFullPath(context.Root);
+        string host = ScopedPath.Resolve(root, spec.Source ?? "/");
+        var digests = step.Session.ContextDigests(step.Span);
         try
         {
-            foreach (var spec in specs)
+            var info = new FileInfo(host);
+            if (info.Exists && info.LinkTarget is null)
+            {
+                key.Add("bind file", $"{Convert.ToString((int)info.UnixFileMode, 8)} {info.Length} {digests.DigestOf(host)}");
+                return true;
+            }
+            if (!Directory.Exists(host)) return false; // missing: the step reports it
+            var entries = new DirectoryInfo(host)
+                .EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false })
+                .OrderBy(i => i.FullName, StringComparer.Ordinal).ToList();
+            key.Add("bind folder", entries.Count);
+            foreach (var entry in entries)
+            {
+                string relative = Path.GetRelativePath(host, entry.FullName);
+                string content = entry.LinkTarget is { } target ? "link " + target
+                    : entry is FileInfo file ? $"file {file.Length} {digests.DigestOf(file.FullName)}"
+                    : "folder";
+                key.Add(relative, $"{Convert.ToString((int)entry.UnixFileMode, 8)} {content}");
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var mounts = _mounts;
+        var locks = new List<IDisposable>();
+        var secretEnvironment = new List<string>();
+        string secrets = Path.Combine(_stepDirectory, "secrets");
+        try
+        {
+            foreach (var spec in _specs)
             {
                 if (spec.Type == "secret")
                 {
@@ -60,7 +132,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
                     ? await CacheAsync(spec, locks, cancellationToken).ConfigureAwait(false)
                     : await MountAsync(spec, cancellationToken).ConfigureAwait(false));
             }
-            await RunAsync(args, mounts, secretEnvironment, workingDirectory, stepDirectory, cancellationToken).ConfigureAwait(false);
+            await RunAsync(_args, mounts, secretEnvironment, _workingDirectory, _stepDirectory, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -147,7 +219,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
                 throw new LivrableException(DiagnosticCodes.RunFailed, message.ToString(), step.Span);
             }
             if (result.Entries.Count == 0)
-                state.Config.AddHistory(new HistoryEntry(session.Epoch, createdBy, DockerfileBuildSession.HistoryComment, EmptyLayer: true));
+                state.AddHistory(new HistoryEntry(session.Epoch, createdBy, DockerfileBuildSession.HistoryComment, EmptyLayer: true));
             else
                 await session.AddLayerAsync(state, result.Entries, createdBy, cancellationToken).ConfigureAwait(false);
         }

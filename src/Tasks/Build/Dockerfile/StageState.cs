@@ -1,3 +1,4 @@
+using Livrable.Build.Cache;
 using Livrable.Diagnostics;
 using Livrable.Filesystem;
 using Livrable.Images;
@@ -9,17 +10,19 @@ namespace Livrable.Build.Dockerfile;
 /// environment (base ENV, then ENV and ARG values in order, the later winning: BuildKit's state env), and its file
 /// tree. The tree is loaded only when a step needs it (COPY, ADD, WORKDIR, or a later <c>COPY --from</c>), so a stage
 /// that only changes metadata never reads its base's layers. A stage is changed by its own task only; once built, it
-/// is read by the stages that use it.
+/// is read by the stages that use it. A layer reused from the step cache has no entries at hand: it joins the tree
+/// only when the tree is needed, read from its blob like a base layer.
 /// </summary>
 internal sealed class StageState
 {
     private readonly object _gate = new();
     private readonly IReadOnlyList<ILayer> _treeBase;
-    private readonly List<IReadOnlyList<FileEntry>> _pending;
+    private readonly List<Pending> _pending;
+    private readonly List<StepOutput> _outputs = [];
     private Task<FileTree>? _tree;
 
     private StageState(Platform platform, ImageConfig config, List<ILayer> layers, Dictionary<string, string> environment,
-        IReadOnlyList<ILayer> treeBase, List<IReadOnlyList<FileEntry>> pending, Task<FileTree>? tree)
+        IReadOnlyList<ILayer> treeBase, List<Pending> pending, Task<FileTree>? tree, string cacheKey)
     {
         Platform = platform;
         Config = config;
@@ -28,7 +31,11 @@ internal sealed class StageState
         _treeBase = treeBase;
         _pending = pending;
         _tree = tree;
+        CacheKey = cacheKey;
     }
+
+    /// <summary>A change to the tree not loaded yet: a layer's entries as the step planned them, or a cached layer.</summary>
+    private sealed record Pending(IReadOnlyList<FileEntry>? Entries, ILayer? Layer);
 
     /// <summary>A stage starting from an image (its config is cloned; <c>created</c> is reset as BuildKit does).</summary>
     public static StageState FromImage(IImage image, Platform platform)
@@ -42,7 +49,7 @@ internal sealed class StageState
             if (eq < 0) environment[line] = "";
             else environment[line[..eq]] = line[(eq + 1)..];
         }
-        return new StageState(platform, config, [.. image.Layers], environment, image.Layers, [], null);
+        return new StageState(platform, config, [.. image.Layers], environment, image.Layers, [], null, StepKey.OfImage(image.Digest, platform));
     }
 
     /// <summary>The stage's platform (FROM <c>--platform</c>, else the target's).</summary>
@@ -62,6 +69,18 @@ internal sealed class StageState
     /// </summary>
     public List<string> DeclaredArgs { get; private init; } = [];
 
+    /// <summary>
+    /// The step cache key of the stage's file system so far (docs/build-cache.md): the base image's, then each step's
+    /// in turn. Metadata steps leave it as it is; the config fields that change what a step does are in that step's key.
+    /// </summary>
+    public string CacheKey { get; set; }
+
+    /// <summary>What the stage's steps added (history entries, with their layers), in order; a base image's are not included.</summary>
+    public IReadOnlyList<StepOutput> Outputs
+    {
+        get { lock (_gate) return [.. _outputs]; }
+    }
+
     /// <summary>Whether a CMD was set in this stage (ENTRYPOINT then keeps it).</summary>
     public bool CmdSet { get; set; }
 
@@ -71,7 +90,7 @@ internal sealed class StageState
         lock (_gate)
         {
             return new StageState(Platform, Config.Clone(), [.. Layers], new Dictionary<string, string>(Environment, StringComparer.Ordinal),
-                _treeBase, [.. _pending], _tree) { DeclaredArgs = [.. DeclaredArgs] };
+                _treeBase, [.. _pending], _tree, CacheKey) { DeclaredArgs = [.. DeclaredArgs] };
         }
     }
 
@@ -91,20 +110,48 @@ internal sealed class StageState
         Layers.Add(layer);
         lock (_gate)
         {
-            if (_tree is null) _pending.Add(entries);
+            _outputs.Add(new StepOutput(layer.Descriptor, layer.DiffId, history with { EmptyLayer = false }));
+            if (_tree is null) _pending.Add(new Pending(entries, null));
             else _tree = Then(_tree, entries);
         }
     }
 
-    private static async Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, IReadOnlyList<IReadOnlyList<FileEntry>> pending, CancellationToken cancellationToken)
+    /// <summary>
+    /// Adds a layer reused from the step cache: to the image and the layers; the tree reads it from its blob when it
+    /// is needed (at once when the tree is already loaded, in the background of the next step that asks for it).
+    /// </summary>
+    public void AddCachedLayer(ILayer layer, HistoryEntry history, CancellationToken cancellationToken)
+    {
+        Config.AddLayer(layer.DiffId, history);
+        Layers.Add(layer);
+        lock (_gate)
+        {
+            _outputs.Add(new StepOutput(layer.Descriptor, layer.DiffId, history with { EmptyLayer = false }));
+            if (_tree is null) _pending.Add(new Pending(null, layer));
+            else _tree = Then(_tree, layer, cancellationToken);
+        }
+    }
+
+    /// <summary>Adds a history entry for a step that made no layer.</summary>
+    public void AddHistory(HistoryEntry history)
+    {
+        Config.AddHistory(history);
+        lock (_gate) _outputs.Add(new StepOutput(null, null, history));
+    }
+
+    private static async Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, IReadOnlyList<Pending> pending, CancellationToken cancellationToken)
     {
         var tree = layers.Count == 0 ? FileTree.Empty : await FileTree.LoadAsync(layers, cancellationToken).ConfigureAwait(false);
-        foreach (var entries in pending) tree = tree.With(entries);
+        foreach (var change in pending)
+            tree = change.Layer is { } layer ? await tree.WithLayerAsync(layer, cancellationToken).ConfigureAwait(false) : tree.With(change.Entries!);
         return tree;
     }
 
     private static async Task<FileTree> Then(Task<FileTree> tree, IReadOnlyList<FileEntry> entries)
         => (await tree.ConfigureAwait(false)).With(entries);
+
+    private static async Task<FileTree> Then(Task<FileTree> tree, ILayer layer, CancellationToken cancellationToken)
+        => await (await tree.ConfigureAwait(false)).WithLayerAsync(layer, cancellationToken).ConfigureAwait(false);
 }
 
 /// <summary>A step's view of the build: the stage, where the instruction is, and the shared services.</summary>

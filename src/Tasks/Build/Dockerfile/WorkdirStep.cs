@@ -11,14 +11,25 @@ namespace Livrable.Build.Dockerfile;
 /// force, as BuildKit's <c>llb.Mkdir(..., WithUser)</c>: numeric or names resolved in the stage's <c>/etc/passwd</c>
 /// and <c>/etc/group</c>; what cannot be resolved is 0, as BuildKit's <c>readUser</c> falls back (docs/dockerfile-choices.md).
 /// </summary>
-internal static class WorkdirStep
+internal sealed class WorkdirStep(StepContext step, WorkdirInstruction workdir) : ICacheableStep
 {
-    public static async Task RunAsync(StepContext step, WorkdirInstruction workdir, CancellationToken cancellationToken)
+    private string _directory = "/";
+
+    /// <summary>Sets the working directory (a hit needs it too); the key gets the folder (USER is in every key).</summary>
+    public Task<bool> PrepareAsync(Cache.StepKey key, CancellationToken cancellationToken)
     {
         var state = step.State;
         string path = step.Session.Expander.Word(workdir.Path, state.Environment, step.Span);
-        string directory = PathRules.NormalizeWorkdir(state.Config.WorkingDir, path);
-        state.Config.WorkingDir = directory;
+        _directory = PathRules.NormalizeWorkdir(state.Config.WorkingDir, path);
+        state.Config.WorkingDir = _directory;
+        key.Add("directory", _directory);
+        return Task.FromResult(true);
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var state = step.State;
+        string directory = _directory;
         string createdBy = "WORKDIR " + directory;
         if (directory == "/")
         {

@@ -273,11 +273,13 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
     public async Task A_cache_mount_persists_across_builds_and_stays_out_of_the_layer()
     {
         string id = Guid.NewGuid().ToString("N");
+        // The build argument makes the second build run the RUN again instead of reusing the step cache's layer.
         string dockerfile = Busybox + $"""
+            ARG PASS
             RUN --mount=type=cache,id={id},target=/var/cache/app,sharing=locked,uid=1000,mode=0700 echo hit >> /var/cache/app/count && cat /var/cache/app/count > /seen.txt && stat -c %u:%a /var/cache/app > /owner.txt
             """;
-        await BuildAsync(dockerfile);
-        var second = await BuildAsync(dockerfile);
+        await BuildAsync(dockerfile, buildArgs: new Dictionary<string, string> { ["PASS"] = "1" });
+        var second = await BuildAsync(dockerfile, buildArgs: new Dictionary<string, string> { ["PASS"] = "2" });
         Assert.Equal("hit\nhit\n", Read(second.Rootfs, "/seen.txt"));
         Assert.Equal("1000:700\n", Read(second.Rootfs, "/owner.txt"));
         Assert.False(Directory.Exists(Path.Combine(second.Rootfs, "var")));

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Livrable.Images;
+using Livrable.Layers;
+
+namespace Livrable.Build.Cache;
+
+/// <summary>
+/// The sha256 of files' contents without reading the files that did not change: an index per folder (a build
+/// context), <c>&lt;state&gt;/cache/files/&lt;sha256 of the folder's full path&gt;.index</c>, keyed by the file's full
+/// path and what <c>statx</c> says of it (size, modification and change times in nanoseconds, device, inode, mode),
+/// as git's index does. The change time catches a content edit whose size and modification time were put back
+/// (<c>touch -r</c>), since no system call sets it. Loaded once per build, written once at its end to a temporary
+/// name and renamed.
+/// </summary>
+/// <remarks>
+/// The racy window (<see cref="LayerCache.RacyWindow"/>): a file modified or changed within 2 s of being hashed is
+/// hashed but not recorded, because a write right after the hash could keep the same times (git's "racily clean"
+/// problem); the next build hashes it again. Without <c>statx</c> (Windows, macOS) nothing is recorded and every file
+/// is read.
+/// </remarks>
+internal sealed class FileDigests
+{
+    private const string Magic = "livrable-file-digests-v1";
+
+    private readonly string _path;
+    private readonly string _tempDirectory;
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _seen = new(StringComparer.Ordinal);
+    private bool _changed;
+
+    private readonly record struct Entry(long Size, long ModificationTime, long ChangeTime, ulong Device, ulong Inode, int Mode, byte[] Sha256);
+
+    private FileDigests(string path, string tempDirectory)
+    {
+        _path = path;
+        _tempDirectory = tempDirectory;
+    }
+
+    /// <summary>How many files were read (hashed) rather than found in the index, for the log and the tests.</summary>
+    public int FilesHashed => _hashed;
+    private int _hashed;
+
+    /// <summary>The index of <paramref name="folder"/> in the state folder <paramref name="stateDirectory"/>; empty when missing or unreadable.</summary>
+    public static FileDigests Open(string stateDirectory, string folder)
+    {
+        string name = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(folder)))).ToLowerInvariant();
+        var digests = new FileDigests(Path.Combine(stateDirectory, "cache", "files", name + ".index"), Path.Combine(stateDirectory, "tmp"));
+        digests.Load();
+        return digests;
+    }
+
+    /// <summary>The sha256 of the regular file at <paramref name="fullPath"/>, from the index when its status is unchanged.</summary>
+    public Digest DigestOf(string fullPath)
+    {
+        _seen[fullPath] = true;
+        var status = UnixFileStatus.TryRead(fullPath);
+        if (status is { } s && _entries.TryGetValue(fullPath, out var known) && Same(known, s))
+            return Digest.FromSha256Hash(known.Sha256);
+
+        byte[] hash;
+        using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
+            hash = SHA256.HashData(stream);
+        Interlocked.Increment(ref _hashed);
+        // Statted again after reading: what the index records must describe the bytes that were hashed.
+        if (status is { } before && UnixFileStatus.TryRead(fullPath) is { } after && before == after)
+        {
+            long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+            long racy = LayerCache.RacyWindow.Ticks * 100;
+            if (now - after.ModificationTime >= racy && now - after.ChangeTime >= racy)
+            {
+                _entries[fullPath] = new Entry(after.Size, after.ModificationTime, after.ChangeTime, after.Device, after.Inode, after.Mode, hash);
+                _changed = true;
+            }
+        }
+        return Digest.FromSha256Hash(hash);
+    }
+
+    private static bool Same(Entry entry, UnixFileStatus status)
+        => entry.Size == status.Size && entry.ModificationTime == status.ModificationTime && entry.ChangeTime == status.ChangeTime
+           && entry.Device == status.Device && entry.Inode == status.Inode && entry.Mode == status.Mode;
+
+    /// <summary>
+    /// Writes the index when it changed: the entries this build used, and the others whose file still exists. A
+    /// failure only costs the next build a re-read.
+    /// </summary>
+    public void Save()
+    {
+        if (!_changed) return;
+        string temp = Path.Combine(_tempDirectory, $"file-digests-{Guid.NewGuid():N}.tmp");
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+            Directory.CreateDirectory(_tempDirectory);
+            var keep = _entries.Where(e => _seen.ContainsKey(e.Key) || File.Exists(e.Key)).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var writer = new BinaryWriter(stream, Encoding.UTF8))
+            {
+                writer.Write(Magic);
+                writer.Write(keep.Count);
+                foreach (var (path, e) in keep)
+                {
+                    writer.Write(path);
+                    writer.Write(e.Size);
+                    writer.Write(e.ModificationTime);
+                    writer.Write(e.ChangeTime);
+                    writer.Write(e.Device);
+                    writer.Write(e.Inode);
+                    writer.Write(e.Mode);
+                    writer.Write(e.Sha256);
+                }
+            }
+            File.Move(temp, _path, overwrite: true);
+            _changed = false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(temp); } catch (IOException) { }
+        }
+    }
+
+    private void Load()
+    {
+        try
+        {
+            using var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            using var reader = new BinaryReader(stream, Encoding.UTF8);
+            if (reader.ReadString() != Magic) return;
+            int count = reader.ReadInt32();
+            for (int i = 0; i < count; i++)
+            {
+                string path = reader.ReadString();
+                var entry = new Entry(reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadUInt64(), reader.ReadUInt64(),
+                    reader.ReadInt32(), reader.ReadBytes(32));
+                if (entry.Sha256.Length != 32) throw new EndOfStreamException();
+                _entries[path] = entry;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or EndOfStreamException or FormatException)
+        {
+            // Missing or damaged (a build killed while another wrote it cannot leave one: it is renamed complete): start empty.
+            _entries.Clear();
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using System.Text.Json;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Store;
+
+namespace Livrable.Build.Cache;
+
+/// <summary>
+/// The step cache of Dockerfile builds: <c>&lt;state&gt;/cache/steps/&lt;key&gt;.json</c>, one <see cref="StepRecord"/>
+/// per step key (docs/build-cache.md). A record is written after the step's layer is committed to the blob store, to a
+/// temporary name then renamed, so a killed build leaves no record that names a missing blob. A record whose blob
+/// is gone (evicted, pruned) or has another size is a miss; every later read of the blob is still verified against
+/// its digest.
+/// </summary>
+internal sealed class StepCache(BlobStore store)
+{
+    /// <summary>The record of <paramref name="key"/> when every layer it names is in the store; null otherwise.</summary>
+    public StepRecord? TryGet(string key)
+    {
+        try
+        {
+            var record = StepRecord.Parse(File.ReadAllBytes(PathOf(key)));
+            if (record.Key != key) return null;
+            foreach (var output in record.Outputs)
+                if (output.Layer is { } layer && (!store.Contains(layer.Digest) || new FileInfo(store.PathOf(layer.Digest)).Length != layer.Size))
+                    return null;
+            return record;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException
+                                      or InvalidOperationException or FormatException or LivrableException)
+        {
+            return null; // missing or damaged: run the step
+        }
+    }
+
+    /// <summary>Records <paramref name="record"/>; a failure to record only costs running the step again next time.</summary>
+    public void Put(StepRecord record)
+    {
+        string path = PathOf(record.Key);
+        string temp = store.NewTempPath("step-cache");
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllBytes(temp, record.ToJson());
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(temp); } catch (IOException) { }
+        }
+    }
+
+    private string PathOf(string key) => Path.Combine(store.Root, "cache", "steps", key + ".json");
+}

@@ -1,0 +1,78 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Livrable.Images;
+
+namespace Livrable.Build.Cache;
+
+/// <summary>
+/// A build step's cache key, as BuildKit's cache key chain: a sha256 over the cache format version, the parent's key
+/// (the state the step starts from) and every input that can change what the step makes. Each part is written as a
+/// name and a length-prefixed UTF-8 value, so no two different lists of parts hash the same text.
+/// </summary>
+internal sealed class StepKey : IDisposable
+{
+    /// <summary>Bumped whenever what a step makes from the same inputs could change (layer writer, history, key parts).</summary>
+    public const string FormatVersion = "livrable-step-cache-v1";
+
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly byte[] _length = new byte[4];
+
+    /// <summary>A key continuing the chain of <paramref name="parent"/>.</summary>
+    public StepKey(string parent)
+    {
+        Add("version", FormatVersion);
+        Add("parent", parent);
+    }
+
+    /// <summary>The key at the start of a stage built from an image: its manifest digest and the stage's platform.</summary>
+    public static string OfImage(Digest manifest, Platform platform)
+    {
+        using var key = new StepKey("");
+        key.Add("image", manifest.ToString());
+        key.Add("platform", platform.ToString());
+        return key.Finish();
+    }
+
+    /// <summary>Adds one named part; null and empty differ.</summary>
+    public StepKey Add(string name, string? value)
+    {
+        Write(name);
+        if (value is null)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(_length, -1);
+            _hash.AppendData(_length);
+        }
+        else
+        {
+            Write(value);
+        }
+        return this;
+    }
+
+    /// <summary>Adds a named list of parts, its count first.</summary>
+    public StepKey Add(string name, IEnumerable<string> values)
+    {
+        var list = values.ToList();
+        Add(name, list.Count.ToString(CultureInfo.InvariantCulture));
+        foreach (string value in list) Write(value);
+        return this;
+    }
+
+    /// <summary>Adds a number.</summary>
+    public StepKey Add(string name, long value) => Add(name, value.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>The key: lowercase hex of the sha256. The builder cannot be used afterwards.</summary>
+    public string Finish() => Convert.ToHexString(_hash.GetHashAndReset()).ToLowerInvariant();
+
+    private void Write(string text)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        BinaryPrimitives.WriteInt32LittleEndian(_length, bytes.Length);
+        _hash.AppendData(_length);
+        _hash.AppendData(bytes);
+    }
+
+    public void Dispose() => _hash.Dispose();
+}
