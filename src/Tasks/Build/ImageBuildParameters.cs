@@ -47,6 +47,12 @@ public sealed class ImageBuildParameters
     /// <summary>The OCI runtime for RUN (ContainerRuntimePath); runc on PATH when empty.</summary>
     public string? RuntimePath { get; set; }
 
+    /// <summary>Registry references to import the step cache from (ContainerCacheFrom).</summary>
+    public IReadOnlyList<string>? CacheFrom { get; set; }
+
+    /// <summary>The registry reference to export the step cache to (ContainerCacheTo).</summary>
+    public string? CacheTo { get; set; }
+
     /// <summary><c>ContainerSecret</c> items: the id, <c>Env</c> or <c>File</c> metadata.</summary>
     public IReadOnlyList<ParameterItem>? Secrets { get; set; }
 
@@ -114,6 +120,8 @@ public sealed class ImageBuildParameters
             Target = NullIfEmpty(Target),
             RuntimePath = NullIfEmpty(RuntimePath),
             Secrets = SecretMap(Secrets),
+            CacheFrom = (CacheFrom ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).Distinct(StringComparer.Ordinal).ToList(),
+            CacheTo = NullIfEmpty(CacheTo)?.Trim(),
         };
         var config = new ConfigChanges { Labels = Pairs(Labels, "ContainerLabel") };
         return WithOutputs(platform) with { Dockerfile = build, Config = config };

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Livrable.Build.Cache;
 using Livrable.Build.Dockerfile;
 using Livrable.Diagnostics;
 using Livrable.Images;
@@ -46,8 +47,9 @@ public static class ImageBuilder
         IImageSource OpenImage(string name) => ImageSources.Open(name, store,
             reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference));
 
-        var (image, step, steps) = request.Dockerfile is { } dockerfile
-            ? await BuildDockerfileAsync(request, dockerfile, store, OpenImage, logger, cancellationToken).ConfigureAwait(false)
+        if (request.Dockerfile?.CacheTo is { } cacheTo) CacheReference(cacheTo, "ContainerCacheTo");
+        var (image, step, steps, records) = request.Dockerfile is { } dockerfile
+            ? await BuildDockerfileAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken).ConfigureAwait(false)
             : await BuildFromBaseAsync(request, store, OpenImage, logger, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
@@ -55,6 +57,8 @@ public static class ImageBuilder
         var output = ChooseOutput(request, registries, logger);
         logger.Info($"[{step}/{steps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
         string destination = await output.WriteAsync(image, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
+        if (request.Dockerfile?.CacheTo is { } target)
+            await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = request.Registry is null
             ? $"{request.Repository}:{request.Tags[0]}"
@@ -70,8 +74,16 @@ public static class ImageBuilder
         };
     }
 
+    /// <summary>A cache reference (<c>registry/repository[:tag]</c>); LIV4181 when it does not name a registry's.</summary>
+    private static ImageReference CacheReference(string value, string property)
+    {
+        if (!ImageReference.TryParse(value, out var reference, out string? error) || reference is null)
+            throw new LivrableException(DiagnosticCodes.CacheExportFailed, $"{property} '{value}' is not an image reference: {error}");
+        return reference;
+    }
+
     /// <summary>Properties mode: the base image, the request's layers (written concurrently) and config changes.</summary>
-    private static async Task<(BuiltImage Image, int Step, int Steps)> BuildFromBaseAsync(ImageBuildRequest request, BlobStore store,
+    private static async Task<(BuiltImage Image, int Step, int Steps, IReadOnlyCollection<StepRecord> Records)> BuildFromBaseAsync(ImageBuildRequest request, BlobStore store,
         Func<string, IImageSource> openImage, ILogger logger, CancellationToken cancellationToken)
     {
         int steps = 2 + request.Layers.Count;
@@ -93,15 +105,16 @@ public static class ImageBuilder
         }
 
         var config = Compose(request, baseImage, newLayers);
-        return (new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps);
+        return (new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps, []);
     }
 
     /// <summary>
     /// Dockerfile mode: parse the Dockerfile (errors point into it by its full path), build the target stage, add the
     /// request's labels as <c>docker build --label</c> does.
     /// </summary>
-    private static async Task<(BuiltImage Image, int Step, int Steps)> BuildDockerfileAsync(ImageBuildRequest request, DockerfileBuild dockerfile,
-        BlobStore store, Func<string, IImageSource> openImage, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<(BuiltImage Image, int Step, int Steps, IReadOnlyCollection<StepRecord> Records)> BuildDockerfileAsync(
+        ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
+        ILogger logger, CancellationToken cancellationToken)
     {
         string path = Path.GetFullPath(dockerfile.DockerfilePath);
         if (!File.Exists(path))
@@ -111,6 +124,9 @@ public static class ImageBuilder
             throw new LivrableException(DiagnosticCodes.BuildContextNotFound, $"The build context folder '{contextDirectory}' does not exist (ContainerBuildContext).");
         string text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
         var document = Livrable.Dockerfile.DockerfileParser.Parse(path, text, logger);
+        // Cache imports first: the records they bring are hits for this build's steps.
+        foreach (string from in dockerfile.CacheFrom)
+            await RegistryCache.ImportAsync(registries, CacheReference(from, "ContainerCacheFrom"), new StepCache(store), store, logger, cancellationToken).ConfigureAwait(false);
         using var session = new DockerfileBuildSession(document, new DockerfileBuildOptions
         {
             TargetPlatform = request.Platform,
@@ -130,7 +146,7 @@ public static class ImageBuilder
         });
         var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
         foreach (var (key, value) in request.Config.Labels) result.Config.SetLabel(key, value);
-        return (new BuiltImage(request.Format, result.Config, result.Layers), result.NextStep, result.TotalSteps);
+        return (new BuiltImage(request.Format, result.Config, result.Layers), result.NextStep, result.TotalSteps, session.Records);
     }
 
     private static void Validate(ImageBuildRequest request)
