@@ -148,6 +148,8 @@ public sealed class CliTests : IDisposable
         var secret = new TaskItem("token");
         secret.SetMetadata("Env", "LIVRABLE_TEST_TOKEN");
         task.Secrets = [secret];
+        task.CacheFrom = ["127.0.0.1:5000/cache:a", "127.0.0.1:5000/cache:b"];
+        task.CacheTo = "127.0.0.1:5000/cache:c";
 
         string json = RequestWriter.Write(task);
         using (var doc = JsonDocument.Parse(json))
