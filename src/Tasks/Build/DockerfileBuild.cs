@@ -41,6 +41,15 @@ public sealed record DockerfileBuild
     /// never written to a layer, the history or the log.
     /// </summary>
     public IReadOnlyDictionary<string, BuildSecret> Secrets { get; init; } = new Dictionary<string, BuildSecret>();
+
+    /// <summary>
+    /// Registry references whose exported step cache is imported before the build (<c>ContainerCacheFrom</c>, like
+    /// <c>docker build --cache-from type=registry</c>); one that is missing or unreadable is a warning.
+    /// </summary>
+    public IReadOnlyList<string> CacheFrom { get; init; } = [];
+
+    /// <summary>The registry reference the build's step cache is exported to after the build (<c>ContainerCacheTo</c>).</summary>
+    public string? CacheTo { get; init; }
 }
 
 /// <summary>Where a build secret's value is: an environment variable of the build, or a file.</summary>

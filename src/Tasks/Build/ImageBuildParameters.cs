@@ -47,6 +47,12 @@ public sealed class ImageBuildParameters
     /// <summary>The OCI runtime for RUN (ContainerRuntimePath); runc on PATH when empty.</summary>
     public string? RuntimePath { get; set; }
 
+    /// <summary>Registry references to import the step cache from (ContainerCacheFrom).</summary>
+    public IReadOnlyList<string>? CacheFrom { get; set; }
+
+    /// <summary>The registry reference to export the step cache to (ContainerCacheTo).</summary>
+    public string? CacheTo { get; set; }
+
     /// <summary><c>ContainerSecret</c> items: the id, <c>Env</c> or <c>File</c> metadata.</summary>
     public IReadOnlyList<ParameterItem>? Secrets { get; set; }
 
@@ -177,6 +183,8 @@ public sealed class ImageBuildParameters
             Target = NullIfEmpty(Target),
             RuntimePath = NullIfEmpty(RuntimePath),
             Secrets = SecretMap(Secrets),
+            CacheFrom = (CacheFrom ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).Distinct(StringComparer.Ordinal).ToList(),
+            CacheTo = NullIfEmpty(CacheTo)?.Trim(),
         };
         var config = new ConfigChanges { Labels = Pairs(Labels, "ContainerLabel") };
         return WithOutputs(platform) with { Dockerfile = build, Config = config };
@@ -247,7 +255,7 @@ public sealed class ImageBuildParameters
         if (r.Dockerfile is { } build)
         {
             yield return $"Livrable request: Dockerfile {build.DockerfilePath}, context {build.ContextDirectory}, target {build.Target ?? "(last stage)"}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
-            yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + a.Value))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}]";
+            yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + a.Value))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}] cache from=[{string.Join(", ", build.CacheFrom)}] cache to={build.CacheTo ?? "-"}";
             yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
             yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory}";
             if (r.Platforms.Count > 0) yield return $"  platforms=[{string.Join(", ", r.Platforms)}]";

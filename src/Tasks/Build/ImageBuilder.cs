@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Livrable.Build.Cache;
 using Livrable.Build.Dockerfile;
 using Livrable.Diagnostics;
 using Livrable.Images;
@@ -46,10 +47,11 @@ public static class ImageBuilder
         IImageSource OpenImage(string name) => ImageSources.Open(name, store,
             reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference));
 
+        if (request.Dockerfile?.CacheTo is { } cacheTo) CacheReference(cacheTo, "ContainerCacheTo");
         if (request.IsMultiPlatform) return await BuildIndexAsync(request, store, registries, OpenImage, clock, logger, cancellationToken).ConfigureAwait(false);
 
-        var (image, step, steps) = request.Dockerfile is { } dockerfile
-            ? await BuildDockerfileAsync(request, dockerfile, store, OpenImage, logger, cancellationToken).ConfigureAwait(false)
+        var (image, step, steps, records) = request.Dockerfile is { } dockerfile
+            ? await BuildDockerfileAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken).ConfigureAwait(false)
             : await BuildFromBaseAsync(request, store, OpenImage, logger, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
@@ -57,6 +59,8 @@ public static class ImageBuilder
         var output = ChooseOutput(request, registries, logger);
         logger.Info($"[{step}/{steps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
         string destination = await output.WriteAsync(image, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
+        if (request.Dockerfile?.CacheTo is { } target)
+            await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = Reference(request);
         var counters = registries.Counters;
@@ -84,6 +88,7 @@ public static class ImageBuilder
         Func<string, IImageSource> openImage, Stopwatch clock, ILogger logger, CancellationToken cancellationToken)
     {
         var images = new List<IImage>();
+        var records = new List<StepRecord>();
         var platforms = request.PlatformImages.Count > 0 ? request.PlatformImages.Select(p => p.Platform).ToList() : request.Platforms;
         if (platforms.Distinct().Count() != platforms.Count)
             throw new LivrableException(DiagnosticCodes.InvalidPlatformList,
@@ -104,9 +109,11 @@ public static class ImageBuilder
             {
                 logger.Info($"Building for {platform} ({i + 1}/{platforms.Count})");
                 var single = request with { Platform = platform, Platforms = [] };
-                (image, _, _) = request.Dockerfile is { } dockerfile
-                    ? await BuildDockerfileAsync(single, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false)
+                IReadOnlyCollection<StepRecord> platformRecords;
+                (image, _, _, platformRecords) = request.Dockerfile is { } dockerfile
+                    ? await BuildDockerfileAsync(single, dockerfile, store, registries, openImage, logger, cancellationToken).ConfigureAwait(false)
                     : await BuildFromBaseAsync(single, store, openImage, logger, cancellationToken).ConfigureAwait(false);
+                records.AddRange(platformRecords);
             }
             await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
             await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
@@ -120,6 +127,8 @@ public static class ImageBuilder
         var output = ChooseOutput(request, registries, logger);
         logger.Info($"Writing {request.Repository}:{string.Join(",", request.Tags)} ({(index.Index.MediaType == MediaTypes.DockerManifestList ? "manifest list" : "index")} of {images.Count} images)");
         string destination = await output.WriteIndexAsync(index, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
+        if (request.Dockerfile?.CacheTo is { } target)
+            await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = Reference(request);
         var counters = registries.Counters;
@@ -132,8 +141,16 @@ public static class ImageBuilder
         };
     }
 
+    /// <summary>A cache reference (<c>registry/repository[:tag]</c>); LIV4181 when it does not name a registry's.</summary>
+    private static ImageReference CacheReference(string value, string property)
+    {
+        if (!ImageReference.TryParse(value, out var reference, out string? error) || reference is null)
+            throw new LivrableException(DiagnosticCodes.CacheExportFailed, $"{property} '{value}' is not an image reference: {error}");
+        return reference;
+    }
+
     /// <summary>Properties mode: the base image, the request's layers (written concurrently) and config changes.</summary>
-    private static async Task<(BuiltImage Image, int Step, int Steps)> BuildFromBaseAsync(ImageBuildRequest request, BlobStore store,
+    private static async Task<(BuiltImage Image, int Step, int Steps, IReadOnlyCollection<StepRecord> Records)> BuildFromBaseAsync(ImageBuildRequest request, BlobStore store,
         Func<string, IImageSource> openImage, ILogger logger, CancellationToken cancellationToken)
     {
         int steps = 2 + request.Layers.Count;
@@ -155,15 +172,16 @@ public static class ImageBuilder
         }
 
         var config = Compose(request, baseImage, newLayers);
-        return (new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps);
+        return (new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps, []);
     }
 
     /// <summary>
     /// Dockerfile mode: parse the Dockerfile (errors point into it by its full path), build the target stage, add the
     /// request's labels as <c>docker build --label</c> does.
     /// </summary>
-    private static async Task<(BuiltImage Image, int Step, int Steps)> BuildDockerfileAsync(ImageBuildRequest request, DockerfileBuild dockerfile,
-        BlobStore store, Func<string, IImageSource> openImage, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<(BuiltImage Image, int Step, int Steps, IReadOnlyCollection<StepRecord> Records)> BuildDockerfileAsync(
+        ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
+        ILogger logger, CancellationToken cancellationToken)
     {
         string path = Path.GetFullPath(dockerfile.DockerfilePath);
         if (!File.Exists(path))
@@ -173,6 +191,9 @@ public static class ImageBuilder
             throw new LivrableException(DiagnosticCodes.BuildContextNotFound, $"The build context folder '{contextDirectory}' does not exist (ContainerBuildContext).");
         string text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
         var document = Livrable.Dockerfile.DockerfileParser.Parse(path, text, logger);
+        // Cache imports first: the records they bring are hits for this build's steps.
+        foreach (string from in dockerfile.CacheFrom)
+            await RegistryCache.ImportAsync(registries, CacheReference(from, "ContainerCacheFrom"), new StepCache(store), store, logger, cancellationToken).ConfigureAwait(false);
         using var session = new DockerfileBuildSession(document, new DockerfileBuildOptions
         {
             TargetPlatform = request.Platform,
@@ -192,7 +213,7 @@ public static class ImageBuilder
         });
         var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
         foreach (var (key, value) in request.Config.Labels) result.Config.SetLabel(key, value);
-        return (new BuiltImage(request.Format, result.Config, result.Layers), result.NextStep, result.TotalSteps);
+        return (new BuiltImage(request.Format, result.Config, result.Layers), result.NextStep, result.TotalSteps, session.Records);
     }
 
     private static void Validate(ImageBuildRequest request)

@@ -237,6 +237,12 @@ public static class DiagnosticCodes
     public const string ArchiveTooLarge = "LIV4073";
     /// <summary>Resolving a path in an image's file tree met more than 255 symbolic links (a loop).</summary>
     public const string SymlinkLoop = "LIV4074";
+    /// <summary>An imported build cache (ContainerCacheFrom) is not one: not Livrable's artifact type, a record that is malformed or names a layer the cache does not hold.</summary>
+    public const string CacheImportInvalid = "LIV4180";
+    /// <summary>The build cache could not be exported (ContainerCacheTo): a record's layer is no longer in the state folder, or the reference is not a registry's.</summary>
+    public const string CacheExportFailed = "LIV4181";
+    /// <summary>Warning: no build cache was imported from a ContainerCacheFrom reference (not there yet, or unreachable); the build runs without it.</summary>
+    public const string CacheImportSkipped = "LIV4182";
     // 5xxx: RUN
     /// <summary>A stage that is built holds a RUN, which Livrable cannot execute yet.</summary>
     public const string RunNotSupported = "LIV5001";

@@ -115,6 +115,12 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary>The OCI runtime for RUN (ContainerRuntimePath): a path or a name on PATH; runc when empty.</summary>
     public string? RuntimePath { get; set; }
 
+    /// <summary>ContainerCacheFrom: registry references (<c>registry/repository:tag</c>) whose exported step cache the build imports.</summary>
+    public string[]? CacheFrom { get; set; }
+
+    /// <summary>ContainerCacheTo: the registry reference the build's step cache is exported to.</summary>
+    public string? CacheTo { get; set; }
+
     /// <summary><c>ContainerSecret</c> items: the id <c>RUN --mount=type=secret</c> names, <c>Env</c> or <c>File</c> metadata.</summary>
     public ITaskItem[]? Secrets { get; set; }
 

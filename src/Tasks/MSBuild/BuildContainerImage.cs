@@ -81,6 +81,8 @@ public sealed partial class BuildContainerImage
         NamedContexts = Items(NamedContexts),
         Target = Target,
         RuntimePath = RuntimePath,
+        CacheFrom = CacheFrom,
+        CacheTo = CacheTo,
         Secrets = Items(Secrets),
         Platforms = Platforms,
         PlatformImages = Items(PlatformImages),

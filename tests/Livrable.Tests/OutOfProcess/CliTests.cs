@@ -151,6 +151,8 @@ public sealed class CliTests : IDisposable
         // Multi-platform parameters, sent too (empty keeps one platform).
         task.Platforms = [];
         task.PlatformImages = [];
+        task.CacheFrom = ["127.0.0.1:5000/cache:a", "127.0.0.1:5000/cache:b"];
+        task.CacheTo = "127.0.0.1:5000/cache:c";
 
         string json = RequestWriter.Write(task);
         using (var doc = JsonDocument.Parse(json))

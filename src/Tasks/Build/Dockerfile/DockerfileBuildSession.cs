@@ -86,6 +86,10 @@ internal sealed class DockerfileBuildSession : IDisposable
     private readonly Lazy<HttpClient> _http = new(() => new HttpClient());
     private readonly object _gate = new();
     private readonly StepCache _cache;
+    private readonly ConcurrentDictionary<string, StepRecord> _records = new(StringComparer.Ordinal);
+
+    /// <summary>The step cache records this build used or made, by key: what <c>ContainerCacheTo</c> exports.</summary>
+    public IReadOnlyCollection<StepRecord> Records => _records.Values.ToList();
     private BuildContext? _context;
     private FileDigests? _digests;
     private int _step;
@@ -252,6 +256,7 @@ internal sealed class DockerfileBuildSession : IDisposable
                 + (_digests is { } d ? $", {d.FilesHashed} context files read so far" : ""));
             if (key is not null && !_options.NoCache && _cache.TryGet(key) is { } record)
             {
+                _records[key] = record;
                 LogProgress(number, step.StageIndex, "CACHED " + text);
                 announced = true;
                 foreach (var output in record.Outputs)
@@ -271,16 +276,18 @@ internal sealed class DockerfileBuildSession : IDisposable
             var outputs = state.Outputs.Skip(before).ToList();
             if (key is not null)
             {
-                _cache.Put(new StepRecord(key, outputs));
+                var made = new StepRecord(key, outputs);
+                _cache.Put(made);
+                _records[key] = made;
                 state.CacheKey = key;
                 return;
             }
             // Inputs not known beforehand: the chain continues from what the step made, so later steps still hit.
-            using var made = new StepKey(parent);
-            made.Add("instruction", instruction.Text);
+            using var chained = new StepKey(parent);
+            chained.Add("instruction", instruction.Text);
             foreach (var output in outputs)
-                made.Add("output", $"{output.DiffId} {output.History.CreatedBy} {output.History.EmptyLayer}");
-            state.CacheKey = made.Finish();
+                chained.Add("output", $"{output.DiffId} {output.History.CreatedBy} {output.History.EmptyLayer}");
+            state.CacheKey = chained.Finish();
         }
         finally
         {
