@@ -22,7 +22,13 @@ namespace Livrable.Runtime;
 /// character device 0/0 <c>name</c>, <c>.wh..wh..opq</c> the <c>trusted.overlay.opaque=y</c> attribute of its folder.
 /// Device nodes and owners need root; RUN requires root for now (LIV5003), so they are always written.
 /// </remarks>
-internal sealed class LayerRootfs(string stateDirectory, ILogger logger)
+/// <param name="stateDirectory">The state folder; layers go to its <c>rootfs/</c>.</param>
+/// <param name="logger">Where progress goes.</param>
+/// <param name="maxLayerBytes">
+/// How many decompressed bytes one layer may hold before it is refused as a decompression bomb (LIV4202), so a
+/// hostile base image cannot fill the disk under the state folder.
+/// </param>
+internal sealed class LayerRootfs(string stateDirectory, ILogger logger, long maxLayerBytes = Decompression.DefaultMaxBytes)
 {
     private const string OpaqueAttribute = "trusted.overlay.opaque";
 
@@ -73,7 +79,9 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger)
         var raw = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (raw.ConfigureAwait(false))
         {
-            var (stream, _) = await Decompression.OpenAsync(raw, cancellationToken).ConfigureAwait(false);
+            var (decompressed, _) = await Decompression.OpenAsync(raw, cancellationToken).ConfigureAwait(false);
+            var stream = new LimitedStream(decompressed, maxLayerBytes, () => new LivrableException(DiagnosticCodes.LayerTooLarge,
+                $"Layer {layer.Descriptor.Digest} decompresses to more than {maxLayerBytes} bytes; it is refused as a possible decompression bomb."));
             await using (stream.ConfigureAwait(false))
             {
                 var reader = new TarReader(stream, leaveOpen: true);
@@ -115,6 +123,11 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger)
 
         if (name.StartsWith(FileEntry.WhiteoutPrefix, StringComparison.Ordinal))
         {
+            // A bare ".wh." or ".wh..": joined to its folder, the hidden name would be the folder itself or its parent
+            // (the extraction root's parent for a top-level entry), and removing it would delete outside the layer.
+            if (!FileEntry.IsValidWhiteoutName(name))
+                throw new LivrableException(DiagnosticCodes.InvalidWhiteout,
+                    $"Layer {layer.DiffId} holds the whiteout '{entry.Name}', which names no file (only its folder or the folder's parent): refused.");
             if (name == FileEntry.OpaqueWhiteoutName)
             {
                 if (Native.SetXattr(parent, OpaqueAttribute, "y"u8.ToArray(), 1, 0) != 0)
