@@ -13,6 +13,9 @@ namespace Livrable.Tests.Infrastructure;
 /// </summary>
 public sealed class HostileTar
 {
+    /// <summary>The time of every entry, so the same entries always give the same bytes.</summary>
+    private static readonly DateTimeOffset Epoch = new(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     private readonly List<Action<System.Formats.Tar.TarWriter>> _entries = [];
 
     /// <summary>A regular file with <paramref name="content"/>.</summary>
@@ -22,6 +25,7 @@ public sealed class HostileTar
         {
             DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(content)),
             Mode = (UnixFileMode)mode,
+            ModificationTime = Epoch,
         }));
         return this;
     }
@@ -38,14 +42,14 @@ public sealed class HostileTar
     /// <summary>A character device (<paramref name="major"/>, <paramref name="minor"/>).</summary>
     public HostileTar CharacterDevice(string name, int major, int minor)
     {
-        _entries.Add(w => w.WriteEntry(new PaxTarEntry(TarEntryType.CharacterDevice, name) { Mode = (UnixFileMode)0x1B6, DeviceMajor = major, DeviceMinor = minor }));
+        _entries.Add(w => w.WriteEntry(new PaxTarEntry(TarEntryType.CharacterDevice, name) { Mode = (UnixFileMode)0x1B6, DeviceMajor = major, DeviceMinor = minor, ModificationTime = Epoch }));
         return this;
     }
 
     /// <summary>A regular file of <paramref name="size"/> zero bytes, streamed (never held in memory): a bomb once gzipped.</summary>
     public HostileTar Zeros(string name, long size)
     {
-        _entries.Add(w => w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new ZeroStream(size), Mode = (UnixFileMode)0x1A4 }));
+        _entries.Add(w => w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new ZeroStream(size), Mode = (UnixFileMode)0x1A4, ModificationTime = Epoch }));
         return this;
     }
 
@@ -53,7 +57,7 @@ public sealed class HostileTar
     {
         _entries.Add(w =>
         {
-            var entry = new PaxTarEntry(type, name) { Mode = (UnixFileMode)0x1ED };
+            var entry = new PaxTarEntry(type, name) { Mode = (UnixFileMode)0x1ED, ModificationTime = Epoch };
             if (link is not null) entry.LinkName = link;
             w.WriteEntry(entry);
         });
@@ -103,7 +107,14 @@ public sealed class HostileTar
             WriteFile(work, gzip: false);
             Digest diffId;
             await using (var tar = System.IO.File.OpenRead(work)) diffId = Digest.FromSha256Hash(await System.Security.Cryptography.SHA256.HashDataAsync(tar));
-            if (gzip) WriteFile(work, gzip: true);
+            if (gzip)
+            {
+                // The same tar bytes compressed, so that the diff id stays theirs.
+                await using (var plain = System.IO.File.OpenRead(work))
+                await using (var gz = new GZipStream(System.IO.File.Create(work + ".gz"), CompressionLevel.Fastest))
+                    await plain.CopyToAsync(gz);
+                System.IO.File.Move(work + ".gz", work, overwrite: true);
+            }
             await using var blob = System.IO.File.OpenRead(work);
             var (digest, size) = await store.PutAsync(blob, null, null, CancellationToken.None);
             return new StoredLayer(new Descriptor(gzip ? MediaTypes.OciLayerGzip : MediaTypes.OciLayer, digest, size), diffId, store);
