@@ -246,6 +246,8 @@ public static class DiagnosticCodes
     public const string LayerTooLarge = "LIV4202";
     /// <summary>An ADD archive holds an entry named <c>.wh.*</c>, which in the layer would be a whiteout rather than a file.</summary>
     public const string ArchiveWhiteoutEntry = "LIV4203";
+    /// <summary>A RUN wrote a file or folder named <c>.wh.*</c>, which in its layer would be a whiteout rather than a file.</summary>
+    public const string RunWhiteoutName = "LIV4204";
     // 5xxx: RUN
     /// <summary>A stage that is built holds a RUN, which Livrable cannot execute yet.</summary>
     public const string RunNotSupported = "LIV5001";

@@ -137,6 +137,21 @@ public sealed class HostileBuildTests : IDisposable
         Assert.Equal(2, result.Error!.Span?.Line);
     }
 
+    [Theory]
+    [InlineData("touch /.wh.passwd")]
+    [InlineData("mkdir -p /.wh.etc/x")]
+    public async Task RUN_never_writes_a_whiteout(string command)
+    {
+        // BuildKit's differ writes such a file into the layer as it is, and every reader then applies it as a whiteout.
+        Tools.Require("runc");
+        string context = Context();
+        File.Copy(Tools.Require("busybox"), Path.Combine(context, "busybox"));
+
+        var result = await BuildAsync(context, $"FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox {command}\"]\n");
+
+        await AssertOutcomeAsync(result, DiagnosticCodes.RunWhiteoutName);
+    }
+
     private sealed record BuildResult(LivrableException? Error, string? Rootfs);
 
     private string Context()
