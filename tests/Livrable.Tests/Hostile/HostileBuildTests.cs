@@ -52,12 +52,14 @@ public sealed class HostileBuildTests : IDisposable
         new("opaque marker", s => new HostileTar().File("etc/.wh..wh..opq"), DiagnosticCodes.ArchiveWhiteoutEntry),
     ];
 
-    public static TheoryData<ArchiveCase> ArchiveCases => [.. Archives];
+    /// <summary>The cases by name, so that each is its own test in a runner's list.</summary>
+    public static TheoryData<string> ArchiveCases => [.. Archives.Select(c => c.Name)];
 
     [Theory]
     [MemberData(nameof(ArchiveCases))]
-    public async Task ADD_of_a_hostile_archive_fails_or_stays_in_the_image(ArchiveCase c)
+    public async Task ADD_of_a_hostile_archive_fails_or_stays_in_the_image(string name)
     {
+        var c = Archives.Single(a => a.Name == name);
         string context = Context();
         c.Tar(_sentinel).WriteFile(Path.Combine(context, "evil.tar.gz"), gzip: true);
         var result = await BuildAsync(context, "FROM scratch\nADD evil.tar.gz /dest/\n");
