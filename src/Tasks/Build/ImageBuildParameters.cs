@@ -50,6 +50,12 @@ public sealed class ImageBuildParameters
     /// <summary><c>ContainerSecret</c> items: the id, <c>Env</c> or <c>File</c> metadata.</summary>
     public IReadOnlyList<ParameterItem>? Secrets { get; set; }
 
+    /// <summary>ContainerPlatforms: <c>os/arch[/variant]</c> entries; more than none builds an index.</summary>
+    public IReadOnlyList<string>? Platforms { get; set; }
+
+    /// <summary>Images built per runtime identifier (<c>RuntimeIdentifier</c> metadata), listed by the index as they are.</summary>
+    public IReadOnlyList<ParameterItem>? PlatformImages { get; set; }
+
     /// <summary>
     /// The engine's request; LIV2xxx for values of the wrong shape. Relative paths are resolved against the current
     /// directory (the project's folder, in MSBuild and in the CLI the .NET Framework task starts).
@@ -57,7 +63,64 @@ public sealed class ImageBuildParameters
     /// <exception cref="LivrableException">A value has the wrong shape, or a layer input does not exist.</exception>
     public ImageBuildRequest ToRequest()
     {
-        if (NullIfEmpty(Dockerfile) is { } dockerfile) return ToDockerfileRequest(dockerfile);
+        if (PlatformImages is { Count: > 0 }) return ToIndexRequest(PlatformImages);
+        var request = NullIfEmpty(Dockerfile) is { } dockerfile ? ToDockerfileRequest(dockerfile) : ToPropertiesRequest();
+        var platforms = ParsePlatforms(Platforms);
+        return platforms.Count == 0 ? request : request with { Platform = platforms[0], Platforms = platforms };
+    }
+
+    /// <summary>
+    /// ContainerRuntimeIdentifiers: the index over images already built, one per runtime identifier (each item's
+    /// <c>RuntimeIdentifier</c> metadata gives its platform); only the outputs apply.
+    /// </summary>
+    private ImageBuildRequest ToIndexRequest(IReadOnlyList<ParameterItem> items)
+    {
+        var images = items.Select(item =>
+        {
+            string rid = item.GetMetadata("RuntimeIdentifier").Trim();
+            if (rid.Length == 0 || item.ItemSpec.Trim().Length == 0)
+                throw new LivrableException(DiagnosticCodes.InvalidPlatformList,
+                    $"The platform image '{item.ItemSpec}' has no RuntimeIdentifier metadata; each needs the runtime identifier it was published for.");
+            return new PlatformImage(Platform.FromRuntimeIdentifier(rid), item.ItemSpec.Trim());
+        }).ToList();
+        return WithOutputs(images[0].Platform) with { PlatformImages = images };
+    }
+
+    /// <summary>
+    /// ContainerPlatforms entries as platforms, in order: <c>linux/arm64</c> is <c>linux/arm64/v8</c> and
+    /// <c>linux/arm</c> <c>linux/arm/v7</c>, as the runtime identifiers map them, so both modes write the same index
+    /// entries. LIV2120 for an entry that is not a platform, or one given twice.
+    /// </summary>
+    internal static IReadOnlyList<Platform> ParsePlatforms(IReadOnlyList<string>? values)
+    {
+        var platforms = new List<Platform>();
+        foreach (string value in (values ?? []).SelectMany(v => v.Split(';', ',')).Select(v => v.Trim()).Where(v => v.Length > 0))
+        {
+            Platform platform;
+            try
+            {
+                platform = Platform.Parse(value.ToLowerInvariant());
+            }
+            catch (LivrableException e)
+            {
+                throw new LivrableException(DiagnosticCodes.InvalidPlatformList, $"ContainerPlatforms: {e.Message}", inner: e);
+            }
+            platform = platform switch
+            {
+                { Architecture: "arm64", Variant: null } => platform with { Variant = "v8" },
+                { Architecture: "arm", Variant: null } => platform with { Variant = "v7" },
+                _ => platform,
+            };
+            if (platforms.Contains(platform))
+                throw new LivrableException(DiagnosticCodes.InvalidPlatformList, $"ContainerPlatforms names {platform} twice; give each platform once.");
+            platforms.Add(platform);
+        }
+        return platforms;
+    }
+
+    /// <summary>Properties mode: the base image, the publish output's layers, the config properties.</summary>
+    private ImageBuildRequest ToPropertiesRequest()
+    {
         var publishFiles = (PublishFiles ?? []).Select(ToPublishFile).ToList();
         // No working directory keeps the base's, unless there is an app to put somewhere.
         string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) ?? (publishFiles.Count > 0 ? "/app" : null);
@@ -187,8 +250,17 @@ public sealed class ImageBuildParameters
             yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + a.Value))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}]";
             yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
             yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory}";
+            if (r.Platforms.Count > 0) yield return $"  platforms=[{string.Join(", ", r.Platforms)}]";
             yield break;
         }
+        if (r.PlatformImages.Count > 0)
+        {
+            yield return $"Livrable request: index over {r.PlatformImages.Count} platform images, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
+            foreach (var image in r.PlatformImages) yield return $"  {image.Platform}: {image.Image}";
+            yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
+            yield break;
+        }
+        if (r.Platforms.Count > 0) yield return $"Livrable request: platforms [{string.Join(", ", r.Platforms)}]";
         yield return $"Livrable request: base {r.BaseImage}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
         yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
         yield return $"  config: workdir={r.Config.WorkingDirectory} user={r.Config.User ?? "-"} entrypoint=[{Join(r.Config.Entrypoint)}] cmd=[{Join(r.Config.Cmd)}]";

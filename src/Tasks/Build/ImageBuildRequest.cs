@@ -26,6 +26,24 @@ public sealed record ImageBuildRequest
     /// <summary>The platform to build for; chooses the entry of a multi-platform base.</summary>
     public required Platform Platform { get; init; }
 
+    /// <summary>
+    /// A multi-platform build: the image (base, layers, config, or the Dockerfile) is built once per platform, in this
+    /// order, and an index over them is written (an OCI image index, or a Docker manifest list). Empty for one
+    /// platform, <see cref="Platform"/>. Layers are the same for every platform here; when they differ (a .NET app
+    /// published per runtime identifier) each platform's image is built on its own and given in <see cref="PlatformImages"/>.
+    /// </summary>
+    public IReadOnlyList<Platform> Platforms { get; init; } = [];
+
+    /// <summary>
+    /// Images already built, one per platform (such as <c>archive:FILE</c> of a build per runtime identifier), which
+    /// the index lists as they are: no layer or config is added. When set, <see cref="BaseImage"/>,
+    /// <see cref="Layers"/>, <see cref="Config"/>, <see cref="Dockerfile"/> and <see cref="Platforms"/> are not used.
+    /// </summary>
+    public IReadOnlyList<PlatformImage> PlatformImages { get; init; } = [];
+
+    /// <summary>Whether this build writes an index rather than one image.</summary>
+    public bool IsMultiPlatform => PlatformImages.Count > 0 || Platforms.Count > 0;
+
     /// <summary>Layers to add on top of the base, in order.</summary>
     public IReadOnlyList<LayerSpec> Layers { get; init; } = [];
 
@@ -62,6 +80,9 @@ public sealed record ImageBuildRequest
     /// <summary>Write every layer again rather than reuse the blob that unchanged inputs produced before.</summary>
     public bool NoCache { get; init; }
 }
+
+/// <summary>A single-platform image already built, by <paramref name="Image"/> reference (<c>archive:FILE</c>...), for <paramref name="Platform"/>.</summary>
+public sealed record PlatformImage(Platform Platform, string Image);
 
 /// <summary>One layer to add.</summary>
 public abstract record LayerSpec
@@ -115,9 +136,12 @@ public sealed record ConfigChanges
     public IReadOnlyList<string> Ports { get; init; } = [];
 }
 
-/// <summary>What a build produced and where it went.</summary>
+/// <summary>What a build produced and where it went; <see cref="Digest"/> is the index's for a multi-platform build.</summary>
 public sealed record ImageBuildResult(string Reference, Digest Digest, long Size, string Destination)
 {
+    /// <summary>For a multi-platform build, each platform's image digest, in the index's order; empty otherwise.</summary>
+    public IReadOnlyList<(Platform Platform, Digest Digest)> PlatformDigests { get; init; } = [];
+
     /// <summary>Blobs whose bytes went to a registry (0 when nothing changed since the last push).</summary>
     public long BlobsUploaded { get; init; }
 

@@ -46,6 +46,8 @@ public static class ImageBuilder
         IImageSource OpenImage(string name) => ImageSources.Open(name, store,
             reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference));
 
+        if (request.IsMultiPlatform) return await BuildIndexAsync(request, store, registries, OpenImage, clock, logger, cancellationToken).ConfigureAwait(false);
+
         var (image, step, steps) = request.Dockerfile is { } dockerfile
             ? await BuildDockerfileAsync(request, dockerfile, store, OpenImage, logger, cancellationToken).ConfigureAwait(false)
             : await BuildFromBaseAsync(request, store, OpenImage, logger, cancellationToken).ConfigureAwait(false);
@@ -56,17 +58,77 @@ public static class ImageBuilder
         logger.Info($"[{step}/{steps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
         string destination = await output.WriteAsync(image, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
 
-        string reference = request.Registry is null
-            ? $"{request.Repository}:{request.Tags[0]}"
-            : $"{request.Registry}/{request.Repository}:{request.Tags[0]}";
+        string reference = Reference(request);
         var counters = registries.Counters;
-        string transfer = request.Registry is null ? ""
-            : $", uploaded {counters.BlobsUploaded} blobs ({Units.Bytes(counters.BytesUploaded)}), {counters.BlobsExisting + counters.BlobsMounted} already there";
-        logger.Info($"Built {reference} {image.Digest} ({Units.Bytes(image.Size)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{transfer}");
+        logger.Info($"Built {reference} {image.Digest} ({Units.Bytes(image.Size)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{Transfer(request, counters)}");
         return new ImageBuildResult(reference, image.Digest, image.Size, destination)
         {
             BlobsUploaded = counters.BlobsUploaded,
             BytesUploaded = counters.BytesUploaded,
+        };
+    }
+
+    private static string Reference(ImageBuildRequest request) => request.Registry is null
+        ? $"{request.Repository}:{request.Tags[0]}"
+        : $"{request.Registry}/{request.Repository}:{request.Tags[0]}";
+
+    private static string Transfer(ImageBuildRequest request, RegistryCounters counters) => request.Registry is null ? ""
+        : $", uploaded {counters.BlobsUploaded} blobs ({Units.Bytes(counters.BytesUploaded)}), {counters.BlobsExisting + counters.BlobsMounted} already there";
+
+    /// <summary>
+    /// A multi-platform build: one image per platform (built here from the request, or read as it is from
+    /// <see cref="ImageBuildRequest.PlatformImages"/>), one progress line each, then the index over them, written to
+    /// the output (images first, then the index, then the tags).
+    /// </summary>
+    private static async Task<ImageBuildResult> BuildIndexAsync(ImageBuildRequest request, BlobStore store, RegistryClient registries,
+        Func<string, IImageSource> openImage, Stopwatch clock, ILogger logger, CancellationToken cancellationToken)
+    {
+        var images = new List<IImage>();
+        var platforms = request.PlatformImages.Count > 0 ? request.PlatformImages.Select(p => p.Platform).ToList() : request.Platforms;
+        if (platforms.Distinct().Count() != platforms.Count)
+            throw new LivrableException(DiagnosticCodes.InvalidPlatformList,
+                $"The platforms {string.Join(", ", platforms)} name one platform twice; give each once.");
+        for (int i = 0; i < platforms.Count; i++)
+        {
+            var platform = platforms[i];
+            IImage image;
+            if (request.PlatformImages.Count > 0)
+            {
+                var source = openImage(request.PlatformImages[i].Image);
+                image = await source.ResolveAsync(platform, cancellationToken).ConfigureAwait(false);
+                if (!platform.Matches(image.Config.Platform))
+                    throw new LivrableException(DiagnosticCodes.InvalidPlatformList,
+                        $"The image {source.Description} is for {image.Config.Platform}, not {platform} as its runtime identifier says.");
+            }
+            else
+            {
+                logger.Info($"Building for {platform} ({i + 1}/{platforms.Count})");
+                var single = request with { Platform = platform, Platforms = [] };
+                (image, _, _) = request.Dockerfile is { } dockerfile
+                    ? await BuildDockerfileAsync(single, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false)
+                    : await BuildFromBaseAsync(single, store, openImage, logger, cancellationToken).ConfigureAwait(false);
+            }
+            await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
+            await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+            long size = image.ManifestBytes.Length + image.ConfigBytes.Length + image.Layers.Sum(l => l.Descriptor.Size);
+            logger.Info($"Image {platform} {image.Digest} ({Units.Bytes(size)})");
+            images.Add(image);
+        }
+
+        var index = new BuiltIndex(request.Format, images);
+        await store.PutAsync(index.IndexBytes, cancellationToken).ConfigureAwait(false);
+        var output = ChooseOutput(request, registries, logger);
+        logger.Info($"Writing {request.Repository}:{string.Join(",", request.Tags)} ({(index.Index.MediaType == MediaTypes.DockerManifestList ? "manifest list" : "index")} of {images.Count} images)");
+        string destination = await output.WriteIndexAsync(index, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
+
+        string reference = Reference(request);
+        var counters = registries.Counters;
+        logger.Info($"Built {reference} {index.Digest} ({images.Count} platforms: {string.Join(", ", platforms)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{Transfer(request, counters)}");
+        return new ImageBuildResult(reference, index.Digest, index.Size, destination)
+        {
+            BlobsUploaded = counters.BlobsUploaded,
+            BytesUploaded = counters.BytesUploaded,
+            PlatformDigests = images.Select((image, i) => (platforms[i], image.Digest)).ToList(),
         };
     }
 

@@ -166,6 +166,11 @@ public static class DiagnosticCodes
     public const string DockerfileNotFound = "LIV2071";
     /// <summary>The build context folder (ContainerBuildContext) does not exist.</summary>
     public const string BuildContextNotFound = "LIV2072";
+    /// <summary>
+    /// ContainerPlatforms or ContainerRuntimeIdentifiers is malformed: an entry that is not a platform, one platform
+    /// twice, or a platform image (one publish per runtime identifier) for another platform than it was built for.
+    /// </summary>
+    public const string InvalidPlatformList = "LIV2120";
 
     // 3xxx: registries and authentication
     /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
@@ -253,7 +258,7 @@ public static class DiagnosticCodes
     public const string RunNotSupported = "LIV5001";
     /// <summary>A RUN command exited with a non-zero code (the message holds the code and the last lines of output).</summary>
     public const string RunFailed = "LIV5002";
-    /// <summary>RUN cannot execute on this system: not Linux, or the build does not run as root (rootless RUN is not supported yet).</summary>
+    /// <summary>RUN cannot execute on this system: not Linux, or a build that does not run as root has no user namespace (no <c>unshare</c>, or user namespaces turned off).</summary>
     public const string RunUnsupportedHost = "LIV5003";
     /// <summary>The OCI runtime (runc) was not found on PATH nor at <c>ContainerRuntimePath</c>.</summary>
     public const string RuntimeNotFound = "LIV5004";
@@ -285,6 +290,17 @@ public static class DiagnosticCodes
     public const string OverlayUnavailable = "LIV5017";
     /// <summary>A required <c>RUN --mount=type=secret</c> names an id no <c>ContainerSecret</c> gives (or whose variable or file is missing).</summary>
     public const string SecretNotFound = "LIV5018";
+    /// <summary>Warning: a rootless build's user namespace lacks users or groups a layer's files belong to (no or a too small subordinate id range): RUN sees them as root's.</summary>
+    public const string RootlessOwnersLost = "LIV5019";
+    /// <summary>A rootless RUN's USER (or one of its groups) does not exist in the build's user namespace: the build's user has no subordinate id range covering it.</summary>
+    public const string RootlessUserUnmapped = "LIV5020";
+    /// <summary>A rootless RUN's bind mount from a stage or image names a path through a symbolic link, which it cannot resolve safely.</summary>
+    public const string RootlessMountSource = "LIV5021";
+    /// <summary>
+    /// A RUN step is for a platform this machine cannot execute: not the host's CPU, and no binfmt_misc handler (QEMU
+    /// user emulation) registered for it in <c>/proc/sys/fs/binfmt_misc</c>.
+    /// </summary>
+    public const string ForeignPlatformRun = "LIV5100";
 
     // 6xxx: outputs
     /// <summary>The image tarball could not be written.</summary>

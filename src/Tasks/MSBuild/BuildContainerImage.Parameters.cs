@@ -118,7 +118,20 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary><c>ContainerSecret</c> items: the id <c>RUN --mount=type=secret</c> names, <c>Env</c> or <c>File</c> metadata.</summary>
     public ITaskItem[]? Secrets { get; set; }
 
-    /// <summary>The digest of the image's manifest.</summary>
+    /// <summary>
+    /// <c>ContainerPlatforms</c> (<c>os/arch[/variant]</c>, such as <c>linux/amd64</c>): the image is built once per
+    /// platform and written as an index over them. Empty for one platform, <see cref="RuntimeIdentifier"/>'s.
+    /// </summary>
+    public string[]? Platforms { get; set; }
+
+    /// <summary>
+    /// Images already built, one per platform (<c>archive:FILE</c> of a publish per <c>ContainerRuntimeIdentifiers</c>
+    /// entry), with <c>RuntimeIdentifier</c> metadata: the image is the index over them, and the base image, layer and
+    /// config parameters are not used.
+    /// </summary>
+    public ITaskItem[]? PlatformImages { get; set; }
+
+    /// <summary>The digest of the image's manifest (of the index for a multi-platform image).</summary>
     [Output] public string? ImageDigest { get; set; }
 
     /// <summary>The image's full reference.</summary>

@@ -82,6 +82,8 @@ public sealed partial class BuildContainerImage
         Target = Target,
         RuntimePath = RuntimePath,
         Secrets = Items(Secrets),
+        Platforms = Platforms,
+        PlatformImages = Items(PlatformImages),
     };
 
     private static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>

@@ -31,16 +31,32 @@ public sealed class ArchiveOutput : IImageOutput
     /// Writes the tarball and returns its full path. LIV2008 for a bad repository, LIV2002 for a bad tag, LIV6001
     /// when the file cannot be written, LIV4006 when the disk is full, LIV4001 when a blob is not what its descriptor says.
     /// </summary>
-    public async Task<string> WriteAsync(IImage image, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    public Task<string> WriteAsync(IImage image, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(image);
+        return WriteContentAsync(TarballContent.Of(image), repository, tags, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes the multi-platform tarball: every image's blobs and the index blob; <c>index.json</c> names the index
+    /// once per tag; <c>manifest.json</c> lists the one image <c>docker load</c> should take (see
+    /// <see cref="TarballContent.ForIndex"/>). Errors as <see cref="WriteAsync"/>.
+    /// </summary>
+    public Task<string> WriteIndexAsync(IImageIndex index, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        return WriteContentAsync(TarballContent.ForIndex(index), repository, tags, cancellationToken);
+    }
+
+    private async Task<string> WriteContentAsync(TarballContent content, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
         var names = ImageTarball.Names(repository, tags);
         string target = Path.GetFullPath(_path);
         string temp = $"{target}.tmp-{Guid.NewGuid():N}";
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            await ImageTarball.WriteFileAsync(temp, image, names, _modificationTime, cancellationToken).ConfigureAwait(false);
+            await ImageTarball.WriteFileAsync(temp, content, names, _modificationTime, cancellationToken).ConfigureAwait(false);
             File.Move(temp, target, overwrite: true);
             return target;
         }
@@ -52,6 +68,36 @@ public sealed class ArchiveOutput : IImageOutput
         {
             ImageTarball.TryDelete(temp);
         }
+    }
+}
+
+/// <summary>
+/// What a tarball holds: the images (one, or one per platform), the index over them when there are several, and the
+/// one image <c>manifest.json</c> lists for <c>docker load</c>.
+/// </summary>
+internal sealed record TarballContent(IReadOnlyList<IImage> Images, IImageIndex? Index, IImage LoadImage)
+{
+    public static TarballContent Of(IImage image) => new([image], null, image);
+
+    /// <summary>
+    /// A multi-platform image. <c>docker load</c> (without the containerd image store) reads only <c>manifest.json</c>,
+    /// where each entry is one image and a tag can name one: the entry is the image for this machine's platform (else the
+    /// first), so what it loads runs here, under the tags; the OCI <c>index.json</c> names the whole index for tools
+    /// that read OCI layouts (skopeo, containerd, podman).
+    /// </summary>
+    public static TarballContent ForIndex(IImageIndex index)
+    {
+        Platform? host = null;
+        try
+        {
+            host = Platform.Host();
+        }
+        catch (LivrableException)
+        {
+            // A CPU no runtime identifier names: load the first image.
+        }
+        var load = index.Images.FirstOrDefault(i => host is not null && host.Matches(i.Config.Platform)) ?? index.Images[0];
+        return new TarballContent(index.Images, index, load);
     }
 }
 
@@ -83,7 +129,7 @@ internal static class ImageTarball
     }
 
     /// <summary>Writes the tarball to a new file at <paramref name="path"/> (which must not exist), flushed to disk.</summary>
-    public static async Task WriteFileAsync(string path, IImage image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
+    public static async Task WriteFileAsync(string path, TarballContent image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
     {
         await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
         await WriteAsync(file, image, names, modificationTime, cancellationToken).ConfigureAwait(false);
@@ -91,26 +137,22 @@ internal static class ImageTarball
         file.Flush(flushToDisk: true);
     }
 
-    /// <summary>Writes the tarball to <paramref name="output"/>.</summary>
-    public static async Task WriteAsync(Stream output, IImage image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
-    {
-        var manifest = image.Manifest;
-        if (Digest.Sha256(image.ManifestBytes) != image.Digest)
-            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The image's manifest bytes do not have its digest {image.Digest}.");
-        using var configHash = manifest.Config.Digest.CreateHash();
-        configHash.AppendData(image.ConfigBytes);
-        if (manifest.Config.Digest.WithHash(configHash.GetHashAndReset()) != manifest.Config.Digest || image.ConfigBytes.Length != manifest.Config.Size)
-            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The image's config bytes are not the {manifest.Config.Digest} its manifest gives.");
-        if (image.Layers.Count != manifest.Layers.Count)
-            throw Descriptor.Invalid($"The image has {image.Layers.Count} layers but its manifest lists {manifest.Layers.Count}");
+    /// <summary>Writes the tarball of one image to <paramref name="output"/>.</summary>
+    public static Task WriteAsync(Stream output, IImage image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
+        => WriteAsync(output, TarballContent.Of(image), names, modificationTime, cancellationToken);
 
+    /// <summary>Writes the tarball of <paramref name="content"/> to <paramref name="output"/>.</summary>
+    public static async Task WriteAsync(Stream output, TarballContent content, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
+    {
         // Every blob once, sorted by digest: the order never depends on the image's history.
-        var blobs = new SortedDictionary<string, object>(StringComparer.Ordinal)
+        var blobs = new SortedDictionary<string, object>(StringComparer.Ordinal);
+        foreach (var image in content.Images) AddBlobs(blobs, image);
+        if (content.Index is { } index)
         {
-            [BlobName(image.Digest)] = image.ManifestBytes,
-            [BlobName(manifest.Config.Digest)] = image.ConfigBytes,
-        };
-        foreach (var layer in image.Layers) blobs.TryAdd(BlobName(layer.Descriptor.Digest), layer);
+            if (Digest.Sha256(index.IndexBytes) != index.Digest)
+                throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The index bytes do not have its digest {index.Digest}.");
+            blobs[BlobName(index.Digest)] = index.IndexBytes;
+        }
 
         // Layers/TarWriter, so the tarball follows the same reproducibility rules as a layer: uid/gid 0, no owner
         // names, one fixed time; plain ustar for sha256 names, a PAX header only for a name over 100 bytes (sha512).
@@ -129,13 +171,34 @@ internal static class ImageTarball
             // The header promises the descriptor's size; ILayer's stream throws LIV4001 when the bytes are longer,
             // shorter or another digest, so a blob that is not what its descriptor says is never written whole.
             var layer = (ILayer)blob;
-            await using var content = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await tar.WriteEntryAsync(FileHeader(name, layer.Descriptor.Size, mtime), content, cancellationToken).ConfigureAwait(false);
+            await using var stream = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await tar.WriteEntryAsync(FileHeader(name, layer.Descriptor.Size, mtime), stream, cancellationToken).ConfigureAwait(false);
         }
-        await WriteFileAsync(tar, "index.json", IndexJson(image, names), mtime, cancellationToken).ConfigureAwait(false);
-        await WriteFileAsync(tar, "manifest.json", ManifestJson(image, names), mtime, cancellationToken).ConfigureAwait(false);
+        var top = content.Index is { } i
+            ? new Descriptor(i.Index.MediaType, i.Digest, i.IndexBytes.Length)
+            : new Descriptor(content.LoadImage.Manifest.MediaType, content.LoadImage.Digest, content.LoadImage.ManifestBytes.Length);
+        await WriteFileAsync(tar, "index.json", IndexJson(top, names), mtime, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(tar, "manifest.json", ManifestJson(content.LoadImage, names), mtime, cancellationToken).ConfigureAwait(false);
         await WriteFileAsync(tar, "oci-layout", """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray(), mtime, cancellationToken).ConfigureAwait(false);
         await tar.FinishAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The manifest, config and layers of <paramref name="image"/>, checked against their digests, into <paramref name="blobs"/>.</summary>
+    private static void AddBlobs(SortedDictionary<string, object> blobs, IImage image)
+    {
+        var manifest = image.Manifest;
+        if (Digest.Sha256(image.ManifestBytes) != image.Digest)
+            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The image's manifest bytes do not have its digest {image.Digest}.");
+        using var configHash = manifest.Config.Digest.CreateHash();
+        configHash.AppendData(image.ConfigBytes);
+        if (manifest.Config.Digest.WithHash(configHash.GetHashAndReset()) != manifest.Config.Digest || image.ConfigBytes.Length != manifest.Config.Size)
+            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The image's config bytes are not the {manifest.Config.Digest} its manifest gives.");
+        if (image.Layers.Count != manifest.Layers.Count)
+            throw Descriptor.Invalid($"The image has {image.Layers.Count} layers but its manifest lists {manifest.Layers.Count}");
+
+        blobs[BlobName(image.Digest)] = image.ManifestBytes;
+        blobs[BlobName(manifest.Config.Digest)] = image.ConfigBytes;
+        foreach (var layer in image.Layers) blobs.TryAdd(BlobName(layer.Descriptor.Digest), layer);
     }
 
     private static Task WriteDirectoryAsync(TarWriter tar, string name, long mtime, CancellationToken cancellationToken)
@@ -151,9 +214,8 @@ internal static class ImageTarball
         => new() { Name = name, Mode = FileModes.RegularFile, Size = size, ModificationTime = mtime };
 
     /// <summary>One index entry per tag, each named as containerd and the OCI layout spec name images.</summary>
-    private static byte[] IndexJson(IImage image, IReadOnlyList<TarballName> names)
+    private static byte[] IndexJson(Descriptor entry, IReadOnlyList<TarballName> names)
     {
-        var entry = new Descriptor(image.Manifest.MediaType, image.Digest, image.ManifestBytes.Length);
         var entries = names.Count == 0
             ? [entry]
             : names.Select(n => entry with

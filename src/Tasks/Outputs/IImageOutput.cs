@@ -11,4 +11,11 @@ public interface IImageOutput
     /// half-written when it fails.
     /// </summary>
     Task<string> WriteAsync(IImage image, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes the multi-platform <paramref name="index"/>: every image it lists, then the index, named
+    /// <paramref name="repository"/> with every one of <paramref name="tags"/> (the tags name the index). Same
+    /// guarantees as <see cref="WriteAsync"/>.
+    /// </summary>
+    Task<string> WriteIndexAsync(IImageIndex index, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken);
 }

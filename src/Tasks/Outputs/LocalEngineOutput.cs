@@ -33,9 +33,25 @@ public sealed class LocalEngineOutput : IImageOutput
     /// Loads the image; returns <c>engine: repo:tag, ...</c>. LIV6003 when the engine is not on PATH, LIV6002 with
     /// the engine's own error when the load fails.
     /// </summary>
-    public async Task<string> WriteAsync(IImage image, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    public Task<string> WriteAsync(IImage image, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(image);
+        return LoadAsync(TarballContent.Of(image), repository, tags, cancellationToken);
+    }
+
+    /// <summary>
+    /// Loads the multi-platform tarball (<see cref="ArchiveOutput.WriteIndexAsync"/>'s): an engine that reads
+    /// <c>manifest.json</c> gets the image for this machine's platform under the tags; one that reads OCI layouts
+    /// (containerd's image store, podman) the whole index. Errors as <see cref="WriteAsync"/>.
+    /// </summary>
+    public Task<string> WriteIndexAsync(IImageIndex index, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        return LoadAsync(TarballContent.ForIndex(index), repository, tags, cancellationToken);
+    }
+
+    private async Task<string> LoadAsync(TarballContent image, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
         var names = ImageTarball.Names(repository, tags);
         string program = FindOnPath(_engine, SearchPath) ?? throw new LivrableException(DiagnosticCodes.LocalEngineNotFound,
             $"'{_engine}' was not found on PATH: install docker or podman, or set ContainerArchiveOutputPath to write an image tarball instead.");

@@ -44,6 +44,55 @@ public sealed class RegistryOutput : IImageOutput
         ArgumentNullException.ThrowIfNull(tags);
         string registry = Endpoint.Registry;
         repository = Endpoint.NormalizeRepository(repository);
+        await PushBlobsAsync(image, registry, repository, cancellationToken).ConfigureAwait(false);
+        string mediaType = image.Manifest.MediaType;
+        var digest = await _client.PutManifestAsync(registry, repository, image.Digest.ToString(), mediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+        foreach (var tag in tags)
+        {
+            await _client.PutManifestAsync(registry, repository, tag, mediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+            _logger.Detail($"Tagged {registry}/{repository}:{tag}.");
+        }
+        string pushed = $"{registry}/{repository}@{digest}";
+        _logger.Info($"Pushed {pushed}{(tags.Count > 0 ? $" as {string.Join(", ", tags)}" : "")}.");
+        return pushed;
+    }
+
+    /// <inheritdoc />
+    /// <returns><c>registry/repository@sha256:...</c> of the index.</returns>
+    /// <remarks>
+    /// Each image's blobs, then its manifest by digest, then the index by digest, then one PUT of the index per tag:
+    /// a tag never points at an index whose manifests or blobs are missing. Blobs two images share are pushed once
+    /// (the second image finds them there).
+    /// </remarks>
+    /// <exception cref="LivrableException">As <see cref="WriteAsync"/>.</exception>
+    public async Task<string> WriteIndexAsync(IImageIndex index, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentException.ThrowIfNullOrEmpty(repository);
+        ArgumentNullException.ThrowIfNull(tags);
+        string registry = Endpoint.Registry;
+        repository = Endpoint.NormalizeRepository(repository);
+        foreach (var image in index.Images)
+        {
+            await PushBlobsAsync(image, registry, repository, cancellationToken).ConfigureAwait(false);
+            await _client.PutManifestAsync(registry, repository, image.Digest.ToString(), image.Manifest.MediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+            _logger.Detail($"Pushed manifest {Short(image.Digest)} ({image.Config.Platform}).");
+        }
+        string mediaType = index.Index.MediaType;
+        var digest = await _client.PutManifestAsync(registry, repository, index.Digest.ToString(), mediaType, index.IndexBytes, cancellationToken).ConfigureAwait(false);
+        foreach (var tag in tags)
+        {
+            await _client.PutManifestAsync(registry, repository, tag, mediaType, index.IndexBytes, cancellationToken).ConfigureAwait(false);
+            _logger.Detail($"Tagged {registry}/{repository}:{tag}.");
+        }
+        string pushed = $"{registry}/{repository}@{digest}";
+        _logger.Info($"Pushed {pushed}{(tags.Count > 0 ? $" as {string.Join(", ", tags)}" : "")}.");
+        return pushed;
+    }
+
+    /// <summary>The config and every layer of <paramref name="image"/>, up to <see cref="MaxConcurrentUploads"/> at once; the first failure stops the rest.</summary>
+    private async Task PushBlobsAsync(IImage image, string registry, string repository, CancellationToken cancellationToken)
+    {
 
         var pushes = new List<Func<Task>>();
         var configBytes = image.ConfigBytes;
@@ -87,16 +136,6 @@ public sealed class RegistryOutput : IImageOutput
             throw tasks.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).First();
         }
 
-        string mediaType = image.Manifest.MediaType;
-        var digest = await _client.PutManifestAsync(registry, repository, image.Digest.ToString(), mediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
-        foreach (var tag in tags)
-        {
-            await _client.PutManifestAsync(registry, repository, tag, mediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
-            _logger.Detail($"Tagged {registry}/{repository}:{tag}.");
-        }
-        string pushed = $"{registry}/{repository}@{digest}";
-        _logger.Info($"Pushed {pushed}{(tags.Count > 0 ? $" as {string.Join(", ", tags)}" : "")}.");
-        return pushed;
     }
 
     private async Task PushBlobAsync(string registry, string repository, string kind, Descriptor descriptor,

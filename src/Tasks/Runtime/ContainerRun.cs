@@ -10,13 +10,15 @@ namespace Livrable.Runtime;
 public sealed class RunResult : IDisposable
 {
     private readonly string? _stepDirectory;
+    private readonly UserNamespace? _userNamespace;
 
-    internal RunResult(int exitCode, IReadOnlyList<string> lastLines, IReadOnlyList<FileEntry> entries, string? stepDirectory)
+    internal RunResult(int exitCode, IReadOnlyList<string> lastLines, IReadOnlyList<FileEntry> entries, string? stepDirectory, UserNamespace? userNamespace = null)
     {
         ExitCode = exitCode;
         LastLines = lastLines;
         Entries = entries;
         _stepDirectory = stepDirectory;
+        _userNamespace = userNamespace;
     }
 
     public int ExitCode { get; }
@@ -29,7 +31,7 @@ public sealed class RunResult : IDisposable
 
     public void Dispose()
     {
-        if (_stepDirectory is not null) ContainerRun.DeleteStepDirectory(_stepDirectory);
+        if (_stepDirectory is not null) ContainerRun.DeleteStepDirectory(_stepDirectory, _userNamespace);
     }
 }
 
@@ -53,7 +55,13 @@ public sealed class ContainerRun
 
     private readonly string _stateDirectory;
     private readonly ILogger _logger;
-    private readonly LayerRootfs _layers;
+    private LayerRootfs _layers;
+
+    /// <summary>The user namespace of a rootless run (the build is not root); null when the build is root.</summary>
+    private UserNamespace? _userNamespace;
+
+    /// <summary>Rootless: the overlays the namespace's shell mounts before it runs the runtime (options, target).</summary>
+    private readonly List<(string Options, string Target)> _pendingOverlays = [];
 
     /// <summary>Use the copy fallback (<see cref="CopyRoot"/>) even where overlay works: tests.</summary>
     internal bool ForceCopy { get; init; }
@@ -78,8 +86,11 @@ public sealed class ContainerRun
             throw new LivrableException(DiagnosticCodes.RunUnsupportedHost,
                 "RUN needs Linux: Livrable runs it with an OCI runtime (runc) over an overlay file system. Build on Linux (or in WSL 2, or a Linux container).");
         if (!Native.IsRoot)
-            throw new LivrableException(DiagnosticCodes.RunUnsupportedHost,
-                "rootless RUN is not supported yet: run the build as root (sudo, or a root container) for Dockerfiles with RUN.");
+        {
+            _userNamespace = UserNamespace.ForCurrentUser();
+            _layers = new LayerRootfs(_stateDirectory, _logger, _userNamespace);
+            CheckIdsExist(request, _userNamespace);
+        }
         CheckWorkingDirectory(request.WorkingDirectory);
         string runtime = FindRuntime(request.RuntimePath);
 
@@ -102,15 +113,16 @@ public sealed class ContainerRun
         try
         {
             Directory.CreateDirectory(bundle);
-            var overlay = TryOverlay(lowers, upper, Path.Combine(step, "work"), rootfs);
-            if (overlay is not null) mounts.Add(overlay);
+            bool copied = Overlay(lowers, upper, Path.Combine(step, "work"), rootfs, mounts);
 
             // Mount points that do not exist yet are created by the runtime in the root filesystem; they are left out of
             // the layer unless the command puts something in them (BuildKit's mount stub cleaner does the same).
+            // Rootless, the merged view exists only in the namespace: the layers' folders are asked instead.
             var targets = StandardMountPoints.Concat(ProvidedFiles).Concat(request.Mounts.Select(m => m.Target));
-            foreach (string target in targets) AddStubs(rootfs, target, stubs);
-            if (overlay is null) before = CopyRoot.Walk(rootfs);
-            if (request.WorkingDirectory != "/")
+            foreach (string target in targets) AddStubs(_userNamespace is null ? [rootfs] : lowers, target, stubs);
+            if (copied) before = CopyRoot.Walk(rootfs);
+            // Rootless, the runtime makes the working directory (runc creates a missing cwd inside the root).
+            if (request.WorkingDirectory != "/" && _userNamespace is null)
                 ScopedPath.CreateDirectory(rootfs, request.WorkingDirectory, DiagnosticCodes.RuntimeFailed);
 
             var specMounts = new List<System.Text.Json.Nodes.JsonObject>
@@ -125,10 +137,10 @@ public sealed class ContainerRun
                 index++;
                 specMounts.Add(await PrepareMountAsync(mount, step, index, mounts, cancellationToken).ConfigureAwait(false));
             }
-            var spec = RuntimeSpec.Create(request, rootfs, specMounts);
+            var spec = RuntimeSpec.Create(request, rootfs, specMounts, rootless: _userNamespace is not null);
             await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), spec.ToJsonString(), cancellationToken).ConfigureAwait(false);
 
-            exitCode = await RunRuntimeAsync(runtime, bundle, line =>
+            exitCode = await RunRuntimeAsync(runtime, bundle, step, line =>
             {
                 lock (lastLines)
                 {
@@ -142,7 +154,7 @@ public sealed class ContainerRun
         {
             Undo(mounts);
             DeleteBundle(bundle);
-            if (ownsStep) DeleteStepDirectory(step);
+            if (ownsStep) DeleteStepDirectory(step, _userNamespace);
             throw;
         }
         Undo(mounts);
@@ -151,13 +163,14 @@ public sealed class ContainerRun
         {
             var provided = new HashSet<string>(ProvidedFiles, StringComparer.Ordinal);
             var entries = exitCode != 0 ? []
+                : _userNamespace is not null ? await UpperDiff.ReadInNamespaceAsync(upper, Path.Combine(step, "spool"), provided, stubs, _logger, _userNamespace, cancellationToken).ConfigureAwait(false)
                 : before is null ? UpperDiff.Read(upper, provided, stubs, _logger)
                 : CopyRoot.Diff(rootfs, before, provided, stubs, _logger);
-            return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null);
+            return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null, _userNamespace);
         }
         catch
         {
-            if (ownsStep) DeleteStepDirectory(step);
+            if (ownsStep) DeleteStepDirectory(step, _userNamespace);
             throw;
         }
     }
@@ -194,14 +207,31 @@ public sealed class ContainerRun
             $"RUN needs an OCI runtime and '{name}' is not on PATH: install runc (apt-get install runc, dnf install runc) or name one with ContainerRuntimePath.");
     }
 
-    private static void AddStubs(string rootfs, string target, HashSet<string> stubs)
+    private static void AddStubs(IReadOnlyList<string> roots, string target, HashSet<string> stubs)
     {
         string current = "";
         foreach (string part in ScopedPath.Components(target))
         {
             current += "/" + part;
-            if (!ScopedPath.Exists(rootfs, current)) stubs.Add(current);
+            if (!roots.Any(root => ScopedPath.Exists(root, current))) stubs.Add(current);
         }
+    }
+
+    /// <summary>
+    /// Rootless: the RUN's user and groups must exist in the namespace (root, and the subordinate range when the build's
+    /// user has one), or the runtime could not switch to them. LIV5020 says what to do.
+    /// </summary>
+    private static void CheckIdsExist(RunRequest request, UserNamespace userNamespace)
+    {
+        var missing = new List<string>();
+        if (!userNamespace.HasUid(request.Uid)) missing.Add($"uid {request.Uid}");
+        foreach (long gid in new[] { (long)request.Gid }.Concat(request.AdditionalGids.Select(g => (long)g)))
+            if (!userNamespace.HasGid(gid)) missing.Add($"gid {gid}");
+        if (missing.Count == 0) return;
+        string range = userNamespace.SubordinateUids is { } r ? $"its subordinate range holds ids 1 to {r.Count}" : "it has no subordinate id range (/etc/subuid, /etc/subgid; and newuidmap/newgidmap from the uidmap package)";
+        throw new LivrableException(DiagnosticCodes.RootlessUserUnmapped,
+            $"This rootless RUN runs as {string.Join(", ", missing.Distinct())}, which does not exist in the build's user namespace: {range}. " +
+            "Give the build's user a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER), or build as root.");
     }
 
     private static string ResolvConf(RunNetwork network)
@@ -237,7 +267,8 @@ public sealed class ContainerRun
             if (lowers.Count == 0) lowers.Add(_layers.EmptyDirectory);
             string dir = Path.Combine(step, "mounts", index.ToString(System.Globalization.CultureInfo.InvariantCulture));
             string merged = Path.Combine(dir, "merged");
-            if (TryOverlay(lowers, Path.Combine(dir, "upper"), Path.Combine(dir, "work"), merged) is { } overlay) mounts.Add(overlay);
+            Overlay(lowers, Path.Combine(dir, "upper"), Path.Combine(dir, "work"), merged, mounts);
+            if (_userNamespace is not null) CheckNoLinks(lowers, mount.SubPath, mount.Target);
             source = ScopedPath.Resolve(merged, mount.SubPath);
         }
         else
@@ -252,7 +283,7 @@ public sealed class ContainerRun
                 // Writes to a writable bind of the context are discarded: they go to an upper folder thrown away.
                 string dir = Path.Combine(step, "mounts", index.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 string merged = Path.Combine(dir, "merged");
-                if (TryOverlay([source], Path.Combine(dir, "upper"), Path.Combine(dir, "work"), merged) is { } overlay) mounts.Add(overlay);
+                Overlay([source], Path.Combine(dir, "upper"), Path.Combine(dir, "work"), merged, mounts);
                 source = merged;
             }
             else if (!mount.ReadOnly)
@@ -269,16 +300,25 @@ public sealed class ContainerRun
     }
 
     /// <summary>
-    /// An overlay of <paramref name="lowersTopFirst"/> at <paramref name="target"/>; where overlay cannot be mounted (or
-    /// <see cref="ForceCopy"/>), the lowers copied into <paramref name="target"/> instead (LIV5017 once per run) and null.
+    /// An overlay of <paramref name="lowersTopFirst"/> at <paramref name="target"/>, added to <paramref name="mounts"/>;
+    /// rootless, left for the namespace's shell to mount. Where overlay cannot be mounted (or <see cref="ForceCopy"/>),
+    /// the lowers copied into <paramref name="target"/> instead (LIV5017 once per run), and true.
     /// </summary>
-    private OverlayMount? TryOverlay(IReadOnlyList<string> lowersTopFirst, string upper, string work, string target)
+    private bool Overlay(IReadOnlyList<string> lowersTopFirst, string upper, string work, string target, List<OverlayMount> mounts)
     {
+        if (_userNamespace is not null)
+        {
+            // Overlay in a user namespace reads and writes user.overlay.* attributes (userxattr), as the layers were extracted.
+            _pendingOverlays.Add((OverlayMount.Options(lowersTopFirst, upper, work) + ",userxattr", target));
+            Directory.CreateDirectory(target);
+            return false;
+        }
         if (!ForceCopy)
         {
             try
             {
-                return OverlayMount.Mount(lowersTopFirst, upper, work, target);
+                mounts.Add(OverlayMount.Mount(lowersTopFirst, upper, work, target));
+                return false;
             }
             catch (LivrableException e) when (e.Code == DiagnosticCodes.OverlayFailed)
             {
@@ -289,15 +329,79 @@ public sealed class ContainerRun
             }
         }
         CopyRoot.Build([.. lowersTopFirst.Reverse()], target);
-        return null;
+        return true;
+    }
+
+    /// <summary>
+    /// Rootless: the host resolves a bind mount's source in the merged view before it exists, so a path through a
+    /// symbolic link (which could point anywhere once followed on the host) is refused (LIV5021).
+    /// </summary>
+    private static void CheckNoLinks(IReadOnlyList<string> lowersTopFirst, string subPath, string target)
+    {
+        string current = "";
+        foreach (string part in ScopedPath.Components(subPath))
+        {
+            current += "/" + part;
+            foreach (string lower in lowersTopFirst)
+            {
+                var status = Layers.UnixFileStatus.TryRead(lower + current);
+                if (status is null) continue;
+                if (status.Value.Kind == Layers.UnixFileKind.SymbolicLink)
+                    throw new LivrableException(DiagnosticCodes.RootlessMountSource,
+                        $"The mount at {target} names '{subPath}', whose '{current}' is a symbolic link: a rootless RUN cannot follow it safely. Name the path it points to.");
+                break;
+            }
+        }
     }
 
     private bool _warned;
 
     private static Layers.UnixFileStatus? UnixFileStatus(string path) => Layers.UnixFileStatus.TryRead(path);
 
-    private static async Task<int> RunRuntimeAsync(string runtime, string bundle, Action<string> output, CancellationToken cancellationToken)
+    /// <summary>
+    /// Rootless: one shell in the user namespace mounts the overlays, then becomes the runtime, with its state in the
+    /// step's folder (the host's <c>/run/runc</c> is root's). The namespace's mounts go with its last process.
+    /// </summary>
+    private async Task<int> RunRootlessAsync(string runtime, string bundle, string step, Action<string> output, CancellationToken cancellationToken)
     {
+        const string OverlayFailedMarker = "livrable: overlay mount failed";
+        const string script = """
+            while [ "$#" -gt 4 ]; do
+              mount -t overlay overlay -o "$1" "$2" || { echo "livrable: overlay mount failed" >&2; exit 1; }
+              shift 2
+            done
+            exec "$1" --root "$2" run --bundle "$3" "$4"
+            """;
+        string id = "livrable-" + Guid.NewGuid().ToString("N")[..16];
+        var arguments = _pendingOverlays.SelectMany(o => new[] { o.Options, o.Target })
+            .Concat([runtime, Path.Combine(step, "runc"), bundle, id]).ToList();
+        bool overlayFailed = false;
+        using var process = _userNamespace!.Start(script, arguments, line =>
+        {
+            if (line == OverlayFailedMarker) overlayFailed = true;
+            else output(line);
+        });
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The container's processes are the shell's descendants: they go with it, and the namespace's mounts with them.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        process.WaitForExit();
+        if (overlayFailed)
+            throw new LivrableException(DiagnosticCodes.OverlayFailed,
+                "Mounting the overlay file system in the rootless build's user namespace failed: rootless RUN needs a kernel that " +
+                "mounts overlay in a user namespace (Linux 5.11 or later) and a state folder on a file system that can be overlay's upper (not overlay itself). Or build as root.");
+        return process.ExitCode;
+    }
+
+    private async Task<int> RunRuntimeAsync(string runtime, string bundle, string step, Action<string> output, CancellationToken cancellationToken)
+    {
+        if (_userNamespace is not null) return await RunRootlessAsync(runtime, bundle, step, output, cancellationToken).ConfigureAwait(false);
         string id = "livrable-" + Guid.NewGuid().ToString("N")[..16];
         var start = new ProcessStartInfo(runtime)
         {
@@ -391,8 +495,28 @@ public sealed class ContainerRun
         }
     }
 
-    internal static void DeleteStepDirectory(string step)
+    /// <remarks>
+    /// Rootless, a RUN may have given files to other users of the namespace, in folders the build's user cannot write on
+    /// the host: root of the namespace deletes what this process cannot.
+    /// </remarks>
+    internal static void DeleteStepDirectory(string step, UserNamespace? userNamespace = null)
     {
+        if (userNamespace is null && OperatingSystem.IsLinux() && !Native.IsRoot)
+        {
+            try
+            {
+                userNamespace = UserNamespace.ForCurrentUser();
+            }
+            catch (LivrableException)
+            {
+                // No namespace: what this process can delete is all there is to delete.
+            }
+        }
+        if (userNamespace is not null)
+        {
+            userNamespace.DeleteTree(step);
+            return;
+        }
         try
         {
             if (Directory.Exists(step)) Directory.Delete(step, recursive: true);

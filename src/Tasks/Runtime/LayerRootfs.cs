@@ -20,20 +20,44 @@ namespace Livrable.Runtime;
 /// symbolic links are written as they are and never followed. Whiteouts take overlay's form (the kernel's
 /// <c>Documentation/filesystems/overlayfs.rst</c>, as Docker's overlay2 driver writes them): <c>.wh.name</c> becomes a
 /// character device 0/0 <c>name</c>, <c>.wh..wh..opq</c> the <c>trusted.overlay.opaque=y</c> attribute of its folder.
-/// Device nodes and owners need root; RUN requires root for now (LIV5003), so they are always written.
+/// Device nodes and owners need root. A rootless build (<paramref name="userNamespace"/> given) extracts as the build's
+/// user, who is root in the namespace: files are its own, opaque folders carry <c>user.overlay.opaque</c> (the
+/// attribute overlay reads when mounted in a user namespace, <c>userxattr</c>), and the whiteouts, the other owners and
+/// the set-id bits chown clears are applied in the namespace by one script before the folder is renamed into place
+/// (<see cref="UserNamespace"/>). Such folders live apart (<c>rootfs-userns-&lt;range&gt;/</c>): their owners are
+/// host ids of that mapping.
 /// </remarks>
-/// <param name="stateDirectory">The state folder; layers go to its <c>rootfs/</c>.</param>
+/// <param name="stateDirectory">The state folder; layers go to its <c>rootfs/</c> (or <c>rootfs-userns-*/</c>).</param>
 /// <param name="logger">Where progress goes.</param>
+/// <param name="userNamespace">The user namespace of a rootless build; null as root.</param>
 /// <param name="maxLayerBytes">
 /// How many decompressed bytes one layer may hold before it is refused as a decompression bomb (LIV4202), so a
 /// hostile base image cannot fill the disk under the state folder.
 /// </param>
-internal sealed class LayerRootfs(string stateDirectory, ILogger logger, long maxLayerBytes = Decompression.DefaultMaxBytes)
+internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNamespace? userNamespace = null, long maxLayerBytes = Decompression.DefaultMaxBytes)
 {
-    private const string OpaqueAttribute = "trusted.overlay.opaque";
+    private string OpaqueAttribute => userNamespace is null ? "trusted.overlay.opaque" : "user.overlay.opaque";
 
     /// <summary>Where extracted layers live.</summary>
-    public string Root { get; } = Path.Combine(stateDirectory, "rootfs");
+    public string Root { get; } = Path.Combine(stateDirectory, RootName(userNamespace));
+
+    private static string RootName(UserNamespace? userNamespace) => userNamespace switch
+    {
+        null => "rootfs",
+        { SubordinateUids: { } u, SubordinateGids: { } g } => $"rootfs-userns-{userNamespace.HostUid}-{u.Start}-{u.Count}-{g.Start}-{g.Count}",
+        _ => $"rootfs-userns-{userNamespace.HostUid}",
+    };
+
+    /// <summary>What a rootless extraction leaves for the namespace: whiteouts to make, owners to set, modes to restore.</summary>
+    private sealed class Fixups
+    {
+        public List<string> Whiteouts { get; } = [];
+        public Dictionary<(long Uid, long Gid), List<string>> Owners { get; } = [];
+        public Dictionary<int, List<string>> Modes { get; } = [];
+        public bool OwnersLost { get; set; }
+    }
+
+    private Fixups? _fixups;
 
     /// <summary>An empty folder, the lower folder of a step with no layer at all (FROM scratch).</summary>
     public string EmptyDirectory
@@ -61,7 +85,9 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, long ma
         {
             Directory.CreateDirectory(temp);
             logger.Detail($"  extracting layer {layer.DiffId} for RUN");
+            _fixups = userNamespace is null ? null : new Fixups();
             await ExtractAsync(layer, temp, cancellationToken).ConfigureAwait(false);
+            if (_fixups is not null) await ApplyFixupsAsync(_fixups, temp, layer, cancellationToken).ConfigureAwait(false);
             if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
             Directory.Move(temp, directory);
             await File.WriteAllTextAsync(marker, layer.DiffId.ToString(), CancellationToken.None).ConfigureAwait(false);
@@ -138,7 +164,8 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, long ma
                 // .wh..wh.* names other than the opaque marker are aufs bookkeeping: nothing to apply.
                 string hidden = Path.Combine(parent, name[FileEntry.WhiteoutPrefix.Length..]);
                 RemoveExisting(hidden);
-                if (Native.MakeNode(hidden, Native.S_IFCHR, 0) != 0)
+                if (_fixups is not null) _fixups.Whiteouts.Add(hidden);
+                else if (Native.MakeNode(hidden, Native.S_IFCHR, 0) != 0)
                     throw Failed($"cannot write the whiteout '{entry.Name}': {Native.Describe(Native.LastError)}");
             }
             return;
@@ -168,7 +195,8 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, long ma
             case TarEntryType.SymbolicLink:
                 // Stored as written: an absolute target is valid inside the image, and nothing here follows it.
                 File.CreateSymbolicLink(path, entry.LinkName);
-                Native.LinkChangeOwner(path, (uint)entry.Uid, (uint)entry.Gid);
+                if (_fixups is not null) AddOwner(path, entry);
+                else Native.LinkChangeOwner(path, (uint)entry.Uid, (uint)entry.Gid);
                 break;
             case TarEntryType.HardLink:
                 string target = HardLinkTarget(root, entry, layer);
@@ -248,11 +276,90 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, long ma
         return current;
     }
 
-    private static void SetOwnerAndMode(string path, TarEntry entry)
+    private void SetOwnerAndMode(string path, TarEntry entry)
     {
-        if (Native.IsRoot) Native.LinkChangeOwner(path, (uint)entry.Uid, (uint)entry.Gid);
+        int mode = (int)entry.Mode & FileModes.All;
+        if (_fixups is not null)
+        {
+            // chown in the namespace comes later and clears set-user-ID and set-group-ID bits: those modes are set again after it.
+            if (AddOwner(path, entry) && (mode & 0xC00) != 0)
+            {
+                if (!_fixups.Modes.TryGetValue(mode, out var paths)) _fixups.Modes[mode] = paths = [];
+                paths.Add(path);
+            }
+        }
+        else if (Native.IsRoot)
+        {
+            Native.LinkChangeOwner(path, (uint)entry.Uid, (uint)entry.Gid);
+        }
         // After the owner: chown clears set-user-ID and set-group-ID bits.
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, (UnixFileMode)((int)entry.Mode & FileModes.All));
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, (UnixFileMode)mode);
+    }
+
+    /// <summary>Records a non-root owner for the namespace; false when the entry is root's (nothing to do).</summary>
+    private bool AddOwner(string path, TarEntry entry)
+    {
+        long uid = entry.Uid, gid = entry.Gid;
+        if (uid == 0 && gid == 0) return false;
+        if (!userNamespace!.HasUid(uid) || !userNamespace.HasGid(gid))
+        {
+            // Only root (and the subordinate range) exist in the namespace: such a file shows as root's to the RUN.
+            _fixups!.OwnersLost = true;
+            uid = userNamespace.HasUid(uid) ? uid : 0;
+            gid = userNamespace.HasGid(gid) ? gid : 0;
+            if (uid == 0 && gid == 0) return false;
+        }
+        if (!_fixups!.Owners.TryGetValue((uid, gid), out var paths)) _fixups.Owners[(uid, gid)] = paths = [];
+        paths.Add(path);
+        return true;
+    }
+
+    /// <summary>
+    /// One script in the user namespace makes the whiteouts (character devices 0/0, which only root of a namespace may
+    /// make), sets the owners, then the set-id modes chown cleared. Lists go in NUL-separated files, never in the script.
+    /// </summary>
+    private async Task ApplyFixupsAsync(Fixups fixups, string temp, ILayer layer, CancellationToken cancellationToken)
+    {
+        if (fixups.OwnersLost)
+            logger.Warning(DiagnosticCodes.RootlessOwnersLost,
+                $"Layer {layer.DiffId} has files of users or groups that do not exist in this rootless build's user namespace " +
+                $"(no subordinate id range for the build's user in /etc/subuid and /etc/subgid, or a range too small): RUN sees them as root's. " +
+                "Give the user a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER), or build as root.");
+        var operations = new List<string>();
+        string lists = temp + ".lists";
+        Directory.CreateDirectory(lists);
+        try
+        {
+            int n = 0;
+            string Write(IEnumerable<string> paths)
+            {
+                string file = Path.Combine(lists, (n++).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                File.WriteAllText(file, string.Concat(paths.Select(p => p + "\0")));
+                return file;
+            }
+            if (fixups.Whiteouts.Count > 0) operations.Add("mknod:-:" + Write(fixups.Whiteouts));
+            foreach (var ((uid, gid), paths) in fixups.Owners) operations.Add($"chown:{uid}:{gid}:" + Write(paths));
+            foreach (var (mode, paths) in fixups.Modes) operations.Add($"chmod:{Convert.ToString(mode, 8)}:" + Write(paths));
+            if (operations.Count == 0) return;
+            const string script = """
+                for operation in "$@"; do
+                  kind=${operation%%:*}; rest=${operation#*:}
+                  case $kind in
+                    mknod) xargs -0 -r -n1 sh -c 'mknod "$1" c 0 0' sh < "${rest#*:}" ;;
+                    chown) owner=${rest%:*}; xargs -0 -r chown -h "$owner" < "${rest#*:*:}" ;;
+                    chmod) xargs -0 -r chmod "${rest%%:*}" < "${rest#*:}" ;;
+                  esac || exit 1
+                done
+                """;
+            var (exitCode, output) = await userNamespace!.RunAsync(script, operations, cancellationToken).ConfigureAwait(false);
+            if (exitCode != 0)
+                throw new LivrableException(DiagnosticCodes.LayerExtractionFailed,
+                    $"Setting the whiteouts and owners of layer {layer.DiffId} in the rootless build's user namespace failed (exit code {exitCode}): {output}");
+        }
+        finally
+        {
+            TryDelete(lists);
+        }
     }
 
     private static void RemoveExisting(string path)

@@ -26,6 +26,20 @@ internal static class Native
     [DllImport("libc", EntryPoint = "geteuid")]
     public static extern uint GetEffectiveUserId();
 
+    [DllImport("libc", EntryPoint = "getegid")]
+    public static extern uint GetEffectiveGroupId();
+
+    [DllImport("libc", EntryPoint = "getpwuid")]
+    private static extern nint GetPasswordEntry(uint uid);
+
+    /// <summary>The login name of <paramref name="uid"/> (<c>getpwuid</c>), or null when it has none.</summary>
+    public static string? UserName(uint uid)
+    {
+        // struct passwd starts with char *pw_name.
+        nint entry = GetPasswordEntry(uid);
+        return entry == 0 ? null : Marshal.PtrToStringUTF8(Marshal.ReadIntPtr(entry));
+    }
+
     [DllImport("libc", EntryPoint = "mount", SetLastError = true)]
     public static extern int Mount([MarshalAs(UnmanagedType.LPUTF8Str)] string source, [MarshalAs(UnmanagedType.LPUTF8Str)] string target, [MarshalAs(UnmanagedType.LPUTF8Str)] string fileSystemType, ulong flags, [MarshalAs(UnmanagedType.LPUTF8Str)] string? data);
 

@@ -17,18 +17,8 @@ internal sealed class OverlayMount : IDisposable
     /// <summary>Mounts <paramref name="lowersTopFirst"/> with <paramref name="upper"/> and <paramref name="work"/> at <paramref name="target"/>.</summary>
     public static OverlayMount Mount(IReadOnlyList<string> lowersTopFirst, string upper, string work, string target)
     {
-        foreach (string dir in lowersTopFirst.Append(upper).Append(work))
-            if (dir.Contains(':') || dir.Contains(','))
-                throw new LivrableException(DiagnosticCodes.OverlayFailed,
-                    $"The folder '{dir}' holds ':' or ',', which overlay mount options cannot carry: use a state folder (ContainerStateDirectory) without them.");
-        Directory.CreateDirectory(upper);
-        Directory.CreateDirectory(work);
+        string data = Options(lowersTopFirst, upper, work);
         Directory.CreateDirectory(target);
-        string data = $"lowerdir={string.Join(':', lowersTopFirst)},upperdir={upper},workdir={work}";
-        if (data.Length >= 4096)
-            throw new LivrableException(DiagnosticCodes.OverlayFailed,
-                $"The overlay mount options for {lowersTopFirst.Count} layers are {data.Length} bytes, more than the kernel's 4096: " +
-                "use a shorter state folder (ContainerStateDirectory) or fewer layers.");
         if (Native.Mount("overlay", target, "overlay", 0, data) != 0)
         {
             int errno = Native.LastError;
@@ -36,6 +26,26 @@ internal sealed class OverlayMount : IDisposable
                 $"Mounting the overlay file system for RUN failed: {Native.Describe(errno)}. RUN needs overlay (the 'overlay' kernel module) and root.");
         }
         return new OverlayMount(target);
+    }
+
+    /// <summary>
+    /// The mount options (<c>lowerdir=...,upperdir=...,workdir=...</c>), with <paramref name="upper"/> and
+    /// <paramref name="work"/> created; LIV5008 for folders the options cannot carry or options longer than a page.
+    /// </summary>
+    public static string Options(IReadOnlyList<string> lowersTopFirst, string upper, string work)
+    {
+        foreach (string dir in lowersTopFirst.Append(upper).Append(work))
+            if (dir.Contains(':') || dir.Contains(','))
+                throw new LivrableException(DiagnosticCodes.OverlayFailed,
+                    $"The folder '{dir}' holds ':' or ',', which overlay mount options cannot carry: use a state folder (ContainerStateDirectory) without them.");
+        Directory.CreateDirectory(upper);
+        Directory.CreateDirectory(work);
+        string data = $"lowerdir={string.Join(':', lowersTopFirst)},upperdir={upper},workdir={work}";
+        if (data.Length >= 4000)
+            throw new LivrableException(DiagnosticCodes.OverlayFailed,
+                $"The overlay mount options for {lowersTopFirst.Count} layers are {data.Length} bytes, more than the kernel's 4096: " +
+                "use a shorter state folder (ContainerStateDirectory) or fewer layers.");
+        return data;
     }
 
     public void Dispose() => Unmount(Target);

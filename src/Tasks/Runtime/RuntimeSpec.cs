@@ -29,8 +29,12 @@ internal static class RuntimeSpec
 
     private static readonly string[] ReadonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
-    /// <summary>The configuration; <paramref name="mounts"/> are the bind and tmpfs mounts after the standard ones.</summary>
-    public static JsonObject Create(RunRequest request, string rootfs, IEnumerable<JsonObject> mounts)
+    /// <summary>
+    /// The configuration; <paramref name="mounts"/> are the bind and tmpfs mounts after the standard ones. A
+    /// <paramref name="rootless"/> runtime runs in a user namespace that does not own the network namespace, where sysfs
+    /// cannot be mounted: <c>/sys</c> is the host's, bound read-only, as <c>runc spec --rootless</c> writes it.
+    /// </summary>
+    public static JsonObject Create(RunRequest request, string rootfs, IEnumerable<JsonObject> mounts, bool rootless = false)
     {
         var namespaces = new JsonArray(Ns("pid"), Ns("ipc"), Ns("uts"), Ns("mount"));
         if (request.Network == RunNetwork.None) namespaces.Add(Ns("network"));
@@ -40,7 +44,9 @@ internal static class RuntimeSpec
             Mount("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
             Mount("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
             Mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
-            Mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]));
+            rootless
+                ? Mount("/sys", "none", "/sys", ["rbind", "nosuid", "noexec", "nodev", "ro"])
+                : Mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]));
         foreach (var m in mounts) allMounts.Add(m);
         return new JsonObject
         {

@@ -23,8 +23,126 @@ internal static class UpperDiff
     {
         var entries = new List<FileEntry>();
         var inodes = new Dictionary<ulong, string>();
-        Walk(upper, "", entries, inodes, logger);
+        Walk(upper, "", entries, inodes, logger, "trusted.overlay.opaque");
         return Finish(entries, excluded, stubs);
+    }
+
+    /// <summary>
+    /// Rootless: the upper folder read by root of the user namespace, since a RUN may leave folders and files of other
+    /// users of the namespace that the build's user cannot read on the host (apt's <c>partial/</c>, mode 700, <c>_apt</c>'s).
+    /// GNU tar in the namespace streams it (numeric owners as the namespace sees them, overlay's <c>user.overlay.*</c>
+    /// attributes and file capabilities); regular files are spooled into <paramref name="spool"/>, which must live until
+    /// the layer is written. Same entries as <see cref="Read"/>.
+    /// </summary>
+    public static async Task<IReadOnlyList<FileEntry>> ReadInNamespaceAsync(string upper, string spool, IReadOnlySet<string> excluded,
+        IReadOnlySet<string> stubs, ILogger logger, UserNamespace userNamespace, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(spool);
+        var errors = new List<string>();
+        using var process = userNamespace.StartReading(
+            "exec tar --numeric-owner --xattrs --xattrs-include='user.overlay.*' --xattrs-include='trusted.overlay.*' --xattrs-include='security.capability' -C \"$1\" -cf - .",
+            [upper], line => { lock (errors) errors.Add(line); });
+        var entries = new List<FileEntry>();
+        int spooled = 0;
+        try
+        {
+            var reader = new System.Formats.Tar.TarReader(process.StandardOutput.BaseStream, leaveOpen: true);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
+                {
+                    string path = "/" + string.Join('/', ScopedPath.Components(entry.Name));
+                    if (path == "/") continue;
+                    CheckName(path);
+                    var attributes = entry is System.Formats.Tar.PaxTarEntry pax ? pax.ExtendedAttributes : null;
+                    foreach (var (key, _) in attributes ?? new Dictionary<string, string>())
+                        if (key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal))
+                            CheckAttribute(key["SCHILY.xattr.".Length..], path, logger);
+                    int mode = (int)entry.Mode & FileModes.All;
+                    switch (entry.EntryType)
+                    {
+                        case System.Formats.Tar.TarEntryType.CharacterDevice when entry is System.Formats.Tar.PosixTarEntry { DeviceMajor: 0, DeviceMinor: 0 }:
+                            entries.Add(FileEntry.Whiteout(path));
+                            break;
+                        case System.Formats.Tar.TarEntryType.Directory:
+                            entries.Add(new FileEntry(path, TarTypeFlag.Directory, mode, entry.Uid, entry.Gid));
+                            if (attributes is not null && attributes.TryGetValue("SCHILY.xattr.user.overlay.opaque", out var opaque) && opaque == "y")
+                                entries.Add(FileEntry.OpaqueWhiteout(path));
+                            break;
+                        case System.Formats.Tar.TarEntryType.RegularFile or System.Formats.Tar.TarEntryType.V7RegularFile:
+                            string file = Path.Combine(spool, (spooled++).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                            var target = new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                            await using (target.ConfigureAwait(false))
+                            {
+                                if (entry.DataStream is { } data) await data.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+                            }
+                            entries.Add(new FileEntry(path, TarTypeFlag.RegularFile, mode, entry.Uid, entry.Gid)
+                            {
+                                Size = entry.Length,
+                                Open = _ => Task.FromResult<Stream>(File.OpenRead(file)),
+                            });
+                            break;
+                        case System.Formats.Tar.TarEntryType.HardLink:
+                            entries.Add(new FileEntry(path, TarTypeFlag.HardLink, mode, entry.Uid, entry.Gid)
+                            {
+                                LinkTarget = "/" + string.Join('/', ScopedPath.Components(entry.LinkName)),
+                            });
+                            break;
+                        case System.Formats.Tar.TarEntryType.SymbolicLink:
+                            entries.Add(new FileEntry(path, TarTypeFlag.SymbolicLink, FileModes.SymbolicLink, entry.Uid, entry.Gid) { LinkTarget = entry.LinkName });
+                            break;
+                        case System.Formats.Tar.TarEntryType.CharacterDevice or System.Formats.Tar.TarEntryType.BlockDevice:
+                            var device = (System.Formats.Tar.PosixTarEntry)entry;
+                            entries.Add(new FileEntry(path, entry.EntryType == System.Formats.Tar.TarEntryType.CharacterDevice ? TarTypeFlag.CharacterDevice : TarTypeFlag.BlockDevice,
+                                mode, entry.Uid, entry.Gid) { DeviceMajor = device.DeviceMajor, DeviceMinor = device.DeviceMinor });
+                            break;
+                        case System.Formats.Tar.TarEntryType.Fifo:
+                            entries.Add(new FileEntry(path, TarTypeFlag.Fifo, mode, entry.Uid, entry.Gid));
+                            break;
+                    }
+                }
+            }
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Reading the RUN's changes in the user namespace failed: {e.Message} {string.Join(' ', errors)}", inner: e);
+        }
+        // GNU tar exits 1 when a file changed while read (nothing runs any more) and for sockets it skips; 2 is an error.
+        if (process.ExitCode > 1)
+            throw new LivrableException(DiagnosticCodes.RunDiffFailed,
+                $"Reading the RUN's changes in the user namespace failed (tar exit code {process.ExitCode}): {string.Join('\n', errors.TakeLast(10))}");
+        return Finish(FirstNameHoldsContent(entries), excluded, stubs);
+    }
+
+    /// <summary>
+    /// tar names an inode's content under the first name it met (directory order); the layer, like <see cref="Read"/>,
+    /// puts it under the first name in tar order, the others linking to it.
+    /// </summary>
+    private static List<FileEntry> FirstNameHoldsContent(List<FileEntry> entries)
+    {
+        var links = entries.Where(e => e.Type == TarTypeFlag.HardLink).GroupBy(e => e.LinkTarget!, StringComparer.Ordinal).ToList();
+        if (links.Count == 0) return entries;
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < entries.Count; i++) index[entries[i].Path] = i;
+        foreach (var group in links)
+        {
+            if (!index.TryGetValue(group.Key, out int holder) || entries[holder].Type != TarTypeFlag.RegularFile) continue;
+            var content = entries[holder];
+            string first = group.Select(e => e.Path).Append(content.Path).Min(TarNameComparer.Instance)!;
+            if (first == content.Path) continue;
+            foreach (var name in group.Select(e => e.Path).Append(content.Path))
+                entries[index[name]] = name == first
+                    ? content with { Path = first }
+                    : new FileEntry(name, TarTypeFlag.HardLink, content.Mode, content.Uid, content.Gid) { LinkTarget = first };
+        }
+        return entries;
     }
 
     /// <summary>Drops the excluded paths and the stubs nothing else is below, and sorts.</summary>
@@ -52,7 +170,7 @@ internal static class UpperDiff
         return entries;
     }
 
-    private static void Walk(string hostDirectory, string imageDirectory, List<FileEntry> entries, Dictionary<ulong, string> inodes, ILogger logger)
+    private static void Walk(string hostDirectory, string imageDirectory, List<FileEntry> entries, Dictionary<ulong, string> inodes, ILogger logger, string opaqueAttribute)
     {
         var names = Directory.EnumerateFileSystemEntries(hostDirectory).Select(Path.GetFileName).OfType<string>().ToList();
         names.Sort(StringComparer.Ordinal);
@@ -71,9 +189,9 @@ internal static class UpperDiff
                     break;
                 case UnixFileKind.Directory:
                     entries.Add(new FileEntry(path, TarTypeFlag.Directory, status.Mode, status.Uid, status.Gid));
-                    if (Native.ReadXattr(host, "trusted.overlay.opaque") is { } opaque && Encoding.ASCII.GetString(opaque) == "y")
+                    if (Native.ReadXattr(host, opaqueAttribute) is { } opaque && Encoding.ASCII.GetString(opaque) == "y")
                         entries.Add(FileEntry.OpaqueWhiteout(path));
-                    Walk(host, path, entries, inodes, logger);
+                    Walk(host, path, entries, inodes, logger, opaqueAttribute);
                     break;
                 default:
                     if (Entry(host, path, status, inodes, logger) is { } entry) entries.Add(entry);
@@ -131,15 +249,17 @@ internal static class UpperDiff
     /// <summary>Overlay features whose upper entries a tar cannot express are refused; capabilities are reported.</summary>
     internal static void CheckAttributes(string host, string path, ILogger logger)
     {
-        foreach (string attribute in Native.ListXattrs(host))
-        {
-            if (attribute is "trusted.overlay.redirect" or "trusted.overlay.metacopy")
+        foreach (string attribute in Native.ListXattrs(host)) CheckAttribute(attribute, path, logger);
+    }
+
+    private static void CheckAttribute(string attribute, string path, ILogger logger)
+    {
+        if (attribute is "trusted.overlay.redirect" or "trusted.overlay.metacopy" or "user.overlay.redirect" or "user.overlay.metacopy")
                 throw new LivrableException(DiagnosticCodes.RunDiffFailed,
                     $"'{path}' carries the overlay attribute {attribute} (redirect_dir or metacopy is on): its layer cannot be written. " +
                     "Turn those overlay options off (redirect_dir=off, metacopy=off on the overlay module).");
-            if (attribute == "security.capability")
-                logger.Warning(DiagnosticCodes.FileCapabilitiesDropped,
-                    $"The file capabilities (security.capability) the RUN set on '{path}' are not carried into the layer: Livrable's layers hold no extended attributes yet.");
-        }
+        if (attribute == "security.capability")
+            logger.Warning(DiagnosticCodes.FileCapabilitiesDropped,
+                $"The file capabilities (security.capability) the RUN set on '{path}' are not carried into the layer: Livrable's layers hold no extended attributes yet.");
     }
 }

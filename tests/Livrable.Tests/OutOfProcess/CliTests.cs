@@ -148,6 +148,9 @@ public sealed class CliTests : IDisposable
         var secret = new TaskItem("token");
         secret.SetMetadata("Env", "LIVRABLE_TEST_TOKEN");
         task.Secrets = [secret];
+        // Multi-platform parameters, sent too (empty keeps one platform).
+        task.Platforms = [];
+        task.PlatformImages = [];
 
         string json = RequestWriter.Write(task);
         using (var doc = JsonDocument.Parse(json))

@@ -313,9 +313,10 @@ internal sealed class DockerfileBuildSession : IDisposable
         {
             if (Directory.Exists(TempDirectory)) Directory.Delete(TempDirectory, recursive: true);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Left for the next build's cleanup; nothing reads it any more.
+            // A rootless RUN's files of other users of its namespace: deleted there. Else left for a later cleanup.
+            Runtime.ContainerRun.DeleteStepDirectory(TempDirectory);
         }
     }
 }

@@ -31,6 +31,11 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
         if (run.Security == "insecure")
             throw new LivrableException(DiagnosticCodes.RunOptionNotSupported,
                 "RUN --security=insecure is not allowed: Livrable grants no security.insecure entitlement.", step.Span);
+        if (!PlatformExecution.CanExecute(state.Platform))
+            throw new LivrableException(DiagnosticCodes.ForeignPlatformRun,
+                $"RUN for {state.Platform} cannot execute on this {PlatformExecution.HostArchitecture()} machine: no binfmt_misc handler is registered for it " +
+                $"in {PlatformExecution.BinfmtDirectory}. Register QEMU user emulation (apt-get install qemu-user-static binfmt-support), build this platform " +
+                "on a machine of its CPU, or leave it out of ContainerPlatforms; steps without RUN need no emulation.", step.Span);
         string workingDirectory = string.IsNullOrEmpty(state.Config.WorkingDir) ? "/" : state.Config.WorkingDir!;
         ContainerRun.CheckWorkingDirectory(workingDirectory, step.Span);
 

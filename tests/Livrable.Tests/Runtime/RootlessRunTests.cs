@@ -1,0 +1,165 @@
+using System.Text.Json;
+using Livrable.Build;
+using Livrable.Images;
+using Livrable.Sources;
+using Livrable.Store;
+using Livrable.Tests.Infrastructure;
+using Xunit;
+
+namespace Livrable.Tests.Runtime;
+
+/// <summary>
+/// RUN without root: the engine (Livrable.Cli, as the .NET Framework task runs it) started as an unprivileged user with
+/// <c>setpriv</c>, so it builds through a user namespace (util-linux <c>unshare</c>, <c>newuidmap</c>) instead of
+/// mounting overlays itself. The tests run as root to create that user (with a subordinate id range, as useradd gives
+/// one) and to compare with a root build of the same Dockerfile: the two must give the same image digest.
+/// </summary>
+public sealed class RootlessRunTests : IDisposable
+{
+    /// <summary>A user with a subordinate id range (useradd gives a new login user one, /etc/login.defs SUB_UID_COUNT).</summary>
+    private const string UserName = "livrable-rootless";
+
+    /// <summary>A uid with no account: no name, so no subordinate range; only root exists in its namespace.</summary>
+    private const int NamelessUid = 47913;
+
+    private static readonly string CliPath = Path.Combine(AppContext.BaseDirectory, "Livrable.Cli.dll");
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose()
+    {
+        // Files the rootless builds gave to subordinate ids: root deletes them all.
+        Tools.RunAsync("rm", ["-rf", _temp.Path]).GetAwaiter().GetResult();
+        _temp.Dispose();
+    }
+
+    private const string Dockerfile = """
+        FROM scratch
+        COPY busybox /bin/busybox
+        RUN ["/bin/busybox", "--install", "-s", "/bin"]
+        RUN mkdir -p /data/dir && echo one > /data/gone && echo keep > /data/keep && echo x > /data/dir/x && chown 100:101 /data/keep && chmod 4755 /data/keep
+        RUN rm /data/gone && rm -rf /data/dir && mkdir /data/dir && echo new > /data/dir/y && id -u > /whoami
+        RUN mkdir -m 700 /data/private && echo secret > /data/private/s && chmod 600 /data/private/s && ln /data/private/s /data/private/t && chown -R 100:101 /data/private
+        WORKDIR /w/x
+        RUN pwd > /w/x/pwd
+
+        """;
+
+    [Fact]
+    public async Task A_user_with_a_subordinate_range_builds_RUN_rootless_to_the_same_digest_as_root()
+    {
+        await EnsureUserAsync();
+        string work = Workspace(Dockerfile);
+        await ChownAsync(work, UserName);
+
+        var rootless = await RunCliAsync(work, "rootless", ["--reuid", UserName, "--regid", UserName, "--init-groups"]);
+        Assert.True(rootless.Run.ExitCode == 0, rootless.Run.Stdout + rootless.Run.Stderr);
+        var root = await RunCliAsync(work, "root", null);
+        Assert.True(root.Run.ExitCode == 0, root.Run.Stdout + root.Run.Stderr);
+        Assert.Equal(root.Digest, rootless.Digest);
+
+        string archive = Path.Combine(work, "out-rootless", "image.tar");
+        var image = await new ArchiveImage(archive, "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(Platform.FromRuntimeIdentifier("linux-x64"), CancellationToken.None);
+        await ImageValidator.ValidateAsync(image);
+        string rootfs = await ImageValidator.ValidateArchiveAsync(archive, image, "v1", Path.Combine(work, "check"));
+        // The deleted file is gone, the replaced folder holds only its new file, the other user's setuid file kept both.
+        Assert.False(File.Exists(Path.Combine(rootfs, "data", "gone")));
+        Assert.Equal(["y"], Directory.GetFiles(Path.Combine(rootfs, "data", "dir")).Select(Path.GetFileName));
+        var keep = await Tools.RunCheckedAsync("stat", "-c", "%u:%g %a", Path.Combine(rootfs, "data", "keep"));
+        Assert.Equal("100:101 4755", keep.Stdout.Trim());
+        Assert.Equal("0\n", File.ReadAllText(Path.Combine(rootfs, "whoami")));
+        // A folder only its owner (another user of the namespace) may read, as apt's partial/ is: read in the namespace.
+        var privateFolder = await Tools.RunCheckedAsync("stat", "-c", "%u:%g %a %h", Path.Combine(rootfs, "data", "private"), Path.Combine(rootfs, "data", "private", "s"));
+        Assert.Equal("100:101 700 2\n100:101 600 2", privateFolder.Stdout.Trim());
+        Assert.Equal("secret\n", File.ReadAllText(Path.Combine(rootfs, "data", "private", "t")));
+        Assert.Equal("/w/x\n", File.ReadAllText(Path.Combine(rootfs, "w", "x", "pwd")));
+
+        // Nothing left mounted, nothing half-written: the state folder holds blobs, extracted layers, and an empty tmp.
+        string state = Path.Combine(work, "state-rootless");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(state, "tmp")));
+        Assert.Contains(Directory.GetDirectories(state), d => Path.GetFileName(d).StartsWith("rootfs-userns-", StringComparison.Ordinal));
+        var mounts = await File.ReadAllTextAsync("/proc/self/mountinfo");
+        Assert.DoesNotContain(work, mounts);
+    }
+
+    [Fact]
+    public async Task A_user_without_a_range_runs_as_root_only_and_another_USER_is_LIV5020()
+    {
+        string work = Workspace("""
+            FROM scratch
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+            RUN echo hello > /hello && id -u > /whoami
+
+            """);
+        await ChownAsync(work, NamelessUid.ToString());
+        string[] nameless = ["--reuid", NamelessUid.ToString(), "--regid", NamelessUid.ToString(), "--clear-groups"];
+        var ok = await RunCliAsync(work, "nameless", nameless);
+        Assert.True(ok.Run.ExitCode == 0, ok.Run.Stdout + ok.Run.Stderr);
+        var root = await RunCliAsync(work, "root", null);
+        Assert.Equal(root.Digest, ok.Digest);
+
+        File.AppendAllText(Path.Combine(work, "context", "Dockerfile"), "USER 1000\nRUN echo never\n");
+        var failed = await RunCliAsync(work, "nameless", nameless);
+        Assert.Equal(1, failed.Run.ExitCode);
+        Assert.Contains("\"code\":\"LIV5020\"", failed.Run.Stdout);
+        Assert.Contains("no subordinate id range", failed.Run.Stdout);
+    }
+
+    private string Workspace(string dockerfile)
+    {
+        string work = _temp["w-" + Guid.NewGuid().ToString("N")[..8]];
+        string context = Path.Combine(work, "context");
+        Directory.CreateDirectory(context);
+        File.Copy(Tools.Require("busybox"), Path.Combine(context, "busybox"));
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), dockerfile);
+        return work;
+    }
+
+    /// <summary>
+    /// Runs Livrable.Cli on a Dockerfile request in <paramref name="work"/>, as root when <paramref name="setpriv"/> is
+    /// null, else through <c>setpriv</c> with those arguments; returns the run and the image digest of its result line.
+    /// </summary>
+    private static async Task<(ToolResult Run, string? Digest)> RunCliAsync(string work, string name, string[]? setpriv)
+    {
+        string request = Path.Combine(work, $"request-{name}.json");
+        File.WriteAllText(request, JsonSerializer.Serialize(new ImageBuildParameters
+        {
+            BaseImage = "scratch",
+            Repository = "rootless",
+            Tags = ["v1"],
+            ArchiveOutputPath = Path.Combine(work, $"out-{name}", "image.tar"),
+            StateDirectory = Path.Combine(work, $"state-{name}"),
+            Dockerfile = Path.Combine(work, "context", "Dockerfile"),
+            BuildContext = Path.Combine(work, "context"),
+        }));
+        if (setpriv is not null) await Tools.RunCheckedAsync("chmod", "a+r", request);
+        var environment = new Dictionary<string, string>(Tools.DotnetEnvironment) { ["HOME"] = work, ["TMPDIR"] = work };
+        var run = setpriv is null
+            ? await Tools.RunAsync("dotnet", [CliPath, request], TimeSpan.FromMinutes(3), work, environment)
+            : await Tools.RunAsync("setpriv", [.. setpriv, "--", "dotnet", CliPath, request], TimeSpan.FromMinutes(3), work, environment);
+        string? digest = null;
+        foreach (string line in run.Stdout.Split('\n'))
+        {
+            if (!line.Contains("\"kind\":\"result\"", StringComparison.Ordinal)) continue;
+            using var doc = JsonDocument.Parse(line);
+            digest = doc.RootElement.GetProperty("digest").GetString();
+        }
+        return (run, digest);
+    }
+
+    private static async Task EnsureUserAsync()
+    {
+        Assert.True(Environment.UserName == "root" || Environment.GetEnvironmentVariable("USER") == "root",
+            "these tests create a user and run as it: they need root");
+        Tools.Require("setpriv");
+        Tools.Require("newuidmap");
+        Tools.Require("unshare");
+        var exists = await Tools.RunAsync("id", ["-u", UserName]);
+        if (exists.ExitCode != 0)
+            await Tools.RunCheckedAsync("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", UserName);
+        string subuid = await File.ReadAllTextAsync("/etc/subuid");
+        Assert.Contains(UserName + ":", subuid);
+    }
+
+    private static Task ChownAsync(string path, string owner) => Tools.RunCheckedAsync("chown", "-R", $"{owner}:{owner}", path);
+}
