@@ -154,6 +154,27 @@ public sealed class HostileBuildTests : IDisposable
         await AssertOutcomeAsync(result, DiagnosticCodes.RunWhiteoutName);
     }
 
+    [Theory]
+    [InlineData("whiteout of ..", DiagnosticCodes.InvalidWhiteout)]
+    [InlineData("symlink to outside then a file through it", DiagnosticCodes.UnsafeLayerEntry)]
+    [InlineData("hard link to an outside path", DiagnosticCodes.UnsafeLayerEntry)]
+    public async Task RUN_over_a_hostile_base_layer_fails_before_running(string name, string code)
+    {
+        // The base layer is extracted for RUN under the state folder; the check comes before runc is started.
+        Tools.Require("runc");
+        var layer = name switch
+        {
+            "whiteout of .." => new HostileTar().File(".wh.."),
+            "symlink to outside then a file through it" => new HostileTar().Symlink("evil", _sentinel.Path).File("evil/pwned"),
+            _ => new HostileTar().HardLink("stolen", _sentinel.File),
+        };
+
+        var result = await BuildAsync(Context(), "FROM base\nRUN [\"/bin/true\"]\n", baseLayers: [layer]);
+
+        await AssertOutcomeAsync(result, code);
+        Assert.Empty(Directory.GetDirectories(_temp["state"], "tmp-*", SearchOption.AllDirectories));
+    }
+
     private sealed record BuildResult(LivrableException? Error, string? Rootfs);
 
     private string Context()
