@@ -97,6 +97,12 @@ public static class DiagnosticCodes
     public const string InvalidSourcePattern = "LIV1063";
     /// <summary>The build context folder does not exist, or a file in it could not be read.</summary>
     public const string ContextUnreadable = "LIV1064";
+    // LIV1200-1219: hostile build contexts (docs/security.md).
+    /// <summary>
+    /// A COPY or ADD would write a file whose name starts with <c>.wh.</c>: in a layer that name is a whiteout (it would
+    /// delete a file of the layers below instead of adding one), so it is refused.
+    /// </summary>
+    public const string WhiteoutNamedSource = "LIV1200";
     // 1xxx: Dockerfile (LIV1100-LIV1149: the build: stages, steps)
     /// <summary>A stage named by ContainerTarget, <c>COPY --from</c> or an index does not exist.</summary>
     public const string StageNotFound = "LIV1100";
@@ -243,6 +249,20 @@ public static class DiagnosticCodes
     public const string CacheExportFailed = "LIV4181";
     /// <summary>Warning: no build cache was imported from a ContainerCacheFrom reference (not there yet, or unreachable); the build runs without it.</summary>
     public const string CacheImportSkipped = "LIV4182";
+    // LIV4200-4229: hostile layers, archives and documents (docs/security.md).
+    /// <summary>
+    /// A document read from a file source (OCI layout, image tarball) is too large: a manifest, an index,
+    /// <c>index.json</c> or <c>manifest.json</c> over 4 MiB (the limit registries and containerd keep), a config over 16 MiB.
+    /// </summary>
+    public const string DocumentTooLarge = "LIV4200";
+    /// <summary>A layer holds a whiteout that names no file (<c>.wh.</c>) or names <c>.</c> or <c>..</c> (<c>.wh..</c>, <c>.wh...</c>).</summary>
+    public const string InvalidWhiteout = "LIV4201";
+    /// <summary>A base layer decompresses to more than the allowed size (a decompression bomb).</summary>
+    public const string LayerTooLarge = "LIV4202";
+    /// <summary>An ADD archive holds an entry named <c>.wh.*</c>, which in the layer would be a whiteout rather than a file.</summary>
+    public const string ArchiveWhiteoutEntry = "LIV4203";
+    /// <summary>A RUN wrote a file or folder named <c>.wh.*</c>, which in its layer would be a whiteout rather than a file.</summary>
+    public const string RunWhiteoutName = "LIV4204";
     // 5xxx: RUN
     /// <summary>A stage that is built holds a RUN, which Livrable cannot execute yet.</summary>
     public const string RunNotSupported = "LIV5001";
@@ -310,6 +330,12 @@ public static class DiagnosticCodes
     /// missing from the package, or the process ended without an error or a result.
     /// </summary>
     public const string OutOfProcessFailed = "LIV9003";
+    // LIV9100-9109: JSON documents of the image spec (docs/security.md).
+    /// <summary>
+    /// A manifest, index, config or layout document has the same key twice in one object: readers disagree on which
+    /// one counts (Go keeps the last), so the document is refused rather than read one way here and another elsewhere.
+    /// </summary>
+    public const string DuplicateJsonKey = "LIV9100";
 
     private static readonly HashSet<string> Known = typeof(DiagnosticCodes)
         .GetFields(BindingFlags.Public | BindingFlags.Static)

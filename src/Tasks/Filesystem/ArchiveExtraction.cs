@@ -80,7 +80,8 @@ public static class ArchiveExtraction
     /// link targets, device numbers and times are kept (the layer writer clamps the times). Hard links stay hard links
     /// (to an absolute path), and must point to an earlier entry. Regular files' bytes go to new files in
     /// <paramref name="tempDirectory"/>, which the caller owns. Reading more than <paramref name="maxBytes"/> of
-    /// decompressed tar is LIV4073; a corrupt archive is LIV4004; an entry type a layer cannot carry is LIV4012.
+    /// decompressed tar is LIV4073; a corrupt archive is LIV4004; an entry type a layer cannot carry is LIV4012; a
+    /// <c>.wh.</c> name (a whiteout once in the layer) is LIV4203.
     /// </summary>
     public static async Task<IReadOnlyList<FileEntry>> ExtractAsync(Func<CancellationToken, Task<Stream>> open, string destination,
         string tempDirectory, long maxBytes, CancellationToken cancellationToken)
@@ -153,6 +154,11 @@ public static class ArchiveExtraction
             $"The archive for {root} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry.");
         string relative = Inside(tar.Name, tar.Name, "name", root);
         if (relative.Length == 0) return null;
+        // In the layer ADD writes, a ".wh." name is a whiteout: the "file" would delete one of the layers below. The
+        // archive is content to add, never a layer diff, so such a name is refused rather than given that meaning.
+        if (relative.Split('/').Any(s => s.StartsWith(FileEntry.WhiteoutPrefix, StringComparison.Ordinal)))
+            throw new LivrableException(DiagnosticCodes.ArchiveWhiteoutEntry,
+                $"The archive for {root} has the entry '{tar.Name}', whose name starts with '{FileEntry.WhiteoutPrefix}': in a layer it would be a whiteout deleting a file, not a file; it is refused.");
         string path = root == ImagePath.Root ? "/" + relative : root + "/" + relative;
 
         var posix = tar as PosixTarEntry;

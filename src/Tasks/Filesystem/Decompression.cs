@@ -14,6 +14,13 @@ namespace Livrable.Filesystem;
 internal static class Decompression
 {
     /// <summary>
+    /// How many decompressed bytes a base layer may hold (16 GiB, ADD's limit too): past it the layer is refused as
+    /// a decompression bomb (LIV4202) before it fills the disk. Deflate reaches about 1000:1, so a 16 MiB blob of
+    /// zeros is enough to pass it; no real layer comes close.
+    /// </summary>
+    public const long DefaultMaxBytes = 16L << 30;
+
+    /// <summary>
     /// Reads the magic bytes of <paramref name="raw"/> and returns a stream of its decompressed bytes, which owns
     /// <paramref name="raw"/>. A stream with no known magic is returned as it is (with its first bytes put back).
     /// </summary>

@@ -54,6 +54,19 @@ public sealed record FileEntry(string Path, TarTypeFlag Type, int Mode, long Uid
     /// <summary>Whether this is a whiteout file (<c>.wh.name</c> or the opaque marker).</summary>
     public bool IsWhiteout => Name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal);
 
+    /// <summary>Whether a file name (one segment) is a whiteout's in a layer: it starts with <c>.wh.</c>.</summary>
+    public static bool IsWhiteoutName(string name) => name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Whether a whiteout name (<c>.wh.x</c>) names a file it can delete: not the bare prefix (<c>.wh.</c>, which would
+    /// name its own folder) nor <c>.</c> or <c>..</c> (<c>.wh..</c>, <c>.wh...</c>, which would name the folder or its
+    /// parent). Layers holding those are refused (LIV4201): no tool writes them, and a reader joining the name to its
+    /// folder would delete the folder or climb out of it (anchore/stereoscope#647 is the same bug). True for a name
+    /// that is no whiteout.
+    /// </summary>
+    public static bool IsValidWhiteoutName(string name)
+        => !IsWhiteoutName(name) || name[WhiteoutPrefix.Length..] is not ("" or "." or "..");
+
     /// <summary>Whether this is a directory's opaque whiteout marker (<c>.wh..wh..opq</c>).</summary>
     public bool IsOpaqueWhiteout => Name == OpaqueWhiteoutName;
 

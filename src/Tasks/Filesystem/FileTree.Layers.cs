@@ -51,7 +51,7 @@ public sealed partial class FileTree
         Directory.CreateDirectory(tempDirectory);
         foreach (var (layer, wanted) in byLayer)
         {
-            await ForEachEntryAsync(layer, async (ordinal, entry, ct) =>
+            await ForEachEntryAsync(layer, Decompression.DefaultMaxBytes, async (ordinal, entry, ct) =>
             {
                 if (!wanted.Remove(ordinal, out var indexes)) return wanted.Count > 0;
                 var first = result[indexes[0]];
@@ -95,7 +95,7 @@ public sealed partial class FileTree
         }
         if (entry.Location is not { } location) return null;
         byte[]? bytes = null;
-        await ForEachEntryAsync(location.Layer, async (ordinal, tar, ct) =>
+        await ForEachEntryAsync(location.Layer, Decompression.DefaultMaxBytes, async (ordinal, tar, ct) =>
         {
             if (ordinal != location.Ordinal) return true;
             bytes = await ReadAllAsync(tar.DataStream, ct).ConfigureAwait(false);
@@ -105,10 +105,10 @@ public sealed partial class FileTree
     }
 
     /// <summary>One layer's entries as the tree applies them, in tar order, with where each regular file's bytes are.</summary>
-    private static async Task<List<FileEntry>> ReadLayerAsync(ILayer layer, CancellationToken cancellationToken)
+    private static async Task<List<FileEntry>> ReadLayerAsync(ILayer layer, long maxBytes, CancellationToken cancellationToken)
     {
         var entries = new List<FileEntry>();
-        await ForEachEntryAsync(layer, async (ordinal, tar, ct) =>
+        await ForEachEntryAsync(layer, maxBytes, async (ordinal, tar, ct) =>
         {
             var entry = ToFileEntry(tar, layer);
             if (entry is null) return true;
@@ -130,9 +130,13 @@ public sealed partial class FileTree
         if (tar.EntryType == TarEntryType.GlobalExtendedAttributes) return null;
         var type = TarReading.LayerType(tar.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
             $"Layer {layer.Descriptor.Digest} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry.");
+        string path = ImagePath.Clean(tar.Name);
+        if (!FileEntry.IsValidWhiteoutName(ImagePath.Name(path)))
+            throw new LivrableException(DiagnosticCodes.InvalidWhiteout,
+                $"Layer {layer.Descriptor.Digest} has the whiteout '{tar.Name}', which names no file (only its folder or the folder's parent); it is refused.");
         var posix = tar as PosixTarEntry;
         bool device = type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice;
-        return new FileEntry(ImagePath.Clean(tar.Name), type, (int)tar.Mode & FileModes.All, tar.Uid, tar.Gid)
+        return new FileEntry(path, type, (int)tar.Mode & FileModes.All, tar.Uid, tar.Gid)
         {
             Size = type == TarTypeFlag.RegularFile ? tar.Length : 0,
             LinkTarget = type switch
@@ -150,14 +154,17 @@ public sealed partial class FileTree
     /// <summary>
     /// Reads a layer blob's tar entries in order, calling <paramref name="visit"/> with each one's position (every entry
     /// the reader yields counts) until it returns false. The rest of the blob is then read without decompressing it, so
-    /// the store's digest check at its end still runs.
+    /// the store's digest check at its end still runs. More than <paramref name="maxBytes"/> of decompressed tar is
+    /// LIV4202 (skipping a file's bytes reads them too, so a bomb is caught even when nothing is kept).
     /// </summary>
-    private static async Task ForEachEntryAsync(ILayer layer, Func<int, TarEntry, CancellationToken, Task<bool>> visit, CancellationToken cancellationToken)
+    private static async Task ForEachEntryAsync(ILayer layer, long maxBytes, Func<int, TarEntry, CancellationToken, Task<bool>> visit, CancellationToken cancellationToken)
     {
         var raw = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (raw.ConfigureAwait(false))
         {
-            var (stream, compression) = await Decompression.OpenAsync(new NonDisposingStream(raw), cancellationToken).ConfigureAwait(false);
+            var (decompressed, compression) = await Decompression.OpenAsync(new NonDisposingStream(raw), cancellationToken).ConfigureAwait(false);
+            var stream = new LimitedStream(decompressed, maxBytes, () => new LivrableException(DiagnosticCodes.LayerTooLarge,
+                $"Layer {layer.Descriptor.Digest} decompresses to more than {maxBytes} bytes; it is refused as a possible decompression bomb."));
             await using (stream.ConfigureAwait(false))
             {
                 var reader = new TarReader(stream, leaveOpen: true);

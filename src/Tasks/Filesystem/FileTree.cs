@@ -44,15 +44,21 @@ public sealed partial class FileTree
     /// <summary>
     /// The tree of <paramref name="layers"/> (base first), reading each layer once: gzip, zstd or plain tar, told by
     /// the magic bytes. Throws LIV4004 for a layer that is not a tar, LIV4012 for an entry type a layer cannot carry,
-    /// LIV4001 when a blob does not match its digest.
+    /// LIV4001 when a blob does not match its digest, LIV4201 for a whiteout naming no file, LIV4202 for a layer that
+    /// decompresses to more than <see cref="Decompression.DefaultMaxBytes"/>.
     /// </summary>
-    public static async Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, CancellationToken cancellationToken)
+    public static Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, CancellationToken cancellationToken)
+        => LoadAsync(layers, Decompression.DefaultMaxBytes, cancellationToken);
+
+    /// <summary>The same, each layer capped at <paramref name="maxLayerBytes"/> decompressed bytes (LIV4202).</summary>
+    public static async Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, long maxLayerBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(layers);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxLayerBytes);
         var builder = new Builder(Empty);
         foreach (var layer in layers)
         {
-            var entries = await ReadLayerAsync(layer, cancellationToken).ConfigureAwait(false);
+            var entries = await ReadLayerAsync(layer, maxLayerBytes, cancellationToken).ConfigureAwait(false);
             builder.Apply(entries);
         }
         return builder.ToTree();
@@ -78,7 +84,7 @@ public sealed partial class FileTree
     {
         ArgumentNullException.ThrowIfNull(layer);
         var builder = new Builder(this);
-        builder.Apply(await ReadLayerAsync(layer, cancellationToken).ConfigureAwait(false));
+        builder.Apply(await ReadLayerAsync(layer, Decompression.DefaultMaxBytes, cancellationToken).ConfigureAwait(false));
         return builder.ToTree();
     }
 

@@ -29,6 +29,8 @@ public sealed class ImageConfig
     /// <summary>Parses config bytes.</summary>
     public static ImageConfig Parse(ReadOnlyMemory<byte> bytes)
     {
+        // The strict read first: trailing bytes and duplicate keys (LIV9100), which JsonNode would take silently.
+        using (Json.Parse(bytes, "The image config")) { }
         JsonNode? node;
         try
         {

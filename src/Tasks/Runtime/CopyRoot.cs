@@ -144,6 +144,7 @@ internal static class CopyRoot
         {
             string host = root + path;
             var status = UnixFileStatus.TryRead(host) ?? throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Cannot read '{host}' the RUN wrote.");
+            UpperDiff.CheckName(path);
             UpperDiff.CheckAttributes(host, path, logger);
             if (status.Kind == UnixFileKind.Directory)
             {

@@ -27,7 +27,14 @@ namespace Livrable.Runtime;
 /// (<see cref="UserNamespace"/>). Such folders live apart (<c>rootfs-userns-&lt;range&gt;/</c>): their owners are
 /// host ids of that mapping.
 /// </remarks>
-internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNamespace? userNamespace = null)
+/// <param name="stateDirectory">The state folder; layers go to its <c>rootfs/</c> (or <c>rootfs-userns-*/</c>).</param>
+/// <param name="logger">Where progress goes.</param>
+/// <param name="userNamespace">The user namespace of a rootless build; null as root.</param>
+/// <param name="maxLayerBytes">
+/// How many decompressed bytes one layer may hold before it is refused as a decompression bomb (LIV4202), so a
+/// hostile base image cannot fill the disk under the state folder.
+/// </param>
+internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNamespace? userNamespace = null, long maxLayerBytes = Decompression.DefaultMaxBytes)
 {
     private string OpaqueAttribute => userNamespace is null ? "trusted.overlay.opaque" : "user.overlay.opaque";
 
@@ -98,7 +105,9 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         var raw = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (raw.ConfigureAwait(false))
         {
-            var (stream, _) = await Decompression.OpenAsync(raw, cancellationToken).ConfigureAwait(false);
+            var (decompressed, _) = await Decompression.OpenAsync(raw, cancellationToken).ConfigureAwait(false);
+            var stream = new LimitedStream(decompressed, maxLayerBytes, () => new LivrableException(DiagnosticCodes.LayerTooLarge,
+                $"Layer {layer.Descriptor.Digest} decompresses to more than {maxLayerBytes} bytes; it is refused as a possible decompression bomb."));
             await using (stream.ConfigureAwait(false))
             {
                 var reader = new TarReader(stream, leaveOpen: true);
@@ -140,6 +149,11 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
 
         if (name.StartsWith(FileEntry.WhiteoutPrefix, StringComparison.Ordinal))
         {
+            // A bare ".wh." or ".wh..": joined to its folder, the hidden name would be the folder itself or its parent
+            // (the extraction root's parent for a top-level entry), and removing it would delete outside the layer.
+            if (!FileEntry.IsValidWhiteoutName(name))
+                throw new LivrableException(DiagnosticCodes.InvalidWhiteout,
+                    $"Layer {layer.DiffId} holds the whiteout '{entry.Name}', which names no file (only its folder or the folder's parent): refused.");
             if (name == FileEntry.OpaqueWhiteoutName)
             {
                 if (Native.SetXattr(parent, OpaqueAttribute, "y"u8.ToArray(), 1, 0) != 0)

@@ -53,6 +53,7 @@ internal static class UpperDiff
                 {
                     string path = "/" + string.Join('/', ScopedPath.Components(entry.Name));
                     if (path == "/") continue;
+                    CheckName(path);
                     var attributes = entry is System.Formats.Tar.PaxTarEntry pax ? pax.ExtendedAttributes : null;
                     foreach (var (key, _) in attributes ?? new Dictionary<string, string>())
                         if (key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal))
@@ -179,6 +180,7 @@ internal static class UpperDiff
             string path = imageDirectory + "/" + name;
             var status = UnixFileStatus.TryRead(host)
                 ?? throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Cannot read '{host}' the RUN wrote.");
+            CheckName(path);
             CheckAttributes(host, path, logger);
             switch (status.Kind)
             {
@@ -196,6 +198,19 @@ internal static class UpperDiff
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// LIV4204 when the RUN wrote a file or folder named <c>.wh.*</c>: in the layer that name is a whiteout, so the
+    /// file would delete one of the layers below instead of being added (BuildKit's differ writes it as it is and every
+    /// reader then applies it as a whiteout). Overlay's own deletions are 0/0 devices with the plain name, never these.
+    /// </summary>
+    internal static void CheckName(string path)
+    {
+        if (FileEntry.IsWhiteoutName(path[(path.LastIndexOf('/') + 1)..]))
+            throw new LivrableException(DiagnosticCodes.RunWhiteoutName,
+                $"The RUN wrote '{path}', whose name starts with '{FileEntry.WhiteoutPrefix}': in a layer that is a whiteout, which would delete a " +
+                "file of the image instead of adding one. Rename or remove it in the same RUN.");
     }
 
     /// <summary>

@@ -75,8 +75,8 @@ public sealed class ArchiveImage : IImageSource
 
     private async Task<IImage> ResolveOciAsync(TarIndex tar, Platform platform, CancellationToken cancellationToken)
     {
-        OciLayout.CheckLayoutFile(tar.ReadAll("oci-layout", OciLayout.MaxDocumentSize), Description);
-        byte[] index = tar.ReadAll("index.json", OciLayout.MaxDocumentSize);
+        OciLayout.CheckLayoutFile(tar.ReadAll("oci-layout", OciLayout.MaxManifestSize), Description);
+        byte[] index = tar.ReadAll("index.json", OciLayout.MaxManifestSize);
         Task<Stream> OpenBlob(Descriptor d, CancellationToken ct) => Task.FromResult(tar.OpenVerified(BlobName(d.Digest), d, Description));
         return await OciLayout.ResolveAsync(index, _tag, platform, OpenBlob, (d, ct) => OpenLayerAsync(tar, BlobName(d.Digest), d, ct), Description, cancellationToken)
             .ConfigureAwait(false);
@@ -84,7 +84,7 @@ public sealed class ArchiveImage : IImageSource
 
     private async Task<IImage> ResolveDockerAsync(TarIndex tar, Platform platform, CancellationToken cancellationToken)
     {
-        var entry = PickDockerEntry(tar.ReadAll("manifest.json", OciLayout.MaxDocumentSize));
+        var entry = PickDockerEntry(tar.ReadAll("manifest.json", OciLayout.MaxManifestSize));
         byte[] config = tar.ReadAll(entry.Config, OciLayout.MaxDocumentSize);
         var diffIds = ImageConfig.Parse(config).DiffIds;
         if (diffIds.Count != entry.Layers.Count)
@@ -271,11 +271,11 @@ internal sealed class TarIndex
         return new VerifyingStream(Open(name), descriptor.Digest, descriptor.Size, $"Blob {descriptor.Digest} of {description}");
     }
 
-    /// <summary>Reads a small file whole; LIV4004 when it is missing, LIV4002 when larger than <paramref name="max"/>.</summary>
+    /// <summary>Reads a small file whole; LIV4004 when it is missing, LIV4200 when larger than <paramref name="max"/>.</summary>
     public byte[] ReadAll(string name, int max)
     {
         var (_, length) = Resolve(name);
-        if (length > max) throw Descriptor.Invalid($"'{name}' in '{_path}' is {length} bytes; Livrable reads documents of up to {max} bytes");
+        if (length > max) throw OciLayout.TooLarge($"'{name}' in '{_path}'", length, max);
         using var s = Open(name);
         var bytes = new byte[length];
         s.ReadExactly(bytes);

@@ -33,11 +33,11 @@ public sealed class LayoutImage : IImageSource
         string layoutFile = Path.Combine(_directory, "oci-layout");
         if (!File.Exists(layoutFile))
             throw new LivrableException(DiagnosticCodes.InputNotFound, $"'{_directory}' is not an OCI image layout: it has no 'oci-layout' file.");
-        OciLayout.CheckLayoutFile(await File.ReadAllBytesAsync(layoutFile, cancellationToken).ConfigureAwait(false), Description);
+        OciLayout.CheckLayoutFile(await OciLayout.ReadFileAsync(layoutFile, OciLayout.MaxManifestSize, $"The oci-layout file of {Description}", cancellationToken).ConfigureAwait(false), Description);
         string indexFile = Path.Combine(_directory, "index.json");
         if (!File.Exists(indexFile))
             throw new LivrableException(DiagnosticCodes.InvalidArchive, $"The OCI layout '{_directory}' has no 'index.json'.");
-        byte[] index = await File.ReadAllBytesAsync(indexFile, cancellationToken).ConfigureAwait(false);
+        byte[] index = await OciLayout.ReadFileAsync(indexFile, OciLayout.MaxManifestSize, $"The index.json of {Description}", cancellationToken).ConfigureAwait(false);
         return await OciLayout.ResolveAsync(index, _tag, platform, OpenBlob, OpenBlob, Description, cancellationToken).ConfigureAwait(false);
     }
 
@@ -66,8 +66,15 @@ internal static class OciLayout
     /// <summary>The <c>oci-layout</c> file's content.</summary>
     public static readonly byte[] LayoutFileBytes = """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray();
 
-    /// <summary>Manifests, indexes and configs larger than this are refused: no real one comes close.</summary>
+    /// <summary>Configs larger than this are refused (LIV4200): no real one comes close.</summary>
     public const int MaxDocumentSize = 16 << 20;
+
+    /// <summary>
+    /// Manifests and indexes (<c>index.json</c> and docker's <c>manifest.json</c> included) larger than this are refused
+    /// (LIV4200): 4 MiB is what the distribution spec tells registries to accept at least and what containerd and
+    /// go-containerregistry read at most, so a larger one could not be pushed or pulled anyway.
+    /// </summary>
+    public const int MaxManifestSize = 4 << 20;
 
     /// <summary>How deep indexes may nest before the walk gives up (a cycle, or a hostile layout).</summary>
     private const int MaxDepth = 8;
@@ -116,12 +123,30 @@ internal static class OciLayout
     /// <summary>Reads a small blob (manifest, index, config) whole, verified.</summary>
     public static async Task<byte[]> ReadAllAsync(Func<Descriptor, CancellationToken, Task<Stream>> open, Descriptor descriptor, CancellationToken cancellationToken)
     {
-        if (descriptor.Size > MaxDocumentSize)
-            throw Descriptor.Invalid($"The {descriptor.MediaType} {descriptor.Digest} is {descriptor.Size} bytes; Livrable reads documents of up to {MaxDocumentSize} bytes");
+        int max = MediaTypes.IsManifest(descriptor.MediaType) || MediaTypes.IsIndex(descriptor.MediaType) ? MaxManifestSize : MaxDocumentSize;
+        if (descriptor.Size > max)
+            throw TooLarge($"The {descriptor.MediaType} {descriptor.Digest}", descriptor.Size, max);
         await using var stream = await open(descriptor, cancellationToken).ConfigureAwait(false);
         var buffer = new MemoryStream((int)descriptor.Size);
         await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
         return buffer.ToArray();
+    }
+
+    /// <summary>LIV4200 for a document of <paramref name="size"/> bytes over <paramref name="max"/>.</summary>
+    public static LivrableException TooLarge(string what, long size, int max)
+        => new(DiagnosticCodes.DocumentTooLarge, $"{what} is {size} bytes; Livrable reads documents of up to {max} bytes (a hostile or broken image), so it is refused.");
+
+    /// <summary>Reads a small file of a layout folder whole; LIV4200 when it is larger than <paramref name="max"/>.</summary>
+    public static async Task<byte[]> ReadFileAsync(string path, int max, string what, CancellationToken cancellationToken)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        await using (stream.ConfigureAwait(false))
+        {
+            if (stream.Length > max) throw TooLarge(what, stream.Length, max);
+            var bytes = new byte[stream.Length];
+            await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return bytes;
+        }
     }
 
     /// <summary>Whether an index entry carries the name <paramref name="tag"/> (the ref name, or containerd's full name).</summary>

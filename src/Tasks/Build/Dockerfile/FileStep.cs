@@ -116,6 +116,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         createdBy.Append(" # buildkit");
 
         var entries = Plan.Entries();
+        CheckNoWhiteoutNames(entries);
         await Session.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken).ConfigureAwait(false);
     }
 
@@ -159,6 +160,21 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
             key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}");
         }
         return true;
+    }
+
+    /// <summary>
+    /// LIV1200 when an entry of the layer (a copied file, its destination name, a folder on the way) is named
+    /// <c>.wh.*</c>: in the layer that name is a whiteout, so the COPY would delete a file of the image instead of adding
+    /// one. BuildKit writes such a file into the layer as it is, and every reader of the image (containerd, Docker,
+    /// umoci) then applies it as a whiteout; Livrable refuses it. COPY and ADD never write whiteouts of their own.
+    /// </summary>
+    private void CheckNoWhiteoutNames(IReadOnlyList<FileEntry> entries)
+    {
+        foreach (var entry in entries)
+            if (entry.Path.Split('/').Any(s => s.StartsWith(FileEntry.WhiteoutPrefix, StringComparison.Ordinal)))
+                throw new LivrableException(DiagnosticCodes.WhiteoutNamedSource,
+                    $"{instruction.Keyword} would write '{entry.Path}', whose name starts with '{FileEntry.WhiteoutPrefix}': in a layer that is a " +
+                    "whiteout, which deletes a file of the image instead of adding one. Rename it or leave it out (.dockerignore, --exclude).", Span);
     }
 
     /// <summary>Whether <c>--parents</c> is set (COPY only).</summary>
