@@ -93,7 +93,9 @@ public sealed partial class BuildCacheTests
     private static async Task<Built> BuildAsync(Workspace w, string dockerfile, IReadOnlyDictionary<string, string>? buildArgs = null,
         IReadOnlyDictionary<string, string>? namedContexts = null, bool noCache = false, string? stateDirectory = null)
     {
-        w.Write("Dockerfile", dockerfile);
+        // Written only when it changes: two builds at once must not see it truncated by the other's write.
+        string path = Path.Combine(w.Context, "Dockerfile");
+        if (!File.Exists(path) || File.ReadAllText(path) != dockerfile) w.Write("Dockerfile", dockerfile);
         string work = w.NewFolder("build");
         var request = Request(w, work, stateDirectory, buildArgs, namedContexts, noCache);
         var logger = new RecordingLogger();
