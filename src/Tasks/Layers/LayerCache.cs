@@ -41,6 +41,7 @@ internal static class LayerCache
         text.Append(Version).Append('\n')
             .Append(options.Epoch.ToUnixTimeSeconds()).Append('\n')
             .Append((int)options.CompressionLevel).Append('\n')
+            .Append(options.Compression).Append('\n')
             .Append(string.Join(",", options.ExecutableNames.Order(StringComparer.Ordinal))).Append('\n');
         switch (spec)
         {
