@@ -32,6 +32,10 @@ public sealed class DeterministicZstdStream : Stream
         _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, workers ?? Math.Max(1, Environment.ProcessorCount));
         _compressor.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
         _zstd = new CompressionStream(inner, _compressor, 1 << 17, preserveCompressor: true, leaveOpen: true);
+        // zstd writes a one-shot frame (content size known, single segment) when its first call already ends the
+        // frame, that is when nothing was written before dispose, and a streaming frame otherwise: so no input and
+        // one empty write would give different bytes. An empty write first makes every frame a streaming one.
+        _zstd.Write(ReadOnlySpan<byte>.Empty);
     }
 
     /// <summary>
