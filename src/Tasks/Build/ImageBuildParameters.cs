@@ -19,6 +19,9 @@ public sealed class ImageBuildParameters
     public string? ArchiveOutputPath { get; set; }
     public string? LocalRegistry { get; set; }
     public string? ImageFormat { get; set; }
+
+    /// <summary>ContainerLayerCompression: <c>gzip</c> (default) or <c>zstd</c>, for the layers Livrable writes.</summary>
+    public string? LayerCompression { get; set; }
     public string? WorkingDirectory { get; set; }
     public string? User { get; set; }
     public IReadOnlyList<ParameterItem>? Entrypoint { get; set; }
@@ -195,22 +198,30 @@ public sealed class ImageBuildParameters
 
     /// <summary>
     /// What both modes share, the image's <paramref name="platform"/> and where and how it is written: repository,
-    /// tags, registry, archive, local engine, format, creation time, state folder, insecure registries.
+    /// tags, registry, archive, local engine, format, layer compression, creation time, state folder, insecure registries.
     /// </summary>
-    private ImageBuildRequest WithOutputs(Platform platform) => new()
+    private ImageBuildRequest WithOutputs(Platform platform)
     {
-        Platform = platform,
-        Repository = Repository.Trim(),
-        Tags = Tags is { Count: > 0 } ? Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() : ["latest"],
-        Registry = NullIfEmpty(Registry),
-        ArchivePath = NullIfEmpty(ArchiveOutputPath) is { } archive ? Path.GetFullPath(archive) : null,
-        LocalEngine = ParseLocalRegistry(LocalRegistry),
-        Format = ParseFormat(ImageFormat),
-        Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
-        StateDirectory = NullIfEmpty(StateDirectory)
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
-        InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
-    };
+        // Parsed in the order of the request's members, so that of several bad values the same one is reported.
+        string? localEngine = ParseLocalRegistry(LocalRegistry);
+        var format = ParseFormat(ImageFormat);
+        var compression = ParseLayerCompression(LayerCompression, format);
+        return new()
+        {
+            Platform = platform,
+            Repository = Repository.Trim(),
+            Tags = Tags is { Count: > 0 } ? Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() : ["latest"],
+            Registry = NullIfEmpty(Registry),
+            ArchivePath = NullIfEmpty(ArchiveOutputPath) is { } archive ? Path.GetFullPath(archive) : null,
+            LocalEngine = localEngine,
+            Format = format,
+            LayerCompression = compression,
+            Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
+            StateDirectory = NullIfEmpty(StateDirectory)
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
+            InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
+        };
+    }
 
     /// <summary>Items <c>Include="name" Value="..."</c> as a map (a later item wins); LIV2070 for a bad name or a missing value.</summary>
     private static IReadOnlyDictionary<string, string> Map(IReadOnlyList<ParameterItem>? items, string what, bool valueRequired)
@@ -256,7 +267,7 @@ public sealed class ImageBuildParameters
         {
             yield return $"Livrable request: Dockerfile {build.DockerfilePath}, context {build.ContextDirectory}, target {build.Target ?? "(last stage)"}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
             yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + a.Value))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}] cache from=[{string.Join(", ", build.CacheFrom)}] cache to={build.CacheTo ?? "-"}";
-            yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
+            yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
             yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory}";
             if (r.Platforms.Count > 0) yield return $"  platforms=[{string.Join(", ", r.Platforms)}]";
             yield break;
@@ -270,7 +281,7 @@ public sealed class ImageBuildParameters
         }
         if (r.Platforms.Count > 0) yield return $"Livrable request: platforms [{string.Join(", ", r.Platforms)}]";
         yield return $"Livrable request: base {r.BaseImage}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
-        yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format}";
+        yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
         yield return $"  config: workdir={r.Config.WorkingDirectory} user={r.Config.User ?? "-"} entrypoint=[{Join(r.Config.Entrypoint)}] cmd=[{Join(r.Config.Cmd)}]";
         yield return $"  env=[{string.Join(", ", r.Config.Environment.Select(e => e.Key + "=" + e.Value))}] labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] ports=[{string.Join(", ", r.Config.Ports)}]";
         yield return $"  created={r.Created:O} state={r.StateDirectory} insecure=[{string.Join(", ", r.InsecureRegistries)}]";
@@ -366,6 +377,17 @@ public sealed class ImageBuildParameters
         "docker" => Images.ImageFormat.Docker,
         _ => throw new LivrableException(DiagnosticCodes.InvalidPropertyValue, $"ContainerImageFormat '{value}' is not Oci or Docker."),
     };
+
+    /// <summary>gzip or zstd; LIV2xxx for another value, LIV4101 for zstd in a Docker image, whose manifest has no zstd layer type.</summary>
+    private static global::Livrable.Layers.LayerCompression ParseLayerCompression(string? value, ImageFormat format)
+    {
+        var compression = global::Livrable.Layers.LayerCompressions.Parse(value)
+            ?? throw new LivrableException(DiagnosticCodes.InvalidPropertyValue, $"ContainerLayerCompression '{value}' is not gzip or zstd.");
+        if (compression == global::Livrable.Layers.LayerCompression.Zstd && format == Images.ImageFormat.Docker)
+            throw new LivrableException(DiagnosticCodes.ZstdNeedsOciFormat,
+                "ContainerLayerCompression=zstd needs ContainerImageFormat=OCI: Docker's manifest format has no zstd layer type. Use gzip, or the OCI format.");
+        return compression;
+    }
 
     private static string? ParseLocalRegistry(string? value) => value?.Trim().ToLowerInvariant() switch
     {

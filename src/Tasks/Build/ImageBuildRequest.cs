@@ -1,4 +1,5 @@
 using Livrable.Images;
+using Livrable.Layers;
 
 namespace Livrable.Build;
 
@@ -67,6 +68,12 @@ public sealed record ImageBuildRequest
 
     /// <summary>Which manifest family to write.</summary>
     public ImageFormat Format { get; init; } = ImageFormat.Oci;
+
+    /// <summary>
+    /// How the layers Livrable writes are compressed (gzip unless asked); a base image's layers keep their own.
+    /// zstd needs <see cref="ImageFormat.Oci"/>: <see cref="ImageBuildParameters"/> refuses it with Docker (LIV4101).
+    /// </summary>
+    public LayerCompression LayerCompression { get; init; } = LayerCompression.Gzip;
 
     /// <summary>The time written into the config, history and every layer entry (from SOURCE_DATE_EPOCH).</summary>
     public DateTimeOffset Created { get; init; } = Reproducibility.DefaultEpoch;

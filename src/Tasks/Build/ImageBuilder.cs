@@ -160,7 +160,7 @@ public static class ImageBuilder
         var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
 
         // Independent layers are written concurrently; each is one pass of tar, gzip and hashing.
-        var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache };
+        var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache, Compression = request.LayerCompression };
         var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
         var newLayers = new List<ILayer>();
         for (int i = 0; i < layerTasks.Count; i++)
@@ -198,6 +198,7 @@ public static class ImageBuilder
         {
             TargetPlatform = request.Platform,
             Epoch = request.Created,
+            LayerCompression = request.LayerCompression,
             BuildArgs = dockerfile.BuildArgs,
             NamedContexts = dockerfile.NamedContexts,
             Target = dockerfile.Target,

@@ -224,6 +224,15 @@ public static class DiagnosticCodes
     /// <summary>An image tarball or OCI layout holds no image with the tag asked for, or several and no tag was given.</summary>
     public const string ImageNotInArchive = "LIV4050";
 
+    // Layer compression (Layers/DeterministicGzipStream, Layers/LayerCompression): 4100-4119
+    /// <summary>
+    /// The runtime's <c>DeflateStream.Flush()</c> did not end a block with a sync flush, so parallel gzip blocks cannot be
+    /// joined into one stream: the layer is refused rather than written corrupt.
+    /// </summary>
+    public const string DeflateFlushUnsupported = "LIV4100";
+    /// <summary><c>ContainerLayerCompression=zstd</c> with <c>ContainerImageFormat=Docker</c>: Docker's manifest format has no zstd layer type.</summary>
+    public const string ZstdNeedsOciFormat = "LIV4101";
+
     // Filesystem (Dockerfile frontend): --chown, --chmod (1080-1099); archives, downloads, trees (4070-4089)
     /// <summary><c>--chown</c> names a user that the image's <c>/etc/passwd</c> does not have (or the image has no such file).</summary>
     public const string UnknownUser = "LIV1080";

@@ -17,8 +17,11 @@ namespace Livrable.Layers;
 /// </summary>
 internal static class LayerCache
 {
-    /// <summary>Bumped whenever the layer writer's output for the same inputs could change.</summary>
-    private const string Version = "livrable-layer-cache-v1";
+    /// <summary>
+    /// Bumped whenever the layer writer's output for the same inputs could change. v2: gzip in parallel 1 MiB blocks
+    /// joined by sync flushes (other compressed bytes, same diff ids), and the layer compression in the key.
+    /// </summary>
+    private const string Version = "livrable-layer-cache-v2";
 
     /// <summary>
     /// How recent an input's modification time may be for the layer to be recorded. A file written within the file
@@ -38,6 +41,7 @@ internal static class LayerCache
         text.Append(Version).Append('\n')
             .Append(options.Epoch.ToUnixTimeSeconds()).Append('\n')
             .Append((int)options.CompressionLevel).Append('\n')
+            .Append(options.Compression).Append('\n')
             .Append(string.Join(",", options.ExecutableNames.Order(StringComparer.Ordinal))).Append('\n');
         switch (spec)
         {

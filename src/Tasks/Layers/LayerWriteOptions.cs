@@ -12,8 +12,11 @@ public sealed record LayerWriteOptions
     /// </summary>
     public DateTimeOffset Epoch { get; init; } = Reproducibility.DefaultEpoch;
 
-    /// <summary>The deflate level; changing it changes the digest, never the diff id.</summary>
+    /// <summary>The compression level (deflate's, or zstd's mapped one); changing it changes the digest, never the diff id.</summary>
     public CompressionLevel CompressionLevel { get; init; } = CompressionLevel.Optimal;
+
+    /// <summary>gzip (the default) or zstd (<c>ContainerLayerCompression</c>); it sets the layer's media type too.</summary>
+    public LayerCompression Compression { get; init; } = LayerCompression.Gzip;
 
     /// <summary>Whether a layer whose inputs are unchanged reuses the blob it produced before (<see cref="LayerCache"/>).</summary>
     public bool UseCache { get; init; } = true;

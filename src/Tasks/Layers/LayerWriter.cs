@@ -6,8 +6,8 @@ using Livrable.Store;
 namespace Livrable.Layers;
 
 /// <summary>
-/// Writes a <see cref="LayerSpec"/> as a reproducible gzip layer into the blob store, in one pass: tar bytes are
-/// hashed (the diff id), gzipped, hashed again and counted (the digest and size) on their way to a temporary file,
+/// Writes a <see cref="LayerSpec"/> as a reproducible gzip (or zstd) layer into the blob store, in one pass: tar bytes are
+/// hashed (the diff id), compressed, hashed again and counted (the digest and size) on their way to a temporary file,
 /// which is then committed under its digest. No uncompressed copy is ever written.
 /// The rules (https://github.com/opencontainers/image-spec/blob/main/layer.md, plus Livrable's reproducibility
 /// rules in docs/reproducibility.md): names relative with no <c>./</c>, every parent directory explicit, entries sorted
@@ -55,10 +55,10 @@ public static partial class LayerWriter
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             {
                 using var compressed = new HashingStream(file, leaveOpen: true);
-                var gzip = new DeterministicGzipStream(compressed, options.CompressionLevel, leaveOpen: true);
-                await using (gzip.ConfigureAwait(false))
+                var compressor = LayerCompressions.Open(options.Compression, compressed, options.CompressionLevel);
+                await using (compressor.ConfigureAwait(false))
                 {
-                    using var uncompressed = new HashingStream(gzip, leaveOpen: true);
+                    using var uncompressed = new HashingStream(compressor, leaveOpen: true);
                     await using (var tar = new TarWriter(uncompressed, leaveOpen: true))
                     {
                         var context = new Context(tar, options.Epoch.ToUnixTimeSeconds(), options, cancellationToken);
@@ -79,7 +79,7 @@ public static partial class LayerWriter
                 await file.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
             store.Commit(temp, digest);
-            return new StoredLayer(new Descriptor(MediaTypes.OciLayerGzip, digest, size), diffId, store);
+            return new StoredLayer(new Descriptor(LayerCompressions.MediaType(options.Compression), digest, size), diffId, store);
         }
         catch (IOException e) when (IsDiskFull(e))
         {

@@ -34,6 +34,9 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary><c>Oci</c> (default) or <c>Docker</c>.</summary>
     public string? ImageFormat { get; set; }
 
+    /// <summary><c>gzip</c> (default) or <c>zstd</c>: how the layers Livrable writes are compressed (zstd needs the OCI format).</summary>
+    public string? LayerCompression { get; set; }
+
     /// <summary>The image's working directory, where the publish output goes; empty keeps the base's (<c>/app</c> when there are publish files).</summary>
     public string? WorkingDirectory { get; set; }
 

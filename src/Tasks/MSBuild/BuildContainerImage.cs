@@ -56,6 +56,7 @@ public sealed partial class BuildContainerImage
         ArchiveOutputPath = ArchiveOutputPath,
         LocalRegistry = LocalRegistry,
         ImageFormat = ImageFormat,
+        LayerCompression = LayerCompression,
         WorkingDirectory = WorkingDirectory,
         User = User,
         Entrypoint = Items(Entrypoint),

@@ -71,6 +71,7 @@ public static class ImageValidator
             MediaTypes.OciLayer or "application/vnd.oci.image.layer.nondistributable.v1.tar" => new MemoryStream(bytes),
             MediaTypes.OciLayerGzip or MediaTypes.DockerLayerGzip or MediaTypes.DockerLayerForeign
                 or "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip" => new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress),
+            MediaTypes.OciLayerZstd => new SharpCompress.Compressors.ZStandard.DecompressionStream(new MemoryStream(bytes)),
             var other => throw new Xunit.Sdk.XunitException($"The validator cannot decompress {other}."),
         };
         var plain = new MemoryStream();

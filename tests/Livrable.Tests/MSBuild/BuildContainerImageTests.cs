@@ -124,6 +124,7 @@ public sealed class BuildContainerImageTests : IDisposable
     [Theory]
     [InlineData(nameof(BuildContainerImage.ImageFormat), "Foo", "LIV2003")]
     [InlineData(nameof(BuildContainerImage.LocalRegistry), "Containerd", "LIV2003")]
+    [InlineData(nameof(BuildContainerImage.LayerCompression), "brotli", "LIV2003")]
     [InlineData(nameof(BuildContainerImage.RuntimeIdentifier), "osx-arm64", "LIV2006")]
     [InlineData(nameof(BuildContainerImage.SourceDateEpoch), "yesterday", "LIV2003")]
     [InlineData(nameof(BuildContainerImage.AppCommandInstruction), "Cmd", "LIV2003")]
@@ -137,6 +138,26 @@ public sealed class BuildContainerImageTests : IDisposable
 
         var error = Assert.Single(engine.Errors);
         Assert.Equal(code, error.Code);
+    }
+
+    [Fact]
+    public void LayerCompressionIsGzipUnlessZstdIsAskedAndZstdNeedsTheOciFormat()
+    {
+        var task = NewTask();
+        Assert.Equal(Livrable.Layers.LayerCompression.Gzip, task.CreateRequest().LayerCompression);
+        task.LayerCompression = " ZSTD ";
+        Assert.Equal(Livrable.Layers.LayerCompression.Zstd, task.CreateRequest().LayerCompression);
+        task.ImageFormat = "OCI";
+        Assert.Equal(Livrable.Layers.LayerCompression.Zstd, task.CreateRequest().LayerCompression);
+
+        var engine = new FakeEngine();
+        task = NewTask(engine);
+        task.LayerCompression = "zstd";
+        task.ImageFormat = "Docker";
+        Assert.False(task.Execute());
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal(DiagnosticCodes.ZstdNeedsOciFormat, error.Code);
+        Assert.Contains("ContainerImageFormat=OCI", error.Message);
     }
 
     [Fact]

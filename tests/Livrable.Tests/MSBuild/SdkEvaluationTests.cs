@@ -144,6 +144,27 @@ public sealed class SdkEvaluationTests : IDisposable
         Assert.DoesNotContain("CreateNewImage", publish);
     }
 
+    /// <summary>
+    /// ContainerLayerCompression goes from the targets to the task: zstd gives zstd layers (read back by skopeo), and
+    /// zstd with ContainerImageFormat=Docker is LIV4101 before anything is built.
+    /// </summary>
+    [Fact]
+    public async Task ContainerLayerCompressionReachesTheTask()
+    {
+        string archive = Path.Combine(_temp.Path, "out", "app.tar");
+        string project = AppProject("zapp", $"<ContainerBaseImage>scratch</ContainerBaseImage><ContainerArchiveOutputPath>{archive}</ContainerArchiveOutputPath>");
+
+        string publish = await DotnetAsync("msbuild", project, "-restore", "-t:PublishContainer", "-p:ContainerLayerCompression=zstd", "-p:ContainerTag=v1", "-v:d");
+        Assert.Contains("format=Oci layers=Zstd", publish);
+        var raw = await Tools.RunCheckedAsync("skopeo", "inspect", "--raw", $"oci-archive:{archive}:v1");
+        using (var manifest = JsonDocument.Parse(raw.Stdout))
+            Assert.All(manifest.RootElement.GetProperty("layers").EnumerateArray(),
+                l => Assert.Equal("application/vnd.oci.image.layer.v1.tar+zstd", l.GetProperty("mediaType").GetString()));
+
+        string docker = await DotnetAsync("msbuild", project, "-t:PublishContainer", "-p:ContainerLayerCompression=zstd", "-p:ContainerImageFormat=Docker");
+        Assert.Contains("error LIV4101", docker);
+    }
+
     private async Task<Dictionary<string, string>> PropertiesAsync(string project, string[] arguments, params string[] names)
     {
         string output = await DotnetAsync("msbuild", project, [.. arguments, .. names.Select(n => "-getProperty:" + n)]);

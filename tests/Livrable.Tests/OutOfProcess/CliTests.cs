@@ -121,6 +121,7 @@ public sealed class CliTests : IDisposable
         task.Registry = "";
         task.LocalRegistry = "";
         task.ImageFormat = "Docker";
+        task.LayerCompression = "Gzip";
         task.WorkingDirectory = "/srv";
         task.User = "1000:1000";
         task.Entrypoint = [new TaskItem("/bin/sh")];

@@ -23,6 +23,9 @@ internal sealed record DockerfileBuildOptions
     /// <summary>The time in every history entry, layer entry and the final <c>created</c> (SOURCE_DATE_EPOCH).</summary>
     public DateTimeOffset Epoch { get; init; } = Reproducibility.DefaultEpoch;
 
+    /// <summary>How the layers the build writes are compressed (ContainerLayerCompression); base layers keep theirs.</summary>
+    public LayerCompression LayerCompression { get; init; } = LayerCompression.Gzip;
+
     public IReadOnlyDictionary<string, string> BuildArgs { get; init; } = new Dictionary<string, string>();
     public IReadOnlyDictionary<string, string> NamedContexts { get; init; } = new Dictionary<string, string>();
     public string? Target { get; init; }
@@ -381,7 +384,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken)
     {
         var spec = new EntriesLayerSpec(entries) { CreatedBy = createdBy };
-        var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch }, _options.Store, cancellationToken).ConfigureAwait(false);
+        var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = _options.LayerCompression }, _options.Store, cancellationToken).ConfigureAwait(false);
         Logger.Detail($"  {createdBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}, {entries.Count} entries)");
         state.AddLayer(layer, entries, new HistoryEntry(Epoch, createdBy, HistoryComment));
     }
