@@ -13,7 +13,8 @@
 # the SDK), and the peak memory of the whole process tree (see bench/README.md, "Peak memory").
 #
 # Env: WORKLOADS ("a b c"), PEERS ("sdk buildah docker physical"), ROUNDS (3), N (2: unchanged runs per round),
-#      SMALL (1: a 30 MB / 2,000-file context for b, a dry run), A_VARIANTS ("fdd scd"), WORK (/tmp/livrable-bench),
+#      SMALL (1: a 30 MB / 2,000-file context for b, a dry run), A_VARIANTS ("fdd scd"), A_DESTS ("tar push": a's
+#      destinations, an image tarball and $REG, where the bytes uploaded are counted), WORK (/tmp/livrable-bench),
 #      SAMPLE (0.2: seconds between memory samples), BUILDAH_DRIVER (overlay), OUT_MD (bench/results/latest.md),
 #      REG (the registry of the base images: 127.0.0.1:5000, else lib.sh starts one on 127.0.0.1:5001).
 # Needs: root, dotnet, skopeo, jq, GNU time, pigz, and for the peers buildah and docker.io (a missing peer is a note
@@ -32,6 +33,8 @@ ROUNDS="${ROUNDS:-3}"
 N="${N:-2}"
 SMALL="${SMALL:-0}"
 A_VARIANTS="${A_VARIANTS:-fdd scd}"
+A_DESTS="${A_DESTS:-tar push}"
+A_CASES=""; for v in $A_VARIANTS; do for d in $A_DESTS; do A_CASES+=" $v-$d"; done; done
 WORK="${WORK:-/tmp/livrable-bench}"
 SAMPLE="${SAMPLE:-0.2}"
 BUILDAH_DRIVER="${BUILDAH_DRIVER:-overlay}"
@@ -72,6 +75,22 @@ for img in "${need_images[@]}"; do
 done
 
 mkdir -p "$WORK/results" "$WORK/out" "$WORK/logs" "$WORK/state" "$WORK/apps" "$(dirname "$OUT_MD")"
+# The registry's access log and storage, to count what a's pushes upload (lib.sh's registries keep them there).
+REG_DIR="${REG_DIR:-/tmp/reg${REG##*:}}"
+REG_LOG="$REG_DIR/log"; REG_DATA="$REG_DIR/data/docker/registry/v2"
+[[ -r "$REG_LOG" && -d "$REG_DATA" ]] || { log "no registry log/data under $REG_DIR: uploaded bytes will be NA"; REG_LOG=""; }
+# Blobs the registry received for REPO in log lines after LINE: completed uploads (PUT ...&digest=, or a one-shot
+# POST ...?digest=), not cross-repository mounts; sizes from its storage. Prints "blobs bytes".
+uploads_since() {  # uploads_since LINE REPO
+  [[ -n "$REG_LOG" ]] || { echo "NA NA"; return; }
+  local blobs=0 bytes=0 hex f
+  while read -r hex; do
+    f="$REG_DATA/blobs/sha256/${hex:0:2}/$hex/data"
+    blobs=$((blobs + 1)); [[ -f "$f" ]] && bytes=$((bytes + $(stat -c %s "$f")))
+  done < <(tail -n "+$(($1 + 1))" "$REG_LOG" | grep -E "\"(PUT|POST) /v2/$2/blobs/uploads/[^ ]*digest=sha256(%3A|:)[0-9a-f]{64}[^ ]* HTTP/[0-9.]+\" 201 " \
+             | grep -v 'mount=' | grep -oE 'digest=sha256(%3A|:)[0-9a-f]{64}' | grep -oE '[0-9a-f]{64}$' || true)
+  echo "$blobs $bytes"
+}
 
 # ------------------------------------------------------------------ measuring one run
 # Resident memory (kB) of the processes ROOTS and all their descendants, summed: the tree of one build. Shared pages
@@ -118,20 +137,22 @@ own_ms() {  # own_ms LOG "NAME..." Target|Task -> the sum of those lines of that
     s && $2 == "ms" && ($3 in want) { t += $1; found = 1 } END { if (found) print t; else print "NA" }' "$1"
 }
 
-printf 'workload\tvariant\tphase\tround\ttool\twall_s\town_ms\tcpu_s\trss1_kb\ttree_kb\trc\tload1\tlog\ttargets_ms\n' > "$RAW"
+printf 'workload\tvariant\tphase\tround\ttool\twall_s\town_ms\tcpu_s\trss1_kb\ttree_kb\trc\tload1\tlog\ttargets_ms\tup_blobs\tup_bytes\n' > "$RAW"
 FAILED=()
 # One timed run of TOOL; appends a raw row. run_tool WORKLOAD VARIANT PHASE RUN TOOL CMD [EXTRA_ROOTS]
 run_tool() {
-  local w="$1" v="$2" phase="$3" run="$4" tool="$5" cmd="$6" extra="${7:-}" own=NA targets=NA load1
+  local w="$1" v="$2" phase="$3" run="$4" tool="$5" cmd="$6" extra="${7:-}" own=NA targets=NA load1 line0=0 up="NA NA"
   local logf="$WORK/logs/$w-$v-$tool-$phase-$run.log"
   load1=$(cut -d' ' -f1 /proc/loadavg)
+  [[ -n "$REG_LOG" ]] && line0=$(wc -l < "$REG_LOG")
   measure "$logf" "$extra" "$cmd"
+  [[ "$w" == a && "$v" == *-push ]] && up=$(uploads_since "$line0" "bench-a-$tool-${v%-*}")
   case "$tool" in
     livrable) own=$(own_ms "$logf" "$LIVRABLE_TASKS" Task); targets=$(own_ms "$logf" "$LIVRABLE_TARGETS" Target) ;;
     sdk)      own=$(own_ms "$logf" "$SDK_TASKS" Task) ;;
   esac
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$v" "$phase" "$run" "$tool" "$M_WALL" "$own" \
-    "${M_CPU:-NA}" "${M_RSS1:-NA}" "$M_TREE" "$M_RC" "$load1" "$logf" "$targets" >> "$RAW"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$v" "$phase" "$run" "$tool" "$M_WALL" "$own" \
+    "${M_CPU:-NA}" "${M_RSS1:-NA}" "$M_TREE" "$M_RC" "$load1" "$logf" "$targets" $up >> "$RAW"
   log "$w $v $tool $phase#$run: ${M_WALL}s (own ${own} ms, CPU ${M_CPU:-NA}s), peak tree $((M_TREE / 1024)) MB, largest process $(( ${M_RSS1:-0} / 1024 )) MB, rc=$M_RC"
   if [[ "$M_RC" != 0 ]]; then tail -15 "$logf" >&2; FAILED+=("$w $v $tool $phase#$run ($logf)"); return 1; fi
 }
@@ -225,16 +246,22 @@ a_make() {  # a_make TOOL: the same console app, the Livrable one with the Packa
 EOF
   program "$A_GREETING" "$dir"
 }
-a_cmd() {  # a_cmd TOOL VARIANT
-  local tool="$1" v="$2" dir="$WORK/apps/a-$1"
+a_cmd() {  # a_cmd TOOL VARIANT-DEST
+  local tool="$1" v="${2%-*}" dest="${2#*-}" dir="$WORK/apps/a-$1"
   local cmd="cd $dir && XDG_CACHE_HOME=$WORK/state/a-$tool-xdg exec dotnet publish -c Release -t:PublishContainer $DOTNET_FLAGS"
-  cmd+=" $(a_props "$v") -p:ContainerRepository=bench-a-$tool-$v -p:ContainerImageTag=latest -p:ContainerArchiveOutputPath=$WORK/out/a-$tool-$v.tar"
+  cmd+=" $(a_props "$v") -p:ContainerRepository=bench-a-$tool-$v -p:ContainerImageTag=latest"
+  case "$dest" in
+    tar)  cmd+=" -p:ContainerArchiveOutputPath=$WORK/out/a-$tool-$v.tar" ;;
+    push) cmd+=" -p:ContainerRegistry=$REG" ;;
+  esac
   [[ "$tool" == livrable ]] && cmd+=" -p:ContainerStateDirectory=$WORK/state/a-livrable"
   echo "$cmd"
 }
 a_cold() {  # no bin/obj, the tool's image cache empty (Livrable's state folder; the SDK's $XDG_CACHE_HOME/dotnet/Containers)
-  local dir="$WORK/apps/a-$1"
-  rm -rf "$dir/bin" "$dir/obj" "$WORK/state/a-$1" "$WORK/state/a-$1-xdg" "$WORK/out/a-$1-$2.tar"
+  local dir="$WORK/apps/a-$1" v="${2%-*}"
+  rm -rf "$dir/bin" "$dir/obj" "$WORK/state/a-$1" "$WORK/state/a-$1-xdg" "$WORK/out/a-$1-$v.tar"
+  # A push starts with nothing of the app in the registry (the base layers stay in their own repositories).
+  if [[ "$2" == *-push && -n "$REG_LOG" ]]; then rm -rf "${REG_DATA:?}/repositories/bench-a-$1-$v"; fi
   program "$A_GREETING" "$dir"
 }
 a_edit() { program "$A_GREETING, edited" "$WORK/apps/a-$1"; }
@@ -402,7 +429,7 @@ fi
 
 log "raw rows: $RAW"
 for ((round = 1; round <= ROUNDS; round++)); do
-  has_workload a && for v in $A_VARIANTS; do cycle a "$v" "$round"; done
+  has_workload a && for v in $A_CASES; do cycle a "$v" "$round"; done
   has_workload b && cycle b - "$round"
   has_workload c && cycle c - "$round"
 done
@@ -416,7 +443,16 @@ verify_tar() {  # verify_tar LABEL TARBALL
   info=$(skopeo inspect "$ref" 2>&1 | jq -c '{Digest,Layers:(.Layers|length)}' 2>/dev/null) || info="FAIL: skopeo inspect"
   VERIFY+=("| $1 | \`${ref%%:*}\` | \`${info:-FAIL}\` |")
 }
-has_workload a && for v in $A_VARIANTS; do for tool in $(tools_of a); do verify_tar "a $v $tool" "$WORK/out/a-$tool-$v.tar"; done; done
+verify_reg() {  # verify_reg LABEL REPOSITORY
+  local info
+  info=$(skopeo inspect --tls-verify=false "docker://$REG/$2:latest" 2>&1 | jq -c '{Digest,Layers:(.Layers|length)}' 2>/dev/null) || info="FAIL: skopeo inspect"
+  VERIFY+=("| $1 | \`docker://$REG/$2\` | \`${info:-FAIL}\` |")
+}
+if has_workload a; then
+  for c in $A_CASES; do for tool in $(tools_of a); do
+    if [[ "$c" == *-push ]]; then verify_reg "a $c $tool" "bench-a-$tool-${c%-*}"; else verify_tar "a $c $tool" "$WORK/out/a-$tool-${c%-*}.tar"; fi
+  done; done
+fi
 has_workload b && verify_tar "b livrable" "$WORK/out/b-livrable.tar"
 has_workload c && verify_tar "c livrable" "$(ls "$C_DIR"/pyapp/bin/*/*/container/*.tar 2>/dev/null | awk 'NR==1')"
 for w in b c; do
@@ -448,6 +484,7 @@ peak_kb() {  # the larger of the sampled tree and the largest single process (th
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="NA" || b=="NA" || b+0==0) print ""; else printf " (%.2f×)", a/b }'; }
 sec() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else printf "%.2f", a }'; }
 mb() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else printf "%.0f", a/1024 }'; }
+bytes() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else if (a==0) print "0 B"; else if (a<1e6) printf "%.1f kB", a/1e3; else printf "%.1f MB", a/1e6 }'; }
 # cell WORKLOAD VARIANT PHASE TOOL KIND(time|mem) LIVRABLE_VALUE -> "value (peer/Livrable×)", or why there is none
 cell() {
   local w="$1" v="$2" p="$3" t="$4" val
@@ -469,7 +506,7 @@ cell() {
 }
 label() {  # label WORKLOAD VARIANT
   case "$1" in
-    a) echo "a: hello, $2" ;;
+    a) echo "a: hello, ${2%-*}, ${2#*-}" ;;
     b) echo "b: $(awk -v b="$B_BYTES" 'BEGIN{printf "%.0f MB", b/1e6}'), $B_FILES files" ;;
     c) echo "c: pyapp" ;;
   esac
@@ -491,7 +528,7 @@ SUMMARY="$WORK/results/$STAMP.md"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for w in a b c; do
     has_workload "$w" || continue
-    variants="-"; [[ "$w" == a ]] && variants="$A_VARIANTS"
+    variants="-"; [[ "$w" == a ]] && variants="$A_CASES"
     for v in $variants; do for p in cold unchanged edit; do
       lw=$(value "$w" "$v" "$p" livrable wall_s); lo=$(value "$w" "$v" "$p" livrable own_ms); lm=$(peak_kb "$w" "$v" "$p" livrable)
       lwc=$(sec "$lw"); [[ "$lw" == NA && $(tried "$w" "$v" "$p" livrable) -gt 0 ]] && lwc="failed²"
@@ -500,6 +537,25 @@ SUMMARY="$WORK/results/$STAMP.md"
            "$(mb "$lm") | $(cell "$w" "$v" "$p" sdk mem "$lm") | $(cell "$w" "$v" "$p" buildah mem "$lm") | $(cell "$w" "$v" "$p" docker mem "$lm") |"
     done; done
   done
+  if has_workload a && [[ " $A_DESTS " == *" push "* ]]; then
+    echo
+    echo "Bytes a's pushes uploaded to the registry (blob bytes of completed uploads in its access log, not mounts; medians;"
+    echo "number of blobs in brackets):"
+    echo
+    echo "| workload | phase | Livrable | SDK |"
+    echo "|---|---|---:|---:|"
+    for c in $A_CASES; do
+      [[ "$c" == *-push ]] || continue
+      for p in cold unchanged edit; do
+        row="| $(label a "$c") | $p |"
+        for t in livrable sdk; do
+          [[ " $(tools_of a) " == *" $t "* ]] || { row+=" – |"; continue; }
+          row+=" $(bytes "$(value a "$c" "$p" "$t" up_bytes)") ($(value a "$c" "$p" "$t" up_blobs)) |"
+        done
+        echo "$row"
+      done
+    done
+  fi
   if has_workload b && has_peer physical; then
     lw=$(value b - cold livrable wall_s); lo=$(value b - cold livrable own_ms)
     echo
@@ -535,7 +591,7 @@ SUMMARY="$WORK/results/$STAMP.md"
   echo '```sh'
   for w in a b c; do
     has_workload "$w" || continue
-    variants="-"; [[ "$w" == a ]] && variants="$A_VARIANTS"
+    variants="-"; [[ "$w" == a ]] && variants="$A_CASES"
     for v in $variants; do for t in $(tools_of "$w"); do echo "$(cmd_of "$w" "$t" "$v" cold)"; done; done
   done
   has_workload b && has_peer physical && echo "cd $B_CTX && tar -cf - . | pigz -6 > /dev/null; tar -cf - . | sha256sum > /dev/null"
