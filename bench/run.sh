@@ -521,8 +521,9 @@ SUMMARY="$WORK/results/$STAMP.md"
   echo "$(awk -F'\t' 'NR>1{s+=$12; n++; if($12>m) m=$12} END{printf "mean %.1f, max %.1f", s/n, m}' "$RAW") (on $(nproc) cores)."
   echo
   echo "Wall time in seconds (medians: cold and edit of $ROUNDS, unchanged of $((ROUNDS * N))); *own* = the time in the"
-  echo "tool's own MSBuild tasks (Task Performance Summary: Livrable's $LIVRABLE_TASKS; the SDK's $SDK_TASKS). Peak memory in MB, the whole process"
-  echo "tree (docker: with dockerd's). In brackets: peer / Livrable (above 1: Livrable is faster or lighter)."
+  echo "tool's own MSBuild tasks (Task Performance Summary: Livrable's $LIVRABLE_TASKS; the SDK's $SDK_TASKS)."
+  echo "Peak memory in MB, the whole process tree (docker: with dockerd's). In brackets: peer / Livrable (above 1: Livrable"
+  echo "is faster or lighter)."
   echo
   echo "| workload | phase | Livrable s | own s | SDK s | buildah s | docker s | Livrable MB | SDK MB | buildah MB | docker MB |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
