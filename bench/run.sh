@@ -21,7 +21,14 @@
 # in the table, not a failure). Uses ../shared/bench/ beside this repository: lib.sh, seed-registry.sh, make-workload.sh.
 
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="${_BENCH_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+# bash reads a script while it runs it: a pull, merge or edit of this file during a 45-minute run would change the
+# lines still to come. So the run is made by a copy, taken at the start.
+if [[ -z "${_BENCH_REPO:-}" ]]; then
+  mkdir -p "${WORK:-/tmp/livrable-bench}"
+  cp "${BASH_SOURCE[0]}" "${WORK:-/tmp/livrable-bench}/run.sh.running"
+  _BENCH_REPO="$REPO" exec bash "${WORK:-/tmp/livrable-bench}/run.sh.running" "$@"
+fi
 SHARED="${SHARED:-$REPO/../shared/bench}"
 [[ -f "$SHARED/lib.sh" ]] || { echo "run.sh: $SHARED/lib.sh not found (../shared/bench beside the repository)" >&2; exit 1; }
 # shellcheck source=/dev/null
@@ -259,7 +266,8 @@ a_cmd() {  # a_cmd TOOL VARIANT-DEST
 }
 a_cold() {  # no bin/obj, the tool's image cache empty (Livrable's state folder; the SDK's $XDG_CACHE_HOME/dotnet/Containers)
   local dir="$WORK/apps/a-$1" v="${2%-*}"
-  rm -rf "$dir/bin" "$dir/obj" "$WORK/state/a-$1" "$WORK/state/a-$1-xdg" "$WORK/out/a-$1-$v.tar"
+  rm -rf "$dir/bin" "$dir/obj" "$WORK/state/a-$1" "$WORK/state/a-$1-xdg"
+  if [[ "$2" == *-tar ]]; then rm -f "$WORK/out/a-$1-$v.tar"; fi
   # A push starts with nothing of the app in the registry (the base layers stay in their own repositories).
   if [[ "$2" == *-push && -n "$REG_LOG" ]]; then rm -rf "${REG_DATA:?}/repositories/bench-a-$1-$v"; fi
   program "$A_GREETING" "$dir"
@@ -381,6 +389,41 @@ tools_of() {  # tools_of WORKLOAD -> Livrable first, then the selected peers tha
 }
 extra_roots() { [[ "$1" == docker ]] && echo "$DOCKERD_PID" || true; }
 
+# Checks of the last image of each case, as soon as its last round ends (a later workload's cold run empties the
+# peers' stores): Livrable's and the SDK's output read by skopeo; buildah's and docker's images inspected in their store.
+VERIFY=()
+verify_tar() {  # verify_tar LABEL TARBALL
+  local ref info
+  if [[ ! -f "$2" ]]; then VERIFY+=("| $1 | \`$2\` | missing |"); return; fi
+  if tar -tf "$2" | grep -qx 'oci-layout'; then ref="oci-archive:$2"; else ref="docker-archive:$2"; fi
+  info=$(skopeo inspect "$ref" 2>&1 | jq -c '{Digest,Layers:(.Layers|length)}' 2>/dev/null) || info="FAIL: skopeo inspect"
+  VERIFY+=("| $1 | \`${ref%%:*}\` | \`${info:-FAIL}\` |")
+}
+verify_reg() {  # verify_reg LABEL REPOSITORY
+  local info
+  info=$(skopeo inspect --tls-verify=false "docker://$REG/$2:latest" 2>&1 | jq -c '{Digest,Layers:(.Layers|length)}' 2>/dev/null) || info="FAIL: skopeo inspect"
+  VERIFY+=("| $1 | \`docker://$REG/$2\` | \`${info:-FAIL}\` |")
+}
+verify_case() {  # verify_case WORKLOAD VARIANT
+  local w="$1" v="$2" tool info name
+  for tool in $(tools_of "$w"); do
+    info=""
+    case "$w:$tool" in
+      a:*)
+        if [[ "$v" == *-push ]]; then verify_reg "a $v $tool" "bench-a-$tool-${v%-*}"; else verify_tar "a $v $tool" "$WORK/out/a-$tool-${v%-*}.tar"; fi
+        continue ;;
+      b:livrable) verify_tar "b livrable" "$WORK/out/b-livrable.tar"; continue ;;
+      c:livrable) verify_tar "c livrable" "$(ls "$C_DIR"/pyapp/bin/*/*/container/*.tar 2>/dev/null | awk 'NR==1')"; continue ;;
+    esac
+    name=big; [[ "$w" == c ]] && name=pyapp
+    case "$tool" in
+      buildah) info=$("${BH[@]}" inspect --type image "$name-buildah:latest" 2>/dev/null | jq -c '{Id:.FromImageID,Layers:(.OCIv1.rootfs.diff_ids|length)}' 2>/dev/null) || info="" ;;
+      docker)  info=$(docker image inspect "$name-docker:latest" 2>/dev/null | jq -c '.[0]|{Id,Layers:(.RootFS.Layers|length)}' 2>/dev/null) || info="" ;;
+    esac
+    VERIFY+=("| $w $tool | store | \`${info:-FAIL}\` |")
+  done
+}
+
 # A whole cycle of one workload (variant): cold, N × unchanged, edit, the tools taking turns in each phase.
 cycle() {  # cycle WORKLOAD VARIANT ROUND
   local w="$1" v="$2" r="$3" tool i ok=()
@@ -399,6 +442,7 @@ cycle() {  # cycle WORKLOAD VARIANT ROUND
     run_tool "$w" "$v" edit "$r" "$tool" "$(cmd_of "$w" "$tool" "$v" edit)" "$(extra_roots "$tool")" || true
   done
   case "$w" in b) b_restore ;; c) c_restore ;; esac
+  if ((r == ROUNDS)); then verify_case "$w" "$v"; fi
 }
 cmd_of() {  # cmd_of WORKLOAD TOOL VARIANT PHASE
   case "$1" in a) a_cmd "$2" "$3" ;; b) b_cmd "$2" ;; c) c_cmd "$2" "$4" ;; esac
@@ -434,38 +478,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
   has_workload c && cycle c - "$round"
 done
 
-# Checks of the last image of each workload: Livrable's tarball read by skopeo; the peers' images in their store.
-VERIFY=()
-verify_tar() {  # verify_tar LABEL TARBALL
-  local ref info
-  if [[ ! -f "$2" ]]; then VERIFY+=("| $1 | \`$2\` | missing |"); return; fi
-  if tar -tf "$2" | grep -qx 'oci-layout'; then ref="oci-archive:$2"; else ref="docker-archive:$2"; fi
-  info=$(skopeo inspect "$ref" 2>&1 | jq -c '{Digest,Layers:(.Layers|length)}' 2>/dev/null) || info="FAIL: skopeo inspect"
-  VERIFY+=("| $1 | \`${ref%%:*}\` | \`${info:-FAIL}\` |")
-}
-verify_reg() {  # verify_reg LABEL REPOSITORY
-  local info
-  info=$(skopeo inspect --tls-verify=false "docker://$REG/$2:latest" 2>&1 | jq -c '{Digest,Layers:(.Layers|length)}' 2>/dev/null) || info="FAIL: skopeo inspect"
-  VERIFY+=("| $1 | \`docker://$REG/$2\` | \`${info:-FAIL}\` |")
-}
-if has_workload a; then
-  for c in $A_CASES; do for tool in $(tools_of a); do
-    if [[ "$c" == *-push ]]; then verify_reg "a $c $tool" "bench-a-$tool-${c%-*}"; else verify_tar "a $c $tool" "$WORK/out/a-$tool-${c%-*}.tar"; fi
-  done; done
-fi
-has_workload b && verify_tar "b livrable" "$WORK/out/b-livrable.tar"
-has_workload c && verify_tar "c livrable" "$(ls "$C_DIR"/pyapp/bin/*/*/container/*.tar 2>/dev/null | awk 'NR==1')"
-for w in b c; do
-  has_workload "$w" || continue
-  for tool in $(tools_of "$w"); do
-    case "$tool" in
-      buildah) info=$("${BH[@]}" inspect --type image "$( [[ $w == b ]] && echo big || echo pyapp)-buildah:latest" 2>/dev/null | jq -c '{Digest:.FromImageDigest,Layers:(.OCIv1.rootfs.diff_ids|length)}' 2>/dev/null) || info="FAIL" ;;
-      docker)  info=$(docker image inspect "$( [[ $w == b ]] && echo big || echo pyapp)-docker:latest" 2>/dev/null | jq -c '.[0]|{Id,Layers:(.RootFS.Layers|length)}' 2>/dev/null) || info="FAIL" ;;
-      *) continue ;;
-    esac
-    VERIFY+=("| $w $tool | store | \`${info:-FAIL}\` |")
-  done
-done
 stop_dockerd
 
 # ------------------------------------------------------------------ the table
@@ -481,7 +493,7 @@ peak_kb() {  # the larger of the sampled tree and the largest single process (th
   awk -F'\t' -v w="$1" -v v="$2" -v p="$3" -v t="$4" \
     '$1==w && $2==v && $3==p && $5==t && $11==0 {m = ($10+0 > $9+0) ? $10 : $9; print m}' "$RAW" | sort -g | awk '{a[NR]=$1} END{ if(NR==0) print "NA"; else if(NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="NA" || b=="NA" || b+0==0) print ""; else printf " (%.2f×)", a/b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="NA" || b=="NA" || b+0==0) print ""; else if (a/b < 0.1) printf " (%.3f×)", a/b; else printf " (%.2f×)", a/b }'; }
 sec() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else printf "%.2f", a }'; }
 mb() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else printf "%.0f", a/1024 }'; }
 bytes() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else if (a==0) print "0 B"; else if (a<1e6) printf "%.1f kB", a/1e3; else printf "%.1f MB", a/1e6 }'; }
