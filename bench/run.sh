@@ -201,6 +201,8 @@ stop_dockerd() {
   if [[ -n "$DOCKERD_PID" ]]; then
     kill "$DOCKERD_PID" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
+    # dockerd leaves its default network namespace bind-mounted under its exec root.
+    umount "$D/exec/netns/default" 2>/dev/null || true
     log "stopped dockerd $DOCKERD_PID"; DOCKERD_PID=""
   fi
 }
