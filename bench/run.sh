@@ -1,85 +1,247 @@
 #!/usr/bin/env bash
-# Livrable against the .NET SDK's built-in container support (Microsoft.NET.Build.Containers), on one hello console app.
+# Livrable side by side with its peers on this machine (issue 5, item 6). Three workloads:
+#   a  the hello console app in properties mode (no Dockerfile): Livrable (PackageReference) against the .NET SDK's
+#      own `dotnet publish -t:PublishContainer`, framework-dependent (fdd) and self-contained (scd), to a tarball;
+#   b  a 300 MB, 20,000-file build context (../shared/bench/make-workload.sh) with `FROM debian-python; COPY . /data`:
+#      a Livrable image project (Sdk="Livrable.Sdk") against `buildah bud` and docker's (legacy) builder, and the
+#      physical limit, the same bytes through `tar -c | pigz` and `tar -c | sha256sum`;
+#   c  samples/pyapp (RUN apt-get, COPY, RUN pip) on samples/debian: Livrable against buildah and docker on the same
+#      Dockerfile and the same base image (the debian project's tarball, loaded into their storage);
+# each in three phases: cold (empty caches and state), unchanged (the same command again, N times), edit (after a
+# one-file change), the tools taking turns inside each phase, the whole cycle ROUNDS times; the table gives medians.
+# Per run: wall time, Livrable's own time (its targets, from -clp:PerformanceSummary; the SDK's container targets for
+# the SDK), and the peak memory of the whole process tree (see bench/README.md, "Peak memory").
 #
-# For each variant (fdd: framework-dependent on $REG/dotnet-runtime:10.0; scd: self-contained linux-x64 on
-# $REG/dotnet-deps:bookworm), each destination (push: the registry; tar: an image tarball) and each tool:
-#   cold       no bin/obj, empty image cache (Livrable's ContainerStateDirectory / the SDK's XDG_CACHE_HOME),
-#              the app's repository removed from the registry
-#   unchanged  the same command again, N times
-#   edit       after a one-line change to Program.cs (the message)
-# all of it ROUNDS times; the table shows medians (cold and edit: of ROUNDS runs; unchanged: of ROUNDS x N runs).
-# Each run is one `dotnet publish -t:PublishContainer`; recorded: its wall time, the image task's own time (Livrable:
-# BuildContainerImage, SDK: CreateNewImage, from -clp:PerformanceSummary), CPU time and peak RSS (/usr/bin/time -v)
-# and, for pushes, the blob bytes the registry received (from its access log). The last image of each scenario is
-# checked with skopeo and run with umoci + runc. Raw rows go to $WORK/results/*.tsv, the summary into bench/README.md.
-#
-# Env: REG (127.0.0.1:5000), N (3), ROUNDS (3), VARIANTS ("fdd scd"), DESTS ("push tar"), TOOLS ("livrable ms"),
-#      WORK (/tmp/livrable-bench), REG_DIR (the registry's folder with `log` and `data/`: /tmp/reg<port>),
-#      WRITE_README (1: replace the results section of bench/README.md).
-# Needs: dotnet, skopeo, umoci, runc, jq, GNU time (installed with apt-get if missing); root (runc).
-# Uses ../shared/bench/ (beside this repository on the dev machines): lib.sh and seed-registry.sh.
+# Env: WORKLOADS ("a b c"), PEERS ("sdk buildah docker physical"), ROUNDS (3), N (2: unchanged runs per round),
+#      SMALL (1: a 30 MB / 2,000-file context for b, a dry run), A_VARIANTS ("fdd scd"), A_DESTS ("tar push": a's
+#      destinations, an image tarball and $REG, where the bytes uploaded are counted), WORK (/tmp/livrable-bench),
+#      SAMPLE (0.2: seconds between memory samples), BUILDAH_DRIVER (overlay), OUT_MD (bench/results/latest.md),
+#      REG (the registry of the base images: 127.0.0.1:5000, else lib.sh starts one on 127.0.0.1:5001).
+# Needs: root, dotnet, skopeo, jq, GNU time, pigz, and for the peers buildah and docker.io (a missing peer is a note
+# in the table, not a failure). Uses ../shared/bench/ beside this repository: lib.sh, seed-registry.sh, make-workload.sh.
 
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SHARED="$REPO/../shared/bench"
+REPO="${_BENCH_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+# bash reads a script while it runs it: a pull, merge or edit of this file during a 45-minute run would change the
+# lines still to come. So the run is made by a copy, taken at the start.
+if [[ -z "${_BENCH_REPO:-}" ]]; then
+  mkdir -p "${WORK:-/tmp/livrable-bench}"
+  cp "${BASH_SOURCE[0]}" "${WORK:-/tmp/livrable-bench}/run.sh.running"
+  _BENCH_REPO="$REPO" exec bash "${WORK:-/tmp/livrable-bench}/run.sh.running" "$@"
+fi
+SHARED="${SHARED:-$REPO/../shared/bench}"
 [[ -f "$SHARED/lib.sh" ]] || { echo "run.sh: $SHARED/lib.sh not found (../shared/bench beside the repository)" >&2; exit 1; }
 # shellcheck source=/dev/null
 . "$SHARED/lib.sh"      # log, median, ensure_registry; REG
 
-N="${N:-3}"
+WORKLOADS="${WORKLOADS:-a b c}"
+PEERS="${PEERS:-sdk buildah docker physical}"
 ROUNDS="${ROUNDS:-3}"
-VARIANTS="${VARIANTS:-fdd scd}"
-DESTS="${DESTS:-push tar}"
-TOOLS="${TOOLS:-livrable ms}"
+N="${N:-2}"
+SMALL="${SMALL:-0}"
+A_VARIANTS="${A_VARIANTS:-fdd scd}"
+A_DESTS="${A_DESTS:-tar push}"
+A_CASES=""; for v in $A_VARIANTS; do for d in $A_DESTS; do A_CASES+=" $v-$d"; done; done
 WORK="${WORK:-/tmp/livrable-bench}"
-WRITE_README="${WRITE_README:-1}"
+SAMPLE="${SAMPLE:-0.2}"
+BUILDAH_DRIVER="${BUILDAH_DRIVER:-overlay}"
+OUT_MD="${OUT_MD:-$REPO/bench/results/latest.md}"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 RAW="$WORK/results/$STAMP.tsv"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Every dotnet run keeps its whole process tree to itself and ends with it: no MSBuild node or compiler server
+# survives a run, serves the next one or escapes the memory measurement.
+DOTNET_FLAGS="-tl:off -nodeReuse:false -p:UseSharedCompilation=false -clp:PerformanceSummary"
+
+has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
+has_workload() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+declare -A NOTE=()      # NOTE[workload:tool] = why that peer has no figures
 
 # ------------------------------------------------------------------ prerequisites
 if [[ ! -x /usr/bin/time ]]; then
   log "installing GNU time"
   apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time; }
 fi
-for t in dotnet skopeo umoci runc jq; do command -v "$t" >/dev/null || { log "missing $t"; exit 1; }; done
+for t in dotnet skopeo jq tar sha256sum ps; do command -v "$t" >/dev/null || { log "missing $t"; exit 1; }; done
+if has_peer physical && ! command -v pigz >/dev/null; then apt-get install -y -qq pigz >/dev/null 2>&1 || true; fi
+if has_peer buildah && ! command -v buildah >/dev/null; then
+  NOTE[b:buildah]="buildah is not installed"; NOTE[c:buildah]="buildah is not installed"
+fi
+if has_peer docker && ! command -v dockerd >/dev/null; then
+  NOTE[b:docker]="docker.io is not installed"; NOTE[c:docker]="docker.io is not installed"
+fi
 
 ensure_registry         # may switch REG to a fallback registry on 127.0.0.1:5001
-# The SDK's container tool needs this for plain http (Livrable treats loopback as plain http by itself).
-export DOTNET_CONTAINER_INSECURE_REGISTRIES="$REG"
-REG_DIR="${REG_DIR:-/tmp/reg${REG##*:}}"
-REG_LOG="$REG_DIR/log"
-REG_DATA="$REG_DIR/data/docker/registry/v2"
-[[ -r "$REG_LOG" && -d "$REG_DATA" ]] || { log "no registry log/data under $REG_DIR: uploaded bytes will be NA"; REG_LOG=""; }
-
-for img in dotnet-runtime:10.0 dotnet-deps:bookworm; do
+export DOTNET_CONTAINER_INSECURE_REGISTRIES="$REG"   # the SDK's container tool needs it for plain http
+need_images=(); has_workload a && need_images+=(dotnet-runtime:10.0 dotnet-deps:bookworm)
+has_workload b && need_images+=(debian-python:bookworm)
+for img in "${need_images[@]}"; do
   if ! skopeo inspect --raw --tls-verify=false "docker://$REG/$img" >/dev/null 2>&1; then
-    log "$REG/$img missing: seeding"
-    REG="$REG" "$SHARED/seed-registry.sh"
-    break
+    log "$REG/$img missing: seeding"; REG="$REG" "$SHARED/seed-registry.sh" >&2; break
   fi
 done
 
-base_image() { case "$1" in fdd) echo "$REG/dotnet-runtime:10.0" ;; scd) echo "$REG/dotnet-deps:bookworm" ;; esac; }
+mkdir -p "$WORK/results" "$WORK/out" "$WORK/logs" "$WORK/state" "$WORK/apps" "$(dirname "$OUT_MD")"
+# The registry's access log and storage, to count what a's pushes upload (lib.sh's registries keep them there).
+REG_DIR="${REG_DIR:-/tmp/reg${REG##*:}}"
+REG_LOG="$REG_DIR/log"; REG_DATA="$REG_DIR/data/docker/registry/v2"
+[[ -r "$REG_LOG" && -d "$REG_DATA" ]] || { log "no registry log/data under $REG_DIR: uploaded bytes will be NA"; REG_LOG=""; }
+# Blobs the registry received for REPO in log lines after LINE: completed uploads (PUT ...&digest=, or a one-shot
+# POST ...?digest=), not cross-repository mounts; sizes from its storage. Prints "blobs bytes".
+uploads_since() {  # uploads_since LINE REPO
+  [[ -n "$REG_LOG" ]] || { echo "NA NA"; return; }
+  local blobs=0 bytes=0 hex f
+  while read -r hex; do
+    f="$REG_DATA/blobs/sha256/${hex:0:2}/$hex/data"
+    blobs=$((blobs + 1)); [[ -f "$f" ]] && bytes=$((bytes + $(stat -c %s "$f")))
+  done < <(tail -n "+$(($1 + 1))" "$REG_LOG" | grep -E "\"(PUT|POST) /v2/$2/blobs/uploads/[^ ]*digest=sha256(%3A|:)[0-9a-f]{64}[^ ]* HTTP/[0-9.]+\" 201 " \
+             | grep -v 'mount=' | grep -oE 'digest=sha256(%3A|:)[0-9a-f]{64}' | grep -oE '[0-9a-f]{64}$' || true)
+  echo "$blobs $bytes"
+}
 
-# ------------------------------------------------------------------ Livrable package and the two apps
-mkdir -p "$WORK/results" "$WORK/out" "$WORK/logs"
-log "packing Livrable.Sdk from $REPO"
-rm -rf "$WORK/feed"
+# ------------------------------------------------------------------ measuring one run
+# Resident memory (kB) of the processes ROOTS and all their descendants, summed: the tree of one build. Shared pages
+# (the .NET runtime mapped in two MSBuild processes) count in each process, so this errs high, never low.
+tree_rss() {  # tree_rss "PID..."
+  ps -e -o pid=,ppid=,rss= | awk -v roots="$1" '
+    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) t[r[i]] = 1 }
+    { p[NR] = $1; pp[NR] = $2; rss[NR] = $3 }
+    END { do { c = 0; for (i = 1; i <= NR; i++) if (!(p[i] in t) && (pp[i] in t)) { t[p[i]] = 1; c = 1 } } while (c)
+          for (i = 1; i <= NR; i++) if (p[i] in t) s += rss[i]; print s + 0 }'
+}
+alive() { [[ -r "/proc/$1/stat" ]] && [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
+
+# Runs the shell command CMD under GNU time, sampling the tree's memory every $SAMPLE s; EXTRA names more root
+# processes whose trees do the work (docker's: dockerd). Sets M_WALL (s), M_CPU (user+sys s of the waited-for tree),
+# M_RSS1 (kB: GNU time's %M, the largest single process) M_TREE (kB: the largest sampled tree sum), M_RC.
+measure() {  # measure LOGFILE EXTRA CMD
+  local logf="$1" extra="$2" cmd="$3" tf="$1.time" t0 t1 pid cur peak=0
+  t0=$(date +%s.%N)
+  /usr/bin/time -f '%e %U %S %M' -o "$tf" bash -c "$cmd" > "$logf" 2>&1 &
+  pid=$!
+  while alive "$pid"; do
+    cur=$(tree_rss "$pid $extra"); ((cur > peak)) && peak=$cur
+    sleep "$SAMPLE"
+  done
+  M_RC=0; wait "$pid" || M_RC=$?
+  t1=$(date +%s.%N)
+  M_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+  M_CPU=$(awk 'NF==4 {printf "%.2f", $2+$3}' "$tf" 2>/dev/null || true)
+  M_RSS1=$(awk 'NF==4 {print $4}' "$tf" 2>/dev/null || true)
+  M_TREE=$peak
+}
+
+# Sum of the Target Performance Summary lines of the targets named in FILES (the tool's own time), in ms.
+LIVRABLE_TARGETS=""; LIVRABLE_TASKS=""; SDK_TASKS=""
+# Targets are timed inclusively of the CallTarget and MSBuild tasks inside them (the SDK's PublishContainer holds its
+# whole image step twice that way), so the figure of the table is the tool's own tasks; Livrable's targets (exclusive
+# of those two tasks' time only where they call none) are kept in the raw rows.
+targets_in() { grep -ohE '<Target Name="[^"]+"' "$@" 2>/dev/null | sed -E 's/.*"([^"]+)"/\1/' | sort -u | paste -sd' ' || true; }
+tasks_in() { grep -ohE '<UsingTask [^>]*TaskName="[^"]+"' "$@" 2>/dev/null | sed -E 's/.*TaskName="([^"]+)"/\1/; s/.*\.//' | sort -u | paste -sd' ' || true; }
+own_ms() {  # own_ms LOG "NAME..." Target|Task -> the sum of those lines of that performance summary, in ms
+  awk -v names="$2" -v kind="$3" 'BEGIN { n = split(names, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+    /Performance Summary:/ { s = ($1 == kind); next }
+    s && $2 == "ms" && ($3 in want) { t += $1; found = 1 } END { if (found) print t; else print "NA" }' "$1"
+}
+
+printf 'workload\tvariant\tphase\tround\ttool\twall_s\town_ms\tcpu_s\trss1_kb\ttree_kb\trc\tload1\tlog\ttargets_ms\tup_blobs\tup_bytes\n' > "$RAW"
+FAILED=()
+# One timed run of TOOL; appends a raw row. run_tool WORKLOAD VARIANT PHASE RUN TOOL CMD [EXTRA_ROOTS]
+run_tool() {
+  local w="$1" v="$2" phase="$3" run="$4" tool="$5" cmd="$6" extra="${7:-}" own=NA targets=NA load1 line0=0 up="NA NA"
+  local logf="$WORK/logs/$w-$v-$tool-$phase-$run.log"
+  load1=$(cut -d' ' -f1 /proc/loadavg)
+  [[ -n "$REG_LOG" ]] && line0=$(wc -l < "$REG_LOG")
+  measure "$logf" "$extra" "$cmd"
+  [[ "$w" == a && "$v" == *-push ]] && up=$(uploads_since "$line0" "bench-a-$tool-${v%-*}")
+  case "$tool" in
+    livrable) own=$(own_ms "$logf" "$LIVRABLE_TASKS" Task); targets=$(own_ms "$logf" "$LIVRABLE_TARGETS" Target) ;;
+    sdk)      own=$(own_ms "$logf" "$SDK_TASKS" Task) ;;
+  esac
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$v" "$phase" "$run" "$tool" "$M_WALL" "$own" \
+    "${M_CPU:-NA}" "${M_RSS1:-NA}" "$M_TREE" "$M_RC" "$load1" "$logf" "$targets" $up >> "$RAW"
+  log "$w $v $tool $phase#$run: ${M_WALL}s (own ${own} ms, CPU ${M_CPU:-NA}s), peak tree $((M_TREE / 1024)) MB, largest process $(( ${M_RSS1:-0} / 1024 )) MB, rc=$M_RC"
+  if [[ "$M_RC" != 0 ]]; then tail -15 "$logf" >&2; FAILED+=("$w $v $tool $phase#$run ($logf)"); return 1; fi
+}
+
+# ------------------------------------------------------------------ Livrable: the package of this repository
+log "packing Livrable.Sdk from $REPO ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+rm -rf "$WORK/feed" "$WORK/nuget-packages/livrable.sdk"
 dotnet pack "$REPO/src/Sdk" -c Release -o "$WORK/feed" > "$WORK/logs/pack.log" 2>&1 || { tail -30 "$WORK/logs/pack.log"; exit 1; }
-# Same version each time: drop the extracted copy so the fresh package is the one restored.
-rm -rf "$WORK/nuget-packages/livrable.sdk"
+LIV_VERSION=$(basename "$(ls "$WORK"/feed/Livrable.Sdk.*.nupkg | head -1)" .nupkg); LIV_VERSION=${LIV_VERSION#Livrable.Sdk.}
+LIVRABLE_TARGETS=$(targets_in "$REPO"/src/Sdk/Sdk/*.targets "$REPO"/src/Sdk/build/*.targets)
+LIVRABLE_TASKS=$(tasks_in "$REPO"/src/Sdk/Sdk/*.props "$REPO"/src/Sdk/Sdk/*.targets "$REPO"/src/Sdk/build/*.props "$REPO"/src/Sdk/build/*.targets)
+SDK_TASKS=$(tasks_in "$(dirname "$(readlink -f "$(command -v dotnet)")")"/sdk/"$(dotnet --version)"/Containers/build/*)
+log "Livrable's tasks: $LIVRABLE_TASKS; the SDK's container tasks: $SDK_TASKS"
 
-GREETING="hello from bench"
+# Every app lives under $WORK/apps: one NuGet.config (the local feed, this machine's sources, a private packages
+# folder so that a re-packed version is restored, falling back to the user's) and empty Directory.Build.* so that
+# nothing above /tmp is imported.
+sources=$(cd / && dotnet nuget list source --format short 2>/dev/null | awk '$1 ~ /^E/ {print $2}')
+[[ -n "$sources" ]] || sources="https://api.nuget.org/v3/index.json"
+{
+  echo '<?xml version="1.0" encoding="utf-8"?>'
+  echo '<configuration>'
+  echo "  <config><add key=\"globalPackagesFolder\" value=\"$WORK/nuget-packages\" /></config>"
+  echo '  <packageSources>'
+  echo '    <clear />'
+  echo "    <add key=\"livrable-local\" value=\"$WORK/feed\" />"
+  i=0; for s in $sources; do echo "    <add key=\"source$((i++))\" value=\"$s\" />"; done
+  echo '  </packageSources>'
+  echo "  <fallbackPackageFolders><add key=\"user\" value=\"${NUGET_PACKAGES:-$HOME/.nuget/packages}\" /></fallbackPackageFolders>"
+  echo '</configuration>'
+} > "$WORK/apps/NuGet.config"
+echo '<Project />' > "$WORK/apps/Directory.Build.props"
+echo '<Project />' > "$WORK/apps/Directory.Build.targets"
+
+# ------------------------------------------------------------------ docker: a private dockerd, stopped at the end
+DOCKERD_PID=""
+D="$WORK/docker"
+stop_dockerd() {
+  if [[ -n "$DOCKERD_PID" ]]; then
+    kill "$DOCKERD_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
+    # dockerd leaves its default network namespace bind-mounted under its exec root.
+    umount "$D/exec/netns/default" 2>/dev/null || true
+    log "stopped dockerd $DOCKERD_PID"; DOCKERD_PID=""
+  fi
+}
+trap stop_dockerd EXIT
+start_dockerd() {  # the legacy builder: Debian's docker.io has no buildx, so BuildKit cannot be used
+  export DOCKER_HOST="unix://$D/docker.sock" DOCKER_BUILDKIT=0
+  [[ -n "$DOCKERD_PID" ]] && return 0
+  mkdir -p "$D"
+  # Loopback registries (127.0.0.0/8) are plain http for dockerd by itself.
+  dockerd --data-root "$D/data" --exec-root "$D/exec" --host "$DOCKER_HOST" --pidfile "$D/docker.pid" \
+    --iptables=false --ip6tables=false --bridge=none --storage-driver overlay2 \
+    --exec-opt native.cgroupdriver=cgroupfs > "$D/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 150); do docker version >/dev/null 2>&1 && return 0; sleep 0.2; done
+  tail -20 "$D/dockerd.log" >&2; stop_dockerd; return 1
+}
+docker_wipe() { docker system prune -af >/dev/null 2>&1 || true; }
+
+# ------------------------------------------------------------------ buildah: a private store
+BH=(buildah --root "$WORK/state/buildah/root" --runroot "$WORK/state/buildah/run" --storage-driver "$BUILDAH_DRIVER")
+buildah_wipe() { "${BH[@]}" rm --all >/dev/null 2>&1 || true; "${BH[@]}" rmi --all --force >/dev/null 2>&1 || true; }
+BH_CMD="${BH[*]}"
+
+# ------------------------------------------------------------------ workload a: hello, properties mode
+A_GREETING="hello from bench"
 program() { printf 'Console.WriteLine("%s");\n' "$1" > "$2/Program.cs"; }
-
-make_app() {  # make_app TOOL: the same console app; the Livrable one has the PackageReference
-  local dir="$WORK/apps/$1" ref=""
+a_props() {  # a_props VARIANT -> the same msbuild args for both tools
+  case "$1" in
+    fdd) echo "-p:ContainerBaseImage=$REG/dotnet-runtime:10.0" ;;
+    scd) echo "-p:ContainerBaseImage=$REG/dotnet-deps:bookworm -p:SelfContained=true -p:RuntimeIdentifier=linux-x64" ;;
+  esac
+}
+a_make() {  # a_make TOOL: the same console app, the Livrable one with the PackageReference
+  local dir="$WORK/apps/a-$1" ref=""
   mkdir -p "$dir"
-  [[ "$1" == livrable ]] && ref='
+  [[ "$1" == livrable ]] && ref="
   <ItemGroup>
-    <PackageReference Include="Livrable.Sdk" Version="0.1.0" />
-  </ItemGroup>'
+    <PackageReference Include=\"Livrable.Sdk\" Version=\"$LIV_VERSION\" />
+  </ItemGroup>"
   cat > "$dir/hello.csproj" <<EOF
 <Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup>
@@ -91,251 +253,366 @@ make_app() {  # make_app TOOL: the same console app; the Livrable one has the Pa
   </PropertyGroup>$ref
 </Project>
 EOF
-  # The local feed plus this machine's nuget.org source; a private packages folder (so a re-packed 0.1.0 is picked
-  # up) that falls back to the user's, so nothing already on the machine is downloaded again.
-  local sources
-  sources=$(cd / && dotnet nuget list source --format short 2>/dev/null | awk '$1 ~ /^E/ {print $2}')
-  [[ -n "$sources" ]] || sources="https://api.nuget.org/v3/index.json"
-  {
-    echo '<?xml version="1.0" encoding="utf-8"?>'
-    echo '<configuration>'
-    echo "  <config><add key=\"globalPackagesFolder\" value=\"$WORK/nuget-packages\" /></config>"
-    echo '  <packageSources>'
-    echo '    <clear />'
-    echo "    <add key=\"livrable-local\" value=\"$WORK/feed\" />"
-    local i=0 s; for s in $sources; do echo "    <add key=\"source$((i++))\" value=\"$s\" />"; done
-    echo '  </packageSources>'
-    echo "  <fallbackPackageFolders><add key=\"user\" value=\"${NUGET_PACKAGES:-$HOME/.nuget/packages}\" /></fallbackPackageFolders>"
-    echo '</configuration>'
-  } > "$dir/NuGet.config"
-  program "$GREETING" "$dir"
+  program "$A_GREETING" "$dir"
 }
-
-variant_props() {  # variant_props VARIANT -> msbuild args (same for both tools)
-  case "$1" in
-    fdd) echo "-p:ContainerBaseImage=$(base_image fdd)" ;;
-    scd) echo "-p:ContainerBaseImage=$(base_image scd) -p:SelfContained=true -p:RuntimeIdentifier=linux-x64" ;;
-  esac
-}
-
-repository() { echo "bench-$1-$2"; }          # repository TOOL VARIANT
-archive() { echo "$WORK/out/$1-$2.tar"; }     # archive TOOL VARIANT
-
-# The exact command of one run (also printed into the README).
-publish_cmd() {  # publish_cmd TOOL VARIANT DEST
-  local tool="$1" v="$2" dest="$3" cmd
-  cmd="dotnet publish -c Release -t:PublishContainer -tl:off -nodeReuse:false -p:UseSharedCompilation=false -clp:PerformanceSummary"
-  cmd+=" $(variant_props "$v") -p:ContainerRepository=$(repository "$tool" "$v") -p:ContainerImageTag=latest"
+a_cmd() {  # a_cmd TOOL VARIANT-DEST
+  local tool="$1" v="${2%-*}" dest="${2#*-}" dir="$WORK/apps/a-$1"
+  local cmd="cd $dir && XDG_CACHE_HOME=$WORK/state/a-$tool-xdg exec dotnet publish -c Release -t:PublishContainer $DOTNET_FLAGS"
+  cmd+=" $(a_props "$v") -p:ContainerRepository=bench-a-$tool-$v -p:ContainerImageTag=latest"
   case "$dest" in
+    tar)  cmd+=" -p:ContainerArchiveOutputPath=$WORK/out/a-$tool-$v.tar" ;;
     push) cmd+=" -p:ContainerRegistry=$REG" ;;
-    tar)  cmd+=" -p:ContainerArchiveOutputPath=$(archive "$tool" "$v")" ;;
   esac
-  [[ "$tool" == livrable ]] && cmd+=" -p:ContainerStateDirectory=$WORK/state/livrable"
+  [[ "$tool" == livrable ]] && cmd+=" -p:ContainerStateDirectory=$WORK/state/a-livrable"
   echo "$cmd"
 }
-tool_env() {  # tool_env TOOL -> env assignments: each tool's cache isolated
+a_cold() {  # no bin/obj, the tool's image cache empty (Livrable's state folder; the SDK's $XDG_CACHE_HOME/dotnet/Containers)
+  local dir="$WORK/apps/a-$1" v="${2%-*}"
+  rm -rf "$dir/bin" "$dir/obj" "$WORK/state/a-$1" "$WORK/state/a-$1-xdg"
+  if [[ "$2" == *-tar ]]; then rm -f "$WORK/out/a-$1-$v.tar"; fi
+  # A push starts with nothing of the app in the registry (the base layers stay in their own repositories).
+  if [[ "$2" == *-push && -n "$REG_LOG" ]]; then rm -rf "${REG_DATA:?}/repositories/bench-a-$1-$v"; fi
+  program "$A_GREETING" "$dir"
+}
+a_edit() { program "$A_GREETING, edited" "$WORK/apps/a-$1"; }
+
+# ------------------------------------------------------------------ workload b: a large context, COPY . /data
+B_CTX="$WORK/ctx-b"; B_BYTES=0; B_FILES=0
+b_prepare() {
+  local wl
+  if [[ "$SMALL" == 1 ]]; then
+    wl=/tmp/workload/small
+    WL_DIR=$wl WL_FILES=2000 WL_LARGE=4 WL_LARGE_MB=11 REG="$REG" "$SHARED/make-workload.sh" >&2
+  else
+    wl=/tmp/workload/big
+    WL_DIR=$wl REG="$REG" "$SHARED/make-workload.sh" >&2
+  fi
+  # A private copy (same mtimes and modes): the edit phase changes one of its files, and other users of the shared
+  # workload must not see that.
+  rm -rf "$B_CTX"; cp -a "$wl" "$B_CTX"; rm -f "$B_CTX/.workload-stamp"
+  B_BYTES=$(du -sb --apparent-size "$B_CTX" | cut -f1); B_FILES=$(find "$B_CTX" -type f | wc -l)
+  B_EDIT=$(cd "$B_CTX" && find . -type f -name '*.txt' | sort | awk 'NR==1'); B_EDIT="$B_CTX/${B_EDIT#./}"
+  cp -p "$B_EDIT" "$WORK/out/b-edit.orig"
+  local dir="$WORK/apps/b-livrable"
+  mkdir -p "$dir"
+  cat > "$dir/big.csproj" <<EOF
+<Project Sdk="Livrable.Sdk/$LIV_VERSION">
+  <PropertyGroup>
+    <ContainerRepository>big</ContainerRepository>
+    <ContainerDockerfile>$B_CTX/Dockerfile</ContainerDockerfile>
+    <ContainerBuildContext>$B_CTX</ContainerBuildContext>
+    <ContainerArchiveOutputPath>$WORK/out/b-livrable.tar</ContainerArchiveOutputPath>
+    <ContainerStateDirectory>$WORK/state/b-livrable</ContainerStateDirectory>
+  </PropertyGroup>
+</Project>
+EOF
+}
+b_cmd() {
   case "$1" in
-    livrable) echo "XDG_CACHE_HOME=$WORK/state/livrable-xdg" ;;
-    ms)       echo "XDG_CACHE_HOME=$WORK/state/ms-xdg" ;;   # the SDK's layer cache: $XDG_CACHE_HOME/dotnet/Containers
+    livrable) echo "cd $WORK/apps/b-livrable && exec dotnet publish $DOTNET_FLAGS" ;;
+    buildah)  echo "cd $B_CTX && exec $BH_CMD bud --layers --isolation chroot --tls-verify=false -t big-buildah:latest ." ;;
+    docker)   echo "cd $B_CTX && exec docker build -q -t big-docker:latest ." ;;
   esac
 }
-
-# Blobs the registry received for REPO in log lines after LINE: completed uploads (PUT ...&digest=, or a one-shot
-# POST ...?digest=), not cross-repository mounts. Sizes from the registry's storage. Prints "blobs bytes mounts".
-uploads_since() {  # uploads_since LINE REPO
-  [[ -n "$REG_LOG" ]] || { echo "NA NA NA"; return; }
-  local blobs=0 bytes=0 mounts=0 hex f
-  while read -r hex; do
-    f="$REG_DATA/blobs/sha256/${hex:0:2}/$hex/data"
-    blobs=$((blobs + 1)); [[ -f "$f" ]] && bytes=$((bytes + $(stat -c %s "$f")))
-  done < <(tail -n "+$(($1 + 1))" "$REG_LOG" | grep -E "^[0-9.]+ - - .*\"(PUT|POST) /v2/$2/blobs/uploads/[^ ]*digest=sha256(%3A|:)[0-9a-f]{64}[^ ]* HTTP/[0-9.]+\" 201 " \
-             | grep -v 'mount=' | grep -oE 'digest=sha256(%3A|:)[0-9a-f]{64}' | grep -oE '[0-9a-f]{64}$' || true)
-  mounts=$(tail -n "+$(($1 + 1))" "$REG_LOG" | grep -cE "^[0-9.]+ - - .*\"POST /v2/$2/blobs/uploads/\?mount=[^ ]* HTTP/[0-9.]+\" 201 " || true)
-  echo "$blobs $bytes $mounts"
+b_cold() {
+  case "$1" in
+    livrable) rm -rf "$WORK/apps/b-livrable/bin" "$WORK/apps/b-livrable/obj" "$WORK/state/b-livrable" "$WORK/out/b-livrable.tar" ;;
+    buildah)  buildah_wipe ;;
+    docker)   docker_wipe ;;
+  esac
+}
+# One file of the context changes (a line appended); b_restore puts it back, time included, after the phase.
+b_edit() { :; }
+b_edit_all() { echo "edited by bench/run.sh" >> "$B_EDIT"; }
+b_restore() { cp -p "$WORK/out/b-edit.orig" "$B_EDIT"; }
+# The physical limit: the same bytes through one tar stream, compressed on all cores, or hashed.
+b_physical() {  # b_physical ROUND
+  run_tool b - cold "$1" "tar|pigz" "cd $B_CTX && tar -cf - . | pigz -6 > /dev/null" || true
+  run_tool b - cold "$1" "tar|sha256sum" "cd $B_CTX && tar -cf - . | sha256sum > /dev/null" || true
 }
 
-# One timed run: appends a row to $RAW.
-#   tool variant dest phase run wall_s cpu_s image_ms maxrss_kb up_blobs up_bytes mounts rc load1 tool_says
-publish() {  # publish TOOL VARIANT DEST PHASE RUN
-  local tool="$1" v="$2" dest="$3" phase="$4" run="$5"
-  local dir="$WORK/apps/$tool" logf="$WORK/logs/$tool-$v-$dest-$phase-$run.log" tf="$WORK/logs/$tool-$v-$dest-$phase-$run.time"
-  local line0=0 t0 t1 rc=0
-  [[ -n "$REG_LOG" ]] && line0=$(wc -l < "$REG_LOG")
-  local load1; load1=$(cut -d' ' -f1 /proc/loadavg)
-  t0=$(date +%s.%N)
-  # shellcheck disable=SC2046
-  ( cd "$dir" && env $(tool_env "$tool") /usr/bin/time -v -o "$tf" $(publish_cmd "$tool" "$v" "$dest") ) > "$logf" 2>&1 || rc=$?
-  t1=$(date +%s.%N)
-  local wall cpu image rss up says
-  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
-  local task; [[ "$tool" == livrable ]] && task=BuildContainerImage || task=CreateNewImage
-  image=$(awk -v t="$task" '/Task Performance Summary/{s=1} s && $2=="ms" && $3==t {print $1; exit}' "$logf")
-  rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$tf" 2>/dev/null)
-  cpu=$(awk -F': ' '/User time|System time/{s+=$2; n++} END{if(n) printf "%.2f", s}' "$tf" 2>/dev/null)
-  up="NA NA NA"; [[ "$dest" == push ]] && up=$(uploads_since "$line0" "$(repository "$tool" "$v")")
-  says=$(grep -oE 'uploaded [0-9]+ blobs \([^)]*\)' "$logf" | tail -1 || true)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$v" "$dest" "$phase" "$run" "$wall" \
-    "${cpu:-NA}" "${image:-NA}" "${rss:-NA}" $up "$rc" "$load1" "${says:--}" >> "$RAW"
-  log "$tool $v $dest $phase#$run: ${wall}s (CPU ${cpu:-NA}s), image step ${image:-NA} ms, max RSS ${rss:-NA} kB, uploaded (blobs bytes mounts) $up${says:+ [$says]} rc=$rc"
-  if [[ $rc != 0 ]]; then tail -25 "$logf" >&2; return 1; fi
-}
-
-# Runs an image (any skopeo transport) with umoci + runc; prints its output.
-run_image() {  # run_image SKOPEO_REF NAME
-  local ref="$1" name="$2" lay="$WORK/out/layout-$2" b="$WORK/out/bundle-$2" id="livrable-bench-$2-$$"
-  rm -rf "$lay" "$b"
-  skopeo copy -q --src-tls-verify=false "$ref" "oci:$lay:img" >&2
-  umoci unpack --image "$lay:img" "$b" >/dev/null
-  jq '.process.terminal=false' "$b/config.json" > "$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
-  ( cd "$b" && timeout 60 runc run "$id" 2>&1 ) || true
-  runc delete -f "$id" >/dev/null 2>&1 || true
-  rm -rf "$lay" "$b"
-}
-
-# Checks the last image of a scenario: readable by skopeo, and it prints the expected greeting under runc.
-verify() {  # verify TOOL VARIANT DEST EXPECTED
-  local tool="$1" v="$2" dest="$3" want="$4" ref info out
-  if [[ "$dest" == push ]]; then
-    ref="docker://$REG/$(repository "$tool" "$v"):latest"
-  else
-    local tb; tb=$(archive "$tool" "$v")
-    if tar -tf "$tb" | grep -qx 'oci-layout'; then ref="oci-archive:$tb"; else ref="docker-archive:$tb"; fi
-  fi
-  info=$(skopeo inspect --tls-verify=false "$ref" | jq -c '{Digest,Os,Architecture,Layers:(.Layers|length)}') \
-    || { printf '%s\t%s\t%s\tverify\t%s\tFAIL(skopeo inspect)\n' "$tool" "$v" "$dest" "$ref" >> "$RAW.verify"; return 1; }
-  out=$(run_image "$ref" "$tool-$v-$dest" | tr -d '\r' | tail -3 | paste -sd'|')
-  local ok=FAIL; [[ "$out" == *"$want"* ]] && ok=OK
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$v" "$dest" "${ref%%:*}" "$info" "$ok" "$out" >> "$RAW.verify"
-  log "verify $tool $v $dest: $ok  $info  ran: $out"
-}
-
-# ------------------------------------------------------------------ warm-up (untimed)
-# Restores both apps (both variants) and builds once, so that "cold" is about the image, not about NuGet or the
-# first read of the SDK from disk.
-for tool in $TOOLS; do
-  make_app "$tool"
-  for v in $VARIANTS; do
-    # shellcheck disable=SC2046
-    ( cd "$WORK/apps/$tool" && dotnet build -c Release $(variant_props "$v") -nodeReuse:false ) \
-      > "$WORK/logs/warmup-$tool-$v.log" 2>&1 || { tail -30 "$WORK/logs/warmup-$tool-$v.log"; exit 1; }
+# ------------------------------------------------------------------ workload c: samples/pyapp with RUN
+C_DIR="$WORK/apps/c-livrable"; C_CTX="$WORK/ctx-c"; C_BASE="$WORK/out/c-debian-bookworm.tar"
+c_prepare() {
+  # The samples as a user writes them: Sdk="Livrable.Sdk/<version>" from the feed, instead of the source tree's Imports.
+  rm -rf "$C_DIR" "$C_CTX"; mkdir -p "$C_DIR"
+  cp -a "$REPO/samples/pyapp" "$REPO/samples/debian" "$C_DIR/"
+  local p
+  for p in "$C_DIR/pyapp/pyapp.csproj" "$C_DIR/debian/debian.csproj"; do
+    sed -i -E "s|^<Project>|<Project Sdk=\"Livrable.Sdk/$LIV_VERSION\">|; /<Import Project=\"[./]*src\/Sdk\/Sdk\/Sdk\.(props|targets)\" \/>/d" "$p"
+    grep -q "Sdk=\"Livrable.Sdk/$LIV_VERSION\"" "$p" || { log "could not rewrite $p"; return 1; }
   done
-done
+  # The peers' context: the same files without the project (what .dockerignore leaves to COPY . . anyway).
+  mkdir -p "$C_CTX"; (cd "$REPO/samples/pyapp" && cp -a Dockerfile .dockerignore main.py config.yaml requirements.txt "$C_CTX/")
+  # The base image, made once and untimed (mmdebstrap, about 20 s): the debian project's tarball. Its root file
+  # system stays in debian/obj for Livrable's cold runs; the peers load the tarball in theirs.
+  log "c: building the debian:bookworm base (untimed)"
+  (cd "$C_DIR/debian" && dotnet publish $DOTNET_FLAGS -p:ContainerStateDirectory="$WORK/state/c-base" -p:ContainerArchiveOutputPath="$C_BASE") \
+    > "$WORK/logs/c-base.log" 2>&1 || { tail -30 "$WORK/logs/c-base.log" >&2; return 1; }
+  rm -rf "$WORK/state/c-base"
+}
+c_cmd() {
+  local load
+  case "$1" in
+    # No ContainerArchiveOutputPath here: a global property, it would reach the debian project as well.
+    livrable) echo "cd $C_DIR/pyapp && exec dotnet publish $DOTNET_FLAGS -p:ContainerStateDirectory=$WORK/state/c-livrable" ;;
+    buildah)
+      # buildah 1.28 has no named contexts: the base is loaded into its store (cold only) and named debian:bookworm.
+      load="id=\$($BH_CMD pull -q oci-archive:$C_BASE) && $BH_CMD tag \$id debian:bookworm && "
+      [[ "$2" == cold ]] || load=""
+      echo "cd $C_CTX && ${load}exec $BH_CMD bud --layers --isolation chroot --pull-never -t pyapp-buildah:latest ." ;;
+    docker)
+      load="ref=\$(docker load -q -i $C_BASE | awk '{print \$NF}') && docker tag \$ref debian:bookworm && "
+      [[ "$2" == cold ]] || load=""
+      echo "cd $C_CTX && ${load}exec docker build -q --network host -t pyapp-docker:latest ." ;;
+  esac
+}
+c_cold() {
+  case "$1" in
+    livrable)
+      rm -rf "$C_DIR/pyapp/bin" "$C_DIR/pyapp/obj" "$C_DIR/debian/bin" "$WORK/state/c-livrable"
+      find "$C_DIR/debian/obj" -mindepth 1 -maxdepth 1 ! -name rootfs -exec rm -rf {} + 2>/dev/null || true ;;
+    buildah) buildah_wipe ;;
+    docker)  docker_wipe ;;
+  esac
+  cp -p "$REPO/samples/pyapp/main.py" "$C_DIR/pyapp/main.py"; cp -p "$REPO/samples/pyapp/main.py" "$C_CTX/main.py"
+}
+c_edit_all() { echo "# edited by bench/run.sh" | tee -a "$C_DIR/pyapp/main.py" >> "$C_CTX/main.py"; }
+c_restore() { cp -p "$REPO/samples/pyapp/main.py" "$C_DIR/pyapp/main.py"; cp -p "$REPO/samples/pyapp/main.py" "$C_CTX/main.py"; }
 
-printf 'tool\tvariant\tdest\tphase\trun\twall_s\tcpu_s\timage_ms\tmaxrss_kb\tup_blobs\tup_bytes\tmounts\trc\tload1\ttool_says\n' > "$RAW"
-: > "$RAW.verify"
-log "raw rows: $RAW"
-FAILED=()
+# ------------------------------------------------------------------ the tools of each workload
+tools_of() {  # tools_of WORKLOAD -> Livrable first, then the selected peers that can run
+  local t out="livrable"
+  case "$1" in
+    a) has_peer sdk && out+=" sdk" ;;
+    b|c) for t in buildah docker; do has_peer "$t" && [[ -z "${NOTE[$1:$t]:-}" ]] && out+=" $t"; done ;;
+  esac
+  echo "$out"
+}
+extra_roots() { [[ "$1" == docker ]] && echo "$DOCKERD_PID" || true; }
 
-# The tools take turns inside each phase (cold, each unchanged run, edit), so that both see the same machine; the
-# whole cycle is done ROUNDS times, and the image of the last round is checked.
-for v in $VARIANTS; do
-  for dest in $DESTS; do
-    for ((round = 1; round <= ROUNDS; round++)); do
-      ok_tools=()
-      for tool in $TOOLS; do
-        dir="$WORK/apps/$tool"
-        # cold: no bin/obj, empty caches, the repository gone from the registry (so nothing of the app is there)
-        rm -rf "$dir/bin" "$dir/obj" "$WORK/state/$tool" "$WORK/state/$tool-xdg" "$(archive "$tool" "$v")"
-        if [[ "$dest" == push && -n "$REG_LOG" ]]; then rm -rf "${REG_DATA:?}/repositories/$(repository "$tool" "$v")"; fi
-        program "$GREETING" "$dir"
-      done
-      for tool in $TOOLS; do
-        if publish "$tool" "$v" "$dest" cold "$round"; then ok_tools+=("$tool"); else FAILED+=("$tool $v $dest cold#$round"); fi
-      done
-      for ((i = 1; i <= N; i++)); do
-        for tool in "${ok_tools[@]}"; do
-          publish "$tool" "$v" "$dest" unchanged "$round.$i" || FAILED+=("$tool $v $dest unchanged#$round.$i")
-        done
-      done
-      for tool in "${ok_tools[@]}"; do
-        program "$GREETING, edited" "$WORK/apps/$tool"
-        if ! publish "$tool" "$v" "$dest" edit "$round"; then
-          FAILED+=("$tool $v $dest edit#$round")
-        elif ((round == ROUNDS)); then
-          verify "$tool" "$v" "$dest" "$GREETING, edited" || FAILED+=("$tool $v $dest verify")
-        fi
-        program "$GREETING" "$WORK/apps/$tool"
-      done
+# Checks of the last image of each case, as soon as its last round ends (a later workload's cold run empties the
+# peers' stores): Livrable's and the SDK's output read by skopeo; buildah's and docker's images inspected in their store.
+VERIFY=()
+verify_tar() {  # verify_tar LABEL TARBALL
+  local ref info
+  if [[ ! -f "$2" ]]; then VERIFY+=("| $1 | \`$2\` | missing |"); return; fi
+  if tar -tf "$2" | grep -qx 'oci-layout'; then ref="oci-archive:$2"; else ref="docker-archive:$2"; fi
+  info=$(skopeo inspect "$ref" 2>&1 | jq -c '{Digest,Layers:(.Layers|length)}' 2>/dev/null) || info="FAIL: skopeo inspect"
+  VERIFY+=("| $1 | \`${ref%%:*}\` | \`${info:-FAIL}\` |")
+}
+verify_reg() {  # verify_reg LABEL REPOSITORY
+  local info
+  info=$(skopeo inspect --tls-verify=false "docker://$REG/$2:latest" 2>&1 | jq -c '{Digest,Layers:(.Layers|length)}' 2>/dev/null) || info="FAIL: skopeo inspect"
+  VERIFY+=("| $1 | \`docker://$REG/$2\` | \`${info:-FAIL}\` |")
+}
+verify_case() {  # verify_case WORKLOAD VARIANT
+  local w="$1" v="$2" tool info name
+  for tool in $(tools_of "$w"); do
+    info=""
+    case "$w:$tool" in
+      a:*)
+        if [[ "$v" == *-push ]]; then verify_reg "a $v $tool" "bench-a-$tool-${v%-*}"; else verify_tar "a $v $tool" "$WORK/out/a-$tool-${v%-*}.tar"; fi
+        continue ;;
+      b:livrable) verify_tar "b livrable" "$WORK/out/b-livrable.tar"; continue ;;
+      c:livrable) verify_tar "c livrable" "$(ls "$C_DIR"/pyapp/bin/*/*/container/*.tar 2>/dev/null | awk 'NR==1')"; continue ;;
+    esac
+    name=big; [[ "$w" == c ]] && name=pyapp
+    case "$tool" in
+      buildah) info=$("${BH[@]}" inspect --type image "$name-buildah:latest" 2>/dev/null | jq -c '{Id:.FromImageID,Layers:(.OCIv1.rootfs.diff_ids|length)}' 2>/dev/null) || info="" ;;
+      docker)  info=$(docker image inspect "$name-docker:latest" 2>/dev/null | jq -c '.[0]|{Id,Layers:(.RootFS.Layers|length)}' 2>/dev/null) || info="" ;;
+    esac
+    VERIFY+=("| $w $tool | store | \`${info:-FAIL}\` |")
+  done
+}
+
+# A whole cycle of one workload (variant): cold, N × unchanged, edit, the tools taking turns in each phase.
+cycle() {  # cycle WORKLOAD VARIANT ROUND
+  local w="$1" v="$2" r="$3" tool i ok=()
+  for tool in $(tools_of "$w"); do "${w}_cold" "$tool" "$v"; done
+  [[ "$w" == b ]] && has_peer physical && b_physical "$r"
+  for tool in $(tools_of "$w"); do
+    if run_tool "$w" "$v" cold "$r" "$tool" "$(cmd_of "$w" "$tool" "$v" cold)" "$(extra_roots "$tool")"; then ok+=("$tool"); fi
+  done
+  for ((i = 1; i <= N; i++)); do
+    for tool in "${ok[@]}"; do
+      run_tool "$w" "$v" unchanged "$r.$i" "$tool" "$(cmd_of "$w" "$tool" "$v" unchanged)" "$(extra_roots "$tool")" || true
     done
   done
+  case "$w" in a) for tool in "${ok[@]}"; do a_edit "$tool"; done ;; b) b_edit_all ;; c) c_edit_all ;; esac
+  for tool in "${ok[@]}"; do
+    run_tool "$w" "$v" edit "$r" "$tool" "$(cmd_of "$w" "$tool" "$v" edit)" "$(extra_roots "$tool")" || true
+  done
+  case "$w" in b) b_restore ;; c) c_restore ;; esac
+  if ((r == ROUNDS)); then verify_case "$w" "$v"; fi
+}
+cmd_of() {  # cmd_of WORKLOAD TOOL VARIANT PHASE
+  case "$1" in a) a_cmd "$2" "$3" ;; b) b_cmd "$2" ;; c) c_cmd "$2" "$4" ;; esac
+}
+
+# ------------------------------------------------------------------ preparation (untimed) and the runs
+if has_workload b || has_workload c; then
+  if has_peer docker && [[ -z "${NOTE[b:docker]:-}" ]]; then
+    start_dockerd || { NOTE[b:docker]="the private dockerd did not start (see $D/dockerd.log)"; NOTE[c:docker]="${NOTE[b:docker]}"; }
+  fi
+fi
+if has_workload a; then
+  # Restores and builds both apps once, so that "cold" is about the image, not NuGet or the first read of the SDK.
+  for tool in $(tools_of a); do
+    a_make "$tool"
+    for v in $A_VARIANTS; do
+      # shellcheck disable=SC2046
+      (cd "$WORK/apps/a-$tool" && dotnet build -c Release $(a_props "$v") -nodeReuse:false) > "$WORK/logs/warmup-a-$tool-$v.log" 2>&1 \
+        || { tail -30 "$WORK/logs/warmup-a-$tool-$v.log"; exit 1; }
+    done
+  done
+fi
+has_workload b && b_prepare
+if has_workload c; then
+  c_prepare
+  # Whether a RUN of the peers reaches Debian's mirror is only known by trying; the cold run's log says it.
+fi
+
+log "raw rows: $RAW"
+for ((round = 1; round <= ROUNDS; round++)); do
+  has_workload a && for v in $A_CASES; do cycle a "$v" "$round"; done
+  has_workload b && cycle b - "$round"
+  has_workload c && cycle c - "$round"
 done
 
-# ------------------------------------------------------------------ summary
-# value TOOL VARIANT DEST PHASE COLUMN -> the median of the successful runs of that phase
-value() {
-  local col="$5" vals
-  vals=$(awk -F'\t' -v t="$1" -v v="$2" -v d="$3" -v p="$4" -v c="$col" \
-    'NR==1{for(i=1;i<=NF;i++) {if($i==c) k=i; if($i=="rc") r=i}; next} $1==t && $2==v && $3==d && $4==p && $r==0 && $k!="NA" {print $k}' "$RAW")
+stop_dockerd
+
+# ------------------------------------------------------------------ the table
+value() {  # value WORKLOAD VARIANT PHASE TOOL COLUMN -> the median of the successful runs, or NA
+  local vals
+  vals=$(awk -F'\t' -v w="$1" -v v="$2" -v p="$3" -v t="$4" -v c="$5" \
+    'NR==1{for(i=1;i<=NF;i++) {if($i==c) k=i; if($i=="rc") r=i}; next} $1==w && $2==v && $3==p && $5==t && $r==0 && $k!="NA" {print $k}' "$RAW")
   # shellcheck disable=SC2086
   if [[ -z "$vals" ]]; then echo NA; else median $vals; fi
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="NA" || b=="NA" || b+0==0) print "–"; else printf "%.2f×", a/b }'; }
+tried() { awk -F'\t' -v w="$1" -v v="$2" -v p="$3" -v t="$4" '$1==w && $2==v && $3==p && $5==t {n++} END{print n+0}' "$RAW"; }
+peak_kb() {  # the larger of the sampled tree and the largest single process (the sampler may miss a short peak)
+  awk -F'\t' -v w="$1" -v v="$2" -v p="$3" -v t="$4" \
+    '$1==w && $2==v && $3==p && $5==t && $11==0 {m = ($10+0 > $9+0) ? $10 : $9; print m}' "$RAW" | sort -g | awk '{a[NR]=$1} END{ if(NR==0) print "NA"; else if(NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="NA" || b=="NA" || b+0==0) print ""; else if (a/b < 0.1) printf " (%.3f×)", a/b; else printf " (%.2f×)", a/b }'; }
 sec() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else printf "%.2f", a }'; }
-msec() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else printf "%.2f", a/1000 }'; }
 mb() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else printf "%.0f", a/1024 }'; }
 bytes() { awk -v a="$1" 'BEGIN{ if (a=="NA") print "NA"; else if (a==0) print "0 B"; else if (a<1e6) printf "%.1f kB", a/1e3; else printf "%.1f MB", a/1e6 }'; }
+# cell WORKLOAD VARIANT PHASE TOOL KIND(time|mem) LIVRABLE_VALUE -> "value (peer/Livrable×)", or why there is none
+cell() {
+  local w="$1" v="$2" p="$3" t="$4" val
+  if [[ -n "${NOTE[$w:$t]:-}" ]]; then echo "n/a¹"; return; fi
+  [[ " $(tools_of "$w") " == *" $t "* ]] || { echo "–"; return; }
+  if [[ "$5" == time ]]; then val=$(value "$w" "$v" "$p" "$t" wall_s); else val=$(peak_kb "$w" "$v" "$p" "$t"); fi
+  if [[ "$val" == NA ]]; then
+    if (($(tried "$w" "$v" "$p" "$t") > 0)); then echo "failed²"; else echo "not run"; fi
+    return
+  fi
+  if [[ "$5" == mem ]]; then echo "$(mb "$val")$(ratio "$val" "$6")"; return; fi
+  local out; out="$(sec "$val")$(ratio "$val" "$6")"
+  # The SDK's own time (its container targets) against Livrable's, where both were measured.
+  if [[ "$t" == sdk ]]; then
+    local so lo; so=$(value "$w" "$v" "$p" sdk own_ms); lo=$(value "$w" "$v" "$p" livrable own_ms)
+    [[ "$so" != NA ]] && out+="; own $(awk -v a="$so" 'BEGIN{printf "%.2f", a/1000}')$(ratio "$so" "$lo")"
+  fi
+  echo "$out"
+}
+label() {  # label WORKLOAD VARIANT
+  case "$1" in
+    a) echo "a: hello, ${2%-*}, ${2#*-}" ;;
+    b) echo "b: $(awk -v b="$B_BYTES" 'BEGIN{printf "%.0f MB", b/1e6}'), $B_FILES files" ;;
+    c) echo "c: pyapp" ;;
+  esac
+}
 
 SUMMARY="$WORK/results/$STAMP.md"
 {
   echo "Run $STAMP (UTC) on $(nproc) cores ($(lscpu | awk -F': +' '/Model name/{print $2; exit}')), $(free -g | awk '/Mem:/{print $2}') GB RAM,"
-  echo "$(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), .NET SDK $(dotnet --version), Livrable $(git -C "$REPO" rev-parse --short HEAD)."
-  echo "Load average at the start of the runs: $(awk -F'\t' -v cores="$(nproc)" \
-    'NR==1{for(i=1;i<=NF;i++) if($i=="load1") k=i; next} {s+=$k; n++; if($k>m) m=$k}
-     END{printf "mean %.1f, max %.1f, on %d cores (the bench alone gives about 1.5)", s/n, m, cores}' "$RAW")."
+  echo "$(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), .NET SDK $(dotnet --version), Livrable $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$( [[ -n "$(git -C "$REPO" status --porcelain -- src 2>/dev/null)" ]] && echo ' (with uncommitted changes in src/)')."
+  echo "buildah $(buildah --version 2>/dev/null | awk '{print $3}' || echo –), docker $(dockerd --version 2>/dev/null | awk '{print $3}' | tr -d , || echo –) (legacy builder)."
+  echo "Settings: WORKLOADS=\"$WORKLOADS\" PEERS=\"$PEERS\" ROUNDS=$ROUNDS N=$N SMALL=$SMALL; load average at the start of the runs:"
+  echo "$(awk -F'\t' 'NR>1{s+=$12; n++; if($12>m) m=$12} END{printf "mean %.1f, max %.1f", s/n, m}' "$RAW") (on $(nproc) cores)."
   echo
-  echo "Wall times in seconds, medians: cold and edit of $ROUNDS runs, unchanged of $((ROUNDS * N)) ($ROUNDS rounds of $N)."
-  echo "Ratio = SDK / Livrable (above 1: Livrable is faster or lighter). *publish* is the whole \`dotnet publish\`,"
-  echo "*image* the image task alone (Livrable: BuildContainerImage; SDK: CreateNewImage)."
+  echo "Wall time in seconds (medians: cold and edit of $ROUNDS, unchanged of $((ROUNDS * N))); *own* = the time in the"
+  echo "tool's own MSBuild tasks (Task Performance Summary: Livrable's $LIVRABLE_TASKS; the SDK's $SDK_TASKS)."
+  echo "Peak memory in MB, the whole process tree (docker: with dockerd's). In brackets: peer / Livrable (above 1: Livrable"
+  echo "is faster or lighter)."
   echo
-  echo "| variant | dest | phase | publish: Livrable | publish: SDK | ratio | image: Livrable | image: SDK | ratio |"
-  echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
-  for v in $VARIANTS; do for dest in $DESTS; do for phase in cold unchanged edit; do
-    lw=$(value livrable "$v" "$dest" "$phase" wall_s); mw=$(value ms "$v" "$dest" "$phase" wall_s)
-    li=$(value livrable "$v" "$dest" "$phase" image_ms); mi=$(value ms "$v" "$dest" "$phase" image_ms)
-    echo "| $v | $dest | $phase | $(sec "$lw") | $(sec "$mw") | $(ratio "$mw" "$lw") | $(msec "$li") | $(msec "$mi") | $(ratio "$mi" "$li") |"
-  done; done; done
+  echo "| workload | phase | Livrable s | own s | SDK s | buildah s | docker s | Livrable MB | SDK MB | buildah MB | docker MB |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for w in a b c; do
+    has_workload "$w" || continue
+    variants="-"; [[ "$w" == a ]] && variants="$A_CASES"
+    for v in $variants; do for p in cold unchanged edit; do
+      lw=$(value "$w" "$v" "$p" livrable wall_s); lo=$(value "$w" "$v" "$p" livrable own_ms); lm=$(peak_kb "$w" "$v" "$p" livrable)
+      lwc=$(sec "$lw"); [[ "$lw" == NA && $(tried "$w" "$v" "$p" livrable) -gt 0 ]] && lwc="failed²"
+      echo "| $(label "$w" "$v") | $p | $lwc | $(awk -v a="$lo" 'BEGIN{ if (a=="NA") print "NA"; else printf "%.2f", a/1000 }') |" \
+           "$(cell "$w" "$v" "$p" sdk time "$lw") | $(cell "$w" "$v" "$p" buildah time "$lw") | $(cell "$w" "$v" "$p" docker time "$lw") |" \
+           "$(mb "$lm") | $(cell "$w" "$v" "$p" sdk mem "$lm") | $(cell "$w" "$v" "$p" buildah mem "$lm") | $(cell "$w" "$v" "$p" docker mem "$lm") |"
+    done; done
+  done
+  if has_workload a && [[ " $A_DESTS " == *" push "* ]]; then
+    echo
+    echo "Bytes a's pushes uploaded to the registry (blob bytes of completed uploads in its access log, not mounts; medians;"
+    echo "number of blobs in brackets):"
+    echo
+    echo "| workload | phase | Livrable | SDK |"
+    echo "|---|---|---:|---:|"
+    for c in $A_CASES; do
+      [[ "$c" == *-push ]] || continue
+      for p in cold unchanged edit; do
+        row="| $(label a "$c") | $p |"
+        for t in livrable sdk; do
+          [[ " $(tools_of a) " == *" $t "* ]] || { row+=" – |"; continue; }
+          row+=" $(bytes "$(value a "$c" "$p" "$t" up_bytes)") ($(value a "$c" "$p" "$t" up_blobs)) |"
+        done
+        echo "$row"
+      done
+    done
+  fi
+  if has_workload b && has_peer physical; then
+    lw=$(value b - cold livrable wall_s); lo=$(value b - cold livrable own_ms)
+    echo
+    echo "Physical limit for b: the same $(awk -v b="$B_BYTES" 'BEGIN{printf "%.1f MB", b/1e6}') in one tar stream (page cache warm),"
+    echo "against Livrable's cold run (its own time: the image step, with the base image pulled)."
+    echo
+    echo "| the same bytes through | s | MB/s | peak MB | Livrable cold (wall): % of this throughput | Livrable cold (own): % |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for t in "tar|pigz" "tar|sha256sum"; do
+      pt=$(value b - cold "$t" wall_s)
+      echo "| \`${t/|/ -c \\| }\` | $(sec "$pt") | $(awk -v b="$B_BYTES" -v s="$pt" 'BEGIN{ if (s=="NA" || s+0==0) print "NA"; else printf "%.0f", b/1e6/s }') |" \
+           "$(mb "$(peak_kb b - cold "$t")") | $(awk -v a="$pt" -v b="$lw" 'BEGIN{ if (a=="NA" || b=="NA") print "NA"; else printf "%.0f %%", 100*a/b }') |" \
+           "$(awk -v a="$pt" -v b="$lo" 'BEGIN{ if (a=="NA" || b=="NA" || b+0==0) print "NA"; else printf "%.0f %%", 100*a/(b/1000) }') |"
+    done
+  fi
   echo
-  echo "CPU = user + system seconds of the whole publish (all processes waited for; less sensitive to other load than"
-  echo "wall time); peak RSS in MB (the largest single process, see above); uploaded = blob bytes the registry received"
-  echo "(number of blobs)."
+  notes=""
+  for k in "${!NOTE[@]}"; do notes+="${k/:/ } (${NOTE[$k]}); "; done
+  [[ -n "$notes" ]] && echo "¹ Not run: ${notes%; }."
+  if ((${#FAILED[@]})); then
+    echo "² Failed (no successful run of that phase; logs under $WORK/logs):"
+    for f in "${FAILED[@]}"; do echo "- $f"; done
+  fi
   echo
-  echo "| variant | dest | phase | CPU: Livrable | CPU: SDK | ratio | peak RSS: Livrable | peak RSS: SDK | uploaded: Livrable | uploaded: SDK |"
-  echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
-  for v in $VARIANTS; do for dest in $DESTS; do for phase in cold unchanged edit; do
-    lc=$(value livrable "$v" "$dest" "$phase" cpu_s); mc=$(value ms "$v" "$dest" "$phase" cpu_s)
-    lr=$(value livrable "$v" "$dest" "$phase" maxrss_kb); mr=$(value ms "$v" "$dest" "$phase" maxrss_kb)
-    lu="–"; mu="–"
-    if [[ "$dest" == push ]]; then
-      lu="$(bytes "$(value livrable "$v" "$dest" "$phase" up_bytes)") ($(value livrable "$v" "$dest" "$phase" up_blobs))"
-      mu="$(bytes "$(value ms "$v" "$dest" "$phase" up_bytes)") ($(value ms "$v" "$dest" "$phase" up_blobs))"
-    fi
-    echo "| $v | $dest | $phase | $(sec "$lc") | $(sec "$mc") | $(ratio "$mc" "$lc") | $(mb "$lr") | $(mb "$mr") | $lu | $mu |"
-  done; done; done
+  echo "The last image of each tool:"
   echo
-  echo "Commands (each in \`$WORK/apps/<tool>\`, the same app with or without the \`Livrable.Sdk\` PackageReference;"
-  echo "environment: \`DOTNET_CONTAINER_INSECURE_REGISTRIES=$REG\`, \`XDG_CACHE_HOME\` per tool):"
+  echo "| workload, tool | where | image |"
+  echo "|---|---|---|"
+  printf '%s\n' "${VERIFY[@]}"
+  echo
+  echo "Commands (cold run; unchanged and edit are the same command, without the base load for the peers in c):"
   echo
   echo '```sh'
-  for v in $VARIANTS; do for dest in $DESTS; do for tool in $TOOLS; do
-    echo "$(tool_env "$tool") /usr/bin/time -v $(publish_cmd "$tool" "$v" "$dest")"
-  done; done; done
+  for w in a b c; do
+    has_workload "$w" || continue
+    variants="-"; [[ "$w" == a ]] && variants="$A_CASES"
+    for v in $variants; do for t in $(tools_of "$w"); do echo "$(cmd_of "$w" "$t" "$v" cold)"; done; done
+  done
+  has_workload b && has_peer physical && echo "cd $B_CTX && tar -cf - . | pigz -6 > /dev/null; tar -cf - . | sha256sum > /dev/null"
   echo '```'
-  echo
-  echo "Checks of the last (edited) image of each scenario: skopeo inspect, then run with umoci + runc:"
-  echo
-  echo "| tool | variant | dest | transport | image | greeting |"
-  echo "|---|---|---|---|---|---|"
-  awk -F'\t' '{printf "| %s | %s | %s | %s | `%s` | %s: %s |\n", $1, $2, $3, $4, $5, $6, $7}' "$RAW.verify"
-  if ((${#FAILED[@]})); then echo; echo "Failed: ${FAILED[*]} (logs under $WORK/logs)."; fi
 } > "$SUMMARY"
+cp "$SUMMARY" "$OUT_MD"
 cat "$SUMMARY"
-
-if [[ "$WRITE_README" == 1 && -f "$REPO/bench/README.md" ]]; then
-  awk -v f="$SUMMARY" '
-    /<!-- results:begin -->/ {print; while ((getline l < f) > 0) print l; skip=1; next}
-    /<!-- results:end -->/ {skip=0}
-    !skip {print}' "$REPO/bench/README.md" > "$REPO/bench/README.md.new" && mv "$REPO/bench/README.md.new" "$REPO/bench/README.md"
-  log "results written to bench/README.md"
-fi
-log "raw: $RAW  summary: $SUMMARY"
+log "raw: $RAW  table: $OUT_MD (and $SUMMARY)"
 ((${#FAILED[@]} == 0))
