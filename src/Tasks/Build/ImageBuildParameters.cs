@@ -35,6 +35,9 @@ public sealed class ImageBuildParameters
     public IReadOnlyList<ParameterItem>? PublishFiles { get; set; }
     public string? PublishDirectory { get; set; }
     public string? StateDirectory { get; set; }
+
+    /// <summary>ContainerStateMaxSize: the state folder's cap, bytes or with a unit (20GB); 20 GB when empty.</summary>
+    public string? StateMaxSize { get; set; }
     public string? SourceDateEpoch { get; set; }
     public IReadOnlyList<string>? InsecureRegistries { get; set; }
     public bool NoCache { get; set; }
@@ -138,6 +141,7 @@ public sealed class ImageBuildParameters
         Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
         StateDirectory = NullIfEmpty(StateDirectory)
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
+        StateMaxSize = Store.StatePruner.ParseSize(StateMaxSize),
         InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
     };
 

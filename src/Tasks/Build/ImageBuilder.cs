@@ -39,8 +39,20 @@ public static class ImageBuilder
     private static async Task<ImageBuildResult> BuildCoreAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
     {
         Validate(request);
+        var state = StateFolder.Open(request.StateDirectory);
+        ImageBuildResult result;
+        using (var lease = await state.AcquireLeaseAsync(logger, timeout: null, cancellationToken).ConfigureAwait(false))
+        {
+            result = await BuildInStoreAsync(request, new BlobStore(state, lease), logger, cancellationToken).ConfigureAwait(false);
+        }
+        // Once the lease is released: with no other build running, nothing in the folder is in use.
+        StatePruner.TryEnforceCap(state, request.StateMaxSize, logger);
+        return result;
+    }
+
+    private static async Task<ImageBuildResult> BuildInStoreAsync(ImageBuildRequest request, BlobStore store, ILogger logger, CancellationToken cancellationToken)
+    {
         var clock = Stopwatch.StartNew();
-        var store = new BlobStore(request.StateDirectory);
         using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries }, store, logger);
 
         IImageSource OpenImage(string name) => ImageSources.Open(name, store,
@@ -55,6 +67,8 @@ public static class ImageBuilder
         var output = ChooseOutput(request, registries, logger);
         logger.Info($"[{step}/{steps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
         string destination = await output.WriteAsync(image, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
+        // Everything the image is made of was used now: least-recently-used eviction keeps it longest.
+        foreach (var layer in image.Layers) store.Touch(layer.Descriptor.Digest);
 
         string reference = request.Registry is null
             ? $"{request.Repository}:{request.Tags[0]}"
