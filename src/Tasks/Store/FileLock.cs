@@ -8,8 +8,9 @@ namespace Livrable.Store;
 /// A lock between processes on a lock file of the state folder. .NET backs <see cref="FileShare"/> with
 /// <c>flock</c> on Unix (<c>FileShare.None</c> is <c>LOCK_EX</c>; a read-only open that shares is <c>LOCK_SH</c>)
 /// and with share modes on Windows, so the same code locks on both, and the kernel drops the lock when its holder
-/// dies: a killed build never leaves a lock behind. An exclusive holder writes who it is into the file, so a waiter
-/// that times out can name it (flock is advisory: the file stays readable on Unix).
+/// dies: a killed build never leaves a lock behind. An exclusive holder writes who it is into <c>&lt;lock&gt;.holder</c>
+/// beside it (the lock file itself cannot be read while locked: .NET's read takes a shared lock), so a waiter that
+/// times out can name it; the holder removes that file before it releases the lock, so it never names a later holder.
 /// </summary>
 /// <remarks>
 /// Lock order (a build that holds several takes them in this order and never waits for an earlier one while it holds a
@@ -85,9 +86,7 @@ public sealed class FileLock : IDisposable
     {
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            string text = reader.ReadToEnd().Trim();
+            string text = File.ReadAllText(HolderPath(path), Encoding.UTF8).Trim();
             return text.Length > 0 ? text : "another process";
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -95,6 +94,8 @@ public sealed class FileLock : IDisposable
             return "another process";
         }
     }
+
+    private static string HolderPath(string path) => path + ".holder";
 
     /// <summary>Who holds the lock: process id, machine and start time, for the messages of those who wait.</summary>
     public static string CurrentHolder()
@@ -107,17 +108,21 @@ public sealed class FileLock : IDisposable
     {
         try
         {
-            byte[] text = Encoding.UTF8.GetBytes(CurrentHolder() + "\n");
-            _stream.SetLength(0);
-            _stream.Write(text);
-            _stream.Flush();
+            File.WriteAllText(HolderPath(Path), CurrentHolder() + "\n", Encoding.UTF8);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Only a courtesy for waiters' messages.
         }
     }
 
     /// <summary>Releases the lock (the kernel does it too if the process dies).</summary>
-    public void Dispose() => _stream.Dispose();
+    public void Dispose()
+    {
+        if (Exclusive)
+        {
+            try { File.Delete(HolderPath(Path)); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+        _stream.Dispose();
+    }
 }

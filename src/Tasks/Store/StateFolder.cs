@@ -148,6 +148,7 @@ public sealed class StateFolder
                 using var free = FileLock.TryAcquire(leasePath);
                 if (free is null) continue; // a live build's
                 if (TryRemove(entry.FullName)) removed++;
+                TryDeleteFile(leasePath + ".holder");
                 TryDeleteFile(leasePath);
             }
             else if (IsOlderThan(entry, UnownedTempAge) && TryRemove(entry.FullName))
@@ -158,10 +159,14 @@ public sealed class StateFolder
         foreach (var lease in Entries(LeasesDirectory))
         {
             // A lease whose build died before it made its folder.
-            if (lease is FileInfo && !Directory.Exists(Path.Combine(TempDirectory, Path.GetFileNameWithoutExtension(lease.Name))))
+            if (lease is FileInfo && lease.Extension == ".lock" && !Directory.Exists(Path.Combine(TempDirectory, Path.GetFileNameWithoutExtension(lease.Name))))
             {
                 using var free = FileLock.TryAcquire(lease.FullName);
                 if (free is not null) TryDeleteFile(lease.FullName);
+            }
+            else if (lease.Extension == ".holder" && !File.Exists(Path.ChangeExtension(lease.FullName, null)))
+            {
+                TryDeleteFile(lease.FullName);
             }
         }
         foreach (var entry in Entries(RootfsDirectory))
@@ -210,7 +215,7 @@ public sealed class StateFolder
         var running = new List<string>();
         foreach (var lease in Entries(LeasesDirectory))
         {
-            if (lease is not FileInfo) continue;
+            if (lease is not FileInfo || lease.Extension != ".lock") continue;
             using var free = FileLock.TryAcquire(lease.FullName);
             if (free is null) running.Add(FileLock.DescribeHolder(lease.FullName));
         }
