@@ -241,16 +241,30 @@ public static class StatePruner
     /// <summary>The bytes of a file, or of the regular files below a folder (links not followed).</summary>
     internal static long SizeOf(FileSystemInfo entry)
     {
-        if (entry is FileInfo file) return file.Length;
-        if (entry is not DirectoryInfo directory || directory.LinkTarget is not null) return 0;
-        try
+        if (entry is FileInfo file) return file.LinkTarget is null ? file.Length : 0;
+        if (entry is not DirectoryInfo root || root.LinkTarget is not null) return 0;
+        // An explicit walk that never enters a symbolic link: an extracted layer's links point into the image (/usr/lib),
+        // and following them would walk the host.
+        long total = 0;
+        var pending = new Stack<DirectoryInfo>();
+        pending.Push(root);
+        var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = true };
+        while (pending.Count > 0)
         {
-            return directory.EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true })
-                .Where(f => f.LinkTarget is null).Sum(f => f.Length);
+            try
+            {
+                foreach (var child in pending.Pop().EnumerateFileSystemInfos("*", options))
+                {
+                    if (child.Attributes.HasFlag(FileAttributes.ReparsePoint) || child.LinkTarget is not null) continue;
+                    if (child is DirectoryInfo folder) pending.Push(folder);
+                    else if (child is FileInfo f) total += f.Length;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A folder that vanished or cannot be read counts as empty: the size is an eviction estimate.
+            }
         }
-        catch (IOException)
-        {
-            return 0;
-        }
+        return total;
     }
 }
