@@ -45,8 +45,16 @@ public static class ImageBuilder
         {
             result = await BuildInStoreAsync(request, new BlobStore(state, lease), logger, cancellationToken).ConfigureAwait(false);
         }
-        // Once the lease is released: with no other build running, nothing in the folder is in use.
-        StatePruner.TryEnforceCap(state, request.StateMaxSize, logger);
+        // Once the lease is released: with no other build running, nothing in the folder is in use. The image is
+        // built by now, so a failure here only leaves the folder over its cap until the next build.
+        try
+        {
+            StatePruner.TryEnforceCap(state, request.StateMaxSize, logger);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.Detail($"  state folder: the size check failed ({e.Message}); the next build tries again");
+        }
         return result;
     }
 

@@ -35,8 +35,8 @@ public sealed class ConcurrentPublishTests : IDisposable
                 <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
               </PropertyGroup>
               <ItemGroup>
-                <ContainerLayer Include="{sharedFile}" Destination="/data/" />
-                <ContainerLayer Include="motd" Destination="/etc/" />
+                <ContainerLayer Include="{sharedFile}" Destination="/data/" CreatedBy="shared" />
+                <ContainerLayer Include="motd" Destination="/etc/" CreatedBy="motd" />
               </ItemGroup>
               <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
