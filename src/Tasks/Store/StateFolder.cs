@@ -115,9 +115,21 @@ public sealed class StateFolder
         var shared = await FileLock.AcquireAsync(StateLockPath, exclusive: false, timeout, cancellationToken).ConfigureAwait(false);
         try
         {
-            string id = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
-            var own = FileLock.TryAcquire(Path.Combine(LeasesDirectory, id + ".lock"))
-                      ?? throw new LivrableException(DiagnosticCodes.StateFolderUnusable, $"Cannot take the lease '{id}' in '{LeasesDirectory}'.");
+            string id = "";
+            FileLock? own = null;
+            for (int attempt = 0; attempt < 5 && own is null; attempt++)
+            {
+                // A fresh name each time: a name is never taken twice, so a failure is only a clean-up racing the creation.
+                id = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
+                own = FileLock.TryAcquire(Path.Combine(LeasesDirectory, id + ".lock"));
+                if (own is not null && !File.Exists(own.Path))
+                {
+                    own.Dispose();
+                    own = null;
+                }
+            }
+            if (own is null)
+                throw new LivrableException(DiagnosticCodes.StateFolderUnusable, $"Cannot take a lease in '{LeasesDirectory}'.");
             string temp = Path.Combine(TempDirectory, id);
             Directory.CreateDirectory(temp);
             var lease = new StateLease(this, id, temp, shared, own);
@@ -158,8 +170,10 @@ public sealed class StateFolder
         }
         foreach (var lease in Entries(LeasesDirectory))
         {
-            // A lease whose build died before it made its folder.
-            if (lease is FileInfo && lease.Extension == ".lock" && !Directory.Exists(Path.Combine(TempDirectory, Path.GetFileNameWithoutExtension(lease.Name))))
+            // A lease whose build died before it made its folder. Only an old one: a new lease file exists for a moment
+            // before its build locks it, and taking it then would steal a starting build's lease.
+            if (lease is FileInfo && lease.Extension == ".lock" && IsOlderThan(lease, TimeSpan.FromMinutes(1))
+                && !Directory.Exists(Path.Combine(TempDirectory, Path.GetFileNameWithoutExtension(lease.Name))))
             {
                 using var free = FileLock.TryAcquire(lease.FullName);
                 if (free is not null) TryDeleteFile(lease.FullName);
