@@ -38,6 +38,9 @@ public sealed class ImageBuildParameters
     public IReadOnlyList<ParameterItem>? PublishFiles { get; set; }
     public string? PublishDirectory { get; set; }
     public string? StateDirectory { get; set; }
+
+    /// <summary>ContainerStateMaxSize: the state folder's cap, bytes or with a unit (20GB); 20 GB when empty.</summary>
+    public string? StateMaxSize { get; set; }
     public string? SourceDateEpoch { get; set; }
     public IReadOnlyList<string>? InsecureRegistries { get; set; }
     public bool NoCache { get; set; }
@@ -219,6 +222,7 @@ public sealed class ImageBuildParameters
             Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
             StateDirectory = NullIfEmpty(StateDirectory)
                 ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
+            StateMaxSize = Store.StatePruner.ParseSize(StateMaxSize),
             InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
         };
     }
@@ -268,7 +272,7 @@ public sealed class ImageBuildParameters
             yield return $"Livrable request: Dockerfile {build.DockerfilePath}, context {build.ContextDirectory}, target {build.Target ?? "(last stage)"}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
             yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + a.Value))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}] cache from=[{string.Join(", ", build.CacheFrom)}] cache to={build.CacheTo ?? "-"}";
             yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
-            yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory}";
+            yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize}";
             if (r.Platforms.Count > 0) yield return $"  platforms=[{string.Join(", ", r.Platforms)}]";
             yield break;
         }
@@ -284,7 +288,7 @@ public sealed class ImageBuildParameters
         yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
         yield return $"  config: workdir={r.Config.WorkingDirectory} user={r.Config.User ?? "-"} entrypoint=[{Join(r.Config.Entrypoint)}] cmd=[{Join(r.Config.Cmd)}]";
         yield return $"  env=[{string.Join(", ", r.Config.Environment.Select(e => e.Key + "=" + e.Value))}] labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] ports=[{string.Join(", ", r.Config.Ports)}]";
-        yield return $"  created={r.Created:O} state={r.StateDirectory} insecure=[{string.Join(", ", r.InsecureRegistries)}]";
+        yield return $"  created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize} insecure=[{string.Join(", ", r.InsecureRegistries)}]";
         foreach (var layer in r.Layers)
         {
             yield return layer switch

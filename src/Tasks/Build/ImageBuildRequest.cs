@@ -81,6 +81,12 @@ public sealed record ImageBuildRequest
     /// <summary>Livrable's state folder (blob store, caches).</summary>
     public required string StateDirectory { get; init; }
 
+    /// <summary>
+    /// The state folder's size cap (ContainerStateMaxSize), enforced at the end of the build by evicting the least
+    /// recently used entries when no other build runs (Store/StatePruner).
+    /// </summary>
+    public long StateMaxSize { get; init; } = Store.StatePruner.DefaultMaxSize;
+
     /// <summary>Registries (<c>host[:port]</c>) that may be reached over plain http besides loopback ones.</summary>
     public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
 

@@ -40,8 +40,28 @@ public static class ImageBuilder
     private static async Task<ImageBuildResult> BuildCoreAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
     {
         Validate(request);
+        var state = StateFolder.Open(request.StateDirectory);
+        ImageBuildResult result;
+        using (var lease = await state.AcquireLeaseAsync(logger, timeout: null, cancellationToken).ConfigureAwait(false))
+        {
+            result = await BuildInStoreAsync(request, new BlobStore(state, lease), logger, cancellationToken).ConfigureAwait(false);
+        }
+        // Once the lease is released: with no other build running, nothing in the folder is in use. The image is
+        // built by now, so a failure here only leaves the folder over its cap until the next build.
+        try
+        {
+            StatePruner.TryEnforceCap(state, request.StateMaxSize, logger);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.Detail($"  state folder: the size check failed ({e.Message}); the next build tries again");
+        }
+        return result;
+    }
+
+    private static async Task<ImageBuildResult> BuildInStoreAsync(ImageBuildRequest request, BlobStore store, ILogger logger, CancellationToken cancellationToken)
+    {
         var clock = Stopwatch.StartNew();
-        var store = new BlobStore(request.StateDirectory);
         using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries }, store, logger);
 
         IImageSource OpenImage(string name) => ImageSources.Open(name, store,
@@ -59,6 +79,8 @@ public static class ImageBuilder
         var output = ChooseOutput(request, registries, logger);
         logger.Info($"[{step}/{steps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
         string destination = await output.WriteAsync(image, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
+        // Everything the image is made of was used now: least-recently-used eviction keeps it longest.
+        foreach (var layer in image.Layers) store.Touch(layer.Descriptor.Digest);
         if (request.Dockerfile?.CacheTo is { } target)
             await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
 

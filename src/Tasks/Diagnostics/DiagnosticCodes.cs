@@ -232,6 +232,17 @@ public static class DiagnosticCodes
     public const string DeflateFlushUnsupported = "LIV4100";
     /// <summary><c>ContainerLayerCompression=zstd</c> with <c>ContainerImageFormat=Docker</c>: Docker's manifest format has no zstd layer type.</summary>
     public const string ZstdNeedsOciFormat = "LIV4101";
+    // LIV4150-4179: the state folder (src/Tasks/Store: StateFolder, FileLock, StatePruner).
+    /// <summary>The state folder was written by a newer Livrable (its <c>version</c> file names a later format): use another ContainerStateDirectory or a newer Livrable.</summary>
+    public const string StateFormatUnsupported = "LIV4150";
+    /// <summary><c>ContainerStateMaxSize</c> is not a size: a whole number of bytes, optionally with a unit (<c>KB</c>, <c>MB</c>, <c>GB</c>, <c>TB</c>, or <c>KiB</c>...).</summary>
+    public const string InvalidStateMaxSize = "LIV4151";
+    /// <summary>A lock of the state folder stayed held by another build or prune longer than the wait allows; the message names the holder when known.</summary>
+    public const string StateLockTimeout = "LIV4152";
+    /// <summary>The state folder cannot be created or written (permissions, a file where a folder should be).</summary>
+    public const string StateFolderUnusable = "LIV4153";
+    /// <summary>The PruneContainerState target ran in MSBuild on .NET Framework, which cannot load its task: run it with <c>dotnet msbuild</c>.</summary>
+    public const string PruneNeedsDotNetMSBuild = "LIV4154";
 
     // Filesystem (Dockerfile frontend): --chown, --chmod (1080-1099); archives, downloads, trees (4070-4089)
     /// <summary><c>--chown</c> names a user that the image's <c>/etc/passwd</c> does not have (or the image has no such file).</summary>

@@ -84,6 +84,9 @@ internal static class LayerCache
             long size = root.GetProperty("size").GetInt64();
             string mediaType = root.GetProperty("mediaType").GetString()!;
             if (!store.Contains(digest) || new FileInfo(store.PathOf(digest)).Length != size) return null;
+            // Both the record and its blob were used now: least-recently-used eviction keeps them.
+            StateFolder.Touch(path);
+            store.Touch(digest);
             return new StoredLayer(new Descriptor(mediaType, digest, size), diffId, store) { FromCache = true };
         }
         catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException

@@ -89,6 +89,9 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary>Livrable's state folder (blob store, caches).</summary>
     public string? StateDirectory { get; set; }
 
+    /// <summary>ContainerStateMaxSize: the state folder's cap (bytes, or 500MB, 20GB...), checked at the end of the build; 20 GB when empty.</summary>
+    public string? StateMaxSize { get; set; }
+
     /// <summary>SOURCE_DATE_EPOCH: the time written into the image, in seconds since 1970.</summary>
     public string? SourceDateEpoch { get; set; }
 

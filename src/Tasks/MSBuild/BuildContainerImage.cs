@@ -73,6 +73,7 @@ public sealed partial class BuildContainerImage
         PublishFiles = Items(PublishFiles),
         PublishDirectory = PublishDirectory,
         StateDirectory = StateDirectory,
+        StateMaxSize = StateMaxSize,
         SourceDateEpoch = SourceDateEpoch,
         InsecureRegistries = InsecureRegistries,
         NoCache = NoCache,

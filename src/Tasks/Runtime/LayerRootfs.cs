@@ -3,6 +3,7 @@ using Livrable.Diagnostics;
 using Livrable.Filesystem;
 using Livrable.Images;
 using Livrable.Layers;
+using Livrable.Store;
 
 namespace Livrable.Runtime;
 
@@ -76,11 +77,16 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         string hex = layer.DiffId.Hex;
         string directory = Path.Combine(Root, hex);
         string marker = directory + ".done";
-        if (File.Exists(marker) && Directory.Exists(directory)) return directory;
+        if (File.Exists(marker) && Directory.Exists(directory))
+        {
+            StateFolder.Touch(marker);
+            return directory;
+        }
         Directory.CreateDirectory(Root);
         using var gate = await LockAsync(directory + ".lock", cancellationToken).ConfigureAwait(false);
         if (File.Exists(marker) && Directory.Exists(directory)) return directory;
-        string temp = Path.Combine(Root, $"tmp-{hex[..12]}-{Guid.NewGuid():N}");
+        // The full diff id in the temporary name: StateFolder.CleanUp removes it once rootfs/<hex>.lock is free.
+        string temp = Path.Combine(Root, $"tmp-{hex}-{Guid.NewGuid():N}");
         try
         {
             Directory.CreateDirectory(temp);
@@ -88,9 +94,14 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             _fixups = userNamespace is null ? null : new Fixups();
             await ExtractAsync(layer, temp, cancellationToken).ConfigureAwait(false);
             if (_fixups is not null) await ApplyFixupsAsync(_fixups, temp, layer, cancellationToken).ConfigureAwait(false);
+            long size = StatePruner.SizeOf(new DirectoryInfo(temp));
             if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
             Directory.Move(temp, directory);
-            await File.WriteAllTextAsync(marker, layer.DiffId.ToString(), CancellationToken.None).ConfigureAwait(false);
+            // The marker is itself renamed into place, so it is complete when it exists; it records the size for
+            // StatePruner, which would otherwise walk the tree at every size check.
+            string markerTemp = temp + ".done";
+            await File.WriteAllTextAsync(markerTemp, $"{layer.DiffId}\n{size}\n", CancellationToken.None).ConfigureAwait(false);
+            File.Move(markerTemp, marker, overwrite: true);
             return directory;
         }
         finally
@@ -372,21 +383,12 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
 
     private static LivrableException Failed(string message) => new(DiagnosticCodes.LayerExtractionFailed, message);
 
-    /// <summary>Waits for the lock file (an exclusive open, which .NET backs with <c>flock</c> on Unix).</summary>
-    internal static async Task<FileStream> LockAsync(string path, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException)
-            {
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+    /// <summary>
+    /// Waits for the lock file (an exclusive <see cref="FileLock"/>, <c>flock</c> on Unix), for at most
+    /// <see cref="FileLock.DefaultTimeout"/>; LIV4152 names the holder when it takes longer.
+    /// </summary>
+    internal static Task<FileLock> LockAsync(string path, CancellationToken cancellationToken)
+        => FileLock.AcquireAsync(path, exclusive: true, timeout: null, cancellationToken);
 
     private static void TryDelete(string directory)
     {

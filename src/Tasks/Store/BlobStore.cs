@@ -11,19 +11,32 @@ namespace Livrable.Store;
 /// </summary>
 public sealed class BlobStore
 {
-    /// <summary>Opens (and creates) the store under <paramref name="stateDirectory"/>.</summary>
+    /// <summary>Opens (and creates) the store under <paramref name="stateDirectory"/>, with no build lease (tests, tools).</summary>
     public BlobStore(string stateDirectory)
+        : this(StateFolder.Open(stateDirectory), lease: null)
     {
-        Root = Path.GetFullPath(stateDirectory);
-        Directory.CreateDirectory(Path.Combine(Root, "blobs", "sha256"));
+    }
+
+    /// <summary>
+    /// The store of <paramref name="folder"/>; with a <paramref name="lease"/>, temporary files go to the build's own
+    /// <c>tmp/&lt;lease&gt;/</c>, which a later build removes once this one is gone.
+    /// </summary>
+    public BlobStore(StateFolder folder, StateLease? lease)
+    {
+        Folder = folder;
+        Root = folder.Root;
+        TempDirectory = lease?.TempDirectory ?? folder.TempDirectory;
         Directory.CreateDirectory(TempDirectory);
     }
 
     /// <summary>The state folder.</summary>
+    public StateFolder Folder { get; }
+
+    /// <summary>The state folder's path.</summary>
     public string Root { get; }
 
     /// <summary>Where temporary files are written before they are renamed into place (same file system).</summary>
-    public string TempDirectory => Path.Combine(Root, "tmp");
+    public string TempDirectory { get; }
 
     /// <summary>The path a blob has (or would have) in the store. The digest's format guarantees it stays inside.</summary>
     public string PathOf(Digest digest) => Path.Combine(Root, "blobs", digest.Algorithm, digest.Hex);
@@ -36,7 +49,15 @@ public sealed class BlobStore
 
     /// <summary>Opens a stored blob, verifying it against <paramref name="descriptor"/> as it is read.</summary>
     public Stream Open(Descriptor descriptor)
-        => new VerifyingStream(File.OpenRead(PathOf(descriptor.Digest)), descriptor.Digest, descriptor.Size, $"Cached blob {descriptor.Digest}");
+    {
+        string path = PathOf(descriptor.Digest);
+        var stream = new VerifyingStream(File.OpenRead(path), descriptor.Digest, descriptor.Size, $"Cached blob {descriptor.Digest}");
+        StateFolder.Touch(path);
+        return stream;
+    }
+
+    /// <summary>Records that the build uses <paramref name="digest"/> now, for least-recently-used eviction.</summary>
+    public void Touch(Digest digest) => StateFolder.Touch(PathOf(digest));
 
     /// <summary>
     /// Copies <paramref name="content"/> into the store as <paramref name="expected"/> (when given, checked with
@@ -46,6 +67,7 @@ public sealed class BlobStore
     {
         if (expected is { } known && Contains(known))
         {
+            Touch(known);
             return (known, new FileInfo(PathOf(known)).Length);
         }
         string temp = NewTempPath();
@@ -104,6 +126,7 @@ public sealed class BlobStore
         catch (IOException) when (File.Exists(target))
         {
             TryDelete(tempPath);
+            StateFolder.Touch(target);
         }
     }
 

@@ -165,6 +165,33 @@ public sealed class SdkEvaluationTests : IDisposable
         Assert.Contains("error LIV4101", docker);
     }
 
+    /// <summary>
+    /// dotnet msbuild -t:PruneContainerState runs the prune task on ContainerStateDirectory: a cap keeps what fits, the
+    /// most recently used first; ContainerPruneAll=true empties it; both report what they freed.
+    /// </summary>
+    [Fact]
+    public async Task PruneContainerStateEvictsDownToTheCapAndPruneAllEmptiesTheFolder()
+    {
+        string project = AppProject("prune");
+        string state = Path.Combine(_temp.Path, "state");
+        var store = new Livrable.Store.BlobStore(state);
+        var (old, _) = await store.PutAsync(new byte[3000], CancellationToken.None);
+        var (recent, _) = await store.PutAsync(new byte[2000], CancellationToken.None);
+        File.SetLastWriteTimeUtc(store.PathOf(old), DateTime.UtcNow.AddDays(-1));
+
+        string capped = await DotnetAsync("msbuild", project, "-t:PruneContainerState", $"-p:ContainerStateDirectory={state}", "-p:ContainerStateMaxSize=2500");
+        Assert.Contains("Pruned " + state + ": freed 3000 bytes in 1 entries, 2000 bytes left", capped);
+        Assert.False(store.Contains(old));
+        Assert.True(store.Contains(recent));
+
+        string all = await DotnetAsync("msbuild", project, "-t:PruneContainerState", $"-p:ContainerStateDirectory={state}", "-p:ContainerPruneAll=true");
+        Assert.Contains("freed 2000 bytes in 1 entries, 0 bytes left", all);
+        Assert.False(store.Contains(recent));
+
+        string bad = await DotnetAsync("msbuild", project, "-t:PruneContainerState", $"-p:ContainerStateDirectory={state}", "-p:ContainerStateMaxSize=lots");
+        Assert.Contains("error LIV4151", bad);
+    }
+
     private async Task<Dictionary<string, string>> PropertiesAsync(string project, string[] arguments, params string[] names)
     {
         string output = await DotnetAsync("msbuild", project, [.. arguments, .. names.Select(n => "-getProperty:" + n)]);

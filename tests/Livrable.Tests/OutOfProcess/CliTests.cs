@@ -138,6 +138,7 @@ public sealed class CliTests : IDisposable
         task.PublishFiles = [published];
         task.PublishDirectory = publish;
         task.SourceDateEpoch = "1700000000";
+        task.StateMaxSize = "5GB";
         task.InsecureRegistries = ["localhost:5000"];
         // Dockerfile mode's parameters, sent too (an empty Dockerfile keeps properties mode).
         task.Dockerfile = "";

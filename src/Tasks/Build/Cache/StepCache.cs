@@ -24,6 +24,10 @@ internal sealed class StepCache(BlobStore store)
             foreach (var output in record.Outputs)
                 if (output.Layer is { } layer && (!store.Contains(layer.Digest) || new FileInfo(store.PathOf(layer.Digest)).Length != layer.Size))
                     return null;
+            // A hit is a use: least-recently-used eviction (Store/StatePruner) keeps the record and its layers longest.
+            StateFolder.Touch(PathOf(key));
+            foreach (var output in record.Outputs)
+                if (output.Layer is { } layer) store.Touch(layer.Digest);
             return record;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException

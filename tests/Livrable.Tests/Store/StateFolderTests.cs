@@ -1,0 +1,216 @@
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Runtime;
+using Livrable.Store;
+using Livrable.Tests.Infrastructure;
+using Xunit;
+
+namespace Livrable.Tests.Store;
+
+/// <summary>
+/// The state folder's rules one at a time: format version, leases and the clean-up of what dead builds left, locks
+/// and their holders, least-recently-used eviction under a cap, prune, and the blob check.
+/// </summary>
+public sealed class StateFolderTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string StatePath => _temp["state"];
+
+    [Fact]
+    public void Open_writes_the_format_version_and_refuses_a_newer_one()
+    {
+        var folder = StateFolder.Open(StatePath);
+        Assert.Equal("livrable-state 1", File.ReadAllText(folder.VersionFile).Trim());
+        StateFolder.Open(StatePath); // the same format opens again
+
+        File.WriteAllText(folder.VersionFile, "livrable-state 2\n");
+        var e = Assert.Throws<LivrableException>(() => StateFolder.Open(StatePath));
+        Assert.Equal(DiagnosticCodes.StateFormatUnsupported, e.Code);
+        Assert.Contains("newer Livrable", e.Message);
+    }
+
+    [Fact]
+    public void A_file_where_the_state_folder_should_be_is_LIV4153()
+    {
+        File.WriteAllText(_temp["file"], "x");
+        var e = Assert.Throws<LivrableException>(() => StateFolder.Open(_temp["file"]));
+        Assert.Equal(DiagnosticCodes.StateFolderUnusable, e.Code);
+    }
+
+    [Theory]
+    [InlineData("", StatePruner.DefaultMaxSize)]
+    [InlineData("0", 0L)]
+    [InlineData("1234", 1234L)]
+    [InlineData("20GB", 20_000_000_000L)]
+    [InlineData(" 500 mb ", 500_000_000L)]
+    [InlineData("2GiB", 2L << 30)]
+    [InlineData("3K", 3072L)]
+    public void ParseSize_takes_bytes_and_units(string text, long bytes) => Assert.Equal(bytes, StatePruner.ParseSize(text));
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("1.5GB")]
+    [InlineData("GB")]
+    [InlineData("20 parsecs")]
+    [InlineData("99999999999999999999")]
+    public void ParseSize_refuses_anything_else_with_LIV4151(string text)
+        => Assert.Equal(DiagnosticCodes.InvalidStateMaxSize, Assert.Throws<LivrableException>(() => StatePruner.ParseSize(text)).Code);
+
+    [Fact]
+    public async Task A_lease_owns_its_temporary_folder_and_a_dead_builds_leftovers_go_at_the_next_start_but_a_live_builds_stay()
+    {
+        var folder = StateFolder.Open(StatePath);
+        using var live = await folder.AcquireLeaseAsync(null, null, CancellationToken.None);
+        File.WriteAllText(Path.Combine(live.TempDirectory, "half-written"), "x");
+
+        // A dead build: its lease file exists, nobody holds it.
+        string deadId = "999999-deadbeefdeadbeef";
+        File.WriteAllText(Path.Combine(folder.LeasesDirectory, deadId + ".lock"), "");
+        Directory.CreateDirectory(Path.Combine(folder.TempDirectory, deadId, "dockerfile-x"));
+        File.WriteAllText(Path.Combine(folder.TempDirectory, deadId, "blob-1.tmp"), "partial");
+        // Unowned temporaries (older layouts): removed only when older than the safe age.
+        string oldLoose = Path.Combine(folder.TempDirectory, "blob-old.tmp");
+        string newLoose = Path.Combine(folder.TempDirectory, "blob-new.tmp");
+        File.WriteAllText(oldLoose, "old");
+        File.WriteAllText(newLoose, "new");
+        File.SetLastWriteTimeUtc(oldLoose, DateTime.UtcNow - StateFolder.UnownedTempAge - TimeSpan.FromHours(1));
+        // A half-extracted layer of a dead build, and one another build is extracting now.
+        string deadHex = new('a', 64), busyHex = new('b', 64);
+        Directory.CreateDirectory(Path.Combine(folder.RootfsDirectory, $"tmp-{deadHex}-1234"));
+        Directory.CreateDirectory(Path.Combine(folder.RootfsDirectory, deadHex)); // moved, marker never written
+        Directory.CreateDirectory(Path.Combine(folder.RootfsDirectory, $"tmp-{busyHex}-5678"));
+        using var extracting = FileLock.TryAcquire(Path.Combine(folder.RootfsDirectory, busyHex + ".lock"));
+        Assert.NotNull(extracting);
+
+        using (var next = await folder.AcquireLeaseAsync(null, null, CancellationToken.None))
+        {
+            Assert.NotEqual(live.Id, next.Id);
+            Assert.True(File.Exists(Path.Combine(live.TempDirectory, "half-written")), "a live build's temporary file was removed");
+            Assert.False(Directory.Exists(Path.Combine(folder.TempDirectory, deadId)));
+            Assert.False(File.Exists(Path.Combine(folder.LeasesDirectory, deadId + ".lock")));
+            Assert.False(File.Exists(oldLoose));
+            Assert.True(File.Exists(newLoose));
+            Assert.False(Directory.Exists(Path.Combine(folder.RootfsDirectory, $"tmp-{deadHex}-1234")));
+            Assert.False(Directory.Exists(Path.Combine(folder.RootfsDirectory, deadHex)));
+            Assert.True(Directory.Exists(Path.Combine(folder.RootfsDirectory, $"tmp-{busyHex}-5678")));
+        }
+        live.Dispose();
+        Assert.False(Directory.Exists(live.TempDirectory));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.LeasesDirectory));
+    }
+
+    [Fact]
+    public async Task A_lock_wait_that_times_out_is_LIV4152_and_names_the_holder()
+    {
+        string path = _temp["a.lock"];
+        using var held = FileLock.TryAcquire(path);
+        Assert.NotNull(held);
+        Assert.Null(FileLock.TryAcquire(path));
+        Assert.Null(FileLock.TryAcquire(path, exclusive: false));
+
+        var e = await Assert.ThrowsAsync<LivrableException>(() => FileLock.AcquireAsync(path, exclusive: true, TimeSpan.Zero, CancellationToken.None));
+        Assert.Equal(DiagnosticCodes.StateLockTimeout, e.Code);
+        Assert.Contains($"process {Environment.ProcessId}", e.Message);
+
+        held!.Dispose();
+        using var shared1 = FileLock.TryAcquire(path, exclusive: false);
+        using var shared2 = FileLock.TryAcquire(path, exclusive: false);
+        Assert.NotNull(shared1);
+        Assert.NotNull(shared2);
+        Assert.Null(FileLock.TryAcquire(path));
+    }
+
+    [Fact]
+    public async Task Prune_waits_for_no_build_and_names_the_running_builds_when_it_times_out()
+    {
+        var folder = StateFolder.Open(StatePath);
+        using var lease = await folder.AcquireLeaseAsync(null, null, CancellationToken.None);
+
+        Assert.True(StatePruner.TryEnforceCap(folder, 0, null).Skipped);
+        var e = await Assert.ThrowsAsync<LivrableException>(() => StatePruner.PruneAsync(folder, 0, verify: false, TimeSpan.Zero, null, CancellationToken.None));
+        Assert.Equal(DiagnosticCodes.StateLockTimeout, e.Code);
+        Assert.Contains($"process {Environment.ProcessId}", e.Message);
+    }
+
+    [Fact]
+    public async Task The_cap_evicts_least_recently_used_entries_first_and_a_use_refreshes_an_entry()
+    {
+        var store = new BlobStore(StatePath);
+        var blobs = new List<Digest>();
+        for (int i = 0; i < 4; i++)
+        {
+            var (digest, _) = await store.PutAsync(new byte[1000 + i], CancellationToken.None);
+            File.SetLastWriteTimeUtc(store.PathOf(digest), DateTime.UtcNow.AddDays(-10 + i));
+            blobs.Add(digest);
+        }
+        // The oldest is used again now: it becomes the most recent.
+        using (store.Open(new Descriptor(MediaTypes.OciLayerGzip, blobs[0], 1000))) { }
+        // An extracted layer, older than every blob, its size in its marker.
+        string layer = Path.Combine(store.Folder.RootfsDirectory, new string('c', 64));
+        Directory.CreateDirectory(layer);
+        File.WriteAllBytes(Path.Combine(layer, "file"), new byte[5000]);
+        File.WriteAllText(layer + ".done", "sha256:" + new string('c', 64) + "\n5000\n");
+        File.SetLastWriteTimeUtc(layer + ".done", DateTime.UtcNow.AddDays(-20));
+
+        // 1000+1001+1002+1003+5000 = 9006 bytes; keep at most 2100: the layer, then blobs 1 and 2 go.
+        var result = StatePruner.TryEnforceCap(store.Folder, 2100, null);
+
+        Assert.False(result.Skipped);
+        Assert.Equal(9006, result.BytesBefore);
+        Assert.Equal(2003, result.BytesAfter);
+        Assert.Equal(3, result.EntriesRemoved);
+        Assert.False(Directory.Exists(layer));
+        Assert.False(File.Exists(layer + ".done"));
+        Assert.True(store.Contains(blobs[0]));
+        Assert.False(store.Contains(blobs[1]));
+        Assert.False(store.Contains(blobs[2]));
+        Assert.True(store.Contains(blobs[3]));
+    }
+
+    [Fact]
+    public async Task Prune_all_empties_the_folder_and_verify_removes_a_blob_that_fails_its_digest()
+    {
+        var store = new BlobStore(StatePath);
+        var (good, _) = await store.PutAsync("good"u8.ToArray(), CancellationToken.None);
+        var (bad, _) = await store.PutAsync("bad!"u8.ToArray(), CancellationToken.None);
+        File.WriteAllText(store.PathOf(bad), "BAD!"); // a disk that lied
+        Directory.CreateDirectory(Path.Combine(store.Folder.CacheDirectory, "layers"));
+        File.WriteAllText(Path.Combine(store.Folder.CacheDirectory, "layers", "key"), "{}");
+
+        Assert.Equal([store.PathOf(bad)], StatePruner.VerifyBlobs(store.Folder, remove: false));
+
+        var verified = await StatePruner.PruneAsync(store.Folder, long.MaxValue, verify: true, null, null, CancellationToken.None);
+        Assert.Equal([store.PathOf(bad)], verified.CorruptBlobs);
+        Assert.False(store.Contains(bad));
+        Assert.True(store.Contains(good));
+
+        var all = await StatePruner.PruneAsync(new StatePruneRequest { StateDirectory = StatePath, All = true }, null, CancellationToken.None);
+        Assert.Equal(0, all.BytesAfter);
+        Assert.Equal(2, all.EntriesRemoved);
+        Assert.False(store.Contains(good));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(store.Folder.CacheDirectory, "layers")));
+        StateFolder.Open(StatePath); // still a valid state folder
+    }
+
+    [Fact]
+    public async Task Four_builds_extracting_one_layer_at_once_extract_it_once()
+    {
+        var store = new BlobStore(StatePath);
+        var image = await TestImages.SimpleAsync(store);
+        var logger = new RecordingLogger();
+        var rootfs = new LayerRootfs(StatePath, logger);
+
+        var folders = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => rootfs.EnsureAsync(image.Layers[0], CancellationToken.None))));
+
+        Assert.Single(folders.Distinct());
+        Assert.Single(logger.Lines, l => l.Contains("extracting layer"));
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(folders[0], "hello.txt")));
+        string[] marker = File.ReadAllLines(folders[0] + ".done");
+        Assert.Equal(image.Layers[0].DiffId.ToString(), marker[0]);
+        Assert.Equal(11, long.Parse(marker[1], System.Globalization.CultureInfo.InvariantCulture)); // "hello\n" + "data\n"
+        Assert.Empty(Directory.EnumerateDirectories(store.Folder.RootfsDirectory, "tmp-*"));
+    }
+}
