@@ -13,16 +13,20 @@ namespace Livrable.Tests.MSBuild;
 /// <c>Up to date: ...</c> with the same digest; each kind of change builds again. Tiny projects in a temporary folder
 /// on src/Sdk's real targets: <c>base</c>, an image project (busybox and a text file as a folder layer, FROM scratch),
 /// and on it a .NET console app (properties mode) and a Dockerfile project (base as the named context). Each
-/// <c>dotnet publish</c> costs seconds, so each test walks through its changes in order.
+/// <c>dotnet publish</c> costs seconds, so each test walks through its changes in order. In the registry collection
+/// for the push test's registry.
 /// </summary>
+[Collection(RegistryCollection.Name)]
 public sealed partial class IncrementalPublishTests : IDisposable
 {
     private const string SkippedLine = "Skipping target \"_LivrableBuildImage\" because all output files are up-to-date";
     private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
     private readonly TempDirectory _temp = new();
+    private readonly RegistryFixture _registry;
 
-    public IncrementalPublishTests()
+    public IncrementalPublishTests(RegistryFixture registry)
     {
+        _registry = registry;
         // As samples/Directory.Build.*: an app gets build/Livrable.Sdk.props|targets as a PackageReference would give
         // them, an image project imports Sdk/Sdk.props|targets itself; the task assembly is this test's copy.
         File.WriteAllText(_temp["Directory.Build.props"], $"""
@@ -183,6 +187,31 @@ public sealed partial class IncrementalPublishTests : IDisposable
         Assert.NotEqual(d5, d6);
         Assert.Equal(d6, UpToDate(await PublishAsync(project), "ctx:v1"));
         await ValidateAsync(Tarball(rebased, "ctx:v1"), "v1");
+    }
+
+    /// <summary>
+    /// A push with no change is skipped too (the record stands for it: see src/Sdk/README.md for the risk), until
+    /// ContainerNoCache=true forces it. What the registry holds is read back by skopeo and run with runc.
+    /// </summary>
+    [Fact]
+    public async Task A_push_with_no_change_is_skipped_until_forced()
+    {
+        string project = _temp["base", "base.csproj"];
+        string registry = $"-p:ContainerRegistry={_registry.Registry}";
+        string reference = $"{_registry.Registry}/base:v1";
+
+        string d1 = Built(await PublishAsync(project, registry), reference);
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{reference}");
+        using (var doc = System.Text.Json.JsonDocument.Parse(inspect.Stdout))
+            Assert.Equal(d1, doc.RootElement.GetProperty("Digest").GetString());
+        await Tools.RunCheckedAsync("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", $"docker://{reference}", $"oci:{_temp["pulled"]}:v1");
+        await Tools.RunCheckedAsync("umoci", "unpack", "--image", $"{_temp["pulled"]}:v1", _temp["bundle"]);
+        Assert.Equal("hello from base\n", await Runc.RunAsync(_temp["bundle"]));
+
+        Assert.Equal(d1, UpToDate(await PublishAsync(project, registry), reference));
+        var forced = await PublishAsync(project, registry, "-p:ContainerNoCache=true");
+        Assert.Equal(d1, Built(forced, reference));
+        Assert.Contains("uploaded 0 blobs", forced.Stdout);
     }
 
     /// <summary>
