@@ -151,4 +151,11 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
 
     /// <summary>The tarball written, when the image went to one.</summary>
     [Output] public string? ArchivePath { get; set; }
+
+    /// <summary>
+    /// What the final <c>Built</c> line says, without its timings: <c>reference digest (size) -&gt; destination</c>.
+    /// The targets keep it in the image record (obj/.../container/image.record), so that a publish that skips the image
+    /// step as up to date reports the same line. Empty from the .NET Framework task, whose CLI result does not carry it.
+    /// </summary>
+    [Output] public string? ImageSummary { get; set; }
 }

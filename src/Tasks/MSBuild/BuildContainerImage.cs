@@ -29,6 +29,7 @@ public sealed partial class BuildContainerImage
             ImageDigest = result.Digest.ToString();
             ImageReference = result.Reference;
             ArchivePath = request.Registry is null && request.LocalEngine is null ? request.ArchivePath : null;
+            ImageSummary = $"{result.Reference} {result.Digest} ({Units.Bytes(result.Size)}) -> {result.Destination}";
         }
         catch (Exception e)
         {

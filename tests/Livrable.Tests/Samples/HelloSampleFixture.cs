@@ -37,7 +37,9 @@ public sealed partial class HelloSampleFixture : IAsyncLifetime
     {
         string state = Path.Combine(root, "artifacts", "livrable-state");
         var result = await Tools.RunAsync("dotnet",
-            ["publish", Path.Combine(root, "samples", "hello"), $"-p:ContainerTag={tag}", $"-p:ContainerStateDirectory={state}", "-nodeReuse:false", .. properties],
+            ["publish", Path.Combine(root, "samples", "hello"), $"-p:ContainerTag={tag}", $"-p:ContainerStateDirectory={state}", "-nodeReuse:false",
+                // Built for real each time, even when an earlier run left an up-to-date image (see MSBuild/IncrementalPublishTests).
+                "-p:ContainerIncremental=false", .. properties],
             TimeSpan.FromMinutes(8), root, Tools.DotnetEnvironment);
         result.EnsureSuccess();
         // The last 'Built' line is hello's; the first is its base image project's.

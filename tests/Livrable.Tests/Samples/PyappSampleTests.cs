@@ -34,7 +34,7 @@ public sealed partial class PyappSampleTests(Dockerd docker) : IClassFixture<Doc
     public async Task The_sample_builds_with_apt_get_and_pip_and_runc_and_docker_run_its_greeting()
     {
         var result = (await Tools.RunAsync("dotnet",
-            ["publish", Path.Combine(_repository, "samples", "pyapp"), "-p:ContainerTag=v1", $"-p:ContainerStateDirectory={_state}", "-nodeReuse:false"],
+            ["publish", Path.Combine(_repository, "samples", "pyapp"), "-p:ContainerTag=v1", $"-p:ContainerStateDirectory={_state}", "-nodeReuse:false", "-p:ContainerIncremental=false"],
             TimeSpan.FromMinutes(15), _repository, Tools.DotnetEnvironment)).EnsureSuccess();
         var built = BuiltLine().Matches(result.Stdout).LastOrDefault();
         Assert.True(built is not null, "no 'Built ...' line in the output:\n" + result.Stdout);

@@ -27,7 +27,9 @@ public sealed partial class DockerfileDemoSampleTests(RegistryFixture registry) 
     private async Task<ToolResult> PublishAsync(string root, params string[] properties)
         => await Tools.RunAsync("dotnet",
             ["publish", Path.Combine(root, "samples", "dockerfile-demo"), "-p:ContainerTag=v1",
-                $"-p:ContainerStateDirectory={Path.Combine(root, "artifacts", "livrable-state")}", "-nodeReuse:false", .. properties],
+                $"-p:ContainerStateDirectory={Path.Combine(root, "artifacts", "livrable-state")}", "-nodeReuse:false",
+                // Built for real each time, even when an earlier run left an up-to-date image (see MSBuild/IncrementalPublishTests).
+                "-p:ContainerIncremental=false", .. properties],
             TimeSpan.FromMinutes(8), root, Tools.DotnetEnvironment);
 
     [Fact]
