@@ -30,9 +30,11 @@ internal static class UpperDiff
     /// <summary>
     /// Rootless: the upper folder read by root of the user namespace, since a RUN may leave folders and files of other
     /// users of the namespace that the build's user cannot read on the host (apt's <c>partial/</c>, mode 700, <c>_apt</c>'s).
-    /// GNU tar in the namespace streams it (numeric owners as the namespace sees them, overlay's <c>user.overlay.*</c>
-    /// attributes and file capabilities); regular files are spooled into <paramref name="spool"/>, which must live until
-    /// the layer is written. Same entries as <see cref="Read"/>.
+    /// GNU tar in the namespace streams it (numeric owners as the namespace sees them, and only the overlay attributes
+    /// that are text: GNU tar writes an attribute's bytes as they are into a PAX record, which must be UTF-8, and
+    /// overlay's <c>origin</c> or a file capability is binary); regular files are spooled into <paramref name="spool"/>,
+    /// which must live until the layer is written. Same entries as <see cref="Read"/>, except that file capabilities a
+    /// RUN set are not reported (LIV5016 is the root path's warning; no layer carries them yet either way).
     /// </summary>
     public static async Task<IReadOnlyList<FileEntry>> ReadInNamespaceAsync(string upper, string spool, IReadOnlySet<string> excluded,
         IReadOnlySet<string> stubs, ILogger logger, UserNamespace userNamespace, CancellationToken cancellationToken)
@@ -40,7 +42,7 @@ internal static class UpperDiff
         Directory.CreateDirectory(spool);
         var errors = new List<string>();
         using var process = userNamespace.StartReading(
-            "exec tar --numeric-owner --xattrs --xattrs-include='user.overlay.*' --xattrs-include='trusted.overlay.*' --xattrs-include='security.capability' -C \"$1\" -cf - .",
+            "exec tar --numeric-owner --xattrs --xattrs-include='user.overlay.opaque' --xattrs-include='user.overlay.redirect' -C \"$1\" -cf - .",
             [upper], line => { lock (errors) errors.Add(line); });
         var entries = new List<FileEntry>();
         int spooled = 0;
