@@ -43,11 +43,17 @@ public sealed class RegistryOutput : IImageOutput
         string registry = Endpoint.Registry;
         repository = Endpoint.NormalizeRepository(repository);
         await PushBlobsAsync(image, registry, repository, cancellationToken).ConfigureAwait(false);
-        string mediaType = image.Manifest.MediaType;
-        var digest = await _client.PutManifestAsync(registry, repository, image.Digest.ToString(), mediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+        return await PutAndTagAsync(registry, repository, image.Digest, image.Manifest.MediaType, image.ManifestBytes, tags, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Puts a manifest or index by its digest, then once per tag; returns <c>registry/repository@digest</c>.</summary>
+    private async Task<string> PutAndTagAsync(string registry, string repository, Digest expected, string mediaType, byte[] bytes,
+        IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        var digest = await _client.PutManifestAsync(registry, repository, expected.ToString(), mediaType, bytes, cancellationToken).ConfigureAwait(false);
         foreach (var tag in tags)
         {
-            await _client.PutManifestAsync(registry, repository, tag, mediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+            await _client.PutManifestAsync(registry, repository, tag, mediaType, bytes, cancellationToken).ConfigureAwait(false);
             _logger.Detail($"Tagged {registry}/{repository}:{tag}.");
         }
         string pushed = $"{registry}/{repository}@{digest}";
@@ -76,16 +82,7 @@ public sealed class RegistryOutput : IImageOutput
             await _client.PutManifestAsync(registry, repository, image.Digest.ToString(), image.Manifest.MediaType, image.ManifestBytes, cancellationToken).ConfigureAwait(false);
             _logger.Detail($"Pushed manifest {Short(image.Digest)} ({image.Config.Platform}).");
         }
-        string mediaType = index.Index.MediaType;
-        var digest = await _client.PutManifestAsync(registry, repository, index.Digest.ToString(), mediaType, index.IndexBytes, cancellationToken).ConfigureAwait(false);
-        foreach (var tag in tags)
-        {
-            await _client.PutManifestAsync(registry, repository, tag, mediaType, index.IndexBytes, cancellationToken).ConfigureAwait(false);
-            _logger.Detail($"Tagged {registry}/{repository}:{tag}.");
-        }
-        string pushed = $"{registry}/{repository}@{digest}";
-        _logger.Info($"Pushed {pushed}{(tags.Count > 0 ? $" as {string.Join(", ", tags)}" : "")}.");
-        return pushed;
+        return await PutAndTagAsync(registry, repository, index.Digest, index.Index.MediaType, index.IndexBytes, tags, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The config and every layer of <paramref name="image"/>, up to <see cref="RegistryClient.MaxConcurrentBlobs"/> at once; the first failure stops the rest.</summary>
