@@ -51,17 +51,33 @@ public sealed partial class FileTree
         => LoadAsync(layers, Decompression.DefaultMaxBytes, cancellationToken);
 
     /// <summary>The same, each layer capped at <paramref name="maxLayerBytes"/> decompressed bytes (LIV4202).</summary>
-    public static async Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, long maxLayerBytes, CancellationToken cancellationToken)
+    public static Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, long maxLayerBytes, CancellationToken cancellationToken)
+        => LoadAsync(layers, maxLayerBytes, null, cancellationToken);
+
+    /// <summary>
+    /// The same, with each layer's entries taken from <paramref name="index"/> when it holds them, and recorded there
+    /// after a layer is read from its blob.
+    /// </summary>
+    internal static async Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, long maxLayerBytes, LayerEntryIndex? index, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentOutOfRangeException.ThrowIfNegative(maxLayerBytes);
         var builder = new Builder(Empty);
         foreach (var layer in layers)
         {
-            var entries = await ReadLayerAsync(layer, maxLayerBytes, cancellationToken).ConfigureAwait(false);
+            var entries = await ReadLayerAsync(layer, maxLayerBytes, index, cancellationToken).ConfigureAwait(false);
             builder.Apply(entries);
         }
         return builder.ToTree();
+    }
+
+    /// <summary>A layer's entries: from <paramref name="index"/> when recorded there, else read from its blob (and recorded).</summary>
+    private static async Task<List<FileEntry>> ReadLayerAsync(ILayer layer, long maxBytes, LayerEntryIndex? index, CancellationToken cancellationToken)
+    {
+        if (index?.TryRead(layer) is { } recorded) return recorded;
+        var entries = await ReadLayerAsync(layer, maxBytes, cancellationToken).ConfigureAwait(false);
+        index?.Write(layer, entries);
+        return entries;
     }
 
     /// <summary>
@@ -80,11 +96,14 @@ public sealed partial class FileTree
     /// The tree after one more layer read from its blob (a layer reused from the build cache, whose entries the build
     /// never planned). This tree is unchanged.
     /// </summary>
-    public async Task<FileTree> WithLayerAsync(ILayer layer, CancellationToken cancellationToken)
+    public Task<FileTree> WithLayerAsync(ILayer layer, CancellationToken cancellationToken) => WithLayerAsync(layer, null, cancellationToken);
+
+    /// <summary>The same, the layer's entries taken from <paramref name="index"/> when it holds them.</summary>
+    internal async Task<FileTree> WithLayerAsync(ILayer layer, LayerEntryIndex? index, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(layer);
         var builder = new Builder(this);
-        builder.Apply(await ReadLayerAsync(layer, Decompression.DefaultMaxBytes, cancellationToken).ConfigureAwait(false));
+        builder.Apply(await ReadLayerAsync(layer, Decompression.DefaultMaxBytes, index, cancellationToken).ConfigureAwait(false));
         return builder.ToTree();
     }
 

@@ -45,7 +45,7 @@ public sealed class StateFolder
     /// <summary>Temporary files and folders, <c>tmp/&lt;lease&gt;/</c> per build; renamed from here into place (same file system).</summary>
     public string TempDirectory => Path.Combine(Root, "tmp");
 
-    /// <summary>Caches: <c>cache/layers/</c> (layer cache), <c>cache/steps/</c> and <c>cache/files/</c> (build cache), <c>cache/&lt;sha256&gt;</c> (RUN cache mounts).</summary>
+    /// <summary>Caches: <c>cache/layers/</c> (layer cache), <c>cache/steps/</c> and <c>cache/files/</c> (build cache), <c>cache/trees/</c> (layer entry indexes), <c>cache/&lt;sha256&gt;</c> (RUN cache mounts).</summary>
     public string CacheDirectory => Path.Combine(Root, "cache");
 
     /// <summary>Layers extracted for RUN, <c>rootfs/&lt;diff-id hex&gt;/</c> with a <c>.done</c> marker and a <c>.lock</c>.</summary>

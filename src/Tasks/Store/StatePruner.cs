@@ -207,7 +207,7 @@ public static class StatePruner
 
         foreach (var entry in StateFolder.Entries(folder.CacheDirectory))
         {
-            if (entry is DirectoryInfo { Name: "layers" or "steps" or "files" } records)
+            if (entry is DirectoryInfo { Name: "layers" or "steps" or "files" or "trees" } records)
             {
                 // Cache records: one file (or folder) per key.
                 foreach (var record in StateFolder.Entries(records.FullName))

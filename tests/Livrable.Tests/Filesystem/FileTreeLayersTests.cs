@@ -183,6 +183,37 @@ public sealed class FileTreeLayersTests : IDisposable
     }
 
     [Fact]
+    public async Task A_tree_from_the_layer_entry_index_reads_no_blob_and_equals_the_tree_from_the_blobs()
+    {
+        var layers = (await LayersAsync()).Select(l => new CountingLayer(l)).ToList();
+        var index = new LayerEntryIndex(_temp["trees"]);
+        var fromBlobs = await FileTree.LoadAsync(layers, Decompression.DefaultMaxBytes, index, CancellationToken.None);
+        Assert.All(layers, l => Assert.Equal(1, l.Opens));
+        Assert.Equal(layers.Count, Directory.GetFiles(_temp["trees"], "*.entries").Length);
+
+        var fromIndex = await FileTree.LoadAsync(layers, Decompression.DefaultMaxBytes, index, CancellationToken.None);
+        Assert.All(layers, l => Assert.Equal(1, l.Opens));
+        Assert.Equal(ListTree(fromBlobs), ListTree(fromIndex));
+        // A file's bytes are still found in its layer's blob through the recorded position.
+        var extra = fromIndex.Get("/usr/lib/extra.so")!;
+        var materialized = await fromIndex.MaterializeAsync([extra], _temp["materialized"], CancellationToken.None);
+        await using (var stream = await materialized[0].Open!(CancellationToken.None))
+        {
+            var bytes = new MemoryStream();
+            await stream.CopyToAsync(bytes);
+            Assert.Equal(5, bytes.Length);
+        }
+
+        // A damaged index file reads as absent: that layer is read from its blob again, and the tree is the same.
+        int opens = layers.Sum(l => l.Opens);
+        string damaged = Directory.GetFiles(_temp["trees"], "*.entries")[0];
+        File.WriteAllBytes(damaged, File.ReadAllBytes(damaged)[..^3]);
+        var again = await FileTree.LoadAsync(layers, Decompression.DefaultMaxBytes, index, CancellationToken.None);
+        Assert.Equal(ListTree(fromBlobs), ListTree(again));
+        Assert.Equal(opens + 1, layers.Sum(l => l.Opens));
+    }
+
+    [Fact]
     public async Task Zstd_and_plain_layers_give_the_same_tree_as_gzip_ones()
     {
         var gzip = ListTree(await FileTree.LoadAsync(await LayersAsync("gzip"), CancellationToken.None));

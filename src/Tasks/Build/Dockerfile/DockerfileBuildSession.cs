@@ -125,6 +125,11 @@ internal sealed class DockerfileBuildSession : IDisposable
     public string? RuntimePath => _options.RuntimePath;
     public IReadOnlyDictionary<string, BuildSecret> Secrets => _options.Secrets;
 
+    /// <summary>Layers' entries by diff id (<c>&lt;state&gt;/cache/trees/</c>), so a cached layer's tree is not read from its blob again.</summary>
+    public LayerEntryIndex EntryIndex => _entryIndex ??= new LayerEntryIndex(Path.Combine(_options.Store.Root, "cache", "trees"));
+
+    private LayerEntryIndex? _entryIndex;
+
     /// <summary>The state folder (RUN extracts layers under it).</summary>
     public string StateDirectory => _options.Store.Root;
 
@@ -310,7 +315,7 @@ internal sealed class DockerfileBuildSession : IDisposable
         return await _imageStates.GetOrAdd(image, i => new Lazy<Task<StageState>>(async () =>
         {
             var resolved = await ResolveImageAsync(i, TargetPlatform, span, cancellationToken).ConfigureAwait(false);
-            return StageState.FromImage(resolved, TargetPlatform);
+            return StageState.FromImage(resolved, TargetPlatform, EntryIndex);
         })).Value.ConfigureAwait(false);
     }
 

@@ -29,7 +29,7 @@ internal static class FromStep
         if (stage.Name is { } own && session.NamedContextSource(own) is { } replacement)
         {
             var image = await session.ResolveImageAsync(replacement, platform, from.Span, cancellationToken).ConfigureAwait(false);
-            state = StageState.FromImage(image, image.Config.Platform);
+            state = StageState.FromImage(image, image.Config.Platform, session.EntryIndex);
             triggers = [];
             description = $"{replacement} (named context {own})";
         }
@@ -68,7 +68,7 @@ internal static class FromStep
 
     private static (StageState, IReadOnlyList<Instruction>) FromImage(DockerfileBuildSession session, IImage image, Platform platform, SourceSpan span)
     {
-        var state = StageState.FromImage(image, platform);
+        var state = StageState.FromImage(image, platform, session.EntryIndex);
         var triggers = (state.Config.OnBuild ?? []).Select(t => DockerfileParser.ParseTrigger(t, span, session.Logger)).ToList();
         state.Config.OnBuild = null;
         return (state, triggers);

@@ -20,10 +20,12 @@ internal sealed class StageState
     private readonly List<Pending> _pending;
     private readonly List<StepOutput> _outputs = [];
     private Task<FileTree>? _tree;
+    private readonly LayerEntryIndex? _entryIndex;
 
     private StageState(Platform platform, ImageConfig config, List<ILayer> layers, Dictionary<string, string> environment,
-        IReadOnlyList<ILayer> treeBase, List<Pending> pending, Task<FileTree>? tree, string cacheKey)
+        IReadOnlyList<ILayer> treeBase, List<Pending> pending, Task<FileTree>? tree, string cacheKey, LayerEntryIndex? entryIndex)
     {
+        _entryIndex = entryIndex;
         Platform = platform;
         Config = config;
         Layers = layers;
@@ -37,8 +39,11 @@ internal sealed class StageState
     /// <summary>A change to the tree not loaded yet: a layer's entries as the step planned them, or a cached layer.</summary>
     private sealed record Pending(IReadOnlyList<FileEntry>? Entries, ILayer? Layer);
 
-    /// <summary>A stage starting from an image (its config is cloned; <c>created</c> is reset as BuildKit does).</summary>
-    public static StageState FromImage(IImage image, Platform platform)
+    /// <summary>
+    /// A stage starting from an image (its config is cloned; <c>created</c> is reset as BuildKit does). Its tree reads
+    /// layers' entries from <paramref name="entryIndex"/> when it holds them (the state folder's <c>cache/trees/</c>).
+    /// </summary>
+    public static StageState FromImage(IImage image, Platform platform, LayerEntryIndex? entryIndex = null)
     {
         var config = image.Config.Clone();
         config.Created = null;
@@ -49,7 +54,7 @@ internal sealed class StageState
             if (eq < 0) environment[line] = "";
             else environment[line[..eq]] = line[(eq + 1)..];
         }
-        return new StageState(platform, config, [.. image.Layers], environment, image.Layers, [], null, StepKey.OfImage(image.Digest, platform));
+        return new StageState(platform, config, [.. image.Layers], environment, image.Layers, [], null, StepKey.OfImage(image.Digest, platform), entryIndex);
     }
 
     /// <summary>The stage's platform (FROM <c>--platform</c>, else the target's).</summary>
@@ -90,7 +95,7 @@ internal sealed class StageState
         lock (_gate)
         {
             return new StageState(Platform, Config.Clone(), [.. Layers], new Dictionary<string, string>(Environment, StringComparer.Ordinal),
-                _treeBase, [.. _pending], _tree, CacheKey) { DeclaredArgs = [.. DeclaredArgs] };
+                _treeBase, [.. _pending], _tree, CacheKey, _entryIndex) { DeclaredArgs = [.. DeclaredArgs] };
         }
     }
 
@@ -99,7 +104,7 @@ internal sealed class StageState
     {
         lock (_gate)
         {
-            return _tree ??= LoadAsync(_treeBase, [.. _pending], cancellationToken);
+            return _tree ??= LoadAsync(_treeBase, [.. _pending], _entryIndex, cancellationToken);
         }
     }
 
@@ -128,7 +133,7 @@ internal sealed class StageState
         {
             _outputs.Add(new StepOutput(layer.Descriptor, layer.DiffId, history with { EmptyLayer = false }));
             if (_tree is null) _pending.Add(new Pending(null, layer));
-            else _tree = Then(_tree, layer, cancellationToken);
+            else _tree = Then(_tree, layer, _entryIndex, cancellationToken);
         }
     }
 
@@ -139,19 +144,20 @@ internal sealed class StageState
         lock (_gate) _outputs.Add(new StepOutput(null, null, history));
     }
 
-    private static async Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, IReadOnlyList<Pending> pending, CancellationToken cancellationToken)
+    private static async Task<FileTree> LoadAsync(IReadOnlyList<ILayer> layers, IReadOnlyList<Pending> pending, LayerEntryIndex? index,
+        CancellationToken cancellationToken)
     {
-        var tree = layers.Count == 0 ? FileTree.Empty : await FileTree.LoadAsync(layers, cancellationToken).ConfigureAwait(false);
+        var tree = layers.Count == 0 ? FileTree.Empty : await FileTree.LoadAsync(layers, Decompression.DefaultMaxBytes, index, cancellationToken).ConfigureAwait(false);
         foreach (var change in pending)
-            tree = change.Layer is { } layer ? await tree.WithLayerAsync(layer, cancellationToken).ConfigureAwait(false) : tree.With(change.Entries!);
+            tree = change.Layer is { } layer ? await tree.WithLayerAsync(layer, index, cancellationToken).ConfigureAwait(false) : tree.With(change.Entries!);
         return tree;
     }
 
     private static async Task<FileTree> Then(Task<FileTree> tree, IReadOnlyList<FileEntry> entries)
         => (await tree.ConfigureAwait(false)).With(entries);
 
-    private static async Task<FileTree> Then(Task<FileTree> tree, ILayer layer, CancellationToken cancellationToken)
-        => await (await tree.ConfigureAwait(false)).WithLayerAsync(layer, cancellationToken).ConfigureAwait(false);
+    private static async Task<FileTree> Then(Task<FileTree> tree, ILayer layer, LayerEntryIndex? index, CancellationToken cancellationToken)
+        => await (await tree.ConfigureAwait(false)).WithLayerAsync(layer, index, cancellationToken).ConfigureAwait(false);
 }
 
 /// <summary>A step's view of the build: the stage, where the instruction is, and the shared services.</summary>
