@@ -193,7 +193,8 @@ public sealed class ImageBuildParameters
             CacheTo = NullIfEmpty(CacheTo)?.Trim(),
         };
         var config = new ConfigChanges { Labels = Pairs(Labels, "ContainerLabel") };
-        return WithOutputs(platform) with { Dockerfile = build, Config = config };
+        // ContainerNoCache applies to both modes: here it makes every step run instead of reusing the step cache.
+        return WithOutputs(platform) with { Dockerfile = build, Config = config, NoCache = NoCache };
     }
 
     private Platform TargetPlatform()

@@ -25,17 +25,13 @@ public static class ImageBuilder
         {
             return await BuildCoreAsync(request, logger, cancellationToken).ConfigureAwait(false);
         }
-        catch (IOException e) when (IsDiskFull(e))
+        catch (IOException e) when (DiskSpace.IsFull(e))
         {
             throw new LivrableException(DiagnosticCodes.DiskFull,
                 $"The disk is full ({e.Message}). Free space where Livrable writes: the state folder '{request.StateDirectory}' " +
                 $"(ContainerStateDirectory) and the output '{request.ArchivePath ?? request.Registry ?? request.LocalEngine}'. Nothing was left half-written.", inner: e);
         }
     }
-
-    /// <summary>ENOSPC on Unix (the runtime puts errno in HResult); ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.</summary>
-    private static bool IsDiskFull(IOException e) => e.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
-        || (e.InnerException is IOException inner && IsDiskFull(inner));
 
     private static async Task<ImageBuildResult> BuildCoreAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
     {

@@ -52,10 +52,11 @@ public sealed class ArchiveOutput : IImageOutput
     {
         var names = ImageTarball.Names(repository, tags);
         string target = Path.GetFullPath(_path);
-        string temp = $"{target}.tmp-{Guid.NewGuid():N}";
+        string temp = $"{target}{TempMarker}{Guid.NewGuid():N}";
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            RemoveStaleTemporaries(target, DateTime.UtcNow);
             await ImageTarball.WriteFileAsync(temp, content, names, _modificationTime, cancellationToken).ConfigureAwait(false);
             File.Move(temp, target, overwrite: true);
             return target;
@@ -68,6 +69,59 @@ public sealed class ArchiveOutput : IImageOutput
         {
             ImageTarball.TryDelete(temp);
         }
+    }
+
+    /// <summary>What separates the target's name from the random part in the name of a tarball being written.</summary>
+    private const string TempMarker = ".tmp-";
+
+    /// <summary>
+    /// How long a temporary tarball must have gone unwritten before it is taken for the leftover of a killed write.
+    /// A live writer holds its file open (<c>FileShare.None</c>: <c>flock</c> on Unix, a share mode on Windows), which
+    /// is what protects it; the age covers the instants between its open and its lock, and between its close and its
+    /// rename, as <c>Store/StateFolder</c> waits a minute before it removes a lease file.
+    /// </summary>
+    internal static readonly TimeSpan StaleTempAge = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Removes what a killed write of this same tarball left: <c>&lt;target&gt;.tmp-&lt;32 hex&gt;</c> files (our names
+    /// only, nothing else in the folder) last written over <see cref="StaleTempAge"/> before <paramref name="now"/> and
+    /// held open by no one. A concurrent writer's temporary file is written now, and open, so it stays. Nothing it
+    /// cannot remove is an error: it only costs disk space until the next write.
+    /// </summary>
+    internal static int RemoveStaleTemporaries(string target, DateTime now)
+    {
+        string folder = Path.GetDirectoryName(target)!;
+        string prefix = Path.GetFileName(target) + TempMarker;
+        int removed = 0;
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateFiles(folder, prefix + "*", new EnumerationOptions { MatchType = MatchType.Simple, AttributesToSkip = 0 }).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+        foreach (string path in candidates)
+        {
+            string random = Path.GetFileName(path)[prefix.Length..];
+            if (random.Length != 32 || !random.All(char.IsAsciiHexDigitLower)) continue;
+            try
+            {
+                var info = new FileInfo(path);
+                if ((info.Attributes & (FileAttributes.Directory | FileAttributes.ReparsePoint)) != 0) continue;
+                if (now - info.LastWriteTimeUtc < StaleTempAge) continue;
+                // Held open by a live writer: the open fails. Else the file is ours while we hold it, and deleted
+                // when we let it go.
+                using (new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Being written, or gone already.
+            }
+        }
+        return removed;
     }
 }
 
@@ -250,9 +304,7 @@ internal static class ImageTarball
     /// <summary>LIV4006 for a full disk, LIV6001 otherwise.</summary>
     public static LivrableException WriteFailed(string target, Exception e)
     {
-        // ENOSPC on Linux and macOS, ERROR_DISK_FULL / ERROR_HANDLE_DISK_FULL on Windows.
-        bool full = (e.HResult & 0xFFFF) is 28 or 112 or 39;
-        return full
+        return DiskSpace.IsFull(e)
             ? new LivrableException(DiagnosticCodes.DiskFull, $"The disk is full: could not write the image tarball '{target}'.", inner: e)
             : new LivrableException(DiagnosticCodes.ArchiveWriteFailed, $"Could not write the image tarball '{target}': {e.Message}", inner: e);
     }

@@ -140,6 +140,10 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                         {
                             await ExtractEntryAsync(entry, root, layer, cancellationToken).ConfigureAwait(false);
                         }
+                        catch (IOException e) when (DiskSpace.IsFull(e))
+                        {
+                            throw DiskFull(entry.Name, layer, e);
+                        }
                         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                         {
                             throw new LivrableException(DiagnosticCodes.LayerExtractionFailed,
@@ -168,7 +172,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             if (name == FileEntry.OpaqueWhiteoutName)
             {
                 if (Native.SetXattr(parent, OpaqueAttribute, "y"u8.ToArray(), 1, 0) != 0)
-                    throw Failed($"cannot mark '{entry.Name}' opaque: {Native.Describe(Native.LastError)}");
+                    throw NativeFailed($"cannot mark '{entry.Name}' opaque", entry.Name, layer);
             }
             else if (!name.StartsWith(FileEntry.WhiteoutPrefix + FileEntry.WhiteoutPrefix, StringComparison.Ordinal))
             {
@@ -177,7 +181,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                 RemoveExisting(hidden);
                 if (_fixups is not null) _fixups.Whiteouts.Add(hidden);
                 else if (Native.MakeNode(hidden, Native.S_IFCHR, 0) != 0)
-                    throw Failed($"cannot write the whiteout '{entry.Name}': {Native.Describe(Native.LastError)}");
+                    throw NativeFailed($"cannot write the whiteout '{entry.Name}'", entry.Name, layer);
             }
             return;
         }
@@ -212,7 +216,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             case TarEntryType.HardLink:
                 string target = HardLinkTarget(root, entry, layer);
                 if (Native.HardLink(target, path) != 0)
-                    throw Failed($"cannot link '{entry.Name}' to '{entry.LinkName}': {Native.Describe(Native.LastError)}");
+                    throw NativeFailed($"cannot link '{entry.Name}' to '{entry.LinkName}'", entry.Name, layer);
                 break;
             case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
                 if (!Native.IsRoot && entry.EntryType != TarEntryType.Fifo)
@@ -229,7 +233,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                 };
                 ulong device = posix is null ? 0 : Native.MakeDevice(posix.DeviceMajor, posix.DeviceMinor);
                 if (Native.MakeNode(path, kind | ((uint)entry.Mode & 0xFFF), device) != 0)
-                    throw Failed($"cannot create the device node '{entry.Name}': {Native.Describe(Native.LastError)}");
+                    throw NativeFailed($"cannot create the device node '{entry.Name}'", entry.Name, layer);
                 SetOwnerAndMode(path, entry);
                 break;
             default:
@@ -382,6 +386,24 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
     }
 
     private static LivrableException Failed(string message) => new(DiagnosticCodes.LayerExtractionFailed, message);
+
+    /// <summary>The failure of a system call just made for <paramref name="entry"/>: LIV4006 for ENOSPC, else LIV5007.</summary>
+    private LivrableException NativeFailed(string what, string entry, ILayer layer)
+    {
+        int errno = Native.LastError;
+        return errno == DiskSpace.NoSpaceErrno
+            ? DiskFull(entry, layer, new IOException(Native.Describe(errno), errno))
+            : Failed($"{what}: {Native.Describe(errno)}");
+    }
+
+    /// <summary>
+    /// LIV4006, not LIV5007: a full disk is no fault of the layer, and what the user does about it is free space
+    /// where the layers are extracted (the state folder) and build again.
+    /// </summary>
+    private LivrableException DiskFull(string entry, ILayer layer, Exception e)
+        => new(DiagnosticCodes.DiskFull,
+            $"The disk is full: extracting '{entry}' of layer {layer.DiffId} for RUN into '{Root}' failed ({e.Message}). " +
+            "Free space in the state folder (ContainerStateDirectory, or lower ContainerStateMaxSize), then build again.", inner: e);
 
     /// <summary>
     /// Waits for the lock file (an exclusive <see cref="FileLock"/>, <c>flock</c> on Unix), for at most

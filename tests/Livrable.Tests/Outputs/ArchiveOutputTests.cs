@@ -138,6 +138,42 @@ public sealed class ArchiveOutputTests : IDisposable
         Assert.Equal("previous", File.ReadAllText(path));
     }
 
+    /// <summary>
+    /// Issue 10 item 12: a killed write left <c>image.tar.tmp-&lt;guid&gt;</c> (126 MB in the report) that nothing
+    /// removed. The next write of the same tarball removes such leftovers, and only those: a concurrent writer's
+    /// temporary file (held open, or written just now), another tarball's and a file that only looks like one stay.
+    /// </summary>
+    [Fact]
+    public async Task A_killed_writes_temporary_file_is_removed_by_the_next_write_and_nothing_else()
+    {
+        var image = await TwoLayersAsync();
+        string dir = _temp["out"];
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, "image.tar");
+        var old = DateTime.UtcNow - TimeSpan.FromHours(1);
+        string Leftover(string name, bool stale)
+        {
+            string p = Path.Combine(dir, name);
+            File.WriteAllBytes(p, new byte[4096]);
+            if (stale) File.SetLastWriteTimeUtc(p, old);
+            return p;
+        }
+        string killed = Leftover($"image.tar.tmp-{Guid.NewGuid():N}", stale: true);
+        string fresh = Leftover($"image.tar.tmp-{Guid.NewGuid():N}", stale: false);
+        string held = Leftover($"image.tar.tmp-{Guid.NewGuid():N}", stale: true);
+        string otherTarball = Leftover($"other.tar.tmp-{Guid.NewGuid():N}", stale: true);
+        string notOurs = Leftover("image.tar.tmp-notours", stale: true);
+        string prefixed = Leftover($"image.tar.tmp-{Guid.NewGuid():N}.keep", stale: true);
+
+        using (new FileStream(held, FileMode.Open, FileAccess.Write, FileShare.None))
+            await new ArchiveOutput(path).WriteAsync(image, "app", ["latest"], CancellationToken.None);
+
+        Assert.False(File.Exists(killed));
+        Assert.Equal(new[] { fresh, held, otherTarball, notOurs, prefixed, path }.Order(StringComparer.Ordinal),
+            Directory.EnumerateFileSystemEntries(dir).Order(StringComparer.Ordinal));
+        await ImageValidator.ValidateArchiveAsync(path, image, "latest", _temp["check"]);
+    }
+
     [Theory]
     [InlineData("App", "latest", DiagnosticCodes.InvalidRepository)]
     [InlineData("app:1.0", "latest", DiagnosticCodes.InvalidRepository)]

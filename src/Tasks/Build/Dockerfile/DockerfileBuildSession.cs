@@ -193,7 +193,30 @@ internal sealed class DockerfileBuildSession : IDisposable
         return state;
     }
 
+    /// <summary>
+    /// Runs one instruction. What goes wrong in its work (an ADD URL that cannot be fetched, a path outside the image,
+    /// a full disk) is reported at the instruction, <c>Dockerfile(line,col)</c>, as BuildKit does, not at the task in
+    /// the targets; an error that already points somewhere keeps its place.
+    /// </summary>
     private async Task DispatchAsync(StepContext step, Instruction instruction, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DispatchCoreAsync(step, instruction, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LivrableException e) when (e.Span is null)
+        {
+            throw new LivrableException(e.Code, e.Message, step.Span, e);
+        }
+        catch (IOException e) when (DiskSpace.IsFull(e))
+        {
+            throw new LivrableException(DiagnosticCodes.DiskFull,
+                $"The disk is full ({e.Message}). Free space in the state folder '{_options.Store.Root}' (ContainerStateDirectory), then build again.",
+                step.Span, e);
+        }
+    }
+
+    private async Task DispatchCoreAsync(StepContext step, Instruction instruction, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         int number = Interlocked.Increment(ref _step);

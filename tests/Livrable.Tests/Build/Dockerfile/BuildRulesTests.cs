@@ -111,6 +111,21 @@ public sealed class BuildRulesTests
         Assert.Contains(ImageBuildParameters.Describe(request), l => l.Contains("Dockerfile /src/app/Dockerfile", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Issue 10 item 4: ContainerNoCache reached the properties-mode request only, so a Dockerfile build still reused
+    /// every step (docs/build-cache.md tells users to set it after a secret changes).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ContainerNoCache_reaches_a_Dockerfile_request(bool noCache)
+    {
+        var parameters = new ImageBuildParameters { Repository = "demo", Dockerfile = "/src/Dockerfile", StateDirectory = "/state", NoCache = noCache };
+        var request = parameters.ToRequest();
+        Assert.NotNull(request.Dockerfile);
+        Assert.Equal(noCache, request.NoCache);
+    }
+
     [Theory]
     [InlineData("BuildArgs", "A=B")]
     [InlineData("NamedContexts", "name")]
