@@ -53,7 +53,14 @@ internal sealed class LogicalLine
     /// <summary>The column just past the last character of <see cref="EndLine"/>.</summary>
     public int EndColumn { get; set; } = 1;
 
-    public string Text { get; private set; } = "";
+    private string? _joined;
+
+    /// <summary>
+    /// The joined text, made once after the last <see cref="Append"/>: making it at every append copied the line so
+    /// far once per continuation line, quadratic in the instruction's length (issue 10: a LABEL of 100k continued pairs
+    /// took minutes).
+    /// </summary>
+    public string Text => _joined ??= _text.ToString();
 
     /// <summary>Appends <paramref name="segment"/>, whose first character is at <paramref name="line"/>, <paramref name="column"/>.</summary>
     public void Append(string segment, int line, int column)
@@ -61,7 +68,7 @@ internal sealed class LogicalLine
         _text.Append(segment);
         for (var i = 0; i < segment.Length; i++)
             _positions.Add((line, column + i));
-        Text = _text.ToString();
+        _joined = null;
     }
 
     /// <summary>The span of the characters [offset, offset + length) of <see cref="Text"/>.</summary>
