@@ -202,6 +202,9 @@ public static class ImageBuilder
         ILogger logger, CancellationToken cancellationToken)
     {
         string path = Path.GetFullPath(dockerfile.DockerfilePath);
+        if (Directory.Exists(path))
+            throw new LivrableException(DiagnosticCodes.DockerfileIsFolder,
+                $"ContainerDockerfile '{path}' is a folder: name the Dockerfile itself (such as '{Path.Combine(path, "Dockerfile")}'); the folder the build reads files from is ContainerBuildContext.");
         if (!File.Exists(path))
             throw new LivrableException(DiagnosticCodes.DockerfileNotFound, $"The Dockerfile '{path}' does not exist (ContainerDockerfile).");
         string contextDirectory = Path.GetFullPath(dockerfile.ContextDirectory);

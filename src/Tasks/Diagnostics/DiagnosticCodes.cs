@@ -167,6 +167,11 @@ public static class DiagnosticCodes
     /// <summary>The build context folder (ContainerBuildContext) does not exist.</summary>
     public const string BuildContextNotFound = "LIV2072";
     /// <summary>
+    /// ContainerDockerfile names a folder, not a file (<c>docker build -f</c> takes a file; the folder is the build
+    /// context, ContainerBuildContext).
+    /// </summary>
+    public const string DockerfileIsFolder = "LIV2200";
+    /// <summary>
     /// ContainerPlatforms or ContainerRuntimeIdentifiers is malformed: an entry that is not a platform, one platform
     /// twice, or a platform image (one publish per runtime identifier) for another platform than it was built for.
     /// </summary>

@@ -166,6 +166,40 @@ public sealed class SdkEvaluationTests : IDisposable
     }
 
     /// <summary>
+    /// Issue 10 item 16: ContainerDockerfile naming a folder failed in the targets' ReadAllText (MSB4184, no LIV code).
+    /// It reaches the task, which says it is a folder (LIV2200); a folder named Dockerfile beside the project does
+    /// not turn Dockerfile mode on.
+    /// </summary>
+    [Fact]
+    public async Task ContainerDockerfileNamingAFolderIsLIV2200()
+    {
+        string dir = Path.Combine(_temp.Path, "dfdir");
+        Directory.CreateDirectory(Path.Combine(dir, "docker"));
+        Directory.CreateDirectory(Path.Combine(dir, "Dockerfile"));
+        string project = Path.Combine(dir, "dfdir.csproj");
+        File.WriteAllText(project, $"""
+            <Project>
+              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <PropertyGroup>
+                <ContainerArchiveOutputPath>{_temp.Path}/out/dfdir.tar</ContainerArchiveOutputPath>
+                <ContainerStateDirectory>{_temp.Path}/state</ContainerStateDirectory>
+                <LivrableTasksAssembly>{Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll")}</LivrableTasksAssembly>
+                <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
+              </PropertyGroup>
+              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+            </Project>
+            """);
+
+        var p = await PropertiesAsync(project, [], "ContainerDockerfile", "IsContainerImageProject");
+        Assert.Equal("", p["ContainerDockerfile"]);
+
+        string output = await DotnetAsync("msbuild", project, "-restore", "-t:PublishContainer", $"-p:ContainerDockerfile={Path.Combine(dir, "docker")}");
+        Assert.Contains("error LIV2200", output);
+        Assert.Contains("is a folder", output);
+        Assert.DoesNotContain("MSB4184", output);
+    }
+
+    /// <summary>
     /// dotnet msbuild -t:PruneContainerState runs the prune task on ContainerStateDirectory: a cap keeps what fits, the
     /// most recently used first; ContainerPruneAll=true empties it; both report what they freed.
     /// </summary>
