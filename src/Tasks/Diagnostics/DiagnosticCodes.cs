@@ -74,6 +74,12 @@ public static class DiagnosticCodes
     public const string DuplicateStageName = "LIV1037";
     /// <summary>Warning: the <c># check=</c> directive does not parse; it is ignored.</summary>
     public const string InvalidCheckDirective = "LIV1038";
+    /// <summary>
+    /// Warning (BuildKit's <c>SecretsUsedInArgOrEnv</c>): an ARG or ENV name looks like a secret (<c>API_KEY</c>,
+    /// <c>DB_PASSWORD</c>, <c>GITHUB_TOKEN</c>...). Its value is kept in the image's history or config, and in the build
+    /// log; a secret belongs in <c>RUN --mount=type=secret</c> (ContainerSecret).
+    /// </summary>
+    public const string SecretsUsedInArgOrEnv = "LIV1039";
 
     // LIV1050-1079: variable expansion (Dockerfile/ShellExpander) and the build context (Context/).
     /// <summary>

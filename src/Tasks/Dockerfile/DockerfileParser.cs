@@ -61,6 +61,7 @@ public static class DockerfileParser
             }
             else
             {
+                WarnSecretNames(instruction, warnings);
                 stages[^1].Instructions.Add(instruction);
             }
         }
@@ -71,6 +72,23 @@ public static class DockerfileParser
         warnings.Flush(logger);
         return new DockerfileDocument(path, directives, globalArgs,
             stages.Select((s, i) => new Stage(i, s.From, s.Instructions)).ToList());
+    }
+
+    /// <summary>
+    /// BuildKit's <c>SecretsUsedInArgOrEnv</c> for the ARG and ENV of stages (BuildKit checks them as it dispatches a
+    /// stage's ARG and ENV; the ARGs before the first FROM are not checked), at the instruction.
+    /// </summary>
+    private static void WarnSecretNames(Instruction instruction, DockerfileWarnings warnings)
+    {
+        var (keyword, names) = instruction switch
+        {
+            ArgInstruction arg => ("ARG", arg.Args.Select(a => a.Name)),
+            EnvInstruction env => ("ENV", env.Variables.Select(v => v.Key)),
+            _ => ("", []),
+        };
+        foreach (var name in names)
+            if (SecretNames.LookLikeSecret(name))
+                warnings.Add(DiagnosticCodes.SecretsUsedInArgOrEnv, SecretNames.Rule, SecretNames.Message(keyword, name), instruction.Span);
     }
 
     /// <summary>
