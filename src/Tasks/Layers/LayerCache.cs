@@ -83,7 +83,8 @@ internal static class LayerCache
             var diffId = Digest.Parse(root.GetProperty("diffId").GetString()!);
             long size = root.GetProperty("size").GetInt64();
             string mediaType = root.GetProperty("mediaType").GetString()!;
-            if (!store.Contains(digest) || new FileInfo(store.PathOf(digest)).Length != size) return null;
+            // A blob that fails its digest is evicted by the check, and the layer written again.
+            if (!store.ContainsIntact(digest, size)) return null;
             // Both the record and its blob were used now: least-recently-used eviction keeps them.
             StateFolder.Touch(path);
             store.Touch(digest);

@@ -38,7 +38,8 @@ public sealed class RegistryLayer : ILayer
     public async Task<Stream> OpenAsync(CancellationToken cancellationToken)
     {
         if (!_store.Contains(Descriptor.Digest)) await Image.DownloadLayersAsync(cancellationToken).ConfigureAwait(false);
-        if (!_store.Contains(Descriptor.Digest)) await DownloadAsync(cancellationToken).ConfigureAwait(false);
+        // A stored copy that fails its digest is evicted by the check, and fetched again now.
+        if (!_store.ContainsIntact(Descriptor.Digest, Descriptor.Size)) await DownloadAsync(cancellationToken).ConfigureAwait(false);
         return _store.Open(Descriptor);
     }
 

@@ -135,7 +135,8 @@ public sealed class ArchiveImage : IImageSource
     /// <summary>Copies the layer into the store on first use (verified there), then reads it from the store.</summary>
     private async Task<Stream> OpenLayerAsync(TarIndex tar, string name, Descriptor descriptor, CancellationToken cancellationToken)
     {
-        if (!_store.Contains(descriptor.Digest))
+        // A stored copy that fails its digest is evicted by the check, and copied again from the archive.
+        if (!_store.ContainsIntact(descriptor.Digest, descriptor.Size))
         {
             await using var source = tar.Open(name);
             await _store.PutAsync(source, descriptor.Digest, descriptor.Size, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Livrable.Diagnostics;
 using Livrable.Images;
 
@@ -9,8 +10,19 @@ namespace Livrable.Store;
 /// digest and size, and renames: a killed build leaves a temporary file, never a wrong blob under a digest name.
 /// Concurrent writers of the same blob are harmless: both write the same bytes and the rename is atomic.
 /// </summary>
+/// <remarks>
+/// A blob is trusted once per store instance (one build): after this build wrote it, or after it was hashed in full
+/// (<see cref="ContainsIntact"/>, or the first <see cref="Open"/>). A stored blob that fails its digest (a flipped
+/// byte, a truncated file: a disk fault, a hand edit) is evicted on the spot, so whoever asked fetches or rebuilds it
+/// in the same build (issue 10): the registry and archive sources, the layer and step caches and
+/// <c>PutAsync</c>/<see cref="Commit"/> ask <see cref="ContainsIntact"/>. Reads still go through
+/// <see cref="VerifyingStream"/>, and a blob damaged after its check is evicted too when that check fails.
+/// </remarks>
 public sealed class BlobStore
 {
+    /// <summary>The blobs this build wrote or hashed in full, and found right.</summary>
+    private readonly ConcurrentDictionary<Digest, long> _intact = new();
+
     /// <summary>Opens (and creates) the store under <paramref name="stateDirectory"/>, with no build lease (tests, tools).</summary>
     public BlobStore(string stateDirectory)
         : this(StateFolder.Open(stateDirectory), lease: null)
@@ -41,17 +53,86 @@ public sealed class BlobStore
     /// <summary>The path a blob has (or would have) in the store. The digest's format guarantees it stays inside.</summary>
     public string PathOf(Digest digest) => Path.Combine(Root, "blobs", digest.Algorithm, digest.Hex);
 
-    /// <summary>Whether the store holds <paramref name="digest"/>.</summary>
+    /// <summary>
+    /// Whether the store has a file for <paramref name="digest"/>, unchecked (cheap: for decisions a damaged blob
+    /// cannot mislead, such as what to download in bulk). Before using the bytes, ask <see cref="ContainsIntact"/>.
+    /// </summary>
     public bool Contains(Digest digest) => File.Exists(PathOf(digest));
+
+    /// <summary>
+    /// Whether the store holds <paramref name="digest"/> with the right bytes (and <paramref name="size"/>, when
+    /// given). Hashes the file the first time this build asks; a file whose bytes do not have the digest is evicted
+    /// (deleted), so the caller fetches or rebuilds it as if it had never been there.
+    /// </summary>
+    public bool ContainsIntact(Digest digest, long? size = null)
+    {
+        string path = PathOf(digest);
+        if (_intact.TryGetValue(digest, out long known))
+            return (size is null || size == known) && File.Exists(path);
+        long length;
+        Digest actual;
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            using var hash = digest.CreateHash();
+            var buffer = new byte[1 << 16];
+            length = 0;
+            int n;
+            while ((n = file.Read(buffer)) > 0)
+            {
+                hash.AppendData(buffer, 0, n);
+                length += n;
+            }
+            actual = digest.WithHash(hash.GetHashAndReset());
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
+        if (actual != digest)
+        {
+            Evict(digest);
+            return false;
+        }
+        // The right bytes: another size asked for is the asker's mistake, not damage.
+        _intact[digest] = length;
+        return size is null || size == length;
+    }
+
+    /// <summary>Removes a blob found damaged; whoever needs it fetches or rebuilds it.</summary>
+    private void Evict(Digest digest)
+    {
+        _intact.TryRemove(digest, out _);
+        TryDelete(PathOf(digest));
+    }
+
+    /// <summary>What a damaged blob that cannot be fetched or rebuilt here is reported as: what happened, and what to do.</summary>
+    private static LivrableException Damaged(Digest digest, string detail)
+        => new(DiagnosticCodes.DigestMismatch,
+            $"The state folder's copy of blob {digest} was damaged ({detail}) and has been removed: build again, and it is fetched " +
+            "or rebuilt. To check every stored blob, run dotnet msbuild -t:PruneContainerState -p:ContainerPruneVerify=true.");
 
     /// <summary>A new temporary file path in the store's temp folder.</summary>
     public string NewTempPath(string hint = "blob") => Path.Combine(TempDirectory, $"{hint}-{Guid.NewGuid():N}.tmp");
 
-    /// <summary>Opens a stored blob, verifying it against <paramref name="descriptor"/> as it is read.</summary>
+    /// <summary>
+    /// Opens a stored blob, verifying it against <paramref name="descriptor"/> as it is read (and in full first, when
+    /// this build has not checked it yet).
+    /// </summary>
+    /// <exception cref="LivrableException">LIV4001 when the stored copy is damaged: it is evicted, and the message says
+    /// the next build fetches or rebuilds it.</exception>
     public Stream Open(Descriptor descriptor)
     {
-        string path = PathOf(descriptor.Digest);
-        var stream = new VerifyingStream(File.OpenRead(path), descriptor.Digest, descriptor.Size, $"Cached blob {descriptor.Digest}");
+        var digest = descriptor.Digest;
+        string path = PathOf(digest);
+        if (File.Exists(path) && !ContainsIntact(digest))
+            throw Damaged(digest, "its bytes do not have that digest");
+        var stream = new VerifyingStream(File.OpenRead(path), digest, descriptor.Size, $"Cached blob {digest}",
+            onMismatch: message =>
+            {
+                Evict(digest);
+                return Damaged(digest, message);
+            });
         StateFolder.Touch(path);
         return stream;
     }
@@ -65,7 +146,8 @@ public sealed class BlobStore
     /// </summary>
     public async Task<(Digest Digest, long Size)> PutAsync(Stream content, Digest? expected, long? size, CancellationToken cancellationToken)
     {
-        if (expected is { } known && Contains(known))
+        // An entry already there is used only once checked; a damaged one is evicted here and written again.
+        if (expected is { } known && ContainsIntact(known, size))
         {
             Touch(known);
             return (known, new FileInfo(PathOf(known)).Length);
@@ -113,21 +195,29 @@ public sealed class BlobStore
 
     /// <summary>
     /// Moves a finished temporary file, whose digest the caller computed while writing it, into place.
-    /// If another build stored the same blob first, the file is simply dropped.
+    /// If the store holds the blob already (another build stored it first), the file is dropped, unless that entry is
+    /// damaged: then the fresh file replaces it (a rename, atomic for readers).
     /// </summary>
     public void Commit(string tempPath, Digest digest)
     {
         string target = PathOf(digest);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        long length = new FileInfo(tempPath).Length;
         try
         {
             File.Move(tempPath, target, overwrite: false);
         }
         catch (IOException) when (File.Exists(target))
         {
-            TryDelete(tempPath);
-            StateFolder.Touch(target);
+            if (ContainsIntact(digest, length))
+            {
+                TryDelete(tempPath);
+                StateFolder.Touch(target);
+                return;
+            }
+            File.Move(tempPath, target, overwrite: true);
         }
+        _intact[digest] = length;
     }
 
     private static void TryDelete(string path)

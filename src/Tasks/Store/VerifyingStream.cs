@@ -19,14 +19,28 @@ public sealed class VerifyingStream : ReadOnlyStreamBase
     private long _read;
     private bool _verified;
 
-    public VerifyingStream(Stream inner, Digest expected, long size, string what)
+    private readonly Func<string, LivrableException>? _onMismatch;
+
+    /// <param name="inner">The bytes to check, owned (disposed with this stream).</param>
+    /// <param name="expected">The descriptor's digest.</param>
+    /// <param name="size">The descriptor's size.</param>
+    /// <param name="what">The blob as messages name it.</param>
+    /// <param name="onMismatch">
+    /// What a mismatch is reported as, given the usual message (the store evicts its damaged copy and says what to do);
+    /// LIV4001 with that message when null.
+    /// </param>
+    public VerifyingStream(Stream inner, Digest expected, long size, string what, Func<string, LivrableException>? onMismatch = null)
     {
         _inner = inner;
         _expected = expected;
         _size = size;
         _what = what;
+        _onMismatch = onMismatch;
         _hash = expected.CreateHash();
     }
+
+    private LivrableException Mismatch(string message)
+        => _onMismatch?.Invoke(message) ?? new LivrableException(DiagnosticCodes.DigestMismatch, message);
 
     public override long Length => _size;
     public override long Position { get => _read; set => throw new NotSupportedException(); }
@@ -52,7 +66,7 @@ public sealed class VerifyingStream : ReadOnlyStreamBase
     {
         _read += data.Length;
         if (_read > _size)
-            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"{_what} ({_expected}) is longer than the {_size} bytes its descriptor gives.");
+            throw Mismatch($"{_what} ({_expected}) is longer than the {_size} bytes its descriptor gives.");
         _hash.AppendData(data);
         if (end) Verify();
         return data.Length;
@@ -63,10 +77,10 @@ public sealed class VerifyingStream : ReadOnlyStreamBase
         if (_verified) return;
         _verified = true;
         if (_read != _size)
-            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"{_what} ({_expected}) ended after {_read} bytes; its descriptor gives {_size}.");
+            throw Mismatch($"{_what} ({_expected}) ended after {_read} bytes; its descriptor gives {_size}.");
         var actual = _expected.WithHash(_hash.GetHashAndReset());
         if (actual != _expected)
-            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"{_what} has digest {actual}, not the {_expected} its descriptor gives.");
+            throw Mismatch($"{_what} has digest {actual}, not the {_expected} its descriptor gives.");
     }
 
     /// <summary>Reads to the end (so the check runs) and discards the bytes.</summary>

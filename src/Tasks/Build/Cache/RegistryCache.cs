@@ -65,7 +65,7 @@ internal static class RegistryCache
     {
         var (manifest, config, layers) = Compose(records);
         foreach (var layer in layers)
-            if (!store.Contains(layer.Digest))
+            if (!store.ContainsIntact(layer.Digest, layer.Size))
                 throw new LivrableException(DiagnosticCodes.CacheExportFailed,
                     $"The cache cannot be exported to {target}: the layer {layer.Digest} of a step record is no longer in the state folder.");
         string registry = target.Registry, repository = target.Repository;
@@ -110,7 +110,7 @@ internal static class RegistryCache
         }
         var records = ParseRecords(configBytes, layers, source);
         var needed = records.SelectMany(r => r.Outputs).Select(o => o.Layer).OfType<Descriptor>()
-            .GroupBy(d => d.Digest).Select(g => g.First()).Where(d => !store.Contains(d.Digest)).ToList();
+            .GroupBy(d => d.Digest).Select(g => g.First()).Where(d => !store.ContainsIntact(d.Digest, d.Size)).ToList();
         long bytes = needed.Sum(d => d.Size);
         await ForEachAsync(needed.Select(d => (Func<Task>)(() => client.DownloadBlobAsync(source.Registry, source.Repository, d, store, cancellationToken))))
             .ConfigureAwait(false);

@@ -22,7 +22,8 @@ internal sealed class StepCache(BlobStore store)
             var record = StepRecord.Parse(File.ReadAllBytes(PathOf(key)));
             if (record.Key != key) return null;
             foreach (var output in record.Outputs)
-                if (output.Layer is { } layer && (!store.Contains(layer.Digest) || new FileInfo(store.PathOf(layer.Digest)).Length != layer.Size))
+                // A layer that fails its digest is evicted by the check: a miss, and the step runs again.
+                if (output.Layer is { } layer && !store.ContainsIntact(layer.Digest, layer.Size))
                     return null;
             // A hit is a use: least-recently-used eviction (Store/StatePruner) keeps the record and its layers longest.
             StateFolder.Touch(PathOf(key));
