@@ -159,6 +159,34 @@ public sealed partial class BuildCacheTests
         Assert.Contains("COPY data/ /data/", evicted.Ran);
     }
 
+    /// <summary>
+    /// Issue 10 item 3: a step record's layer with one byte flipped (same size, so only its digest tells) was a hit,
+    /// and the build failed with LIV4001 when the layer was read; now the hit is checked, the damaged blob evicted, the
+    /// step runs again in this build, and the image is the same to the bit.
+    /// </summary>
+    [Fact]
+    public async Task A_step_records_layer_damaged_in_the_store_makes_the_step_run_again_in_the_same_build()
+    {
+        using var w = new Workspace();
+        string dockerfile = Busybox + "RUN echo made > /made\n";
+        var first = await BuildAsync(w, dockerfile);
+        string blob = Path.Combine(w.State, "blobs", "sha256", first.Image.Layers[^1].Descriptor.Digest.Hex);
+        using (var file = new FileStream(blob, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = file.Length / 2;
+            int b = file.ReadByte();
+            file.Position = file.Length / 2;
+            file.WriteByte((byte)(b ^ 0x01));
+        }
+
+        var second = await BuildAsync(w, dockerfile);
+
+        Assert.Contains("RUN echo made > /made", second.Ran);
+        Assert.Equal(first.Image.Digest, second.Image.Digest);
+        Assert.Equal("made\n", Read(second, "/made"));
+        Assert.Empty(StatePruner.VerifyBlobs(StateFolder.Open(w.State), remove: false));
+    }
+
     [Fact]
     public async Task Instruction_text_a_build_arg_an_env_before_and_a_parent_step_miss_from_the_changed_step_on()
     {
