@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Livrable.Diagnostics;
+using Livrable.Go;
 
 namespace Livrable.Dockerfile;
 
@@ -119,9 +120,6 @@ internal static class LineParsers
         }
         return node;
     }
-
-    /// <summary>Go's <c>%q</c> for the plain strings of messages: quotes and backslashes escaped.</summary>
-    public static string GoQuote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
     // BuildKit splits the keyword off with [\t\v\f\r ]+, not every Unicode blank.
     private static bool IsTokenBlank(char c) => c is ' ' or '\t' or '\v' or '\f' or '\r';
@@ -336,7 +334,7 @@ internal static class LineParsers
             var eq = word.Value.IndexOf('=');
             if (eq < 0)
                 throw new LivrableException(DiagnosticCodes.InvalidKeyValuePair,
-                    $"Syntax error - can't find = in {GoQuote(word.Value)}. Must be of the form: name=value",
+                    $"Syntax error - can't find = in {GoFormat.Quote(word.Value)}. Must be of the form: name=value",
                     node.Line.SpanAt(word.Offset, word.Value.Length));
             args.Add(new Token(word.Value[..eq], word.Offset));
             args.Add(new Token(word.Value[(eq + 1)..], word.Offset + eq + 1));
