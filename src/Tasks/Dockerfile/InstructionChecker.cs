@@ -182,6 +182,8 @@ internal static partial class InstructionChecker
         var security = flags.String("security");
         if (security is not (null or "sandbox" or "insecure"))
             throw Error(DiagnosticCodes.InvalidInstructionFlag, $"security {GoFormat.Quote(security)} is not valid (sandbox or insecure)", flags.SpanOf("security"));
+        foreach (string mount in flags.Strings("mount"))
+            MountFlag.Check(mount, flags.SpanOf("mount"));
         return new RunInstruction(span, text, Command(node), node.Heredocs.Select(h => h.ToHeredoc()).ToList(),
             flags.Strings("mount").ToList(), network, security);
     }

@@ -55,7 +55,8 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
         _stepDirectory = Path.Combine(session.TempDirectory, "run-" + stepNumber.ToString(CultureInfo.InvariantCulture));
         Directory.CreateDirectory(_stepDirectory);
         _args = Arguments(state.Config, _stepDirectory, _mounts);
-        _specs = run.Mounts.Select(raw => RunMountSpec.Parse(raw, _workingDirectory, step.Span)).ToList();
+        _specs = run.Mounts.Select(raw => RunMountSpec.Parse(raw, _workingDirectory, step.Span,
+            value => session.Expander.Word(value, state.Environment, step.Span))).ToList();
 
         key.Add("args", _args).Add("environment", Environment()).Add("created_by", CommandString(_args))
             .Add("network", run.Network).Add("security", run.Security).Add("heredocs", run.Heredocs.Select(h => h.Name + "\n" + h.Content));
