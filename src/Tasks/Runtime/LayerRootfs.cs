@@ -40,13 +40,13 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
     private string OpaqueAttribute => userNamespace is null ? "trusted.overlay.opaque" : "user.overlay.opaque";
 
     /// <summary>Where extracted layers live.</summary>
-    public string Root { get; } = Path.Combine(stateDirectory, RootName(userNamespace));
+    public string Root { get; } = Store.StateLayout.ExtractedLayers(stateDirectory, Variant(userNamespace));
 
-    private static string RootName(UserNamespace? userNamespace) => userNamespace switch
+    private static string? Variant(UserNamespace? userNamespace) => userNamespace switch
     {
-        null => "rootfs",
-        { SubordinateUids: { } u, SubordinateGids: { } g } => $"rootfs-userns-{userNamespace.HostUid}-{u.Start}-{u.Count}-{g.Start}-{g.Count}",
-        _ => $"rootfs-userns-{userNamespace.HostUid}",
+        null => null,
+        { SubordinateUids: { } u, SubordinateGids: { } g } => $"userns-{userNamespace.HostUid}-{u.Start}-{u.Count}-{g.Start}-{g.Count}",
+        _ => $"userns-{userNamespace.HostUid}",
     };
 
     /// <summary>What a rootless extraction leaves for the namespace: whiteouts to make, owners to set, modes to restore.</summary>

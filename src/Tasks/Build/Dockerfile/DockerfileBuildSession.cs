@@ -126,7 +126,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     public IReadOnlyDictionary<string, BuildSecret> Secrets => _options.Secrets;
 
     /// <summary>Layers' entries by diff id (<c>&lt;state&gt;/cache/trees/</c>), so a cached layer's tree is not read from its blob again.</summary>
-    public LayerEntryIndex EntryIndex => _entryIndex ??= new LayerEntryIndex(Path.Combine(_options.Store.Root, "cache", "trees"));
+    public LayerEntryIndex EntryIndex => _entryIndex ??= new LayerEntryIndex(StateLayout.Records(_options.Store.Root, CacheRecordKind.Trees));
 
     private LayerEntryIndex? _entryIndex;
 

@@ -6,6 +6,7 @@ using Livrable.Dockerfile;
 using Livrable.Filesystem;
 using Livrable.Images;
 using Livrable.Runtime;
+using Livrable.Store;
 
 namespace Livrable.Build.Dockerfile;
 
@@ -372,7 +373,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
     private async Task<RunMount> CacheAsync(RunMountSpec spec, List<IDisposable> locks, CancellationToken cancellationToken)
     {
         string hex = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(spec.Id!))).ToLowerInvariant();
-        string root = Path.Combine(step.Session.StateDirectory, "cache");
+        string root = StateLayout.CacheMounts(step.Session.StateDirectory);
         Directory.CreateDirectory(root);
         string directory = Path.Combine(root, hex);
         if (spec.Sharing == "locked")
