@@ -174,18 +174,21 @@ public static class ImageBuilder
         int steps = 2 + request.Layers.Count;
         int step = 1;
         var source = openImage(request.BaseImage);
-        logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform})");
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
+        logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform}) {Units.Since(started)}");
 
-        // Independent layers are written concurrently; each is one pass of tar, gzip and hashing.
+        // Independent layers are written concurrently; each is one pass of tar, gzip and hashing. A layer's time is
+        // from the start of them all to its end.
         var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache, Compression = request.LayerCompression };
+        started = System.Diagnostics.Stopwatch.GetTimestamp();
         var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
         var newLayers = new List<ILayer>();
         for (int i = 0; i < layerTasks.Count; i++)
         {
             var layer = await layerTasks[i].ConfigureAwait(false);
-            string cached = layer.FromCache ? " CACHED" : "";
-            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){cached}");
+            string outcome = layer.FromCache ? " CACHED" : " " + Units.Since(started);
+            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){outcome}");
             newLayers.Add(layer);
         }
 

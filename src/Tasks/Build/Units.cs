@@ -13,4 +13,11 @@ internal static class Units
         < 1_000_000_000 => (n / 1e6).ToString("0.0", CultureInfo.InvariantCulture) + " MB",
         _ => (n / 1e9).ToString("0.00", CultureInfo.InvariantCulture) + " GB",
     };
+
+    /// <summary>A step's time as progress lines give it, like BuildKit's <c>DONE 0.4s</c>: <c>0.41s</c>, <c>12.3s</c>.</summary>
+    public static string Seconds(TimeSpan elapsed)
+        => elapsed.TotalSeconds.ToString(elapsed.TotalSeconds < 10 ? "0.00" : "0.0", CultureInfo.InvariantCulture) + "s";
+
+    /// <summary>The time since <paramref name="started"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp), as <see cref="Seconds(TimeSpan)"/>.</summary>
+    public static string Since(long started) => Seconds(System.Diagnostics.Stopwatch.GetElapsedTime(started));
 }

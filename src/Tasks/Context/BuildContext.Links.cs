@@ -1,5 +1,5 @@
 using Livrable.Diagnostics;
-using Livrable.Dockerfile;
+using Livrable.Go;
 
 namespace Livrable.Context;
 
@@ -40,7 +40,7 @@ public sealed partial class BuildContext
             }
             if (++hops > MaxLinkHops)
                 throw new LivrableException(DiagnosticCodes.ContextUnreadable,
-                    $"{ShellExpander.GoQuote(display)}: too many levels of symbolic links", span);
+                    $"{GoFormat.Quote(display)}: too many levels of symbolic links", span);
             if (Ignore.IsExcluded(RealRelative(next))) return null;
             if (Path.IsPathRooted(target))
             {
@@ -108,5 +108,5 @@ public sealed partial class BuildContext
 
     private LivrableException Escape(string display, SourceSpan span)
         => new(DiagnosticCodes.ContextSymlinkEscape,
-            $"{ShellExpander.GoQuote(display)}: a symbolic link leads outside the build context '{_root}'", span);
+            $"{GoFormat.Quote(display)}: a symbolic link leads outside the build context '{_root}'", span);
 }

@@ -1,5 +1,5 @@
 using Livrable.Diagnostics;
-using Livrable.Dockerfile;
+using Livrable.Go;
 
 namespace Livrable.Context;
 
@@ -86,6 +86,28 @@ public sealed partial class BuildContext
     }
 
     /// <summary>
+    /// Checks each wildcard segment of a clean source path the way fsutil does before it walks (Go's
+    /// <c>filepath.Match</c> syntax), for COPY from the context and from a stage or image alike.
+    /// </summary>
+    /// <exception cref="LivrableException">LIV1063 for a malformed wildcard.</exception>
+    public static void CheckPattern(string clean, SourceSpan span)
+    {
+        foreach (string part in clean.Split('/'))
+        {
+            if (!GoPath.ContainsWildcards(part)) continue;
+            try
+            {
+                GoPath.Validate(part);
+            }
+            catch (GoPath.BadPatternException)
+            {
+                throw new LivrableException(DiagnosticCodes.InvalidSourcePattern,
+                    $"{GoFormat.Quote(clean)}: syntax error in pattern {GoFormat.Quote(part)}", span);
+            }
+        }
+    }
+
+    /// <summary>
     /// The context entries one COPY/ADD source (already variable-expanded) names, sorted by
     /// <see cref="ContextEntry.RelativePath"/> (ordinal). A folder is returned as one entry: see <see cref="Enumerate"/>.
     /// A followed link is returned with the link's path and the target's type, mode, size and full path.
@@ -107,18 +129,7 @@ public sealed partial class BuildContext
         if (firstWildcard < 0)
             return [ResolveLiteral(relative, clean, span) ?? throw NotFound(clean, span)];
 
-        for (int i = firstWildcard; i < parts.Length; i++)
-        {
-            try
-            {
-                GoPath.Validate(parts[i]);
-            }
-            catch (GoPath.BadPatternException)
-            {
-                throw new LivrableException(DiagnosticCodes.InvalidSourcePattern,
-                    $"{ShellExpander.GoQuote(clean)}: syntax error in pattern {ShellExpander.GoQuote(parts[i])}", span);
-            }
-        }
+        CheckPattern(clean, span);
 
         string baseRelative = string.Join('/', parts[..firstWildcard]);
         string baseReal = _root;
@@ -311,5 +322,5 @@ public sealed partial class BuildContext
     }
 
     private static LivrableException NotFound(string display, SourceSpan span)
-        => new(DiagnosticCodes.ContextSourceNotFound, $"{ShellExpander.GoQuote(display)}: not found", span);
+        => new(DiagnosticCodes.ContextSourceNotFound, $"{GoFormat.Quote(display)}: not found", span);
 }

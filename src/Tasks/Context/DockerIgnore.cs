@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Livrable.Diagnostics;
+using Livrable.Go;
 
 namespace Livrable.Context;
 

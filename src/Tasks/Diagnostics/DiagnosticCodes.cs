@@ -55,6 +55,11 @@ public static class DiagnosticCodes
     public const string InvalidInstructionArgument = "LIV1021";
     /// <summary>A feature only the labs Dockerfile frontend has (<c>RUN --device</c>).</summary>
     public const string UnsupportedDockerfileFeature = "LIV1022";
+    /// <summary>
+    /// The <c># check=</c> directive does not parse (<c>failed to parse check options: invalid check option ...</c>):
+    /// BuildKit fails the build, so a typo cannot silently turn the checks back on or off.
+    /// </summary>
+    public const string InvalidCheckOptions = "LIV1023";
 
     /// <summary>Warning: <c># syntax=</c> names an external frontend image, which Livrable does not run; the built-in frontend is used.</summary>
     public const string SyntaxDirectiveIgnored = "LIV1030";
@@ -72,7 +77,8 @@ public static class DiagnosticCodes
     public const string ReservedStageName = "LIV1036";
     /// <summary>Warning: two stages have the same name (<c>DuplicateStageName</c>).</summary>
     public const string DuplicateStageName = "LIV1037";
-    /// <summary>Warning: the <c># check=</c> directive does not parse; it is ignored.</summary>
+    /// <summary>Retired: a <c># check=</c> directive that does not parse was a warning; it is the error LIV1023 now, as in BuildKit.</summary>
+    [Obsolete("A # check= directive that does not parse is the error LIV1023 (InvalidCheckOptions).")]
     public const string InvalidCheckDirective = "LIV1038";
     /// <summary>
     /// Warning (BuildKit's <c>SecretsUsedInArgOrEnv</c>): an ARG or ENV name looks like a secret (<c>API_KEY</c>,

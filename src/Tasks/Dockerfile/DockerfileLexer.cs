@@ -73,6 +73,10 @@ internal sealed partial class DockerfileLexer
             {
                 var content = TrimNewline(lines[i]);
                 i++;
+                // BuildKit counts every line the continuation consumed, so one that runs to the end of the file
+                // ends on the last line, blank and comment lines included.
+                line.EndLine = i;
+                line.EndColumn = content.Length + 1;
                 if (IsComment(content))
                     continue;
                 if (LeadingWhitespace(content) == content.Length)
@@ -82,8 +86,6 @@ internal sealed partial class DockerfileLexer
                 }
                 (var next, isEnd) = TrimContinuation(content);
                 line.Append(next, i, 1);
-                line.EndLine = i;
-                line.EndColumn = content.Length + 1;
             }
 
             var node = LineParsers.NewNode(line, 0, _escape);

@@ -1,4 +1,5 @@
 using Livrable.Diagnostics;
+using Livrable.Go;
 
 namespace Livrable.Dockerfile;
 
@@ -14,46 +15,57 @@ internal sealed class DockerfileWarnings
     private readonly HashSet<string> _skipped = new(StringComparer.OrdinalIgnoreCase);
     private bool _skipAll;
     private bool _error;
-    private (string Code, string Message, SourceSpan Span)? _invalidDirective;
 
     /// <summary>Adds a warning of the build check <paramref name="rule"/>.</summary>
     public void Add(string code, string rule, string message, SourceSpan span) => _pending.Add((code, rule, message, span));
 
-    /// <summary>Reads the value of a <c># check=</c> directive; what does not parse is reported and ignored.</summary>
+    /// <summary>
+    /// Reads the value of a <c># check=</c> directive as BuildKit's <c>linter.ParseLintOptions</c> does: at most three
+    /// <c>;</c>-separated <c>key=value</c> parts, keys <c>skip</c> (rules, or <c>all</c>), <c>error</c> (Go's
+    /// <c>strconv.ParseBool</c>) and <c>experimental</c> (accepted; Livrable has no experimental checks).
+    /// </summary>
+    /// <exception cref="LivrableException">LIV1023 for anything else, with BuildKit's message.</exception>
     public void Configure(string value, SourceSpan span)
     {
-        foreach (var part in value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        value = value.Trim();
+        if (value.Length == 0) return;
+        foreach (var part in value.Split(';', 3))
         {
             var eq = part.IndexOf('=');
-            var key = eq < 0 ? part : part[..eq].Trim();
-            var setting = eq < 0 ? "" : part[(eq + 1)..].Trim();
-            if (key.Equals("skip", StringComparison.OrdinalIgnoreCase) && eq >= 0)
+            if (eq < 0) throw Invalid($"invalid check option {GoFormat.Quote(part)}");
+            var key = part[..eq].Trim();
+            var setting = part[(eq + 1)..].Trim();
+            switch (key)
             {
-                foreach (var rule in setting.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                {
-                    if (rule.Equals("all", StringComparison.OrdinalIgnoreCase))
-                        _skipAll = true;
-                    else
-                        _skipped.Add(rule);
-                }
-            }
-            else if (key.Equals("error", StringComparison.OrdinalIgnoreCase) && bool.TryParse(setting, out var error))
-            {
-                _error = error;
-            }
-            else
-            {
-                _invalidDirective ??= (DiagnosticCodes.InvalidCheckDirective,
-                    $"invalid check directive \"{part}\": expected skip=<rules|all> or error=<true|false>", span);
+                case "skip" when setting == "all":
+                    _skipAll = true;
+                    break;
+                case "skip":
+                    foreach (var rule in setting.Split(','))
+                        _skipped.Add(rule.Trim());
+                    break;
+                case "experimental":
+                    break;
+                case "error":
+                    _error = setting switch
+                    {
+                        "1" or "t" or "T" or "TRUE" or "true" or "True" => true,
+                        "0" or "f" or "F" or "FALSE" or "false" or "False" => false,
+                        _ => throw Invalid($"failed to parse check option {GoFormat.Quote(part)}: strconv.ParseBool: parsing {GoFormat.Quote(setting)}: invalid syntax"),
+                    };
+                    break;
+                default:
+                    throw Invalid($"invalid check option {GoFormat.Quote(key)}");
             }
         }
+
+        LivrableException Invalid(string message)
+            => new(DiagnosticCodes.InvalidCheckOptions, "failed to parse check options: " + message, span);
     }
 
     /// <summary>Logs what is left after skipping, or throws the first warning when <c>error=true</c>.</summary>
     public void Flush(ILogger logger)
     {
-        if (_invalidDirective is { } invalid)
-            logger.Warning(invalid.Code, invalid.Message, invalid.Span);
         var kept = _pending.Where(w => !_skipAll && !_skipped.Contains(w.Rule)).ToList();
         _pending.Clear();
         if (_error && kept.Count > 0)

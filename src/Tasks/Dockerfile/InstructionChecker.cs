@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Livrable.Diagnostics;
+using Livrable.Go;
 
 namespace Livrable.Dockerfile;
 
@@ -139,7 +140,7 @@ internal static partial class InstructionChecker
             stageName = args[2].Value.ToLowerInvariant();
             if (!StageName().IsMatch(stageName))
                 throw Error(DiagnosticCodes.InvalidStageName,
-                    $"invalid name for build stage: {LineParsers.GoQuote(args[2].Value)}, name can't start with a number or contain symbols", SpanOf(node, args[2]));
+                    $"invalid name for build stage: {GoFormat.Quote(args[2].Value)}, name can't start with a number or contain symbols", SpanOf(node, args[2]));
             if (args[2].Value != stageName)
                 warnings.Add(DiagnosticCodes.StageNameCasing, "StageNameCasing",
                     $"Stage name '{args[2].Value}' should be lowercase", SpanOf(node, args[2]));
@@ -177,10 +178,12 @@ internal static partial class InstructionChecker
                 "device feature is only supported in Dockerfile frontend 1.14.0-labs or later", flags.SpanOf("device"));
         var network = flags.String("network");
         if (network is not (null or "default" or "none" or "host"))
-            throw Error(DiagnosticCodes.InvalidInstructionFlag, $"invalid network mode {LineParsers.GoQuote(network)} (default, none or host)", flags.SpanOf("network"));
+            throw Error(DiagnosticCodes.InvalidInstructionFlag, $"invalid network mode {GoFormat.Quote(network)} (default, none or host)", flags.SpanOf("network"));
         var security = flags.String("security");
         if (security is not (null or "sandbox" or "insecure"))
-            throw Error(DiagnosticCodes.InvalidInstructionFlag, $"security {LineParsers.GoQuote(security)} is not valid (sandbox or insecure)", flags.SpanOf("security"));
+            throw Error(DiagnosticCodes.InvalidInstructionFlag, $"security {GoFormat.Quote(security)} is not valid (sandbox or insecure)", flags.SpanOf("security"));
+        foreach (string mount in flags.Strings("mount"))
+            MountFlag.Check(mount, flags.SpanOf("mount"));
         return new RunInstruction(span, text, Command(node), node.Heredocs.Select(h => h.ToHeredoc()).ToList(),
             flags.Strings("mount").ToList(), network, security);
     }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Livrable.Diagnostics;
+using Livrable.Go;
 
 namespace Livrable.Dockerfile;
 
@@ -65,7 +66,7 @@ internal static class LineParsers
             var restStart = keywordEnd;
             while (restStart < end && IsTokenBlank(text[restStart]))
                 restStart++;
-            argsStart = ExtractBuilderFlags(text, restStart, end, flags);
+            argsStart = ExtractBuilderFlags(text, restStart, end, flags, escape);
         }
         while (argsStart < end && char.IsWhiteSpace(text[argsStart]))
             argsStart++;
@@ -120,18 +121,15 @@ internal static class LineParsers
         return node;
     }
 
-    /// <summary>Go's <c>%q</c> for the plain strings of messages: quotes and backslashes escaped.</summary>
-    public static string GoQuote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
-
     // BuildKit splits the keyword off with [\t\v\f\r ]+, not every Unicode blank.
     private static bool IsTokenBlank(char c) => c is ' ' or '\t' or '\v' or '\f' or '\r';
 
     /// <summary>
     /// BuildKit's <c>extractBuilderFlags</c>: the consecutive leading words that start with <c>--</c>, quotes removed and
-    /// <c>\</c> escapes applied (always <c>\</c>, whatever the escape directive); a bare <c>--</c> ends the flags and is
-    /// dropped. Returns where the arguments start.
+    /// the Dockerfile's escape character applied (with <c># escape=`</c>, <c>--mount=source=C:\src</c> keeps its
+    /// backslash); a bare <c>--</c> ends the flags and is dropped. Returns where the arguments start.
     /// </summary>
-    private static int ExtractBuilderFlags(string line, int start, int end, List<Token> flags)
+    private static int ExtractBuilderFlags(string line, int start, int end, List<Token> flags, char escape)
     {
         var word = new StringBuilder();
         var inWord = false;
@@ -167,7 +165,7 @@ internal static class LineParsers
                     inQuote = false;
                     continue;
                 }
-                if (ch == '\\')
+                if (ch == escape)
                 {
                     if (pos + 1 == end)
                     {
@@ -198,7 +196,7 @@ internal static class LineParsers
                 inQuote = true;
                 continue;
             }
-            if (ch == '\\')
+            if (ch == escape)
             {
                 if (pos + 1 == end)
                     continue;
@@ -336,7 +334,7 @@ internal static class LineParsers
             var eq = word.Value.IndexOf('=');
             if (eq < 0)
                 throw new LivrableException(DiagnosticCodes.InvalidKeyValuePair,
-                    $"Syntax error - can't find = in {GoQuote(word.Value)}. Must be of the form: name=value",
+                    $"Syntax error - can't find = in {GoFormat.Quote(word.Value)}. Must be of the form: name=value",
                     node.Line.SpanAt(word.Offset, word.Value.Length));
             args.Add(new Token(word.Value[..eq], word.Offset));
             args.Add(new Token(word.Value[(eq + 1)..], word.Offset + eq + 1));
@@ -392,20 +390,63 @@ internal static class LineParsers
                     throw new LivrableException(DiagnosticCodes.JsonArrayNotStrings,
                         "when using JSON array syntax, arrays must be comprised of strings only",
                         node.Line.SpanAt(jsonOffset, trimmed.Length));
-                values.Add(element.GetString()!);
+                values.Add(StringValue(element));
             }
         }
         catch (JsonException)
         {
             return false;
         }
-        catch (InvalidOperationException)
-        {
-            // A lone surrogate escape (\ud800) that GetString cannot turn into a string.
-            return false;
-        }
         node.IsJson = true;
         node.Arguments = values.Select(v => new Token(v, jsonOffset)).ToList();
         return true;
+    }
+
+    /// <summary>
+    /// A JSON string's value. .NET refuses a lone surrogate escape (<c>"\ud800"</c>) that Go's <c>encoding/json</c>
+    /// decodes as U+FFFD; such a string is decoded here the way Go does, so the instruction stays in exec form.
+    /// </summary>
+    private static string StringValue(JsonElement element)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            string raw = element.GetRawText();
+            var value = new StringBuilder(raw.Length);
+            for (int i = 1; i < raw.Length - 1; i++)
+            {
+                if (raw[i] != '\\')
+                {
+                    value.Append(raw[i]);
+                    continue;
+                }
+                char kind = raw[++i];
+                if (kind != 'u')
+                {
+                    value.Append(kind switch { 'b' => '\b', 'f' => '\f', 'n' => '\n', 'r' => '\r', 't' => '\t', _ => kind });
+                    continue;
+                }
+                char unit = (char)Convert.ToUInt16(raw.Substring(i + 1, 4), 16);
+                i += 4;
+                if (!char.IsSurrogate(unit))
+                {
+                    value.Append(unit);
+                    continue;
+                }
+                // Go: a surrogate pair only when a high one is followed by a \u low one; else U+FFFD and go on.
+                if (char.IsHighSurrogate(unit) && i + 6 < raw.Length - 1 && raw[i + 1] == '\\' && raw[i + 2] == 'u'
+                    && (char)Convert.ToUInt16(raw.Substring(i + 3, 4), 16) is char low && char.IsLowSurrogate(low))
+                {
+                    value.Append(unit).Append(low);
+                    i += 6;
+                    continue;
+                }
+                value.Append('\uFFFD');
+            }
+            return value.ToString();
+        }
     }
 }

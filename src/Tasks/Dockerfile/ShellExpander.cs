@@ -1,5 +1,6 @@
 using System.Text;
 using Livrable.Diagnostics;
+using Livrable.Go;
 
 namespace Livrable.Dockerfile;
 
@@ -73,30 +74,8 @@ public sealed partial class ShellExpander
         catch (ExpansionError e)
         {
             // BuildKit: errors.Wrapf(err, "failed to process %q", source).
-            throw new LivrableException(e.Code, $"failed to process {GoQuote(text)}: {e.Message}", span);
+            throw new LivrableException(e.Code, $"failed to process {GoFormat.Quote(text)}: {e.Message}", span);
         }
-    }
-
-    /// <summary>A string quoted as Go's <c>%q</c> does, so messages read as BuildKit's.</summary>
-    internal static string GoQuote(string text)
-    {
-        var builder = new StringBuilder(text.Length + 2).Append('"');
-        foreach (Rune rune in text.EnumerateRunes())
-        {
-            switch (rune.Value)
-            {
-                case '"': builder.Append("\\\""); break;
-                case '\\': builder.Append("\\\\"); break;
-                case '\n': builder.Append("\\n"); break;
-                case '\r': builder.Append("\\r"); break;
-                case '\t': builder.Append("\\t"); break;
-                default:
-                    if (rune.Value < 0x20 || rune.Value == 0x7F) builder.Append($"\\x{rune.Value:x2}");
-                    else builder.Append(rune.ToString());
-                    break;
-            }
-        }
-        return builder.Append('"').ToString();
     }
 
     /// <summary>An expansion failure before it gets its source text and span.</summary>

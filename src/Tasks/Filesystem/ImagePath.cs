@@ -1,3 +1,5 @@
+using Livrable.Go;
+
 namespace Livrable.Filesystem;
 
 /// <summary>
@@ -12,18 +14,7 @@ internal static class ImagePath
     public static string Clean(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var segments = new List<string>();
-        foreach (string segment in path.Split('/'))
-        {
-            if (segment is "" or ".") continue;
-            if (segment == "..")
-            {
-                if (segments.Count > 0) segments.RemoveAt(segments.Count - 1);
-                continue;
-            }
-            segments.Add(segment);
-        }
-        return "/" + string.Join('/', segments);
+        return GoPath.Clean("/" + path);
     }
 
     /// <summary>The parent of a clean path (the root is its own parent).</summary>

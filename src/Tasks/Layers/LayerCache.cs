@@ -120,7 +120,7 @@ internal static class LayerCache
         }
     }
 
-    private static string PathOf(BlobStore store, string key) => Path.Combine(store.Root, "cache", "layers", key);
+    private static string PathOf(BlobStore store, string key) => Path.Combine(StateLayout.Records(store.Root, CacheRecordKind.Layers), key);
 
     /// <summary>Appends what identifies a file's content and metadata without reading it; false when it does not exist.</summary>
     private static bool Describe(FileSystemInfo info, StringBuilder text, ref DateTime newest)

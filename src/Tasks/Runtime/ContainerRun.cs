@@ -101,7 +101,7 @@ public sealed class ContainerRun
         if (lowers.Count == 0) lowers.Add(_layers.EmptyDirectory);
 
         bool ownsStep = request.StepDirectory is null;
-        string step = Path.GetFullPath(request.StepDirectory ?? Path.Combine(_stateDirectory, "run", Guid.NewGuid().ToString("N")[..16]));
+        string step = Path.GetFullPath(request.StepDirectory ?? Path.Combine(Store.StateLayout.Run(_stateDirectory), Guid.NewGuid().ToString("N")[..16]));
         string upper = Path.Combine(step, "upper");
         string rootfs = Path.Combine(step, "rootfs");
         string bundle = Path.Combine(step, "bundle");

@@ -40,13 +40,13 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
     private string OpaqueAttribute => userNamespace is null ? "trusted.overlay.opaque" : "user.overlay.opaque";
 
     /// <summary>Where extracted layers live.</summary>
-    public string Root { get; } = Path.Combine(stateDirectory, RootName(userNamespace));
+    public string Root { get; } = Store.StateLayout.ExtractedLayers(stateDirectory, Variant(userNamespace));
 
-    private static string RootName(UserNamespace? userNamespace) => userNamespace switch
+    private static string? Variant(UserNamespace? userNamespace) => userNamespace switch
     {
-        null => "rootfs",
-        { SubordinateUids: { } u, SubordinateGids: { } g } => $"rootfs-userns-{userNamespace.HostUid}-{u.Start}-{u.Count}-{g.Start}-{g.Count}",
-        _ => $"rootfs-userns-{userNamespace.HostUid}",
+        null => null,
+        { SubordinateUids: { } u, SubordinateGids: { } g } => $"userns-{userNamespace.HostUid}-{u.Start}-{u.Count}-{g.Start}-{g.Count}",
+        _ => $"userns-{userNamespace.HostUid}",
     };
 
     /// <summary>What a rootless extraction leaves for the namespace: whiteouts to make, owners to set, modes to restore.</summary>
@@ -95,7 +95,9 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             await ExtractAsync(layer, temp, cancellationToken).ConfigureAwait(false);
             if (_fixups is not null) await ApplyFixupsAsync(_fixups, temp, layer, cancellationToken).ConfigureAwait(false);
             long size = StatePruner.SizeOf(new DirectoryInfo(temp));
-            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+            // An unmarked folder: one the pruner began to evict, or a killed extraction's. A user namespace's may hold
+            // files of its other users, which only the namespace can delete.
+            if (Directory.Exists(directory)) ContainerRun.DeleteStepDirectory(directory, userNamespace);
             Directory.Move(temp, directory);
             // The marker is itself renamed into place, so it is complete when it exists; it records the size for
             // StatePruner, which would otherwise walk the tree at every size check.

@@ -51,7 +51,7 @@ public sealed class BlobStore
     public string TempDirectory { get; }
 
     /// <summary>The path a blob has (or would have) in the store. The digest's format guarantees it stays inside.</summary>
-    public string PathOf(Digest digest) => Path.Combine(Root, "blobs", digest.Algorithm, digest.Hex);
+    public string PathOf(Digest digest) => Path.Combine(StateLayout.Blobs(Root), digest.Algorithm, digest.Hex);
 
     /// <summary>
     /// Whether the store has a file for <paramref name="digest"/>, unchecked (cheap: for decisions a damaged blob

@@ -40,22 +40,22 @@ public sealed class StateFolder
     public string VersionFile => Path.Combine(Root, "version");
 
     /// <summary>Content-addressed blobs, <c>blobs/sha256/&lt;hex&gt;</c> (<see cref="BlobStore"/>).</summary>
-    public string BlobsDirectory => Path.Combine(Root, "blobs");
+    public string BlobsDirectory => StateLayout.Blobs(Root);
 
     /// <summary>Temporary files and folders, <c>tmp/&lt;lease&gt;/</c> per build; renamed from here into place (same file system).</summary>
-    public string TempDirectory => Path.Combine(Root, "tmp");
+    public string TempDirectory => StateLayout.Temp(Root);
 
     /// <summary>Caches: <c>cache/layers/</c> (layer cache), <c>cache/steps/</c> and <c>cache/files/</c> (build cache), <c>cache/trees/</c> (layer entry indexes), <c>cache/&lt;sha256&gt;</c> (RUN cache mounts).</summary>
-    public string CacheDirectory => Path.Combine(Root, "cache");
+    public string CacheDirectory => StateLayout.Cache(Root);
 
     /// <summary>Layers extracted for RUN, <c>rootfs/&lt;diff-id hex&gt;/</c> with a <c>.done</c> marker and a <c>.lock</c>.</summary>
-    public string RootfsDirectory => Path.Combine(Root, "rootfs");
+    public string RootfsDirectory => StateLayout.ExtractedLayers(Root);
 
     /// <summary>Step folders of RUNs started without a build's temporary folder (<c>run/&lt;id&gt;/</c>).</summary>
-    public string RunDirectory => Path.Combine(Root, "run");
+    public string RunDirectory => StateLayout.Run(Root);
 
     /// <summary>The state lock and the builds' leases.</summary>
-    public string LocksDirectory => Path.Combine(Root, "locks");
+    public string LocksDirectory => StateLayout.Locks(Root);
 
     /// <summary>Shared by every running build, exclusive for eviction: nothing is evicted while a build runs.</summary>
     public string StateLockPath => Path.Combine(LocksDirectory, "state.lock");

@@ -37,7 +37,8 @@ public sealed record PruneResult(long BytesBefore, long BytesAfter, int EntriesR
 
 /// <summary>
 /// Keeps the state folder under a size, evicting the least recently used entries first: blobs, extracted layers
-/// (<c>rootfs/</c>), layer cache records, build cache records and RUN cache mounts. It runs only while it holds the
+/// (<c>rootfs/</c> and the user namespaces' <c>rootfs-*/</c>), the records of every <see cref="CacheRecordKind"/> and
+/// RUN cache mounts. It runs only while it holds the
 /// state lock exclusively, that is while no build runs, so nothing a running build uses can go (see
 /// <see cref="StateFolder.StateLockPath"/>). Last use is each entry's modification time (<see cref="StateFolder.Touch"/>).
 /// </summary>
@@ -198,28 +199,30 @@ public static class StatePruner
             foreach (var blob in StateFolder.Entries(algorithm.FullName).OfType<FileInfo>())
                 entries.Add(new Entry(blob.FullName, null, blob.Length, blob.LastWriteTimeUtc));
 
-        foreach (var layer in StateFolder.Entries(folder.RootfsDirectory).OfType<DirectoryInfo>())
+        // Extracted layers: root's and each user namespace's folder.
+        foreach (string layers in StateLayout.AllExtractedLayers(folder.Root))
         {
-            string marker = layer.FullName + ".done";
-            if (!File.Exists(marker)) continue; // being extracted, or left by a dead build: CleanUp's
-            entries.Add(new Entry(layer.FullName, marker, RecordedSize(marker) ?? SizeOf(layer), File.GetLastWriteTimeUtc(marker)));
+            foreach (var layer in StateFolder.Entries(layers).OfType<DirectoryInfo>())
+            {
+                string marker = layer.FullName + ".done";
+                if (!File.Exists(marker)) continue; // being extracted, or left by a dead build: CleanUp's
+                entries.Add(new Entry(layer.FullName, marker, RecordedSize(marker) ?? SizeOf(layer), File.GetLastWriteTimeUtc(marker)));
+            }
         }
 
-        foreach (var entry in StateFolder.Entries(folder.CacheDirectory))
+        // Cache records, one kind after the other, as StateLayout declares them.
+        var kinds = CacheRecordKind.All.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var kind in CacheRecordKind.All)
+            foreach (var record in StateFolder.Entries(StateLayout.Records(folder.Root, kind)))
+                entries.Add(new Entry(record.FullName, null, SizeOf(record), record.LastWriteTimeUtc));
+
+        // RUN cache mounts: the other folders of cache/, last used when the folder or its lock changed.
+        foreach (var mount in StateFolder.Entries(StateLayout.CacheMounts(folder.Root)).OfType<DirectoryInfo>())
         {
-            if (entry is DirectoryInfo { Name: "layers" or "steps" or "files" or "trees" } records)
-            {
-                // Cache records: one file (or folder) per key.
-                foreach (var record in StateFolder.Entries(records.FullName))
-                    entries.Add(new Entry(record.FullName, null, SizeOf(record), record.LastWriteTimeUtc));
-            }
-            else if (entry is DirectoryInfo mount)
-            {
-                // A RUN cache mount: last used when it or its lock changed.
-                var lockFile = new FileInfo(mount.FullName + ".lock");
-                var lastUse = lockFile.Exists && lockFile.LastWriteTimeUtc > mount.LastWriteTimeUtc ? lockFile.LastWriteTimeUtc : mount.LastWriteTimeUtc;
-                entries.Add(new Entry(mount.FullName, null, SizeOf(mount), lastUse));
-            }
+            if (kinds.Contains(mount.Name)) continue;
+            var lockFile = new FileInfo(mount.FullName + ".lock");
+            var lastUse = lockFile.Exists && lockFile.LastWriteTimeUtc > mount.LastWriteTimeUtc ? lockFile.LastWriteTimeUtc : mount.LastWriteTimeUtc;
+            entries.Add(new Entry(mount.FullName, null, SizeOf(mount), lastUse));
         }
         return entries;
     }

@@ -217,6 +217,9 @@ public sealed class ImageBuilderTests(RegistryFixture registry) : IDisposable
         var changed = await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
         Assert.NotEqual(first.Digest, changed.Digest);
         Assert.Single(logger.Lines, l => l.EndsWith(" CACHED")); // busybox's layer only
+        // The layer written again says how long it took; so does FROM.
+        Assert.Single(logger.Lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^info: \[\d+/\d+\] .*: [0-9a-f]{12} \(.*\) \d+\.\d+s$"));
+        Assert.Single(logger.Lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^info: \[1/\d+\] FROM .* \d+\.\d+s$"));
 
         logger.Clear();
         var uncached = await ImageBuilder.BuildAsync(request with { NoCache = true }, logger, CancellationToken.None);

@@ -43,14 +43,24 @@ public class DockerfileInstructionTests
         Assert.Equal(warnings, log.Warnings.Count);
     }
 
-    [Fact]
-    public void Invalid_check_directive_warns()
+    [Theory]
+    [InlineData("# check=bogus\nFROM a", "failed to parse check options: invalid check option \"bogus\"")]
+    [InlineData("# check=skip=all;colour=red\nFROM a", "failed to parse check options: invalid check option \"colour\"")]
+    [InlineData("# check=Skip=all\nFROM a", "failed to parse check options: invalid check option \"Skip\"")]
+    [InlineData("# check=skip=all;\nFROM a", "failed to parse check options: invalid check option \"\"")]
+    [InlineData("# check=error=maybe\nFROM a", "failed to parse check options: failed to parse check option \"error=maybe\": strconv.ParseBool: parsing \"maybe\": invalid syntax")]
+    public void An_invalid_check_directive_fails_as_in_BuildKit(string dockerfile, string message)
     {
-        var document = Df.Parse("# check=bogus\nFROM a", out var log);
-
-        Assert.Equal("bogus", document.Directives.Check);
-        Assert.Equal([DiagnosticCodes.InvalidCheckDirective], log.Codes);
+        var error = Df.Fails(dockerfile);
+        Assert.Equal(DiagnosticCodes.InvalidCheckOptions, error.Code);
+        Assert.Equal(message, error.Message);
+        Assert.Equal(1, error.Span?.Line);
     }
+
+    [Theory]
+    [InlineData("# check=experimental=all;error=1\nFROM a AS b")]
+    [InlineData("# check=skip=FromAsCasing ; error=T\nFROM a as b")]
+    public void Every_option_BuildKit_takes_parses(string dockerfile) => Df.Parse(dockerfile);
 
     [Fact]
     public void Run_flags()
@@ -61,6 +71,49 @@ public class DockerfileInstructionTests
         Assert.Equal(["type=cache,target=/root/.cache", "type=secret,id=a b"], run.Mounts);
         Assert.Equal(("none", "insecure"), (run.Network, run.Security));
         Assert.Equal("pip install x", run.Command.ShellText);
+    }
+
+    [Fact]
+    public void Builder_flags_take_the_escape_directive()
+    {
+        // BuildKit's extractBuilderFlags escapes with the directive's character: backticks go, backslashes stay.
+        var run = Df.Parse("# escape=`\nFROM base\nRUN --mount=type=bind,source=C:\\src,target=C:\\build`,ro dir").Stages[0].Instructions.OfType<RunInstruction>().Single();
+        Assert.Equal(["type=bind,source=C:\\src,target=C:\\build,ro"], run.Mounts);
+        run = Df.One<RunInstruction>("RUN --mount=type=bind,source=a\\b,target=/x dir");
+        Assert.Equal(["type=bind,source=ab,target=/x"], run.Mounts);
+    }
+
+    [Theory]
+    [InlineData("RUN --mount= true", "failed to parse csv mounts: EOF")]
+    [InlineData("RUN --mount=type=bind,from=$STAGE,target=/x true", "'from' doesn't support variable expansion, define alias stage instead")]
+    [InlineData("RUN --mount=type=bind,source=a\\\"b,target=/x true", "failed to parse csv mounts: parse error on line 1, column 19: bare \" in non-quoted-field")]
+    public void Mounts_are_checked_when_the_Dockerfile_is_parsed(string line, string message)
+    {
+        // Before any step runs, at the RUN's line, as BuildKit's parser does.
+        var error = Df.Fails("FROM base\nRUN true\n" + line + "\n");
+        Assert.Equal((DiagnosticCodes.InvalidRunMount, 3, message), (error.Code, error.Span?.Line, error.Message));
+    }
+
+    [Fact]
+    public void A_from_ending_in_a_dollar_is_not_a_variable()
+        => Assert.Equal(["type=bind,from=stage$,target=/x"], Df.One<RunInstruction>("RUN --mount=type=bind,from=stage$,target=/x true").Mounts);
+
+    [Fact]
+    public void An_escaped_lone_surrogate_keeps_the_exec_form_as_Gos_decoder_does()
+    {
+        var run = Df.One<RunInstruction>("RUN [\"echo\", \"a\\ud800b\", \"\\udc00\", \"\\ud83d\\ude00\", \"\\ud800\\u0041\"]");
+        Assert.True(run.Command.IsExecForm);
+        Assert.Equal(["echo", "a\uFFFDb", "\uFFFD", "\U0001F600", "\uFFFDA"], run.Command.Arguments);
+    }
+
+    [Fact]
+    public void A_continuation_that_runs_to_the_end_of_the_file_ends_on_its_last_line()
+    {
+        // BuildKit counts the blank and comment lines the continuation consumed.
+        var run = Df.Parse("FROM base\nRUN echo \\\n  hi \\\n# comment\n\n").Stages[0].Instructions[0];
+        Assert.Equal((2, 5), (run.Span.Line, run.Span.EndLine));
+        run = Df.Parse("FROM base\nRUN echo \\\n# comment\n  hi\n\n# after\n").Stages[0].Instructions[0];
+        Assert.Equal((2, 4), (run.Span.Line, run.Span.EndLine));
     }
 
     [Fact]

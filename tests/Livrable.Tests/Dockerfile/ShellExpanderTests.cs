@@ -1,5 +1,6 @@
 using Livrable.Diagnostics;
 using Livrable.Dockerfile;
+using Livrable.Go;
 using Xunit;
 
 namespace Livrable.Tests.Dockerfile;
@@ -204,13 +205,13 @@ public sealed class ShellExpanderTests
         var error = Assert.Throws<LivrableException>(() => new ShellExpander().ProcessWord(word, Env, Span));
         Assert.Equal(code, error.Code);
         Assert.Equal(Span, error.Span);
-        Assert.Equal($"failed to process {ShellExpander.GoQuote(word)}: {message}", error.Message);
+        Assert.Equal($"failed to process {GoFormat.Quote(word)}: {message}", error.Message);
     }
 
     [Fact]
     public void The_message_quotes_the_source_as_go_does()
     {
-        Assert.Equal(@"""a\""b\\c""", ShellExpander.GoQuote(@"a""b\c"));
+        Assert.Equal(@"""a\""b\\c""", GoFormat.Quote(@"a""b\c"));
         var error = Assert.Throws<LivrableException>(() => new ShellExpander().ProcessWord(@"""x\", Env, Span));
         Assert.StartsWith(@"failed to process ""\""x\\"": ", error.Message);
     }

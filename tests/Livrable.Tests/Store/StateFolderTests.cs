@@ -196,6 +196,35 @@ public sealed class StateFolderTests : IDisposable
     }
 
     [Fact]
+    public async Task Prune_evicts_every_kind_of_record_the_layout_declares_and_every_extracted_layer_folder()
+    {
+        StateFolder.Open(StatePath);
+        // One record of each declared kind, a RUN cache mount, and a layer extracted in a user namespace (its own
+        // rootfs-userns-* folder, which the pruner once never looked at).
+        foreach (var kind in CacheRecordKind.All)
+        {
+            Directory.CreateDirectory(StateLayout.Records(StatePath, kind));
+            File.WriteAllBytes(Path.Combine(StateLayout.Records(StatePath, kind), "record"), new byte[10]);
+        }
+        string mount = Path.Combine(StateLayout.CacheMounts(StatePath), new string('a', 64));
+        Directory.CreateDirectory(mount);
+        File.WriteAllBytes(Path.Combine(mount, "pip.whl"), new byte[10]);
+        string userns = Path.Combine(StateLayout.ExtractedLayers(StatePath, "userns-1000"), new string('b', 64));
+        Directory.CreateDirectory(userns);
+        File.WriteAllBytes(Path.Combine(userns, "file"), new byte[10]);
+        File.WriteAllText(userns + ".done", "sha256:" + new string('b', 64) + "\n10\n");
+
+        var all = await StatePruner.PruneAsync(new StatePruneRequest { StateDirectory = StatePath, All = true }, null, CancellationToken.None);
+
+        Assert.Equal(CacheRecordKind.All.Count + 2, all.EntriesRemoved);
+        Assert.Equal(0, all.BytesAfter);
+        Assert.All(CacheRecordKind.All, kind => Assert.Empty(Directory.EnumerateFileSystemEntries(StateLayout.Records(StatePath, kind))));
+        Assert.False(Directory.Exists(mount));
+        Assert.False(Directory.Exists(userns));
+        Assert.Equal([StateLayout.ExtractedLayers(StatePath), StateLayout.ExtractedLayers(StatePath, "userns-1000")], StateLayout.AllExtractedLayers(StatePath));
+    }
+
+    [Fact]
     public async Task Four_builds_extracting_one_layer_at_once_extract_it_once()
     {
         var store = new BlobStore(StatePath);

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Livrable.Images;
 using Livrable.Layers;
+using Livrable.Store;
 
 namespace Livrable.Build.Cache;
 
@@ -46,7 +47,7 @@ internal sealed class FileDigests
     public static FileDigests Open(string stateDirectory, string folder)
     {
         string name = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(folder)))).ToLowerInvariant();
-        var digests = new FileDigests(Path.Combine(stateDirectory, "cache", "files", name + ".index"), Path.Combine(stateDirectory, "tmp"));
+        var digests = new FileDigests(Path.Combine(StateLayout.Records(stateDirectory, CacheRecordKind.Files), name + ".index"), StateLayout.Temp(stateDirectory));
         digests.Load();
         return digests;
     }

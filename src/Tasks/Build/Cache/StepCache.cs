@@ -55,5 +55,5 @@ internal sealed class StepCache(BlobStore store)
         }
     }
 
-    private string PathOf(string key) => Path.Combine(store.Root, "cache", "steps", key + ".json");
+    private string PathOf(string key) => Path.Combine(StateLayout.Records(store.Root, CacheRecordKind.Steps), key + ".json");
 }

@@ -1,6 +1,8 @@
+using Livrable.Context;
 using Livrable.Diagnostics;
 using Livrable.Dockerfile;
 using Livrable.Filesystem;
+using Livrable.Go;
 using Livrable.Layers;
 
 namespace Livrable.Build.Dockerfile;
@@ -80,8 +82,9 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
         var (root, pattern) = copy.Parents ? SplitPivot(path) : ("", path);
         string rootPath = PathRules.ClampSource(root);
         string full = PathRules.ClampSource(root.Length == 0 ? pattern : root + "/" + pattern);
+        BuildContext.CheckPattern(full, Span);
         var matches = Glob(tree, full);
-        if (matches.Count == 0 && !PathRules.ContainsWildcards(full))
+        if (matches.Count == 0 && !GoPath.ContainsWildcards(full))
             throw new LivrableException(DiagnosticCodes.SourceNotFound, $"failed to compute cache key: \"{full}\": not found in {copy.From}", Span);
         foreach (string match in matches)
         {
@@ -140,7 +143,7 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
             var next = new List<string>();
             foreach (string directory in current)
             {
-                if (!PathRules.ContainsWildcards(segment))
+                if (!GoPath.ContainsWildcards(segment))
                 {
                     string literal = PathRules.Join(directory, Unescape(segment));
                     if (tree.Get(literal) is not null) next.Add(literal);
@@ -152,7 +155,7 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
                 {
                     if (PathRules.Parent(child.Path) != dir.Path) continue;
                     string name = PathRules.Name(child.Path);
-                    if (PathRules.Match(segment, name)) next.Add(PathRules.Join(directory, name));
+                    if (GoPath.Match(segment, name)) next.Add(PathRules.Join(directory, name));
                 }
             }
             current = next;

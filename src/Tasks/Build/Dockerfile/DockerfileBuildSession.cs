@@ -126,7 +126,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     public IReadOnlyDictionary<string, BuildSecret> Secrets => _options.Secrets;
 
     /// <summary>Layers' entries by diff id (<c>&lt;state&gt;/cache/trees/</c>), so a cached layer's tree is not read from its blob again.</summary>
-    public LayerEntryIndex EntryIndex => _entryIndex ??= new LayerEntryIndex(Path.Combine(_options.Store.Root, "cache", "trees"));
+    public LayerEntryIndex EntryIndex => _entryIndex ??= new LayerEntryIndex(StateLayout.Records(_options.Store.Root, CacheRecordKind.Trees));
 
     private LayerEntryIndex? _entryIndex;
 
@@ -288,7 +288,7 @@ internal sealed class DockerfileBuildSession : IDisposable
             if (key is not null && !_options.NoCache && _cache.TryGet(key) is { } record)
             {
                 _records[key] = record;
-                LogProgress(number, step.StageIndex, "CACHED " + text);
+                LogProgress(number, step.StageIndex, text, cached: true);
                 announced = true;
                 foreach (var output in record.Outputs)
                 {
@@ -303,7 +303,10 @@ internal sealed class DockerfileBuildSession : IDisposable
             LogProgress(number, step.StageIndex, text);
             announced = true;
             int before = state.Outputs.Count;
+            long running = System.Diagnostics.Stopwatch.GetTimestamp();
             await cacheable.RunAsync(cancellationToken).ConfigureAwait(false);
+            // BuildKit's DONE line: what the step took, so users and bench/ see where the time goes.
+            Logger.Info($"[{number}/{Volatile.Read(ref _total)}] DONE {Units.Since(running)}");
             var outputs = state.Outputs.Skip(before).ToList();
             if (key is not null)
             {
@@ -425,17 +428,11 @@ internal sealed class DockerfileBuildSession : IDisposable
         return k;
     }
 
-    /// <summary>The <c>[k/n]</c> line of step k; a cached step's text starts with <c>CACHED</c>, before the stage name.</summary>
-    private void LogProgress(int k, int stageIndex, string text)
+    /// <summary>The <c>[k/n]</c> line of step k: <c>CACHED</c> for a step the build cache answered, then the stage's name.</summary>
+    private void LogProgress(int k, int stageIndex, string text, bool cached = false)
     {
-        string cached = "";
-        if (text.StartsWith("CACHED ", StringComparison.Ordinal))
-        {
-            cached = "CACHED ";
-            text = text["CACHED ".Length..];
-        }
         string stage = _multiStage ? (Graph.Stages[stageIndex].Name ?? $"stage-{stageIndex}") + ": " : "";
-        Logger.Info($"[{k}/{Volatile.Read(ref _total)}] {cached}{stage}{text}");
+        Logger.Info($"[{k}/{Volatile.Read(ref _total)}] {(cached ? "CACHED " : "")}{stage}{text}");
     }
 
     private static string FirstLine(string text)

@@ -22,6 +22,7 @@ internal static class FromStep
         var from = stage.From;
         string baseName = session.Graph.BaseNames[index];
         var platform = StagePlatform(session, from);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
 
         StageState state;
         IReadOnlyList<Instruction> triggers;
@@ -62,7 +63,9 @@ internal static class FromStep
             state.Config.SetEnv("PATH", MetadataSteps.DefaultPath);
             state.Environment["PATH"] = MetadataSteps.DefaultPath;
         }
-        session.Progress(index, $"FROM {description} ({platform})");
+        // The time to resolve an image (a pull's manifest and config); a stage's own steps have their lines.
+        string took = description.StartsWith("stage ", StringComparison.Ordinal) ? "" : " " + Units.Since(started);
+        session.Progress(index, $"FROM {description} ({platform}){took}");
         return (state, triggers);
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Livrable.Diagnostics;
 using Livrable.Dockerfile;
 using Livrable.Images;
+using Livrable.Go;
 
 namespace Livrable.Build.Dockerfile;
 
@@ -142,9 +143,9 @@ internal static class MetadataSteps
         var check = new Healthcheck(health.Test, health.Interval ?? TimeSpan.Zero, health.Timeout ?? TimeSpan.Zero,
             health.StartPeriod ?? TimeSpan.Zero, health.StartInterval ?? TimeSpan.Zero, health.Retries ?? 0);
         step.State.Config.Healthcheck = check;
-        string createdBy = $"HEALTHCHECK {{Test:{GoFormat.List(check.Test)} Interval:{GoFormat.Duration(check.Interval)} " +
-            $"Timeout:{GoFormat.Duration(check.Timeout)} StartPeriod:{GoFormat.Duration(check.StartPeriod)} " +
-            $"StartInterval:{GoFormat.Duration(check.StartInterval)} Retries:{check.Retries.ToString(CultureInfo.InvariantCulture)}}}";
+        string createdBy = $"HEALTHCHECK {{Test:{GoFormat.List(check.Test)} Interval:{GoDuration.Format(check.Interval)} " +
+            $"Timeout:{GoDuration.Format(check.Timeout)} StartPeriod:{GoDuration.Format(check.StartPeriod)} " +
+            $"StartInterval:{GoDuration.Format(check.StartInterval)} Retries:{check.Retries.ToString(CultureInfo.InvariantCulture)}}}";
         step.Session.AddHistory(step.State, createdBy);
     }
 

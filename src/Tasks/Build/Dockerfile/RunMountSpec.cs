@@ -1,12 +1,12 @@
 using System.Globalization;
-using System.Text;
 using Livrable.Diagnostics;
+using Livrable.Dockerfile;
 
 namespace Livrable.Build.Dockerfile;
 
 /// <summary>
 /// One <c>RUN --mount=...</c> value parsed as BuildKit's <c>instructions/commands_runmount.go</c> does: CSV fields
-/// (quotes as <c>go-csvvalue</c>), case-insensitive keys, <c>type=bind</c> by default. Livrable runs <c>bind</c>,
+/// (<see cref="MountFlag.Fields"/>, checked once already when the Dockerfile was parsed), case-insensitive keys, <c>type=bind</c> by default. Livrable runs <c>bind</c>,
 /// <c>tmpfs</c>, <c>cache</c> (without <c>from</c>) and <c>secret</c>; <c>ssh</c> is refused (LIV5012).
 /// </summary>
 internal sealed record RunMountSpec(string Type, string Target)
@@ -27,10 +27,18 @@ internal sealed record RunMountSpec(string Type, string Target)
     public string? Env { get; init; }
     public bool Required { get; init; }
 
-    /// <summary>Parses <paramref name="raw"/>; a relative target is joined with <paramref name="workingDirectory"/>.</summary>
-    public static RunMountSpec Parse(string raw, string workingDirectory, SourceSpan span)
+    /// <summary>
+    /// Parses <paramref name="raw"/>: each field's value goes through <paramref name="expand"/> (the stage's ARG and
+    /// ENV, as BuildKit expands a RUN's mounts when it dispatches it); a relative target is joined with
+    /// <paramref name="workingDirectory"/>.
+    /// </summary>
+    public static RunMountSpec Parse(string raw, string workingDirectory, SourceSpan span, Func<string, string> expand)
     {
-        var fields = SplitCsv(raw, span);
+        var fields = MountFlag.Fields(raw, span).Select(field =>
+        {
+            int eq = field.IndexOf('=');
+            return eq < 0 ? field : field[..(eq + 1)] + expand(field[(eq + 1)..]);
+        }).ToList();
         string type = "bind";
         foreach (string field in fields)
         {
@@ -119,7 +127,7 @@ internal sealed record RunMountSpec(string Type, string Target)
     {
         try
         {
-            foreach (string field in SplitCsv(raw, null))
+            foreach (string field in MountFlag.Fields(raw, null))
             {
                 int eq = field.IndexOf('=');
                 if (eq > 0 && field[..eq].Trim().Equals("from", StringComparison.OrdinalIgnoreCase)) return field[(eq + 1)..];
@@ -146,29 +154,5 @@ internal sealed record RunMountSpec(string Type, string Target)
         if (!double.TryParse(v, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double number) || number < 0)
             throw new LivrableException(DiagnosticCodes.InvalidRunMount, $"invalid size: '{value}'", span);
         return (long)(number * multiplier);
-    }
-
-    /// <summary>CSV fields of one record: commas separate, a field may be double-quoted (<c>""</c> for a quote).</summary>
-    private static List<string> SplitCsv(string raw, SourceSpan? span)
-    {
-        var fields = new List<string>();
-        var current = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < raw.Length; i++)
-        {
-            char c = raw[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < raw.Length && raw[i + 1] == '"') { current.Append('"'); i++; }
-                else if (c == '"') quoted = false;
-                else current.Append(c);
-            }
-            else if (c == '"') quoted = true;
-            else if (c == ',') { fields.Add(current.ToString()); current.Clear(); }
-            else current.Append(c);
-        }
-        if (quoted) throw new LivrableException(DiagnosticCodes.InvalidRunMount, $"--mount={raw}: unterminated quote", span);
-        fields.Add(current.ToString());
-        return fields.Where(f => f.Length > 0).ToList();
     }
 }

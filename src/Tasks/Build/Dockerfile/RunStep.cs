@@ -6,6 +6,7 @@ using Livrable.Dockerfile;
 using Livrable.Filesystem;
 using Livrable.Images;
 using Livrable.Runtime;
+using Livrable.Store;
 
 namespace Livrable.Build.Dockerfile;
 
@@ -55,7 +56,8 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
         _stepDirectory = Path.Combine(session.TempDirectory, "run-" + stepNumber.ToString(CultureInfo.InvariantCulture));
         Directory.CreateDirectory(_stepDirectory);
         _args = Arguments(state.Config, _stepDirectory, _mounts);
-        _specs = run.Mounts.Select(raw => RunMountSpec.Parse(raw, _workingDirectory, step.Span)).ToList();
+        _specs = run.Mounts.Select(raw => RunMountSpec.Parse(raw, _workingDirectory, step.Span,
+            value => session.Expander.Word(value, state.Environment, step.Span))).ToList();
 
         key.Add("args", _args).Add("environment", Environment()).Add("created_by", CommandString(_args))
             .Add("network", run.Network).Add("security", run.Security).Add("heredocs", run.Heredocs.Select(h => h.Name + "\n" + h.Content));
@@ -371,7 +373,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
     private async Task<RunMount> CacheAsync(RunMountSpec spec, List<IDisposable> locks, CancellationToken cancellationToken)
     {
         string hex = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(spec.Id!))).ToLowerInvariant();
-        string root = Path.Combine(step.Session.StateDirectory, "cache");
+        string root = StateLayout.CacheMounts(step.Session.StateDirectory);
         Directory.CreateDirectory(root);
         string directory = Path.Combine(root, hex);
         if (spec.Sharing == "locked")

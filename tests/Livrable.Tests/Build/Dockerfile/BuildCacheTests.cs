@@ -134,9 +134,13 @@ public sealed partial class BuildCacheTests
         Assert.Empty(first.Cached);
         Assert.Equal(5, first.Ran.Count);
         Assert.Equal("alpha\nbeta\n", Read(first, "/app/out"));
+        // Each step that ran ends with BuildKit's DONE line and its time; FROM gives the time its image took.
+        Assert.Equal(5, first.Logger.Lines.Count(l => Regex.IsMatch(l, @"^info: \[\d+/\d+\] DONE \d+\.\d+s$")));
+        Assert.Contains(first.Logger.Lines, l => Regex.IsMatch(l, @"^info: \[1/\d+\] FROM scratch \(linux/amd64\) \d+\.\d+s$"));
 
         var second = await BuildAsync(w, dockerfile);
         Assert.Empty(second.Ran);
+        Assert.DoesNotContain(second.Logger.Lines, l => l.Contains("] DONE ", StringComparison.Ordinal));
         Assert.Equal(["COPY busybox /bin/busybox", "RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]", "WORKDIR /app", "COPY data/ /data/",
             $"RUN --mount=type=cache,target=/cache,id={id} echo ran >> /cache/runs && cat /data/a.txt /data/sub/b.txt > /app/out"], second.Cached);
         // Nothing ran: the RUN's counter in its cache mount was written once, and no RUN printed a line.

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace Livrable.Tests.Build.Dockerfile;
 
-/// <summary>The small rules the steps are made of: paths, Go's formatting in history, Go's filepath.Match, the MSBuild mapping.</summary>
+/// <summary>The small rules the steps are made of: paths, the MSBuild mapping (Go's own rules: tests/Livrable.Tests/Go).</summary>
 public sealed class BuildRulesTests
 {
     [Theory]
@@ -34,36 +34,6 @@ public sealed class BuildRulesTests
     [InlineData("a", null, "/a")]
     public void A_relative_destination_is_against_the_working_directory(string destination, string? workdir, string expected)
         => Assert.Equal(expected, PathRules.ResolveDestination(destination, workdir));
-
-    [Theory]
-    [InlineData("*.txt", "a.txt", true)]
-    [InlineData("*.txt", "a.txt.bak", false)]
-    [InlineData("a?c", "abc", true)]
-    [InlineData("[a-c]x", "bx", true)]
-    [InlineData("[^a-c]x", "bx", false)]
-    [InlineData("\\*", "*", true)]
-    [InlineData("\\*", "a", false)]
-    [InlineData("[", "[", false)]
-    public void Wildcards_are_Gos_filepath_Match(string pattern, string name, bool matches)
-        => Assert.Equal(matches, PathRules.Match(pattern, name));
-
-    [Theory]
-    [InlineData(0, "0s")]
-    [InlineData(1_500_000_000L, "1.5s")]
-    [InlineData(90_000_000_000L, "1m30s")]
-    [InlineData(3_600_000_000_000L, "1h0m0s")]
-    [InlineData(500_000_000L, "500ms")]
-    [InlineData(1_500L, "1.5µs")]
-    [InlineData(300L, "300ns")]
-    public void Durations_print_as_Gos_time_Duration(long nanoseconds, string expected)
-        => Assert.Equal(expected, GoFormat.Duration(TimeSpan.FromTicks(nanoseconds / 100)));
-
-    [Fact]
-    public void Strings_quote_as_Gos_strconv_Quote()
-    {
-        Assert.Equal("""["a" "b c" "q\"uote" "tab\t" "\x01" "é"]""".Replace("\\t", "\\t"), GoFormat.QuoteList(["a", "b c", "q\"uote", "tab\t", "\u0001", "é"]));
-        Assert.Equal("[]", GoFormat.QuoteList([]));
-    }
 
     [Theory]
     [InlineData("git@github.com:moby/buildkit.git", true)]

@@ -157,6 +157,23 @@ public sealed class CopyRulesTests : IDisposable
     }
 
     [Fact]
+    public async Task COPY_from_a_stage_globs_by_the_same_rules_as_the_context()
+    {
+        // One copy of Go's filepath.Match (src/Tasks/Go): a malformed pattern is LIV1063 from a stage as from the
+        // context, and ? is one character even outside the Basic Multilingual Plane.
+        Write("a\U0001F600b", "emoji\n");
+        foreach (string pattern in new[] { "[]a]", "a[", "[a-]", "[-a]" })
+        {
+            var fromContext = await Assert.ThrowsAsync<LivrableException>(() => BuildAsync($"FROM scratch\nCOPY {pattern} /x/\n"));
+            var fromStage = await Assert.ThrowsAsync<LivrableException>(() => BuildAsync($"FROM scratch AS s\nCOPY dir /d\nFROM scratch\nCOPY --from=s /d/{pattern} /x/\n"));
+            Assert.Equal(("LIV1063", "LIV1063"), (fromContext.Code, fromStage.Code));
+        }
+        var tree = await BuildAsync("FROM scratch AS s\nCOPY a* /d/\nFROM scratch\nCOPY --from=s /d/a?b /x/\nCOPY a?b /y/\n");
+        Assert.Equal("emoji\n", Text(tree, "/x/a\U0001F600b"));
+        Assert.Equal("emoji\n", Text(tree, "/y/a\U0001F600b"));
+    }
+
+    [Fact]
     public async Task COPY_of_a_URL_is_LIV1108_and_ADD_of_git_LIV1109()
     {
         var e = await Assert.ThrowsAsync<LivrableException>(() => BuildAsync("FROM scratch\nCOPY https://example.com/x /x\n"));

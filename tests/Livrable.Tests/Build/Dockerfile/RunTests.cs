@@ -256,7 +256,8 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
             FROM tools
             COPY --from=second /second.txt /copied.txt
             RUN --mount=type=bind,from=second,source=/second.txt,target=/mnt/s.txt cat /mnt/s.txt > /mounted.txt
-            RUN --mount=type=tmpfs,target=/scratchpad echo t > /scratchpad/t && ls /scratchpad > /tmpfs.txt
+            ARG PAD=/scratchpad
+            RUN --mount=type=tmpfs,target=$PAD echo t > /scratchpad/t && ls /scratchpad > /tmpfs.txt
             RUN --mount=type=bind,source=ctx.txt,target=/ctx.txt,rw cat /ctx.txt > /from-context.txt && echo no > /ctx.txt
             """, context => File.WriteAllText(Path.Combine(context, "ctx.txt"), "context file\n"));
         Assert.Equal("from-second\nfrom-tools\n", Read(built.Rootfs, "/copied.txt"));

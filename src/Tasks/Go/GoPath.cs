@@ -1,15 +1,21 @@
 using System.Text;
 
-namespace Livrable.Context;
+namespace Livrable.Go;
 
 /// <summary>
-/// Go's <c>path/filepath</c> functions the Dockerfile rules are written in, for slash-separated paths on a Unix
-/// target: <c>Clean</c> and <c>Match</c> (https://pkg.go.dev/path/filepath#Match). Match is Go's algorithm, chunk by
-/// chunk, including its checks that the whole pattern is well formed.
+/// Go's <c>path</c> and <c>path/filepath</c> functions the Dockerfile rules are written in (BuildKit, fsutil and
+/// moby's patternmatcher are Go), for slash-separated paths on a Unix target: <c>Clean</c>, <c>Split</c>, <c>Join</c>
+/// (https://pkg.go.dev/path) and <c>Match</c> (https://pkg.go.dev/path/filepath#Match). Match is Go's algorithm, chunk
+/// by chunk, including its checks that the whole pattern is well formed. The one copy of these rules in Livrable:
+/// the build context, .dockerignore, COPY from a stage and image paths all call it, so they cannot disagree.
+/// Tested with Go's own tables (tests/Livrable.Tests/Go).
 /// </summary>
 internal static class GoPath
 {
-    /// <summary>Go's <c>filepath.Clean</c>: one slash between names, no <c>.</c>, <c>..</c> resolved lexically.</summary>
+    /// <summary>
+    /// Go's <c>path.Clean</c>: one slash between names, no <c>.</c>, <c>..</c> resolved lexically (above the root it
+    /// stays at the root; at the start of a relative path it is kept); <c>.</c> for an empty result.
+    /// </summary>
     public static string Clean(string path)
     {
         if (path.Length == 0) return ".";
@@ -29,6 +35,23 @@ internal static class GoPath
         string joined = string.Join('/', parts);
         if (rooted) return "/" + joined;
         return joined.Length == 0 ? "." : joined;
+    }
+
+    /// <summary>
+    /// Go's <c>path.Split</c>: the path up to and including its last slash, and the rest
+    /// (<c>a/b</c> is <c>a/</c> and <c>b</c>).
+    /// </summary>
+    public static (string Directory, string File) Split(string path)
+    {
+        int slash = path.LastIndexOf('/');
+        return (path[..(slash + 1)], path[(slash + 1)..]);
+    }
+
+    /// <summary>Go's <c>path.Join</c>: the non-empty elements joined by slashes, then cleaned; empty when all are empty.</summary>
+    public static string Join(params string[] elements)
+    {
+        var present = elements.Where(e => e.Length > 0).ToList();
+        return present.Count == 0 ? "" : Clean(string.Join('/', present));
     }
 
     /// <summary>Whether a path segment has a wildcard (<c>* ? [</c>) not escaped by <c>\</c> (fsutil's containsWildcards).</summary>
