@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Livrable.Go;
 
 namespace Livrable.Dockerfile;
 
@@ -27,6 +28,6 @@ internal static partial class SecretNames
 
     /// <summary>BuildKit's message, with where a secret should go instead.</summary>
     public static string Message(string keyword, string name)
-        => $"Do not use ARG or ENV instructions for sensitive data ({keyword} {LineParsers.GoQuote(name)}): the value stays in the image's " +
+        => $"Do not use ARG or ENV instructions for sensitive data ({keyword} {GoFormat.Quote(name)}): the value stays in the image's " +
            "history or config and in the build log; pass a secret with RUN --mount=type=secret (ContainerSecret)";
 }
