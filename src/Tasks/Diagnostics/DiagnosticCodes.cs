@@ -179,10 +179,10 @@ public static class DiagnosticCodes
     /// <summary>ContainerImageName is set: obsolete in the .NET SDK (its CONTAINER003), use ContainerRepository.</summary>
     public const string ContainerImageNameObsolete = "LIV2301";
     /// <summary>
-    /// A Dockerfile project whose Visual Studio properties (DockerfileContext) name another build context than the
-    /// one Livrable uses: say which, and how to choose.
+    /// A project Visual Studio's container tools gave a Dockerfile is built from it (found in the project folder, not
+    /// chosen by ContainerDockerfile): the warning says with which build context, and how to choose properties mode.
     /// </summary>
-    public const string DockerfileContextDiffers = "LIV2302";
+    public const string VisualStudioDockerfile = "LIV2302";
     /// <summary>The runtime identifiers mix linux-musl and other ones, so no one inferred base image fits them all (the .NET SDK's CONTAINER2009 rule).</summary>
     public const string MixedMuslRuntimeIdentifiers = "LIV2320";
     /// <summary>ContainerEntrypointArgs is set with no ContainerEntrypoint to add them to, while ContainerDefaultArgs or ContainerAppCommandArgs also are.</summary>

@@ -175,6 +175,48 @@ public sealed class SdkContractTests : IDisposable
         Assert.False(File.Exists(tarball), "dotnet clean left " + tarball);
     }
 
+    /// <summary>
+    /// A project Visual Studio gave a Dockerfile: DockerfileContext is the build context (relative to the project, as
+    /// in Visual Studio), and LIV2302 says that the Dockerfile is built, with which context, and how to choose.
+    /// ContainerDockerfile set explicitly silences it.
+    /// </summary>
+    [Fact]
+    public async Task VisualStudioDockerfileProjectUsesDockerfileContextAndSaysSo()
+    {
+        string dir = WriteTree("vs", livrable: true);
+        string project = Path.Combine(dir, "Console", "Console.csproj");
+        File.WriteAllText(project, """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <DockerfileContext>..</DockerfileContext>
+                <DockerfileTag>vsapp:dev</DockerfileTag>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Microsoft.VisualStudio.Azure.Containers.Tools.Targets" Version="1.21.0" />
+              </ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(dir, "Console", "Dockerfile"), "FROM scratch\nCOPY Console/Console.csproj /\n");
+
+        var evaluated = await Tools.DotnetAsync(dir, "msbuild", project, ["-getProperty:_LivrableBuildContext", "-getProperty:ContainerRepository", "-getProperty:_LivrableImageTags"]);
+        Assert.True(evaluated.ExitCode == 0, evaluated.Output);
+        var p = Properties(evaluated.Stdout);
+        Assert.Equal(dir + Path.DirectorySeparatorChar, p["_LivrableBuildContext"]);
+        Assert.Equal(("vsapp", "dev"), (p["ContainerRepository"], p["_LivrableImageTags"]));
+
+        var warned = await Tools.DotnetAsync(dir, "msbuild", project, ["-t:ComputeContainerConfig"]);
+        Assert.True(warned.ExitCode == 0, warned.Output);
+        Assert.Contains("warning LIV2302", warned.Output);
+        Assert.Contains($"build context '{dir}{Path.DirectorySeparatorChar}'", warned.Output);
+        Assert.Contains("ContainerDockerfile=false", warned.Output);
+
+        var chosen = await Tools.DotnetAsync(dir, "msbuild", project, ["-t:ComputeContainerConfig", "-p:ContainerDockerfile=Dockerfile"]);
+        Assert.True(chosen.ExitCode == 0, chosen.Output);
+        Assert.DoesNotContain("LIV2302", chosen.Output);
+    }
+
     private static Dictionary<string, string> Properties(string stdout)
     {
         using var json = JsonDocument.Parse(stdout);
