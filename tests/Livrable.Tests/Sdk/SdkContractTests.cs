@@ -132,7 +132,7 @@ public sealed class SdkContractTests : IDisposable
     }
 
     /// <summary>
-    /// A publish with comma-separated tags (<c>-p:ContainerImageTags=\"1.2.0,latest\"</c> in bash: MSBuild's -p takes
+    /// A publish with comma-separated tags (<c>-p:ContainerImageTags='"1.2.0,latest"'</c> in bash: MSBuild's -p takes
     /// an unquoted ',' or ';' as the end of the property) names the
     /// image with both in the tarball; PublishContainer's outputs are the SDK's; dotnet clean removes the tarball.
     /// </summary>
