@@ -24,6 +24,12 @@ public sealed class ImageBuildParameters
     public string? LayerCompression { get; set; }
     public string? WorkingDirectory { get; set; }
     public string? User { get; set; }
+
+    /// <summary>Whether the base's .NET conventions (APP_UID, ASPNETCORE_* ports) apply, as in the .NET SDK (see <see cref="ConfigChanges.FollowDotNetConventions"/>).</summary>
+    public bool FollowDotNetConventions { get; set; }
+
+    /// <summary>Whether to label the image with its base's manifest digest (<see cref="ConfigChanges.BaseDigestLabel"/>).</summary>
+    public bool BaseDigestLabel { get; set; }
     public IReadOnlyList<ParameterItem>? Entrypoint { get; set; }
     public IReadOnlyList<ParameterItem>? Cmd { get; set; }
     public IReadOnlyList<ParameterItem>? AppCommand { get; set; }
@@ -134,8 +140,9 @@ public sealed class ImageBuildParameters
     private ImageBuildRequest ToPropertiesRequest()
     {
         var publishFiles = (PublishFiles ?? []).Select(ToPublishFile).ToList();
-        // No working directory keeps the base's, unless there is an app to put somewhere.
-        string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) ?? (publishFiles.Count > 0 ? "/app" : null);
+        // No working directory keeps the base's, unless there is an app to put somewhere. The .NET SDK's default is
+        // /app/ (a folder its targets append file names to); the config says /app, as Docker's WORKDIR writes it.
+        string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) is { } wd ? (wd.TrimEnd('/') is { Length: > 0 } trimmed ? trimmed : "/") : (publishFiles.Count > 0 ? "/app" : null);
         string workingDirectory = configWorkingDirectory ?? "/";
         var layers = new List<LayerSpec>(ExtraLayers());
         layers.AddRange(PublishLayers.Split(publishFiles, workingDirectory));
@@ -162,6 +169,8 @@ public sealed class ImageBuildParameters
             Environment = Pairs(EnvironmentVariables, "ContainerEnvironmentVariable"),
             Labels = Pairs(Labels, "ContainerLabel"),
             Ports = (Ports ?? []).Select(ToPort).ToList(),
+            FollowDotNetConventions = FollowDotNetConventions,
+            BaseDigestLabel = BaseDigestLabel,
         };
         return WithOutputs(platform) with
         {
@@ -399,7 +408,12 @@ public sealed class ImageBuildParameters
         null or "" => null,
         "docker" => "docker",
         "podman" => "podman",
-        _ => throw new LivrableException(DiagnosticCodes.InvalidPropertyValue, $"LocalRegistry '{value}' is not Docker or Podman."),
+        // As the .NET SDK's detection: docker when it is there, else podman.
+        "auto" => Outputs.LocalEngineOutput.FindOnPath("docker") is not null ? "docker"
+            : Outputs.LocalEngineOutput.FindOnPath("podman") is not null ? "podman"
+            : throw new LivrableException(DiagnosticCodes.NoLocalEngineFound,
+                "LocalRegistry=Auto found neither docker nor podman on PATH; install one, or leave LocalRegistry empty to write a tarball."),
+        _ => throw new LivrableException(DiagnosticCodes.InvalidPropertyValue, $"LocalRegistry '{value}' is not Docker, Podman or Auto."),
     };
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

@@ -147,6 +147,19 @@ public sealed record ConfigChanges
     public IReadOnlyList<KeyValuePair<string, string>> Labels { get; init; } = [];
     /// <summary>Ports as <c>80/tcp</c>, <c>53/udp</c>.</summary>
     public IReadOnlyList<string> Ports { get; init; } = [];
+
+    /// <summary>
+    /// Whether the base's .NET conventions apply (<see cref="DotNetImageConventions"/>): its <c>APP_UID</c> is the
+    /// user unless <see cref="User"/> is set, and the ports its ASP.NET Core variables name are exposed, as the .NET
+    /// SDK's container publishing does.
+    /// </summary>
+    public bool FollowDotNetConventions { get; init; }
+
+    /// <summary>
+    /// Whether to label the image <c>org.opencontainers.image.base.digest</c> with its base's manifest digest (the .NET
+    /// SDK's ContainerGenerateLabelsImageBaseDigest); a label of that name given in <see cref="Labels"/> wins.
+    /// </summary>
+    public bool BaseDigestLabel { get; init; }
 }
 
 /// <summary>What a build produced and where it went; <see cref="Digest"/> is the index's for a multi-platform build.</summary>
@@ -160,4 +173,16 @@ public sealed record ImageBuildResult(string Reference, Digest Digest, long Size
 
     /// <summary>Bytes sent to a registry.</summary>
     public long BytesUploaded { get; init; }
+
+    /// <summary>The image's manifest as written (for one image; null for an index), the .NET SDK's GeneratedContainerManifest.</summary>
+    public byte[]? ManifestBytes { get; init; }
+
+    /// <summary>The image's config as written (for one image), the .NET SDK's GeneratedContainerConfiguration.</summary>
+    public byte[]? ConfigBytes { get; init; }
+
+    /// <summary>The index as written, for a multi-platform build, the .NET SDK's GeneratedImageIndex.</summary>
+    public byte[]? IndexBytes { get; init; }
+
+    /// <summary>The media type of <see cref="ManifestBytes"/> or <see cref="IndexBytes"/>.</summary>
+    public string? MediaType { get; init; }
 }

@@ -87,6 +87,9 @@ public static class ImageBuilder
         {
             BlobsUploaded = counters.BlobsUploaded,
             BytesUploaded = counters.BytesUploaded,
+            ManifestBytes = image.ManifestBytes,
+            ConfigBytes = image.ConfigBytes,
+            MediaType = image.Manifest.MediaType,
         };
     }
 
@@ -156,6 +159,8 @@ public static class ImageBuilder
             BlobsUploaded = counters.BlobsUploaded,
             BytesUploaded = counters.BytesUploaded,
             PlatformDigests = images.Select((image, i) => (platforms[i], image.Digest)).ToList(),
+            IndexBytes = index.IndexBytes,
+            MediaType = index.Index.MediaType,
         };
     }
 
@@ -252,6 +257,9 @@ public static class ImageBuilder
                 "The image has nowhere to go: set ContainerRegistry, LocalRegistry or ContainerArchiveOutputPath.");
     }
 
+    /// <summary>The OCI annotation (here a label) for the base image's manifest digest.</summary>
+    private const string BaseDigestLabelKey = "org.opencontainers.image.base.digest";
+
     /// <summary>The base config with the request's changes, the new layers and their history, at the build's epoch.</summary>
     private static ImageConfig Compose(ImageBuildRequest request, IImage baseImage, IReadOnlyList<ILayer> newLayers)
     {
@@ -260,6 +268,7 @@ public static class ImageBuilder
         config.Created = request.Created;
         if (c.WorkingDirectory is not null) config.WorkingDir = c.WorkingDirectory;
         if (c.User is not null) config.User = c.User;
+        else if (c.FollowDotNetConventions && DotNetImageConventions.User(baseImage.Config) is { } appUid) config.User = appUid;
         if (c.Entrypoint is not null)
         {
             config.Entrypoint = c.Entrypoint;
@@ -273,6 +282,10 @@ public static class ImageBuilder
         foreach (var (name, value) in c.Environment) config.SetEnv(name, value);
         foreach (var (key, value) in c.Labels) config.SetLabel(key, value);
         foreach (var port in c.Ports) config.AddExposedPort(port);
+        if (c.FollowDotNetConventions)
+            foreach (var port in DotNetImageConventions.Ports(baseImage.Config)) config.AddExposedPort(port);
+        if (c.BaseDigestLabel && !c.Labels.Any(l => l.Key == BaseDigestLabelKey))
+            config.SetLabel(BaseDigestLabelKey, baseImage.Digest.ToString());
         for (int i = 0; i < newLayers.Count; i++)
             config.AddLayer(newLayers[i].DiffId, new HistoryEntry(request.Created, request.Layers[i].CreatedBy, "livrable"));
         config.AddHistory(new HistoryEntry(request.Created, "Livrable: config", "livrable", EmptyLayer: true));

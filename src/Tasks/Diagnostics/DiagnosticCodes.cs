@@ -189,6 +189,24 @@ public static class DiagnosticCodes
     /// </summary>
     public const string InvalidPlatformList = "LIV2120";
 
+    // LIV2300-2399: the .NET SDK's container properties (Microsoft.NET.Build.Containers), as Livrable reads them
+    // (raised by build/Livrable.Sdk.DotNetSdk.targets unless said otherwise). Warnings 2300-2319, errors 2320-2339.
+    /// <summary>A container property of the .NET SDK that Livrable does not honour is set (the warning names it and says why).</summary>
+    public const string SdkPropertyNotSupported = "LIV2300";
+    /// <summary>ContainerImageName is set: obsolete in the .NET SDK (its CONTAINER003), use ContainerRepository.</summary>
+    public const string ContainerImageNameObsolete = "LIV2301";
+    /// <summary>
+    /// A project Visual Studio's container tools gave a Dockerfile is built from it (found in the project folder, not
+    /// chosen by ContainerDockerfile): the warning says with which build context, and how to choose properties mode.
+    /// </summary>
+    public const string VisualStudioDockerfile = "LIV2302";
+    /// <summary>The runtime identifiers mix linux-musl and other ones, so no one inferred base image fits them all (the .NET SDK's CONTAINER2009 rule).</summary>
+    public const string MixedMuslRuntimeIdentifiers = "LIV2320";
+    /// <summary>ContainerEntrypointArgs is set with no ContainerEntrypoint to add them to, while ContainerDefaultArgs or ContainerAppCommandArgs also are.</summary>
+    public const string EntrypointArgsWithoutEntrypoint = "LIV2321";
+    /// <summary>LocalRegistry=Auto found neither docker nor podman on PATH.</summary>
+    public const string NoLocalEngineFound = "LIV2322";
+
     // 3xxx: registries and authentication
     /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
     public const string RegistryUnreachable = "LIV3001";

@@ -40,8 +40,18 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary>The image's working directory, where the publish output goes; empty keeps the base's (<c>/app</c> when there are publish files).</summary>
     public string? WorkingDirectory { get; set; }
 
-    /// <summary>The user the container runs as.</summary>
+    /// <summary>The user the container runs as; empty takes the base's APP_UID when <see cref="FollowDotNetConventions"/>, else the base's user.</summary>
     public string? User { get; set; }
+
+    /// <summary>
+    /// Whether the base image's .NET conventions apply as in the .NET SDK: its <c>APP_UID</c> is the user when
+    /// <see cref="User"/> is empty, and the ports of its <c>ASPNETCORE_URLS</c>, else <c>ASPNETCORE_HTTP_PORTS</c> and
+    /// <c>ASPNETCORE_HTTPS_PORTS</c>, are exposed.
+    /// </summary>
+    public bool FollowDotNetConventions { get; set; }
+
+    /// <summary>Whether to label the image <c>org.opencontainers.image.base.digest</c> (ContainerGenerateLabelsImageBaseDigest).</summary>
+    public bool BaseDigestLabel { get; set; }
 
     /// <summary><c>ContainerEntrypoint</c> items, in order.</summary>
     public ITaskItem[]? Entrypoint { get; set; }
@@ -158,4 +168,16 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// step as up to date reports the same line. Empty from the .NET Framework task, whose CLI result does not carry it.
     /// </summary>
     [Output] public string? ImageSummary { get; set; }
+
+    /// <summary>The manifest JSON as written (the .NET SDK's GeneratedContainerManifest); empty for an index and from the .NET Framework task.</summary>
+    [Output] public string? GeneratedContainerManifest { get; set; }
+
+    /// <summary>The config JSON as written (the .NET SDK's GeneratedContainerConfiguration); empty for an index and from the .NET Framework task.</summary>
+    [Output] public string? GeneratedContainerConfiguration { get; set; }
+
+    /// <summary>The index JSON as written, for a multi-platform image (the .NET SDK's GeneratedImageIndex).</summary>
+    [Output] public string? GeneratedImageIndex { get; set; }
+
+    /// <summary>The media type of the manifest or index written (the .NET SDK's GeneratedContainerMediaType).</summary>
+    [Output] public string? GeneratedContainerMediaType { get; set; }
 }

@@ -30,6 +30,10 @@ public sealed partial class BuildContainerImage
             ImageReference = result.Reference;
             ArchivePath = request.Registry is null && request.LocalEngine is null ? request.ArchivePath : null;
             ImageSummary = $"{result.Reference} {result.Digest} ({Units.Bytes(result.Size)}) -> {result.Destination}";
+            GeneratedContainerManifest = Text(result.ManifestBytes);
+            GeneratedContainerConfiguration = Text(result.ConfigBytes);
+            GeneratedImageIndex = Text(result.IndexBytes);
+            GeneratedContainerMediaType = result.MediaType;
         }
         catch (Exception e)
         {
@@ -42,6 +46,8 @@ public sealed partial class BuildContainerImage
         }
         return !Log.HasLoggedErrors;
     }
+
+    private static string? Text(byte[]? json) => json is null ? null : System.Text.Encoding.UTF8.GetString(json);
 
     /// <summary>Turns the parameters into the engine's request; LIV2xxx for values of the wrong shape.</summary>
     internal ImageBuildRequest CreateRequest() => ToParameters().ToRequest();
@@ -60,6 +66,8 @@ public sealed partial class BuildContainerImage
         LayerCompression = LayerCompression,
         WorkingDirectory = WorkingDirectory,
         User = User,
+        FollowDotNetConventions = FollowDotNetConventions,
+        BaseDigestLabel = BaseDigestLabel,
         Entrypoint = Items(Entrypoint),
         Cmd = Items(Cmd),
         AppCommand = Items(AppCommand),

@@ -52,15 +52,16 @@ public sealed class SdkEvaluationTests : IDisposable
     public async Task AppDefaults()
     {
         string project = AppProject("My_App.Web");
-        var p = await PropertiesAsync(project, [], "ContainerRepository", "_LivrableImageTags", "ContainerWorkingDirectory", "ContainerRuntimeIdentifier",
-            "_LivrableDefaultBaseImage", "ContainerArchiveOutputPath", "EnableContainer", "ContainerStateDirectory", "IsContainerImageProject");
+        var p = await PropertiesAsync(project, ["-t:ComputeContainerBaseImage"], "ContainerRepository", "_LivrableImageTags", "ContainerWorkingDirectory", "ContainerRuntimeIdentifier",
+            "ContainerBaseImage", "ContainerArchiveOutputPath", "EnableContainer", "ContainerStateDirectory", "IsContainerImageProject");
 
-        Assert.Equal("my_app.web", p["ContainerRepository"]);
+        // As the .NET SDK normalizes an assembly name that is no valid repository name.
+        Assert.Equal("my_app-web", p["ContainerRepository"]);
         Assert.Equal("latest", p["_LivrableImageTags"]);
-        Assert.Equal("/app", p["ContainerWorkingDirectory"]);
+        Assert.Equal("/app/", p["ContainerWorkingDirectory"]);
         Assert.Equal("linux-x64", p["ContainerRuntimeIdentifier"]);
-        Assert.Equal("mcr.microsoft.com/dotnet/runtime:10.0", p["_LivrableDefaultBaseImage"]);
-        Assert.Equal(Path.Combine(Path.GetDirectoryName(project)!, "bin", "Debug", "net10.0", "container", "my_app.web-latest.tar"), p["ContainerArchiveOutputPath"]);
+        Assert.Equal("mcr.microsoft.com/dotnet/runtime:10.0", p["ContainerBaseImage"]);
+        Assert.Equal(Path.Combine(Path.GetDirectoryName(project)!, "bin", "Debug", "net10.0", "container", "my_app-web-latest.tar"), p["ContainerArchiveOutputPath"]);
         Assert.Equal("true", p["EnableContainer"]);
         Assert.EndsWith("livrable", p["ContainerStateDirectory"]);
         Assert.Equal("false", p["IsContainerImageProject"]);
@@ -108,10 +109,10 @@ public sealed class SdkEvaluationTests : IDisposable
             </Project>
             """);
 
-        var p = await PropertiesAsync(project, [], "TargetFramework", "IsContainerImageProject", "_LivrableDefaultBaseImage", "ContainerWorkingDirectory", "ContainerRepository");
+        var p = await PropertiesAsync(project, ["-t:ComputeContainerBaseImage"], "TargetFramework", "IsContainerImageProject", "ContainerBaseImage", "ContainerWorkingDirectory", "ContainerRepository");
         Assert.Equal("netstandard2.0", p["TargetFramework"]);
         Assert.Equal("true", p["IsContainerImageProject"]);
-        Assert.Equal("scratch", p["_LivrableDefaultBaseImage"]);
+        Assert.Equal("scratch", p["ContainerBaseImage"]);
         Assert.Equal("", p["ContainerWorkingDirectory"]);
         Assert.Equal("base", p["ContainerRepository"]);
 
@@ -139,8 +140,10 @@ public sealed class SdkEvaluationTests : IDisposable
         Assert.Contains("Target \"BuildContainerImage\"", publish);
         Assert.Contains("Livrable request: base scratch, platform linux/amd64, repository app, tags latest", publish);
         Assert.Contains("entrypoint=[\"dotnet\", \"/app/app.dll\"]", publish);
-        foreach (string sdkTarget in new[] { "ComputeContainerConfig", "_PublishSingleContainer", "_ContainerVerifySDKVersion" })
+        foreach (string sdkTarget in new[] { "_PublishSingleContainer", "_ContainerVerifySDKVersion" })
             Assert.DoesNotContain($"Target \"{sdkTarget}\"", publish);
+        // ComputeContainerConfig is Livrable's (the name tools call), never the SDK's.
+        Assert.DoesNotContain("Microsoft.NET.Build.Containers.targets", publish);
         Assert.DoesNotContain("CreateNewImage", publish);
     }
 

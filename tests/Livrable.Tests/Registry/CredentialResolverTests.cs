@@ -126,4 +126,44 @@ public sealed class CredentialResolverTests : IDisposable
         var e = await Assert.ThrowsAsync<LivrableException>(() => Get("ghcr.io"));
         Assert.Equal(DiagnosticCodes.CredentialHelper, e.Code);
     }
+
+    [Fact]
+    public async Task The_sdks_older_variables_come_after_its_newer_ones()
+    {
+        _env["SDK_CONTAINER_REGISTRY_UNAME"] = "old";
+        _env["SDK_CONTAINER_REGISTRY_PWORD"] = "oldpass";
+        Assert.Equal(("old", "oldpass"), ((await Get("ghcr.io"))!.Username, (await Get("ghcr.io"))!.Password));
+        _env["DOTNET_CONTAINER_REGISTRY_UNAME"] = "sdk";
+        _env["DOTNET_CONTAINER_REGISTRY_PWORD"] = "sdkpass";
+        Assert.Equal("sdk", (await Get("ghcr.io"))!.Username);
+    }
+
+    /// <summary>
+    /// podman's auth files, where the Docker config has nothing for the registry: REGISTRY_AUTH_FILE alone when set,
+    /// else $XDG_RUNTIME_DIR/containers/auth.json, then ~/.config/containers/auth.json.
+    /// </summary>
+    [Fact]
+    public async Task Podman_auth_files_after_the_docker_config()
+    {
+        Config($$$$"""{"auths":{"ghcr.io":{"auth":"{{{{Base64("docker:user")}}}}"}}}""");
+        string home = Directory.CreateDirectory(_temp["home"]).FullName;
+        string runtime = Directory.CreateDirectory(_temp["run"]).FullName;
+        _env["HOME"] = home;
+        Directory.CreateDirectory(Path.Combine(home, ".config", "containers"));
+        File.WriteAllText(Path.Combine(home, ".config", "containers", "auth.json"),
+            $$$$"""{"auths":{"quay.io":{"auth":"{{{{Base64("home:pass")}}}}"},"ghcr.io":{"auth":"{{{{Base64("podman:user")}}}}"}}}""");
+        Assert.Equal("docker", (await Get("ghcr.io"))!.Username);
+        Assert.Equal("home", (await Get("quay.io"))!.Username);
+
+        _env["XDG_RUNTIME_DIR"] = runtime;
+        Directory.CreateDirectory(Path.Combine(runtime, "containers"));
+        File.WriteAllText(Path.Combine(runtime, "containers", "auth.json"), $$$$"""{"auths":{"quay.io":{"auth":"{{{{Base64("runtime:pass")}}}}"}}}""");
+        Assert.Equal("runtime", (await Get("quay.io"))!.Username);
+
+        string authFile = _temp["REGISTRY_AUTH_FILE.json"];
+        File.WriteAllText(authFile, $$$$"""{"auths":{"registry.example":{"auth":"{{{{Base64("file:pass")}}}}"}}}""");
+        _env["REGISTRY_AUTH_FILE"] = authFile;
+        Assert.Equal("file", (await Get("registry.example"))!.Username);
+        Assert.Null(await Get("quay.io"));
+    }
 }

@@ -6,10 +6,14 @@ namespace Livrable.Registry.Credentials;
 /// Finds credentials the way users already give them, first match wins:
 /// <list type="number">
 /// <item><c>LIVRABLE_REGISTRY_USER</c>/<c>LIVRABLE_REGISTRY_PASSWORD</c>, or the .NET SDK's
-/// <c>DOTNET_CONTAINER_REGISTRY_UNAME</c>/<c>DOTNET_CONTAINER_REGISTRY_PWORD</c> (for CI; they apply to every registry
+/// <c>DOTNET_CONTAINER_REGISTRY_UNAME</c>/<c>DOTNET_CONTAINER_REGISTRY_PWORD</c>, or its older
+/// <c>SDK_CONTAINER_REGISTRY_UNAME</c>/<c>SDK_CONTAINER_REGISTRY_PWORD</c> (for CI; they apply to every registry
 /// that asks, as in the SDK);</item>
 /// <item><c>$DOCKER_CONFIG/config.json</c>, else <c>~/.docker/config.json</c>: <c>credHelpers[registry]</c>, then
-/// <c>credsStore</c>, then <c>auths[registry]</c>.</item>
+/// <c>credsStore</c>, then <c>auths[registry]</c>;</item>
+/// <item>podman's (containers-auth.json(5)), same format, where the Docker config has nothing for the registry:
+/// <c>REGISTRY_AUTH_FILE</c>, else <c>$XDG_RUNTIME_DIR/containers/auth.json</c>, then
+/// <c>~/.config/containers/auth.json</c>.</item>
 /// </list>
 /// The environment is read through a function, so that tests give their own without touching the process.
 /// </summary>
@@ -32,12 +36,32 @@ public sealed class CredentialResolver : ICredentialProvider
     public async Task<RegistryCredential?> GetCredentialAsync(RegistryEndpoint endpoint, CancellationToken cancellationToken)
     {
         if (FromEnvironment() is { } env) return env;
+        foreach (string configPath in ConfigPaths())
+        {
+            var config = DockerConfig.Load(configPath);
+            if (config is null) continue;
+            if (await FromConfigAsync(config, endpoint, cancellationToken).ConfigureAwait(false) is { } found) return found;
+        }
+        return null;
+    }
 
-        string? configPath = ConfigPath();
-        if (configPath is null) return null;
-        var config = DockerConfig.Load(configPath);
-        if (config is null) return null;
+    /// <summary>The Docker config, then podman's auth files, in the order podman reads them; only those that can exist.</summary>
+    internal IEnumerable<string> ConfigPaths()
+    {
+        if (ConfigPath() is { } docker) yield return docker;
+        if (_environment("REGISTRY_AUTH_FILE") is { Length: > 0 } authFile)
+        {
+            yield return authFile;
+            yield break;
+        }
+        if (_environment("XDG_RUNTIME_DIR") is { Length: > 0 } runtime) yield return Path.Combine(runtime, "containers", "auth.json");
+        string? home = _environment("HOME") ?? _environment("USERPROFILE");
+        if (!string.IsNullOrEmpty(home)) yield return Path.Combine(home, ".config", "containers", "auth.json");
+    }
 
+    /// <summary>The credential one config file gives for the endpoint's registry: its helper, its store, its auths entry.</summary>
+    private async Task<RegistryCredential?> FromConfigAsync(DockerConfig config, RegistryEndpoint endpoint, CancellationToken cancellationToken)
+    {
         string registry = endpoint.Registry;
         string path = _environment("PATH") ?? "";
         if (config.HelperFor(registry) is { } h)
@@ -57,7 +81,7 @@ public sealed class CredentialResolver : ICredentialProvider
     /// <summary>The credential given by environment variables, Livrable's first, then the .NET SDK's.</summary>
     private RegistryCredential? FromEnvironment()
     {
-        foreach (var (userVar, passwordVar) in new[] { ("LIVRABLE_REGISTRY_USER", "LIVRABLE_REGISTRY_PASSWORD"), ("DOTNET_CONTAINER_REGISTRY_UNAME", "DOTNET_CONTAINER_REGISTRY_PWORD") })
+        foreach (var (userVar, passwordVar) in new[] { ("LIVRABLE_REGISTRY_USER", "LIVRABLE_REGISTRY_PASSWORD"), ("DOTNET_CONTAINER_REGISTRY_UNAME", "DOTNET_CONTAINER_REGISTRY_PWORD"), ("SDK_CONTAINER_REGISTRY_UNAME", "SDK_CONTAINER_REGISTRY_PWORD") })
         {
             string? user = _environment(userVar);
             string? password = _environment(passwordVar);
