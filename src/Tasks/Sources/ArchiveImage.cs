@@ -217,7 +217,7 @@ internal sealed class TarIndex
         var tracking = new ReadTrackingStream(file);
         try
         {
-            using var reader = new TarReader(tracking, leaveOpen: true);
+            using var reader = TarReading.OpenReader(tracking, leaveOpen: true);
             while (reader.GetNextEntry(copyData: false) is { } entry)
             {
                 string name = Normalize(entry.Name, path);
@@ -310,7 +310,7 @@ internal sealed class TarIndex
     {
         string slashes = name.Replace('\\', '/');
         if (slashes.StartsWith('/') || !LayerPath.TryCleanArchiveName(slashes, out string cleaned))
-            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' has an entry named '{name}', which points outside the archive; it is refused.");
+            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' has an entry named {TarReading.Shown(name)}, which points outside the archive; it is refused.");
         return cleaned;
     }
 
