@@ -18,9 +18,16 @@ public sealed class VerifyingStream : ReadOnlyStreamBase
     private readonly IncrementalHash _hash;
     private long _read;
     private bool _verified;
+    private readonly bool _showActual;
 
-    public VerifyingStream(Stream inner, Digest expected, long size, string what)
+    /// <summary>
+    /// Checks <paramref name="inner"/> against <paramref name="expected"/> and <paramref name="size"/>; the message of a
+    /// mismatch names the digest the bytes have unless <paramref name="showActual"/> is false (a file that may not be
+    /// what it claims, whose hash should not be told).
+    /// </summary>
+    public VerifyingStream(Stream inner, Digest expected, long size, string what, bool showActual = true)
     {
+        _showActual = showActual;
         _inner = inner;
         _expected = expected;
         _size = size;
@@ -66,7 +73,9 @@ public sealed class VerifyingStream : ReadOnlyStreamBase
             throw new LivrableException(DiagnosticCodes.DigestMismatch, $"{_what} ({_expected}) ended after {_read} bytes; its descriptor gives {_size}.");
         var actual = _expected.WithHash(_hash.GetHashAndReset());
         if (actual != _expected)
-            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"{_what} has digest {actual}, not the {_expected} its descriptor gives.");
+            throw new LivrableException(DiagnosticCodes.DigestMismatch, _showActual
+                ? $"{_what} has digest {actual}, not the {_expected} its descriptor gives."
+                : $"{_what} does not have the digest {_expected} its descriptor gives.");
     }
 
     /// <summary>Reads to the end (so the check runs) and discards the bytes.</summary>
