@@ -335,6 +335,11 @@ public static class DiagnosticCodes
     public const string RootlessUserUnmapped = "LIV5020";
     /// <summary>A rootless RUN's bind mount from a stage or image names a path through a symbolic link, which it cannot resolve safely.</summary>
     public const string RootlessMountSource = "LIV5021";
+    // LIV5030-5039: the runtime's own hardening (Runtime/RuntimeVersion, Runtime/SeccompProfile; docs/security.md).
+    /// <summary>The OCI runtime is an upstream runc build older than 1.2.8, 1.3.3 or 1.4.0-rc.3 (CVE-2025-31133, CVE-2025-52565, CVE-2025-52881), which has no backport: refused.</summary>
+    public const string RuntimeUnpatched = "LIV5030";
+    /// <summary>Warning: the OCI runtime is a distribution's runc older than those fixes whose package does not say it carries them.</summary>
+    public const string RuntimeMayBeUnpatched = "LIV5031";
     /// <summary>
     /// A RUN step is for a platform this machine cannot execute: not the host's CPU, and no binfmt_misc handler (QEMU
     /// user emulation) registered for it in <c>/proc/sys/fs/binfmt_misc</c>.

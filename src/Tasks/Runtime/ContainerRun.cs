@@ -93,6 +93,7 @@ public sealed class ContainerRun
         }
         CheckWorkingDirectory(request.WorkingDirectory);
         string runtime = FindRuntime(request.RuntimePath);
+        RuntimeVersion.Check(runtime, _logger);
 
         var lowers = new List<string>();
         foreach (var layer in request.Layers)
