@@ -75,8 +75,9 @@ public sealed class ContainerRun
     }
 
     /// <summary>
-    /// Runs the request. Throws LIV5003 (not Linux, not root), LIV5004 (no runtime), LIV5010 (a working directory under
-    /// <c>/proc/*/fd</c>), LIV5006/5007 (a layer that cannot be extracted safely), LIV5008 (overlay), LIV5005 (the
+    /// Runs the request. Throws LIV5003 (not Linux, not root), LIV5004 (no runtime), LIV5030 (an upstream runc without the
+    /// 2025 fixes, <see cref="RuntimeVersion"/>), LIV5010 (a working directory under <c>/proc/*/fd</c>, as written or
+    /// through the image's links), LIV5006/5007 (a layer that cannot be extracted safely), LIV5008 (overlay), LIV5005 (the
     /// runtime could not be started); a command that fails is a result with its exit code, not an exception.
     /// </summary>
     public async Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken)

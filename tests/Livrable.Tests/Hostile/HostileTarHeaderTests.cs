@@ -167,6 +167,19 @@ public sealed class HostileTarHeaderTests : IDisposable
         Assert.Empty(offenders);
     }
 
+    [Fact]
+    public void The_hardening_codes_are_distinct_known_and_in_their_ranges()
+    {
+        string[] codes =
+        [
+            DiagnosticCodes.TarHeaderTooLarge, DiagnosticCodes.ContextSocket, DiagnosticCodes.ContextNameNotUtf8,
+            DiagnosticCodes.LayoutBlobNotRegular, DiagnosticCodes.RuntimeUnpatched, DiagnosticCodes.RuntimeMayBeUnpatched,
+        ];
+        Assert.Equal(codes.Length, codes.Distinct().Count());
+        Assert.All(codes, code => Assert.True(DiagnosticCodes.IsKnown(code)));
+        Assert.All(codes, code => Assert.True(int.Parse(code[3..]) is >= 4060 and <= 4069 or >= 5030 and <= 5039, code));
+    }
+
     private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
