@@ -89,8 +89,45 @@ public sealed class LayoutImage : IImageSource
                     $"'{relative}' of the OCI layout '{_directory}' is {problem}: a layout's files are read only when they are regular files " +
                     "inside it, so it is refused unread.");
         }
-        return new FileStream(current, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+        return OpenNoFollow(current) ?? new FileStream(current, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
     }
+
+    /// <summary>
+    /// Opens with <c>O_NOFOLLOW | O_NONBLOCK</c> on Linux, so that a file swapped for a link after the check is refused
+    /// by the kernel (ELOOP: LIV4063) and one swapped for a FIFO does not block (its read ends short: LIV4001); null
+    /// where the flags are not known (another system or architecture), where the check alone stands.
+    /// </summary>
+    private static FileStream? OpenNoFollow(string path)
+    {
+        int noFollow = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch
+        {
+            System.Runtime.InteropServices.Architecture.X64 or System.Runtime.InteropServices.Architecture.X86 => 0x20000,
+            System.Runtime.InteropServices.Architecture.Arm64 or System.Runtime.InteropServices.Architecture.Arm => 0x8000,
+            _ => 0,
+        };
+        if (!OperatingSystem.IsLinux() || noFollow == 0) return null;
+        const int nonBlock = 0x800, closeOnExec = 0x80000, ELOOP = 40;
+        int fd;
+        try
+        {
+            fd = Open(path, noFollow | nonBlock | closeOnExec);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+        if (fd < 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno == ELOOP)
+                throw new LivrableException(DiagnosticCodes.LayoutBlobNotRegular, $"'{path}' became a symbolic link while it was opened; it is refused unread.");
+            return null; // the usual FileStream says what is wrong
+        }
+        return new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1 << 16);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int Open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
 }
 
 /// <summary>
