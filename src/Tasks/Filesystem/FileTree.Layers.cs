@@ -58,7 +58,7 @@ public sealed partial class FileTree
                 string name = ImagePath.Clean(entry.Name);
                 if (name != first.Location!.Name)
                     throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                        $"Layer {layer.Descriptor.Digest} has {TarReading.Shown(entry.Name)} where '{first.Location.Name}' was read before; the blob changed.");
+                        $"Layer {layer.Descriptor.Digest} has {TarReading.Shown(entry.Name)} where {TarReading.Shown(first.Location.Name)} was read before; the blob changed.");
                 string file = Path.Combine(tempDirectory, $"layer-file-{Guid.NewGuid():N}");
                 long size = await CopyToFileAsync(entry.DataStream, file, ct).ConfigureAwait(false);
                 if (size != first.Size)
@@ -69,7 +69,7 @@ public sealed partial class FileTree
             }, cancellationToken).ConfigureAwait(false);
             if (wanted.Count > 0)
                 throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                    $"Layer {layer.Descriptor.Digest} ended before the entry '{result[wanted.First().Value[0]].Location!.Name}' read before; the blob changed.");
+                    $"Layer {layer.Descriptor.Digest} ended before the entry {TarReading.Shown(result[wanted.First().Value[0]].Location!.Name)} read before; the blob changed.");
         }
         return result;
     }

@@ -157,7 +157,7 @@ public static partial class LayerWriter
     {
         if (string.IsNullOrEmpty(name) || !LayerPath.TryCleanArchiveName(name, out string cleaned))
             throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                $"'{archive}' has the entry '{entry}' whose {what} '{name}' is outside the archive; it would be written outside the layer's folder.");
+                $"'{archive}' has the entry {TarReading.Shown(entry)} whose {what} {TarReading.Shown(name)} is outside the archive; it would be written outside the layer's folder.");
         return cleaned;
     }
 

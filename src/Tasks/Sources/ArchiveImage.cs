@@ -275,7 +275,7 @@ internal sealed class TarIndex
     public byte[] ReadAll(string name, int max)
     {
         var (_, length) = Resolve(name);
-        if (length > max) throw OciLayout.TooLarge($"'{name}' in '{_path}'", length, max);
+        if (length > max) throw OciLayout.TooLarge($"{TarReading.Shown(name)} in '{_path}'", length, max);
         using var s = Open(name);
         var bytes = new byte[length];
         s.ReadExactly(bytes);
@@ -283,7 +283,7 @@ internal sealed class TarIndex
     }
 
     private (long Offset, long Length) Resolve(string name)
-        => TryResolve(name, out var found) ? found : throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{_path}' has no file '{name}'.");
+        => TryResolve(name, out var found) ? found : throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{_path}' has no file {TarReading.Shown(name)}.");
 
     private bool TryResolve(string name, out (long Offset, long Length) found)
     {
