@@ -297,11 +297,24 @@ public sealed partial class BuildContext
         return any;
     }
 
+    /// <summary>
+    /// The entries of a folder; LIV4062 when one has a name that is not valid UTF-8 (<see cref="RawNames"/>), which
+    /// .NET could not open.
+    /// </summary>
     private static IEnumerable<FileSystemInfo> List(string directory)
     {
         try
         {
-            return new DirectoryInfo(directory).GetFileSystemInfos();
+            var infos = new DirectoryInfo(directory).GetFileSystemInfos();
+            if (infos.Any(RawNames.IsUndecodable))
+            {
+                var raw = RawNames.Undecodable(directory);
+                throw new LivrableException(DiagnosticCodes.ContextNameNotUtf8,
+                    $"The build context folder '{directory}' holds {(raw.Count == 0 ? "a name" : string.Join(", ", raw))} that is not valid UTF-8: " +
+                    "an image's paths are UTF-8, and Livrable cannot read the file by that name. Rename it (convmv -f latin1 -t utf8), " +
+                    "or move it out of the context.");
+            }
+            return infos;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

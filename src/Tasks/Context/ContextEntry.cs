@@ -1,6 +1,6 @@
 namespace Livrable.Context;
 
-/// <summary>What a build context entry is on disk (special files such as sockets and FIFOs are not context entries).</summary>
+/// <summary>What a build context entry is on disk; FIFOs, sockets and devices are listed as files (the COPY step tells them apart, never opening them).</summary>
 public enum ContextEntryType
 {
     File,

@@ -298,6 +298,15 @@ public static class DiagnosticCodes
     public const string ArchiveTooLarge = "LIV4073";
     /// <summary>Resolving a path in an image's file tree met more than 255 symbolic links (a loop).</summary>
     public const string SymlinkLoop = "LIV4074";
+    // LIV4060-4069: hostile files: tar headers, build context files, OCI layout blobs (docs/security.md).
+    /// <summary>A tar has a PAX extended header or a GNU long name or link over 1 MiB (Go's limit since CVE-2022-2879): refused before it is read into memory.</summary>
+    public const string TarHeaderTooLarge = "LIV4060";
+    /// <summary>A COPY or ADD names a socket of the build context, which a layer cannot carry (BuildKit: <c>unsupported mode</c>).</summary>
+    public const string ContextSocket = "LIV4061";
+    /// <summary>A build context file or folder's name is not valid UTF-8: .NET cannot open it by name, and an image's paths are UTF-8.</summary>
+    public const string ContextNameNotUtf8 = "LIV4062";
+    /// <summary>A blob, <c>index.json</c> or <c>oci-layout</c> of an OCI layout folder is a symbolic link, or not a regular file (a FIFO, a device): refused unread.</summary>
+    public const string LayoutBlobNotRegular = "LIV4063";
     /// <summary>An imported build cache (ContainerCacheFrom) is not one: not Livrable's artifact type, a record that is malformed or names a layer the cache does not hold.</summary>
     public const string CacheImportInvalid = "LIV4180";
     /// <summary>The build cache could not be exported (ContainerCacheTo): a record's layer is no longer in the state folder, or the reference is not a registry's.</summary>
@@ -361,6 +370,11 @@ public static class DiagnosticCodes
     public const string RootlessUserUnmapped = "LIV5020";
     /// <summary>A rootless RUN's bind mount from a stage or image names a path through a symbolic link, which it cannot resolve safely.</summary>
     public const string RootlessMountSource = "LIV5021";
+    // LIV5030-5039: the runtime's own hardening (Runtime/RuntimeVersion, Runtime/SeccompProfile; docs/security.md).
+    /// <summary>The OCI runtime is an upstream runc build older than 1.2.8, 1.3.3 or 1.4.0-rc.3 (CVE-2025-31133, CVE-2025-52565, CVE-2025-52881), which has no backport: refused.</summary>
+    public const string RuntimeUnpatched = "LIV5030";
+    /// <summary>Warning: the OCI runtime is a distribution's runc older than those fixes whose package does not say it carries them.</summary>
+    public const string RuntimeMayBeUnpatched = "LIV5031";
     /// <summary>
     /// A RUN step is for a platform this machine cannot execute: not the host's CPU, and no binfmt_misc handler (QEMU
     /// user emulation) registered for it in <c>/proc/sys/fs/binfmt_misc</c>.

@@ -112,7 +112,7 @@ public static class ArchiveExtraction
                 $"The archive for {root} decompresses to more than {maxBytes} bytes; it is refused as a possible decompression bomb."));
             await using (limited.ConfigureAwait(false))
             {
-                var reader = new TarReader(limited, leaveOpen: true);
+                var reader = TarReading.OpenReader(limited, leaveOpen: true);
                 await using (reader.ConfigureAwait(false))
                 {
                     while (await NextAsync(reader, root, compression, cancellationToken).ConfigureAwait(false) is { } tar)
@@ -151,14 +151,14 @@ public static class ArchiveExtraction
     {
         if (tar.EntryType == TarEntryType.GlobalExtendedAttributes) return null;
         var type = TarReading.LayerType(tar.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
-            $"The archive for {root} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry.");
+            $"The archive for {root} has the entry {TarReading.Shown(tar.Name)} of type {tar.EntryType}, which a layer cannot carry.");
         string relative = Inside(tar.Name, tar.Name, "name", root);
         if (relative.Length == 0) return null;
         // In the layer ADD writes, a ".wh." name is a whiteout: the "file" would delete one of the layers below. The
         // archive is content to add, never a layer diff, so such a name is refused rather than given that meaning.
         if (relative.Split('/').Any(s => s.StartsWith(FileEntry.WhiteoutPrefix, StringComparison.Ordinal)))
             throw new LivrableException(DiagnosticCodes.ArchiveWhiteoutEntry,
-                $"The archive for {root} has the entry '{tar.Name}', whose name starts with '{FileEntry.WhiteoutPrefix}': in a layer it would be a whiteout deleting a file, not a file; it is refused.");
+                $"The archive for {root} has the entry {TarReading.Shown(tar.Name)}, whose name starts with '{FileEntry.WhiteoutPrefix}': in a layer it would be a whiteout deleting a file, not a file; it is refused.");
         string path = root == ImagePath.Root ? "/" + relative : root + "/" + relative;
 
         var posix = tar as PosixTarEntry;
@@ -178,7 +178,7 @@ public static class ArchiveExtraction
                 string targetPath = root == ImagePath.Root ? "/" + target : root + "/" + target;
                 if (target.Length == 0 || !index.TryGetValue(targetPath, out int at) || entries[at].Type == TarTypeFlag.Directory)
                     throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                        $"The archive for {root} has the hard link '{tar.Name}' to '{tar.LinkName}', which is not an earlier file of the archive.");
+                        $"The archive for {root} has the hard link {TarReading.Shown(tar.Name)} to {TarReading.Shown(tar.LinkName)}, which is not an earlier file of the archive.");
                 return entry with { LinkTarget = targetPath };
             case TarTypeFlag.RegularFile:
                 if (tar.Length == 0) return entry with { Open = _ => Task.FromResult<Stream>(new MemoryStream([], writable: false)) };
@@ -195,10 +195,10 @@ public static class ArchiveExtraction
                 }
                 catch (Exception e) when (Decompression.IsFormatError(e) && e is not LivrableException)
                 {
-                    throw new LivrableException(DiagnosticCodes.InvalidArchive, $"The archive for {root} is truncated or corrupt in '{tar.Name}': {e.Message}", inner: e);
+                    throw new LivrableException(DiagnosticCodes.InvalidArchive, $"The archive for {root} is truncated or corrupt in {TarReading.Shown(tar.Name)}: {e.Message}", inner: e);
                 }
                 if (size != tar.Length)
-                    throw new LivrableException(DiagnosticCodes.InvalidArchive, $"The archive for {root} is truncated in '{tar.Name}'.");
+                    throw new LivrableException(DiagnosticCodes.InvalidArchive, $"The archive for {root} is truncated in {TarReading.Shown(tar.Name)}.");
                 return entry with { Size = size, Open = _ => Task.FromResult<Stream>(FileTree.OpenRead(file)) };
             default:
                 return entry;
@@ -210,7 +210,7 @@ public static class ArchiveExtraction
     {
         if (!LayerPath.TryCleanArchiveName(name, out string cleaned))
             throw new LivrableException(DiagnosticCodes.UnsafeArchivePath,
-                $"The archive for {root} has the entry '{entry}' whose {what} '{name}' climbs out of the destination with '..'; it is refused.");
+                $"The archive for {root} has the entry {TarReading.Shown(entry)} whose {what} {TarReading.Shown(name)} climbs out of the destination with '..'; it is refused.");
         return cleaned;
     }
 }

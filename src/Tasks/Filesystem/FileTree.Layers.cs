@@ -58,18 +58,18 @@ public sealed partial class FileTree
                 string name = ImagePath.Clean(entry.Name);
                 if (name != first.Location!.Name)
                     throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                        $"Layer {layer.Descriptor.Digest} has '{entry.Name}' where '{first.Location.Name}' was read before; the blob changed.");
+                        $"Layer {layer.Descriptor.Digest} has {TarReading.Shown(entry.Name)} where {TarReading.Shown(first.Location.Name)} was read before; the blob changed.");
                 string file = Path.Combine(tempDirectory, $"layer-file-{Guid.NewGuid():N}");
                 long size = await CopyToFileAsync(entry.DataStream, file, ct).ConfigureAwait(false);
                 if (size != first.Size)
                     throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                        $"Layer {layer.Descriptor.Digest} has {size} bytes for '{entry.Name}', not the {first.Size} read before; the blob changed.");
+                        $"Layer {layer.Descriptor.Digest} has {size} bytes for {TarReading.Shown(entry.Name)}, not the {first.Size} read before; the blob changed.");
                 foreach (int i in indexes) result[i] = result[i] with { Open = _ => Task.FromResult<Stream>(OpenRead(file)) };
                 return wanted.Count > 0;
             }, cancellationToken).ConfigureAwait(false);
             if (wanted.Count > 0)
                 throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                    $"Layer {layer.Descriptor.Digest} ended before the entry '{result[wanted.First().Value[0]].Location!.Name}' read before; the blob changed.");
+                    $"Layer {layer.Descriptor.Digest} ended before the entry {TarReading.Shown(result[wanted.First().Value[0]].Location!.Name)} read before; the blob changed.");
         }
         return result;
     }
@@ -129,11 +129,11 @@ public sealed partial class FileTree
     {
         if (tar.EntryType == TarEntryType.GlobalExtendedAttributes) return null;
         var type = TarReading.LayerType(tar.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
-            $"Layer {layer.Descriptor.Digest} has the entry '{tar.Name}' of type {tar.EntryType}, which a layer cannot carry.");
+            $"Layer {layer.Descriptor.Digest} has the entry {TarReading.Shown(tar.Name)} of type {tar.EntryType}, which a layer cannot carry.");
         string path = ImagePath.Clean(tar.Name);
         if (!FileEntry.IsValidWhiteoutName(ImagePath.Name(path)))
             throw new LivrableException(DiagnosticCodes.InvalidWhiteout,
-                $"Layer {layer.Descriptor.Digest} has the whiteout '{tar.Name}', which names no file (only its folder or the folder's parent); it is refused.");
+                $"Layer {layer.Descriptor.Digest} has the whiteout {TarReading.Shown(tar.Name)}, which names no file (only its folder or the folder's parent); it is refused.");
         var posix = tar as PosixTarEntry;
         bool device = type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice;
         return new FileEntry(path, type, (int)tar.Mode & FileModes.All, tar.Uid, tar.Gid)
@@ -167,7 +167,7 @@ public sealed partial class FileTree
                 $"Layer {layer.Descriptor.Digest} decompresses to more than {maxBytes} bytes; it is refused as a possible decompression bomb."));
             await using (stream.ConfigureAwait(false))
             {
-                var reader = new TarReader(stream, leaveOpen: true);
+                var reader = TarReading.OpenReader(stream, leaveOpen: true);
                 await using (reader.ConfigureAwait(false))
                 {
                     int ordinal = 0;
@@ -192,7 +192,7 @@ public sealed partial class FileTree
                         catch (Exception e) when (Decompression.IsFormatError(e) && e is not LivrableException)
                         {
                             throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                                $"Layer {layer.Descriptor.Digest} is truncated or corrupt in '{entry.Name}': {e.Message}", inner: e);
+                                $"Layer {layer.Descriptor.Digest} is truncated or corrupt in {TarReading.Shown(entry.Name)}: {e.Message}", inner: e);
                         }
                         if (!more) break;
                     }

@@ -36,7 +36,7 @@ public static partial class LayerWriter
         }
         await using (input.ConfigureAwait(false))
         {
-            var reader = new Formats.TarReader(input, leaveOpen: true);
+            var reader = TarReading.OpenReader(input, leaveOpen: true);
             await using (reader.ConfigureAwait(false))
             {
                 while (await NextEntryAsync(reader, spec.TarPath, context.CancellationToken).ConfigureAwait(false) is { } entry)
@@ -108,12 +108,12 @@ public static partial class LayerWriter
     private static TarHeader? ToHeader(Formats.TarEntry entry, string destination, string archive, Context context)
     {
         var type = TarReading.LayerType(entry.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
-            $"'{archive}' has the entry '{entry.Name}' of type {entry.EntryType}, which a layer cannot carry.");
+            $"'{archive}' has the entry {TarReading.Shown(entry.Name)} of type {entry.EntryType}, which a layer cannot carry.");
         string path = Clean(entry.Name, "entry", entry.Name, archive);
         if (path.Length == 0)
         {
             if (type == TarTypeFlag.Directory) return null;
-            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{archive}' has a {entry.EntryType} entry named '{entry.Name}', which is the root.");
+            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{archive}' has a {entry.EntryType} entry named {TarReading.Shown(entry.Name)}, which is the root.");
         }
         path = LayerPath.Join(destination, path);
         string linkName = type switch
@@ -157,7 +157,7 @@ public static partial class LayerWriter
     {
         if (string.IsNullOrEmpty(name) || !LayerPath.TryCleanArchiveName(name, out string cleaned))
             throw new LivrableException(DiagnosticCodes.InvalidArchive,
-                $"'{archive}' has the entry '{entry}' whose {what} '{name}' is outside the archive; it would be written outside the layer's folder.");
+                $"'{archive}' has the entry {TarReading.Shown(entry)} whose {what} {TarReading.Shown(name)} is outside the archive; it would be written outside the layer's folder.");
         return cleaned;
     }
 
@@ -169,7 +169,7 @@ public static partial class LayerWriter
             return;
         }
         var data = entry.DataStream
-            ?? throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{archive}' has no data for '{entry.Name}'.");
+            ?? throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{archive}' has no data for {TarReading.Shown(entry.Name)}.");
         try
         {
             await context.Tar.WriteEntryAsync(header with { Size = entry.Length }, data, context.CancellationToken).ConfigureAwait(false);
@@ -178,7 +178,7 @@ public static partial class LayerWriter
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException
             || (e is LivrableException { Code: DiagnosticCodes.LayerIo } && e.InnerException is null))
         {
-            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{archive}' is truncated or corrupt in '{entry.Name}': {e.Message}", inner: e);
+            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{archive}' is truncated or corrupt in {TarReading.Shown(entry.Name)}: {e.Message}", inner: e);
         }
     }
 }

@@ -10,6 +10,32 @@ namespace Livrable.Layers;
 /// </summary>
 internal static class TarReading
 {
+    /// <summary>
+    /// The largest PAX extended header and GNU long name or link a tar may have (1 MiB, Go's <c>maxSpecialFileSize</c>
+    /// since CVE-2022-2879): a real one holds a few paths and times; larger is refused with LIV4060.
+    /// </summary>
+    public const long MaxMetadataBytes = 1 << 20;
+
+    /// <summary>How many characters of an entry's name a message shows (<see cref="Shown"/>).</summary>
+    public const int ShownNameLength = 256;
+
+    /// <summary>
+    /// A <see cref="TarReader"/> over <paramref name="stream"/> seen through <see cref="TarHeaderLimit"/>: every reader of
+    /// a tar opens it here, so none allocates a hostile header's size (a test checks no other <c>new TarReader</c>).
+    /// </summary>
+    public static TarReader OpenReader(Stream stream, bool leaveOpen)
+        => new(new TarHeaderLimit(stream, leaveOpen), leaveOpen: false);
+
+    /// <summary>
+    /// An entry's name (or link target) as a message shows it: quoted, cut after <see cref="ShownNameLength"/>
+    /// characters with the full length said, so that a long name never makes a long error line.
+    /// </summary>
+    public static string Shown(string? name)
+    {
+        name ??= "";
+        return name.Length <= ShownNameLength ? $"'{name}'" : $"'{name[..ShownNameLength]}...' ({name.Length} characters)";
+    }
+
     /// <summary>Whether the entry holds a file's bytes: ustar/PAX/GNU '0', v7's NUL, and contiguous '7' read as regular.</summary>
     public static bool IsRegularFile(TarEntryType type)
         => type is TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile;

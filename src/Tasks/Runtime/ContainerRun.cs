@@ -75,8 +75,9 @@ public sealed class ContainerRun
     }
 
     /// <summary>
-    /// Runs the request. Throws LIV5003 (not Linux, not root), LIV5004 (no runtime), LIV5010 (a working directory under
-    /// <c>/proc/*/fd</c>), LIV5006/5007 (a layer that cannot be extracted safely), LIV5008 (overlay), LIV5005 (the
+    /// Runs the request. Throws LIV5003 (not Linux, not root), LIV5004 (no runtime), LIV5030 (an upstream runc without the
+    /// 2025 fixes, <see cref="RuntimeVersion"/>), LIV5010 (a working directory under <c>/proc/*/fd</c>, as written or
+    /// through the image's links), LIV5006/5007 (a layer that cannot be extracted safely), LIV5008 (overlay), LIV5005 (the
     /// runtime could not be started); a command that fails is a result with its exit code, not an exception.
     /// </summary>
     public async Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken)
@@ -93,6 +94,7 @@ public sealed class ContainerRun
         }
         CheckWorkingDirectory(request.WorkingDirectory);
         string runtime = FindRuntime(request.RuntimePath);
+        RuntimeVersion.Check(runtime, _logger);
 
         var lowers = new List<string>();
         foreach (var layer in request.Layers)
@@ -121,6 +123,10 @@ public sealed class ContainerRun
             var targets = StandardMountPoints.Concat(ProvidedFiles).Concat(request.Mounts.Select(m => m.Target));
             foreach (string target in targets) AddStubs(_userNamespace is null ? [rootfs] : lowers, target, stubs);
             if (copied) before = CopyRoot.Walk(rootfs);
+            // The lexical check saw the WORKDIR as written; a link the layers hold leads there too (WORKDIR /fdl/7, then
+            // RUN ln -s /proc/self/fd /fdl over it): resolved as the runtime will, in the root, before anything is created.
+            foreach (string root in _userNamespace is null ? [rootfs] : lowers)
+                CheckWorkingDirectory(InRoot(root, request.WorkingDirectory), shown: request.WorkingDirectory);
             // Rootless, the runtime makes the working directory (runc creates a missing cwd inside the root).
             if (request.WorkingDirectory != "/" && _userNamespace is null)
                 ScopedPath.CreateDirectory(rootfs, request.WorkingDirectory, DiagnosticCodes.RuntimeFailed);
@@ -180,13 +186,22 @@ public sealed class ContainerRun
     /// let the container start in a folder of the host through a descriptor the runtime leaked. Refused whatever the
     /// runtime's version (distributions backport the fix without changing it).
     /// </summary>
-    public static void CheckWorkingDirectory(string directory, SourceSpan? span = null)
+    public static void CheckWorkingDirectory(string directory, SourceSpan? span = null, string? shown = null)
     {
         string clean = "/" + string.Join('/', ScopedPath.Components(directory));
         if (Regex.IsMatch(clean, @"^/proc/([^/]+/)?(self|thread-self|\d+)/(fd|fdinfo|task/[^/]+/fd)(/|$)")
             || Regex.IsMatch(clean, @"^/proc/(self|thread-self|\d+)/(cwd|root|exe)(/|$)"))
             throw new LivrableException(DiagnosticCodes.UnsafeWorkingDirectory,
-                $"The working directory '{directory}' is inside /proc's file descriptors: a RUN there could reach the host (CVE-2024-21626). Use another WORKDIR.", span);
+                (shown is null ? $"The working directory '{directory}'" : $"The working directory '{shown}' (through a symbolic link of the image: '{clean}')") +
+                " is inside /proc's file descriptors: a RUN there could reach the host (CVE-2024-21626). Use another WORKDIR.", span);
+    }
+
+    /// <summary>The image path <paramref name="path"/> becomes once the links of <paramref name="root"/> are followed inside it.</summary>
+    private static string InRoot(string root, string path)
+    {
+        string resolved = ScopedPath.Resolve(root, path);
+        string relative = Path.GetRelativePath(root, resolved);
+        return relative == "." ? "/" : "/" + relative.Replace(Path.DirectorySeparatorChar, '/');
     }
 
     /// <summary>The runtime's full path: <paramref name="configured"/> (a path or a name on PATH), else <c>runc</c> on PATH.</summary>

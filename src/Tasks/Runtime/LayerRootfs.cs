@@ -123,7 +123,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                 $"Layer {layer.Descriptor.Digest} decompresses to more than {maxLayerBytes} bytes; it is refused as a possible decompression bomb."));
             await using (stream.ConfigureAwait(false))
             {
-                var reader = new TarReader(stream, leaveOpen: true);
+                var reader = TarReading.OpenReader(stream, leaveOpen: true);
                 await using (reader.ConfigureAwait(false))
                 {
                     while (true)
@@ -149,7 +149,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                         {
                             throw new LivrableException(DiagnosticCodes.LayerExtractionFailed,
-                                $"Extracting '{entry.Name}' of layer {layer.DiffId} failed: {e.Message}", inner: e);
+                                $"Extracting {TarReading.Shown(entry.Name)} of layer {layer.DiffId} failed: {e.Message}", inner: e);
                         }
                     }
                 }
@@ -170,11 +170,11 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             // (the extraction root's parent for a top-level entry), and removing it would delete outside the layer.
             if (!FileEntry.IsValidWhiteoutName(name))
                 throw new LivrableException(DiagnosticCodes.InvalidWhiteout,
-                    $"Layer {layer.DiffId} holds the whiteout '{entry.Name}', which names no file (only its folder or the folder's parent): refused.");
+                    $"Layer {layer.DiffId} holds the whiteout {TarReading.Shown(entry.Name)}, which names no file (only its folder or the folder's parent): refused.");
             if (name == FileEntry.OpaqueWhiteoutName)
             {
                 if (Native.SetXattr(parent, OpaqueAttribute, "y"u8.ToArray(), 1, 0) != 0)
-                    throw NativeFailed($"cannot mark '{entry.Name}' opaque", entry.Name, layer);
+                    throw NativeFailed($"cannot mark {TarReading.Shown(entry.Name)} opaque", entry.Name, layer);
             }
             else if (!name.StartsWith(FileEntry.WhiteoutPrefix + FileEntry.WhiteoutPrefix, StringComparison.Ordinal))
             {
@@ -183,7 +183,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                 RemoveExisting(hidden);
                 if (_fixups is not null) _fixups.Whiteouts.Add(hidden);
                 else if (Native.MakeNode(hidden, Native.S_IFCHR, 0) != 0)
-                    throw NativeFailed($"cannot write the whiteout '{entry.Name}'", entry.Name, layer);
+                    throw NativeFailed($"cannot write the whiteout {TarReading.Shown(entry.Name)}", entry.Name, layer);
             }
             return;
         }
@@ -218,12 +218,12 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             case TarEntryType.HardLink:
                 string target = HardLinkTarget(root, entry, layer);
                 if (Native.HardLink(target, path) != 0)
-                    throw NativeFailed($"cannot link '{entry.Name}' to '{entry.LinkName}'", entry.Name, layer);
+                    throw NativeFailed($"cannot link {TarReading.Shown(entry.Name)} to {TarReading.Shown(entry.LinkName)}", entry.Name, layer);
                 break;
             case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
                 if (!Native.IsRoot && entry.EntryType != TarEntryType.Fifo)
                 {
-                    logger.Detail($"  skipped the device node '{entry.Name}' of layer {layer.DiffId}: creating it needs root");
+                    logger.Detail($"  skipped the device node {TarReading.Shown(entry.Name)} of layer {layer.DiffId}: creating it needs root");
                     return;
                 }
                 var posix = entry as PosixTarEntry;
@@ -235,11 +235,11 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                 };
                 ulong device = posix is null ? 0 : Native.MakeDevice(posix.DeviceMajor, posix.DeviceMinor);
                 if (Native.MakeNode(path, kind | ((uint)entry.Mode & 0xFFF), device) != 0)
-                    throw NativeFailed($"cannot create the device node '{entry.Name}'", entry.Name, layer);
+                    throw NativeFailed($"cannot create the device node {TarReading.Shown(entry.Name)}", entry.Name, layer);
                 SetOwnerAndMode(path, entry);
                 break;
             default:
-                logger.Detail($"  skipped '{entry.Name}' of layer {layer.DiffId}: entry type {entry.EntryType} has no file to write");
+                logger.Detail($"  skipped {TarReading.Shown(entry.Name)} of layer {layer.DiffId}: entry type {entry.EntryType} has no file to write");
                 break;
         }
     }
@@ -250,7 +250,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         var parts = ScopedPath.Components(name);
         if (parts.Contains(".."))
             throw new LivrableException(DiagnosticCodes.UnsafeLayerEntry,
-                $"Layer {layer.DiffId} holds '{name}', whose '..' would leave the image's root: refused.");
+                $"Layer {layer.DiffId} holds {TarReading.Shown(name)}, whose '..' would leave the image's root: refused.");
         return parts;
     }
 
@@ -269,7 +269,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             }
             if (status.Value.Kind != UnixFileKind.Directory)
                 throw new LivrableException(DiagnosticCodes.UnsafeLayerEntry,
-                    $"Layer {layer.DiffId} holds '{name}' below '{Path.GetRelativePath(root, current)}', which the layer made a " +
+                    $"Layer {layer.DiffId} holds {TarReading.Shown(name)} below '{Path.GetRelativePath(root, current)}', which the layer made a " +
                     $"{status.Value.Kind} and not a folder: writing through it could leave the image's root, refused.");
         }
         return current;
@@ -287,7 +287,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             bool last = i == parts.Length - 1;
             if (status is null || (last ? status.Value.Kind is UnixFileKind.Directory or UnixFileKind.SymbolicLink : status.Value.Kind != UnixFileKind.Directory))
                 throw new LivrableException(DiagnosticCodes.UnsafeLayerEntry,
-                    $"Layer {layer.DiffId} holds the hard link '{entry.Name}' to '{entry.LinkName}', which is not a file written " +
+                    $"Layer {layer.DiffId} holds the hard link {TarReading.Shown(entry.Name)} to {TarReading.Shown(entry.LinkName)}, which is not a file written " +
                     "earlier in the same layer: refused.");
         }
         return current;

@@ -9,7 +9,7 @@ namespace Livrable.Runtime;
 /// for none; <c>/proc</c>, a tmpfs <c>/dev</c> with runc's default device nodes, <c>/dev/pts</c>, <c>/dev/shm</c>,
 /// <c>/dev/mqueue</c>, a read-only <c>/sys</c>; <c>/tmp</c> is the root filesystem's own, as in BuildKit; Docker's default
 /// capabilities; <c>noNewPrivileges</c> off, as Docker and BuildKit leave it, so setuid programs (su, sudo, ping)
-/// work as they will in the image; no seccomp profile yet.
+/// work as they will in the image; Docker's default seccomp allow-list (<see cref="SeccompProfile"/>).
 /// </summary>
 internal static class RuntimeSpec
 {
@@ -80,6 +80,7 @@ internal static class RuntimeSpec
                 ["namespaces"] = namespaces,
                 ["maskedPaths"] = Strings(MaskedPaths),
                 ["readonlyPaths"] = Strings(ReadonlyPaths),
+                ["seccomp"] = SeccompProfile.Create(System.Runtime.InteropServices.RuntimeInformation.OSArchitecture),
             },
         };
     }

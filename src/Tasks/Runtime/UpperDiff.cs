@@ -48,7 +48,7 @@ internal static class UpperDiff
         int spooled = 0;
         try
         {
-            var reader = new System.Formats.Tar.TarReader(process.StandardOutput.BaseStream, leaveOpen: true);
+            var reader = TarReading.OpenReader(process.StandardOutput.BaseStream, leaveOpen: true);
             await using (reader.ConfigureAwait(false))
             {
                 while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)

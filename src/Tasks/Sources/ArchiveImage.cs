@@ -218,7 +218,7 @@ internal sealed class TarIndex
         var tracking = new ReadTrackingStream(file);
         try
         {
-            using var reader = new TarReader(tracking, leaveOpen: true);
+            using var reader = TarReading.OpenReader(tracking, leaveOpen: true);
             while (reader.GetNextEntry(copyData: false) is { } entry)
             {
                 string name = Normalize(entry.Name, path);
@@ -276,7 +276,7 @@ internal sealed class TarIndex
     public byte[] ReadAll(string name, int max)
     {
         var (_, length) = Resolve(name);
-        if (length > max) throw OciLayout.TooLarge($"'{name}' in '{_path}'", length, max);
+        if (length > max) throw OciLayout.TooLarge($"{TarReading.Shown(name)} in '{_path}'", length, max);
         using var s = Open(name);
         var bytes = new byte[length];
         s.ReadExactly(bytes);
@@ -284,7 +284,7 @@ internal sealed class TarIndex
     }
 
     private (long Offset, long Length) Resolve(string name)
-        => TryResolve(name, out var found) ? found : throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{_path}' has no file '{name}'.");
+        => TryResolve(name, out var found) ? found : throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{_path}' has no file {TarReading.Shown(name)}.");
 
     private bool TryResolve(string name, out (long Offset, long Length) found)
     {
@@ -311,7 +311,7 @@ internal sealed class TarIndex
     {
         string slashes = name.Replace('\\', '/');
         if (slashes.StartsWith('/') || !LayerPath.TryCleanArchiveName(slashes, out string cleaned))
-            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' has an entry named '{name}', which points outside the archive; it is refused.");
+            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"'{path}' has an entry named {TarReading.Shown(name)}, which points outside the archive; it is refused.");
         return cleaned;
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Livrable.Diagnostics;
 using Livrable.Images;
+using Livrable.Layers;
 using Livrable.Store;
 
 namespace Livrable.Sources;
@@ -10,6 +11,12 @@ namespace Livrable.Sources;
 /// <c>oci-layout</c>, <c>index.json</c> and <c>blobs/&lt;alg&gt;/&lt;hex&gt;</c>. The image is picked by its
 /// <c>org.opencontainers.image.ref.name</c> annotation when a tag is given; blobs are read in place, verified.
 /// </summary>
+/// <remarks>
+/// A layout is often someone else's (a downloaded or unpacked image): its files are opened only when they are regular
+/// files reached without a symbolic link from the layout folder (<see cref="OpenInside"/>), so a blob linked to
+/// <c>/etc/shadow</c> or to a FIFO is LIV4063, unread. A blob whose bytes are not its digest is LIV4001 without the
+/// digest it does have (that would tell a hash of a file the user did not mean to publish).
+/// </remarks>
 public sealed class LayoutImage : IImageSource
 {
     private readonly string _directory;
@@ -31,24 +38,96 @@ public sealed class LayoutImage : IImageSource
     {
         ArgumentNullException.ThrowIfNull(platform);
         string layoutFile = Path.Combine(_directory, "oci-layout");
-        if (!File.Exists(layoutFile))
+        if (!Path.Exists(layoutFile))
             throw new LivrableException(DiagnosticCodes.InputNotFound, $"'{_directory}' is not an OCI image layout: it has no 'oci-layout' file.");
-        OciLayout.CheckLayoutFile(await OciLayout.ReadFileAsync(layoutFile, OciLayout.MaxManifestSize, $"The oci-layout file of {Description}", cancellationToken).ConfigureAwait(false), Description);
-        string indexFile = Path.Combine(_directory, "index.json");
-        if (!File.Exists(indexFile))
+        await using (var stream = OpenInside("oci-layout"))
+            OciLayout.CheckLayoutFile(await OciLayout.ReadAllAsync(stream, OciLayout.MaxManifestSize, $"The oci-layout file of {Description}", cancellationToken).ConfigureAwait(false), Description);
+        if (!Path.Exists(Path.Combine(_directory, "index.json")))
             throw new LivrableException(DiagnosticCodes.InvalidArchive, $"The OCI layout '{_directory}' has no 'index.json'.");
-        byte[] index = await OciLayout.ReadFileAsync(indexFile, OciLayout.MaxManifestSize, $"The index.json of {Description}", cancellationToken).ConfigureAwait(false);
+        byte[] index;
+        await using (var stream = OpenInside("index.json"))
+            index = await OciLayout.ReadAllAsync(stream, OciLayout.MaxManifestSize, $"The index.json of {Description}", cancellationToken).ConfigureAwait(false);
         return await OciLayout.ResolveAsync(index, _tag, platform, OpenBlob, OpenBlob, Description, cancellationToken).ConfigureAwait(false);
     }
 
     private Task<Stream> OpenBlob(Descriptor descriptor, CancellationToken cancellationToken)
     {
-        string path = Path.Combine(_directory, "blobs", descriptor.Digest.Algorithm, descriptor.Digest.Hex);
-        if (!File.Exists(path))
+        string relative = $"blobs/{descriptor.Digest.Algorithm}/{descriptor.Digest.Hex}";
+        if (!Path.Exists(Path.Combine(_directory, relative)) && UnixFileStatus.TryRead(Path.Combine(_directory, relative)) is null)
             throw new LivrableException(DiagnosticCodes.InvalidArchive, $"The OCI layout '{_directory}' has no blob {descriptor.Digest}.");
-        Stream s = new VerifyingStream(File.OpenRead(path), descriptor.Digest, descriptor.Size, $"Blob {descriptor.Digest} of {Description}");
+        Stream s = new VerifyingStream(OpenInside(relative), descriptor.Digest, descriptor.Size, $"Blob {descriptor.Digest} of {Description}", showActual: false);
         return Task.FromResult(s);
     }
+
+    /// <summary>
+    /// Opens the file at <paramref name="relative"/> (slash-separated) in the layout: every folder on the way must be a
+    /// folder and the file a regular file, none of them a symbolic link (lstat, as <c>O_NOFOLLOW</c> would refuse
+    /// them), else LIV4063 before anything is opened: a link could lead out of the layout (<c>/etc/shadow</c>) and a
+    /// FIFO would block the build.
+    /// </summary>
+    private FileStream OpenInside(string relative)
+    {
+        string current = _directory;
+        string[] parts = relative.Split('/');
+        for (int i = 0; i < parts.Length; i++)
+        {
+            current = Path.Combine(current, parts[i]);
+            bool last = i == parts.Length - 1;
+            string? problem = null;
+            if (UnixFileStatus.TryRead(current) is { } status)
+            {
+                if (status.Kind == UnixFileKind.SymbolicLink) problem = "a symbolic link";
+                else if (last ? status.Kind != UnixFileKind.RegularFile : status.Kind != UnixFileKind.Directory)
+                    problem = $"a {status.Kind.ToString().ToLowerInvariant()}, not a {(last ? "regular file" : "folder")}";
+            }
+            else if (new FileInfo(current).LinkTarget is not null)
+            {
+                problem = "a symbolic link"; // no statx here (not Linux): .NET's lstat still tells links apart
+            }
+            if (problem is not null)
+                throw new LivrableException(DiagnosticCodes.LayoutBlobNotRegular,
+                    $"'{relative}' of the OCI layout '{_directory}' is {problem}: a layout's files are read only when they are regular files " +
+                    "inside it, so it is refused unread.");
+        }
+        return OpenNoFollow(current) ?? new FileStream(current, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+    }
+
+    /// <summary>
+    /// Opens with <c>O_NOFOLLOW | O_NONBLOCK</c> on Linux, so that a file swapped for a link after the check is refused
+    /// by the kernel (ELOOP: LIV4063) and one swapped for a FIFO does not block (its read ends short: LIV4001); null
+    /// where the flags are not known (another system or architecture), where the check alone stands.
+    /// </summary>
+    private static FileStream? OpenNoFollow(string path)
+    {
+        int noFollow = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch
+        {
+            System.Runtime.InteropServices.Architecture.X64 or System.Runtime.InteropServices.Architecture.X86 => 0x20000,
+            System.Runtime.InteropServices.Architecture.Arm64 or System.Runtime.InteropServices.Architecture.Arm => 0x8000,
+            _ => 0,
+        };
+        if (!OperatingSystem.IsLinux() || noFollow == 0) return null;
+        const int nonBlock = 0x800, closeOnExec = 0x80000, ELOOP = 40;
+        int fd;
+        try
+        {
+            fd = Open(path, noFollow | nonBlock | closeOnExec);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+        if (fd < 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno == ELOOP)
+                throw new LivrableException(DiagnosticCodes.LayoutBlobNotRegular, $"'{path}' became a symbolic link while it was opened; it is refused unread.");
+            return null; // the usual FileStream says what is wrong
+        }
+        return new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1 << 16);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int Open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
 }
 
 /// <summary>
@@ -136,17 +215,13 @@ internal static class OciLayout
     public static LivrableException TooLarge(string what, long size, int max)
         => new(DiagnosticCodes.DocumentTooLarge, $"{what} is {size} bytes; Livrable reads documents of up to {max} bytes (a hostile or broken image), so it is refused.");
 
-    /// <summary>Reads a small file of a layout folder whole; LIV4200 when it is larger than <paramref name="max"/>.</summary>
-    public static async Task<byte[]> ReadFileAsync(string path, int max, string what, CancellationToken cancellationToken)
+    /// <summary>Reads an opened file whole; LIV4200 when it is larger than <paramref name="max"/>.</summary>
+    public static async Task<byte[]> ReadAllAsync(FileStream stream, int max, string what, CancellationToken cancellationToken)
     {
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
-        await using (stream.ConfigureAwait(false))
-        {
-            if (stream.Length > max) throw TooLarge(what, stream.Length, max);
-            var bytes = new byte[stream.Length];
-            await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-            return bytes;
-        }
+        if (stream.Length > max) throw TooLarge(what, stream.Length, max);
+        var bytes = new byte[stream.Length];
+        await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+        return bytes;
     }
 
     /// <summary>Whether an index entry carries the name <paramref name="tag"/> (the ref name, or containerd's full name).</summary>

@@ -18,9 +18,13 @@ public sealed class VerifyingStream : ReadOnlyStreamBase
     private readonly IncrementalHash _hash;
     private long _read;
     private bool _verified;
+    private readonly bool _showActual;
 
     private readonly Func<string, LivrableException>? _onMismatch;
 
+    /// <summary>
+    /// Checks <paramref name="inner"/> against <paramref name="expected"/> and <paramref name="size"/>.
+    /// </summary>
     /// <param name="inner">The bytes to check, owned (disposed with this stream).</param>
     /// <param name="expected">The descriptor's digest.</param>
     /// <param name="size">The descriptor's size.</param>
@@ -29,8 +33,13 @@ public sealed class VerifyingStream : ReadOnlyStreamBase
     /// What a mismatch is reported as, given the usual message (the store evicts its damaged copy and says what to do);
     /// LIV4001 with that message when null.
     /// </param>
-    public VerifyingStream(Stream inner, Digest expected, long size, string what, Func<string, LivrableException>? onMismatch = null)
+    /// <param name="showActual">
+    /// Whether the message names the digest the bytes have: not for a file that may not be what it claims, whose
+    /// hash should not be told.
+    /// </param>
+    public VerifyingStream(Stream inner, Digest expected, long size, string what, Func<string, LivrableException>? onMismatch = null, bool showActual = true)
     {
+        _showActual = showActual;
         _inner = inner;
         _expected = expected;
         _size = size;
@@ -80,7 +89,9 @@ public sealed class VerifyingStream : ReadOnlyStreamBase
             throw Mismatch($"{_what} ({_expected}) ended after {_read} bytes; its descriptor gives {_size}.");
         var actual = _expected.WithHash(_hash.GetHashAndReset());
         if (actual != _expected)
-            throw Mismatch($"{_what} has digest {actual}, not the {_expected} its descriptor gives.");
+            throw Mismatch(_showActual
+                ? $"{_what} has digest {actual}, not the {_expected} its descriptor gives."
+                : $"{_what} does not have the digest {_expected} its descriptor gives.");
     }
 
     /// <summary>Reads to the end (so the check runs) and discards the bytes.</summary>

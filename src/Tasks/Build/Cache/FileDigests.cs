@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Layers;
 using Livrable.Store;
@@ -20,6 +21,13 @@ namespace Livrable.Build.Cache;
 /// hashed but not recorded, because a write right after the hash could keep the same times (git's "racily clean"
 /// problem); the next build hashes it again. Without <c>statx</c> (Windows, macOS) nothing is recorded and every file
 /// is read.
+/// <para>
+/// Files are hashed whole, however large, as BuildKit's content hash does: a 50 GiB file (sparse or not) in a copied
+/// folder is read once, at disk speed, and then found in the index by the next builds. There is no size cap (the file is
+/// the user's own input); a file over <see cref="ProgressBytes"/> logs a line every <see cref="ProgressInterval"/> while
+/// it is read, so a long hash is visible. FIFOs, sockets and devices are never opened (a FIFO would block the build
+/// until something writes to it): their digest is that of their kind and device numbers (<see cref="SpecialDigest"/>).
+/// </para>
 /// </remarks>
 internal sealed class FileDigests
 {
@@ -33,36 +41,51 @@ internal sealed class FileDigests
 
     private readonly record struct Entry(long Size, long ModificationTime, long ChangeTime, ulong Device, ulong Inode, int Mode, byte[] Sha256);
 
-    private FileDigests(string path, string tempDirectory)
+    private FileDigests(string path, string tempDirectory, ILogger logger)
     {
         _path = path;
         _tempDirectory = tempDirectory;
+        _logger = logger;
     }
+
+    private readonly ILogger _logger;
+
+    /// <summary>Files larger than this report their hashing progress (1 GiB: a few seconds on a fast disk).</summary>
+    public static long ProgressBytes { get; internal set; } = 1L << 30;
+
+    /// <summary>How often a large file's hashing reports its progress.</summary>
+    public static TimeSpan ProgressInterval { get; internal set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How many files were read (hashed) rather than found in the index, for the log and the tests.</summary>
     public int FilesHashed => _hashed;
     private int _hashed;
 
     /// <summary>The index of <paramref name="folder"/> in the state folder <paramref name="stateDirectory"/>; empty when missing or unreadable.</summary>
-    public static FileDigests Open(string stateDirectory, string folder)
+    public static FileDigests Open(string stateDirectory, string folder, ILogger? logger = null)
     {
         string name = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(folder)))).ToLowerInvariant();
-        var digests = new FileDigests(Path.Combine(StateLayout.Records(stateDirectory, CacheRecordKind.Files), name + ".index"), StateLayout.Temp(stateDirectory));
+        var digests = new FileDigests(Path.Combine(StateLayout.Records(stateDirectory, CacheRecordKind.Files), name + ".index"), StateLayout.Temp(stateDirectory),
+            logger ?? NullLogger.Instance);
         digests.Load();
         return digests;
     }
 
-    /// <summary>The sha256 of the regular file at <paramref name="fullPath"/>, from the index when its status is unchanged.</summary>
+    /// <summary>
+    /// The sha256 of the regular file at <paramref name="fullPath"/>, from the index when its status is unchanged; for a
+    /// FIFO, socket or device, <see cref="SpecialDigest"/> (the file is not opened).
+    /// </summary>
     public Digest DigestOf(string fullPath)
     {
         _seen[fullPath] = true;
         var status = UnixFileStatus.TryRead(fullPath);
+        if (status is { Kind: not (UnixFileKind.RegularFile or UnixFileKind.Directory or UnixFileKind.SymbolicLink) } special)
+            return SpecialDigest(special);
         if (status is { } s && _entries.TryGetValue(fullPath, out var known) && Same(known, s))
             return Digest.FromSha256Hash(known.Sha256);
 
         byte[] hash;
         using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
-            hash = SHA256.HashData(stream);
+            hash = stream.Length > ProgressBytes ? HashReporting(stream, fullPath) : SHA256.HashData(stream);
         Interlocked.Increment(ref _hashed);
         // Statted again after reading: what the index records must describe the bytes that were hashed.
         if (status is { } before && UnixFileStatus.TryRead(fullPath) is { } after && before == after)
@@ -76,6 +99,36 @@ internal sealed class FileDigests
             }
         }
         return Digest.FromSha256Hash(hash);
+    }
+
+    /// <summary>
+    /// What stands for the content of a FIFO, socket or device: the sha256 of its kind and device numbers, so that the
+    /// step's key changes when the node does, without reading it.
+    /// </summary>
+    internal static Digest SpecialDigest(UnixFileStatus status)
+        => Digest.FromSha256Hash(SHA256.HashData(Encoding.ASCII.GetBytes($"{status.Kind} {status.DeviceMajor}:{status.DeviceMinor}")));
+
+    /// <summary>Hashes a large file, logging how far it got every <see cref="ProgressInterval"/>.</summary>
+    private byte[] HashReporting(Stream stream, string fullPath)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        long total = stream.Length, done = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var next = ProgressInterval;
+        _logger.Info($"  hashing {fullPath} ({Units.Bytes(total)}) for the cache key");
+        int n;
+        while ((n = stream.Read(buffer)) > 0)
+        {
+            hash.AppendData(buffer, 0, n);
+            done += n;
+            if (clock.Elapsed >= next)
+            {
+                next = clock.Elapsed + ProgressInterval;
+                _logger.Info($"  hashing {fullPath}: {Units.Bytes(done)} of {Units.Bytes(total)} ({done * 100 / Math.Max(1, total)}%)");
+            }
+        }
+        return hash.GetHashAndReset();
     }
 
     private static bool Same(Entry entry, UnixFileStatus status)

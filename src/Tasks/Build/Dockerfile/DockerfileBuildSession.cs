@@ -404,7 +404,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     {
         var context = Context(span);
         lock (_gate)
-            return _digests ??= FileDigests.Open(StateDirectory, context.Root);
+            return _digests ??= FileDigests.Open(StateDirectory, context.Root, Logger);
     }
 
     /// <summary>A history entry for an instruction that adds no layer.</summary>

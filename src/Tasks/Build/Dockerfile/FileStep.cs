@@ -239,8 +239,12 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
             Plan.Add(Owner is { } o ? entry with { Uid = o.Uid, Gid = o.Gid } : entry);
     }
 
-    /// <summary>A context entry as a layer entry (0:0; the bytes read from the file when the layer is written).</summary>
-    protected static FileEntry FromContext(ContextEntry entry, string path)
+    /// <summary>
+    /// A context entry as a layer entry (0:0; the bytes read from the file when the layer is written). A FIFO or a
+    /// device node of the context is carried as one (BuildKit's context transfer and copy make it again with mknod),
+    /// never opened; a socket, which a tar cannot hold, is LIV4061 as in BuildKit (<c>unsupported mode</c>).
+    /// </summary>
+    protected FileEntry FromContext(ContextEntry entry, string path)
     {
         var type = entry.Type switch
         {
@@ -249,10 +253,26 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
             _ => TarTypeFlag.RegularFile,
         };
         string fullPath = entry.FullPath;
+        int major = 0, minor = 0;
+        if (type == TarTypeFlag.RegularFile && UnixFileStatus.TryRead(fullPath) is { Kind: not UnixFileKind.RegularFile } status)
+        {
+            type = status.Kind switch
+            {
+                UnixFileKind.Fifo => TarTypeFlag.Fifo,
+                UnixFileKind.CharacterDevice => TarTypeFlag.CharacterDevice,
+                UnixFileKind.BlockDevice => TarTypeFlag.BlockDevice,
+                _ => throw new LivrableException(DiagnosticCodes.ContextSocket,
+                    $"{instruction.Keyword} names '{entry.RelativePath}', a {status.Kind.ToString().ToLowerInvariant()} of the build context, which a layer cannot " +
+                    "carry (BuildKit refuses it too). Leave it out with .dockerignore or --exclude.", Span),
+            };
+            (major, minor) = (status.DeviceMajor, status.DeviceMinor);
+        }
         return new FileEntry(path, type, entry.Mode & 0xFFF, 0, 0)
         {
             Size = type == TarTypeFlag.RegularFile ? entry.Size : 0,
             LinkTarget = entry.LinkTarget,
+            DeviceMajor = major,
+            DeviceMinor = minor,
             Open = type == TarTypeFlag.RegularFile ? _ => Task.FromResult<Stream>(File.OpenRead(fullPath)) : null,
         };
     }
@@ -274,7 +294,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
                     break;
                 case ContextEntryType.File when unpack:
                     var file = FromContext(match, "/");
-                    if (await ArchiveExtraction.IsArchiveAsync(file.Open!, cancellationToken).ConfigureAwait(false))
+                    if (file.Open is not null && await ArchiveExtraction.IsArchiveAsync(file.Open, cancellationToken).ConfigureAwait(false))
                         await ExtractAsync(file.Open!, cancellationToken).ConfigureAwait(false);
                     else
                         PlaceFile(PathRules.Name("/" + match.RelativePath), file, keepOwner: false);

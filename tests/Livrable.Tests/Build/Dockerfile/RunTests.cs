@@ -351,6 +351,31 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
     }
 
     [Fact]
+    public async Task RUN_runs_under_the_default_seccomp_filter()
+    {
+        // Seccomp: 2 is a filter (0 none). unshare and mount are refused by it (EPERM), as in Docker; the shell, files,
+        // sockets and threads work.
+        var built = await BuildAsync(Busybox + """
+            RUN grep '^Seccomp:' /proc/self/status | tr -d ' \t' > /seccomp.txt
+            RUN if unshare -U true 2>/dev/null; then echo allowed; else echo refused; fi > /unshare.txt; echo done > /done.txt
+            """);
+        Assert.Equal("Seccomp:2\n", Read(built.Rootfs, "/seccomp.txt"));
+        Assert.Equal("refused\n", Read(built.Rootfs, "/unshare.txt"));
+        Assert.Equal("done\n", Read(built.Rootfs, "/done.txt"));
+    }
+
+    [Fact]
+    public async Task A_WORKDIR_reaching_proc_self_fd_through_a_link_is_refused_before_running()
+    {
+        // The lexical check sees /fdl/7; resolved in the root it is /proc/self/fd/7 (issue 10, item 17). WORKDIR makes
+        // /fdl/7 a folder, so the link replaces it afterwards.
+        var e = await FailAsync(Busybox + "WORKDIR /fdl/7\nRUN cd / && rm -rf /fdl && ln -s /proc/self/fd /fdl\nRUN pwd\n");
+        Assert.Equal("LIV5010", e.Code);
+        Assert.Equal(6, e.Span?.Line);
+        Assert.Contains("/proc/self/fd/7", e.Message);
+    }
+
+    [Fact]
     public async Task A_symlink_to_a_host_path_written_by_one_RUN_stays_inside_the_root_for_the_next()
     {
         string outside = fixture.NewFolder("outside");
