@@ -8,6 +8,7 @@ using Livrable.Outputs;
 using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
+using Livrable.SupplyChain;
 
 namespace Livrable.Build;
 
@@ -64,11 +65,13 @@ public static class ImageBuilder
         var clock = Stopwatch.StartNew();
         using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries }, store, logger);
 
-        IImageSource OpenImage(string name) => ImageSources.Open(name, store,
-            reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference));
+        // Every image the build resolves is recorded, for the metadata file and the provenance (SupplyChain/).
+        var resolved = new BaseImageRecorder();
+        IImageSource OpenImage(string name) => resolved.Wrap(ImageSources.Open(name, store,
+            reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference)), name);
 
         if (request.Dockerfile?.CacheTo is { } cacheTo) CacheReference(cacheTo, "ContainerCacheTo");
-        if (request.IsMultiPlatform) return await BuildIndexAsync(request, store, registries, OpenImage, clock, logger, cancellationToken).ConfigureAwait(false);
+        if (request.IsMultiPlatform) return await BuildIndexAsync(request, store, registries, OpenImage, resolved, clock, logger, cancellationToken).ConfigureAwait(false);
 
         var (image, step, steps, records) = request.Dockerfile is { } dockerfile
             ? await BuildDockerfileAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken).ConfigureAwait(false)
@@ -83,6 +86,7 @@ public static class ImageBuilder
         foreach (var layer in image.Layers) store.Touch(layer.Descriptor.Digest);
         if (request.Dockerfile?.CacheTo is { } target)
             await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
+        await SupplyChainSteps.WriteAsync(request, [image], null, resolved, store, registries, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = Reference(request);
         var counters = registries.Counters;
@@ -107,7 +111,7 @@ public static class ImageBuilder
     /// the output (images first, then the index, then the tags).
     /// </summary>
     private static async Task<ImageBuildResult> BuildIndexAsync(ImageBuildRequest request, BlobStore store, RegistryClient registries,
-        Func<string, IImageSource> openImage, Stopwatch clock, ILogger logger, CancellationToken cancellationToken)
+        Func<string, IImageSource> openImage, BaseImageRecorder resolved, Stopwatch clock, ILogger logger, CancellationToken cancellationToken)
     {
         var images = new List<IImage>();
         var records = new List<StepRecord>();
@@ -151,6 +155,7 @@ public static class ImageBuilder
         string destination = await output.WriteIndexAsync(index, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
         if (request.Dockerfile?.CacheTo is { } target)
             await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
+        await SupplyChainSteps.WriteAsync(request, images, (index.Index.MediaType, index.IndexBytes), resolved, store, registries, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = Reference(request);
         var counters = registries.Counters;

@@ -340,6 +340,18 @@ public static class DiagnosticCodes
     /// <summary>The local engine program (docker, podman) was not found.</summary>
     public const string LocalEngineNotFound = "LIV6003";
 
+    // Supply chain (src/Tasks/SupplyChain: SBOM, provenance, referrers, signatures, metadata file).
+    /// <summary>ContainerSigningKey cannot be read, is encrypted, or is not a PEM EC P-256 or RSA (2048+) private key.</summary>
+    public const string SigningKeyUnusable = "LIV2400";
+    /// <summary>ContainerSigningKey is set but the image is not pushed: a cosign signature lives in a registry.</summary>
+    public const string SigningNeedsRegistry = "LIV2401";
+    /// <summary>The referrers tag (<c>sha256-HEX</c>) of a registry without the referrers API names something other than an OCI index.</summary>
+    public const string ReferrersTagNotIndex = "LIV3040";
+    /// <summary>Warning: a package record of the image (dpkg status, METADATA...) is too large to read; its packages are not in the SBOM.</summary>
+    public const string PackageRecordSkipped = "LIV4300";
+    /// <summary>The metadata, digest, SBOM or provenance file cannot be written.</summary>
+    public const string SupplyChainWriteFailed = "LIV6050";
+
     // 9xxx: internal
     /// <summary>A bug: an exception Livrable did not expect.</summary>
     public const string Internal = "LIV9001";
