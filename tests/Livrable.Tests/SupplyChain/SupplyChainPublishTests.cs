@@ -239,7 +239,8 @@ public sealed partial class SupplyChainPublishTests : IDisposable
         baseBuild.EnsureSuccess();
         var env = new Dictionary<string, string> { ["LIVRABLE_TEST_SECRET"] = SecretCanary };
         var result = (await Tools.DotnetAsync(_temp.Path, "publish", _temp["df", "df.csproj"],
-            ["-v:d", "-p:ContainerGenerateSbom=true", "-p:ContainerProvenance=true", $"-p:ContainerMetadataFile={_temp["df-meta.json"]}",
+            // Normal verbosity, the default: a detailed log shows every task parameter, build arguments included (MSBuild's own logging).
+            ["-p:ContainerGenerateSbom=true", "-p:ContainerProvenance=true", $"-p:ContainerMetadataFile={_temp["df-meta.json"]}",
              $"-p:ContainerArchiveOutputPath={_temp["out", "df.tar"]}", $"-bl:{_temp["df.binlog"]}"], env)).EnsureSuccess();
 
         string provenancePath = _temp["out", "df.provenance.json"];
@@ -258,7 +259,7 @@ public sealed partial class SupplyChainPublishTests : IDisposable
         await Tools.PythonAsync("import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))", sbomPath, Schema);
 
         // The canaries: in no artifact, not in the log; the secret not in the binlog either (the build argument is an
-        // item of the project file, which a binlog embeds by design).
+        // item of the project file, which a binlog embeds by design, as it does every property and item).
         AssertNowhere(BuildArgCanary, result, sbomPath, provenancePath, _temp["df-meta.json"]);
         AssertNowhere(SecretCanary, result, sbomPath, provenancePath, _temp["df-meta.json"], _temp["out", "df.tar"]);
         Assert.DoesNotContain(SecretCanary, BinlogText(_temp["df.binlog"]), StringComparison.Ordinal);
