@@ -79,14 +79,15 @@ public static class ImageBuilder
         await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
 
-        var output = ChooseOutput(request, registries, logger);
+        var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, [image], null, resolved, store, logger, cancellationToken).ConfigureAwait(false);
+        var output = ChooseOutput(request, registries, logger, documents);
         logger.Info($"[{step}/{steps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
         string destination = await output.WriteAsync(image, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
         // Everything the image is made of was used now: least-recently-used eviction keeps it longest.
         foreach (var layer in image.Layers) store.Touch(layer.Descriptor.Digest);
         if (request.Dockerfile?.CacheTo is { } target)
             await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
-        await SupplyChainSteps.WriteAsync(request, [image], null, resolved, store, registries, logger, cancellationToken).ConfigureAwait(false);
+        await SupplyChainSteps.FinishAsync(supplyChain, documents, registries, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = Reference(request);
         var counters = registries.Counters;
@@ -150,12 +151,13 @@ public static class ImageBuilder
 
         var index = new BuiltIndex(request.Format, images);
         await store.PutAsync(index.IndexBytes, cancellationToken).ConfigureAwait(false);
-        var output = ChooseOutput(request, registries, logger);
+        var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, images, (index.Index.MediaType, index.IndexBytes), resolved, store, logger, cancellationToken).ConfigureAwait(false);
+        var output = ChooseOutput(request, registries, logger, documents);
         logger.Info($"Writing {request.Repository}:{string.Join(",", request.Tags)} ({(index.Index.MediaType == MediaTypes.DockerManifestList ? "manifest list" : "index")} of {images.Count} images)");
         string destination = await output.WriteIndexAsync(index, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
         if (request.Dockerfile?.CacheTo is { } target)
             await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
-        await SupplyChainSteps.WriteAsync(request, images, (index.Index.MediaType, index.IndexBytes), resolved, store, registries, logger, cancellationToken).ConfigureAwait(false);
+        await SupplyChainSteps.FinishAsync(supplyChain, documents, registries, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = Reference(request);
         var counters = registries.Counters;
@@ -282,10 +284,10 @@ public static class ImageBuilder
         return config;
     }
 
-    private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger)
+    private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger, SupplyChainDocuments documents)
     {
         if (request.Registry is not null) return new RegistryOutput(registries, request.Registry, logger);
         if (request.LocalEngine is not null) return new LocalEngineOutput(request.LocalEngine, request.Created);
-        return new ArchiveOutput(request.ArchivePath!, request.Created);
+        return new ArchiveOutput(request.ArchivePath!, request.Created) { Attachments = SupplyChainSteps.Attachments(documents) };
     }
 }

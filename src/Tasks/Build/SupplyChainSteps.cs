@@ -7,18 +7,37 @@ using Livrable.SupplyChain;
 namespace Livrable.Build;
 
 /// <summary>
-/// The pipeline's one hook into SupplyChain/: once the image (or index) is written, the request's supply-chain
-/// options are turned into a <see cref="SupplyChainBuild"/> of plain values and handed to <see cref="SupplyChainWriter"/>.
+/// The pipeline's hooks into SupplyChain/: the request's supply-chain options and the built images as a
+/// <see cref="SupplyChainBuild"/> of plain values; before the output, the documents (which a tarball carries); after
+/// it, attaching, signing and the metadata file (<see cref="SupplyChainWriter"/>).
 /// </summary>
 internal static class SupplyChainSteps
 {
-    /// <summary>Writes the metadata file, SBOM, provenance and signatures <paramref name="request"/> asks for; nothing when it asks none.</summary>
-    public static async Task WriteAsync(ImageBuildRequest request, IReadOnlyList<IImage> images, (string MediaType, byte[] Bytes)? index,
-        BaseImageRecorder resolved, BlobStore store, RegistryClient registries, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>The SBOMs and provenance asked for, written beside the output; none when nothing is asked.</summary>
+    public static async Task<(SupplyChainBuild? Build, SupplyChainDocuments Documents)> PrepareAsync(ImageBuildRequest request, IReadOnlyList<IImage> images,
+        (string MediaType, byte[] Bytes)? index, BaseImageRecorder resolved, BlobStore store, ILogger logger, CancellationToken cancellationToken)
     {
-        if (!request.SupplyChain.Any) return;
+        if (!request.SupplyChain.Any) return (null, SupplyChainDocuments.None);
+        var build = Describe(request, images, index, resolved, store);
+        return (build, await SupplyChainWriter.PrepareAsync(build, logger, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Attaches, signs and writes the metadata file, once the image is written.</summary>
+    public static async Task FinishAsync(SupplyChainBuild? build, SupplyChainDocuments documents, RegistryClient registries, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (build is null) return;
+        await SupplyChainWriter.FinishAsync(build, documents, registries, logger, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The documents as a tarball's attachments (its OCI layout lists them beside the image).</summary>
+    public static IReadOnlyList<Outputs.Attachment> Attachments(SupplyChainDocuments documents)
+        => documents.Artifacts.Select(a => new Outputs.Attachment(a.Descriptor, a.ManifestBytes, a.Blobs)).ToList();
+
+    private static SupplyChainBuild Describe(ImageBuildRequest request, IReadOnlyList<IImage> images, (string MediaType, byte[] Bytes)? index,
+        BaseImageRecorder resolved, BlobStore store)
+    {
         var dockerfile = request.Dockerfile;
-        var build = new SupplyChainBuild
+        return new SupplyChainBuild
         {
             Options = request.SupplyChain,
             Repository = request.Repository,
@@ -43,6 +62,5 @@ internal static class SupplyChainSteps
             EntryIndexDirectory = Path.Combine(store.Root, "cache", "trees"),
             TempDirectory = store.TempDirectory,
         };
-        await SupplyChainWriter.WriteAsync(build, registries, logger, cancellationToken).ConfigureAwait(false);
     }
 }

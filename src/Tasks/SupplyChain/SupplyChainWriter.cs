@@ -14,24 +14,39 @@ namespace Livrable.SupplyChain;
 public sealed record SupplyChainResult(IReadOnlyList<string> SbomPaths, string? ProvenancePath, IReadOnlyList<string> Signatures);
 
 /// <summary>
-/// The step after an image is written: the SBOM of each image, the provenance of the build, both written beside the
-/// tarball and attached to the pushed image as OCI 1.1 referrers; cosign signatures of the pushed manifests; then the
-/// metadata and digest files, which name all of it. Runs only what <see cref="SupplyChainOptions"/> asks.
+/// The documents of a build, made before the image is written (they depend only on the image and its inputs), so the
+/// tarball can carry them: the SBOM of each image and the provenance, as files and as OCI artifacts about the image.
+/// </summary>
+public sealed record SupplyChainDocuments(IReadOnlyList<(IImage Image, Artifact Artifact, string Path)> Sboms, (Artifact Artifact, string Path)? Provenance)
+{
+    /// <summary>Nothing asked.</summary>
+    public static SupplyChainDocuments None { get; } = new([], null);
+
+    /// <summary>Every artifact, SBOMs first: what a tarball's OCI layout lists beside the image.</summary>
+    public IReadOnlyList<Artifact> Artifacts => [.. Sboms.Select(s => s.Artifact), .. Provenance is { } p ? [p.Artifact] : Array.Empty<Artifact>()];
+}
+
+/// <summary>
+/// The steps around writing an image: before, the SBOM of each image and the provenance of the build, written beside
+/// the tarball (<see cref="PrepareAsync"/>); after, the same documents attached to the pushed image as OCI 1.1
+/// referrers, cosign signatures of the pushed manifests, then the metadata and digest files, which name all of it
+/// (<see cref="FinishAsync"/>). Runs only what <see cref="SupplyChainOptions"/> asks.
 /// </summary>
 public static class SupplyChainWriter
 {
-    /// <summary>Writes what <paramref name="build"/>'s options ask; <paramref name="registries"/> pushes when the image went to a registry.</summary>
-    /// <exception cref="LivrableException">LIV6050 when a file cannot be written; LIV2400 for an unusable signing key; the registry's errors.</exception>
-    public static async Task<SupplyChainResult> WriteAsync(SupplyChainBuild build, RegistryClient registries, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>Makes and writes the SBOMs and provenance <paramref name="build"/>'s options ask for.</summary>
+    /// <exception cref="LivrableException">LIV6050 when a file cannot be written; LIV2400/LIV2401 for a signing key that cannot be used.</exception>
+    public static async Task<SupplyChainDocuments> PrepareAsync(SupplyChainBuild build, ILogger logger, CancellationToken cancellationToken)
     {
         var options = build.Options;
-        if (!options.Any) return new SupplyChainResult([], null, []);
-        // A key that cannot be used fails before anything is attached.
-        using var signer = options.SigningKeyPath is { } keyPath ? LoadSigner(build, keyPath) : null;
+        if (!options.Any) return SupplyChainDocuments.None;
+        // A key that cannot be used fails before anything is written or pushed.
+        if (options.SigningKeyPath is { } keyPath) LoadSigner(build, keyPath).Dispose();
         var redaction = new Redaction(build.SecretValues);
         string outputBase = options.OutputBase ?? (build.ArchivePath is { } archive ? StripTar(archive) : Path.GetFullPath(build.Repository.Replace('/', '-') + "-" + build.Tags[0]));
+        var annotations = new Dictionary<string, string> { ["org.opencontainers.image.created"] = Documents.Time(build.Created) };
 
-        var sboms = new List<(IImage Image, byte[] Bytes, string Path)>();
+        var sboms = new List<(IImage, Artifact, string)>();
         if (options.GenerateSbom)
         {
             foreach (var image in build.Images)
@@ -45,40 +60,45 @@ public static class SupplyChainWriter
                 string path = build.Images.Count == 1 ? outputBase + ".spdx.json" : $"{outputBase}.{PlatformSuffix(platform)}.spdx.json";
                 await WriteFileAsync(path, document, "SBOM", cancellationToken).ConfigureAwait(false);
                 logger.Info($"SBOM: {unique.Count} packages in {image.Digest.Hex[..12]} ({platform}) -> {path}");
-                sboms.Add((image, document, path));
+                var subject = new Descriptor(image.Manifest.MediaType, image.Digest, image.ManifestBytes.Length);
+                sboms.Add((image, new Artifact(SpdxDocument.MediaType, document, subject, annotations), path));
             }
         }
 
-        byte[]? provenance = null;
-        string? provenancePath = null;
+        (Artifact, string)? provenance = null;
         if (options.Provenance)
         {
-            provenance = SlsaProvenance.Create(Facts(build, redaction));
-            provenancePath = outputBase + ".provenance.json";
-            await WriteFileAsync(provenancePath, provenance, "provenance", cancellationToken).ConfigureAwait(false);
-            logger.Info($"Provenance: SLSA v1 of {build.Digest.Hex[..12]} -> {provenancePath}");
+            byte[] statement = SlsaProvenance.Create(Facts(build, redaction));
+            string path = outputBase + ".provenance.json";
+            await WriteFileAsync(path, statement, "provenance", cancellationToken).ConfigureAwait(false);
+            logger.Info($"Provenance: SLSA v1 of {build.Digest.Hex[..12]} -> {path}");
+            var withType = new Dictionary<string, string>(annotations) { ["in-toto.io/predicate-type"] = SlsaProvenance.PredicateType };
+            provenance = (new Artifact(SlsaProvenance.MediaType, statement, build.Descriptor, withType), path);
         }
+        return new SupplyChainDocuments(sboms, provenance);
+    }
 
+    /// <summary>
+    /// After the image is written: attaches <paramref name="documents"/> to the pushed image, signs the pushed
+    /// manifests, writes the metadata and digest files; <paramref name="registries"/> pushes when the image went to a registry.
+    /// </summary>
+    /// <exception cref="LivrableException">LIV6050 when a file cannot be written; LIV3040 for a referrers tag that is not an index; the registry's errors.</exception>
+    public static async Task<SupplyChainResult> FinishAsync(SupplyChainBuild build, SupplyChainDocuments documents, RegistryClient registries, ILogger logger, CancellationToken cancellationToken)
+    {
+        var options = build.Options;
+        if (!options.Any) return new SupplyChainResult([], null, []);
         var signatures = new List<string>();
         if (build.Registry is { } registry)
         {
-            var annotations = new Dictionary<string, string> { ["org.opencontainers.image.created"] = Documents.Time(build.Created) };
-            foreach (var (image, bytes, _) in sboms)
+            foreach (var (image, artifact, _) in documents.Sboms)
+                await ReferrersPublisher.PushAsync(registries, registry, build.Repository, image.Digest, [artifact], logger, cancellationToken).ConfigureAwait(false);
+            if (documents.Provenance is { } provenance)
+                await ReferrersPublisher.PushAsync(registries, registry, build.Repository, build.Digest, [provenance.Artifact], logger, cancellationToken).ConfigureAwait(false);
+            if (documents.Artifacts.Count > 0)
+                logger.Info($"Attached {documents.Artifacts.Count} artifact(s) to {build.Name}@{build.Digest} as OCI referrers.");
+            if (options.SigningKeyPath is { } keyPath)
             {
-                var subject = new Descriptor(image.Manifest.MediaType, image.Digest, image.ManifestBytes.Length);
-                await ReferrersPublisher.PushAsync(registries, registry, build.Repository, image.Digest,
-                    [new Artifact(SpdxDocument.MediaType, bytes, subject, annotations)], logger, cancellationToken).ConfigureAwait(false);
-            }
-            if (provenance is not null)
-            {
-                var withType = new Dictionary<string, string>(annotations) { ["in-toto.io/predicate-type"] = SlsaProvenance.PredicateType };
-                await ReferrersPublisher.PushAsync(registries, registry, build.Repository, build.Digest,
-                    [new Artifact(SlsaProvenance.MediaType, provenance, build.Descriptor, withType)], logger, cancellationToken).ConfigureAwait(false);
-            }
-            if (sboms.Count > 0 || provenance is not null)
-                logger.Info($"Attached {sboms.Count + (provenance is null ? 0 : 1)} artifact(s) to {build.Name}@{build.Digest} as OCI referrers.");
-            if (signer is not null)
-            {
+                using var signer = LoadSigner(build, keyPath);
                 var digests = new List<Digest> { build.Digest };
                 if (build.Index is not null) digests.AddRange(build.Images.Select(i => i.Digest));
                 foreach (var digest in digests)
@@ -95,7 +115,7 @@ public static class SupplyChainWriter
             }
         }
 
-        var result = new SupplyChainResult(sboms.Select(s => s.Path).ToList(), provenancePath, signatures);
+        var result = new SupplyChainResult(documents.Sboms.Select(s => s.Path).ToList(), documents.Provenance?.Path, signatures);
         if (options.MetadataFile is { } metadataPath)
             await WriteFileAsync(Path.GetFullPath(metadataPath), MetadataFile.Create(build, result), "metadata", cancellationToken).ConfigureAwait(false);
         if (options.DigestFile is { } digestPath)

@@ -258,11 +258,34 @@ public sealed partial class SupplyChainPublishTests : IDisposable
             d => "sha256:" + d.GetProperty("digest").GetProperty("sha256").GetString() == baseDigest);
         await Tools.PythonAsync("import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))", sbomPath, Schema);
 
+        // The tarball's OCI layout lists both documents beside the image, as artifacts whose subject is it; skopeo
+        // still reads the image by its tag.
+        string tarball = _temp["out", "df.tar"];
+        var index = JsonDocument.Parse((await Tools.RunCheckedAsync("tar", "-xOf", tarball, "index.json")).Stdout).RootElement.GetProperty("manifests").EnumerateArray().ToList();
+        string imageDigest = index[0].GetProperty("digest").GetString()!;
+        Assert.Equal(imageDigest, JsonDocument.Parse(await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{tarball}:v1") is var s ? s.Stdout : "").RootElement.GetProperty("Digest").GetString());
+        var documents = new List<byte[]>();
+        foreach (var entry in index.Skip(1))
+        {
+            var manifest = JsonDocument.Parse(await TarMemberAsync(tarball, entry.GetProperty("digest").GetString()!)).RootElement;
+            Assert.Equal(imageDigest, manifest.GetProperty("subject").GetProperty("digest").GetString());
+            documents.Add(Encoding.UTF8.GetBytes(await TarMemberAsync(tarball, manifest.GetProperty("layers")[0].GetProperty("digest").GetString()!)));
+        }
+        Assert.Equal([File.ReadAllBytes(sbomPath), File.ReadAllBytes(provenancePath)], documents);
+
         // The canaries: in no artifact, not in the log; the secret not in the binlog either (the build argument is an
         // item of the project file, which a binlog embeds by design, as it does every property and item).
         AssertNowhere(BuildArgCanary, result, sbomPath, provenancePath, _temp["df-meta.json"]);
         AssertNowhere(SecretCanary, result, sbomPath, provenancePath, _temp["df-meta.json"], _temp["out", "df.tar"]);
         Assert.DoesNotContain(SecretCanary, BinlogText(_temp["df.binlog"]), StringComparison.Ordinal);
+    }
+
+    /// <summary>A blob of a tarball's OCI layout, read with tar, its digest checked.</summary>
+    private static async Task<string> TarMemberAsync(string tarball, string digest)
+    {
+        string text = (await Tools.RunCheckedAsync("tar", "-xOf", tarball, "blobs/sha256/" + digest["sha256:".Length..])).Stdout;
+        Assert.Equal(digest, OciRegistryReader.Sha256(Encoding.UTF8.GetBytes(text)));
+        return text;
     }
 
     private async Task<ToolResult> PublishAsync(string name)
