@@ -204,7 +204,24 @@ public sealed partial class SupplyChainPublishTests : IDisposable
         Assert.Single(after, r => r.GetProperty("artifactType").GetString() == "application/spdx+json");
         Assert.Single(after, r => r.GetProperty("artifactType").GetString() == "application/vnd.in-toto+json");
         Assert.Contains(after, r => r.GetProperty("digest").GetString() == foreign);
+
+        // VerifyContainerImage: the signature with the right key, the attestations' subjects, and a rebuild to the same
+        // digest; another key is LIV3041.
+        // dotnet publish builds Release (PublishRelease); dotnet msbuild must be told, or the rebuild is another app.
+        var verified = await VerifyAsync(_temp["key.pub"], "-p:ContainerVerifyRebuild=true", "-p:Configuration=Release");
+        Assert.True(verified.ExitCode == 0, verified.Stdout);
+        Assert.Contains($"Verified {_registry.Registry}/app@{digest}: 1 signature(s), 2 attestation(s) about it.", verified.Stdout);
+        Assert.Contains($"Rebuilt app: {digest}, the pushed digest.", verified.Stdout);
+        var refused = await VerifyAsync(_temp["other.pub"]);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("LIV3041", refused.Stdout);
     }
+
+    private Task<ToolResult> VerifyAsync(string publicKey, params string[] properties)
+        => Tools.DotnetAsync(_temp.Path, "msbuild", _temp["app", "app.csproj"],
+            ["-t:VerifyContainerImage", $"-p:ContainerRegistry={_registry.Registry}", $"-p:ContainerVerifyKey={publicKey}",
+             $"-p:ContainerStateDirectory={_temp["verify-state"]}", .. properties],
+            new Dictionary<string, string> { ["DOCKER_CONFIG"] = _temp["docker"] });
 
     [Fact]
     public async Task A_dockerfile_build_redacts_secret_arguments_and_never_writes_a_secret()
