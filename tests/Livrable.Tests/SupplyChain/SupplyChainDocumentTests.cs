@@ -73,6 +73,37 @@ public sealed class SupplyChainDocumentTests : IDisposable
         Assert.Equal("(MIT OR Apache-2.0)", PackageDatabases.License("(MIT OR Apache-2.0)"));
     }
 
+    [Fact]
+    public async Task The_inventory_reads_the_final_file_system_and_the_shared_frameworks()
+    {
+        var store = new Livrable.Store.BlobStore(_temp["store"]);
+        var image = await TestImages.BuildAsync(store, [
+            new Dictionary<string, string>
+            {
+                ["var/lib/dpkg/status"] = "Package: libc6\nStatus: install ok installed\nVersion: 2.36\nArchitecture: amd64\n",
+                ["lib/apk/db/installed"] = "P:musl\nV:1.2.4-r2\nA:x86_64\n",
+                ["etc/os-release"] = "PRETTY_NAME=\"x\"\nID=ubuntu\n",
+                ["usr/share/dotnet/shared/Microsoft.NETCore.App/8.0.11/System.Private.CoreLib.dll"] = "x",
+                ["usr/lib/python3/site-packages/six-1.16.0.dist-info/METADATA"] = "Name: six\nVersion: 1.16.0\n",
+                ["app/node_modules/left-pad/package.json"] = """{"name":"left-pad","version":"1.3.0"}""",
+                ["app/node_modules/left-pad/lib/package.json"] = """{"name":"not-a-package","version":"0"}""",
+            },
+            // A later layer removes the Python package (a whiteout) and the apk database: gone from the final file system.
+            new Dictionary<string, string>
+            {
+                ["usr/lib/python3/site-packages/.wh.six-1.16.0.dist-info"] = "",
+                ["lib/apk/db/.wh.installed"] = "",
+            },
+        ]);
+        var packages = await ImageInventory.ReadAsync(image.Layers, "linux-x64", null, _temp["inventory"], NullLogger.Instance, CancellationToken.None);
+        Assert.Equal([
+            "pkg:deb/ubuntu/libc6@2.36?arch=amd64",
+            "pkg:npm/left-pad@1.3.0",
+            "pkg:nuget/Microsoft.NETCore.App.Runtime.linux-x64@8.0.11",
+        ], packages.Select(p => p.Purl));
+        Assert.False(Directory.Exists(_temp["inventory"]));
+    }
+
     [Theory]
     [InlineData("API_TOKEN", true)]
     [InlineData("npm_auth", true)]
