@@ -66,7 +66,7 @@ public static class ImageBuilder
         using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries }, store, logger);
 
         // Every image the build resolves is recorded, for the metadata file and the provenance (SupplyChain/).
-        var resolved = new BaseImageRecorder();
+        var resolved = new ResolvedInputs();
         IImageSource OpenImage(string name) => resolved.Wrap(ImageSources.Open(name, store,
             reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference)), name);
 
@@ -74,7 +74,7 @@ public static class ImageBuilder
         if (request.IsMultiPlatform) return await BuildIndexAsync(request, store, registries, OpenImage, resolved, clock, logger, cancellationToken).ConfigureAwait(false);
 
         var (image, step, steps, records) = request.Dockerfile is { } dockerfile
-            ? await BuildDockerfileAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken).ConfigureAwait(false)
+            ? await BuildDockerfileAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken, resolved).ConfigureAwait(false)
             : await BuildFromBaseAsync(request, store, OpenImage, logger, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
@@ -112,7 +112,7 @@ public static class ImageBuilder
     /// the output (images first, then the index, then the tags).
     /// </summary>
     private static async Task<ImageBuildResult> BuildIndexAsync(ImageBuildRequest request, BlobStore store, RegistryClient registries,
-        Func<string, IImageSource> openImage, BaseImageRecorder resolved, Stopwatch clock, ILogger logger, CancellationToken cancellationToken)
+        Func<string, IImageSource> openImage, ResolvedInputs resolved, Stopwatch clock, ILogger logger, CancellationToken cancellationToken)
     {
         var images = new List<IImage>();
         var records = new List<StepRecord>();
@@ -138,7 +138,7 @@ public static class ImageBuilder
                 var single = request with { Platform = platform, Platforms = [] };
                 IReadOnlyCollection<StepRecord> platformRecords;
                 (image, _, _, platformRecords) = request.Dockerfile is { } dockerfile
-                    ? await BuildDockerfileAsync(single, dockerfile, store, registries, openImage, logger, cancellationToken).ConfigureAwait(false)
+                    ? await BuildDockerfileAsync(single, dockerfile, store, registries, openImage, logger, cancellationToken, resolved).ConfigureAwait(false)
                     : await BuildFromBaseAsync(single, store, openImage, logger, cancellationToken).ConfigureAwait(false);
                 records.AddRange(platformRecords);
             }
@@ -210,7 +210,7 @@ public static class ImageBuilder
     /// </summary>
     private static async Task<(BuiltImage Image, int Step, int Steps, IReadOnlyCollection<StepRecord> Records)> BuildDockerfileAsync(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
-        ILogger logger, CancellationToken cancellationToken)
+        ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null)
     {
         string path = Path.GetFullPath(dockerfile.DockerfilePath);
         if (!File.Exists(path))
@@ -238,6 +238,7 @@ public static class ImageBuilder
             DockerfilePath = path,
             Store = store,
             OpenImage = openImage,
+            Downloaded = resolved is null ? null : resolved.Downloaded,
             Logger = logger,
             TempDirectory = Path.Combine(store.TempDirectory, $"dockerfile-{Guid.NewGuid():N}"),
         });

@@ -15,7 +15,7 @@ internal static class SupplyChainSteps
 {
     /// <summary>The SBOMs and provenance asked for, written beside the output; none when nothing is asked.</summary>
     public static async Task<(SupplyChainBuild? Build, SupplyChainDocuments Documents)> PrepareAsync(ImageBuildRequest request, IReadOnlyList<IImage> images,
-        (string MediaType, byte[] Bytes)? index, BaseImageRecorder resolved, BlobStore store, ILogger logger, CancellationToken cancellationToken)
+        (string MediaType, byte[] Bytes)? index, ResolvedInputs resolved, BlobStore store, ILogger logger, CancellationToken cancellationToken)
     {
         if (!request.SupplyChain.Any) return (null, SupplyChainDocuments.None);
         var build = Describe(request, images, index, resolved, store);
@@ -34,7 +34,7 @@ internal static class SupplyChainSteps
         => documents.Artifacts.Select(a => new Outputs.Attachment(a.Descriptor, a.ManifestBytes, a.Blobs)).ToList();
 
     private static SupplyChainBuild Describe(ImageBuildRequest request, IReadOnlyList<IImage> images, (string MediaType, byte[] Bytes)? index,
-        BaseImageRecorder resolved, BlobStore store)
+        ResolvedInputs resolved, BlobStore store)
     {
         var dockerfile = request.Dockerfile;
         return new SupplyChainBuild
@@ -48,6 +48,7 @@ internal static class SupplyChainSteps
             Images = images,
             Index = index,
             BaseImages = resolved.Images,
+            Downloads = resolved.Downloads,
             BaseImage = dockerfile is null && request.PlatformImages.Count == 0 ? request.BaseImage : null,
             DockerfilePath = dockerfile?.DockerfilePath,
             ContextDirectory = dockerfile?.ContextDirectory,

@@ -28,7 +28,7 @@ public sealed record SupplyChainBuild
     /// <summary>The index over <see cref="Images"/>, when the build wrote one (its bytes and media type).</summary>
     public (string MediaType, byte[] Bytes)? Index { get; init; }
 
-    /// <summary>Bases and named contexts resolved (<see cref="BaseImageRecorder"/>).</summary>
+    /// <summary>Bases and named contexts resolved (<see cref="ResolvedInputs"/>).</summary>
     public IReadOnlyList<ResolvedImage> BaseImages { get; init; } = [];
 
     /// <summary>The base image as asked, in properties mode.</summary>

@@ -189,6 +189,9 @@ public sealed partial class SupplyChainPublishTests : IDisposable
         string keyBody = File.ReadAllLines(_temp["key.pem"]).Where(l => !l.StartsWith("-----", StringComparison.Ordinal)).First();
         AssertNowhere(_registry.Credentials!.Value.Password, first, sbomPath, provenancePath, _temp["first", "metadata.json"]);
         AssertNowhere(keyBody, first, sbomPath, provenancePath, _temp["first", "metadata.json"]);
+        string binlog = BinlogText(_temp["first", "publish.binlog"]);
+        Assert.DoesNotContain(_registry.Credentials!.Value.Password, binlog, StringComparison.Ordinal);
+        Assert.DoesNotContain(keyBody, binlog, StringComparison.Ordinal);
 
         // Another client's referrer stays listed when Livrable updates the referrers tag again.
         string foreign = await PushForeignReferrerAsync(reader, digest, raw.Length);
@@ -227,13 +230,33 @@ public sealed partial class SupplyChainPublishTests : IDisposable
     public async Task A_dockerfile_build_redacts_secret_arguments_and_never_writes_a_secret()
     {
         Directory.CreateDirectory(_temp["df"]);
-        File.WriteAllText(_temp["df", "Dockerfile"], """
+        // ADD of a URL: the provenance names it with the sha256 of what it served.
+        byte[] served = "downloaded by ADD\n"u8.ToArray();
+        int port = RegistryFixture.FreePort();
+        using var listener = new System.Net.HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        _ = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                System.Net.HttpListenerContext context;
+                try { context = await listener.GetContextAsync(); }
+                catch (Exception e) when (e is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException) { return; }
+                context.Response.ContentLength64 = served.Length;
+                await context.Response.OutputStream.WriteAsync(served);
+                context.Response.Close();
+            }
+        });
+        string url = $"http://127.0.0.1:{port}/data.txt";
+        File.WriteAllText(_temp["df", "Dockerfile"], $"""
             FROM base
             ARG API_TOKEN
             ARG MIRROR
             ARG PLAIN
             RUN --mount=type=secret,id=tok ["/bin/busybox", "sh", "-c", "test -s /run/secrets/tok"]
             COPY hello.txt /hello.txt
+            ADD {url} /data.txt
             """);
         File.WriteAllText(_temp["df", "hello.txt"], "hello\n");
         File.WriteAllText(_temp["df", "df.csproj"], $"""
@@ -273,6 +296,8 @@ public sealed partial class SupplyChainPublishTests : IDisposable
         string baseDigest = await BaseManifestDigestAsync(_temp["base", "base.tar"]);
         Assert.Contains(provenance.RootElement.GetProperty("predicate").GetProperty("buildDefinition").GetProperty("resolvedDependencies").EnumerateArray(),
             d => "sha256:" + d.GetProperty("digest").GetProperty("sha256").GetString() == baseDigest);
+        Assert.Contains(provenance.RootElement.GetProperty("predicate").GetProperty("buildDefinition").GetProperty("resolvedDependencies").EnumerateArray(),
+            d => d.GetProperty("uri").GetString() == url && "sha256:" + d.GetProperty("digest").GetProperty("sha256").GetString() == OciRegistryReader.Sha256(served));
         await Tools.PythonAsync("import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))", sbomPath, Schema);
 
         // The tarball's OCI layout lists both documents beside the image, as artifacts whose subject is it; skopeo

@@ -14,12 +14,32 @@ namespace Livrable.SupplyChain;
 public sealed record ResolvedImage(string Name, Digest Digest, Digest? IndexDigest, Platform Platform, string? Registry, string? Repository);
 
 /// <summary>
-/// Records every image a build resolves through the sources it opens (bases, named contexts, <c>COPY --from</c>
-/// images), so that the metadata file and the provenance name them by digest. One per build; thread-safe.
+/// Records what a build fetched: every image it resolves through the sources it opens (bases, named contexts,
+/// <c>COPY --from</c> images) and every URL ADD downloaded, each by digest, so that the metadata file and the
+/// provenance name them. One per build; thread-safe.
 /// </summary>
-public sealed class BaseImageRecorder
+public sealed class ResolvedInputs
 {
     private readonly List<ResolvedImage> _images = [];
+    private readonly List<(string Url, Digest Digest)> _downloads = [];
+
+    /// <summary>The URLs ADD downloaded and the sha256 of what each gave, each once, in the order downloaded.</summary>
+    public IReadOnlyList<(string Url, Digest Digest)> Downloads
+    {
+        get
+        {
+            lock (_downloads) return _downloads.ToList();
+        }
+    }
+
+    /// <summary>Records that <paramref name="url"/> gave bytes of <paramref name="digest"/>.</summary>
+    public void Downloaded(Uri url, Digest digest)
+    {
+        lock (_downloads)
+        {
+            if (!_downloads.Contains((url.ToString(), digest))) _downloads.Add((url.ToString(), digest));
+        }
+    }
 
     /// <summary>The images resolved so far, each once, in the order first resolved.</summary>
     public IReadOnlyList<ResolvedImage> Images
@@ -41,7 +61,7 @@ public sealed class BaseImageRecorder
         }
     }
 
-    private sealed class RecordingSource(IImageSource inner, string name, BaseImageRecorder recorder) : IImageSource
+    private sealed class RecordingSource(IImageSource inner, string name, ResolvedInputs recorder) : IImageSource
     {
         public string Description => inner.Description;
 
