@@ -9,7 +9,7 @@ namespace Livrable.Build;
 /// Framework task writes it as JSON for <c>Livrable.Cli</c>, which reads it back: both paths share this mapping, so
 /// they cannot drift. Property names are the task's parameter names, which are also the JSON names.
 /// </summary>
-public sealed class ImageBuildParameters
+public sealed partial class ImageBuildParameters
 {
     public string BaseImage { get; set; } = "";
     public string? RuntimeIdentifier { get; set; }
@@ -234,6 +234,7 @@ public sealed class ImageBuildParameters
                 ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
             StateMaxSize = Store.StatePruner.ParseSize(StateMaxSize),
             InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
+            SupplyChain = ToSupplyChainOptions(),
         };
     }
 
@@ -280,7 +281,7 @@ public sealed class ImageBuildParameters
         if (r.Dockerfile is { } build)
         {
             yield return $"Livrable request: Dockerfile {build.DockerfilePath}, context {build.ContextDirectory}, target {build.Target ?? "(last stage)"}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
-            yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + a.Value))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}] cache from=[{string.Join(", ", build.CacheFrom)}] cache to={build.CacheTo ?? "-"}";
+            yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + (SupplyChain.Redaction.IsSecretName(a.Key) ? SupplyChain.Redaction.Redacted : a.Value)))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}] cache from=[{string.Join(", ", build.CacheFrom)}] cache to={build.CacheTo ?? "-"}";
             yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
             yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize}";
             if (r.Platforms.Count > 0) yield return $"  platforms=[{string.Join(", ", r.Platforms)}]";

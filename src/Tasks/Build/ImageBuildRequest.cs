@@ -92,6 +92,9 @@ public sealed record ImageBuildRequest
 
     /// <summary>Write every layer again rather than reuse the blob that unchanged inputs produced before.</summary>
     public bool NoCache { get; init; }
+
+    /// <summary>The metadata file, SBOM, provenance and signature asked for (nothing by default); see SupplyChain/.</summary>
+    public SupplyChain.SupplyChainOptions SupplyChain { get; init; } = new();
 }
 
 /// <summary>A single-platform image already built, by <paramref name="Image"/> reference (<c>archive:FILE</c>...), for <paramref name="Platform"/>.</summary>

@@ -8,6 +8,7 @@ using Livrable.Outputs;
 using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
+using Livrable.SupplyChain;
 
 namespace Livrable.Build;
 
@@ -60,25 +61,29 @@ public static class ImageBuilder
         var clock = Stopwatch.StartNew();
         using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries }, store, logger);
 
-        IImageSource OpenImage(string name) => ImageSources.Open(name, store,
-            reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference));
+        // Every image the build resolves is recorded, for the metadata file and the provenance (SupplyChain/).
+        var resolved = new ResolvedInputs();
+        IImageSource OpenImage(string name) => resolved.Wrap(ImageSources.Open(name, store,
+            reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference)), name);
 
         if (request.Dockerfile?.CacheTo is { } cacheTo) CacheReference(cacheTo, "ContainerCacheTo");
-        if (request.IsMultiPlatform) return await BuildIndexAsync(request, store, registries, OpenImage, clock, logger, cancellationToken).ConfigureAwait(false);
+        if (request.IsMultiPlatform) return await BuildIndexAsync(request, store, registries, OpenImage, resolved, clock, logger, cancellationToken).ConfigureAwait(false);
 
         var (image, step, steps, records) = request.Dockerfile is { } dockerfile
-            ? await BuildDockerfileAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken).ConfigureAwait(false)
+            ? await BuildDockerfileAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken, resolved).ConfigureAwait(false)
             : await BuildFromBaseAsync(request, store, OpenImage, logger, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
 
-        var output = ChooseOutput(request, registries, logger);
+        var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, [image], null, resolved, store, logger, cancellationToken).ConfigureAwait(false);
+        var output = ChooseOutput(request, registries, logger, documents);
         logger.Info($"[{step}/{steps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
         string destination = await output.WriteAsync(image, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
         // Everything the image is made of was used now: least-recently-used eviction keeps it longest.
         foreach (var layer in image.Layers) store.Touch(layer.Descriptor.Digest);
         if (request.Dockerfile?.CacheTo is { } target)
             await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
+        await SupplyChainSteps.FinishAsync(supplyChain, documents, registries, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = Reference(request);
         var counters = registries.Counters;
@@ -106,7 +111,7 @@ public static class ImageBuilder
     /// the output (images first, then the index, then the tags).
     /// </summary>
     private static async Task<ImageBuildResult> BuildIndexAsync(ImageBuildRequest request, BlobStore store, RegistryClient registries,
-        Func<string, IImageSource> openImage, Stopwatch clock, ILogger logger, CancellationToken cancellationToken)
+        Func<string, IImageSource> openImage, ResolvedInputs resolved, Stopwatch clock, ILogger logger, CancellationToken cancellationToken)
     {
         var images = new List<IImage>();
         var records = new List<StepRecord>();
@@ -132,7 +137,7 @@ public static class ImageBuilder
                 var single = request with { Platform = platform, Platforms = [] };
                 IReadOnlyCollection<StepRecord> platformRecords;
                 (image, _, _, platformRecords) = request.Dockerfile is { } dockerfile
-                    ? await BuildDockerfileAsync(single, dockerfile, store, registries, openImage, logger, cancellationToken).ConfigureAwait(false)
+                    ? await BuildDockerfileAsync(single, dockerfile, store, registries, openImage, logger, cancellationToken, resolved).ConfigureAwait(false)
                     : await BuildFromBaseAsync(single, store, openImage, logger, cancellationToken).ConfigureAwait(false);
                 records.AddRange(platformRecords);
             }
@@ -145,11 +150,13 @@ public static class ImageBuilder
 
         var index = new BuiltIndex(request.Format, images);
         await store.PutAsync(index.IndexBytes, cancellationToken).ConfigureAwait(false);
-        var output = ChooseOutput(request, registries, logger);
+        var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, images, (index.Index.MediaType, index.IndexBytes), resolved, store, logger, cancellationToken).ConfigureAwait(false);
+        var output = ChooseOutput(request, registries, logger, documents);
         logger.Info($"Writing {request.Repository}:{string.Join(",", request.Tags)} ({(index.Index.MediaType == MediaTypes.DockerManifestList ? "manifest list" : "index")} of {images.Count} images)");
         string destination = await output.WriteIndexAsync(index, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
         if (request.Dockerfile?.CacheTo is { } target)
             await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
+        await SupplyChainSteps.FinishAsync(supplyChain, documents, registries, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = Reference(request);
         var counters = registries.Counters;
@@ -207,7 +214,7 @@ public static class ImageBuilder
     /// </summary>
     private static async Task<(BuiltImage Image, int Step, int Steps, IReadOnlyCollection<StepRecord> Records)> BuildDockerfileAsync(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
-        ILogger logger, CancellationToken cancellationToken)
+        ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null)
     {
         string path = Path.GetFullPath(dockerfile.DockerfilePath);
         if (Directory.Exists(path))
@@ -238,6 +245,7 @@ public static class ImageBuilder
             DockerfilePath = path,
             Store = store,
             OpenImage = openImage,
+            Downloaded = resolved is null ? null : resolved.Downloaded,
             Logger = logger,
             TempDirectory = Path.Combine(store.TempDirectory, $"dockerfile-{Guid.NewGuid():N}"),
         });
@@ -292,10 +300,10 @@ public static class ImageBuilder
         return config;
     }
 
-    private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger)
+    private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger, SupplyChainDocuments documents)
     {
         if (request.Registry is not null) return new RegistryOutput(registries, request.Registry, logger);
         if (request.LocalEngine is not null) return new LocalEngineOutput(request.LocalEngine, request.Created);
-        return new ArchiveOutput(request.ArchivePath!, request.Created);
+        return new ArchiveOutput(request.ArchivePath!, request.Created) { Attachments = SupplyChainSteps.Attachments(documents) };
     }
 }

@@ -389,6 +389,26 @@ public static class DiagnosticCodes
     /// <summary>The local engine program (docker, podman) was not found.</summary>
     public const string LocalEngineNotFound = "LIV6003";
 
+    // Supply chain (src/Tasks/SupplyChain: SBOM, provenance, referrers, signatures, metadata file).
+    /// <summary>ContainerSigningKey cannot be read, is encrypted, or is not a PEM EC P-256 or RSA (2048+) private key.</summary>
+    public const string SigningKeyUnusable = "LIV2400";
+    /// <summary>ContainerSigningKey is set but the image is not pushed: a cosign signature lives in a registry.</summary>
+    public const string SigningNeedsRegistry = "LIV2401";
+    /// <summary>VerifyContainerImage without ContainerRegistry (it checks a pushed image), or under MSBuild on .NET Framework (it needs MSBuild on .NET).</summary>
+    public const string VerifyNeedsRegistry = "LIV2402";
+    /// <summary>The referrers tag (<c>sha256-HEX</c>) of a registry without the referrers API names something other than an OCI index.</summary>
+    public const string ReferrersTagNotIndex = "LIV3040";
+    /// <summary>VerifyContainerImage: the image has no cosign signature that verifies with the public key and names its digest.</summary>
+    public const string SignatureNotVerified = "LIV3041";
+    /// <summary>VerifyContainerImage: an SBOM or provenance attached to the image describes another digest.</summary>
+    public const string AttestationSubjectMismatch = "LIV3042";
+    /// <summary>VerifyContainerImage with ContainerVerifyRebuild: the rebuilt image's digest is not the pushed one (the build is not reproducible, or the inputs changed).</summary>
+    public const string RebuildDigestMismatch = "LIV3043";
+    /// <summary>Warning: a package record of the image (dpkg status, METADATA...) is too large to read; its packages are not in the SBOM.</summary>
+    public const string PackageRecordSkipped = "LIV4300";
+    /// <summary>The metadata, digest, SBOM or provenance file cannot be written.</summary>
+    public const string SupplyChainWriteFailed = "LIV6050";
+
     // 9xxx: internal
     /// <summary>A bug: an exception Livrable did not expect.</summary>
     public const string Internal = "LIV9001";

@@ -153,6 +153,27 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// </summary>
     public ITaskItem[]? PlatformImages { get; set; }
 
+    // Supply chain (docs/supply-chain.md): ContainerMetadataFile, ContainerDigestFile, ContainerGenerateSbom,
+    // ContainerProvenance, ContainerSigningKey, and what the provenance names (project, commit, repository URL).
+    /// <summary>ContainerMetadataFile: a JSON file with buildx's metadata-file keys.</summary>
+    public string? MetadataFile { get; set; }
+    /// <summary>ContainerDigestFile: the image (or index) digest alone, as <c>docker build --iidfile</c>.</summary>
+    public string? DigestFile { get; set; }
+    /// <summary>ContainerGenerateSbom: an SPDX 2.3 SBOM beside the tarball, attached to the pushed image.</summary>
+    public bool GenerateSbom { get; set; }
+    /// <summary>ContainerProvenance: SLSA v1 provenance beside the tarball, attached to the pushed image.</summary>
+    public bool Provenance { get; set; }
+    /// <summary>ContainerSigningKey: the path of a PEM private key that signs each pushed manifest (cosign's format).</summary>
+    public string? SigningKey { get; set; }
+    /// <summary>Where the SBOM and provenance go, without extension.</summary>
+    public string? SupplyChainOutputBase { get; set; }
+    /// <summary>The project file, for the provenance (its name only).</summary>
+    public string? ProjectPath { get; set; }
+    /// <summary>The source's git commit (SourceRevisionId), for the provenance.</summary>
+    public string? SourceRevisionId { get; set; }
+    /// <summary>The source's repository URL, for the provenance (credentials in it are redacted).</summary>
+    public string? RepositoryUrl { get; set; }
+
     /// <summary>The digest of the image's manifest (of the index for a multi-platform image).</summary>
     [Output] public string? ImageDigest { get; set; }
 

@@ -97,6 +97,15 @@ public sealed partial class BuildContainerImage
         Secrets = Items(Secrets),
         Platforms = Platforms,
         PlatformImages = Items(PlatformImages),
+        MetadataFile = MetadataFile,
+        DigestFile = DigestFile,
+        GenerateSbom = GenerateSbom,
+        Provenance = Provenance,
+        SigningKey = SigningKey,
+        SupplyChainOutputBase = SupplyChainOutputBase,
+        ProjectPath = ProjectPath,
+        SourceRevisionId = SourceRevisionId,
+        RepositoryUrl = RepositoryUrl,
     };
 
     private static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>

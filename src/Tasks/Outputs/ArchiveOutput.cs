@@ -27,6 +27,9 @@ public sealed class ArchiveOutput : IImageOutput
         _modificationTime = modificationTime ?? Reproducibility.DefaultEpoch;
     }
 
+    /// <summary>Manifests about the image (SBOM, provenance) the tarball's OCI layout carries beside it; none by default.</summary>
+    public IReadOnlyList<Attachment> Attachments { get; init; } = [];
+
     /// <summary>
     /// Writes the tarball and returns its full path. LIV2008 for a bad repository, LIV2002 for a bad tag, LIV6001
     /// when the file cannot be written, LIV4006 when the disk is full, LIV4001 when a blob is not what its descriptor says.
@@ -57,7 +60,7 @@ public sealed class ArchiveOutput : IImageOutput
         {
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             RemoveStaleTemporaries(target, DateTime.UtcNow);
-            await ImageTarball.WriteFileAsync(temp, content, names, _modificationTime, cancellationToken).ConfigureAwait(false);
+            await ImageTarball.WriteFileAsync(temp, content with { Attachments = Attachments }, names, _modificationTime, cancellationToken).ConfigureAwait(false);
             File.Move(temp, target, overwrite: true);
             return target;
         }
@@ -131,6 +134,9 @@ public sealed class ArchiveOutput : IImageOutput
 /// </summary>
 internal sealed record TarballContent(IReadOnlyList<IImage> Images, IImageIndex? Index, IImage LoadImage)
 {
+    /// <summary>Manifests about the image, listed untagged in <c>index.json</c> after the image's entries.</summary>
+    public IReadOnlyList<Attachment> Attachments { get; init; } = [];
+
     public static TarballContent Of(IImage image) => new([image], null, image);
 
     /// <summary>
@@ -207,6 +213,11 @@ internal static class ImageTarball
                 throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The index bytes do not have its digest {index.Digest}.");
             blobs[BlobName(index.Digest)] = index.IndexBytes;
         }
+        foreach (var attachment in content.Attachments)
+        {
+            blobs[BlobName(attachment.Descriptor.Digest)] = attachment.ManifestBytes;
+            foreach (var (descriptor, bytes) in attachment.Blobs) blobs[BlobName(descriptor.Digest)] = bytes;
+        }
 
         // Layers/TarWriter, so the tarball follows the same reproducibility rules as a layer: uid/gid 0, no owner
         // names, one fixed time; plain ustar for sha256 names, a PAX header only for a name over 100 bytes (sha512).
@@ -231,7 +242,7 @@ internal static class ImageTarball
         var top = content.Index is { } i
             ? new Descriptor(i.Index.MediaType, i.Digest, i.IndexBytes.Length)
             : new Descriptor(content.LoadImage.Manifest.MediaType, content.LoadImage.Digest, content.LoadImage.ManifestBytes.Length);
-        await WriteFileAsync(tar, "index.json", IndexJson(top, names), mtime, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(tar, "index.json", IndexJson(top, names, content.Attachments), mtime, cancellationToken).ConfigureAwait(false);
         await WriteFileAsync(tar, "manifest.json", ManifestJson(content.LoadImage, names), mtime, cancellationToken).ConfigureAwait(false);
         await WriteFileAsync(tar, "oci-layout", """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray(), mtime, cancellationToken).ConfigureAwait(false);
         await tar.FinishAsync(cancellationToken).ConfigureAwait(false);
@@ -268,7 +279,7 @@ internal static class ImageTarball
         => new() { Name = name, Mode = FileModes.RegularFile, Size = size, ModificationTime = mtime };
 
     /// <summary>One index entry per tag, each named as containerd and the OCI layout spec name images.</summary>
-    private static byte[] IndexJson(Descriptor entry, IReadOnlyList<TarballName> names)
+    private static byte[] IndexJson(Descriptor entry, IReadOnlyList<TarballName> names, IReadOnlyList<Attachment> attachments)
     {
         var entries = names.Count == 0
             ? [entry]
@@ -280,7 +291,7 @@ internal static class ImageTarball
                     ["org.opencontainers.image.ref.name"] = n.Tag,
                 },
             }).ToList();
-        return new ImageIndex(MediaTypes.OciIndex, entries).ToBytes();
+        return new ImageIndex(MediaTypes.OciIndex, [.. entries, .. attachments.Select(a => a.Descriptor)]).ToBytes();
     }
 
     /// <summary>docker save's <c>manifest.json</c>: https://github.com/moby/moby/blob/master/image/tarexport/tarexport.go.</summary>

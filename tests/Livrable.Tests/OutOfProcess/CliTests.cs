@@ -155,6 +155,16 @@ public sealed class CliTests : IDisposable
         task.PlatformImages = [];
         task.CacheFrom = ["127.0.0.1:5000/cache:a", "127.0.0.1:5000/cache:b"];
         task.CacheTo = "127.0.0.1:5000/cache:c";
+        // Supply-chain parameters (docs/supply-chain.md), sent too.
+        task.MetadataFile = Path.Combine(_temp.Path, "metadata.json");
+        task.DigestFile = Path.Combine(_temp.Path, "digest.txt");
+        task.GenerateSbom = true;
+        task.Provenance = true;
+        task.SigningKey = Path.Combine(_temp.Path, "key.pem");
+        task.SupplyChainOutputBase = Path.Combine(_temp.Path, "out", "app-v1");
+        task.ProjectPath = Path.Combine(_temp.Path, "app.csproj");
+        task.SourceRevisionId = "0123456789abcdef0123456789abcdef01234567";
+        task.RepositoryUrl = "https://example.com/team/app.git";
 
         string json = RequestWriter.Write(task);
         using (var doc = JsonDocument.Parse(json))
@@ -167,6 +177,9 @@ public sealed class CliTests : IDisposable
 
         var parameters = JsonSerializer.Deserialize<ImageBuildParameters>(json, Livrable.Cli.Program.RequestOptions)!;
         Assert.Equal(ImageBuildParameters.Describe(task.CreateRequest()), ImageBuildParameters.Describe(parameters.ToRequest()));
+        var none = Array.Empty<Livrable.SupplyChain.NuGetPackage>();
+        Assert.Equal(task.CreateRequest().SupplyChain with { NuGetPackages = none }, parameters.ToRequest().SupplyChain with { NuGetPackages = none });
+        Assert.True(parameters.ToRequest().SupplyChain.GenerateSbom);
 
         task.Dockerfile = Path.Combine(_temp.Path, "Dockerfile");
         var dockerfile = JsonSerializer.Deserialize<ImageBuildParameters>(RequestWriter.Write(task), Livrable.Cli.Program.RequestOptions)!;

@@ -60,6 +60,7 @@ internal sealed class AddStep(StepContext step, AddInstruction add) : FileStep(s
         {
             string temporary = PathRules.Join("/", name);
             var downloaded = await UrlDownload.DownloadAsync(Session.Http, url, temporary, _checksum, Session.TempDirectory, cancellationToken).ConfigureAwait(false);
+            await RecordDownloadAsync(url, downloaded, cancellationToken).ConfigureAwait(false);
             if (await ArchiveExtraction.IsArchiveAsync(downloaded.Open!, cancellationToken).ConfigureAwait(false))
             {
                 await ExtractAsync(downloaded.Open!, cancellationToken).ConfigureAwait(false);
@@ -70,7 +71,25 @@ internal sealed class AddStep(StepContext step, AddInstruction add) : FileStep(s
         }
         string target = FileTarget(name);
         var entry = await UrlDownload.DownloadAsync(Session.Http, url, target, _checksum, Session.TempDirectory, cancellationToken).ConfigureAwait(false);
+        await RecordDownloadAsync(url, entry, cancellationToken).ConfigureAwait(false);
         Plan.Add(Adjust(entry with { Path = target }, keepOwner: false));
+    }
+
+    /// <summary>Tells the session's listener (the provenance) the sha256 of what <paramref name="url"/> gave; a verified sha256 --checksum is that digest.</summary>
+    private async Task RecordDownloadAsync(Uri url, FileEntry downloaded, CancellationToken cancellationToken)
+    {
+        if (Session.Downloaded is not { } listener) return;
+        if (_checksum is { Algorithm: "sha256" } verified)
+        {
+            listener(url, verified);
+            return;
+        }
+        var stream = await downloaded.Open!(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var hash = await System.Security.Cryptography.SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false);
+            listener(url, Digest.FromSha256Hash(hash));
+        }
     }
 
     private static bool IsHttp(string source)

@@ -41,6 +41,9 @@ internal sealed record DockerfileBuildOptions
     /// <summary>An image string (<c>ImageSources.Open</c>'s forms) to its source.</summary>
     public required Func<string, IImageSource> OpenImage { get; init; }
 
+    /// <summary>Told of each URL ADD downloaded and the sha256 of its bytes (the provenance's resolved dependencies); null when nobody asks.</summary>
+    public Action<Uri, Digest>? Downloaded { get; init; }
+
     public required ILogger Logger { get; init; }
 
     /// <summary>Variable expansion; the frontend's <see cref="ShellExpander"/> with the Dockerfile's escape when null.</summary>
@@ -121,6 +124,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     public Platform TargetPlatform => _options.TargetPlatform;
     public DateTimeOffset Epoch => _options.Epoch;
     public string TempDirectory => _options.TempDirectory;
+    public Action<Uri, Digest>? Downloaded => _options.Downloaded;
     public HttpClient Http => _http.Value;
     public string? RuntimePath => _options.RuntimePath;
     public IReadOnlyDictionary<string, BuildSecret> Secrets => _options.Secrets;
