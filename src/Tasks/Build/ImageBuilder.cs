@@ -62,7 +62,7 @@ public static class ImageBuilder
     private static async Task<ImageBuildResult> BuildInStoreAsync(ImageBuildRequest request, BlobStore store, ILogger logger, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries }, store, logger);
+        using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries, IdleTimeout = request.RegistryTimeout }, store, logger);
 
         IImageSource OpenImage(string name) => ImageSources.Open(name, store,
             reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference));
