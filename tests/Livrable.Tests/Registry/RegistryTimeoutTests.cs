@@ -140,9 +140,11 @@ public sealed class RegistryTimeoutTests(RegistryFixture registry) : IDisposable
 
         Assert.Equal(DiagnosticCodes.BlobTruncated, e.Code);
         Assert.Contains(layer.Digest.ToString(), e.Message);
-        // Each try resumed where the last stopped and got 1000 bytes more.
-        Assert.Contains($"byte {1000 * Quick.MaxAttempts} of {layer.Size}", e.Message);
+        // Each try resumed where the last stopped and got up to 1000 bytes more (a reset may discard some unread).
+        Assert.Matches($@"broke off at byte \d+ of {layer.Size}, {Quick.MaxAttempts} times in a row", e.Message);
         Assert.False(pullStore.Contains(layer.Digest));
-        Assert.True(proxy.Requests.Count(r => r.StartsWith("GET /v2/timeout/truncated/blobs/" + layer.Digest, StringComparison.Ordinal)) == Quick.MaxAttempts);
+        // One GET per resumed try (a reset that beats the answer's head is retried by the request itself, hence at least).
+        Assert.InRange(proxy.Requests.Count(r => r.StartsWith("GET /v2/timeout/truncated/blobs/" + layer.Digest, StringComparison.Ordinal)),
+            Quick.MaxAttempts, Quick.MaxAttempts * Quick.MaxAttempts);
     }
 }
