@@ -56,6 +56,7 @@ public sealed class RegistryTimeoutTests(RegistryFixture registry) : IDisposable
         using var client = NewClient(NewStore(), logger);
 
         var pulled = await new RegistryImageSource(client, proxy.Registry, "timeout/once", "1").ResolveAsync(Amd64, Bounded());
+        await ((RegistryImage)pulled).DownloadLayersAsync(Bounded());
         await ImageValidator.ValidateAsync(pulled);
 
         Assert.True(client.Counters.Retries >= 1);
