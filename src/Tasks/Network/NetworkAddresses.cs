@@ -60,7 +60,7 @@ public static class NetworkAddresses
         {
             return await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ArgumentException)
         {
             return [];
         }

@@ -46,9 +46,10 @@ public sealed class RedirectGuard
 
     private Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken)
     {
-        var task = _resolved.GetOrAdd(host, h => _resolve(h, cancellationToken));
-        // A cancelled or failed resolution is not kept: the next request asks again.
+        // Shared by every request to the host, so not cancelled by one of them; each waits as long as its own token lets it.
+        var task = _resolved.GetOrAdd(host, h => _resolve(h, CancellationToken.None));
+        // A failed resolution is not kept: the next request asks again.
         if (task.IsFaulted || task.IsCanceled) _resolved.TryRemove(host, out _);
-        return task;
+        return task.WaitAsync(cancellationToken);
     }
 }
