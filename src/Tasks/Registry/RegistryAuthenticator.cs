@@ -83,9 +83,8 @@ internal sealed class RegistryAuthenticator
         var challenges = unauthorized.Headers.WwwAuthenticate.SelectMany(h => AuthenticationChallenge.Parse(h.ToString())).ToList();
         var challenge = challenges.FirstOrDefault(c => c.IsBearer && c.Realm is not null);
         if (challenge is null)
-            throw new LivrableException(DiagnosticCodes.ForeignChallenge,
-                $"{endpoint.Registry} sent the request to {action} to {where}, which asks for credentials " +
-                $"({(challenges.Count > 0 ? challenges[0].Scheme : "no WWW-Authenticate")}); the credentials of {endpoint.Registry} are never sent to another host.");
+            throw RegistryErrors.ForeignChallenge(endpoint, action, host,
+                $"asks for credentials ({(challenges.Count > 0 ? challenges[0].Scheme : "no WWW-Authenticate")})");
         if (Uri.TryCreate(challenge.Realm, UriKind.Absolute, out var realm) && await guard.RefusalAsync(host, realm, cancellationToken).ConfigureAwait(false) is { } refusal)
             throw new LivrableException(DiagnosticCodes.RedirectRefused,
                 $"{where}, where {endpoint.Registry} sent the request to {action}, asked for a token from {realm.GetLeftPart(UriPartial.Authority)}, {refusal}; refusing.");
@@ -98,8 +97,7 @@ internal sealed class RegistryAuthenticator
         }
         catch (LivrableException e) when (e.Code is DiagnosticCodes.Unauthorized or DiagnosticCodes.Forbidden)
         {
-            throw new LivrableException(DiagnosticCodes.ForeignChallenge,
-                $"{endpoint.Registry} sent the request to {action} to {where}, whose token service refused an anonymous token; the credentials of {endpoint.Registry} are never sent to another host.", inner: e);
+            throw RegistryErrors.ForeignChallenge(endpoint, action, host, "has a token service that refused an anonymous token", e);
         }
     }
 

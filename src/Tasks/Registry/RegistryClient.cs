@@ -183,8 +183,7 @@ public sealed partial class RegistryClient : IDisposable
                 {
                     response.Dispose();
                     request.Dispose();
-                    throw new LivrableException(DiagnosticCodes.ForeignChallenge,
-                        $"{endpoint.Registry} sent the request to {action} to {uri.GetLeftPart(UriPartial.Authority)}, which refused its own anonymous token; the credentials of {endpoint.Registry} are never sent to another host.");
+                    throw RegistryErrors.ForeignChallenge(endpoint, action, uri, "refused its own anonymous token");
                 }
                 AuthenticationHeaderValue header;
                 try

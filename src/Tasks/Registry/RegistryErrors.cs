@@ -63,6 +63,15 @@ internal static class RegistryErrors
             $"Could not reach {endpoint.Registry} ({endpoint.BaseUri}) to {action}: {Describe(e)}" +
             (endpoint.IsInsecure ? "" : " If this registry speaks only plain http, list it in ContainerInsecureRegistries."), inner: e);
 
+    /// <summary>
+    /// LIV3010: <paramref name="host"/>, where the registry sent a request, asked for credentials in a way that cannot be
+    /// answered (<paramref name="why"/>, following "which"); the registry's are never sent there.
+    /// </summary>
+    public static LivrableException ForeignChallenge(RegistryEndpoint endpoint, string action, Uri host, string why, Exception? inner = null)
+        => new(DiagnosticCodes.ForeignChallenge,
+            $"{endpoint.Registry} sent the request to {action} to {host.GetLeftPart(UriPartial.Authority)}, which {why}; the credentials of {endpoint.Registry} are never sent to another host.",
+            inner: inner);
+
     /// <summary>LIV3012: <paramref name="silent"/>'s host sent nothing for the idle timeout, on the last try as on the others.</summary>
     public static LivrableException TimedOut(RegistryEndpoint endpoint, string? repository, string action, IdleTimeoutException silent)
         => new(DiagnosticCodes.RegistryTimeout,
