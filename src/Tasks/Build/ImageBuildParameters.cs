@@ -49,6 +49,9 @@ public sealed partial class ImageBuildParameters
     public string? StateMaxSize { get; set; }
     public string? SourceDateEpoch { get; set; }
     public IReadOnlyList<string>? InsecureRegistries { get; set; }
+
+    /// <summary>ContainerRegistryTimeout: seconds or a Go duration (90s, 5m); 0 waits forever; 60 s when empty.</summary>
+    public string? RegistryTimeout { get; set; }
     public bool NoCache { get; set; }
     public string? Dockerfile { get; set; }
     public string? BuildContext { get; set; }
@@ -235,7 +238,27 @@ public sealed partial class ImageBuildParameters
             StateMaxSize = Store.StatePruner.ParseSize(StateMaxSize),
             InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
             SupplyChain = ToSupplyChainOptions(),
+            RegistryTimeout = ParseRegistryTimeout(RegistryTimeout),
         };
+    }
+
+    /// <summary>
+    /// ContainerRegistryTimeout: a whole number of seconds, or a Go duration (<c>90s</c>, <c>1m30s</c>, the form
+    /// HEALTHCHECK's flags take); <c>0</c> is no timeout (<see cref="Timeout.InfiniteTimeSpan"/>); empty is 60 s.
+    /// </summary>
+    /// <exception cref="LivrableException">LIV3014 for anything else, or a negative duration.</exception>
+    internal static TimeSpan ParseRegistryTimeout(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return Livrable.Registry.RegistryOptions.DefaultIdleTimeout;
+        string value = text.Trim();
+        long? nanoseconds = long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long seconds)
+            && seconds <= int.MaxValue
+            ? seconds * 1_000_000_000L
+            : Livrable.Dockerfile.GoDuration.TryParse(value, out _);
+        if (nanoseconds is not { } ns || ns < 0)
+            throw new LivrableException(DiagnosticCodes.InvalidRegistryTimeout,
+                $"ContainerRegistryTimeout '{text}' is not a duration: give seconds (60) or a duration such as 90s or 5m; 0 waits forever.");
+        return ns == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromTicks(Math.Max(1, ns / 100));
     }
 
     /// <summary>Items <c>Include="name" Value="..."</c> as a map (a later item wins); LIV2070 for a bad name or a missing value.</summary>
@@ -299,7 +322,7 @@ public sealed partial class ImageBuildParameters
         yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
         yield return $"  config: workdir={r.Config.WorkingDirectory} user={r.Config.User ?? "-"} entrypoint=[{Join(r.Config.Entrypoint)}] cmd=[{Join(r.Config.Cmd)}]";
         yield return $"  env=[{string.Join(", ", r.Config.Environment.Select(e => e.Key + "=" + e.Value))}] labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] ports=[{string.Join(", ", r.Config.Ports)}]";
-        yield return $"  created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize} insecure=[{string.Join(", ", r.InsecureRegistries)}]";
+        yield return $"  created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize} insecure=[{string.Join(", ", r.InsecureRegistries)}] registry-timeout={(r.RegistryTimeout == Timeout.InfiniteTimeSpan ? "none" : r.RegistryTimeout.TotalSeconds + " s")}";
         foreach (var layer in r.Layers)
         {
             yield return layer switch

@@ -90,6 +90,12 @@ public sealed record ImageBuildRequest
     /// <summary>Registries (<c>host[:port]</c>) that may be reached over plain http besides loopback ones.</summary>
     public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
 
+    /// <summary>
+    /// How long a registry may send nothing before a request is retried, then given up with LIV3012
+    /// (ContainerRegistryTimeout, <see cref="Livrable.Registry.RegistryOptions.IdleTimeout"/>).
+    /// </summary>
+    public TimeSpan RegistryTimeout { get; init; } = Livrable.Registry.RegistryOptions.DefaultIdleTimeout;
+
     /// <summary>Write every layer again rather than reuse the blob that unchanged inputs produced before.</summary>
     public bool NoCache { get; init; }
 

@@ -226,6 +226,22 @@ public static class DiagnosticCodes
     public const string InsecureRegistryRefused = "LIV3008";
     /// <summary>A blob upload failed.</summary>
     public const string PushFailed = "LIV3009";
+    /// <summary>
+    /// A host the registry sent a request to (a redirect, an upload location) asked for credentials that cannot be
+    /// given: the registry's are never sent to another host, and that host refused an anonymous token of its own.
+    /// </summary>
+    public const string ForeignChallenge = "LIV3010";
+    /// <summary>
+    /// A redirect or upload location (or an ADD URL's redirect) pointing at a link-local address (169.254.0.0/16,
+    /// fe80::/10: cloud metadata), or at a private or loopback address while the origin is public, was not followed.
+    /// </summary>
+    public const string RedirectRefused = "LIV3011";
+    /// <summary>A registry (or the host it redirected to) sent nothing for ContainerRegistryTimeout, on every try.</summary>
+    public const string RegistryTimeout = "LIV3012";
+    /// <summary>A blob's body broke off before its end on every try (the connection closed early each time).</summary>
+    public const string BlobTruncated = "LIV3013";
+    /// <summary>ContainerRegistryTimeout is not a duration (seconds, or Go's form such as 90s or 2m).</summary>
+    public const string InvalidRegistryTimeout = "LIV3014";
     /// <summary>A pull resumed with a Range request got bytes from another offset than asked.</summary>
     public const string BlobResumeRefused = "LIV3101";
     /// <summary>A registry named a token service on a link-local address (169.254.0.0/16, fe80::/10: cloud metadata).</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Layers;
+using Livrable.Network;
 
 namespace Livrable.Filesystem;
 
@@ -37,10 +38,12 @@ public static class UrlDownload
     /// a path still ending in <c>/</c> gets the name appended here). Redirects are followed up to
     /// <see cref="MaxRedirects"/> (by the client's handler, or here when it does not), never from https to http.
     /// Throws LIV4072 when the download fails (an error status, no answer, too many redirects, a scheme other than
-    /// http or https) and LIV4071 when <paramref name="checksum"/> is given and the bytes do not match it.
+    /// http or https), LIV4071 when <paramref name="checksum"/> is given and the bytes do not match it, and LIV3011
+    /// when a redirect points at a link-local address, or at a private one while <paramref name="url"/> is public
+    /// (<see cref="RedirectGuard"/>; the handler must then leave redirects to this method).
     /// </summary>
     public static async Task<FileEntry> DownloadAsync(HttpClient client, Uri url, string destinationPath, Digest? checksum,
-        string tempDirectory, CancellationToken cancellationToken)
+        string tempDirectory, CancellationToken cancellationToken, RedirectGuard? guard = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(url);
@@ -50,7 +53,7 @@ public static class UrlDownload
             throw new LivrableException(DiagnosticCodes.DownloadFailed, $"ADD cannot download '{url}': only http and https URLs are supported.");
         string path = destinationPath.EndsWith('/') ? destinationPath + FileName(url) : destinationPath;
 
-        using var response = await GetAsync(client, url, cancellationToken).ConfigureAwait(false);
+        using var response = await GetAsync(client, url, guard ?? new RedirectGuard(), cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(tempDirectory);
         string file = Path.Combine(tempDirectory, $"download-{Guid.NewGuid():N}");
         long size = 0;
@@ -109,7 +112,7 @@ public static class UrlDownload
         };
     }
 
-    private static async Task<HttpResponseMessage> GetAsync(HttpClient client, Uri url, CancellationToken cancellationToken)
+    private static async Task<HttpResponseMessage> GetAsync(HttpClient client, Uri url, RedirectGuard guard, CancellationToken cancellationToken)
     {
         var current = url;
         for (int redirects = 0; ; redirects++)
@@ -137,6 +140,10 @@ public static class UrlDownload
                     throw new LivrableException(DiagnosticCodes.DownloadFailed, $"ADD: {url} redirects more than {MaxRedirects} times.");
                 if (next.Scheme is not ("http" or "https") || (current.Scheme == "https" && next.Scheme == "http"))
                     throw new LivrableException(DiagnosticCodes.DownloadFailed, $"ADD: {current} redirects to {next}, which is not followed (scheme {next.Scheme}).");
+                // The cloud metadata service, or the build machine's network reached from a public URL: not followed.
+                if (await guard.RefusalAsync(url, next, cancellationToken).ConfigureAwait(false) is { } refusal)
+                    throw new LivrableException(DiagnosticCodes.RedirectRefused,
+                        $"ADD: {current} redirects to {next.GetLeftPart(UriPartial.Authority)}, {refusal}; refusing to follow.");
                 current = next;
                 continue;
             }

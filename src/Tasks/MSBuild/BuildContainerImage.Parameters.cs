@@ -108,6 +108,12 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary>Registries (<c>host[:port]</c>) that may be reached over plain http.</summary>
     public string[]? InsecureRegistries { get; set; }
 
+    /// <summary>
+    /// ContainerRegistryTimeout: how long a registry may send nothing before the request is retried, then given up
+    /// (LIV3012): seconds, or a Go duration (<c>90s</c>, <c>5m</c>); <c>0</c> waits forever; 60 s when empty.
+    /// </summary>
+    public string? RegistryTimeout { get; set; }
+
     /// <summary><c>ContainerNoCache</c>: write every layer again instead of reusing one made from unchanged inputs.</summary>
     public bool NoCache { get; set; }
     /// <summary>

@@ -85,6 +85,7 @@ public sealed partial class BuildContainerImage
         StateMaxSize = StateMaxSize,
         SourceDateEpoch = SourceDateEpoch,
         InsecureRegistries = InsecureRegistries,
+        RegistryTimeout = RegistryTimeout,
         NoCache = NoCache,
         Dockerfile = Dockerfile,
         BuildContext = BuildContext,

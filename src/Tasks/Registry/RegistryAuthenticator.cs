@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Livrable.Diagnostics;
+using Livrable.Network;
 using Livrable.Registry.Credentials;
 
 namespace Livrable.Registry;
@@ -67,6 +68,39 @@ internal sealed class RegistryAuthenticator
         return await HeaderForAsync(endpoint, challenge, all, refresh: true, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Answers a 401 from <paramref name="host"/>, a host other than the registry's that the registry sent a request to
+    /// (a redirect, an upload location): never with the registry's credentials or token. A <c>Bearer</c> challenge
+    /// gets an anonymous token from that host's own realm, for that one request (nothing is cached or kept as the
+    /// registry's challenge); anything else, or a realm that refuses anonymous callers, is LIV3010. This is the rule
+    /// go-containerregistry settled on (its pull request 2360): credentials stay with the origin they were given for.
+    /// </summary>
+    /// <exception cref="LivrableException">LIV3010 as above; LIV3011 or LIV3102 for a realm on a refused address.</exception>
+    public async Task<AuthenticationHeaderValue> AnswerForeignAsync(RegistryEndpoint endpoint, Uri host, HttpResponseMessage unauthorized,
+        IReadOnlyList<string> scopes, string action, RedirectGuard guard, CancellationToken cancellationToken)
+    {
+        string where = host.GetLeftPart(UriPartial.Authority);
+        var challenges = unauthorized.Headers.WwwAuthenticate.SelectMany(h => AuthenticationChallenge.Parse(h.ToString())).ToList();
+        var challenge = challenges.FirstOrDefault(c => c.IsBearer && c.Realm is not null);
+        if (challenge is null)
+            throw RegistryErrors.ForeignChallenge(endpoint, action, host,
+                $"asks for credentials ({(challenges.Count > 0 ? challenges[0].Scheme : "no WWW-Authenticate")})");
+        if (Uri.TryCreate(challenge.Realm, UriKind.Absolute, out var realm) && await guard.RefusalAsync(host, realm, cancellationToken).ConfigureAwait(false) is { } refusal)
+            throw new LivrableException(DiagnosticCodes.RedirectRefused,
+                $"{where}, where {endpoint.Registry} sent the request to {action}, asked for a token from {realm.GetLeftPart(UriPartial.Authority)}, {refusal}; refusing.");
+        var asked = (challenge.Scope ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        _logger.Detail($"{where} (where {endpoint.Registry} sent the request to {action}) has its own token service; asking it anonymously.");
+        try
+        {
+            var (header, _) = await FetchTokenAsync(endpoint, challenge, asked.Length > 0 ? asked : scopes, credential: null, cancellationToken).ConfigureAwait(false);
+            return header;
+        }
+        catch (LivrableException e) when (e.Code is DiagnosticCodes.Unauthorized or DiagnosticCodes.Forbidden)
+        {
+            throw RegistryErrors.ForeignChallenge(endpoint, action, host, "has a token service that refused an anonymous token", e);
+        }
+    }
+
     /// <summary>Whether credentials were used with <paramref name="endpoint"/> (for the wording of LIV3002).</summary>
     public RegistryCredential? KnownCredential(RegistryEndpoint endpoint)
         => _credentialsByRegistry.TryGetValue(endpoint.Registry, out var lazy) && lazy.Value.IsCompletedSuccessfully ? lazy.Value.Result : null;
@@ -81,7 +115,8 @@ internal sealed class RegistryAuthenticator
         }
         string key = endpoint.Registry + " " + string.Join(" ", scopes.Order(StringComparer.Ordinal));
         if (!refresh && _tokens.TryGetValue(key, out var cached) && cached.Expires > DateTimeOffset.UtcNow) return cached.Header;
-        var (header, expires) = await FetchTokenAsync(endpoint, challenge, scopes, cancellationToken).ConfigureAwait(false);
+        var known = await GetCredentialAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        var (header, expires) = await FetchTokenAsync(endpoint, challenge, scopes, known, cancellationToken).ConfigureAwait(false);
         _tokens[key] = (header, expires);
         return header;
     }
@@ -90,9 +125,9 @@ internal sealed class RegistryAuthenticator
         => _credentialsByRegistry.GetOrAdd(endpoint.Registry,
             _ => new Lazy<Task<RegistryCredential?>>(() => _credentials.GetCredentialAsync(endpoint, cancellationToken))).Value;
 
-    private async Task<(AuthenticationHeaderValue, DateTimeOffset)> FetchTokenAsync(RegistryEndpoint endpoint, AuthenticationChallenge challenge, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+    private async Task<(AuthenticationHeaderValue, DateTimeOffset)> FetchTokenAsync(RegistryEndpoint endpoint, AuthenticationChallenge challenge,
+        IReadOnlyList<string> scopes, RegistryCredential? credential, CancellationToken cancellationToken)
     {
-        var credential = await GetCredentialAsync(endpoint, cancellationToken).ConfigureAwait(false);
         if (!Uri.TryCreate(challenge.Realm, UriKind.Absolute, out var realm) || realm.Scheme is not ("https" or "http"))
             throw new LivrableException(DiagnosticCodes.RegistryProtocol, $"{endpoint.Registry} asked for a token from '{challenge.Realm}', which is not an http(s) URL.");
         await RefuseLinkLocalAsync(endpoint, realm, cancellationToken).ConfigureAwait(false);
@@ -204,36 +239,10 @@ internal sealed class RegistryAuthenticator
     /// </summary>
     private static async Task RefuseLinkLocalAsync(RegistryEndpoint endpoint, Uri realm, CancellationToken cancellationToken)
     {
-        IPAddress[] addresses;
-        if (IPAddress.TryParse(realm.IdnHost.Trim('[', ']'), out var literal)) addresses = [literal];
-        else
-        {
-            try
-            {
-                addresses = await Dns.GetHostAddressesAsync(realm.IdnHost, cancellationToken).ConfigureAwait(false);
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                // Not resolvable: the request itself will fail as unreachable.
-                return;
-            }
-        }
-        foreach (var address in addresses)
-            if (IsLinkLocal(address))
+        foreach (var address in await NetworkAddresses.ResolveAsync(realm.IdnHost, cancellationToken).ConfigureAwait(false))
+            if (NetworkAddresses.IsLinkLocal(address))
                 throw new LivrableException(DiagnosticCodes.TokenRealmRefused,
                     $"{endpoint.Registry} asked for a token from {realm.GetLeftPart(UriPartial.Authority)}, a link-local address ({address}) where clouds serve instance credentials; refusing.");
-    }
-
-    /// <summary>Whether <paramref name="address"/> is link-local: 169.254.0.0/16, fe80::/10, or either mapped to IPv6.</summary>
-    internal static bool IsLinkLocal(IPAddress address)
-    {
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
-        {
-            var bytes = address.GetAddressBytes();
-            return bytes[0] == 169 && bytes[1] == 254;
-        }
-        return address.IsIPv6LinkLocal;
     }
 
     /// <summary>

@@ -67,7 +67,11 @@ public sealed partial class RegistryClient
         {
             Counters.Retried();
             _logger.Detail($"Resuming {descriptor.Digest} from {endpoint.Registry} at byte {offset} after: {e.Message}");
-        });
+        }, (offset, tries, e) => Inner<IdleTimeoutException>(e) is { } silent
+            ? RegistryErrors.TimedOut(endpoint, repository, action, silent)
+            : new LivrableException(DiagnosticCodes.BlobTruncated,
+                $"{endpoint.Registry}/{repository}: the blob {descriptor.Digest} broke off at byte {offset} of {descriptor.Size}, {tries} times in a row (the connection closed before its end): {e.Message}",
+                inner: e));
         return new VerifyingStream(resuming, descriptor.Digest, descriptor.Size, $"Blob {descriptor.Digest} from {endpoint.Registry}/{repository}");
     }
 
@@ -109,8 +113,14 @@ public sealed partial class RegistryClient
 /// <c>Range</c> request, https://www.rfc-editor.org/rfc/rfc9110#name-range-requests) instead of failing the pull.
 /// What it returns is only ever the bytes in order; checking them is the <see cref="VerifyingStream"/>'s job.
 /// </summary>
+/// <remarks>
+/// When no try is left, the read fails with what <c>giveUp</c> makes of the offset, the tries and the last fault (a
+/// coded error: LIV3013 for a body that broke off, LIV3012 for one that went silent), never with the bare
+/// <see cref="IOException"/> of the connection.
+/// </remarks>
 internal sealed class ResumingStream(Stream body, IDisposable response,
-    Func<long, CancellationToken, Task<(Stream Body, HttpResponseMessage Response)>> reopen, RetryPolicy retry, Action<long, Exception> onResume)
+    Func<long, CancellationToken, Task<(Stream Body, HttpResponseMessage Response)>> reopen, RetryPolicy retry, Action<long, Exception> onResume,
+    Func<long, int, Exception, Exception> giveUp)
     : ReadOnlyStreamBase
 {
     private Stream _body = body;
@@ -147,6 +157,10 @@ internal sealed class ResumingStream(Stream body, IDisposable response,
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 (_body, var next) = await reopen(_position, cancellationToken).ConfigureAwait(false);
                 _response = next;
+            }
+            catch (Exception e) when (RegistryClient.IsConnectionError(e, cancellationToken) && RegistryClient.Inner<LivrableException>(e) is null)
+            {
+                throw giveUp(_position, _attempt, e);
             }
         }
     }

@@ -258,7 +258,7 @@ public sealed partial class RegistryClient
     }
 
     private static bool IsRetryable(LivrableException e)
-        => e.Code == DiagnosticCodes.RegistryUnreachable || e.Data[TransientKey] is true;
+        => e.Code is DiagnosticCodes.RegistryUnreachable or DiagnosticCodes.RegistryTimeout || e.Data[TransientKey] is true;
 
     /// <summary>The upload session URL of a 202, relative Locations resolved against the request.</summary>
     private static Uri? LocationOf(HttpResponseMessage response)

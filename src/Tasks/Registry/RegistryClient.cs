@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Livrable.Diagnostics;
+using Livrable.Network;
 using Livrable.Registry.Credentials;
 using Livrable.Store;
 
@@ -25,6 +26,7 @@ public sealed partial class RegistryClient : IDisposable
     private readonly RegistryAuthenticator _auth;
     private readonly ILogger _logger;
     private readonly RegistryOptions _options;
+    private readonly RedirectGuard _guard;
 
     /// <summary>
     /// A client with <paramref name="options"/> (insecure registries, credentials), downloading layers into
@@ -37,18 +39,21 @@ public sealed partial class RegistryClient : IDisposable
         _options = options;
         Store = store;
         _logger = logger ?? NullLogger.Instance;
-        _http = new HttpClient(options.Handler ?? new SocketsHttpHandler
+        var network = options.Handler ?? new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
             ConnectTimeout = TimeSpan.FromSeconds(30),
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             MaxConnectionsPerServer = 16,
-        })
+        };
+        _http = new HttpClient(new IdleTimeoutHandler(options.IdleTimeout) { InnerHandler = network })
         {
-            // Blobs can take long; the caller's cancellation token bounds a build, not a per-request timer.
+            // Blobs can take long: no timer on a whole request, only on silence (IdleTimeoutHandler), and the caller's
+            // cancellation token bounds the build.
             Timeout = Timeout.InfiniteTimeSpan,
         };
+        _guard = new RedirectGuard(options.Resolve);
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Livrable", typeof(RegistryClient).Assembly.GetName().Version?.ToString(3) ?? "0"));
         _auth = new RegistryAuthenticator(_http, options.Credentials ?? new CredentialResolver(logger: _logger), options.Retry, _logger);
     }
@@ -92,7 +97,7 @@ public sealed partial class RegistryClient : IDisposable
             HttpResponseMessage response;
             try
             {
-                response = await SendAuthenticatedAsync(endpoint, scopes, create, cancellationToken).ConfigureAwait(false);
+                response = await SendAuthenticatedAsync(endpoint, scopes, action, create, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (IsConnectionError(e, cancellationToken))
             {
@@ -119,29 +124,46 @@ public sealed partial class RegistryClient : IDisposable
         }
     }
 
-    private async Task<HttpResponseMessage> SendAuthenticatedAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes,
+    private async Task<HttpResponseMessage> SendAuthenticatedAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, string action,
         Func<CancellationToken, Task<HttpRequestMessage>> create, CancellationToken cancellationToken)
     {
         var header = await _auth.GetHeaderAsync(endpoint, scopes, cancellationToken).ConfigureAwait(false);
-        var response = await SendFollowingRedirectsAsync(create, header, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.Unauthorized) return response;
+        var response = await SendFollowingRedirectsAsync(endpoint, scopes, action, create, header, cancellationToken).ConfigureAwait(false);
+        // Only the registry's own challenge is answered with its credentials: another host's 401 was dealt with (or
+        // stands) in SendFollowingRedirectsAsync.
+        if (response.StatusCode != HttpStatusCode.Unauthorized || !endpoint.IsOrigin(response.RequestMessage!.RequestUri!)) return response;
         var answer = await _auth.AnswerAsync(endpoint, response, scopes, cancellationToken).ConfigureAwait(false);
         if (answer is null) return response;
         response.Dispose();
-        return await SendFollowingRedirectsAsync(create, answer, cancellationToken).ConfigureAwait(false);
+        return await SendFollowingRedirectsAsync(endpoint, scopes, action, create, answer, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<HttpResponseMessage> SendFollowingRedirectsAsync(Func<CancellationToken, Task<HttpRequestMessage>> create,
-        AuthenticationHeaderValue? authorization, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the request, following redirects of GET and HEAD. <paramref name="authorization"/> goes only to the
+    /// registry's own origin (<see cref="RegistryEndpoint.IsOrigin"/>), never to a host it redirects to or names as an
+    /// upload location (storage, a CDN); such a host is first checked by the <see cref="RedirectGuard"/> (LIV3011),
+    /// and when it challenges, it gets an anonymous token of its own (<see cref="RegistryAuthenticator.AnswerForeignAsync"/>),
+    /// used for that host only.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendFollowingRedirectsAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, string action,
+        Func<CancellationToken, Task<HttpRequestMessage>> create, AuthenticationHeaderValue? authorization, CancellationToken cancellationToken)
     {
         Uri? target = null;
+        (Uri Host, AuthenticationHeaderValue Header)? foreign = null;
         for (int hop = 0; ; hop++)
         {
             var request = await create(cancellationToken).ConfigureAwait(false);
-            var origin = request.RequestUri!;
             if (target is not null) request.RequestUri = target;
-            // Credentials go only to the registry itself, never to where it redirects (storage, a CDN).
-            if (authorization is not null && SameOrigin(origin, request.RequestUri!)) request.Headers.Authorization = authorization;
+            var uri = request.RequestUri!;
+            bool own = endpoint.IsOrigin(uri);
+            if (!own && await _guard.RefusalAsync(endpoint.BaseUri, uri, cancellationToken).ConfigureAwait(false) is { } refusal)
+            {
+                request.Dispose();
+                throw new LivrableException(DiagnosticCodes.RedirectRefused,
+                    $"{endpoint.Registry} sent the request to {action} to {uri.GetLeftPart(UriPartial.Authority)}, {refusal}; refusing to follow.");
+            }
+            if (own && authorization is not null) request.Headers.Authorization = authorization;
+            else if (!own && foreign is { } f && SameOrigin(f.Host, uri)) request.Headers.Authorization = f.Header;
             HttpResponseMessage response;
             try
             {
@@ -154,6 +176,29 @@ public sealed partial class RegistryClient : IDisposable
             }
             // The body was sent (or refused): release it now, not at the next GC; a layer body holds a file open.
             request.Content?.Dispose();
+            if (response.StatusCode == HttpStatusCode.Unauthorized && !own)
+            {
+                // Another host's challenge: once, an anonymous token of its own; never the registry's credentials.
+                if (foreign is { } tried && SameOrigin(tried.Host, uri))
+                {
+                    response.Dispose();
+                    request.Dispose();
+                    throw RegistryErrors.ForeignChallenge(endpoint, action, uri, "refused its own anonymous token");
+                }
+                AuthenticationHeaderValue header;
+                try
+                {
+                    header = await _auth.AnswerForeignAsync(endpoint, uri, response, scopes, action, _guard, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    response.Dispose();
+                    request.Dispose();
+                }
+                foreign = (uri, header);
+                target = uri;
+                continue;
+            }
             bool redirect = response.StatusCode is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.SeeOther
                 or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
             if (!redirect || response.Headers.Location is null || (request.Method != HttpMethod.Get && request.Method != HttpMethod.Head))
@@ -161,9 +206,9 @@ public sealed partial class RegistryClient : IDisposable
             if (hop >= MaxRedirects)
             {
                 response.Dispose();
-                throw new LivrableException(DiagnosticCodes.RegistryProtocol, $"{origin.Host} redirected more than {MaxRedirects} times.");
+                throw new LivrableException(DiagnosticCodes.RegistryProtocol, $"{endpoint.Registry} redirected more than {MaxRedirects} times.");
             }
-            target = new Uri(request.RequestUri!, response.Headers.Location);
+            target = new Uri(uri, response.Headers.Location);
             response.Dispose();
             request.Dispose();
         }

@@ -78,6 +78,18 @@ public sealed record RegistryEndpoint
     public Uri Api(string pathAndQuery) => new(BaseUri, pathAndQuery);
 
     /// <summary>
+    /// Whether <paramref name="uri"/> is on this registry's origin (scheme, host and port of <see cref="BaseUri"/>): the
+    /// only place its credentials and tokens are sent. A redirect or an upload location elsewhere (a storage bucket,
+    /// a CDN) is another origin, even on the same host with another port.
+    /// </summary>
+    public bool IsOrigin(Uri uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        return uri.IsAbsoluteUri && uri.Scheme == BaseUri.Scheme && uri.Port == BaseUri.Port
+            && string.Equals(uri.IdnHost, BaseUri.IdnHost, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
     /// Splits a list of registries as <c>ContainerInsecureRegistries</c> and <c>LIVRABLE_INSECURE_REGISTRIES</c> give it,
     /// separated by <c>;</c> or <c>,</c>; blanks are dropped.
     /// </summary>

@@ -29,6 +29,14 @@ internal static class RegistryErrors
         string where = $"{endpoint.Registry}/{repository}";
         int status = (int)response.StatusCode;
         string suffix = details.Length > 0 ? $": {details}" : ".";
+        // Another host (storage the registry redirected to, an upload location) speaks for itself, not for the
+        // registry: its 401 or 403 says nothing of our credentials, which it never got.
+        if (response.RequestMessage?.RequestUri is { } answeredBy && !endpoint.IsOrigin(answeredBy))
+        {
+            string other = answeredBy.GetLeftPart(UriPartial.Authority);
+            return new LivrableException(response.StatusCode == HttpStatusCode.NotFound ? notFoundCode : DiagnosticCodes.RegistryProtocol,
+                $"{where}: could not {action}: {other}, where the registry sent the request, answered {status} {response.ReasonPhrase}{suffix}");
+        }
         return response.StatusCode switch
         {
             HttpStatusCode.Unauthorized when credential is not null => new LivrableException(DiagnosticCodes.Unauthorized,
@@ -44,11 +52,31 @@ internal static class RegistryErrors
         };
     }
 
-    /// <summary>The exception for a registry that cannot be reached at all.</summary>
+    /// <summary>
+    /// The exception for a registry that cannot be reached at all, or (LIV3012) that went silent on every try for the
+    /// idle timeout (<see cref="IdleTimeoutHandler"/>).
+    /// </summary>
     public static LivrableException Unreachable(RegistryEndpoint endpoint, string action, Exception e)
-        => new(DiagnosticCodes.RegistryUnreachable,
+        => RegistryClient.Inner<IdleTimeoutException>(e) is { } silent
+            ? TimedOut(endpoint, null, action, silent)
+            : new(DiagnosticCodes.RegistryUnreachable,
             $"Could not reach {endpoint.Registry} ({endpoint.BaseUri}) to {action}: {Describe(e)}" +
             (endpoint.IsInsecure ? "" : " If this registry speaks only plain http, list it in ContainerInsecureRegistries."), inner: e);
+
+    /// <summary>
+    /// LIV3010: <paramref name="host"/>, where the registry sent a request, asked for credentials in a way that cannot be
+    /// answered (<paramref name="why"/>, following "which"); the registry's are never sent there.
+    /// </summary>
+    public static LivrableException ForeignChallenge(RegistryEndpoint endpoint, string action, Uri host, string why, Exception? inner = null)
+        => new(DiagnosticCodes.ForeignChallenge,
+            $"{endpoint.Registry} sent the request to {action} to {host.GetLeftPart(UriPartial.Authority)}, which {why}; the credentials of {endpoint.Registry} are never sent to another host.",
+            inner: inner);
+
+    /// <summary>LIV3012: <paramref name="silent"/>'s host sent nothing for the idle timeout, on the last try as on the others.</summary>
+    public static LivrableException TimedOut(RegistryEndpoint endpoint, string? repository, string action, IdleTimeoutException silent)
+        => new(DiagnosticCodes.RegistryTimeout,
+            $"{silent.Host} sent nothing for {silent.Timeout.TotalSeconds:0.###} s while we tried to {action} on {endpoint.Registry}{(repository is null ? "" : "/" + repository)}, on every try. " +
+            "If the registry is only slow, give it longer with ContainerRegistryTimeout (such as 5m).", inner: silent);
 
     /// <summary>The messages of an error body, joined; the raw text (shortened) when it is not the spec's JSON.</summary>
     internal static async Task<string> ReadErrorsAsync(HttpResponseMessage response, CancellationToken cancellationToken)

@@ -23,6 +23,22 @@ public sealed record RegistryOptions
     /// </summary>
     public int MaxConcurrentBlobs { get; init; } = 4;
 
+    /// <summary>
+    /// How long a request may go without a byte moving (its body being sent, the answer's headers awaited, each read
+    /// of its body) before it is given up as a connection fault and retried (<see cref="IdleTimeoutHandler"/>); from
+    /// <c>ContainerRegistryTimeout</c>. <see cref="Timeout.InfiniteTimeSpan"/> (or zero) waits forever.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
+
+    /// <summary>
+    /// 60 s: longer than any registry takes to start answering a request it is working on (committing a large blob
+    /// to its storage included), short enough that a silent connection does not hold a build for long.
+    /// </summary>
+    public static TimeSpan DefaultIdleTimeout { get; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Resolves host names for the <see cref="Network.RedirectGuard"/>; DNS when null (tests give a fake).</summary>
+    internal Func<string, CancellationToken, Task<System.Net.IPAddress[]>>? Resolve { get; init; }
+
     /// <summary>Replaces the network, for tests (a fault-injecting handler); the client disposes it.</summary>
     internal HttpMessageHandler? Handler { get; init; }
 

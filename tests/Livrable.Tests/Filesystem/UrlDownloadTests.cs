@@ -49,6 +49,12 @@ public sealed class UrlDownloadTests : IDisposable
                 response.StatusCode = 302;
                 response.RedirectLocation = hops == 0 ? "/files/app.tar.gz" : $"/redirect/{hops - 1}";
             }
+            else if (path.StartsWith("/elsewhere/", StringComparison.Ordinal))
+            {
+                // Issue 10: a redirect to the URL the query names (the cloud metadata service, a hostile host).
+                response.StatusCode = 302;
+                response.RedirectLocation = Uri.UnescapeDataString(context.Request.Url!.Query.TrimStart('?'));
+            }
             else if (path == "/missing")
             {
                 response.StatusCode = 404;
@@ -131,6 +137,60 @@ public sealed class UrlDownloadTests : IDisposable
         e = await Assert.ThrowsAsync<LivrableException>(() =>
             UrlDownload.DownloadAsync(_client, new Uri("ftp://127.0.0.1/x"), "/x", null, _temp["tmp"], CancellationToken.None));
         Assert.Equal(DiagnosticCodes.DownloadFailed, e.Code);
+    }
+
+    [Fact]
+    public async Task A_redirect_to_the_cloud_metadata_address_is_LIV3011_and_not_followed()
+    {
+        var e = await Assert.ThrowsAsync<LivrableException>(() =>
+            DownloadAsync("elsewhere/x?" + Uri.EscapeDataString("http://169.254.169.254/latest/meta-data/iam/security-credentials/")));
+
+        Assert.Equal(DiagnosticCodes.RedirectRefused, e.Code);
+        Assert.Contains("169.254.169.254", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_redirect_to_a_host_that_challenges_gets_no_credentials_and_is_LIV4072()
+    {
+        using var attacker = new AttackerServer(AttackerServer.Mode.Bearer);
+
+        var e = await Assert.ThrowsAsync<LivrableException>(() => DownloadAsync("elsewhere/x?" + Uri.EscapeDataString(attacker.Url("/steal"))));
+
+        Assert.Equal(DiagnosticCodes.DownloadFailed, e.Code);
+        Assert.Contains("401", e.Message, StringComparison.Ordinal);
+        var request = Assert.Single(attacker.Received);
+        Assert.False(request.Headers.ContainsKey("Authorization"));
+    }
+
+    /// <summary>A public server (a stub, names resolved by a fake) that redirects into the private network.</summary>
+    private sealed class PublicRedirector : HttpMessageHandler
+    {
+        public List<Uri> Requests { get; } = [];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Requests.Add(request.RequestUri!);
+            var response = request.RequestUri!.Host == "files.example.com"
+                ? new HttpResponseMessage(HttpStatusCode.Found) { Headers = { Location = new Uri("http://192.168.1.1/admin") } }
+                : new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(Body) };
+            return Task.FromResult(response);
+        }
+    }
+
+    [Fact]
+    public async Task A_public_URL_redirecting_into_the_private_network_is_LIV3011_and_nothing_is_sent_there()
+    {
+        var handler = new PublicRedirector();
+        using var client = new HttpClient(handler);
+        var guard = new Livrable.Network.RedirectGuard((host, _) => Task.FromResult(
+            IPAddress.TryParse(host, out var literal) ? [literal] : host == "files.example.com" ? [IPAddress.Parse("93.184.216.34")] : Array.Empty<IPAddress>()));
+
+        var e = await Assert.ThrowsAsync<LivrableException>(() =>
+            UrlDownload.DownloadAsync(client, new Uri("http://files.example.com/app.tar.gz"), "/dl/", null, _temp["tmp"], CancellationToken.None, guard));
+
+        Assert.Equal(DiagnosticCodes.RedirectRefused, e.Code);
+        Assert.Contains("a private address (192.168.1.1)", e.Message, StringComparison.Ordinal);
+        Assert.All(handler.Requests, uri => Assert.Equal("files.example.com", uri.Host));
     }
 
     [Theory]

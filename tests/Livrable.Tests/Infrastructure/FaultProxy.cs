@@ -108,7 +108,8 @@ public sealed class FaultProxy : IDisposable
         }
     }
 
-    private static async Task<(string Method, string Path, Dictionary<string, string> Headers, byte[] Body)> ReadRequestAsync(NetworkStream stream)
+    /// <summary>Reads one HTTP/1.1 request (head, and a body with a Content-Length); shared with <see cref="AttackerServer"/>.</summary>
+    internal static async Task<(string Method, string Path, Dictionary<string, string> Headers, byte[] Body)> ReadRequestAsync(NetworkStream stream)
     {
         var head = new MemoryStream();
         int matched = 0;
@@ -166,6 +167,10 @@ public sealed class FaultProxy : IDisposable
                 case Fault.Redirect r:
                     await WriteAsync(stream, 307, "Temporary Redirect", [("Location", r.Location)], []);
                     return;
+                case Fault.Hang:
+                    // Accepted, never answered: the connection stays open, silent, until the client gives up.
+                    await WaitForCloseAsync(stream);
+                    return;
             }
 
             using var forward = new HttpRequestMessage(new HttpMethod(method), $"http://{_upstreamRegistry}{path}");
@@ -192,6 +197,9 @@ public sealed class FaultProxy : IDisposable
                 if (rewrite.RelativeLocation)
                     answerHeaders = answerHeaders.Select(h => h.Item1.Equals("Location", StringComparison.OrdinalIgnoreCase) && Uri.TryCreate(h.Item2, UriKind.Absolute, out var absolute)
                         ? (h.Item1, absolute.PathAndQuery) : h).ToList();
+                if (rewrite.LocationBase is { } moved)
+                    answerHeaders = answerHeaders.Select(h => h.Item1.Equals("Location", StringComparison.OrdinalIgnoreCase)
+                        ? (h.Item1, moved.TrimEnd('/') + (Uri.TryCreate(h.Item2, UriKind.Absolute, out var absolute) ? absolute.PathAndQuery : h.Item2)) : h).ToList();
             }
             if (method == "HEAD")
             {
@@ -205,6 +213,10 @@ public sealed class FaultProxy : IDisposable
                 case Fault.DropMidBody d:
                     await WriteAsync(stream, status, answer.ReasonPhrase, answerHeaders, bytes, cutAfter: d.After);
                     stream.Socket.LingerState = new LingerOption(true, 0);
+                    return;
+                case Fault.StallMidBody stall:
+                    await WriteAsync(stream, status, answer.ReasonPhrase, answerHeaders, bytes, cutAfter: stall.After);
+                    await WaitForCloseAsync(stream);
                     return;
                 case Fault.Slow slow:
                     // The client may start its next request as soon as it has the last byte: stop counting this one before.
@@ -245,6 +257,22 @@ public sealed class FaultProxy : IDisposable
             await stream.WriteAsync(body.AsMemory(offset, Math.Min(step, end - offset)));
             await stream.FlushAsync();
             if (slow is not null && !last) await Task.Delay(slow.Delay);
+        }
+    }
+
+    /// <summary>Waits, sending nothing, until the client closes the connection or the proxy stops.</summary>
+    private async Task WaitForCloseAsync(NetworkStream stream)
+    {
+        var buffer = new byte[1024];
+        try
+        {
+            while (await stream.ReadAsync(buffer, _stop.Token) > 0)
+            {
+            }
+        }
+        catch (Exception)
+        {
+            // Closed by the client, or the proxy stopping.
         }
     }
 
@@ -289,7 +317,14 @@ public abstract record Fault
     /// Passes the request and changes the answer as registries other than Distribution write it: another status
     /// (201 to a PATCH), a <c>Location</c> made relative (path and query only).
     /// </summary>
-    public sealed record Rewrite(int? NewStatus = null, bool RelativeLocation = false) : Fault;
+    /// <remarks><paramref name="LocationBase"/> moves the <c>Location</c> to another host (<c>http://127.0.0.2:PORT</c>), path and query kept.</remarks>
+    public sealed record Rewrite(int? NewStatus = null, bool RelativeLocation = false, string? LocationBase = null) : Fault;
+
+    /// <summary>Reads the request and never answers, keeping the connection open until the client closes it.</summary>
+    public sealed record Hang : Fault;
+
+    /// <summary>Passes the request, sends the head and the first <paramref name="After"/> bytes of the body, then nothing more.</summary>
+    public sealed record StallMidBody(long After) : Fault;
 
     /// <summary>Passes the request and sends the answer's body <paramref name="ChunkBytes"/> at a time, <paramref name="Delay"/> apart.</summary>
     public sealed record Slow(int ChunkBytes, TimeSpan Delay) : Fault;

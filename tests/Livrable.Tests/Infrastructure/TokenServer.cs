@@ -59,6 +59,9 @@ public sealed class TokenServer : IDisposable
     /// <summary>Whether the OAuth2 POST is served; when false it answers 404, as registries without it do.</summary>
     public bool OAuthPost { get; set; } = true;
 
+    /// <summary>When set, every token GET is answered <c>307</c> to this URL (its query kept): a realm that redirects.</summary>
+    public string? RedirectTo { get; set; }
+
     /// <summary>Every token request: method, scopes asked, who (the user, "refresh-token", or null for anonymous).</summary>
     public ConcurrentQueue<(string Method, IReadOnlyList<string> Scopes, string? Who)> Requests { get; } = new();
 
@@ -94,6 +97,14 @@ public sealed class TokenServer : IDisposable
     {
         var request = context.Request;
         var response = context.Response;
+        if (RedirectTo is { } elsewhere && request.HttpMethod == "GET")
+        {
+            Requests.Enqueue(("GET", [], null));
+            response.StatusCode = 307;
+            response.RedirectLocation = elsewhere + request.Url!.Query;
+            response.Close();
+            return;
+        }
         List<string> scopes;
         string? who = null;
         bool refused = false;

@@ -74,6 +74,38 @@ public sealed class BuildContainerImageTests : IDisposable
         Assert.Empty(r.Layers);
     }
 
+    [Theory]
+    [InlineData(null, 60.0)]
+    [InlineData("", 60.0)]
+    [InlineData("90", 90.0)]
+    [InlineData(" 1m30s ", 90.0)]
+    [InlineData("500ms", 0.5)]
+    [InlineData("0", -1.0)]
+    public void RegistryTimeoutIsSecondsOrAGoDurationAndZeroWaitsForever(string? value, double seconds)
+    {
+        var task = NewTask();
+        task.RegistryTimeout = value;
+
+        var r = task.CreateRequest();
+
+        Assert.Equal(seconds < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds), r.RegistryTimeout);
+    }
+
+    [Theory]
+    [InlineData("soon")]
+    [InlineData("-5s")]
+    [InlineData("5 minutes")]
+    public void ARegistryTimeoutThatIsNotADurationIsLIV3014(string value)
+    {
+        var task = NewTask();
+        task.RegistryTimeout = value;
+
+        var e = Assert.Throws<LivrableException>(() => task.CreateRequest());
+
+        Assert.Equal(DiagnosticCodes.InvalidRegistryTimeout, e.Code);
+        Assert.Contains(value, e.Message);
+    }
+
     [Fact]
     public void PublishFilesAreSplitAndTheApphostIsTheEntrypoint()
     {

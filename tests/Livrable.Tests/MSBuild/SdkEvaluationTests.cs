@@ -239,6 +239,24 @@ public sealed class SdkEvaluationTests : IDisposable
         return doc.RootElement.GetProperty("Properties").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "");
     }
 
+    /// <summary>
+    /// ContainerRegistryTimeout goes from the targets to the task (issue 10, item 5): a duration shows in the request,
+    /// a value that is not one is LIV3014 before anything is built.
+    /// </summary>
+    [Fact]
+    public async Task ContainerRegistryTimeoutReachesTheTask()
+    {
+        string project = AppProject("tapp", $"<ContainerBaseImage>scratch</ContainerBaseImage><ContainerArchiveOutputPath>{_temp.Path}/out/</ContainerArchiveOutputPath>");
+
+        // The bad value first: a failed image step leaves no record, so the next publish runs the step again (the
+        // timeout changes no output, so it is not one of the step's inputs).
+        string bad = await DotnetAsync("msbuild", project, "-restore", "-t:PublishContainer", "-p:ContainerRegistryTimeout=soon");
+        Assert.Contains("error LIV3014", bad);
+
+        string publish = await DotnetAsync("msbuild", project, "-t:PublishContainer", "-p:ContainerRegistryTimeout=1m30s", "-v:d");
+        Assert.Contains("registry-timeout=90 s", publish);
+    }
+
     private async Task<string> DotnetAsync(string verb, string project, params string[] arguments)
         => (await Tools.DotnetAsync(_temp.Path, verb, project, arguments,
             new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_temp.Path, "cache") })).Output;

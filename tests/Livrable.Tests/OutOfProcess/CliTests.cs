@@ -140,6 +140,7 @@ public sealed class CliTests : IDisposable
         task.SourceDateEpoch = "1700000000";
         task.StateMaxSize = "5GB";
         task.InsecureRegistries = ["localhost:5000"];
+        task.RegistryTimeout = "90s";
         // Dockerfile mode's parameters, sent too (an empty Dockerfile keeps properties mode).
         task.Dockerfile = "";
         task.BuildContext = _temp.Path;

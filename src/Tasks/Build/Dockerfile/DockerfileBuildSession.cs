@@ -89,7 +89,8 @@ internal sealed class DockerfileBuildSession : IDisposable
     private readonly ConcurrentDictionary<int, Lazy<Task<StageState>>> _stages = new();
     private readonly ConcurrentDictionary<string, Lazy<Task<IImage>>> _images = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<StageState>>> _imageStates = new(StringComparer.Ordinal);
-    private readonly Lazy<HttpClient> _http = new(() => new HttpClient());
+    // Redirects are followed by UrlDownload, which checks each target (RedirectGuard), not by the handler.
+    private readonly Lazy<HttpClient> _http = new(() => new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }));
     private readonly object _gate = new();
     private readonly StepCache _cache;
     private readonly ConcurrentDictionary<string, StepRecord> _records = new(StringComparer.Ordinal);
