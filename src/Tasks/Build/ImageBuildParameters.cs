@@ -254,7 +254,7 @@ public sealed partial class ImageBuildParameters
         long? nanoseconds = long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long seconds)
             && seconds <= int.MaxValue
             ? seconds * 1_000_000_000L
-            : Livrable.Dockerfile.GoDuration.TryParse(value, out _);
+            : Livrable.Go.GoDuration.TryParse(value, out _);
         if (nanoseconds is not { } ns || ns < 0)
             throw new LivrableException(DiagnosticCodes.InvalidRegistryTimeout,
                 $"ContainerRegistryTimeout '{text}' is not a duration: give seconds (60) or a duration such as 90s or 5m; 0 waits forever.");
