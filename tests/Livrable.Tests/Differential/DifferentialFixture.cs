@@ -70,11 +70,13 @@ public sealed class DifferentialFixture : IAsyncLifetime
     /// by the test project) with folders 0755 and files 0644, whatever the checkout's umask; the test then adds what git
     /// does not carry well (symlinks, odd modes, archives).
     /// </summary>
-    public string Context(string name)
+    public string Context(string name) => CopyCase(name, _temp[$"{name}-{Interlocked.Increment(ref _cases)}", "context"]);
+
+    /// <summary><see cref="Context"/> into <paramref name="context"/>, for the other differential fixtures.</summary>
+    internal static string CopyCase(string name, string context)
     {
         string source = Path.Combine(AppContext.BaseDirectory, "Differential", "Cases", name);
         Assert.True(Directory.Exists(source), $"Missing test data {source}");
-        string context = _temp[$"{name}-{Interlocked.Increment(ref _cases)}", "context"];
         foreach (string dir in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories).Prepend(source))
         {
             string target = Path.Combine(context, Path.GetRelativePath(source, dir));
@@ -95,7 +97,11 @@ public sealed class DifferentialFixture : IAsyncLifetime
     /// goes through the shared validator (<see cref="ImageValidator.ValidateAsync"/>, then skopeo and umoci with
     /// <see cref="ImageValidator.ValidateArchiveAsync"/>), whose unpacked root filesystem is returned.
     /// </summary>
-    public async Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target = null)
+    public Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target = null)
+        => BuildAsync(context, buildArgs, target, BaseName, BaseArchive);
+
+    /// <summary>The same, with the base image <paramref name="baseName"/> read from <paramref name="baseArchive"/>.</summary>
+    internal static async Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target, string baseName, string baseArchive)
     {
         string work = Path.Combine(Path.GetDirectoryName(context)!, "livrable" + (target is null ? "" : "-" + target));
         var logger = new RecordingLogger();
@@ -111,7 +117,7 @@ public sealed class DifferentialFixture : IAsyncLifetime
                 DockerfilePath = Path.Combine(context, "Dockerfile"),
                 ContextDirectory = context,
                 BuildArgs = buildArgs,
-                NamedContexts = new Dictionary<string, string> { [BaseName] = "archive:" + BaseArchive },
+                NamedContexts = new Dictionary<string, string> { [baseName] = "archive:" + baseArchive },
                 Target = target,
             },
         };

@@ -85,6 +85,7 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
             throw new LivrableException(DiagnosticCodes.SourceNotFound, $"failed to compute cache key: \"{full}\": not found in {copy.From}", Span);
         foreach (string match in matches)
         {
+            NextCopySource();
             // A top-level symlink is followed; symlinks below are copied as they are.
             var top = tree.Resolve(match) ?? tree.Get(match);
             if (top is null) continue;
@@ -99,11 +100,11 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
                     string relative = RelativeTo(rootPath, match);
                     if (relative.Length > 0) PlaceAt(relative, top with { Open = null }, keepOwner: true);
                     foreach (var entry in materialized)
-                        PlaceAt(PathRules.Join("/" + relative, RelativeTo(top.Path, entry.Path)).TrimStart('/'), Relink(entry, top.Path, PathRules.Join(DestinationPath, relative)), keepOwner: true);
+                        PlaceAt(PathRules.Join("/" + relative, RelativeTo(top.Path, entry.Path)).TrimStart('/'), entry, keepOwner: true);
                 }
                 else
                 {
-                    PlaceContents(materialized.Select(e => (RelativeTo(top.Path, e.Path), Relink(e, top.Path, DestinationPath))), keepOwner: true);
+                    PlaceContents(materialized.Select(e => (RelativeTo(top.Path, e.Path), e)), keepOwner: true);
                 }
             }
             else
@@ -120,15 +121,6 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
     {
         if (entries.Count == 0) return [];
         return await tree.MaterializeAsync(entries, Session.TempDirectory, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>A hard link inside the copied folder points at the copy of its target.</summary>
-    private FileEntry Relink(FileEntry entry, string from, string to)
-    {
-        if (entry.Type != TarTypeFlag.HardLink || entry.LinkTarget is null) return entry;
-        string target = PathRules.CleanAbsolute("/" + entry.LinkTarget);
-        if (!target.StartsWith(from.TrimEnd('/') + "/", StringComparison.Ordinal)) return entry;
-        return entry with { LinkTarget = PathRules.Join(Plan.RealPath(to), RelativeTo(from, target)) };
     }
 
     /// <summary>The paths of a tree that match a clean absolute pattern, segment by segment.</summary>
