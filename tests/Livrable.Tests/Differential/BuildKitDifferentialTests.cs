@@ -82,6 +82,9 @@ public sealed class BuildKitDifferentialTests(BuildKitFixture fixture)
     public async Task A_folder_copied_onto_a_symlink_of_the_image_fails_at_the_COPY_as_in_BuildKit()
     {
         string context = fixture.Context("buildkit-refused");
+        // tree/bin/tool: made here, a folder named bin being build output to git's ignore rules.
+        Directory.CreateDirectory(Path.Combine(context, "tree", "bin"));
+        File.WriteAllText(Path.Combine(context, "tree", "bin", "tool"), "tool\n");
 
         var peer = await fixture.Peer.TryBuildAsync(context, "livrable-diff/refused", NoArgs, "usrmerge");
         Assert.NotEqual(0, peer.ExitCode);
