@@ -35,6 +35,11 @@ public sealed class BuildKitDifferentialTests(BuildKitFixture fixture)
         await Tools.RunCheckedAsync("tar", "-C", payload, "--sort=name", "--mtime=@0", "--owner=42", "--group=43", "--numeric-owner",
             "-cf", Path.Combine(context, "a.tar"), "x.txt");
         Directory.Delete(payload, recursive: true);
+        // Git does not carry hard links: hl/a, hl/b and hl/sub/c are one file.
+        Directory.CreateDirectory(Path.Combine(context, "hl", "sub"));
+        File.WriteAllText(Path.Combine(context, "hl", "a"), "linked\n");
+        await Tools.RunCheckedAsync("ln", Path.Combine(context, "hl", "a"), Path.Combine(context, "hl", "b"));
+        await Tools.RunCheckedAsync("ln", Path.Combine(context, "hl", "a"), Path.Combine(context, "hl", "sub", "c"));
 
         var peer = await fixture.Peer.BuildAsync(context, NoArgs);
         var livrable = await fixture.BuildAsync(context, NoArgs);
@@ -74,6 +79,10 @@ public sealed class BuildKitDifferentialTests(BuildKitFixture fixture)
         Assert.Equal(["/s2/f", "/s2/f", "/s2/f"], new[] { "/s2/f", "/s2/hl", "/s2/sub/hl2" }.Select(p => livrableTree[p]?.HardLinkOf));
         Assert.Equal(new TreeEntry("/s2/g2", 'f', "0640", 1000, 50, null, Sha("g\n"), 2, "/s2/g"), livrableTree["/s2/g2"]);
         Assert.Null(livrableTree["/s2-files/hl"]?.HardLinkOf);
+        Assert.Equal(["/hl/a", "/hl/a", "/hl/a"], new[] { "/hl/a", "/hl/b", "/hl/sub/c" }.Select(p => livrableTree[p]?.HardLinkOf));
+        // The three that were right already: --chmod drops setuid (without it, it is kept); ADD --chown owns an archive's entries.
+        Assert.Equal(("0755", "4755"), (livrableTree["/s3/suid"]?.Mode, livrableTree["/s4/suid"]?.Mode));
+        Assert.Equal((7L, 8L), (livrableTree["/s5/x.txt"]!.Uid, livrableTree["/s5/x.txt"]!.Gid));
         Assert.Equal(('l', "usr/bin"), (livrableTree["/bin"]!.Type, livrableTree["/bin"]!.LinkTarget));
         Assert.Equal('f', livrableTree["/usr/bin/newdir/sub/b"]?.Type);
     }

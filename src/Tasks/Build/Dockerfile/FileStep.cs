@@ -290,6 +290,17 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     }
 
     /// <summary>
+    /// A context file with several names (<c>st_nlink</c> above 1) gets the group of its inode, so the names of it a
+    /// folder's copy holds are written as hard links, as fsutil's inode map keeps them.
+    /// </summary>
+    private static FileEntry WithHardLinks(FileEntry entry, string fullPath, Dictionary<(ulong Device, ulong Inode), HardLinkGroup> inodes)
+    {
+        if (entry.Type != TarTypeFlag.RegularFile || UnixFileStatus.TryRead(fullPath) is not { LinkCount: > 1 } status) return entry;
+        if (!inodes.TryGetValue((status.Device, status.Inode), out var group)) inodes[(status.Device, status.Inode)] = group = new HardLinkGroup();
+        return entry with { HardLinks = group };
+    }
+
+    /// <summary>
     /// The build context sources of one path: folders copy their contents, files and symlinks are placed by name;
     /// <paramref name="unpack"/> extracts a file that is an archive (ADD).
     /// </summary>
@@ -302,7 +313,10 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
             switch (match.Type)
             {
                 case ContextEntryType.Directory:
-                    PlaceContents(context.Enumerate(match, Excludes).Select(e => (Relative(match.RelativePath, e.RelativePath), FromContext(e, "/"))), keepOwner: false);
+                    NextCopySource();
+                    var inodes = new Dictionary<(ulong Device, ulong Inode), HardLinkGroup>();
+                    PlaceContents(context.Enumerate(match, Excludes)
+                        .Select(e => (Relative(match.RelativePath, e.RelativePath), WithHardLinks(FromContext(e, "/"), e.FullPath, inodes))), keepOwner: false);
                     break;
                 case ContextEntryType.File when unpack:
                     var file = FromContext(match, "/");
