@@ -127,7 +127,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     /// <summary>
     /// The build context files a source reads, as <see cref="AddContextSourceAsync"/> walks them (<c>.dockerignore</c>,
     /// <c>--exclude</c>, links followed as the walk follows them): each one's path, type, mode, size and link target,
-    /// and a regular file's content digest (<see cref="DockerfileBuildSession.ContextDigests"/>), hashed on all cores.
+    /// the first name of a file that has several, and a regular file's content digest (<see cref="DockerfileBuildSession.ContextDigests"/>), hashed on all cores.
     /// </summary>
     protected bool AddContextKey(string source, Cache.StepKey key)
     {
@@ -153,10 +153,15 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
             return false; // an unreadable file: the step runs and reports it as it always has
         }
         key.Add("context source", source).Add("files", inputs.Count);
+        // A file with several names is keyed with the first of them: a new or removed hard link changes the layer.
+        var firstNames = new Dictionary<(ulong Device, ulong Inode), string>();
         for (int i = 0; i < inputs.Count; i++)
         {
             var e = inputs[i];
-            key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}");
+            string linked = "";
+            if (e.Type == ContextEntryType.File && UnixFileStatus.TryRead(e.FullPath) is { LinkCount: > 1 } status)
+                linked = " =" + (firstNames.TryAdd((status.Device, status.Inode), e.RelativePath) ? e.RelativePath : firstNames[(status.Device, status.Inode)]);
+            key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}{linked}");
         }
         return true;
     }
