@@ -13,6 +13,7 @@ namespace Livrable.Tests.Differential;
 /// applets the RUNs use, <c>/etc/os-release -> ../usr/lib/os-release</c>, <c>/etc/localtime</c> an absolute link into
 /// <c>/usr/share/zoneinfo</c>, the image's own <c>/etc/hostname</c>, and <c>/etc/passwd</c>/<c>/etc/group</c> naming
 /// <c>app</c> (1000:1000) and <c>staff</c> (50). dockerd gets it with <c>docker load</c>; Livrable as a named context.
+/// The buildah suite's base is loaded too, so its cases (<see cref="CaseContexts"/>) are built by BuildKit as well.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class BuildKitFixture : IAsyncLifetime
@@ -65,14 +66,20 @@ public sealed class BuildKitFixture : IAsyncLifetime
             },
         }, NullLogger.Instance, CancellationToken.None);
         await Peer.LoadAsync(BaseArchive);
+        await DifferentialFixture.WriteBaseAsync(SharedBaseArchive, _temp["shared-root"], _temp["shared-state"]);
+        await Peer.LoadAsync(SharedBaseArchive);
     }
+
+    /// <summary>The buildah suite's base (<see cref="DifferentialFixture.BaseName"/>), for its cases built here too.</summary>
+    public string SharedBaseArchive => _temp["shared.tar"];
 
     /// <summary>A fresh build context: a copy of <c>Differential/Cases/<paramref name="name"/></c> (folders 0755, files 0644).</summary>
     public string Context(string name) => DifferentialFixture.CopyCase(name, _temp[$"{name}-{Interlocked.Increment(ref _cases)}", "context"]);
 
     /// <summary>Livrable's build of <c>context/Dockerfile</c>, validated (<see cref="DifferentialFixture.BuildAsync(string, IReadOnlyDictionary{string, string}, string?)"/>).</summary>
     public Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target = null)
-        => DifferentialFixture.BuildAsync(context, buildArgs, target, BaseName, BaseArchive);
+        => DifferentialFixture.BuildAsync(context, buildArgs, target,
+            new Dictionary<string, string> { [BaseName] = BaseArchive, [DifferentialFixture.BaseName] = SharedBaseArchive });
 
     public async Task DisposeAsync()
     {

@@ -8,8 +8,8 @@ namespace Livrable.Tests.Differential;
 /// the <see cref="Dockerd"/> fixture (own socket, data and exec roots, no iptables, no bridge). Builds run with
 /// <c>DOCKER_BUILDKIT=1 docker build --network=none</c> through Debian's own CLI (<c>/usr/bin/docker</c>, 20.10, which
 /// talks to the embedded BuildKit; a newer CLI earlier on PATH would need buildx). Bases come from tarballs
-/// (<c>docker load</c>), never from a registry. A result is read back with <c>docker save</c>, turned into an OCI layout
-/// by skopeo and unpacked by umoci, as Livrable's own images are.
+/// (<c>docker load</c>), never from a registry. A result is read back with <c>docker save</c> (its config as saved),
+/// turned into an OCI layout by skopeo and unpacked by umoci, as Livrable's own images are.
 /// </summary>
 public sealed class BuildKitPeer : IAsyncLifetime
 {
@@ -59,7 +59,13 @@ public sealed class BuildKitPeer : IAsyncLifetime
         (await Tools.RunAsync(Cli, ["save", "-o", saved, tag], environment: Environment)).EnsureSuccess();
         string layout = Path.Combine(work, "oci");
         await Tools.RunCheckedAsync("skopeo", "copy", "--quiet", "docker-archive:" + saved, $"oci:{layout}:peer");
-        string config = (await Tools.RunCheckedAsync("skopeo", "inspect", "--config", $"oci:{layout}:peer")).Stdout;
+        // The config as docker save wrote it: converting to OCI would drop Healthcheck, Shell and OnBuild.
+        string config = await Tools.PythonAsync("""
+            import json, sys, tarfile
+            with tarfile.open(sys.argv[1]) as t:
+                name = json.load(t.extractfile('manifest.json'))[0]['Config']
+                sys.stdout.write(t.extractfile(name).read().decode())
+            """, saved);
         await Tools.RunCheckedAsync("umoci", "unpack", "--image", $"{layout}:peer", Path.Combine(work, "bundle"));
         return new PeerImage(config, Path.Combine(work, "bundle", "rootfs"));
     }

@@ -39,7 +39,13 @@ public sealed class DifferentialFixture : IAsyncLifetime
     {
         Tools.Require("umoci");
         Tools.Require("skopeo");
-        string root = _temp["base-root"];
+        await WriteBaseAsync(BaseArchive, _temp["base-root"], _temp["base-state"]);
+        await Peer.LoadAsync(BaseArchive, BaseName);
+    }
+
+    /// <summary>Writes the base image (<see cref="BaseName"/>) to <paramref name="archive"/>, from files put in <paramref name="root"/>.</summary>
+    internal static async Task WriteBaseAsync(string archive, string root, string state)
+    {
         Directory.CreateDirectory(Path.Combine(root, "bin"));
         Directory.CreateDirectory(Path.Combine(root, "etc"));
         File.Copy(Tools.Require("busybox"), Path.Combine(root, "bin", "busybox"));
@@ -51,8 +57,8 @@ public sealed class DifferentialFixture : IAsyncLifetime
             Platform = Platform,
             Repository = "localhost/livrable-diff-base",
             Tags = ["1"],
-            ArchivePath = BaseArchive,
-            StateDirectory = _temp["base-state"],
+            ArchivePath = archive,
+            StateDirectory = state,
             Format = ImageFormat.Docker,
             Layers = [new DirectoryLayerSpec(root, "/") { CreatedBy = "base" }],
             Config = new ConfigChanges
@@ -62,7 +68,6 @@ public sealed class DifferentialFixture : IAsyncLifetime
                 Labels = [new("base", "1")],
             },
         }, NullLogger.Instance, CancellationToken.None);
-        await Peer.LoadAsync(BaseArchive, BaseName);
     }
 
     /// <summary>
@@ -98,10 +103,11 @@ public sealed class DifferentialFixture : IAsyncLifetime
     /// <see cref="ImageValidator.ValidateArchiveAsync"/>), whose unpacked root filesystem is returned.
     /// </summary>
     public Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target = null)
-        => BuildAsync(context, buildArgs, target, BaseName, BaseArchive);
+        => BuildAsync(context, buildArgs, target, new Dictionary<string, string> { [BaseName] = BaseArchive });
 
-    /// <summary>The same, with the base image <paramref name="baseName"/> read from <paramref name="baseArchive"/>.</summary>
-    internal static async Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target, string baseName, string baseArchive)
+    /// <summary>The same, with the base images <paramref name="bases"/> (name to tarball) given as named contexts.</summary>
+    internal static async Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target,
+        IReadOnlyDictionary<string, string> bases)
     {
         string work = Path.Combine(Path.GetDirectoryName(context)!, "livrable" + (target is null ? "" : "-" + target));
         var logger = new RecordingLogger();
@@ -117,7 +123,7 @@ public sealed class DifferentialFixture : IAsyncLifetime
                 DockerfilePath = Path.Combine(context, "Dockerfile"),
                 ContextDirectory = context,
                 BuildArgs = buildArgs,
-                NamedContexts = new Dictionary<string, string> { [baseName] = "archive:" + baseArchive },
+                NamedContexts = bases.ToDictionary(b => b.Key, b => "archive:" + b.Value),
                 Target = target,
             },
         };

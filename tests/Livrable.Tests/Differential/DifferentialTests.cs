@@ -37,8 +37,6 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
                 ConfigSnapshot.Parse(livrable.ConfigJson), await TreeSnapshot.ReadAsync(livrable.RootFs));
     }
 
-    private static void Mode(string path, string octal) => File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32(octal, 8));
-
     [Fact]
     public async Task Metadata_instructions_set_the_config_fields_as_buildah_does_with_BuildKit_rules_where_they_differ()
     {
@@ -89,14 +87,7 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
     [Fact]
     public async Task COPY_from_the_context_gives_the_tree_buildah_gives()
     {
-        string context = fixture.Context("copy");
-        Mode(Path.Combine(context, "exec.sh"), "755");
-        Mode(Path.Combine(context, "secret.txt"), "600");
-        Mode(Path.Combine(context, "dir", "nested", "deep"), "700");
-        File.CreateSymbolicLink(Path.Combine(context, "links", "rel-link"), "target.txt");
-        File.CreateSymbolicLink(Path.Combine(context, "links", "abs-link"), "/etc/passwd");
-        Directory.CreateSymbolicLink(Path.Combine(context, "link-to-dir"), "dir");
-        File.CreateSymbolicLink(Path.Combine(context, "link-to-file"), "a.txt");
+        string context = await CaseContexts.PrepareAsync("copy", fixture.Context("copy"));
 
         var (peer, peerTree, livrable, livrableTree) = await BuildBothAsync(context, NoArgs);
 
@@ -116,18 +107,7 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
     [Fact]
     public async Task ADD_of_local_archives_and_files_gives_the_tree_buildah_gives_with_chown_applied_to_extracted_entries()
     {
-        string context = fixture.Context("add");
-        string payload = Path.Combine(context, "payload");
-        Mode(Path.Combine(payload, "inner", "locked"), "700");
-        File.CreateSymbolicLink(Path.Combine(payload, "inner", "link"), "file.txt");
-        string tar = Path.Combine(context, "payload.tar");
-        await Tools.RunCheckedAsync("tar", "-C", payload, "--sort=name", "--mtime=@0", "--owner=42", "--group=43", "--numeric-owner", "-cf", tar, "inner");
-        await using (var gz = File.Create(tar + ".gz"))
-            (await Tools.RunAsync("gzip", ["-n", "-c", tar], stdout: gz)).EnsureSuccess();
-        await using (var xz = File.Create(tar + ".xz"))
-            (await Tools.RunAsync("xz", ["-c", tar], stdout: xz)).EnsureSuccess();
-        File.Copy(tar + ".gz", Path.Combine(context, "disguised.bin"));
-        Directory.Delete(payload, recursive: true);
+        string context = await CaseContexts.PrepareAsync("add", fixture.Context("add"));
 
         var (peer, peerTree, livrable, livrableTree) = await BuildBothAsync(context, NoArgs);
 
@@ -146,8 +126,7 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
     [Fact]
     public async Task Stages_COPY_from_ONBUILD_and_target_give_what_buildah_gives()
     {
-        string context = fixture.Context("stages");
-        File.CreateSymbolicLink(Path.Combine(context, "payload", "link"), "one.txt");
+        string context = await CaseContexts.PrepareAsync("stages", fixture.Context("stages"));
 
         var (peer, peerTree, livrable, livrableTree) = await BuildBothAsync(context, NoArgs, "child");
 
@@ -166,16 +145,7 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
     [Fact]
     public async Task Copying_onto_existing_folders_files_and_symlinks_gives_the_tree_buildah_gives()
     {
-        string context = fixture.Context("merge");
-        Mode(Path.Combine(context, "special", "suid"), "4755");
-        Directory.CreateDirectory(Path.Combine(context, "special", "empty"));
-        Mode(Path.Combine(context, "special", "empty"), "700");
-        Directory.CreateDirectory(Path.Combine(context, "special", "sticky"));
-        Mode(Path.Combine(context, "special", "sticky"), "1777");
-        Mode(Path.Combine(context, "etc-extra"), "700");
-        Mode(Path.Combine(context, "rootfs", "etc"), "750");
-        Mode(Path.Combine(context, "passwd"), "600");
-        Directory.CreateSymbolicLink(Path.Combine(context, "into", "link-to-real"), "real");
+        string context = await CaseContexts.PrepareAsync("merge", fixture.Context("merge"));
 
         var (peer, peerTree, livrable, livrableTree) = await BuildBothAsync(context, NoArgs);
 
