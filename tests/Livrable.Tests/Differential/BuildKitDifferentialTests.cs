@@ -85,6 +85,7 @@ public sealed class BuildKitDifferentialTests(BuildKitFixture fixture)
         Assert.Equal((7L, 8L), (livrableTree["/s5/x.txt"]!.Uid, livrableTree["/s5/x.txt"]!.Gid));
         Assert.Equal(('l', "usr/bin"), (livrableTree["/bin"]!.Type, livrableTree["/bin"]!.LinkTarget));
         Assert.Equal('f', livrableTree["/usr/bin/newdir/sub/b"]?.Type);
+        Assert.Equal('f', livrableTree["/etc/mtab"]?.Type);
     }
 
     [Theory]
