@@ -71,6 +71,7 @@ public sealed class BuildKitDifferentialTests(BuildKitFixture fixture)
         Assert.Equal(Sha("ID=mine\n"), livrableTree["/usr/lib/os-release"]?.Sha256);
         Assert.Equal("/usr/share/zoneinfo/UTC", livrableTree["/etc/localtime"]?.LinkTarget);
         Assert.Equal(Sha("TZif-mine\n"), livrableTree["/usr/share/zoneinfo/UTC"]?.Sha256);
+        Assert.Equal(('f', Sha("base issue\n")), (livrableTree["/etc/issue"]!.Type, livrableTree["/usr/lib/issue"]?.Sha256));
         // 2: the folders made are 0755; what was copied has the --chmod mode.
         Assert.Equal(["0755", "0755", "0755", "0755", "0755", "0755"],
             new[] { "/s0", "/s1", "/usr/local", "/c", "/c/x", "/c/x/y" }.Select(p => livrableTree[p]?.Mode));

@@ -11,7 +11,7 @@ namespace Livrable.Tests.Differential;
 /// a merged-/usr base both builders start from, <see cref="BaseName"/>, written by Livrable's engine from a folder as
 /// Debian's are laid out: <c>/bin -> usr/bin</c>, <c>/lib -> usr/lib</c>, a static busybox in <c>/usr/bin</c> with the
 /// applets the RUNs use, <c>/etc/os-release -> ../usr/lib/os-release</c>, <c>/etc/localtime</c> an absolute link into
-/// <c>/usr/share/zoneinfo</c>, <c>/etc/mtab -> /proc/self/mounts</c>, the image's own <c>/etc/hostname</c>, and <c>/etc/passwd</c>/<c>/etc/group</c> naming
+/// <c>/usr/share/zoneinfo</c>, <c>/etc/mtab -> /proc/self/mounts</c>, <c>/etc/issue -> ../usr/lib/issue</c>, the image's own <c>/etc/hostname</c>, and <c>/etc/passwd</c>/<c>/etc/group</c> naming
 /// <c>app</c> (1000:1000) and <c>staff</c> (50). dockerd gets it with <c>docker load</c>; Livrable as a named context.
 /// The buildah suite's base is loaded too, so its cases (<see cref="CaseContexts"/>) are built by BuildKit as well.
 /// </summary>
@@ -46,6 +46,8 @@ public sealed class BuildKitFixture : IAsyncLifetime
         File.WriteAllText(Path.Combine(root, "usr", "share", "zoneinfo", "UTC"), "TZif-base\n");
         File.CreateSymbolicLink(Path.Combine(root, "etc", "localtime"), "/usr/share/zoneinfo/UTC");
         File.CreateSymbolicLink(Path.Combine(root, "etc", "mtab"), "/proc/self/mounts");
+        File.WriteAllText(Path.Combine(root, "usr", "lib", "issue"), "base issue\n");
+        File.CreateSymbolicLink(Path.Combine(root, "etc", "issue"), "../usr/lib/issue");
         File.WriteAllText(Path.Combine(root, "etc", "hostname"), "base\n");
         File.WriteAllText(Path.Combine(root, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n");
         File.WriteAllText(Path.Combine(root, "etc", "group"), "root:x:0:\nstaff:x:50:app\napp:x:1000:\n");
