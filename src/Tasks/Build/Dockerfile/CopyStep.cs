@@ -62,9 +62,11 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
             string relative = Relative(rootRelative, match.RelativePath);
             if (match.Type == Context.ContextEntryType.Directory)
             {
+                NextCopySource();
+                var inodes = new Dictionary<(ulong Device, ulong Inode), HardLinkGroup>();
                 if (match.RelativePath != ".") PlaceAt(relative, FromContext(match, "/"), keepOwner: false);
                 foreach (var entry in context.Enumerate(match, Excludes))
-                    PlaceAt(Relative(rootRelative, entry.RelativePath), FromContext(entry, "/"), keepOwner: false);
+                    PlaceAt(Relative(rootRelative, entry.RelativePath), WithHardLinks(FromContext(entry, "/"), entry.FullPath, inodes), keepOwner: false);
             }
             else
             {

@@ -127,7 +127,8 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     /// <summary>
     /// The build context files a source reads, as <see cref="AddContextSourceAsync"/> walks them (<c>.dockerignore</c>,
     /// <c>--exclude</c>, links followed as the walk follows them): each one's path, type, mode, size and link target,
-    /// the first name of a file that has several, and a regular file's content digest (<see cref="DockerfileBuildSession.ContextDigests"/>), hashed on all cores.
+    /// the first name of a file that has several, and a regular file's content digest
+    /// (<see cref="DockerfileBuildSession.ContextDigests"/>), hashed on all cores.
     /// </summary>
     protected bool AddContextKey(string source, Cache.StepKey key)
     {
@@ -298,7 +299,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     /// A context file with several names (<c>st_nlink</c> above 1) gets the group of its inode, so the names of it a
     /// folder's copy holds are written as hard links, as fsutil's inode map keeps them.
     /// </summary>
-    private static FileEntry WithHardLinks(FileEntry entry, string fullPath, Dictionary<(ulong Device, ulong Inode), HardLinkGroup> inodes)
+    protected static FileEntry WithHardLinks(FileEntry entry, string fullPath, Dictionary<(ulong Device, ulong Inode), HardLinkGroup> inodes)
     {
         if (entry.Type != TarTypeFlag.RegularFile || UnixFileStatus.TryRead(fullPath) is not { LinkCount: > 1 } status) return entry;
         if (!inodes.TryGetValue((status.Device, status.Inode), out var group)) inodes[(status.Device, status.Inode)] = group = new HardLinkGroup();

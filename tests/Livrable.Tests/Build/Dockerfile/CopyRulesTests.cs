@@ -234,13 +234,15 @@ public sealed class CopyRulesTests : IDisposable
         Directory.CreateDirectory(Path.Combine(_context, "hl", "sub"));
         await Tools.RunCheckedAsync("ln", Path.Combine(_context, "hl", "f"), Path.Combine(_context, "hl", "sub", "g"));
         await Tools.RunCheckedAsync("tar", "-C", _context, "--sort=name", "-cf", Path.Combine(_context, "hl.tar"), "hl");
-        var tree = await BuildAsync("FROM scratch AS st\nADD hl.tar /out/\nFROM scratch\nCOPY --from=st /out/hl /s/\nCOPY --from=st /out/hl/f /out/hl/sub/g /two/\nCOPY hl /c/\n");
+        var tree = await BuildAsync("FROM scratch AS st\nADD hl.tar /out/\nFROM scratch\nCOPY --from=st /out/hl /s/\nCOPY --from=st /out/hl/f /out/hl/sub/g /two/\nCOPY hl /c/\nCOPY --parents hl /p/\n");
         // One file with two names in each folder copy (the tree gives both names one identity); two sources, two files.
         Assert.NotNull(tree.Get("/s/f")!.HardLinks);
         Assert.Same(tree.Get("/s/f")!.HardLinks, tree.Get("/s/sub/g")!.HardLinks);
         Assert.Same(tree.Get("/c/f")!.HardLinks, tree.Get("/c/sub/g")!.HardLinks);
         Assert.NotNull(tree.Get("/c/f")!.HardLinks);
         Assert.NotSame(tree.Get("/s/f")!.HardLinks, tree.Get("/c/f")!.HardLinks);
+        Assert.NotNull(tree.Get("/p/hl/f")!.HardLinks);
+        Assert.Same(tree.Get("/p/hl/f")!.HardLinks, tree.Get("/p/hl/sub/g")!.HardLinks);
         Assert.Null(tree.Get("/s/other")!.HardLinks);
         Assert.Null(tree.Get("/two/f")!.HardLinks);
         Assert.Equal("linked\n", Text(tree, "/s/sub/g"));
