@@ -140,7 +140,10 @@ public static class DiagnosticCodes
     public const string InvalidChecksum = "LIV1110";
     /// <summary>A <c>COPY --from</c> source path does not exist in that stage or image.</summary>
     public const string SourceNotFound = "LIV1111";
-    /// <summary>A COPY or ADD destination (or one of its parents) is an existing file where a folder is needed.</summary>
+    /// <summary>
+    /// A COPY or ADD destination (or one of its parents, or a folder a copied folder holds) is an existing file or
+    /// symbolic link of the image where a folder is needed: BuildKit's "cannot copy to non-directory".
+    /// </summary>
     public const string NotADirectory = "LIV1112";
     /// <summary>A build argument was given that no ARG of the stages built declares (a warning, as BuildKit's).</summary>
     public const string UnusedBuildArg = "LIV1120";

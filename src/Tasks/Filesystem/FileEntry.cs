@@ -48,6 +48,13 @@ public sealed record FileEntry(string Path, TarTypeFlag Type, int Mode, long Uid
     /// <summary>Where a base layer holds this entry's bytes; kept through <c>with</c>, so a copy to another path still finds them.</summary>
     internal LayerLocation? Location { get; init; }
 
+    /// <summary>
+    /// In a <see cref="FileTree"/>, the names a layer's hard links gave one file share this object (an inode's
+    /// identity, compared by reference); null for a file with one name. A layer's entries never carry it: a step
+    /// writes a hard link as a <see cref="TarTypeFlag.HardLink"/> entry.
+    /// </summary>
+    internal HardLinkGroup? HardLinks { get; init; }
+
     /// <summary>The last segment of <see cref="Path"/> ("" for the root).</summary>
     public string Name => Path[(Path.LastIndexOf('/') + 1)..];
 
@@ -82,6 +89,9 @@ public sealed record FileEntry(string Path, TarTypeFlag Type, int Mode, long Uid
     public static FileEntry OpaqueWhiteout(string directory)
         => new(ImagePath.Join(ImagePath.Clean(directory), OpaqueWhiteoutName), TarTypeFlag.RegularFile, 0, 0, 0);
 }
+
+/// <summary>The identity of one file that has several names in a tree (compared by reference).</summary>
+internal sealed class HardLinkGroup;
 
 /// <summary>
 /// Where a base layer holds an entry's bytes: the layer, the entry's position among the tar's entries, and its name

@@ -10,7 +10,8 @@ namespace Livrable.Filesystem;
 /// (https://github.com/opencontainers/image-spec/blob/main/layer.md#applying-changesets): later entries replace
 /// earlier ones, <c>.wh.name</c> deletes what the layers below hold at <c>name</c>, <c>.wh..wh..opq</c> hides what
 /// they hold in its directory, hard links become copies of their target's entry, missing parents appear as 0755 0:0
-/// directories, and a parent that is a symbolic link is followed (inside the tree) as containerd and umoci do.
+/// directories, and a parent that is a symbolic link is followed (inside the tree) as containerd and umoci do. The
+/// names of one hard-linked file share a <see cref="HardLinkGroup"/>.
 /// </summary>
 /// <remarks>
 /// A tree holds metadata only: an entry of a base layer knows where its bytes are (<see cref="LayerLocation"/>),
@@ -127,6 +128,13 @@ public sealed partial class FileTree
         string? resolved = Walk(_entries, path, followLast: true, makeDirectory: null);
         return resolved is null ? null : _entries.GetValueOrDefault(resolved);
     }
+
+    /// <summary>
+    /// <paramref name="path"/> as the image root resolves it (BuildKit's <c>fs.RootPath</c>): every symbolic link on the
+    /// way followed, the last one too, inside the tree; a link to nothing resolves to the path it names, and a missing
+    /// component is kept as it is. Throws LIV4074 for a loop.
+    /// </summary>
+    public string RealPath(string path) => Walk(_entries, path, followLast: true, makeDirectory: static _ => { })!;
 
     /// <summary>
     /// Everything below <paramref name="directory"/> (resolved through symbolic links), recursively, sorted by
@@ -261,6 +269,12 @@ public sealed partial class FileTree
                 if (source is null || source.Type == TarTypeFlag.Directory)
                     throw new LivrableException(DiagnosticCodes.InvalidArchive,
                         $"The hard link '{entry.Path}' points to '{target}', which is {(source is null ? "not in the image" : "a directory")}.");
+                // Both names share one identity, so a later COPY --from writes them as one file with two names.
+                if (source.HardLinks is null)
+                {
+                    source = source with { HardLinks = new HardLinkGroup() };
+                    _entries[resolved!] = source;
+                }
                 entry = source;
             }
 

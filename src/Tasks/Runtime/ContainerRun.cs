@@ -47,8 +47,12 @@ public sealed class ContainerRun
     /// <summary>How many of the last output lines a result (and a failure message) keeps.</summary>
     public const int KeptLines = 20;
 
-    /// <summary>Files the runtime provides by bind mounts; never part of a layer (BuildKit leaves them out too).</summary>
-    private static readonly string[] ProvidedFiles = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"];
+    /// <summary>
+    /// Files the runtime provides by bind mounts; never part of a layer (BuildKit leaves them out too). Only these two,
+    /// as BuildKit's executor (<c>executor/oci</c>: hosts and resolv.conf): <c>/etc/hostname</c> is the image's own file,
+    /// writable, and a change to it is in the layer.
+    /// </summary>
+    private static readonly string[] ProvidedFiles = ["/etc/hosts", "/etc/resolv.conf"];
 
     /// <summary>Mount points the runtime creates in the root filesystem when they are missing.</summary>
     private static readonly string[] StandardMountPoints = ["/proc", "/dev", "/sys"];
@@ -135,7 +139,6 @@ public sealed class ContainerRun
             {
                 RuntimeSpec.Bind("/etc/hosts", WriteFile(step, "hosts", $"127.0.0.1\tlocalhost {request.Hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"), readOnly: true),
                 RuntimeSpec.Bind("/etc/resolv.conf", WriteFile(step, "resolv.conf", ResolvConf(request.Network)), readOnly: true),
-                RuntimeSpec.Bind("/etc/hostname", WriteFile(step, "hostname", request.Hostname + "\n"), readOnly: true),
             };
             int index = 0;
             foreach (var mount in request.Mounts)

@@ -158,7 +158,7 @@ internal static class UpperDiff
             if (!entries.Any(e => e.Path.StartsWith(prefix, StringComparison.Ordinal)))
                 entries.RemoveAll(e => e.Path == stub);
         }
-        // A folder that is in the layer only because the runtime created a mount point in it (runc makes /etc/hostname
+        // A folder that is in the layer only because the runtime created a mount point in it (runc makes /etc/hosts
         // when the image has none, and overlay then copies /etc up) is left out when nothing else of the layer is in it.
         var parents = excluded.Concat(stubs).Select(p => p[..Math.Max(0, p.LastIndexOf('/'))]).Where(p => p.Length > 0)
             .Distinct(StringComparer.Ordinal).OrderByDescending(p => p.Length);

@@ -39,7 +39,13 @@ public sealed class DifferentialFixture : IAsyncLifetime
     {
         Tools.Require("umoci");
         Tools.Require("skopeo");
-        string root = _temp["base-root"];
+        await WriteBaseAsync(BaseArchive, _temp["base-root"], _temp["base-state"]);
+        await Peer.LoadAsync(BaseArchive, BaseName);
+    }
+
+    /// <summary>Writes the base image (<see cref="BaseName"/>) to <paramref name="archive"/>, from files put in <paramref name="root"/>.</summary>
+    internal static async Task WriteBaseAsync(string archive, string root, string state)
+    {
         Directory.CreateDirectory(Path.Combine(root, "bin"));
         Directory.CreateDirectory(Path.Combine(root, "etc"));
         File.Copy(Tools.Require("busybox"), Path.Combine(root, "bin", "busybox"));
@@ -51,8 +57,8 @@ public sealed class DifferentialFixture : IAsyncLifetime
             Platform = Platform,
             Repository = "localhost/livrable-diff-base",
             Tags = ["1"],
-            ArchivePath = BaseArchive,
-            StateDirectory = _temp["base-state"],
+            ArchivePath = archive,
+            StateDirectory = state,
             Format = ImageFormat.Docker,
             Layers = [new DirectoryLayerSpec(root, "/") { CreatedBy = "base" }],
             Config = new ConfigChanges
@@ -62,7 +68,6 @@ public sealed class DifferentialFixture : IAsyncLifetime
                 Labels = [new("base", "1")],
             },
         }, NullLogger.Instance, CancellationToken.None);
-        await Peer.LoadAsync(BaseArchive, BaseName);
     }
 
     /// <summary>
@@ -70,11 +75,13 @@ public sealed class DifferentialFixture : IAsyncLifetime
     /// by the test project) with folders 0755 and files 0644, whatever the checkout's umask; the test then adds what git
     /// does not carry well (symlinks, odd modes, archives).
     /// </summary>
-    public string Context(string name)
+    public string Context(string name) => CopyCase(name, _temp[$"{name}-{Interlocked.Increment(ref _cases)}", "context"]);
+
+    /// <summary><see cref="Context"/> into <paramref name="context"/>, for the other differential fixtures.</summary>
+    internal static string CopyCase(string name, string context)
     {
         string source = Path.Combine(AppContext.BaseDirectory, "Differential", "Cases", name);
         Assert.True(Directory.Exists(source), $"Missing test data {source}");
-        string context = _temp[$"{name}-{Interlocked.Increment(ref _cases)}", "context"];
         foreach (string dir in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories).Prepend(source))
         {
             string target = Path.Combine(context, Path.GetRelativePath(source, dir));
@@ -95,7 +102,12 @@ public sealed class DifferentialFixture : IAsyncLifetime
     /// goes through the shared validator (<see cref="ImageValidator.ValidateAsync"/>, then skopeo and umoci with
     /// <see cref="ImageValidator.ValidateArchiveAsync"/>), whose unpacked root filesystem is returned.
     /// </summary>
-    public async Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target = null)
+    public Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target = null)
+        => BuildAsync(context, buildArgs, target, new Dictionary<string, string> { [BaseName] = BaseArchive });
+
+    /// <summary>The same, with the base images <paramref name="bases"/> (name to tarball) given as named contexts.</summary>
+    internal static async Task<LivrableImage> BuildAsync(string context, IReadOnlyDictionary<string, string> buildArgs, string? target,
+        IReadOnlyDictionary<string, string> bases)
     {
         string work = Path.Combine(Path.GetDirectoryName(context)!, "livrable" + (target is null ? "" : "-" + target));
         var logger = new RecordingLogger();
@@ -111,7 +123,7 @@ public sealed class DifferentialFixture : IAsyncLifetime
                 DockerfilePath = Path.Combine(context, "Dockerfile"),
                 ContextDirectory = context,
                 BuildArgs = buildArgs,
-                NamedContexts = new Dictionary<string, string> { [BaseName] = "archive:" + BaseArchive },
+                NamedContexts = bases.ToDictionary(b => b.Key, b => "archive:" + b.Value),
                 Target = target,
             },
         };

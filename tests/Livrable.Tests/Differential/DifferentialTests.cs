@@ -37,8 +37,6 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
                 ConfigSnapshot.Parse(livrable.ConfigJson), await TreeSnapshot.ReadAsync(livrable.RootFs));
     }
 
-    private static void Mode(string path, string octal) => File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32(octal, 8));
-
     [Fact]
     public async Task Metadata_instructions_set_the_config_fields_as_buildah_does_with_BuildKit_rules_where_they_differ()
     {
@@ -89,45 +87,27 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
     [Fact]
     public async Task COPY_from_the_context_gives_the_tree_buildah_gives()
     {
-        string context = fixture.Context("copy");
-        Mode(Path.Combine(context, "exec.sh"), "755");
-        Mode(Path.Combine(context, "secret.txt"), "600");
-        Mode(Path.Combine(context, "dir", "nested", "deep"), "700");
-        File.CreateSymbolicLink(Path.Combine(context, "links", "rel-link"), "target.txt");
-        File.CreateSymbolicLink(Path.Combine(context, "links", "abs-link"), "/etc/passwd");
-        Directory.CreateSymbolicLink(Path.Combine(context, "link-to-dir"), "dir");
-        File.CreateSymbolicLink(Path.Combine(context, "link-to-file"), "a.txt");
+        string context = await CaseContexts.PrepareAsync("copy", fixture.Context("copy"));
 
         var (peer, peerTree, livrable, livrableTree) = await BuildBothAsync(context, NoArgs);
 
         AssertSame(peer, livrable);
-        // BuildKit creates the destination folders a COPY --chmod makes with that mode (tonistiigi/fsutil#228, the fix
-        // of moby/buildkit#4945, 2025): "COPY --chmod=0751 dir /chmod-dir/" gives /chmod-dir 0751. buildah 1.28 (and
-        // BuildKit before that fix) create it 0755 and apply the mode to the copied entries only.
-        AssertSame(peerTree.With(peerTree["/chmod-dir"]! with { Mode = "0751" }), livrableTree);
+        // The folder "COPY --chmod=0751 dir /chmod-dir/" creates is 0755, as in BuildKit (fsutil's MkdirAll(target,
+        // 0755, ...)) and buildah: --chmod applies to the copied entries only.
+        AssertSame(peerTree, livrableTree);
+        Assert.Equal("0755", livrableTree["/chmod-dir"]?.Mode);
         // What the peer confirmed, for the reader: contents not the folder, nested symlinks kept, re-included files.
         Assert.Null(livrableTree["/contents/dir"]);
         Assert.Equal("target.txt", livrableTree["/links/rel-link"]?.LinkTarget);
         Assert.Equal('d', livrableTree["/followed-dir"]?.Type);
         Assert.Equal(["/ignored", "/ignored/keep.txt", "/ignored/sub", "/ignored/sub/keep.log"], livrableTree.Under("/ignored").Select(e => e.Path));
-        Assert.Equal(new TreeEntry("/own/user-only.txt", 'f', "0644", 1000, 1000, null, livrableTree["/own/user-only.txt"]?.Sha256), livrableTree["/own/user-only.txt"]);
+        Assert.Equal(new TreeEntry("/own/user-only.txt", 'f', "0644", 1000, 1000, null, livrableTree["/own/user-only.txt"]?.Sha256, livrableTree["/own/user-only.txt"]!.Size), livrableTree["/own/user-only.txt"]);
     }
 
     [Fact]
     public async Task ADD_of_local_archives_and_files_gives_the_tree_buildah_gives_with_chown_applied_to_extracted_entries()
     {
-        string context = fixture.Context("add");
-        string payload = Path.Combine(context, "payload");
-        Mode(Path.Combine(payload, "inner", "locked"), "700");
-        File.CreateSymbolicLink(Path.Combine(payload, "inner", "link"), "file.txt");
-        string tar = Path.Combine(context, "payload.tar");
-        await Tools.RunCheckedAsync("tar", "-C", payload, "--sort=name", "--mtime=@0", "--owner=42", "--group=43", "--numeric-owner", "-cf", tar, "inner");
-        await using (var gz = File.Create(tar + ".gz"))
-            (await Tools.RunAsync("gzip", ["-n", "-c", tar], stdout: gz)).EnsureSuccess();
-        await using (var xz = File.Create(tar + ".xz"))
-            (await Tools.RunAsync("xz", ["-c", tar], stdout: xz)).EnsureSuccess();
-        File.Copy(tar + ".gz", Path.Combine(context, "disguised.bin"));
-        Directory.Delete(payload, recursive: true);
+        string context = await CaseContexts.PrepareAsync("add", fixture.Context("add"));
 
         var (peer, peerTree, livrable, livrableTree) = await BuildBothAsync(context, NoArgs);
 
@@ -146,8 +126,7 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
     [Fact]
     public async Task Stages_COPY_from_ONBUILD_and_target_give_what_buildah_gives()
     {
-        string context = fixture.Context("stages");
-        File.CreateSymbolicLink(Path.Combine(context, "payload", "link"), "one.txt");
+        string context = await CaseContexts.PrepareAsync("stages", fixture.Context("stages"));
 
         var (peer, peerTree, livrable, livrableTree) = await BuildBothAsync(context, NoArgs, "child");
 
@@ -158,7 +137,7 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
         Assert.Equal(1000, livrableTree["/from-index/sub/two.txt"]?.Uid);
         Assert.Equal(50, livrableTree["/from-index/sub/two.txt"]?.Gid);
         Assert.Equal('f', livrableTree["/triggered/trigger.txt"]?.Type);
-        Assert.Equal(new TreeEntry("/followed-from-stage.txt", 'f', "0644", 1000, 50, null, livrableTree["/from-name.txt"]?.Sha256), livrableTree["/followed-from-stage.txt"]);
+        Assert.Equal(new TreeEntry("/followed-from-stage.txt", 'f', "0644", 1000, 50, null, livrableTree["/from-name.txt"]?.Sha256, livrableTree["/from-name.txt"]!.Size), livrableTree["/followed-from-stage.txt"]);
         Assert.Equal("one.txt", livrableTree["/from-index/link"]?.LinkTarget);
         Assert.Null(livrableTree["/nowhere"]);
     }
@@ -166,16 +145,7 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
     [Fact]
     public async Task Copying_onto_existing_folders_files_and_symlinks_gives_the_tree_buildah_gives()
     {
-        string context = fixture.Context("merge");
-        Mode(Path.Combine(context, "special", "suid"), "4755");
-        Directory.CreateDirectory(Path.Combine(context, "special", "empty"));
-        Mode(Path.Combine(context, "special", "empty"), "700");
-        Directory.CreateDirectory(Path.Combine(context, "special", "sticky"));
-        Mode(Path.Combine(context, "special", "sticky"), "1777");
-        Mode(Path.Combine(context, "etc-extra"), "700");
-        Mode(Path.Combine(context, "rootfs", "etc"), "750");
-        Mode(Path.Combine(context, "passwd"), "600");
-        Directory.CreateSymbolicLink(Path.Combine(context, "into", "link-to-real"), "real");
+        string context = await CaseContexts.PrepareAsync("merge", fixture.Context("merge"));
 
         var (peer, peerTree, livrable, livrableTree) = await BuildBothAsync(context, NoArgs);
 
@@ -205,11 +175,11 @@ public sealed class DifferentialTests(DifferentialFixture fixture)
         static string Sha(string text) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
         Assert.Equal(
             [
-                new TreeEntry("/expanded.txt", 'f', "0644", 0, 0, null, Sha("hello heredoc from \"/docs\" $NAME\n")),
-                new TreeEntry("/literal.txt", 'f', "0644", 0, 0, null, Sha("hello $NAME\n")),
+                new TreeEntry("/expanded.txt", 'f', "0644", 0, 0, null, Sha("hello heredoc from \"/docs\" $NAME\n"), 33),
+                new TreeEntry("/literal.txt", 'f', "0644", 0, 0, null, Sha("hello $NAME\n"), 12),
                 new TreeEntry("/multi", 'd', "0755", 1000, 1000, null, null),
-                new TreeEntry("/multi/EOF", 'f', "0755", 1000, 1000, null, Sha("tabs stripped\n")),
-                new TreeEntry("/multi/TWO", 'f', "0755", 1000, 1000, null, Sha("second\n")),
+                new TreeEntry("/multi/EOF", 'f', "0755", 1000, 1000, null, Sha("tabs stripped\n"), 14),
+                new TreeEntry("/multi/TWO", 'f', "0755", 1000, 1000, null, Sha("second\n"), 7),
             ],
             tree.Entries.Values);
     }

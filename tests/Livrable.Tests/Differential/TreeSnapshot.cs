@@ -5,13 +5,15 @@ namespace Livrable.Tests.Differential;
 
 /// <summary>
 /// One file of an unpacked root filesystem, as <c>lstat</c> sees it: type (<c>d f l c b p s</c>), permission bits with
-/// setuid, setgid and sticky (octal), owner, link target, and the sha256 of a regular file's content. Times are not
-/// compared: the builders clamp them differently and the specs leave them free.
+/// setuid, setgid and sticky (octal), owner, link target, a regular file's size and the sha256 of its content, and its
+/// hard-link group: for a file with several names in the tree, the first of them in path order (null for one name).
+/// Times are not compared: the builders clamp them differently and the specs leave them free.
 /// </summary>
-public sealed record TreeEntry(string Path, char Type, string Mode, long Uid, long Gid, string? LinkTarget, string? Sha256)
+public sealed record TreeEntry(string Path, char Type, string Mode, long Uid, long Gid, string? LinkTarget, string? Sha256, long Size = 0, string? HardLinkOf = null)
 {
     public override string ToString()
-        => $"{Path} {Type} {Mode} {Uid}:{Gid}" + (LinkTarget is null ? "" : " -> " + LinkTarget) + (Sha256 is null ? "" : " " + Sha256[..12]);
+        => $"{Path} {Type} {Mode} {Uid}:{Gid}" + (LinkTarget is null ? "" : " -> " + LinkTarget) + (Sha256 is null ? "" : $" {Size}B {Sha256[..12]}")
+           + (HardLinkOf is null ? "" : " =" + HardLinkOf);
 }
 
 /// <summary>
@@ -25,6 +27,17 @@ public sealed class TreeSnapshot
         root = sys.argv[1]
         kinds = {stat.S_IFDIR: 'd', stat.S_IFREG: 'f', stat.S_IFLNK: 'l', stat.S_IFCHR: 'c', stat.S_IFBLK: 'b', stat.S_IFIFO: 'p', stat.S_IFSOCK: 's'}
         out = []
+        inodes = {}
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in filenames:
+                full = os.path.join(dirpath, name)
+                st = os.lstat(full)
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                    inodes.setdefault((st.st_dev, st.st_ino), []).append('/' + os.path.relpath(full, root))
+        first = {}
+        for paths in inodes.values():
+            if len(paths) > 1:
+                for p in paths: first[p] = min(paths)
         for dirpath, dirnames, filenames in os.walk(root):
             for name in dirnames + filenames:
                 full = os.path.join(dirpath, name)
@@ -36,7 +49,8 @@ public sealed class TreeSnapshot
                     with open(full, 'rb') as f:
                         digest = hashlib.sha256(f.read()).hexdigest()
                 rel = '/' + os.path.relpath(full, root)
-                out.append('\t'.join([rel, kind, '%04o' % stat.S_IMODE(st.st_mode), str(st.st_uid), str(st.st_gid), link, digest]))
+                size = str(st.st_size) if kind == 'f' else '0'
+                out.append('\t'.join([rel, kind, '%04o' % stat.S_IMODE(st.st_mode), str(st.st_uid), str(st.st_gid), link, digest, size, first.get(rel, '')]))
         sys.stdout.write('\n'.join(sorted(out)))
         """;
 
@@ -56,7 +70,8 @@ public sealed class TreeSnapshot
         foreach (string line in listing.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             string[] f = line.Split('\t');
-            entries[f[0]] = new TreeEntry(f[0], f[1][0], f[2], long.Parse(f[3]), long.Parse(f[4]), f[5].Length == 0 ? null : f[5], f[6].Length == 0 ? null : f[6]);
+            entries[f[0]] = new TreeEntry(f[0], f[1][0], f[2], long.Parse(f[3]), long.Parse(f[4]), f[5].Length == 0 ? null : f[5], f[6].Length == 0 ? null : f[6],
+                long.Parse(f[7]), f[8].Length == 0 ? null : f[8]);
         }
         return new TreeSnapshot(entries);
     }

@@ -64,9 +64,11 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
             string relative = Relative(rootRelative, match.RelativePath);
             if (match.Type == Context.ContextEntryType.Directory)
             {
+                NextCopySource();
+                var inodes = new Dictionary<(ulong Device, ulong Inode), HardLinkGroup>();
                 if (match.RelativePath != ".") PlaceAt(relative, FromContext(match, "/"), keepOwner: false);
                 foreach (var entry in context.Enumerate(match, Excludes))
-                    PlaceAt(Relative(rootRelative, entry.RelativePath), FromContext(entry, "/"), keepOwner: false);
+                    PlaceAt(Relative(rootRelative, entry.RelativePath), WithHardLinks(FromContext(entry, "/"), entry.FullPath, inodes), keepOwner: false);
             }
             else
             {
@@ -88,6 +90,7 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
             throw new LivrableException(DiagnosticCodes.SourceNotFound, $"failed to compute cache key: \"{full}\": not found in {copy.From}", Span);
         foreach (string match in matches)
         {
+            NextCopySource();
             // A top-level symlink is followed; symlinks below are copied as they are.
             var top = tree.Resolve(match) ?? tree.Get(match);
             if (top is null) continue;
@@ -102,11 +105,11 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
                     string relative = RelativeTo(rootPath, match);
                     if (relative.Length > 0) PlaceAt(relative, top with { Open = null }, keepOwner: true);
                     foreach (var entry in materialized)
-                        PlaceAt(PathRules.Join("/" + relative, RelativeTo(top.Path, entry.Path)).TrimStart('/'), Relink(entry, top.Path, PathRules.Join(DestinationPath, relative)), keepOwner: true);
+                        PlaceAt(PathRules.Join("/" + relative, RelativeTo(top.Path, entry.Path)).TrimStart('/'), entry, keepOwner: true);
                 }
                 else
                 {
-                    PlaceContents(materialized.Select(e => (RelativeTo(top.Path, e.Path), Relink(e, top.Path, DestinationPath))), keepOwner: true);
+                    PlaceContents(materialized.Select(e => (RelativeTo(top.Path, e.Path), e)), keepOwner: true);
                 }
             }
             else
@@ -123,15 +126,6 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
     {
         if (entries.Count == 0) return [];
         return await tree.MaterializeAsync(entries, Session.TempDirectory, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>A hard link inside the copied folder points at the copy of its target.</summary>
-    private FileEntry Relink(FileEntry entry, string from, string to)
-    {
-        if (entry.Type != TarTypeFlag.HardLink || entry.LinkTarget is null) return entry;
-        string target = PathRules.CleanAbsolute("/" + entry.LinkTarget);
-        if (!target.StartsWith(from.TrimEnd('/') + "/", StringComparison.Ordinal)) return entry;
-        return entry with { LinkTarget = PathRules.Join(Plan.RealPath(to), RelativeTo(from, target)) };
     }
 
     /// <summary>The paths of a tree that match a clean absolute pattern, segment by segment.</summary>

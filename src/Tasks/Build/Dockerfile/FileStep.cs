@@ -39,7 +39,6 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     /// <summary>The <c>--exclude</c> patterns, expanded.</summary>
     protected IReadOnlyList<string> Excludes { get; private set; } = [];
 
-    private int? _numericChmod;
     private DockerIgnore? _excludeMatcher;
     private readonly List<string> _flags = [];
 
@@ -63,11 +62,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         Excludes = instruction.Excludes.Select(e => expander.Word(e, env, Span)).ToList();
         if (Excludes.Count > 0) _excludeMatcher = DockerIgnore.Parse(string.Join('\n', Excludes));
         BeforeSources(_sources);
-        if (_chmod is not null)
-        {
-            Chmod = ChmodSpec.Parse(_chmod, Span);
-            if (_chmod.All(c => c is >= '0' and <= '7')) _numericChmod = Convert.ToInt32(_chmod, 8);
-        }
+        if (_chmod is not null) Chmod = ChmodSpec.Parse(_chmod, Span);
         DestinationPath = PathRules.ResolveDestination(Destination, State.Config.WorkingDir);
         IntoDirectory = PathRules.IsDirectoryDestination(Destination);
 
@@ -94,7 +89,11 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         if (_chown is not null) _flags.Add("--chown=" + _chown);
         if (_chmod is not null) _flags.Add("--chmod=" + _chmod);
 
-        foreach (string source in sources) await AddSourceAsync(source, cancellationToken).ConfigureAwait(false);
+        foreach (string source in sources)
+        {
+            NextCopySource();
+            await AddSourceAsync(source, cancellationToken).ConfigureAwait(false);
+        }
         foreach (var heredoc in instruction.Sources.Select(s => s.Heredoc).OfType<Heredoc>())
         {
             string content = heredoc.Expand ? expander.Raw(heredoc.Content, env, Span) : heredoc.Content;
@@ -128,7 +127,8 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     /// <summary>
     /// The build context files a source reads, as <see cref="AddContextSourceAsync"/> walks them (<c>.dockerignore</c>,
     /// <c>--exclude</c>, links followed as the walk follows them): each one's path, type, mode, size and link target,
-    /// and a regular file's content digest (<see cref="DockerfileBuildSession.ContextDigests"/>), hashed on all cores.
+    /// the first name of a file that has several, and a regular file's content digest
+    /// (<see cref="DockerfileBuildSession.ContextDigests"/>), hashed on all cores.
     /// </summary>
     protected bool AddContextKey(string source, Cache.StepKey key)
     {
@@ -154,10 +154,15 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
             return false; // an unreadable file: the step runs and reports it as it always has
         }
         key.Add("context source", source).Add("files", inputs.Count);
+        // A file with several names is keyed with the first of them: a new or removed hard link changes the layer.
+        var firstNames = new Dictionary<(ulong Device, ulong Inode), string>();
         for (int i = 0; i < inputs.Count; i++)
         {
             var e = inputs[i];
-            key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}");
+            string linked = "";
+            if (e.Type == ContextEntryType.File && UnixFileStatus.TryRead(e.FullPath) is { LinkCount: > 1 } status)
+                linked = " =" + (firstNames.TryAdd((status.Device, status.Inode), e.RelativePath) ? e.RelativePath : firstNames[(status.Device, status.Inode)]);
+            key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}{linked}");
         }
         return true;
     }
@@ -204,22 +209,55 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
             EnsureDirectory(directory);
             return PathRules.Join(directory, name);
         }
-        string parent = Plan.RealPath(PathRules.Parent(DestinationPath));
-        EnsureDirectory(parent);
-        return PathRules.Join(parent, PathRules.Name(DestinationPath));
+        // The whole destination is resolved inside the root, the last component too (fsutil's fs.RootPath): a
+        // destination that is a symbolic link to a file (/etc/localtime, /etc/os-release) is written through, the link kept.
+        string target = Plan.RealPath(DestinationPath);
+        EnsureDirectory(PathRules.Parent(target));
+        return target;
     }
 
     /// <summary>A folder source: its contents (paths relative to it) go into the destination folder, created if needed.</summary>
     protected void PlaceContents(IEnumerable<(string Relative, FileEntry Entry)> contents, bool keepOwner)
     {
         string directory = DestinationDirectory();
-        foreach (var (relative, entry) in contents)
-            Plan.Add(Adjust(entry with { Path = PathRules.Join(directory, relative) }, keepOwner));
+        foreach (var (relative, entry) in contents) PlaceCopied(directory, PathRules.Join(directory, relative), entry, keepOwner);
     }
 
-    /// <summary><c>--parents</c> and archives: an entry at a path relative to the destination folder.</summary>
+    /// <summary><c>--parents</c>: an entry at a path relative to the destination folder.</summary>
     protected void PlaceAt(string relative, FileEntry entry, bool keepOwner)
-        => Plan.Add(Adjust(entry with { Path = PathRules.Join(DestinationDirectory(), relative) }, keepOwner));
+    {
+        string directory = DestinationDirectory();
+        PlaceCopied(directory, PathRules.Join(directory, relative), entry, keepOwner);
+    }
+
+    /// <summary>
+    /// One entry of a copied folder at <paramref name="path"/> below <paramref name="directory"/>: never over a non-folder
+    /// of the image on the way (<see cref="LayerPlan.CheckCopyTarget"/>); the second and later names of one file of the
+    /// source (a <see cref="HardLinkGroup"/>) become hard links to the first one copied, as fsutil's inode map does.
+    /// </summary>
+    private void PlaceCopied(string directory, string path, FileEntry entry, bool keepOwner)
+    {
+        Plan.CheckCopyTarget(directory, path, entry.Type == TarTypeFlag.Directory);
+        if (entry is { Type: TarTypeFlag.RegularFile, HardLinks: { } group })
+        {
+            if (_linked.TryGetValue(group, out string? first))
+            {
+                Plan.Add(Adjust(new FileEntry(path, TarTypeFlag.HardLink, entry.Mode, entry.Uid, entry.Gid) { LinkTarget = first }, keepOwner));
+                return;
+            }
+            _linked[group] = path;
+        }
+        Plan.Add(Adjust(entry with { Path = path }, keepOwner));
+    }
+
+    /// <summary>The first path each hard-linked file of the current source was copied to (one map per copy, as fsutil's).</summary>
+    private readonly Dictionary<HardLinkGroup, string> _linked = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// Starts another copy (a source, or one match of a wildcard): BuildKit copies each with its own fsutil copier, so
+    /// hard links are kept within one copy only; two sources naming one file give two files.
+    /// </summary>
+    protected void NextCopySource() => _linked.Clear();
 
     /// <summary>The destination as a folder (real path), created if missing.</summary>
     protected string DestinationDirectory()
@@ -278,6 +316,17 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     }
 
     /// <summary>
+    /// A context file with several names (<c>st_nlink</c> above 1) gets the group of its inode, so the names of it a
+    /// folder's copy holds are written as hard links, as fsutil's inode map keeps them.
+    /// </summary>
+    protected static FileEntry WithHardLinks(FileEntry entry, string fullPath, Dictionary<(ulong Device, ulong Inode), HardLinkGroup> inodes)
+    {
+        if (entry.Type != TarTypeFlag.RegularFile || UnixFileStatus.TryRead(fullPath) is not { LinkCount: > 1 } status) return entry;
+        if (!inodes.TryGetValue((status.Device, status.Inode), out var group)) inodes[(status.Device, status.Inode)] = group = new HardLinkGroup();
+        return entry with { HardLinks = group };
+    }
+
+    /// <summary>
     /// The build context sources of one path: folders copy their contents, files and symlinks are placed by name;
     /// <paramref name="unpack"/> extracts a file that is an archive (ADD).
     /// </summary>
@@ -290,7 +339,10 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
             switch (match.Type)
             {
                 case ContextEntryType.Directory:
-                    PlaceContents(context.Enumerate(match, Excludes).Select(e => (Relative(match.RelativePath, e.RelativePath), FromContext(e, "/"))), keepOwner: false);
+                    NextCopySource();
+                    var inodes = new Dictionary<(ulong Device, ulong Inode), HardLinkGroup>();
+                    PlaceContents(context.Enumerate(match, Excludes)
+                        .Select(e => (Relative(match.RelativePath, e.RelativePath), WithHardLinks(FromContext(e, "/"), e.FullPath, inodes))), keepOwner: false);
                     break;
                 case ContextEntryType.File when unpack:
                     var file = FromContext(match, "/");
@@ -320,6 +372,10 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         return entry with { Uid = uid, Gid = gid, Mode = mode };
     }
 
+    /// <summary>
+    /// The folders made for the destination (missing parents, and the folder a folder's contents go into): 0755 whatever
+    /// <c>--chmod</c> says, as fsutil's <c>MkdirAll(target, 0755, ...)</c>; <c>--chmod</c> is for what is copied.
+    /// </summary>
     private void EnsureDirectory(string path)
-        => Plan.EnsureDirectory(path, _numericChmod ?? 0b111_101_101, Owner?.Uid ?? 0, Owner?.Gid ?? 0);
+        => Plan.EnsureDirectory(path, 0b111_101_101, Owner?.Uid ?? 0, Owner?.Gid ?? 0);
 }

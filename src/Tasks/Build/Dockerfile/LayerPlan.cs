@@ -17,8 +17,9 @@ internal sealed class LayerPlan(FileTree tree, SourceSpan span)
     public FileTree Tree => tree;
 
     /// <summary>
-    /// <paramref name="path"/> with every component that is a symlink in the tree replaced by what it points to;
-    /// components that do not exist are kept.
+    /// <paramref name="path"/> with every component that is a symlink in the tree (and not replaced in this layer)
+    /// replaced by what it points to, resolved inside the root as BuildKit's <c>fs.RootPath</c> does: the last component
+    /// too, a link to nothing giving the path it names; components that do not exist are kept.
     /// </summary>
     public string RealPath(string path)
     {
@@ -27,7 +28,7 @@ internal sealed class LayerPlan(FileTree tree, SourceSpan span)
         {
             string candidate = PathRules.Join(current, part);
             if (!_entries.ContainsKey(candidate) && tree.Get(candidate) is { Type: TarTypeFlag.SymbolicLink })
-                current = tree.Resolve(candidate) is { } target ? target.Path : candidate;
+                current = tree.RealPath(candidate);
             else
                 current = candidate;
         }
@@ -64,8 +65,33 @@ internal sealed class LayerPlan(FileTree tree, SourceSpan span)
         }
     }
 
-    /// <summary>Adds (or replaces) the entry at its path.</summary>
-    public void Add(FileEntry entry) => _entries[entry.Path] = entry;
+    /// <summary>Adds (or replaces) the entry at its path (a file with several names is written as hard link entries).</summary>
+    public void Add(FileEntry entry) => _entries[entry.Path] = entry.HardLinks is null ? entry : entry with { HardLinks = null };
+
+    /// <summary>
+    /// Checks that a folder's copy can put <paramref name="path"/> (below the real destination folder
+    /// <paramref name="root"/>) where it goes, as fsutil's copy does: each folder on the way, and the entry itself when
+    /// it is a folder, must not be something else in the image (a file, or a symbolic link such as <c>/bin -> usr/bin</c>
+    /// of a merged-/usr base). BuildKit fails there ("cannot copy to non-directory"), and so does this (LIV1112): a
+    /// folder never replaces an entry of the image, which would lose what the link pointed to.
+    /// </summary>
+    public void CheckCopyTarget(string root, string path, bool isDirectory)
+    {
+        if (!path.StartsWith(root == "/" ? "/" : root + "/", StringComparison.Ordinal)) return;
+        string current = root;
+        var parts = path[root.Length..].Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i < parts.Length; i++)
+        {
+            current = PathRules.Join(current, parts[i]);
+            if (i == parts.Length - 1 && !isDirectory) break;
+            if (_entries.TryGetValue(current, out var planned))
+            {
+                if (planned.Type != TarTypeFlag.Directory) throw NotADirectory(current);
+                continue;
+            }
+            if (tree.Get(current) is { } existing && existing.Type != TarTypeFlag.Directory) throw NotADirectory(current);
+        }
+    }
 
     /// <summary>
     /// The layer's entries: those added, plus every folder above them that the layer does not hold: the tree's entry
@@ -89,5 +115,5 @@ internal sealed class LayerPlan(FileTree tree, SourceSpan span)
     }
 
     private LivrableException NotADirectory(string path)
-        => new(DiagnosticCodes.NotADirectory, $"cannot copy to {path}: it exists in the image and is not a directory", span);
+        => new(DiagnosticCodes.NotADirectory, $"cannot copy to non-directory: {path} (it exists in the image and is not a folder; a COPY never replaces it)", span);
 }

@@ -273,6 +273,25 @@ public sealed partial class BuildCacheTests
     }
 
     [Fact]
+    public async Task A_hard_link_added_in_the_context_misses_the_copy_that_reads_it()
+    {
+        // The layer holds hard links as such (fsutil's inode map), so the key must see them: same content, other layer.
+        using var w = new Workspace();
+        w.Write("data/x.txt", "same\n");
+        w.Write("data/y.txt", "same\n");
+        const string dockerfile = "FROM scratch\nCOPY data/ /data/\n";
+        var first = await BuildAsync(w, dockerfile);
+        File.Delete(Path.Combine(w.Context, "data", "y.txt"));
+        await Tools.RunCheckedAsync("ln", Path.Combine(w.Context, "data", "x.txt"), Path.Combine(w.Context, "data", "y.txt"));
+        var linked = await BuildAsync(w, dockerfile);
+        Assert.Equal(["COPY data/ /data/"], linked.Ran);
+        Assert.NotEqual(first.Image.Digest, linked.Image.Digest);
+        var again = await BuildAsync(w, dockerfile);
+        Assert.Empty(again.Ran);
+        Assert.Equal(linked.Image.Digest, again.Image.Digest);
+    }
+
+    [Fact]
     public async Task A_changed_base_image_and_a_changed_copy_from_stage_miss()
     {
         using var w = new Workspace();

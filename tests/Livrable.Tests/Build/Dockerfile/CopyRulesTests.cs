@@ -191,4 +191,77 @@ public sealed class CopyRulesTests : IDisposable
         var dir = tree.Get("/home/app")!;
         Assert.Equal((TarTypeFlag.Directory, 1000L, 1000L, 0b111_101_101), (dir.Type, dir.Uid, dir.Gid, dir.Mode));
     }
+
+    /// <summary>A merged-/usr root in the context (<c>img/</c>): <c>bin -> usr/bin</c>, <c>etc/os-release -> ../usr/lib/os-release</c>.</summary>
+    private void WriteMergedUsr()
+    {
+        Write("img/usr/bin/sh", "sh\n");
+        Write("img/usr/lib/os-release", "ID=base\n");
+        Directory.CreateSymbolicLink(Path.Combine(_context, "img", "bin"), "usr/bin");
+        Directory.CreateDirectory(Path.Combine(_context, "img", "etc"));
+        File.CreateSymbolicLink(Path.Combine(_context, "img", "etc", "os-release"), "../usr/lib/os-release");
+        File.CreateSymbolicLink(Path.Combine(_context, "img", "etc", "dangling"), "missing");
+    }
+
+    [Fact]
+    public async Task Folders_made_for_the_destination_are_0755_whatever_chmod_says()
+    {
+        // fsutil's MkdirAll(target, 0755, ...): --chmod is for what is copied (issue 15).
+        var tree = await BuildAsync("FROM scratch\nCOPY --chmod=0700 dir/ /s0/\nADD --chmod=600 f.txt /s1/\nCOPY --chmod=0644 dir /usr/local/\n");
+        foreach (string folder in new[] { "/s0", "/s1", "/usr", "/usr/local" })
+            Assert.Equal((TarTypeFlag.Directory, 0b111_101_101), (tree.Get(folder)!.Type, tree.Get(folder)!.Mode));
+        Assert.Equal(0b111_000_000, tree.Get("/s0/sub")!.Mode);
+        Assert.Equal(0b110_000_000, tree.Get("/s1/f.txt")!.Mode);
+        Assert.Equal(0b110_100_100, tree.Get("/usr/local/sub")!.Mode);
+    }
+
+    [Fact]
+    public async Task A_destination_that_is_a_symlink_to_a_file_is_written_through_and_the_link_kept()
+    {
+        WriteMergedUsr();
+        var tree = await BuildAsync("FROM scratch\nCOPY img /\nCOPY f.txt /etc/os-release\nCOPY g.txt /etc/dangling\n");
+        Assert.Equal((TarTypeFlag.SymbolicLink, "../usr/lib/os-release"), (tree.Get("/etc/os-release")!.Type, tree.Get("/etc/os-release")!.LinkTarget));
+        Assert.Equal("f\n", Text(tree, "/usr/lib/os-release"));
+        Assert.Equal(TarTypeFlag.SymbolicLink, tree.Get("/etc/dangling")!.Type);
+        Assert.Equal("g\n", Text(tree, "/etc/missing"));
+    }
+
+    [Fact]
+    public async Task A_copied_folder_never_replaces_a_symlink_of_the_image_it_is_LIV1112_at_the_COPY()
+    {
+        WriteMergedUsr();
+        Write("tree2/bin/tool", "tool\n");
+        Write("tree2/share/x.txt", "x\n");
+        var e = await Assert.ThrowsAsync<LivrableException>(() => BuildAsync("FROM scratch\nCOPY img /\n\nCOPY tree2 /\n"));
+        Assert.Equal(DiagnosticCodes.NotADirectory, e.Code);
+        Assert.Equal(4, e.Span?.Line);
+        Assert.Contains("cannot copy to non-directory: /bin", e.Message);
+        // A file of a copied folder replaces what the image has at its path, as BuildKit's copy does.
+        Write("tree3/etc/os-release", "mine\n");
+        var tree = await BuildAsync("FROM scratch\nCOPY img /\nCOPY tree3 /\n");
+        Assert.Equal("mine\n", Text(tree, "/etc/os-release"));
+        Assert.Equal("ID=base\n", Text(tree, "/usr/lib/os-release"));
+    }
+
+    [Fact]
+    public async Task Hard_links_are_kept_within_one_copy_from_a_stage_or_the_context()
+    {
+        Write("hl/f", "linked\n");
+        Write("hl/other", "other\n");
+        Directory.CreateDirectory(Path.Combine(_context, "hl", "sub"));
+        await Tools.RunCheckedAsync("ln", Path.Combine(_context, "hl", "f"), Path.Combine(_context, "hl", "sub", "g"));
+        await Tools.RunCheckedAsync("tar", "-C", _context, "--sort=name", "-cf", Path.Combine(_context, "hl.tar"), "hl");
+        var tree = await BuildAsync("FROM scratch AS st\nADD hl.tar /out/\nFROM scratch\nCOPY --from=st /out/hl /s/\nCOPY --from=st /out/hl/f /out/hl/sub/g /two/\nCOPY hl /c/\nCOPY --parents hl /p/\n");
+        // One file with two names in each folder copy (the tree gives both names one identity); two sources, two files.
+        Assert.NotNull(tree.Get("/s/f")!.HardLinks);
+        Assert.Same(tree.Get("/s/f")!.HardLinks, tree.Get("/s/sub/g")!.HardLinks);
+        Assert.Same(tree.Get("/c/f")!.HardLinks, tree.Get("/c/sub/g")!.HardLinks);
+        Assert.NotNull(tree.Get("/c/f")!.HardLinks);
+        Assert.NotSame(tree.Get("/s/f")!.HardLinks, tree.Get("/c/f")!.HardLinks);
+        Assert.NotNull(tree.Get("/p/hl/f")!.HardLinks);
+        Assert.Same(tree.Get("/p/hl/f")!.HardLinks, tree.Get("/p/hl/sub/g")!.HardLinks);
+        Assert.Null(tree.Get("/s/other")!.HardLinks);
+        Assert.Null(tree.Get("/two/f")!.HardLinks);
+        Assert.Equal("linked\n", Text(tree, "/s/sub/g"));
+    }
 }

@@ -343,6 +343,18 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
     }
 
     [Fact]
+    public async Task The_images_own_etc_hostname_is_writable_in_RUN_and_its_change_is_in_the_layer()
+    {
+        // BuildKit's executor provides /etc/hosts and /etc/resolv.conf only (issue 15): /etc/hostname is the image's.
+        var built = await BuildAsync(Busybox + """
+            COPY hostname /etc/hostname
+            RUN chown 1:1 /etc/hostname && echo built > /etc/hostname
+            """, context => File.WriteAllText(Path.Combine(context, "hostname"), "base\n"));
+        Assert.Equal("built\n", Read(built.Rootfs, "/etc/hostname"));
+        Assert.Contains(("etc/hostname", TarEntryType.RegularFile, 1), await LayerEntriesAsync(built.Image.Layers[^1]));
+    }
+
+    [Fact]
     public async Task A_WORKDIR_under_proc_self_fd_is_refused_before_running()
     {
         var e = await FailAsync(Busybox + "WORKDIR /proc/self/fd/7\nRUN pwd\n");
