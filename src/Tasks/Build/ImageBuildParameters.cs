@@ -1,5 +1,6 @@
 using Livrable.Diagnostics;
 using Livrable.Images;
+using Livrable.Layers;
 
 namespace Livrable.Build;
 

@@ -1,3 +1,4 @@
+using Livrable.Layers;
 namespace Livrable.Build;
 
 /// <summary>

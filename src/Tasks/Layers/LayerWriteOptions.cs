@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using Livrable.Build;
 
 namespace Livrable.Layers;
 

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using Livrable.Build;
 using Livrable.Diagnostics;
 using Formats = System.Formats.Tar;
 

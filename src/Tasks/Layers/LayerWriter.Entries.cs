@@ -1,6 +1,4 @@
-using Livrable.Build;
 using Livrable.Diagnostics;
-using Livrable.Filesystem;
 
 namespace Livrable.Layers;
 

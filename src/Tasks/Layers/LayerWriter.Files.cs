@@ -1,4 +1,3 @@
-using Livrable.Build;
 using Livrable.Diagnostics;
 
 namespace Livrable.Layers;

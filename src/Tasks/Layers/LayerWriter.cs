@@ -1,4 +1,3 @@
-using Livrable.Build;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Store;

@@ -4,7 +4,7 @@ using Livrable.Diagnostics;
 namespace Livrable.Layers;
 
 /// <summary>
-/// What every reader of a tar through <see cref="TarReader"/> shares: a tar layer (<see cref="Build.TarLayerSpec"/>), a layer
+/// What every reader of a tar through <see cref="TarReader"/> shares: a tar layer (<see cref="TarLayerSpec"/>), a layer
 /// blob (<c>Filesystem/FileTree</c>), an ADD archive (<c>Filesystem/ArchiveExtraction</c>) and an
 /// image tarball (<c>Sources/ArchiveImage</c>) agree on which entries are regular files and on what is not a tar.
 /// </summary>

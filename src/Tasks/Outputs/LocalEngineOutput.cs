@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Livrable.Build;
 using Livrable.Diagnostics;
 using Livrable.Images;
+using Livrable.Layers;
 
 namespace Livrable.Outputs;
 

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Livrable.Diagnostics;
 using Livrable.Filesystem;
+using Livrable.Layers;
+using Livrable.Interop;
 
 namespace Livrable.Runtime;
 

@@ -4,6 +4,7 @@ using Livrable.Filesystem;
 using Livrable.Images;
 using Livrable.Layers;
 using Livrable.Store;
+using Livrable.Interop;
 
 namespace Livrable.Runtime;
 

@@ -1,4 +1,5 @@
 using Livrable.Diagnostics;
+using Livrable.Interop;
 
 namespace Livrable.Runtime;
 

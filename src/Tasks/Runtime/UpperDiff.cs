@@ -2,6 +2,7 @@ using System.Text;
 using Livrable.Diagnostics;
 using Livrable.Filesystem;
 using Livrable.Layers;
+using Livrable.Interop;
 
 namespace Livrable.Runtime;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Livrable.Diagnostics;
+using Livrable.Interop;
 
 namespace Livrable.Runtime;
 

@@ -278,7 +278,7 @@ public sealed class StateFolder
         {
             return;
         }
-        foreach (string target in mounts) Runtime.Native.Unmount(target, Runtime.Native.MNT_DETACH);
+        foreach (string target in mounts) Interop.Native.Unmount(target, Interop.Native.MNT_DETACH);
     }
 
     /// <summary>mountinfo writes space, tab, newline and backslash as octal escapes (<c>\040</c>).</summary>

@@ -186,8 +186,8 @@ public static class StatePruner
             }
         }
         if (removed > 0 || corrupt.Count > 0)
-            logger?.Info($"State folder {folder.Root}: removed {removed} entries (least recently used first), freed {Build.Units.Bytes(before - total)}, " +
-                         $"now {Build.Units.Bytes(total)} (cap {Build.Units.Bytes(maxBytes)})" +
+            logger?.Info($"State folder {folder.Root}: removed {removed} entries (least recently used first), freed {Units.Bytes(before - total)}, " +
+                         $"now {Units.Bytes(total)} (cap {Units.Bytes(maxBytes)})" +
                          (corrupt.Count > 0 ? $"; removed {corrupt.Count} blobs that failed their digest" : ""));
         return new PruneResult(before, total, removed, corrupt, Skipped: false);
     }

@@ -3,6 +3,7 @@ using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Tests.Infrastructure;
 using Xunit;
+using Livrable.Layers;
 
 namespace Livrable.Tests.Differential;
 

@@ -82,7 +82,7 @@ public sealed class ArchiveExtractionTests : IDisposable
         string archive = await ArchiveAsync("zstd");
         var entries = await ArchiveExtraction.ExtractAsync(OpenFile(archive), "/opt", _temp["tmp"], 1 << 20, CancellationToken.None);
         var store = new Livrable.Store.BlobStore(_temp["store"]);
-        var layer = await LayerWriter.WriteAsync(new Livrable.Build.EntriesLayerSpec(entries) { CreatedBy = "ADD" },
+        var layer = await LayerWriter.WriteAsync(new EntriesLayerSpec(entries) { CreatedBy = "ADD" },
             new LayerWriteOptions { Epoch = new DateTimeOffset(2021, 1, 1, 0, 0, 0, TimeSpan.Zero) }, store, CancellationToken.None);
         string output = _temp["out"];
         Directory.CreateDirectory(output);

@@ -282,7 +282,7 @@ public sealed class FileTreeLayersTests : IDisposable
         Assert.Equal([2, 2, 1], layers.Select(l => l.Opens));
 
         // What COPY --from does next: a layer of the materialized entries.
-        var written = await LayerWriter.WriteAsync(new Livrable.Build.EntriesLayerSpec(materialized) { CreatedBy = "COPY --from" },
+        var written = await LayerWriter.WriteAsync(new EntriesLayerSpec(materialized) { CreatedBy = "COPY --from" },
             new LayerWriteOptions(), _store, CancellationToken.None);
         var members = await TarMember.ReadAllAsync(_store.PathOf(written.Descriptor.Digest));
         Assert.Equal(["copy", "copy/hard", "given", "opt", "opt/cache", "opt/cache/new", "srv", "usr", "usr/lib", "usr/lib/extra.so", "usr/lib/libc.so"],

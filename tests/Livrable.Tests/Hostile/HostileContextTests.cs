@@ -47,7 +47,7 @@ public sealed class HostileContextTests : IDisposable
     [Fact]
     public async Task A_device_node_in_the_context_is_copied_as_one()
     {
-        if (!Livrable.Runtime.Native.IsRoot) return; // mknod needs root; RunTests cover the non-root build
+        if (!Interop.Native.IsRoot) return; // mknod needs root; RunTests cover the non-root build
         string context = Context();
         Run("mknod", Path.Combine(context, "null"), "c", "1", "3");
         var (error, _) = await BuildAsync(context, "FROM scratch\nCOPY . /app/\n");

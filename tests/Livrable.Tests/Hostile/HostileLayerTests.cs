@@ -6,6 +6,7 @@ using Livrable.Runtime;
 using Livrable.Store;
 using Livrable.Tests.Infrastructure;
 using Xunit;
+using Livrable.Interop;
 
 namespace Livrable.Tests.Hostile;
 

@@ -6,6 +6,7 @@ using Livrable.Tests.Infrastructure;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using Xunit;
+using Livrable.Layers;
 
 namespace Livrable.Tests.MSBuild;
 

@@ -11,6 +11,7 @@ using Livrable.Tests.MSBuild;
 using TaskItem = Microsoft.Build.Utilities.TaskItem;
 using Xunit;
 using Xunit.Abstractions;
+using Livrable.Layers;
 
 namespace Livrable.Tests.Store;
 

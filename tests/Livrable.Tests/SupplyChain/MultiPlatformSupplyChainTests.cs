@@ -4,6 +4,7 @@ using Livrable.Images;
 using Livrable.SupplyChain;
 using Livrable.Tests.Infrastructure;
 using Xunit;
+using Livrable.Layers;
 
 namespace Livrable.Tests.SupplyChain;
 

@@ -2,6 +2,7 @@ using Livrable.Diagnostics;
 using Livrable.Dockerfile;
 using Livrable.Filesystem;
 using Livrable.Images;
+using Livrable.Layers;
 
 namespace Livrable.Build.Dockerfile;
 

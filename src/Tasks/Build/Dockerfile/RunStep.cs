@@ -168,7 +168,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
         File.WriteAllBytes(file, value);
         if (!OperatingSystem.IsWindows())
         {
-            Runtime.Native.LinkChangeOwner(file, (uint)spec.Uid, (uint)spec.Gid);
+            Interop.Native.LinkChangeOwner(file, (uint)spec.Uid, (uint)spec.Gid);
             File.SetUnixFileMode(file, (UnixFileMode)(spec.Mode & 0xFFF));
         }
         return new RunMount(RunMountType.Bind, spec.Target) { HostPath = file, ReadOnly = true };
@@ -402,7 +402,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
             Directory.CreateDirectory(directory);
             if (!OperatingSystem.IsWindows())
             {
-                Runtime.Native.LinkChangeOwner(directory, (uint)spec.Uid, (uint)spec.Gid);
+                Interop.Native.LinkChangeOwner(directory, (uint)spec.Uid, (uint)spec.Gid);
                 File.SetUnixFileMode(directory, (UnixFileMode)(spec.Mode & 0xFFF));
             }
         }

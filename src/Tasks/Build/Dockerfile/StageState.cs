@@ -2,6 +2,7 @@ using Livrable.Build.Cache;
 using Livrable.Diagnostics;
 using Livrable.Filesystem;
 using Livrable.Images;
+using Livrable.Layers;
 
 namespace Livrable.Build.Dockerfile;
 

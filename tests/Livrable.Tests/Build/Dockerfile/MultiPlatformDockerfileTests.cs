@@ -6,6 +6,7 @@ using Livrable.Sources;
 using Livrable.Store;
 using Livrable.Tests.Infrastructure;
 using Xunit;
+using Livrable.Layers;
 
 namespace Livrable.Tests.Build.Dockerfile;
 

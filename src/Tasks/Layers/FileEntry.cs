@@ -1,13 +1,12 @@
 using Livrable.Images;
-using Livrable.Layers;
 
-namespace Livrable.Filesystem;
+namespace Livrable.Layers;
 
 /// <summary>
 /// One entry of a layer or of a file tree: a path in the image and its metadata, as a tar header holds them.
 /// <see cref="Path"/> is absolute and clean (<c>/app/x</c>; <c>/</c> is the root). <see cref="Open"/> reads a regular
-/// file's bytes; an entry of a base layer's <see cref="FileTree"/> has none until
-/// <see cref="FileTree.MaterializeAsync"/> gives it one.
+/// file's bytes; an entry of a base layer's <c>Filesystem.FileTree</c> has none until
+/// <c>Filesystem.FileTree.MaterializeAsync</c> gives it one.
 /// </summary>
 /// <remarks>
 /// Whiteouts are entries named as the OCI layer spec names them
@@ -49,7 +48,7 @@ public sealed record FileEntry(string Path, TarTypeFlag Type, int Mode, long Uid
     internal LayerLocation? Location { get; init; }
 
     /// <summary>
-    /// In a <see cref="FileTree"/>, the names a layer's hard links gave one file share this object (an inode's
+    /// In a <c>Filesystem.FileTree</c>, the names a layer's hard links gave one file share this object (an inode's
     /// identity, compared by reference); null for a file with one name. A layer's entries never carry it: a step
     /// writes a hard link as a <see cref="TarTypeFlag.HardLink"/> entry.
     /// </summary>

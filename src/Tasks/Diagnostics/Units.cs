@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Livrable.Build;
+namespace Livrable.Diagnostics;
 
 /// <summary>Human-readable quantities for log lines.</summary>
 internal static class Units

@@ -1,4 +1,4 @@
-namespace Livrable.Build;
+namespace Livrable.Layers;
 
 /// <summary>
 /// The reproducibility rules' one knob: the time written everywhere. https://reproducible-builds.org/specs/source-date-epoch/

@@ -1,6 +1,6 @@
 using Livrable.Go;
 
-namespace Livrable.Filesystem;
+namespace Livrable.Layers;
 
 /// <summary>
 /// Absolute, clean paths in an image (<c>/</c>, <c>/usr/bin</c>): no trailing '/', no <c>.</c> or empty segments.

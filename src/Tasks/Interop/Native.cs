@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Livrable.Runtime;
+namespace Livrable.Interop;
 
 /// <summary>
 /// The few libc calls RUN needs that .NET does not expose: mounts, device nodes (overlay whiteouts), owners without
