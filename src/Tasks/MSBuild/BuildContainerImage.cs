@@ -37,12 +37,7 @@ public sealed partial class BuildContainerImage
         }
         catch (Exception e)
         {
-            var d = Diagnostic.FromException(e);
-            Log.LogError(subcategory: null, errorCode: d.Code, helpKeyword: null, file: d.Span?.File,
-                lineNumber: d.Span?.Line ?? 0, columnNumber: d.Span?.Column ?? 0,
-                endLineNumber: d.Span?.EndLine ?? 0, endColumnNumber: d.Span?.EndColumn ?? 0,
-                message: "{0}", messageArgs: d.Message);
-            if (d.Detail is not null) Log.LogMessage(MessageImportance.Low, "{0}", d.Detail);
+            MSBuildLogger.Error(Log, e);
         }
         return !Log.HasLoggedErrors;
     }

@@ -21,4 +21,18 @@ public sealed class MSBuildLogger(TaskLoggingHelper log) : Diagnostics.ILogger
             file: span?.File, lineNumber: span?.Line ?? 0, columnNumber: span?.Column ?? 0,
             endLineNumber: span?.EndLine ?? 0, endColumnNumber: span?.EndColumn ?? 0,
             message: "{0}", messageArgs: message);
+
+    /// <summary>
+    /// Reports what the engine threw, once, at the task boundary: the <c>LIV</c> code, the message and the Dockerfile
+    /// span where there is one as an MSBuild error; a bug's detail (its stack) at low importance.
+    /// </summary>
+    public static void Error(TaskLoggingHelper log, Exception exception)
+    {
+        var d = Diagnostics.Diagnostic.FromException(exception);
+        log.LogError(subcategory: null, errorCode: d.Code, helpKeyword: null, file: d.Span?.File,
+            lineNumber: d.Span?.Line ?? 0, columnNumber: d.Span?.Column ?? 0,
+            endLineNumber: d.Span?.EndLine ?? 0, endColumnNumber: d.Span?.EndColumn ?? 0,
+            message: "{0}", messageArgs: d.Message);
+        if (d.Detail is not null) log.LogMessage(MessageImportance.Low, "{0}", d.Detail);
+    }
 }

@@ -55,10 +55,7 @@ public sealed class VerifyContainerImage : Microsoft.Build.Utilities.Task, ICanc
         }
         catch (Exception e)
         {
-            var d = Diagnostic.FromException(e);
-            Log.LogError(subcategory: null, errorCode: d.Code, helpKeyword: null, file: null, lineNumber: 0, columnNumber: 0,
-                endLineNumber: 0, endColumnNumber: 0, message: "{0}", messageArgs: d.Message);
-            if (d.Detail is not null) Log.LogMessage(MessageImportance.Low, "{0}", d.Detail);
+            MSBuildLogger.Error(Log, e);
         }
         return !Log.HasLoggedErrors;
     }
