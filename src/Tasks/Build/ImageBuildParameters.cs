@@ -18,6 +18,7 @@ public sealed partial class ImageBuildParameters
     public IReadOnlyList<string>? Tags { get; set; }
     public string? Registry { get; set; }
     public string? ArchiveOutputPath { get; set; }
+    public string? OciLayoutPath { get; set; }
     public string? LocalRegistry { get; set; }
     public string? ImageFormat { get; set; }
 
@@ -230,6 +231,7 @@ public sealed partial class ImageBuildParameters
             Tags = Tags is { Count: > 0 } ? Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() : ["latest"],
             Registry = NullIfEmpty(Registry),
             ArchivePath = NullIfEmpty(ArchiveOutputPath) is { } archive ? Path.GetFullPath(archive) : null,
+            OciLayoutPath = NullIfEmpty(OciLayoutPath) is { } layout ? Path.GetFullPath(layout) : null,
             LocalEngine = localEngine,
             Format = format,
             LayerCompression = compression,

@@ -66,6 +66,12 @@ public sealed record ImageBuildRequest
     /// <summary><c>docker</c> or <c>podman</c> to load the image into that engine; null otherwise.</summary>
     public string? LocalEngine { get; init; }
 
+    /// <summary>An OCI image layout folder to write the image into (<c>ContainerOciLayoutPath</c>); null otherwise.</summary>
+    public string? OciLayoutPath { get; init; }
+
+    /// <summary>Where the image goes, in <see cref="Build.Destination"/>'s order; null when nothing names one.</summary>
+    public Destination? Destination => Build.Destination.Of(this);
+
     /// <summary>Which manifest family to write.</summary>
     public ImageFormat Format { get; init; } = ImageFormat.Oci;
 

@@ -30,7 +30,7 @@ public static class ImageBuilder
         {
             throw new LivrableException(DiagnosticCodes.DiskFull,
                 $"The disk is full ({e.Message}). Free space where Livrable writes: the state folder '{request.StateDirectory}' " +
-                $"(ContainerStateDirectory) and the output '{request.ArchivePath ?? request.Registry ?? request.LocalEngine}'. Nothing was left half-written.", inner: e);
+                $"(ContainerStateDirectory) and the output '{request.Destination?.Name}'. Nothing was left half-written.", inner: e);
         }
     }
 
@@ -260,9 +260,9 @@ public static class ImageBuilder
         if (request.Tags.Count == 0)
             throw new LivrableException(DiagnosticCodes.InvalidTag, "No tag was given; set ContainerTag or ContainerImageTags.");
         foreach (var tag in request.Tags) ImageReference.ValidateTag(tag);
-        if (request.Registry is null && request.LocalEngine is null && string.IsNullOrEmpty(request.ArchivePath))
+        if (request.Destination is null)
             throw new LivrableException(DiagnosticCodes.InvalidPropertyValue,
-                "The image has nowhere to go: set ContainerRegistry, LocalRegistry or ContainerArchiveOutputPath.");
+                "The image has nowhere to go: set ContainerRegistry, LocalRegistry, ContainerOciLayoutPath or ContainerArchiveOutputPath.");
     }
 
     /// <summary>The OCI annotation (here a label) for the base image's manifest digest.</summary>
@@ -302,8 +302,13 @@ public static class ImageBuilder
 
     private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger, SupplyChainDocuments documents)
     {
-        if (request.Registry is not null) return new RegistryOutput(registries, request.Registry, logger);
-        if (request.LocalEngine is not null) return new LocalEngineOutput(request.LocalEngine, request.Created);
-        return new ArchiveOutput(request.ArchivePath!, request.Created) { Attachments = SupplyChainSteps.Attachments(documents) };
+        return request.Destination switch
+        {
+            RegistryDestination r => new RegistryOutput(registries, r.Registry, logger),
+            LocalEngineDestination e => new LocalEngineOutput(e.Engine, request.Created),
+            LayoutDestination l => new LayoutOutput(l.Directory) { Attachments = SupplyChainSteps.Attachments(documents) },
+            ArchiveDestination a => new ArchiveOutput(a.Path, request.Created) { Attachments = SupplyChainSteps.Attachments(documents) },
+            _ => throw new LivrableException(DiagnosticCodes.InvalidPropertyValue, "The image has nowhere to go."),
+        };
     }
 }

@@ -407,6 +407,12 @@ public static class DiagnosticCodes
     public const string LocalLoadFailed = "LIV6002";
     /// <summary>The local engine program (docker, podman) was not found.</summary>
     public const string LocalEngineNotFound = "LIV6003";
+    /// <summary>
+    /// <c>ContainerOciLayoutPath</c> names something that is not an OCI image layout (a file, or a folder with other
+    /// files and no <c>oci-layout</c>), or a layout whose <c>index.json</c> does not parse: Livrable writes into an empty
+    /// folder or a layout, never over anything else.
+    /// </summary>
+    public const string NotAnOciLayout = "LIV6004";
 
     // Supply chain (src/Tasks/SupplyChain: SBOM, provenance, referrers, signatures, metadata file).
     /// <summary>ContainerSigningKey cannot be read, is encrypted, or is not a PEM EC P-256 or RSA (2048+) private key.</summary>

@@ -28,6 +28,9 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary>Where to write the image tarball when there is no registry and no local engine.</summary>
     public string? ArchiveOutputPath { get; set; }
 
+    /// <summary>An OCI image layout folder to write the image into instead of the tarball (ContainerOciLayoutPath).</summary>
+    public string? OciLayoutPath { get; set; }
+
     /// <summary><c>Docker</c> or <c>Podman</c>: load the image into that engine.</summary>
     public string? LocalRegistry { get; set; }
 

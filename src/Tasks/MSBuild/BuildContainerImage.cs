@@ -28,7 +28,7 @@ public sealed partial class BuildContainerImage
             var result = ImageBuilder.BuildAsync(request, logger, _cancel.Token).GetAwaiter().GetResult();
             ImageDigest = result.Digest.ToString();
             ImageReference = result.Reference;
-            ArchivePath = request.Registry is null && request.LocalEngine is null ? request.ArchivePath : null;
+            ArchivePath = request.Destination is ArchiveDestination archive ? archive.Path : null;
             ImageSummary = $"{result.Reference} {result.Digest} ({Units.Bytes(result.Size)}) -> {result.Destination}";
             GeneratedContainerManifest = Text(result.ManifestBytes);
             GeneratedContainerConfiguration = Text(result.ConfigBytes);
@@ -56,6 +56,7 @@ public sealed partial class BuildContainerImage
         Tags = Tags,
         Registry = Registry,
         ArchiveOutputPath = ArchiveOutputPath,
+        OciLayoutPath = OciLayoutPath,
         LocalRegistry = LocalRegistry,
         ImageFormat = ImageFormat,
         LayerCompression = LayerCompression,

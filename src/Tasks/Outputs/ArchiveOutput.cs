@@ -203,20 +203,7 @@ internal static class ImageTarball
     /// <summary>Writes the tarball of <paramref name="content"/> to <paramref name="output"/>.</summary>
     public static async Task WriteAsync(Stream output, TarballContent content, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
     {
-        // Every blob once, sorted by digest: the order never depends on the image's history.
-        var blobs = new SortedDictionary<string, object>(StringComparer.Ordinal);
-        foreach (var image in content.Images) AddBlobs(blobs, image);
-        if (content.Index is { } index)
-        {
-            if (Digest.Sha256(index.IndexBytes) != index.Digest)
-                throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The index bytes do not have its digest {index.Digest}.");
-            blobs[BlobName(index.Digest)] = index.IndexBytes;
-        }
-        foreach (var attachment in content.Attachments)
-        {
-            blobs[BlobName(attachment.Descriptor.Digest)] = attachment.ManifestBytes;
-            foreach (var (descriptor, bytes) in attachment.Blobs) blobs[BlobName(descriptor.Digest)] = bytes;
-        }
+        var blobs = Blobs(content);
 
         // Layers/TarWriter, so the tarball follows the same reproducibility rules as a layer: uid/gid 0, no owner
         // names, one fixed time; plain ustar for sha256 names, a PAX header only for a name over 100 bytes (sha512).
@@ -238,10 +225,7 @@ internal static class ImageTarball
             await using var stream = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
             await tar.WriteEntryAsync(FileHeader(name, layer.Descriptor.Size, mtime), stream, cancellationToken).ConfigureAwait(false);
         }
-        var top = content.Index is { } i
-            ? new Descriptor(i.Index.MediaType, i.Digest, i.IndexBytes.Length)
-            : new Descriptor(content.LoadImage.Manifest.MediaType, content.LoadImage.Digest, content.LoadImage.ManifestBytes.Length);
-        await WriteFileAsync(tar, "index.json", IndexJson(top, names, content.Attachments), mtime, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(tar, "index.json", new ImageIndex(MediaTypes.OciIndex, IndexEntries(content, names)).ToBytes(), mtime, cancellationToken).ConfigureAwait(false);
         await WriteFileAsync(tar, "manifest.json", ManifestJson(content.LoadImage, names), mtime, cancellationToken).ConfigureAwait(false);
         await WriteFileAsync(tar, "oci-layout", """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray(), mtime, cancellationToken).ConfigureAwait(false);
         await tar.FinishAsync(cancellationToken).ConfigureAwait(false);
@@ -277,20 +261,49 @@ internal static class ImageTarball
     private static TarHeader FileHeader(string name, long size, long mtime)
         => new() { Name = name, Mode = FileModes.RegularFile, Size = size, ModificationTime = mtime };
 
-    /// <summary>One index entry per tag, each named as containerd and the OCI layout spec name images.</summary>
-    private static byte[] IndexJson(Descriptor entry, IReadOnlyList<TarballName> names, IReadOnlyList<Attachment> attachments)
+    /// <summary>
+    /// Every blob of <paramref name="content"/> once, by its path in an OCI layout (<c>blobs/sha256/&lt;hex&gt;</c>), sorted
+    /// so the order never depends on the image's history: manifests, configs and attachments as bytes, layers as
+    /// <see cref="ILayer"/>s to stream. Each document is checked against its digest first.
+    /// </summary>
+    internal static SortedDictionary<string, object> Blobs(TarballContent content)
     {
+        var blobs = new SortedDictionary<string, object>(StringComparer.Ordinal);
+        foreach (var image in content.Images) AddBlobs(blobs, image);
+        if (content.Index is { } index)
+        {
+            if (Digest.Sha256(index.IndexBytes) != index.Digest)
+                throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The index bytes do not have its digest {index.Digest}.");
+            blobs[BlobName(index.Digest)] = index.IndexBytes;
+        }
+        foreach (var attachment in content.Attachments)
+        {
+            blobs[BlobName(attachment.Descriptor.Digest)] = attachment.ManifestBytes;
+            foreach (var (descriptor, bytes) in attachment.Blobs) blobs[BlobName(descriptor.Digest)] = bytes;
+        }
+        return blobs;
+    }
+
+    /// <summary>
+    /// The entries of an OCI layout's <c>index.json</c> for <paramref name="content"/>: the image (or index) once per tag,
+    /// each named as containerd and the OCI layout spec name images, then the attachments, untagged.
+    /// </summary>
+    internal static IReadOnlyList<Descriptor> IndexEntries(TarballContent content, IReadOnlyList<TarballName> names)
+    {
+        var entry = content.Index is { } i
+            ? new Descriptor(i.Index.MediaType, i.Digest, i.IndexBytes.Length)
+            : new Descriptor(content.LoadImage.Manifest.MediaType, content.LoadImage.Digest, content.LoadImage.ManifestBytes.Length);
         var entries = names.Count == 0
             ? [entry]
             : names.Select(n => entry with
             {
                 Annotations = new SortedDictionary<string, string>(StringComparer.Ordinal)
                 {
-                    ["io.containerd.image.name"] = n.FullName,
-                    ["org.opencontainers.image.ref.name"] = n.Tag,
+                    [Sources.OciLayout.ContainerdNameAnnotation] = n.FullName,
+                    [Sources.OciLayout.RefNameAnnotation] = n.Tag,
                 },
             }).ToList();
-        return new ImageIndex(MediaTypes.OciIndex, [.. entries, .. attachments.Select(a => a.Descriptor)]).ToBytes();
+        return [.. entries, .. content.Attachments.Select(a => a.Descriptor)];
     }
 
     /// <summary>docker save's <c>manifest.json</c>: https://github.com/moby/moby/blob/master/image/tarexport/tarexport.go.</summary>
@@ -309,7 +322,7 @@ internal static class ImageTarball
         w.WriteEndArray();
     });
 
-    private static string BlobName(Digest digest) => $"blobs/{digest.Algorithm}/{digest.Hex}";
+    internal static string BlobName(Digest digest) => $"blobs/{digest.Algorithm}/{digest.Hex}";
 
     /// <summary>LIV4006 for a full disk, LIV6001 otherwise.</summary>
     public static LivrableException WriteFailed(string target, Exception e)

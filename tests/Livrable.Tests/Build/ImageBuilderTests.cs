@@ -83,6 +83,53 @@ public sealed class ImageBuilderTests(RegistryFixture registry) : IDisposable
     }
 
     [Fact]
+    public async Task An_OCI_layout_destination_is_read_by_skopeo_and_umoci_runs_with_runc_and_a_rebuild_writes_only_what_changed()
+    {
+        // A folder other tools already use: its own image stays listed, and the build adds beside it.
+        string layout = Path.Combine(_temp.Path, "layout");
+        string app = App("layout-app", "Hello from a layout\n", DateTime.UtcNow.AddMinutes(-1));
+        var request = BusyboxRequest(app, Path.Combine(_temp.Path, "state")) with { OciLayoutPath = layout };
+        var result = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
+        Assert.Equal(layout, result.Destination);
+        Assert.False(File.Exists(request.ArchivePath), "the layout replaces the tarball");
+
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", "--raw", $"oci:{layout}:stable");
+        Assert.Equal(result.Digest, Digest.Sha256(System.Text.Encoding.UTF8.GetBytes(inspect.Stdout)));
+        var image = await new LayoutImage(layout, "v1").ResolveAsync(request.Platform, CancellationToken.None);
+        await ImageValidator.ValidateAsync(image);
+        string bundle = Path.Combine(_temp.Path, "bundle");
+        await Tools.RunCheckedAsync("umoci", "unpack", "--image", $"{layout}:v1", bundle);
+        Assert.Equal("Hello from a layout\nfrom scratch\n", await Runc.RunAsync(bundle));
+
+        // A change of the app: the busybox layer's blob is kept as it was (same file), the tag moves, v0 stays.
+        await Tools.RunCheckedAsync("skopeo", "copy", $"oci:{layout}:v1", $"oci:{layout}:v0");
+        string busybox = Path.Combine(layout, "blobs", "sha256", image.Layers[0].Descriptor.Digest.Hex);
+        var before = File.GetLastWriteTimeUtc(busybox);
+        File.SetLastWriteTimeUtc(busybox, before.AddDays(-1));
+        File.WriteAllText(Path.Combine(app, "greeting.txt"), "Changed\n");
+        var changed = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
+        Assert.NotEqual(result.Digest, changed.Digest);
+        Assert.Equal(before.AddDays(-1), File.GetLastWriteTimeUtc(busybox));
+        var tags = await Tools.RunCheckedAsync("skopeo", "inspect", "--format", "{{.Digest}}", $"oci:{layout}:v0");
+        Assert.Equal(result.Digest.ToString(), tags.Stdout.Trim());
+        tags = await Tools.RunCheckedAsync("skopeo", "inspect", "--format", "{{.Digest}}", $"oci:{layout}:v1");
+        Assert.Equal(changed.Digest.ToString(), tags.Stdout.Trim());
+        Assert.Empty(Directory.EnumerateFiles(layout, "*.tmp-*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task An_OCI_layout_path_that_is_not_a_layout_is_LIV6004_and_left_as_it_was()
+    {
+        string folder = Path.Combine(_temp.Path, "not-a-layout");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "notes.txt"), "mine\n");
+        var request = BusyboxRequest(App("nl-app", "x\n", DateTime.UtcNow.AddMinutes(-1)), Path.Combine(_temp.Path, "state")) with { OciLayoutPath = folder };
+        var e = await Assert.ThrowsAsync<LivrableException>(() => ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None));
+        Assert.Equal("LIV6004", e.Code);
+        Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public async Task The_same_inputs_in_other_folders_at_other_times_give_the_same_digest()
     {
         var first = BusyboxRequest(App("one", "same\n", new DateTime(2001, 1, 1)), Path.Combine(_temp.Path, "state1"), Path.Combine(_temp.Path, "1.tar"));

@@ -141,6 +141,7 @@ public sealed class CliTests : IDisposable
         task.StateMaxSize = "5GB";
         task.InsecureRegistries = ["localhost:5000"];
         task.RegistryTimeout = "90s";
+        task.OciLayoutPath = Path.Combine(_temp.Path, "layout");
         // Dockerfile mode's parameters, sent too (an empty Dockerfile keeps properties mode).
         task.Dockerfile = "";
         task.BuildContext = _temp.Path;
