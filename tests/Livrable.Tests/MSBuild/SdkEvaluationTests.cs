@@ -257,6 +257,25 @@ public sealed class SdkEvaluationTests : IDisposable
         Assert.Contains("registry-timeout=90 s", publish);
     }
 
+    [Fact]
+    public async Task ContainerOciLayoutPathWritesALayoutSkopeoReadsAndAnUnchangedPublishSkipsTheImageStep()
+    {
+        string project = AppProject("lapp", "<ContainerBaseImage>scratch</ContainerBaseImage><ContainerImageTag>v1</ContainerImageTag>");
+        string layout = Path.Combine(Path.GetDirectoryName(project)!, "oci");
+
+        string first = await DotnetAsync("msbuild", project, "-restore", "-t:PublishContainer", "-p:ContainerOciLayoutPath=oci");
+        Assert.DoesNotContain("error", first);
+        Assert.Contains("[1/", first);
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", "--format", "{{.Digest}}", $"oci:{layout}:v1");
+        Assert.StartsWith("sha256:", inspect.Stdout.Trim());
+        Assert.Contains(inspect.Stdout.Trim(), first);
+        Assert.Empty(Directory.EnumerateFiles(Path.GetDirectoryName(project)!, "*.tar", SearchOption.AllDirectories));
+
+        // The layout's index.json is the image step's output: an unchanged publish does not run the task again.
+        string second = await DotnetAsync("msbuild", project, "-t:PublishContainer", "-p:ContainerOciLayoutPath=oci", "-v:n");
+        Assert.DoesNotContain("[1/", second);
+    }
+
     private async Task<string> DotnetAsync(string verb, string project, params string[] arguments)
         => (await Tools.DotnetAsync(_temp.Path, verb, project, arguments,
             new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_temp.Path, "cache") })).Output;
