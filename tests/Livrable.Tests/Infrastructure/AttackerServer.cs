@@ -77,22 +77,7 @@ public sealed class AttackerServer : IDisposable
         }
     }
 
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            TcpClient connection;
-            try
-            {
-                connection = await _listener.AcceptTcpClientAsync(_stop.Token);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            _ = Task.Run(() => ServeAsync(connection));
-        }
-    }
+    private Task AcceptAsync() => FaultProxy.AcceptLoopAsync(_listener, ServeAsync, _stop.Token);
 
     private async Task ServeAsync(TcpClient connection)
     {

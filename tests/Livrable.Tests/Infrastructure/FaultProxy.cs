@@ -73,20 +73,23 @@ public sealed class FaultProxy : IDisposable
         return null;
     }
 
-    private async Task AcceptAsync()
+    private Task AcceptAsync() => AcceptLoopAsync(_listener, ServeAsync, _stop.Token);
+
+    /// <summary>Accepts connections until <paramref name="stop"/>, each served on its own task (the proxy's and the attacker's loop).</summary>
+    internal static async Task AcceptLoopAsync(TcpListener listener, Func<TcpClient, Task> serve, CancellationToken stop)
     {
-        while (!_stop.IsCancellationRequested)
+        while (!stop.IsCancellationRequested)
         {
             TcpClient connection;
             try
             {
-                connection = await _listener.AcceptTcpClientAsync(_stop.Token);
+                connection = await listener.AcceptTcpClientAsync(stop);
             }
-            catch (Exception) when (_stop.IsCancellationRequested)
+            catch (Exception) when (stop.IsCancellationRequested)
             {
                 return;
             }
-            _ = Task.Run(() => ServeAsync(connection));
+            _ = Task.Run(() => serve(connection));
         }
     }
 
