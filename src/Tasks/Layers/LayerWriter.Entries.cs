@@ -87,7 +87,7 @@ public static partial class LayerWriter
                 {
                     await context.Tar.WriteEntryAsync(header with { Size = entry.Size }, content, context.CancellationToken).ConfigureAwait(false);
                 }
-                catch (IOException e) when (!IsDiskFull(e))
+                catch (IOException e) when (!DiskSpace.IsFull(e))
                 {
                     throw new LivrableException(DiagnosticCodes.LayerIo, $"Adding '{entry.Path}' to the layer failed: {e.Message}", inner: e);
                 }

@@ -80,7 +80,7 @@ public static partial class LayerWriter
             store.Commit(temp, digest);
             return new StoredLayer(new Descriptor(LayerCompressions.MediaType(options.Compression), digest, size), diffId, store);
         }
-        catch (IOException e) when (IsDiskFull(e))
+        catch (IOException e) when (DiskSpace.IsFull(e))
         {
             throw new LivrableException(DiagnosticCodes.DiskFull, $"The disk is full while writing a layer ({spec.CreatedBy}) to {store.Root}.", inner: e);
         }
@@ -147,17 +147,10 @@ public static partial class LayerWriter
             {
                 await context.Tar.WriteEntryAsync(header with { Size = stream.Length }, stream, context.CancellationToken).ConfigureAwait(false);
             }
-            catch (IOException e) when (!IsDiskFull(e))
+            catch (IOException e) when (!DiskSpace.IsFull(e))
             {
                 throw new LivrableException(DiagnosticCodes.LayerIo, $"Adding '{source}' to the layer failed: {e.Message}", inner: e);
             }
         }
-    }
-
-    /// <summary>ENOSPC (28) on Linux and macOS, ERROR_DISK_FULL or ERROR_HANDLE_DISK_FULL on Windows.</summary>
-    private static bool IsDiskFull(IOException e)
-    {
-        int code = e.HResult & 0xFFFF;
-        return OperatingSystem.IsWindows() ? code is 112 or 39 : e.HResult == 28 || e.Message.Contains("No space left", StringComparison.Ordinal);
     }
 }
