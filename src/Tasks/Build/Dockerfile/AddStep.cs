@@ -55,7 +55,7 @@ internal sealed class AddStep(StepContext step, AddInstruction add) : FileStep(s
             return;
         }
         var url = new Uri(source);
-        string name = PathRules.Name(PathRules.CleanAbsolute(url.AbsolutePath));
+        string name = ImagePath.Name(PathRules.CleanAbsolute(url.AbsolutePath));
         if (name.Length == 0) name = "__unnamed__";
         if (add.Unpack == true)
         {

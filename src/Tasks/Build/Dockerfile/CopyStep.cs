@@ -117,7 +117,7 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
                 if (IsExcluded(match.TrimStart('/'))) continue;
                 var entry = (await Materialize(tree, [top], cancellationToken).ConfigureAwait(false))[0];
                 if (copy.Parents) PlaceAt(RelativeTo(rootPath, match), entry, keepOwner: true);
-                else PlaceFile(PathRules.Name(match), entry, keepOwner: true);
+                else PlaceFile(ImagePath.Name(match), entry, keepOwner: true);
             }
         }
     }
@@ -147,8 +147,8 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
                 if (dir is not { Type: TarTypeFlag.Directory }) continue;
                 foreach (var child in tree.Enumerate(dir.Path))
                 {
-                    if (PathRules.Parent(child.Path) != dir.Path) continue;
-                    string name = PathRules.Name(child.Path);
+                    if (ImagePath.Parent(child.Path) != dir.Path) continue;
+                    string name = ImagePath.Name(child.Path);
                     if (GoPath.Match(segment, name)) next.Add(PathRules.Join(directory, name));
                 }
             }

@@ -212,7 +212,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         // The whole destination is resolved inside the root, the last component too (fsutil's fs.RootPath): a
         // destination that is a symbolic link to a file (/etc/localtime, /etc/os-release) is written through, the link kept.
         string target = Plan.RealPath(DestinationPath);
-        EnsureDirectory(PathRules.Parent(target));
+        EnsureDirectory(ImagePath.Parent(target));
         return target;
     }
 
@@ -349,10 +349,10 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
                     if (file.Open is not null && await ArchiveExtraction.IsArchiveAsync(file.Open, cancellationToken).ConfigureAwait(false))
                         await ExtractAsync(file.Open!, cancellationToken).ConfigureAwait(false);
                     else
-                        PlaceFile(PathRules.Name("/" + match.RelativePath), file, keepOwner: false);
+                        PlaceFile(ImagePath.Name("/" + match.RelativePath), file, keepOwner: false);
                     break;
                 default:
-                    PlaceFile(PathRules.Name("/" + match.RelativePath), FromContext(match, "/"), keepOwner: false);
+                    PlaceFile(ImagePath.Name("/" + match.RelativePath), FromContext(match, "/"), keepOwner: false);
                     break;
             }
         }

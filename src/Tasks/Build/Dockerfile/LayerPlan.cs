@@ -102,7 +102,7 @@ internal sealed class LayerPlan(FileTree tree, SourceSpan span)
         var all = new Dictionary<string, FileEntry>(_entries, StringComparer.Ordinal);
         foreach (string path in _entries.Keys)
         {
-            for (string parent = PathRules.Parent(path); parent != "/"; parent = PathRules.Parent(parent))
+            for (string parent = ImagePath.Parent(path); parent != "/"; parent = ImagePath.Parent(parent))
             {
                 if (all.ContainsKey(parent)) continue;
                 var existing = tree.Get(parent);

@@ -38,16 +38,6 @@ internal static class PathRules
     /// <summary>A source path inside a stage or image: a leading <c>/</c> and <c>..</c> clamped to the root.</summary>
     public static string ClampSource(string source) => CleanAbsolute("/" + source);
 
-    /// <summary>The parent of an absolute clean path (<c>/</c> for <c>/a</c> and for <c>/</c>).</summary>
-    public static string Parent(string path)
-    {
-        int slash = path.LastIndexOf('/');
-        return slash <= 0 ? "/" : path[..slash];
-    }
-
-    /// <summary>The last component of a clean path.</summary>
-    public static string Name(string path) => path[(path.LastIndexOf('/') + 1)..];
-
     /// <summary><c>directory/name</c> for an absolute directory (the root has no trailing slash to double).</summary>
     public static string Join(string directory, string relative)
         => CleanAbsolute(directory.TrimEnd('/') + "/" + relative);
