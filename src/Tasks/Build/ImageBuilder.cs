@@ -87,7 +87,7 @@ public static class ImageBuilder
 
         string reference = Reference(request);
         var counters = registries.Counters;
-        logger.Info($"Built {reference} {image.Digest} ({Units.Bytes(image.Size)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{Transfer(request, counters)}");
+        logger.Info($"{Outcome(output)} {reference} {image.Digest} ({Units.Bytes(image.Size)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{Transfer(request, counters)}");
         return new ImageBuildResult(reference, image.Digest, image.Size, destination)
         {
             BlobsUploaded = counters.BlobsUploaded,
@@ -97,6 +97,13 @@ public static class ImageBuilder
             MediaType = image.Manifest.MediaType,
         };
     }
+
+    /// <summary>
+    /// The final line's first words: "Built", or "Up to date:" when the destination already held the result and
+    /// nothing was written (the words the targets print when they skip the step), before the same reference, digest
+    /// and destination.
+    /// </summary>
+    private static string Outcome(IImageOutput output) => output.UpToDate ? "Up to date:" : "Built";
 
     private static string Reference(ImageBuildRequest request) => request.Registry is null
         ? $"{request.Repository}:{request.Tags[0]}"
@@ -160,7 +167,7 @@ public static class ImageBuilder
 
         string reference = Reference(request);
         var counters = registries.Counters;
-        logger.Info($"Built {reference} {index.Digest} ({images.Count} platforms: {string.Join(", ", platforms)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{Transfer(request, counters)}");
+        logger.Info($"{Outcome(output)} {reference} {index.Digest} ({images.Count} platforms: {string.Join(", ", platforms)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{Transfer(request, counters)}");
         return new ImageBuildResult(reference, index.Digest, index.Size, destination)
         {
             BlobsUploaded = counters.BlobsUploaded,
@@ -304,10 +311,10 @@ public static class ImageBuilder
     {
         return request.Destination switch
         {
-            RegistryDestination r => new RegistryOutput(registries, r.Registry, logger),
+            RegistryDestination r => new RegistryOutput(registries, r.Registry, logger) { Repush = request.NoCache },
             LocalEngineDestination e => new LocalEngineOutput(e.Engine, request.Created),
             LayoutDestination l => new LayoutOutput(l.Directory) { Attachments = SupplyChainSteps.Attachments(documents) },
-            ArchiveDestination a => new ArchiveOutput(a.Path, request.Created) { Attachments = SupplyChainSteps.Attachments(documents) },
+            ArchiveDestination a => new ArchiveOutput(a.Path, request.Created) { Attachments = SupplyChainSteps.Attachments(documents), StateDirectory = request.StateDirectory, Rewrite = request.NoCache },
             _ => throw new LivrableException(DiagnosticCodes.InvalidPropertyValue, "The image has nowhere to go."),
         };
     }

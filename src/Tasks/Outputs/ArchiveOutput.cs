@@ -30,6 +30,18 @@ public sealed class ArchiveOutput : IImageOutput
     public IReadOnlyList<Attachment> Attachments { get; init; } = [];
 
     /// <summary>
+    /// The state folder where the record of the last write is kept (<see cref="OutputRecord"/>); with it, a tarball
+    /// that is already the one this write would make is left as it is. Null: always written.
+    /// </summary>
+    public string? StateDirectory { get; init; }
+
+    /// <summary>Write even when the record says the tarball is already this one (<c>ContainerNoCache</c>); the record is still kept.</summary>
+    public bool Rewrite { get; init; }
+
+    /// <inheritdoc />
+    public bool UpToDate { get; private set; }
+
+    /// <summary>
     /// Writes the tarball and returns its full path. LIV2008 for a bad repository, LIV2002 for a bad tag, LIV6001
     /// when the file cannot be written, LIV4006 when the disk is full, LIV4001 when a blob is not what its descriptor says.
     /// </summary>
@@ -54,13 +66,25 @@ public sealed class ArchiveOutput : IImageOutput
     {
         var names = ImageTarball.Names(repository, tags);
         string target = Path.GetFullPath(_path);
+        content = content with { Attachments = Attachments };
+        var record = StateDirectory is null ? null : OutputRecord.For(StateDirectory, target, content, names, _modificationTime.ToUnixTimeSeconds());
+        UpToDate = false;
+        if (!Rewrite && record?.IsIntact() == true)
+        {
+            // Blobs are checked against their digests as a write would, so a bad image still fails here.
+            ImageTarball.Blobs(content);
+            UpToDate = true;
+            return target;
+        }
         string temp = $"{target}{TempMarker}{Guid.NewGuid():N}";
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             RemoveStaleTemporaries(target, DateTime.UtcNow);
-            await ImageTarball.WriteFileAsync(temp, content with { Attachments = Attachments }, names, _modificationTime, cancellationToken).ConfigureAwait(false);
+            await ImageTarball.WriteFileAsync(temp, content, names, _modificationTime, cancellationToken).ConfigureAwait(false);
+            record?.Forget();
             File.Move(temp, target, overwrite: true);
+            record?.Save();
             return target;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -18,4 +18,10 @@ public interface IImageOutput
     /// guarantees as <see cref="WriteAsync"/>.
     /// </summary>
     Task<string> WriteIndexAsync(IImageIndex index, string repository, IReadOnlyList<string> tags, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether the last write found the image (or index) already at the destination, under every tag, and wrote
+    /// nothing; the build then says "Up to date". False for an output that cannot tell.
+    /// </summary>
+    bool UpToDate => false;
 }

@@ -31,6 +31,10 @@ public sealed class LayoutOutput : IImageOutput
     /// <summary>How many blobs the last write found in the folder already and did not write again.</summary>
     public int BlobsKept { get; private set; }
 
+    /// <inheritdoc />
+    /// <remarks>Every blob was there, <c>oci-layout</c> too, and <c>index.json</c> already had the bytes it would get.</remarks>
+    public bool UpToDate { get; private set; }
+
     /// <summary>
     /// Writes the image and returns the folder's full path. LIV6004 when the folder is not a layout, LIV6001 when a
     /// file cannot be written, LIV4006 for a full disk, LIV4001 when a blob is not what its descriptor says.
@@ -54,8 +58,9 @@ public sealed class LayoutOutput : IImageOutput
         string root = Path.GetFullPath(_directory);
         try
         {
+            UpToDate = false;
             var existing = OpenLayout(root);
-            int kept = 0;
+            int kept = 0, written = 0;
             foreach (var (name, blob) in ImageTarball.Blobs(content))
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -68,12 +73,25 @@ public sealed class LayoutOutput : IImageOutput
                 }
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 await WriteFileAsync(path, blob, cancellationToken).ConfigureAwait(false);
+                written++;
             }
             BlobsKept = kept;
             string layoutFile = Path.Combine(root, "oci-layout");
-            if (!File.Exists(layoutFile)) await WriteFileAsync(layoutFile, OciLayout.LayoutFileBytes, cancellationToken).ConfigureAwait(false);
-            // index.json last: until it names the image, the new blobs are only unreferenced files.
-            await WriteFileAsync(Path.Combine(root, "index.json"), IndexJson(existing, ImageTarball.IndexEntries(content, names)), cancellationToken).ConfigureAwait(false);
+            if (!File.Exists(layoutFile))
+            {
+                await WriteFileAsync(layoutFile, OciLayout.LayoutFileBytes, cancellationToken).ConfigureAwait(false);
+                written++;
+            }
+            // index.json last: until it names the image, the new blobs are only unreferenced files. The same bytes
+            // as there already are not written again.
+            string indexFile = Path.Combine(root, "index.json");
+            byte[] indexBytes = IndexJson(existing, ImageTarball.IndexEntries(content, names));
+            if (existing is not null && File.Exists(indexFile) && File.ReadAllBytes(indexFile).AsSpan().SequenceEqual(indexBytes))
+            {
+                UpToDate = written == 0;
+                return root;
+            }
+            await WriteFileAsync(indexFile, indexBytes, cancellationToken).ConfigureAwait(false);
             return root;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -135,6 +153,8 @@ public sealed class LayoutOutput : IImageOutput
             if ((tag is not null && tags.Contains(tag)) || (untagged && digest is not null && digests.Contains(digest))) continue;
             manifests.Add(entry!.DeepClone());
         }
+        // Nothing of the old index is kept: the same bytes as a new layout's, so an unchanged build finds them equal.
+        if (manifests.Count == 0) return ours;
         foreach (var entry in fresh["manifests"]!.AsArray()) manifests.Add(entry!.DeepClone());
         var index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = MediaTypes.OciIndex, ["manifests"] = manifests };
         return System.Text.Encoding.UTF8.GetBytes(index.ToJsonString());

@@ -29,6 +29,30 @@ public sealed class RegistryOutput : IImageOutput
     /// <summary>The registry pushed to.</summary>
     public RegistryEndpoint Endpoint { get; }
 
+    /// <summary>Push even when every tag already names the digest (<c>ContainerNoCache</c>): blobs there are still skipped.</summary>
+    public bool Repush { get; init; }
+
+    /// <inheritdoc />
+    /// <remarks>Every tag already named the digest (one manifest HEAD per tag): nothing was pushed.</remarks>
+    public bool UpToDate { get; private set; }
+
+    /// <summary>
+    /// Whether every tag already names <paramref name="digest"/>: one manifest HEAD per tag, nothing else. Then the
+    /// manifest and all it names are there (a registry accepts a manifest only once its blobs are), and a push would
+    /// change nothing. Without tags there is nothing to ask by, and the push goes on (its blob HEADs skip what is there).
+    /// </summary>
+    private async Task<bool> AlreadyThereAsync(string registry, string repository, Digest digest, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        UpToDate = false;
+        if (tags.Count == 0 || Repush) return false;
+        foreach (string tag in tags.Distinct(StringComparer.Ordinal))
+            if (await _client.HeadManifestAsync(registry, repository, tag, forPush: true, cancellationToken).ConfigureAwait(false) != digest) return false;
+        string pushed = $"{registry}/{repository}@{digest}";
+        _logger.Info($"{pushed} is already there as {string.Join(", ", tags)}: nothing pushed.");
+        UpToDate = true;
+        return true;
+    }
+
     /// <inheritdoc />
     /// <returns><c>registry/repository@sha256:...</c>.</returns>
     /// <exception cref="LivrableException">
@@ -42,6 +66,8 @@ public sealed class RegistryOutput : IImageOutput
         ArgumentNullException.ThrowIfNull(tags);
         string registry = Endpoint.Registry;
         repository = Endpoint.NormalizeRepository(repository);
+        if (await AlreadyThereAsync(registry, repository, image.Digest, tags, cancellationToken).ConfigureAwait(false))
+            return $"{registry}/{repository}@{image.Digest}";
         await PushBlobsAsync(image, registry, repository, cancellationToken).ConfigureAwait(false);
         return await PutAndTagAsync(registry, repository, image.Digest, image.Manifest.MediaType, image.ManifestBytes, tags, cancellationToken).ConfigureAwait(false);
     }
@@ -76,6 +102,8 @@ public sealed class RegistryOutput : IImageOutput
         ArgumentNullException.ThrowIfNull(tags);
         string registry = Endpoint.Registry;
         repository = Endpoint.NormalizeRepository(repository);
+        if (await AlreadyThereAsync(registry, repository, index.Digest, tags, cancellationToken).ConfigureAwait(false))
+            return $"{registry}/{repository}@{index.Digest}";
         foreach (var image in index.Images)
         {
             await PushBlobsAsync(image, registry, repository, cancellationToken).ConfigureAwait(false);

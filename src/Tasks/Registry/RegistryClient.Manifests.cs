@@ -130,6 +130,28 @@ public sealed partial class RegistryClient
         return digest;
     }
 
+    /// <summary>
+    /// The digest the registry gives for the manifest or index <paramref name="reference"/> (a HEAD request, its
+    /// <c>Docker-Content-Digest</c>), null when there is none or the registry does not say; no body is read.
+    /// </summary>
+    /// <exception cref="LivrableException">LIV3001, LIV3002, LIV3003 or LIV3006 as the registry answers (404 is null).</exception>
+    public async Task<Digest?> HeadManifestAsync(string registry, string repository, string reference, bool forPush, CancellationToken cancellationToken)
+    {
+        var endpoint = Resolve(registry);
+        repository = endpoint.NormalizeRepository(repository);
+        string action = $"check for the manifest {reference}";
+        using var response = await SendAsync(endpoint, [Scope(repository, forPush)], action, _ =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Head, endpoint.Api(ApiPath(repository, "manifests/" + reference)));
+            foreach (var type in ManifestAccept) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+            return Task.FromResult(request);
+        }, retry: true, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound) return null;
+        if (response.StatusCode != HttpStatusCode.OK)
+            throw await FailureAsync(response, endpoint, repository, action, DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false);
+        return response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var digest) ? digest : null;
+    }
+
     private static byte[] HashOf(byte[] bytes, Digest like)
     {
         using var hash = like.CreateHash();

@@ -102,9 +102,12 @@ public sealed class ContainerRun
         string runtime = FindRuntime(request.RuntimePath);
         RuntimeVersion.Check(runtime, _logger);
 
+        // The phases' times, in the detailed log (issue 14): where a RUN step's time goes.
+        long phase = Stopwatch.GetTimestamp();
         var lowers = new List<string>();
         foreach (var layer in request.Layers)
             lowers.Add(await _layers.EnsureAsync(layer, cancellationToken).ConfigureAwait(false));
+        _logger.Detail($"{request.DetailPrefix}layers: {request.Layers.Count} extracted or already there {Units.Since(phase)}");
         lowers.Reverse();
         if (lowers.Count == 0) lowers.Add(_layers.EmptyDirectory);
 
@@ -120,6 +123,7 @@ public sealed class ContainerRun
         var lastLines = new Queue<string>();
         try
         {
+            phase = Stopwatch.GetTimestamp();
             Directory.CreateDirectory(bundle);
             bool copied = Overlay(lowers, upper, Path.Combine(step, "work"), rootfs, mounts);
 
@@ -150,7 +154,9 @@ public sealed class ContainerRun
             }
             var spec = RuntimeSpec.Create(request, rootfs, specMounts, rootless: _userNamespace is not null);
             await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), spec.ToJsonString(), cancellationToken).ConfigureAwait(false);
+            _logger.Detail($"{request.DetailPrefix}overlay: root file system, {request.Mounts.Count} mounts and bundle {Units.Since(phase)}");
 
+            phase = Stopwatch.GetTimestamp();
             exitCode = await RunRuntimeAsync(runtime, bundle, step, line =>
             {
                 lock (lastLines)
@@ -160,6 +166,7 @@ public sealed class ContainerRun
                 }
                 request.Output?.Invoke(line);
             }, cancellationToken).ConfigureAwait(false);
+            _logger.Detail($"{request.DetailPrefix}runtime: start to exit (code {exitCode}) {Units.Since(phase)}");
         }
         catch
         {
@@ -172,11 +179,13 @@ public sealed class ContainerRun
         DeleteBundle(bundle);
         try
         {
+            phase = Stopwatch.GetTimestamp();
             var provided = new HashSet<string>(ProvidedFiles, StringComparer.Ordinal);
             var entries = exitCode != 0 ? []
                 : _userNamespace is not null ? await UpperDiff.ReadInNamespaceAsync(upper, Path.Combine(step, "spool"), provided, stubs, _logger, _userNamespace, cancellationToken).ConfigureAwait(false)
                 : before is null ? UpperDiff.Read(upper, provided, stubs, _logger)
                 : CopyRoot.Diff(rootfs, before, provided, stubs, _logger);
+            if (exitCode == 0) _logger.Detail($"{request.DetailPrefix}diff: {entries.Count} changed entries read back {Units.Since(phase)}");
             return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null, _userNamespace);
         }
         catch

@@ -86,4 +86,7 @@ public sealed record RunRequest
 
     /// <summary>Receives every line the command writes (stdout and stderr), as it comes.</summary>
     public Action<string>? Output { get; init; }
+
+    /// <summary>What starts the detailed log's phase lines (layers, overlay, runtime, diff), such as the step's <c>  #6 </c>.</summary>
+    public string DetailPrefix { get; init; } = "  ";
 }

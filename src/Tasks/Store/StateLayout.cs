@@ -21,8 +21,11 @@ public sealed record CacheRecordKind(string Name, string Owner)
     /// <summary>Layer entry indexes: a layer's entries by diff id, so a plan needs not decompress it again.</summary>
     public static readonly CacheRecordKind Trees = new("trees", "Filesystem/LayerEntryIndex");
 
+    /// <summary>Output records: what the last write of a tarball was and left (size, time), so an unchanged build writes nothing.</summary>
+    public static readonly CacheRecordKind Outputs = new("outputs", "Outputs/OutputRecord");
+
     /// <summary>Every kind, in the order the README lists them.</summary>
-    public static IReadOnlyList<CacheRecordKind> All { get; } = [Layers, Steps, Files, Trees];
+    public static IReadOnlyList<CacheRecordKind> All { get; } = [Layers, Steps, Files, Trees, Outputs];
 }
 
 /// <summary>

@@ -101,6 +101,15 @@ public sealed class ImageBuilderTests(RegistryFixture registry) : IDisposable
         await Tools.RunCheckedAsync("umoci", "unpack", "--image", $"{layout}:v1", bundle);
         Assert.Equal("Hello from a layout\nfrom scratch\n", await Runc.RunAsync(bundle));
 
+        // Unchanged: nothing written, index.json included (its inode and time stay), and the log says so.
+        string indexFile = Path.Combine(layout, "index.json");
+        var indexStat = (await Tools.RunCheckedAsync("stat", "-c", "%i %Y", indexFile)).Stdout;
+        var unchangedLog = new RecordingLogger();
+        var unchanged = await ImageBuilder.BuildAsync(request, unchangedLog, CancellationToken.None);
+        Assert.Equal(result.Digest, unchanged.Digest);
+        Assert.Equal(indexStat, (await Tools.RunCheckedAsync("stat", "-c", "%i %Y", indexFile)).Stdout);
+        Assert.Contains(unchangedLog.Lines, l => l.StartsWith($"info: Up to date: livrable-test/busybox:v1 {result.Digest} (", StringComparison.Ordinal));
+
         // A change of the app: the busybox layer's blob is kept as it was (same file), the tag moves, v0 stays.
         await Tools.RunCheckedAsync("skopeo", "copy", $"oci:{layout}:v1", $"oci:{layout}:v0");
         string busybox = Path.Combine(layout, "blobs", "sha256", image.Layers[0].Descriptor.Digest.Hex);
@@ -115,6 +124,29 @@ public sealed class ImageBuilderTests(RegistryFixture registry) : IDisposable
         tags = await Tools.RunCheckedAsync("skopeo", "inspect", "--format", "{{.Digest}}", $"oci:{layout}:v1");
         Assert.Equal(changed.Digest.ToString(), tags.Stdout.Trim());
         Assert.Empty(Directory.EnumerateFiles(layout, "*.tmp-*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task An_unchanged_build_writes_nothing_and_says_Up_to_date_and_a_new_tag_writes_the_tarball_again()
+    {
+        var request = BusyboxRequest(App("same-app", "same\n", new DateTime(2020, 1, 1)), Path.Combine(_temp.Path, "state"));
+        var first = await ImageBuilder.BuildAsync(request, new RecordingLogger(), CancellationToken.None);
+        var inode = (await Tools.RunCheckedAsync("stat", "-c", "%i %Y", request.ArchivePath!)).Stdout;
+
+        var logger = new RecordingLogger();
+        var second = await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
+
+        Assert.Equal(first.Digest, second.Digest);
+        Assert.Equal(inode, (await Tools.RunCheckedAsync("stat", "-c", "%i %Y", request.ArchivePath!)).Stdout);
+        Assert.Contains(logger.Lines, l => l.StartsWith($"info: Up to date: livrable-test/busybox:v1 {second.Digest} (", StringComparison.Ordinal) && l.Contains($" -> {request.ArchivePath} in "));
+        Assert.DoesNotContain(logger.Lines, l => l.StartsWith("info: Built ", StringComparison.Ordinal));
+        Assert.Contains(second.Digest.ToString(), (await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{request.ArchivePath}:stable")).Stdout);
+
+        var retagged = new RecordingLogger();
+        await ImageBuilder.BuildAsync(request with { Tags = ["v2"] }, retagged, CancellationToken.None);
+        Assert.Contains(retagged.Lines, l => l.StartsWith($"info: Built livrable-test/busybox:v2 {second.Digest} (", StringComparison.Ordinal));
+        Assert.NotEqual(inode, (await Tools.RunCheckedAsync("stat", "-c", "%i %Y", request.ArchivePath!)).Stdout);
+        Assert.Contains(second.Digest.ToString(), (await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{request.ArchivePath}:v2")).Stdout);
     }
 
     [Fact]
@@ -165,9 +197,13 @@ public sealed class ImageBuilderTests(RegistryFixture registry) : IDisposable
         using (var doc = JsonDocument.Parse(inspect.Stdout))
             Assert.Equal(first.Digest.ToString(), doc.RootElement.GetProperty("Digest").GetString());
 
-        var again = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
+        // Unchanged: one manifest HEAD per tag finds the digest under both, and nothing is pushed, not even a blob HEAD.
+        var againLog = new RecordingLogger();
+        var again = await ImageBuilder.BuildAsync(request, againLog, CancellationToken.None);
         Assert.Equal(first.Digest, again.Digest);
         Assert.Equal(0, again.BlobsUploaded);
+        Assert.Contains(againLog.Lines, l => l.StartsWith($"info: Up to date: {registry.Registry}/{request.Repository}:v1 {first.Digest} (", StringComparison.Ordinal));
+        Assert.DoesNotContain(againLog.Lines, l => l.Contains("Skipped ") || l.Contains("Tagged "));
 
         File.WriteAllText(Path.Combine(app, "greeting.txt"), "v2\n");
         var changed = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);

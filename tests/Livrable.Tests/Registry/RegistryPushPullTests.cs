@@ -66,9 +66,18 @@ public sealed class RegistryPushPullTests : IDisposable
         Assert.True(exit == 0, error);
         Assert.True(File.Exists(Path.Combine(layout, "blobs", "sha256", image.Manifest.Layers[0].Digest.Hex)));
 
-        // Again: every blob exists, so no bytes go up; only the manifests are put again.
+        // Again with the same tags: both already name the digest (one manifest HEAD each), so nothing is pushed.
         logger.Clear();
         await output.WriteAsync(image, "livrable/push", ["1.0", "latest"], CancellationToken.None);
+        Assert.True(output.UpToDate);
+        Assert.Equal(2, client.Counters.BlobsUploaded);
+        Assert.Equal(0, client.Counters.BlobsExisting);
+        Assert.Contains(logger.Lines, l => l.Contains("is already there as 1.0, latest: nothing pushed."));
+
+        // A new tag: every blob exists, so no bytes go up; only the manifests are put again.
+        logger.Clear();
+        await output.WriteAsync(image, "livrable/push", ["1.0", "latest", "again"], CancellationToken.None);
+        Assert.False(output.UpToDate);
         Assert.Equal(2, client.Counters.BlobsUploaded);
         Assert.Equal(2, client.Counters.BlobsExisting);
         Assert.DoesNotContain(logger.Lines, l => l.StartsWith("info: Pushed layer", StringComparison.Ordinal));

@@ -74,7 +74,7 @@ public sealed partial class HelloSampleFixture : IAsyncLifetime
         }
     }
 
-    [GeneratedRegex(@"Built (?<ref>\S+) (?<digest>sha256:[0-9a-f]{64}) \([^)]*\) -> (?<destination>.+?) in [0-9.]+s")]
+    [GeneratedRegex(@"(?:Built|Up to date:) (?<ref>\S+) (?<digest>sha256:[0-9a-f]{64}) \([^)]*\) -> (?<destination>.+?) in [0-9.]+s")]
     private static partial Regex BuiltLine();
 }
 

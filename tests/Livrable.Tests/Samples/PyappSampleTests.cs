@@ -79,6 +79,6 @@ public sealed partial class PyappSampleTests(Dockerd docker) : IClassFixture<Doc
         Assert.Equal("Hello from pyapp, built by Livrable\n", run.Stdout);
     }
 
-    [GeneratedRegex(@"Built (?<ref>\S+) (?<digest>sha256:[0-9a-f]{64}) \([^)]*\) -> (?<destination>.+?) in [0-9.]+s")]
+    [GeneratedRegex(@"(?:Built|Up to date:) (?<ref>\S+) (?<digest>sha256:[0-9a-f]{64}) \([^)]*\) -> (?<destination>.+?) in [0-9.]+s")]
     private static partial Regex BuiltLine();
 }

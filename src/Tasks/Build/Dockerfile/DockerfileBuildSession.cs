@@ -290,6 +290,8 @@ internal sealed class DockerfileBuildSession : IDisposable
             }
             Logger.Detail($"  step key {key?[..12] ?? "(none: inputs known only by running)"} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms"
                 + (_digests is { } d ? $", {d.FilesHashed} context files read so far" : ""));
+            // For COPY and ADD the key is the context hashing: its time in the progress lines' form.
+            if (cacheable is FileStep) Logger.Detail($"  context hashing: the sources' digests {Units.Since(started)}");
             if (key is not null && !_options.NoCache && _cache.TryGet(key) is { } record)
             {
                 _records[key] = record;
@@ -420,7 +422,9 @@ internal sealed class DockerfileBuildSession : IDisposable
     public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken)
     {
         var spec = new EntriesLayerSpec(entries) { CreatedBy = createdBy };
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = _options.LayerCompression }, _options.Store, cancellationToken).ConfigureAwait(false);
+        Logger.Detail($"  layer write: tar, compression and store {Units.Since(started)}");
         Logger.Detail($"  {createdBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}, {entries.Count} entries)");
         state.AddLayer(layer, entries, new HistoryEntry(Epoch, createdBy, HistoryComment));
     }

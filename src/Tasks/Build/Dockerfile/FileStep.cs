@@ -81,6 +81,8 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         var env = State.Environment;
         var expander = Session.Expander;
         var sources = _sources;
+        // The plan's time (the stage's tree, then every source placed in it), in the detailed log (issue 14).
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var tree = await State.GetTreeAsync(cancellationToken).ConfigureAwait(false);
         Plan = new LayerPlan(tree, Span);
         if (_chown is not null) Owner = Ownership.Resolve(_chown, tree, Span);
@@ -116,6 +118,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
 
         var entries = Plan.Entries();
         CheckNoWhiteoutNames(entries);
+        Session.Logger.Detail($"  plan: the tree and {entries.Count} entries {Units.Since(started)}");
         await Session.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken).ConfigureAwait(false);
     }
 

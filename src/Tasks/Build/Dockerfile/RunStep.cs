@@ -195,6 +195,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
             RuntimePath = session.RuntimePath,
             StepDirectory = stepDirectory,
             Output = line => session.Logger.Info($"  #{stepNumber} {line}"),
+            DetailPrefix = $"  #{stepNumber} ",
         };
 
         RunResult result;

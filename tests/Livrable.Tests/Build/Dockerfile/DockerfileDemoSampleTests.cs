@@ -90,6 +90,6 @@ public sealed partial class DockerfileDemoSampleTests(RegistryFixture registry) 
         Assert.Contains("uploaded 0 blobs", again.Stdout);
     }
 
-    [GeneratedRegex(@"Built (?<ref>\S+) (?<digest>sha256:[0-9a-f]{64}) \([^)]*\) -> (?<destination>.+?) in [0-9.]+s")]
+    [GeneratedRegex(@"(?:Built|Up to date:) (?<ref>\S+) (?<digest>sha256:[0-9a-f]{64}) \([^)]*\) -> (?<destination>.+?) in [0-9.]+s")]
     private static partial Regex BuiltLine();
 }

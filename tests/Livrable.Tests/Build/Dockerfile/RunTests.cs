@@ -116,6 +116,28 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
     private static string Read(string rootfs, string path) => File.ReadAllText(Path.Combine(rootfs, path.TrimStart('/')));
 
     [Fact]
+    public async Task At_detailed_verbosity_a_RUN_and_a_COPY_name_their_phases_each_with_its_time()
+    {
+        // A fresh value, so the shared state folder's step cache has no record of these steps.
+        string unique = Guid.NewGuid().ToString("N");
+        var built = await BuildAsync(Busybox + $"""
+            COPY phases.txt /phases/
+            RUN echo {unique} > /phases/run.txt
+            """, context => File.WriteAllText(Path.Combine(context, "phases.txt"), unique));
+
+        var details = built.Logger.Lines.Where(l => l.StartsWith("detail: ", StringComparison.Ordinal)).ToList();
+        int run = built.Logger.Lines.ToList().FindIndex(l => l.StartsWith("info: [", StringComparison.Ordinal) && l.Contains($"RUN echo {unique}"));
+        Assert.True(run >= 0, string.Join('\n', built.Logger.Lines));
+        string number = System.Text.RegularExpressions.Regex.Match(built.Logger.Lines[run], @"^info: \[(\d+)/").Groups[1].Value;
+        const string Time = @" \d+\.\d\d?s$";
+        foreach (string phase in new[] { "layers", "overlay", "runtime", "diff" })
+            Assert.Contains(details, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"^detail:   #{number} {phase}: .*{Time}"));
+        foreach (string phase in new[] { "context hashing", "plan", "layer write" })
+            Assert.Contains(details, l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"^detail:   {phase}: .*{Time}"));
+        Assert.Equal(unique + "\n", File.ReadAllText(Path.Combine(built.Rootfs, "phases", "run.txt")));
+    }
+
+    [Fact]
     public async Task Files_created_changed_and_deleted_become_the_layer_with_whiteouts_and_an_opaque_folder()
     {
         var built = await BuildAsync(Busybox + """

@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text;
+using Livrable.Images;
+using Livrable.Store;
+
+namespace Livrable.Outputs;
+
+/// <summary>
+/// What the last write of a tarball left, so that a build whose result is already there writes nothing (issue 14,
+/// "unchanged means nothing written"). One file per tarball in the state folder, <c>cache/outputs/&lt;sha256 of the
+/// tarball's full path&gt;</c> (<see cref="CacheRecordKind.Outputs"/>, evicted like the other records): never a file
+/// in the user's output folder. It holds what the bytes were made of (the image or index digest, the image
+/// <c>manifest.json</c> names, the names and tags, the attachments' digests, the entries' time) and the tarball's
+/// size and modification time just after the write. The tarball is taken as intact when it exists with that size
+/// and time: anything that rewrites, truncates or touches it changes one of them, as <c>make</c> and MSBuild's
+/// up-to-date checks assume.
+/// </summary>
+internal sealed class OutputRecord
+{
+    private const string Version = "livrable-output 1";
+    private readonly string _path;
+    private readonly string _target;
+    private readonly string _content;
+
+    private OutputRecord(string path, string target, string content)
+    {
+        _path = path;
+        _target = target;
+        _content = content;
+    }
+
+    /// <summary>
+    /// The record of the tarball <paramref name="target"/> (a full path) in the state folder <paramref name="stateDirectory"/>,
+    /// for <paramref name="content"/> written under <paramref name="names"/> with entries of time <paramref name="mtime"/>.
+    /// </summary>
+    public static OutputRecord For(string stateDirectory, string target, TarballContent content, IReadOnlyList<TarballName> names, long mtime)
+    {
+        string folder = StateLayout.Records(Path.GetFullPath(stateDirectory), CacheRecordKind.Outputs);
+        string key = Digest.Sha256(Encoding.UTF8.GetBytes(target)).Hex;
+        var text = new StringBuilder();
+        text.Append("path=").Append(target).Append('\n');
+        text.Append("digest=").Append(content.Index?.Digest ?? content.LoadImage.Digest).Append('\n');
+        text.Append("load=").Append(content.LoadImage.Digest).Append('\n');
+        foreach (var image in content.Images) text.Append("image=").Append(image.Digest).Append('\n');
+        foreach (var name in names) text.Append("name=").Append(name.RepoTag).Append(' ').Append(name.FullName).Append(' ').Append(name.Tag).Append('\n');
+        foreach (var attachment in content.Attachments) text.Append("attachment=").Append(attachment.Descriptor.Digest).Append('\n');
+        text.Append("mtime=").Append(mtime.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        return new OutputRecord(Path.Combine(folder, key), target, text.ToString());
+    }
+
+    /// <summary>
+    /// Whether the tarball is the one this record describes: the record says the same content, and the file has the
+    /// size and modification time recorded after its write. Any doubt (no record, unreadable) is false: write again.
+    /// </summary>
+    public bool IsIntact()
+    {
+        try
+        {
+            if (!File.Exists(_path)) return false;
+            var target = new FileInfo(_target);
+            if (!target.Exists || (target.Attributes & (FileAttributes.Directory | FileAttributes.ReparsePoint)) != 0) return false;
+            string expected = $"{Version}\n{_content}size={target.Length.ToString(CultureInfo.InvariantCulture)}\nwritten={target.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture)}\n";
+            if (File.ReadAllText(_path) != expected) return false;
+            // Used now: least-recently-used eviction keeps it.
+            File.SetLastWriteTimeUtc(_path, DateTime.UtcNow);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Removes the record before the tarball is replaced: a write that fails half way leaves none.</summary>
+    public void Forget() => ImageTarball.TryDelete(_path);
+
+    /// <summary>
+    /// Records the tarball just written (its size and time now). Written under a temporary name and renamed, so a
+    /// record is whole or absent; a record that cannot be written only costs the next build a write.
+    /// </summary>
+    public void Save()
+    {
+        string temp = $"{_path}.tmp-{Guid.NewGuid():N}";
+        try
+        {
+            var target = new FileInfo(_target);
+            Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+            File.WriteAllText(temp, $"{Version}\n{_content}size={target.Length.ToString(CultureInfo.InvariantCulture)}\nwritten={target.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture)}\n");
+            File.Move(temp, _path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The next build writes the tarball again.
+        }
+        finally
+        {
+            ImageTarball.TryDelete(temp);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using Livrable.Images;
+using Livrable.Outputs;
+using Livrable.Store;
+using Livrable.Tests.Infrastructure;
+using Xunit;
+
+namespace Livrable.Tests.Outputs;
+
+/// <summary>
+/// Issue 14, item 3: a tarball that is already what a write would make is not written again (same file, same inode,
+/// same time), and anything that changes the result or the file (a tag, a touch, a truncation) writes it again.
+/// </summary>
+public sealed class ArchiveOutputUpToDateTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private readonly BlobStore _store;
+
+    public ArchiveOutputUpToDateTests() => _store = new BlobStore(_temp["state"]);
+
+    public void Dispose() => _temp.Dispose();
+
+    private Task<IImage> ImageAsync() => TestImages.BuildAsync(_store,
+    [
+        new Dictionary<string, string> { ["hello.txt"] = "hello\n" },
+    ]);
+
+    private ArchiveOutput Output(string path) => new(path) { StateDirectory = _temp["state"] };
+
+    private static async Task<string> InodeAsync(string path) => (await Tools.RunCheckedAsync("stat", "-c", "%i", path)).Stdout.Trim();
+
+    [Fact]
+    public async Task The_same_image_and_tags_again_write_nothing()
+    {
+        var image = await ImageAsync();
+        string path = _temp["out/image.tar"];
+        var first = Output(path);
+        await first.WriteAsync(image, "app", ["v1"], CancellationToken.None);
+        Assert.False(first.UpToDate);
+        string inode = await InodeAsync(path);
+        var time = File.GetLastWriteTimeUtc(path);
+
+        var second = Output(path);
+        string written = await second.WriteAsync(image, "app", ["v1"], CancellationToken.None);
+
+        Assert.True(second.UpToDate);
+        Assert.Equal(path, written);
+        Assert.Equal(inode, await InodeAsync(path));
+        Assert.Equal(time, File.GetLastWriteTimeUtc(path));
+        Assert.Single(Directory.EnumerateFiles(StateLayout.Records(_temp["state"], CacheRecordKind.Outputs)));
+        Assert.Single(Directory.EnumerateFileSystemEntries(_temp["out"]));
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{path}:v1");
+        Assert.Contains(image.Digest.ToString(), inspect.Stdout);
+    }
+
+    [Fact]
+    public async Task A_new_tag_a_touched_or_a_truncated_tarball_is_written_again()
+    {
+        var image = await ImageAsync();
+        string path = _temp["out/image.tar"];
+        await Output(path).WriteAsync(image, "app", ["v1"], CancellationToken.None);
+
+        var tagged = Output(path);
+        await tagged.WriteAsync(image, "app", ["v2"], CancellationToken.None);
+        Assert.False(tagged.UpToDate, "another tag is another tarball");
+        Assert.Contains(image.Digest.ToString(), (await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{path}:v2")).Stdout);
+
+        File.SetLastWriteTimeUtc(path, File.GetLastWriteTimeUtc(path).AddMinutes(-5));
+        var touched = Output(path);
+        await touched.WriteAsync(image, "app", ["v2"], CancellationToken.None);
+        Assert.False(touched.UpToDate, "a touched tarball may have been changed");
+
+        long size = new FileInfo(path).Length;
+        var time = File.GetLastWriteTimeUtc(path);
+        using (var file = new FileStream(path, FileMode.Open)) file.SetLength(size / 2);
+        File.SetLastWriteTimeUtc(path, time);
+        var truncated = Output(path);
+        await truncated.WriteAsync(image, "app", ["v2"], CancellationToken.None);
+        Assert.False(truncated.UpToDate, "a truncated tarball is not the image");
+        Assert.Equal(size, new FileInfo(path).Length);
+        Assert.Contains(image.Digest.ToString(), (await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{path}:v2")).Stdout);
+
+        File.Delete(path);
+        var deleted = Output(path);
+        await deleted.WriteAsync(image, "app", ["v2"], CancellationToken.None);
+        Assert.False(deleted.UpToDate);
+        Assert.True(File.Exists(path));
+    }
+
+    [Fact]
+    public async Task Without_a_state_folder_the_tarball_is_always_written()
+    {
+        var image = await ImageAsync();
+        string path = _temp["out/image.tar"];
+        await new ArchiveOutput(path).WriteAsync(image, "app", ["v1"], CancellationToken.None);
+        string inode = await InodeAsync(path);
+        var again = new ArchiveOutput(path);
+        await again.WriteAsync(image, "app", ["v1"], CancellationToken.None);
+        Assert.False(again.UpToDate);
+        Assert.NotEqual(inode, await InodeAsync(path));
+    }
+}
