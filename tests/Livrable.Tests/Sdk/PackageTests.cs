@@ -26,9 +26,9 @@ public sealed class PackageTests : IDisposable
         try { Directory.Delete(cached, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private async Task<string> PackAsync()
+    private async Task<string> PackAsync(string folder = "feed")
     {
-        string feed = _temp["feed"];
+        string feed = _temp[folder];
         string repository = TestRepository.Root;
         (await Tools.RunAsync("dotnet", ["pack", Path.Combine(repository, "src", "Sdk"), "-o", feed, $"-p:LivrableVersion={_version}", "-nodeReuse:false"],
             TimeSpan.FromMinutes(5), repository, Tools.DotnetEnvironment)).EnsureSuccess();
@@ -47,6 +47,22 @@ public sealed class PackageTests : IDisposable
     private async Task<ToolResult> PublishAsync(string project, params string[] properties)
         => (await Tools.RunAsync("dotnet", ["publish", project, $"-p:ContainerStateDirectory={_temp["state"]}", "-nodeReuse:false", .. properties],
             TimeSpan.FromMinutes(5), _temp.Path, Tools.DotnetEnvironment)).EnsureSuccess();
+
+    [Fact]
+    public async Task The_package_is_the_same_bytes_when_packed_again_and_carries_its_readme()
+    {
+        string first = Path.Combine(await PackAsync("feed"), $"Livrable.Sdk.{_version}.nupkg");
+        string second = Path.Combine(await PackAsync("feed2"), $"Livrable.Sdk.{_version}.nupkg");
+        Assert.Equal(await File.ReadAllBytesAsync(first), await File.ReadAllBytesAsync(second));
+
+        using var zip = System.IO.Compression.ZipFile.OpenRead(first);
+        Assert.All(zip.Entries, e => Assert.Equal(new DateTime(1980, 1, 1, 0, 0, 2), e.LastWriteTime.DateTime));
+        using var nuspecStream = zip.GetEntry("Livrable.Sdk.nuspec")!.Open();
+        var metadata = System.Xml.Linq.XDocument.Load(nuspecStream).Root!.Elements().Single(e => e.Name.LocalName == "metadata");
+        string? Element(string name) => metadata.Elements().SingleOrDefault(e => e.Name.LocalName == name)?.Value;
+        Assert.Equal("README.md", Element("readme"));
+        Assert.NotNull(zip.GetEntry("README.md"));
+    }
 
     [Fact]
     public async Task As_an_msbuild_sdk_it_builds_an_image_from_a_folder_that_runc_runs()

@@ -7,7 +7,8 @@ namespace Livrable.Tests.Sdk;
 /// Livrable against the .NET SDK's own <c>PublishContainer</c> on the same projects and base (<see cref="SdkOracleFixture"/>):
 /// the config fields the SDK decides (User, ExposedPorts, Env, Entrypoint, Cmd, WorkingDir modulo the SDK's trailing
 /// slash) and every label the SDK writes (same value; the creation time aside, which the SDK takes from the clock)
-/// must be equal.
+/// must be equal. The cases: web, console and worker; framework-dependent and self-contained; linux-x64,
+/// linux-arm64 and linux-musl-x64.
 /// </summary>
 public sealed class SdkDifferentialTests : IClassFixture<SdkOracleFixture>
 {
@@ -37,13 +38,25 @@ public sealed class SdkDifferentialTests : IClassFixture<SdkOracleFixture>
 
     [Theory]
     [MemberData(nameof(Cases))]
+    public void ThePlatformIsTheRuntimeIdentifiers(string name)
+    {
+        var (sdk, livrable) = (_fixture.SdkConfigs[name], _fixture.LivrableConfigs[name]);
+        string architecture = SdkOracleFixture.Cases.Single(c => c.Name == name).Rid.EndsWith("arm64", StringComparison.Ordinal) ? "arm64" : "amd64";
+        Assert.Equal(("linux", architecture), (Text(sdk, "os"), Text(sdk, "architecture")));
+        Assert.Equal((Text(sdk, "os"), Text(sdk, "architecture")), (Text(livrable, "os"), Text(livrable, "architecture")));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
     public void EveryLabelTheSdkWritesHasTheSameValue(string name)
     {
         var (sdk, livrable) = Configs(name);
         var sdkLabels = Map(sdk, "Labels");
         var livrableLabels = Map(livrable, "Labels");
         Assert.Contains("net.dot.sdk.version", sdkLabels.Keys);
-        Assert.Equal(_fixture.BaseDigest, sdkLabels["org.opencontainers.image.base.digest"]);
+        var @case = SdkOracleFixture.Cases.Single(c => c.Name == name);
+        Assert.Equal(_fixture.BaseDigests[@case.BaseTag], sdkLabels["org.opencontainers.image.base.digest"]);
+        Assert.Equal($"{_fixture.BaseRepository}:{@case.BaseTag}", sdkLabels["org.opencontainers.image.base.name"]);
         Assert.Equal(sdkLabels.Keys.Order(StringComparer.Ordinal), livrableLabels.Keys.Order(StringComparer.Ordinal));
         foreach (var (key, value) in sdkLabels)
         {
