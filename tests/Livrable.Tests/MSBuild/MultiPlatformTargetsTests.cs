@@ -42,6 +42,36 @@ public sealed class MultiPlatformTargetsTests : IDisposable
         Assert.Equal(["linux-x64", "linux-arm64"], p.GetProperty("RuntimeIdentifiers").GetString()!.Split(';', StringSplitOptions.RemoveEmptyEntries));
     }
 
+    [Theory]
+    [InlineData("<RuntimeIdentifiers>linux-x64;linux-arm64</RuntimeIdentifiers>", "", "true", "linux-x64;linux-arm64")]
+    [InlineData("<RuntimeIdentifiers>linux-x64;linux-arm64</RuntimeIdentifiers>", "-p:RuntimeIdentifier=linux-arm64", "false", "")]
+    [InlineData("<RuntimeIdentifiers>linux-x64;linux-arm64</RuntimeIdentifiers>", "-p:ContainerRuntimeIdentifier=linux-x64", "false", "")]
+    [InlineData("<RuntimeIdentifiers>linux-x64;linux-arm64</RuntimeIdentifiers>", "-p:BuildingInsideVisualStudio=true", "false", "")]
+    [InlineData("", "", "false", "")]
+    public async Task RuntimeIdentifiers_alone_make_the_build_multi_platform_as_in_the_NET_SDK(string property, string argument, string multi, string identifiers)
+    {
+        // The SDK's _ContainerEstablishRIDNess: RuntimeIdentifiers and no RuntimeIdentifier, ContainerRuntimeIdentifier
+        // or ContainerRuntimeIdentifiers is a multi-RID container publish, outside Visual Studio.
+        string dir = _temp[$"rids-{Guid.NewGuid():N}"];
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "Directory.Build.props"), $"""<Project><Import Project="{SdkDirectory}/build/Livrable.Sdk.props" /></Project>""");
+        File.WriteAllText(Path.Combine(dir, "Directory.Build.targets"), $"""<Project><Import Project="{SdkDirectory}/build/Livrable.Sdk.targets" /></Project>""");
+        string project = Path.Combine(dir, "app.csproj");
+        File.WriteAllText(project, $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework>{property}</PropertyGroup>
+            </Project>
+            """);
+        string[] arguments = argument.Length == 0
+            ? ["-getProperty:_LivrableIsMultiPlatform", "-getProperty:_LivrableRuntimeIdentifiers"]
+            : [argument, "-getProperty:_LivrableIsMultiPlatform", "-getProperty:_LivrableRuntimeIdentifiers"];
+        var result = await Tools.DotnetAsync(_temp.Path, "msbuild", project, arguments);
+        string output = result.Output;
+        using var doc = JsonDocument.Parse(output[output.IndexOf('{')..]);
+        var p = doc.RootElement.GetProperty("Properties");
+        Assert.Equal((multi, identifiers), (p.GetProperty("_LivrableIsMultiPlatform").GetString(), p.GetProperty("_LivrableRuntimeIdentifiers").GetString()));
+    }
+
     [Fact]
     public async Task ContainerPlatforms_builds_a_Dockerfile_image_project_for_both_platforms()
     {
