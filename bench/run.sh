@@ -63,6 +63,11 @@ if [[ ! -x /usr/bin/time ]]; then
   apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time; }
 fi
 for t in dotnet skopeo jq tar sha256sum ps; do command -v "$t" >/dev/null || { log "missing $t"; exit 1; }; done
+# ../shared/bench/seed-registry.sh builds the base images with debootstrap when they are missing from $REG.
+if ! command -v debootstrap >/dev/null; then
+  log "installing debootstrap (seed-registry.sh)"
+  apt-get install -y -qq debootstrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq debootstrap; }
+fi
 if has_peer physical && ! command -v pigz >/dev/null; then apt-get install -y -qq pigz >/dev/null 2>&1 || true; fi
 if has_peer buildah && ! command -v buildah >/dev/null; then
   NOTE[b:buildah]="buildah is not installed"; NOTE[c:buildah]="buildah is not installed"
