@@ -141,7 +141,6 @@ public sealed class LayoutOutput : IImageOutput
     {
         byte[] ours = new ImageIndex(MediaTypes.OciIndex, entries).ToBytes();
         if (existing?["manifests"] is not JsonArray old) return ours;
-        var fresh = JsonNode.Parse(ours)!.AsObject();
         var tags = entries.Select(e => e.Annotations?.GetValueOrDefault(OciLayout.RefNameAnnotation)).Where(t => t is not null).ToHashSet(StringComparer.Ordinal);
         var digests = entries.Where(e => e.Annotations?.ContainsKey(OciLayout.RefNameAnnotation) != true).Select(e => e.Digest.ToString()).ToHashSet(StringComparer.Ordinal);
         var manifests = new JsonArray();
@@ -149,13 +148,12 @@ public sealed class LayoutOutput : IImageOutput
         {
             string? tag = entry?["annotations"]?[OciLayout.RefNameAnnotation]?.GetValue<string>();
             string? digest = entry?["digest"]?.GetValue<string>();
-            bool untagged = entry?["annotations"]?[OciLayout.RefNameAnnotation] is null;
-            if ((tag is not null && tags.Contains(tag)) || (untagged && digest is not null && digests.Contains(digest))) continue;
+            if (tag is not null ? tags.Contains(tag) : digest is not null && digests.Contains(digest)) continue;
             manifests.Add(entry!.DeepClone());
         }
         // Nothing of the old index is kept: the same bytes as a new layout's, so an unchanged build finds them equal.
         if (manifests.Count == 0) return ours;
-        foreach (var entry in fresh["manifests"]!.AsArray()) manifests.Add(entry!.DeepClone());
+        foreach (var entry in JsonNode.Parse(ours)!["manifests"]!.AsArray()) manifests.Add(entry!.DeepClone());
         var index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = MediaTypes.OciIndex, ["manifests"] = manifests };
         return System.Text.Encoding.UTF8.GetBytes(index.ToJsonString());
     }
