@@ -70,8 +70,8 @@ public static class ImageBuilder
         if (request.IsMultiPlatform) return await BuildIndexAsync(request, store, registries, OpenImage, resolved, clock, logger, cancellationToken).ConfigureAwait(false);
 
         var (image, step, steps, records) = request.Dockerfile is { } dockerfile
-            ? await BuildDockerfileAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken, resolved).ConfigureAwait(false)
-            : await BuildFromBaseAsync(request, store, OpenImage, logger, cancellationToken).ConfigureAwait(false);
+            ? await DockerfileRecipeBuilder.BuildAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken, resolved).ConfigureAwait(false)
+            : await PropertiesRecipeBuilder.BuildAsync(request, store, OpenImage, logger, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
         await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
 
@@ -142,11 +142,11 @@ public static class ImageBuilder
             {
                 logger.Info($"Building for {platform} ({i + 1}/{platforms.Count})");
                 var single = request with { Platform = platform, Platforms = [] };
-                IReadOnlyCollection<StepRecord> platformRecords;
-                (image, _, _, platformRecords) = request.Dockerfile is { } dockerfile
-                    ? await BuildDockerfileAsync(single, dockerfile, store, registries, openImage, logger, cancellationToken, resolved).ConfigureAwait(false)
-                    : await BuildFromBaseAsync(single, store, openImage, logger, cancellationToken).ConfigureAwait(false);
-                records.AddRange(platformRecords);
+                var built = request.Dockerfile is { } dockerfile
+                    ? await DockerfileRecipeBuilder.BuildAsync(single, dockerfile, store, registries, openImage, logger, cancellationToken, resolved).ConfigureAwait(false)
+                    : await PropertiesRecipeBuilder.BuildAsync(single, store, openImage, logger, cancellationToken).ConfigureAwait(false);
+                image = built.Image;
+                records.AddRange(built.Records);
             }
             await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
             await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
@@ -179,86 +179,11 @@ public static class ImageBuilder
     }
 
     /// <summary>A cache reference (<c>registry/repository[:tag]</c>); LIV4181 when it does not name a registry's.</summary>
-    private static ImageReference CacheReference(string value, string property)
+    internal static ImageReference CacheReference(string value, string property)
     {
         if (!ImageReference.TryParse(value, out var reference, out string? error) || reference is null)
             throw new LivrableException(DiagnosticCodes.CacheExportFailed, $"{property} '{value}' is not an image reference: {error}");
         return reference;
-    }
-
-    /// <summary>Properties mode: the base image, the request's layers (written concurrently) and config changes.</summary>
-    private static async Task<(BuiltImage Image, int Step, int Steps, IReadOnlyCollection<StepRecord> Records)> BuildFromBaseAsync(ImageBuildRequest request, BlobStore store,
-        Func<string, IImageSource> openImage, ILogger logger, CancellationToken cancellationToken)
-    {
-        int steps = 2 + request.Layers.Count;
-        int step = 1;
-        var source = openImage(request.BaseImage);
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
-        logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform}) {Units.Since(started)}");
-
-        // Independent layers are written concurrently; each is one pass of tar, gzip and hashing. A layer's time is
-        // from the start of them all to its end.
-        var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache, Compression = request.LayerCompression };
-        started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
-        var newLayers = new List<ILayer>();
-        for (int i = 0; i < layerTasks.Count; i++)
-        {
-            var layer = await layerTasks[i].ConfigureAwait(false);
-            string outcome = layer.FromCache ? " CACHED" : " " + Units.Since(started);
-            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){outcome}");
-            newLayers.Add(layer);
-        }
-
-        var config = Compose(request, baseImage, newLayers);
-        return (new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps, []);
-    }
-
-    /// <summary>
-    /// Dockerfile mode: parse the Dockerfile (errors point into it by its full path), build the target stage, add the
-    /// request's labels as <c>docker build --label</c> does.
-    /// </summary>
-    private static async Task<(BuiltImage Image, int Step, int Steps, IReadOnlyCollection<StepRecord> Records)> BuildDockerfileAsync(
-        ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
-        ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null)
-    {
-        string path = Path.GetFullPath(dockerfile.DockerfilePath);
-        if (Directory.Exists(path))
-            throw new LivrableException(DiagnosticCodes.DockerfileIsFolder,
-                $"ContainerDockerfile '{path}' is a folder: name the Dockerfile itself (such as '{Path.Combine(path, "Dockerfile")}'); the folder the build reads files from is ContainerBuildContext.");
-        if (!File.Exists(path))
-            throw new LivrableException(DiagnosticCodes.DockerfileNotFound, $"The Dockerfile '{path}' does not exist (ContainerDockerfile).");
-        string contextDirectory = Path.GetFullPath(dockerfile.ContextDirectory);
-        if (!Directory.Exists(contextDirectory))
-            throw new LivrableException(DiagnosticCodes.BuildContextNotFound, $"The build context folder '{contextDirectory}' does not exist (ContainerBuildContext).");
-        string text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
-        var document = Livrable.Dockerfile.DockerfileParser.Parse(path, text, logger);
-        // Cache imports first: the records they bring are hits for this build's steps.
-        foreach (string from in dockerfile.CacheFrom)
-            await RegistryCache.ImportAsync(registries, CacheReference(from, "ContainerCacheFrom"), new StepCache(store), store, logger, cancellationToken).ConfigureAwait(false);
-        using var session = new DockerfileBuildSession(document, new DockerfileBuildOptions
-        {
-            TargetPlatform = request.Platform,
-            Epoch = request.Created,
-            LayerCompression = request.LayerCompression,
-            BuildArgs = dockerfile.BuildArgs,
-            NamedContexts = dockerfile.NamedContexts,
-            Target = dockerfile.Target,
-            RuntimePath = dockerfile.RuntimePath,
-            Secrets = dockerfile.Secrets,
-            NoCache = request.NoCache,
-            ContextDirectory = contextDirectory,
-            DockerfilePath = path,
-            Store = store,
-            OpenImage = openImage,
-            Downloaded = resolved is null ? null : resolved.Downloaded,
-            Logger = logger,
-            TempDirectory = Path.Combine(store.TempDirectory, $"dockerfile-{Guid.NewGuid():N}"),
-        });
-        var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var (key, value) in request.Config.Labels) result.Config.SetLabel(key, value);
-        return (new BuiltImage(request.Format, result.Config, result.Layers), result.NextStep, result.TotalSteps, session.Records);
     }
 
     private static void Validate(ImageBuildRequest request)
@@ -270,41 +195,6 @@ public static class ImageBuilder
         if (request.Destination is null)
             throw new LivrableException(DiagnosticCodes.InvalidPropertyValue,
                 "The image has nowhere to go: set ContainerRegistry, LocalRegistry, ContainerOciLayoutPath or ContainerArchiveOutputPath.");
-    }
-
-    /// <summary>The OCI annotation (here a label) for the base image's manifest digest.</summary>
-    private const string BaseDigestLabelKey = "org.opencontainers.image.base.digest";
-
-    /// <summary>The base config with the request's changes, the new layers and their history, at the build's epoch.</summary>
-    private static ImageConfig Compose(ImageBuildRequest request, IImage baseImage, IReadOnlyList<ILayer> newLayers)
-    {
-        var config = baseImage.Config.Clone();
-        var c = request.Config;
-        config.Created = request.Created;
-        if (c.WorkingDirectory is not null) config.WorkingDir = c.WorkingDirectory;
-        if (c.User is not null) config.User = c.User;
-        else if (c.FollowDotNetConventions && DotNetImageConventions.User(baseImage.Config) is { } appUid) config.User = appUid;
-        if (c.Entrypoint is not null)
-        {
-            config.Entrypoint = c.Entrypoint;
-            // As Docker does: a new entrypoint resets the base's Cmd unless the request gives one.
-            config.Cmd = c.Cmd;
-        }
-        else if (c.Cmd is not null)
-        {
-            config.Cmd = c.Cmd;
-        }
-        foreach (var (name, value) in c.Environment) config.SetEnv(name, value);
-        foreach (var (key, value) in c.Labels) config.SetLabel(key, value);
-        foreach (var port in c.Ports) config.AddExposedPort(port);
-        if (c.FollowDotNetConventions)
-            foreach (var port in DotNetImageConventions.Ports(baseImage.Config)) config.AddExposedPort(port);
-        if (c.BaseDigestLabel && !c.Labels.Any(l => l.Key == BaseDigestLabelKey))
-            config.SetLabel(BaseDigestLabelKey, baseImage.Digest.ToString());
-        for (int i = 0; i < newLayers.Count; i++)
-            config.AddLayer(newLayers[i].DiffId, new HistoryEntry(request.Created, request.Layers[i].CreatedBy, "livrable"));
-        config.AddHistory(new HistoryEntry(request.Created, "Livrable: config", "livrable", EmptyLayer: true));
-        return config;
     }
 
     private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger, SupplyChainDocuments documents)

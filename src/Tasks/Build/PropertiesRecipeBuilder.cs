@@ -1,0 +1,79 @@
+using Livrable.Build.Cache;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Layers;
+using Livrable.Sources;
+using Livrable.Store;
+
+namespace Livrable.Build;
+
+/// <summary>
+/// Properties mode (no Dockerfile): the base image, the request's layers and its config changes, composed into one
+/// image. <see cref="ImageBuilder"/> stores and writes what this returns, like any other recipe's image.
+/// </summary>
+internal static class PropertiesRecipeBuilder
+{
+    /// <summary>Properties mode: the base image, the request's layers (written concurrently) and config changes.</summary>
+    public static async Task<BuiltRecipe> BuildAsync(ImageBuildRequest request, BlobStore store,
+        Func<string, IImageSource> openImage, ILogger logger, CancellationToken cancellationToken)
+    {
+        int steps = 2 + request.Layers.Count;
+        int step = 1;
+        var source = openImage(request.BaseImage);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
+        logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform}) {Units.Since(started)}");
+
+        // Independent layers are written concurrently; each is one pass of tar, gzip and hashing. A layer's time is
+        // from the start of them all to its end.
+        var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache, Compression = request.LayerCompression };
+        started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
+        var newLayers = new List<ILayer>();
+        for (int i = 0; i < layerTasks.Count; i++)
+        {
+            var layer = await layerTasks[i].ConfigureAwait(false);
+            string outcome = layer.FromCache ? " CACHED" : " " + Units.Since(started);
+            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){outcome}");
+            newLayers.Add(layer);
+        }
+
+        var config = Compose(request, baseImage, newLayers);
+        return new BuiltRecipe(new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps, []);
+    }
+
+    /// <summary>The OCI annotation (here a label) for the base image's manifest digest.</summary>
+    private const string BaseDigestLabelKey = "org.opencontainers.image.base.digest";
+
+    /// <summary>The base config with the request's changes, the new layers and their history, at the build's epoch.</summary>
+    private static ImageConfig Compose(ImageBuildRequest request, IImage baseImage, IReadOnlyList<ILayer> newLayers)
+    {
+        var config = baseImage.Config.Clone();
+        var c = request.Config;
+        config.Created = request.Created;
+        if (c.WorkingDirectory is not null) config.WorkingDir = c.WorkingDirectory;
+        if (c.User is not null) config.User = c.User;
+        else if (c.FollowDotNetConventions && DotNetImageConventions.User(baseImage.Config) is { } appUid) config.User = appUid;
+        if (c.Entrypoint is not null)
+        {
+            config.Entrypoint = c.Entrypoint;
+            // As Docker does: a new entrypoint resets the base's Cmd unless the request gives one.
+            config.Cmd = c.Cmd;
+        }
+        else if (c.Cmd is not null)
+        {
+            config.Cmd = c.Cmd;
+        }
+        foreach (var (name, value) in c.Environment) config.SetEnv(name, value);
+        foreach (var (key, value) in c.Labels) config.SetLabel(key, value);
+        foreach (var port in c.Ports) config.AddExposedPort(port);
+        if (c.FollowDotNetConventions)
+            foreach (var port in DotNetImageConventions.Ports(baseImage.Config)) config.AddExposedPort(port);
+        if (c.BaseDigestLabel && !c.Labels.Any(l => l.Key == BaseDigestLabelKey))
+            config.SetLabel(BaseDigestLabelKey, baseImage.Digest.ToString());
+        for (int i = 0; i < newLayers.Count; i++)
+            config.AddLayer(newLayers[i].DiffId, new HistoryEntry(request.Created, request.Layers[i].CreatedBy, "livrable"));
+        config.AddHistory(new HistoryEntry(request.Created, "Livrable: config", "livrable", EmptyLayer: true));
+        return config;
+    }
+}
