@@ -35,38 +35,43 @@ internal sealed class IdleTimeoutHandler(TimeSpan timeout) : DelegatingHandler
         return response;
     }
 
-    /// <summary>A request body that reports each write, so the idle timer restarts while the body moves.</summary>
-    private sealed class ProgressContent : HttpContent
+    /// <summary>
+    /// Content standing for another: the inner content's headers (its length too) and its disposal. The two wrappers
+    /// differ only in how the bytes move.
+    /// </summary>
+    private abstract class WrappedContent : HttpContent
     {
-        private readonly HttpContent _inner;
-        private readonly Action _progress;
-
-        public ProgressContent(HttpContent inner, Action progress)
+        protected WrappedContent(HttpContent inner)
         {
-            _inner = inner;
-            _progress = progress;
+            Inner = inner;
             foreach (var header in inner.Headers)
                 if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) Headers.TryAddWithoutValidation(header.Key, header.Value);
             if (inner.Headers.ContentLength is { } length) Headers.ContentLength = length;
         }
 
+        protected HttpContent Inner { get; }
+
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context)
             => SerializeToStreamAsync(stream, context, CancellationToken.None);
 
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
-            => _inner.CopyToAsync(new ProgressStream(stream, _progress), context, cancellationToken);
-
         protected override bool TryComputeLength(out long length)
         {
-            length = _inner.Headers.ContentLength ?? -1;
+            length = Inner.Headers.ContentLength ?? -1;
             return length >= 0;
         }
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing) _inner.Dispose();
+            if (disposing) Inner.Dispose();
             base.Dispose(disposing);
         }
+    }
+
+    /// <summary>A request body that reports each write, so the idle timer restarts while the body moves.</summary>
+    private sealed class ProgressContent(HttpContent inner, Action progress) : WrappedContent(inner)
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+            => Inner.CopyToAsync(new ProgressStream(stream, progress), context, cancellationToken);
     }
 
     /// <summary>A write-only pass-through that calls back after each write.</summary>
@@ -100,46 +105,17 @@ internal sealed class IdleTimeoutHandler(TimeSpan timeout) : DelegatingHandler
     }
 
     /// <summary>An answer's body whose every read gives up after the idle timeout.</summary>
-    private sealed class IdleContent : HttpContent
+    private sealed class IdleContent(HttpContent inner, string host, TimeSpan timeout) : WrappedContent(inner)
     {
-        private readonly HttpContent _inner;
-        private readonly string _host;
-        private readonly TimeSpan _timeout;
-
-        public IdleContent(HttpContent inner, string host, TimeSpan timeout)
-        {
-            _inner = inner;
-            _host = host;
-            _timeout = timeout;
-            foreach (var header in inner.Headers)
-                if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) Headers.TryAddWithoutValidation(header.Key, header.Value);
-            if (inner.Headers.ContentLength is { } length) Headers.ContentLength = length;
-        }
-
         protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
-            => new IdleStream(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), _host, _timeout);
+            => new IdleStream(await Inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), host, timeout);
 
         protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
-
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-            => SerializeToStreamAsync(stream, context, CancellationToken.None);
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
             await using var body = await CreateContentReadStreamAsync(cancellationToken).ConfigureAwait(false);
             await body.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
-        }
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = _inner.Headers.ContentLength ?? -1;
-            return length >= 0;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) _inner.Dispose();
-            base.Dispose(disposing);
         }
     }
 
@@ -148,10 +124,18 @@ internal sealed class IdleTimeoutHandler(TimeSpan timeout) : DelegatingHandler
     {
         public override int Read(Span<byte> buffer)
         {
-            var array = new byte[buffer.Length];
-            int n = ReadAsync(array, CancellationToken.None).AsTask().GetAwaiter().GetResult();
-            array.AsSpan(0, n).CopyTo(buffer);
-            return n;
+            // Synchronous readers are rare (the client reads asynchronously): a pooled buffer, not one per read.
+            byte[] array = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length);
+            try
+            {
+                int n = ReadAsync(array.AsMemory(0, buffer.Length), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                array.AsSpan(0, n).CopyTo(buffer);
+                return n;
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(array);
+            }
         }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
