@@ -154,8 +154,9 @@ public sealed class SupplyChainDocumentTests : IDisposable
 
         await Tools.RunCheckedAsync("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", _temp["p384.pem"]);
         await Tools.RunCheckedAsync("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes256", "-pass", "pass:pw", "-out", _temp["encrypted.pem"]);
+        await Tools.RunCheckedAsync("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", _temp["rsa1024.pem"]);
         File.WriteAllText(_temp["junk.pem"], "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n");
-        foreach (string name in new[] { "p384.pem", "encrypted.pem", "junk.pem", "missing.pem" })
+        foreach (string name in new[] { "p384.pem", "encrypted.pem", "junk.pem", "missing.pem", "rsa1024.pem", "rsa.pub" })
         {
             var e = Assert.Throws<LivrableException>(() => CosignSigner.Load(_temp[name]));
             Assert.Equal(DiagnosticCodes.SigningKeyUnusable, e.Code);

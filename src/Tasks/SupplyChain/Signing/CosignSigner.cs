@@ -32,44 +32,27 @@ public sealed class CosignSigner : IDisposable
     /// </summary>
     public static CosignSigner Load(string path)
     {
-        string pem;
-        try
-        {
-            pem = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new LivrableException(DiagnosticCodes.SigningKeyUnusable, $"The signing key '{path}' (ContainerSigningKey) cannot be read: {e.GetType().Name}.");
-        }
+        string pem = CosignKeys.ReadPem(path, "signing key", "ContainerSigningKey");
         if (pem.Contains("ENCRYPTED", StringComparison.Ordinal))
             throw new LivrableException(DiagnosticCodes.SigningKeyUnusable,
                 $"The signing key '{path}' (ContainerSigningKey) is encrypted; give an unencrypted PKCS#8 PEM key (openssl pkcs8 -topk8 -nocrypt), kept out of the repository.");
-        var ec = ECDsa.Create();
-        try
-        {
-            ec.ImportFromPem(pem);
-            if (ec.KeySize != 256)
-                throw new LivrableException(DiagnosticCodes.SigningKeyUnusable, $"The signing key '{path}' is an EC key of {ec.KeySize} bits; cosign's keys are P-256.");
-            return new CosignSigner(ec);
-        }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
-        {
-            ec.Dispose();
-        }
-        var rsa = RSA.Create();
-        try
-        {
-            rsa.ImportFromPem(pem);
-            if (rsa.KeySize < 2048)
-                throw new LivrableException(DiagnosticCodes.SigningKeyUnusable, $"The signing key '{path}' is an RSA key of {rsa.KeySize} bits; use 2048 or more.");
-            return new CosignSigner(rsa);
-        }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
-        {
-            rsa.Dispose();
+        if (pem.Contains("PUBLIC KEY-----", StringComparison.Ordinal))
             throw new LivrableException(DiagnosticCodes.SigningKeyUnusable,
-                $"The signing key '{path}' (ContainerSigningKey) is not a PEM private key Livrable can use: PKCS#8 EC P-256 or RSA.");
+                $"The signing key '{path}' (ContainerSigningKey) is a public key: sign with its private key (ContainerVerifyKey takes the public one).");
+        var key = CosignKeys.Import(pem);
+        string? problem = key switch
+        {
+            null => $"The signing key '{path}' (ContainerSigningKey) is not a PEM private key Livrable can use: PKCS#8 EC P-256 or RSA.",
+            ECDsa { KeySize: not 256 } ec => $"The signing key '{path}' is an EC key of {ec.KeySize} bits; cosign's keys are P-256.",
+            RSA { KeySize: < 2048 } rsa => $"The signing key '{path}' is an RSA key of {rsa.KeySize} bits; use 2048 or more.",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            key?.Dispose();
+            throw new LivrableException(DiagnosticCodes.SigningKeyUnusable, problem);
         }
+        return new CosignSigner(key!);
     }
 
     /// <summary>The simple-signing payload for <paramref name="dockerReference"/> (<c>registry/repository</c>) at <paramref name="digest"/>.</summary>
@@ -90,12 +73,7 @@ public sealed class CosignSigner : IDisposable
     });
 
     /// <summary>The signature of <paramref name="payload"/>: DER ECDSA or PKCS#1 v1.5 RSA, SHA-256.</summary>
-    public byte[] Sign(byte[] payload) => _key switch
-    {
-        ECDsa ec => ec.SignData(payload, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence),
-        RSA rsa => rsa.SignData(payload, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
-        _ => throw new InvalidOperationException("unknown key type"),
-    };
+    public byte[] Sign(byte[] payload) => CosignKeys.Sign(_key, payload);
 
     /// <summary>The cosign signature tag of <paramref name="digest"/>: <c>sha256-HEX.sig</c>.</summary>
     public static string TagFor(Digest digest) => $"{digest.Algorithm}-{digest.Hex}.sig";

@@ -67,7 +67,7 @@ public static class ImageVerifier
                 byte[] payload = await ReadAsync(client, registry, repository, layer, cancellationToken).ConfigureAwait(false);
                 byte[] sig;
                 try { sig = Convert.FromBase64String(encoded); } catch (FormatException) { continue; }
-                if (!Verify(key, payload, sig) || PayloadDigest(payload) != digest.ToString()) continue;
+                if (!CosignKeys.Verify(key, payload, sig) || PayloadDigest(payload) != digest.ToString()) continue;
                 signatures++;
             }
             if (signatures == 0)
@@ -153,53 +153,6 @@ public static class ImageVerifier
     }
 
     private static AsymmetricAlgorithm LoadPublicKey(string path)
-    {
-        string pem;
-        try
-        {
-            pem = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new LivrableException(DiagnosticCodes.SigningKeyUnusable, $"The public key '{path}' (ContainerVerifyKey) cannot be read: {e.GetType().Name}.");
-        }
-        var ec = ECDsa.Create();
-        try
-        {
-            ec.ImportFromPem(pem);
-            return ec;
-        }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
-        {
-            ec.Dispose();
-        }
-        var rsa = RSA.Create();
-        try
-        {
-            rsa.ImportFromPem(pem);
-            return rsa;
-        }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
-        {
-            rsa.Dispose();
-            throw new LivrableException(DiagnosticCodes.SigningKeyUnusable, $"The public key '{path}' (ContainerVerifyKey) is not a PEM EC or RSA public key.");
-        }
-    }
-
-    private static bool Verify(AsymmetricAlgorithm key, byte[] payload, byte[] signature)
-    {
-        try
-        {
-            return key switch
-            {
-                ECDsa ec => ec.VerifyData(payload, signature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence),
-                RSA rsa => rsa.VerifyData(payload, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
-                _ => false,
-            };
-        }
-        catch (CryptographicException)
-        {
-            return false;
-        }
-    }
+        => CosignKeys.Import(CosignKeys.ReadPem(path, "public key", "ContainerVerifyKey"))
+            ?? throw new LivrableException(DiagnosticCodes.SigningKeyUnusable, $"The public key '{path}' (ContainerVerifyKey) is not a PEM EC or RSA public key.");
 }
