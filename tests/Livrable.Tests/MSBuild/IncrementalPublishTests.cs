@@ -20,7 +20,6 @@ namespace Livrable.Tests.MSBuild;
 public sealed partial class IncrementalPublishTests : IDisposable
 {
     private const string SkippedLine = "Skipping target \"_LivrableBuildImage\" because all output files are up-to-date";
-    private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
     private readonly TempDirectory _temp = new();
     private readonly RegistryFixture _registry;
 
@@ -29,27 +28,13 @@ public sealed partial class IncrementalPublishTests : IDisposable
         _registry = registry;
         // As samples/Directory.Build.*: an app gets build/Livrable.Sdk.props|targets as a PackageReference would give
         // them, an image project imports Sdk/Sdk.props|targets itself; the task assembly is this test's copy.
-        File.WriteAllText(_temp["Directory.Build.props"], $"""
-            <Project>
-              <PropertyGroup>
-                <LivrableTasksAssembly>{Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll")}</LivrableTasksAssembly>
-                <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
-                <ContainerStateDirectory>{_temp["state"]}</ContainerStateDirectory>
-              </PropertyGroup>
-              <Import Project="{SdkDirectory}/build/Livrable.Sdk.props" Condition="'$(UsingLivrableSdk)' != 'true'" />
-            </Project>
-            """);
-        File.WriteAllText(_temp["Directory.Build.targets"], $"""
-            <Project>
-              <Import Project="{SdkDirectory}/build/Livrable.Sdk.targets" Condition="'$(UsingLivrableSdk)' != 'true'" />
-            </Project>
-            """);
+        SdkProjects.WriteDirectoryBuildFiles(_temp.Path, $"<ContainerStateDirectory>{_temp["state"]}</ContainerStateDirectory>");
         Directory.CreateDirectory(_temp["base", "root", "bin"]);
         File.Copy(Tools.Require("busybox"), _temp["base", "root", "bin", "busybox"]);
         File.WriteAllText(_temp["base", "root", "hello.txt"], "hello from base\n");
         File.WriteAllText(_temp["base", "base.csproj"], $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <PropertyGroup>
                 <ContainerTag>v1</ContainerTag>
               </PropertyGroup>
@@ -57,7 +42,7 @@ public sealed partial class IncrementalPublishTests : IDisposable
                 <ContainerLayer Include="root" Destination="/" />
                 <ContainerEntrypoint Include="/bin/busybox;cat;/hello.txt" />
               </ItemGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
     }
@@ -131,14 +116,14 @@ public sealed partial class IncrementalPublishTests : IDisposable
         Directory.CreateDirectory(Path.Combine(dir, "sub"));
         File.WriteAllText(Path.Combine(dir, "ctx.csproj"), $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <PropertyGroup>
                 <ContainerTag>v1</ContainerTag>
               </PropertyGroup>
               <ItemGroup>
                 <ProjectReference Include="../base/base.csproj" ContainerContextName="base" />
               </ItemGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
         File.WriteAllText(Path.Combine(dir, "Dockerfile"), "FROM base\nCOPY . /data/\n");
@@ -233,11 +218,11 @@ public sealed partial class IncrementalPublishTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "Dockerfile"), dockerfile);
         File.WriteAllText(Path.Combine(dir, "rule.csproj"), $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <ItemGroup>
                 <ContainerNamedContext Include="base" Value="scratch" />
               </ItemGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
         string always = await AlwaysBuildAsync(Path.Combine(dir, "rule.csproj"));

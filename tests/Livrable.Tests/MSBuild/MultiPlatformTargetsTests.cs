@@ -13,7 +13,6 @@ namespace Livrable.Tests.MSBuild;
 /// </summary>
 public sealed class MultiPlatformTargetsTests : IDisposable
 {
-    private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -23,8 +22,7 @@ public sealed class MultiPlatformTargetsTests : IDisposable
     {
         string dir = _temp["app"];
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.props"), $"""<Project><Import Project="{SdkDirectory}/build/Livrable.Sdk.props" /></Project>""");
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.targets"), $"""<Project><Import Project="{SdkDirectory}/build/Livrable.Sdk.targets" /></Project>""");
+        SdkProjects.WriteDirectoryBuildFiles(dir);
         string project = Path.Combine(dir, "app.csproj");
         File.WriteAllText(project, """
             <Project Sdk="Microsoft.NET.Sdk">
@@ -54,8 +52,7 @@ public sealed class MultiPlatformTargetsTests : IDisposable
         // or ContainerRuntimeIdentifiers is a multi-RID container publish, outside Visual Studio.
         string dir = _temp[$"rids-{Guid.NewGuid():N}"];
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.props"), $"""<Project><Import Project="{SdkDirectory}/build/Livrable.Sdk.props" /></Project>""");
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.targets"), $"""<Project><Import Project="{SdkDirectory}/build/Livrable.Sdk.targets" /></Project>""");
+        SdkProjects.WriteDirectoryBuildFiles(dir);
         string project = Path.Combine(dir, "app.csproj");
         File.WriteAllText(project, $"""
             <Project Sdk="Microsoft.NET.Sdk">
@@ -82,7 +79,7 @@ public sealed class MultiPlatformTargetsTests : IDisposable
         string project = Path.Combine(dir, "image.csproj");
         File.WriteAllText(project, $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <PropertyGroup>
                 <LivrableTasksAssembly>{Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll")}</LivrableTasksAssembly>
                 <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
@@ -90,7 +87,7 @@ public sealed class MultiPlatformTargetsTests : IDisposable
                 <ContainerStateDirectory>{_temp["state"]}</ContainerStateDirectory>
                 <ContainerArchiveOutputPath>{_temp["out"]}/</ContainerArchiveOutputPath>
               </PropertyGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
 

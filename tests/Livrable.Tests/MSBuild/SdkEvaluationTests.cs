@@ -11,7 +11,6 @@ namespace Livrable.Tests.MSBuild;
 /// </summary>
 public sealed class SdkEvaluationTests : IDisposable
 {
-    private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -21,20 +20,7 @@ public sealed class SdkEvaluationTests : IDisposable
     {
         string dir = Path.Combine(_temp.Path, name);
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.props"), $"""
-            <Project>
-              <Import Project="{SdkDirectory}/build/Livrable.Sdk.props" />
-            </Project>
-            """);
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.targets"), $"""
-            <Project>
-              <PropertyGroup>
-                <LivrableTasksAssembly>{Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll")}</LivrableTasksAssembly>
-                <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
-              </PropertyGroup>
-              <Import Project="{SdkDirectory}/build/Livrable.Sdk.targets" />
-            </Project>
-            """);
+        SdkProjects.WriteDirectoryBuildFiles(dir);
         File.WriteAllText(Path.Combine(dir, name + ".csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -101,11 +87,11 @@ public sealed class SdkEvaluationTests : IDisposable
         string project = Path.Combine(dir, "base.csproj");
         File.WriteAllText(project, $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <PropertyGroup>
                 <ContainerTag>bookworm</ContainerTag>
               </PropertyGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
 
@@ -182,14 +168,14 @@ public sealed class SdkEvaluationTests : IDisposable
         string project = Path.Combine(dir, "dfdir.csproj");
         File.WriteAllText(project, $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <PropertyGroup>
                 <ContainerArchiveOutputPath>{_temp.Path}/out/dfdir.tar</ContainerArchiveOutputPath>
                 <ContainerStateDirectory>{_temp.Path}/state</ContainerStateDirectory>
                 <LivrableTasksAssembly>{Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll")}</LivrableTasksAssembly>
                 <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
               </PropertyGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
 

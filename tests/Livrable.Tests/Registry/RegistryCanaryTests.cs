@@ -12,7 +12,6 @@ namespace Livrable.Tests.Registry;
 [Collection(RegistryCollection.Name)]
 public sealed class RegistryCanaryTests(TokenRegistryFixture registry) : IClassFixture<TokenRegistryFixture>, IDisposable
 {
-    private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -22,20 +21,7 @@ public sealed class RegistryCanaryTests(TokenRegistryFixture registry) : IClassF
     {
         string dir = _temp["app"];
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.props"), $"""
-            <Project>
-              <Import Project="{SdkDirectory}/build/Livrable.Sdk.props" />
-            </Project>
-            """);
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.targets"), $"""
-            <Project>
-              <PropertyGroup>
-                <LivrableTasksAssembly>{Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll")}</LivrableTasksAssembly>
-                <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
-              </PropertyGroup>
-              <Import Project="{SdkDirectory}/build/Livrable.Sdk.targets" />
-            </Project>
-            """);
+        SdkProjects.WriteDirectoryBuildFiles(dir);
         File.WriteAllText(Path.Combine(dir, "app.csproj"), """
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>

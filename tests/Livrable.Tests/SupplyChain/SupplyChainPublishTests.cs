@@ -18,7 +18,6 @@ namespace Livrable.Tests.SupplyChain;
 [Collection(RegistryCollection.Name)]
 public sealed partial class SupplyChainPublishTests : IDisposable
 {
-    private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
     private static readonly string Schema = Path.Combine(TestRepository.Root, "tests", "Livrable.Tests", "SupplyChain", "spdx-2.3.schema.json");
     private const string BuildArgCanary = "canary-build-arg-7f3a9c";
     private const string SecretCanary = "canary-secret-52be0d";
@@ -28,22 +27,8 @@ public sealed partial class SupplyChainPublishTests : IDisposable
     public SupplyChainPublishTests(AuthRegistryFixture registry)
     {
         _registry = registry;
-        File.WriteAllText(_temp["Directory.Build.props"], $"""
-            <Project>
-              <PropertyGroup>
-                <LivrableTasksAssembly>{Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll")}</LivrableTasksAssembly>
-                <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
-                <ContainerStateDirectory>{_temp["base-state"]}</ContainerStateDirectory>
-                <ContainerIncremental>false</ContainerIncremental>
-              </PropertyGroup>
-              <Import Project="{SdkDirectory}/build/Livrable.Sdk.props" Condition="'$(UsingLivrableSdk)' != 'true'" />
-            </Project>
-            """);
-        File.WriteAllText(_temp["Directory.Build.targets"], $"""
-            <Project>
-              <Import Project="{SdkDirectory}/build/Livrable.Sdk.targets" Condition="'$(UsingLivrableSdk)' != 'true'" />
-            </Project>
-            """);
+        SdkProjects.WriteDirectoryBuildFiles(_temp.Path,
+            $"<ContainerStateDirectory>{_temp["base-state"]}</ContainerStateDirectory><ContainerIncremental>false</ContainerIncremental>");
         string root = _temp["base", "root"];
         Directory.CreateDirectory(Path.Combine(root, "bin"));
         File.Copy(Tools.Require("busybox"), Path.Combine(root, "bin", "busybox"));
@@ -62,14 +47,14 @@ public sealed partial class SupplyChainPublishTests : IDisposable
         File.WriteAllText(Path.Combine(root, "srv", "node_modules", "@types", "node", "package.json"), """{"name":"@types/node","version":"20.1.0","license":"MIT"}""");
         File.WriteAllText(_temp["base", "base.csproj"], $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <PropertyGroup>
                 <ContainerTag>v1</ContainerTag>
               </PropertyGroup>
               <ItemGroup>
                 <ContainerLayer Include="root" Destination="/" />
               </ItemGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
         Directory.CreateDirectory(_temp["docker"]);
@@ -261,7 +246,7 @@ public sealed partial class SupplyChainPublishTests : IDisposable
         File.WriteAllText(_temp["df", "hello.txt"], "hello\n");
         File.WriteAllText(_temp["df", "df.csproj"], $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <PropertyGroup>
                 <ContainerTag>v1</ContainerTag>
               </PropertyGroup>
@@ -272,7 +257,7 @@ public sealed partial class SupplyChainPublishTests : IDisposable
                 <ContainerBuildArg Include="PLAIN" Value="visible-value" />
                 <ContainerSecret Include="tok" Env="LIVRABLE_TEST_SECRET" />
               </ItemGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
         var baseBuild = await Tools.DotnetAsync(_temp.Path, "publish", _temp["base", "base.csproj"], [$"-p:ContainerArchiveOutputPath={_temp["base", "base.tar"]}"]);
