@@ -123,7 +123,10 @@ public sealed partial class PlanTests : IDisposable
         string built = inspect.Stdout.Trim();
         Assert.StartsWith("sha256:", built);
 
-        // After the build: every keyed step is cached, and the digest is the built one. The plan wrote nothing.
+        // After the build: every keyed step is cached, and the digest is the built one. The plan wrote nothing, and
+        // marked nothing used: the files are made two days old, so a touch (StateFolder.Touch) would show.
+        foreach (string file in Directory.EnumerateFiles(State, "*", SearchOption.AllDirectories))
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddDays(-2));
         var state = Listing(State);
         var outputs = Listing(_temp["build-1"]);
         logger = new RecordingLogger();
