@@ -175,6 +175,36 @@ public sealed partial class PlanTests : IDisposable
         Assert.Null(plan.Digest);
     }
 
+    /// <summary>Two platforms: each image's plan, then the index digest the build prints, once every step is cached.</summary>
+    [Fact]
+    public async Task A_two_platform_plan_ends_with_the_index_digest_the_build_prints()
+    {
+        Directory.CreateDirectory(Context);
+        Write("a.txt", "a\n");
+        Write("Dockerfile", """
+            FROM scratch
+            ARG TARGETARCH
+            COPY a.txt /a-$TARGETARCH.txt
+            LABEL arch=$TARGETARCH
+
+            """);
+        var amd64 = Platform.FromRuntimeIdentifier("linux-x64");
+        var arm64 = Platform.FromRuntimeIdentifier("linux-arm64");
+        ImageBuildRequest Request2(string archive) => Request(archive) with { Platform = amd64, Platforms = [amd64, arm64] };
+
+        var before = await PlanAsync(Request2(_temp["plan-0", "image.tar"]));
+        Assert.Equal(2, before.StepsToRun);
+        Assert.Equal(["COPY a.txt /a-$TARGETARCH.txt", "COPY a.txt /a-$TARGETARCH.txt"], Steps(before).Where(s => s.Status == "would run").Select(s => s.Text));
+        Assert.Null(before.Digest);
+
+        var built = await ImageBuilder.BuildAsync(Request2(Path.Combine(Folder("build"), "image.tar")), new RecordingLogger(), CancellationToken.None);
+        var after = await PlanAsync(Request2(_temp["plan-1", "image.tar"]));
+        Assert.Equal(0, after.StepsToRun);
+        Assert.Equal(built.Digest, after.Digest);
+        Assert.Equal(built.PlatformDigests.Select(p => $"  image {p.Platform} when built: {p.Digest}"),
+            after.Lines.Where(l => l.StartsWith("  image ", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public async Task A_plan_of_an_image_built_from_properties_is_LIV2500()
     {
