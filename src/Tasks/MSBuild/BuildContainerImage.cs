@@ -15,13 +15,6 @@ public sealed partial class BuildContainerImage
 {
     private readonly CancellationTokenSource _cancel = new();
 
-    /// <summary>
-    /// <c>-t:ContainerPlan</c> (<c>-p:ContainerDryRun=true</c>): print the build's plan, what is cached and the digest
-    /// when everything is, instead of building; nothing is run or written. Not a shared parameter: the .NET Framework
-    /// task (which sends the shared ones to the CLI) has no plan, and the target stops before it (LIV2501).
-    /// </summary>
-    public bool PlanOnly { get; set; }
-
     /// <inheritdoc/>
     public void Cancel() => _cancel.Cancel();
 
@@ -96,6 +89,7 @@ public sealed partial class BuildContainerImage
         InsecureRegistries = InsecureRegistries,
         RegistryTimeout = RegistryTimeout,
         NoCache = NoCache,
+        PlanOnly = PlanOnly,
         Dockerfile = Dockerfile,
         BuildContext = BuildContext,
         BuildArgs = Items(BuildArgs),
