@@ -67,6 +67,8 @@ internal static class Program
         {
             var parameters = JsonSerializer.Deserialize<ImageBuildParameters>(await File.ReadAllTextAsync(requestPath, cancellationToken).ConfigureAwait(false), RequestOptions)
                 ?? throw new InvalidDataException($"The request {requestPath} is empty.");
+            if (parameters.PlanOnly)
+                throw new LivrableException(DiagnosticCodes.PlanNeedsDotNetMSBuild, "ContainerPlan needs MSBuild on .NET: run it as 'dotnet msbuild -t:ContainerPlan'.");
             var request = parameters.ToRequest();
             foreach (string line in ImageBuildParameters.Describe(request)) logger.Detail(line);
             var result = await ImageBuilder.BuildAsync(request, logger, cancellationToken).ConfigureAwait(false);

@@ -22,6 +22,42 @@ internal static class DockerfileRecipeBuilder
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
         ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null)
     {
+        var (document, options) = await PrepareAsync(request, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false);
+        // Cache imports first: the records they bring are hits for this build's steps.
+        foreach (string from in dockerfile.CacheFrom)
+            await RegistryCache.ImportAsync(registries, ImageBuilder.CacheReference(from, "ContainerCacheFrom"), new StepCache(store), store, logger, cancellationToken).ConfigureAwait(false);
+        using var session = new DockerfileBuildSession(document, options with { Downloaded = resolved is null ? null : resolved.Downloaded });
+        var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
+        return new BuiltRecipe(Compose(request, result), result.NextStep, result.TotalSteps, session.Records);
+    }
+
+    /// <summary>
+    /// The plan of the build (<c>-t:ContainerPlan</c>): the same session as <see cref="BuildAsync"/>, with nothing run
+    /// or written, and the image it makes when every step is cached (null otherwise), composed as a build composes it.
+    /// ContainerCacheFrom is not imported: the plan answers from the state folder's records.
+    /// </summary>
+    public static async Task<(DockerfilePlan Plan, BuiltImage? Image)> PlanAsync(
+        ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, Func<string, IImageSource> openImage,
+        ILogger logger, CancellationToken cancellationToken)
+    {
+        var (document, options) = await PrepareAsync(request, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false);
+        using var session = new DockerfileBuildSession(document, options with { PlanOnly = true });
+        var plan = await session.PlanAsync(cancellationToken).ConfigureAwait(false);
+        return (plan, plan.Complete ? Compose(request, plan.Result) : null);
+    }
+
+    /// <summary>The image of a target stage: its config with the request's labels (as <c>docker build --label</c>), its layers.</summary>
+    private static BuiltImage Compose(ImageBuildRequest request, DockerfileBuildResult result)
+    {
+        foreach (var (key, value) in request.Config.Labels) result.Config.SetLabel(key, value);
+        return new BuiltImage(request.Format, result.Config, result.Layers);
+    }
+
+    /// <summary>The Dockerfile read and parsed (errors point into it by its full path) and the session's options.</summary>
+    private static async Task<(Livrable.Dockerfile.DockerfileDocument, DockerfileBuildOptions)> PrepareAsync(
+        ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, Func<string, IImageSource> openImage,
+        ILogger logger, CancellationToken cancellationToken)
+    {
         string path = Path.GetFullPath(dockerfile.DockerfilePath);
         if (Directory.Exists(path))
             throw new LivrableException(DiagnosticCodes.DockerfileIsFolder,
@@ -33,10 +69,7 @@ internal static class DockerfileRecipeBuilder
             throw new LivrableException(DiagnosticCodes.BuildContextNotFound, $"The build context folder '{contextDirectory}' does not exist (ContainerBuildContext).");
         string text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
         var document = Livrable.Dockerfile.DockerfileParser.Parse(path, text, logger);
-        // Cache imports first: the records they bring are hits for this build's steps.
-        foreach (string from in dockerfile.CacheFrom)
-            await RegistryCache.ImportAsync(registries, ImageBuilder.CacheReference(from, "ContainerCacheFrom"), new StepCache(store), store, logger, cancellationToken).ConfigureAwait(false);
-        using var session = new DockerfileBuildSession(document, new DockerfileBuildOptions
+        return (document, new DockerfileBuildOptions
         {
             TargetPlatform = request.Platform,
             Epoch = request.Created,
@@ -51,12 +84,8 @@ internal static class DockerfileRecipeBuilder
             DockerfilePath = path,
             Store = store,
             OpenImage = openImage,
-            Downloaded = resolved is null ? null : resolved.Downloaded,
             Logger = logger,
             TempDirectory = Path.Combine(store.TempDirectory, $"dockerfile-{Guid.NewGuid():N}"),
         });
-        var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var (key, value) in request.Config.Labels) result.Config.SetLabel(key, value);
-        return new BuiltRecipe(new BuiltImage(request.Format, result.Config, result.Layers), result.NextStep, result.TotalSteps, session.Records);
     }
 }

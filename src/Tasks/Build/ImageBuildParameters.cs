@@ -55,6 +55,12 @@ public sealed partial class ImageBuildParameters
     /// <summary>ContainerRegistryTimeout: seconds or a Go duration (90s, 5m); 0 waits forever; 60 s when empty.</summary>
     public string? RegistryTimeout { get; set; }
     public bool NoCache { get; set; }
+
+    /// <summary>
+    /// <c>-t:ContainerPlan</c>: plan instead of building (<see cref="ImagePlanner"/>); the caller chooses the entry
+    /// point, <see cref="ToRequest"/> does not read it. The CLI (the .NET Framework task's) refuses it: LIV2501.
+    /// </summary>
+    public bool PlanOnly { get; set; }
     public string? Dockerfile { get; set; }
     public string? BuildContext { get; set; }
     public IReadOnlyList<ParameterItem>? BuildArgs { get; set; }

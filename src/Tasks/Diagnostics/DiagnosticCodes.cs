@@ -421,6 +421,15 @@ public static class DiagnosticCodes
     public const string SigningNeedsRegistry = "LIV2401";
     /// <summary>VerifyContainerImage without ContainerRegistry (it checks a pushed image), or under MSBuild on .NET Framework (it needs MSBuild on .NET).</summary>
     public const string VerifyNeedsRegistry = "LIV2402";
+
+    // Plans (src/Tasks/Build/ImagePlanner: -t:ContainerPlan, -p:ContainerDryRun=true).
+    /// <summary>
+    /// ContainerPlan (or ContainerDryRun) on an image that is not built from a Dockerfile (properties mode, or images
+    /// published per platform): the plan lists a Dockerfile's steps, so there is none to show. Nothing was built.
+    /// </summary>
+    public const string PlanNeedsDockerfile = "LIV2500";
+    /// <summary>ContainerPlan under MSBuild on .NET Framework (the out-of-process task cannot plan): run it with <c>dotnet msbuild</c>.</summary>
+    public const string PlanNeedsDotNetMSBuild = "LIV2501";
     /// <summary>The referrers tag (<c>sha256-HEX</c>) of a registry without the referrers API names something other than an OCI index.</summary>
     public const string ReferrersTagNotIndex = "LIV3040";
     /// <summary>VerifyContainerImage: the image has no cosign signature that verifies with the public key and names its digest.</summary>

@@ -119,6 +119,12 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
 
     /// <summary><c>ContainerNoCache</c>: write every layer again instead of reusing one made from unchanged inputs.</summary>
     public bool NoCache { get; set; }
+
+    /// <summary>
+    /// <c>-t:ContainerPlan</c> (<c>-p:ContainerDryRun=true</c>): print the build's plan, what is cached and the digest
+    /// when everything is, instead of building; nothing is run or written. MSBuild on .NET only (LIV2501).
+    /// </summary>
+    public bool PlanOnly { get; set; }
     /// <summary>
     /// The Dockerfile to build (ContainerDockerfile); when set the image is its target stage, and the base image, layer
     /// and config parameters other than <see cref="Labels"/> are not used.

@@ -7,7 +7,8 @@ namespace Livrable.MSBuild;
 /// <summary>
 /// Builds one container image from the project's properties and publish output, in MSBuild's process (or .NET task
 /// host). Thin by design: it turns its parameters (BuildContainerImage.Parameters.cs) into
-/// <see cref="ImageBuildParameters"/>, calls <see cref="ImageBuilder.BuildAsync"/> once, and turns exceptions into
+/// <see cref="ImageBuildParameters"/>, calls <see cref="ImageBuilder.BuildAsync"/> (or, for a plan,
+/// <see cref="ImagePlanner.PlanAsync"/>) once, and turns exceptions into
 /// diagnostics; the defaults live in the targets (Sdk/Sdk.targets, build/Livrable.Sdk.targets).
 /// </summary>
 public sealed partial class BuildContainerImage
@@ -25,6 +26,11 @@ public sealed partial class BuildContainerImage
             var logger = new MSBuildLogger(Log);
             var request = CreateRequest();
             foreach (string line in ImageBuildParameters.Describe(request)) logger.Detail(line);
+            if (PlanOnly)
+            {
+                ImageDigest = ImagePlanner.PlanAsync(request, logger, _cancel.Token).GetAwaiter().GetResult().Digest?.ToString();
+                return !Log.HasLoggedErrors;
+            }
             var result = ImageBuilder.BuildAsync(request, logger, _cancel.Token).GetAwaiter().GetResult();
             ImageDigest = result.Digest.ToString();
             ImageReference = result.Reference;
@@ -83,6 +89,7 @@ public sealed partial class BuildContainerImage
         InsecureRegistries = InsecureRegistries,
         RegistryTimeout = RegistryTimeout,
         NoCache = NoCache,
+        PlanOnly = PlanOnly,
         Dockerfile = Dockerfile,
         BuildContext = BuildContext,
         BuildArgs = Items(BuildArgs),

@@ -14,8 +14,11 @@ namespace Livrable.Build.Cache;
 /// </summary>
 internal sealed class StepCache(BlobStore store)
 {
-    /// <summary>The record of <paramref name="key"/> when every layer it names is in the store; null otherwise.</summary>
-    public StepRecord? TryGet(string key)
+    /// <summary>
+    /// The record of <paramref name="key"/> when every layer it names is in the store; null otherwise. A plan
+    /// (<paramref name="touch"/> false) only reads: the record and its layers keep their last-use times.
+    /// </summary>
+    public StepRecord? TryGet(string key, bool touch = true)
     {
         try
         {
@@ -26,6 +29,7 @@ internal sealed class StepCache(BlobStore store)
                 if (output.Layer is { } layer && !store.ContainsIntact(layer.Digest, layer.Size))
                     return null;
             // A hit is a use: least-recently-used eviction (Store/StatePruner) keeps the record and its layers longest.
+            if (!touch) return record;
             StateFolder.Touch(PathOf(key));
             foreach (var output in record.Outputs)
                 if (output.Layer is { } layer) store.Touch(layer.Digest);

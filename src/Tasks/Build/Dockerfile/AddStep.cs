@@ -28,7 +28,7 @@ internal sealed class AddStep(StepContext step, AddInstruction add) : FileStep(s
             throw new LivrableException(DiagnosticCodes.InvalidChecksum, "checksum can't be specified for multiple sources", Span);
         if (!IsHttp(sources[0]))
             throw new LivrableException(DiagnosticCodes.InvalidChecksum, "checksum requires HTTP(S) or Git sources", Span);
-        string checksum = Session.Expander.Word(add.Checksum, State.Environment, Span);
+        string checksum = Services.Expander.Word(add.Checksum, State.Environment, Span);
         try
         {
             _checksum = Digest.Parse(checksum);
@@ -60,7 +60,7 @@ internal sealed class AddStep(StepContext step, AddInstruction add) : FileStep(s
         if (add.Unpack == true)
         {
             string temporary = PathRules.Join("/", name);
-            var downloaded = await UrlDownload.DownloadAsync(Session.Http, url, temporary, _checksum, Session.TempDirectory, cancellationToken).ConfigureAwait(false);
+            var downloaded = await UrlDownload.DownloadAsync(Services.Http, url, temporary, _checksum, Services.TempDirectory, cancellationToken).ConfigureAwait(false);
             await RecordDownloadAsync(url, downloaded, cancellationToken).ConfigureAwait(false);
             if (await ArchiveExtraction.IsArchiveAsync(downloaded.Open!, cancellationToken).ConfigureAwait(false))
             {
@@ -71,15 +71,15 @@ internal sealed class AddStep(StepContext step, AddInstruction add) : FileStep(s
             return;
         }
         string target = FileTarget(name);
-        var entry = await UrlDownload.DownloadAsync(Session.Http, url, target, _checksum, Session.TempDirectory, cancellationToken).ConfigureAwait(false);
+        var entry = await UrlDownload.DownloadAsync(Services.Http, url, target, _checksum, Services.TempDirectory, cancellationToken).ConfigureAwait(false);
         await RecordDownloadAsync(url, entry, cancellationToken).ConfigureAwait(false);
         Plan.Add(Adjust(entry with { Path = target }, keepOwner: false));
     }
 
-    /// <summary>Tells the session's listener (the provenance) the sha256 of what <paramref name="url"/> gave; a verified sha256 --checksum is that digest.</summary>
+    /// <summary>Tells the build's listener (the provenance) the sha256 of what <paramref name="url"/> gave; a verified sha256 --checksum is that digest.</summary>
     private async Task RecordDownloadAsync(Uri url, FileEntry downloaded, CancellationToken cancellationToken)
     {
-        if (Session.Downloaded is not { } listener) return;
+        if (Services.Downloaded is not { } listener) return;
         if (_checksum is { Algorithm: "sha256" } verified)
         {
             listener(url, verified);

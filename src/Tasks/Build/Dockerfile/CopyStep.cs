@@ -35,9 +35,10 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
             return AddContextKey(root.Length == 0 ? pattern : root + "/" + pattern, key);
         }
         // Another stage or an image: its key stands for its whole file system (the chain of its steps' keys).
-        _source ??= await Session.CopySourceAsync(copy.From, Step.StageIndex, Span, cancellationToken).ConfigureAwait(false);
+        _source ??= await Services.CopySourceAsync(copy.From, Step.StageIndex, Span, cancellationToken).ConfigureAwait(false);
         key.Add("from " + copy.From, _source.CacheKey).Add("path", source);
-        return true;
+        // In a plan, a stage whose key is known only by running leaves this key unknown too.
+        return _source.UnknownAfter is null;
     }
 
     protected override async Task AddSourceAsync(string source, CancellationToken cancellationToken)
@@ -48,7 +49,7 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
             else await AddContextSourceAsync(source, unpack: false, cancellationToken).ConfigureAwait(false);
             return;
         }
-        _source ??= await Session.CopySourceAsync(copy.From, Step.StageIndex, Span, cancellationToken).ConfigureAwait(false);
+        _source ??= await Services.CopySourceAsync(copy.From, Step.StageIndex, Span, cancellationToken).ConfigureAwait(false);
         await AddStageSourceAsync(_source, source, cancellationToken).ConfigureAwait(false);
     }
 
@@ -57,7 +58,7 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
         var (root, pattern) = SplitPivot(source);
         string rootRelative = PathRules.ClampSource(root).TrimStart('/');
         if (rootRelative.Length == 0) rootRelative = ".";
-        var context = Session.Context(Span);
+        var context = Services.Context(Span);
         foreach (var match in context.Resolve(root.Length == 0 ? pattern : root + "/" + pattern, Span))
         {
             if (IsExcluded(match.RelativePath)) continue;
@@ -68,7 +69,7 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
                 var inodes = new Dictionary<(ulong Device, ulong Inode), HardLinkGroup>();
                 if (match.RelativePath != ".") PlaceAt(relative, FromContext(match, "/"), keepOwner: false);
                 foreach (var entry in context.Enumerate(match, Excludes))
-                    PlaceAt(Relative(rootRelative, entry.RelativePath), WithHardLinks(FromContext(entry, "/"), entry.FullPath, inodes), keepOwner: false);
+                    PlaceAt(Relative(rootRelative, entry.RelativePath), ContextSources.WithHardLinks(FromContext(entry, "/"), entry.FullPath, inodes), keepOwner: false);
             }
             else
             {
@@ -125,7 +126,7 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
     private async Task<IReadOnlyList<FileEntry>> Materialize(FileTree tree, IReadOnlyList<FileEntry> entries, CancellationToken cancellationToken)
     {
         if (entries.Count == 0) return [];
-        return await tree.MaterializeAsync(entries, Session.TempDirectory, cancellationToken).ConfigureAwait(false);
+        return await tree.MaterializeAsync(entries, Services.TempDirectory, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The paths of a tree that match a clean absolute pattern, segment by segment.</summary>

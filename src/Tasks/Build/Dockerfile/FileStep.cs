@@ -16,10 +16,10 @@ namespace Livrable.Build.Dockerfile;
 /// one layer for the whole instruction, and the history entry <c>COPY [--parents] [--chown=..] [--chmod=..] src... dest</c>.
 /// Context files are 0:0 unless <c>--chown</c>; files from a stage or an image keep their owner.
 /// </summary>
-internal abstract class FileStep(StepContext step, FileInstruction instruction) : ICacheableStep
+internal abstract class FileStep(StepContext step, FileInstruction instruction) : IBuildStep
 {
     protected StepContext Step { get; } = step;
-    protected DockerfileBuildSession Session => Step.Session;
+    protected IStepServices Services => Step.Services;
     protected StageState State => Step.State;
     protected SourceSpan Span => Step.Span;
 
@@ -51,10 +51,10 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     /// here-documents' contents, the working directory the destination is resolved against, and each source's inputs
     /// (<see cref="AddSourceKeyAsync"/>). Nothing reads the stage's tree: a hit never loads it.
     /// </summary>
-    public async Task<bool> PrepareAsync(Cache.StepKey key, CancellationToken cancellationToken)
+    public async Task<StepKeying> PrepareAsync(Cache.StepKey key, CancellationToken cancellationToken)
     {
         var env = State.Environment;
-        var expander = Session.Expander;
+        var expander = Services.Expander;
         _sources = instruction.Sources.Where(s => s.Path is not null).Select(s => expander.Word(s.Path!, env, Span)).ToList();
         Destination = expander.Word(instruction.Destination, env, Span);
         _chown = instruction.Chown is null ? null : expander.Word(instruction.Chown, env, Span);
@@ -72,14 +72,14 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         bool complete = true;
         foreach (string source in _sources)
             complete &= await AddSourceKeyAsync(source, key, cancellationToken).ConfigureAwait(false);
-        return complete;
+        return complete ? StepKeying.Keyed : StepKeying.KnownAfterRunning;
     }
 
     /// <summary>Runs the step (after <see cref="PrepareAsync"/>): plans the layer, writes it, and records it in the stage.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var env = State.Environment;
-        var expander = Session.Expander;
+        var expander = Services.Expander;
         var sources = _sources;
         // The plan's time (the stage's tree, then every source placed in it), in the detailed log (issue 14).
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -118,8 +118,8 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
 
         var entries = Plan.Entries();
         CheckNoWhiteoutNames(entries);
-        Session.Logger.Detail($"  plan: the tree and {entries.Count} entries {Units.Since(started)}");
-        await Session.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken).ConfigureAwait(false);
+        Services.Logger.Detail($"  plan: the tree and {entries.Count} entries {Units.Since(started)}");
+        await Services.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -127,48 +127,8 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     /// </summary>
     protected abstract Task<bool> AddSourceKeyAsync(string source, Cache.StepKey key, CancellationToken cancellationToken);
 
-    /// <summary>
-    /// The build context files a source reads, as <see cref="AddContextSourceAsync"/> walks them (<c>.dockerignore</c>,
-    /// <c>--exclude</c>, links followed as the walk follows them): each one's path, type, mode, size and link target,
-    /// the first name of a file that has several, and a regular file's content digest
-    /// (<see cref="DockerfileBuildSession.ContextDigests"/>), hashed on all cores.
-    /// </summary>
-    protected bool AddContextKey(string source, Cache.StepKey key)
-    {
-        var context = Session.Context(Span);
-        var inputs = new List<ContextEntry>();
-        foreach (var match in context.Resolve(source, Span))
-        {
-            if (match.RelativePath != "." && IsExcluded(match.RelativePath)) continue;
-            inputs.Add(match);
-            if (match.Type == ContextEntryType.Directory) inputs.AddRange(context.Enumerate(match, Excludes));
-        }
-        var digests = Session.ContextDigests(Span);
-        var contents = new string[inputs.Count];
-        try
-        {
-            Parallel.For(0, inputs.Count, i =>
-            {
-                if (inputs[i].Type == ContextEntryType.File) contents[i] = digests.DigestOf(inputs[i].FullPath).ToString();
-            });
-        }
-        catch (AggregateException e) when (e.InnerExceptions.All(x => x is IOException or UnauthorizedAccessException))
-        {
-            return false; // an unreadable file: the step runs and reports it as it always has
-        }
-        key.Add("context source", source).Add("files", inputs.Count);
-        // A file with several names is keyed with the first of them: a new or removed hard link changes the layer.
-        var firstNames = new Dictionary<(ulong Device, ulong Inode), string>();
-        for (int i = 0; i < inputs.Count; i++)
-        {
-            var e = inputs[i];
-            string linked = "";
-            if (e.Type == ContextEntryType.File && UnixFileStatus.TryRead(e.FullPath) is { LinkCount: > 1 } status)
-                linked = " =" + (firstNames.TryAdd((status.Device, status.Inode), e.RelativePath) ? e.RelativePath : firstNames[(status.Device, status.Inode)]);
-            key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}{linked}");
-        }
-        return true;
-    }
+    /// <summary>The build context files a source reads, in the key (<see cref="ContextSources.AddKey"/>).</summary>
+    protected bool AddContextKey(string source, Cache.StepKey key) => ContextSources.AddKey(Services, Span, source, Excludes, IsExcluded, key);
 
     /// <summary>
     /// LIV1200 when an entry of the layer (a copied file, its destination name, a folder on the way) is named
@@ -274,60 +234,14 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     protected async Task ExtractAsync(Func<CancellationToken, Task<Stream>> open, CancellationToken cancellationToken)
     {
         string directory = DestinationDirectory();
-        var entries = await ArchiveExtraction.ExtractAsync(open, directory, Session.TempDirectory, DockerfileBuildSession.MaxArchiveBytes, cancellationToken)
+        var entries = await ArchiveExtraction.ExtractAsync(open, directory, Services.TempDirectory, StepServices.MaxArchiveBytes, cancellationToken)
             .ConfigureAwait(false);
         foreach (var entry in entries)
             Plan.Add(Owner is { } o ? entry with { Uid = o.Uid, Gid = o.Gid } : entry);
     }
 
-    /// <summary>
-    /// A context entry as a layer entry (0:0; the bytes read from the file when the layer is written). A FIFO or a
-    /// device node of the context is carried as one (BuildKit's context transfer and copy make it again with mknod),
-    /// never opened; a socket, which a tar cannot hold, is LIV4061 as in BuildKit (<c>unsupported mode</c>).
-    /// </summary>
-    protected FileEntry FromContext(ContextEntry entry, string path)
-    {
-        var type = entry.Type switch
-        {
-            ContextEntryType.Directory => TarTypeFlag.Directory,
-            ContextEntryType.Symlink => TarTypeFlag.SymbolicLink,
-            _ => TarTypeFlag.RegularFile,
-        };
-        string fullPath = entry.FullPath;
-        int major = 0, minor = 0;
-        if (type == TarTypeFlag.RegularFile && UnixFileStatus.TryRead(fullPath) is { Kind: not UnixFileKind.RegularFile } status)
-        {
-            type = status.Kind switch
-            {
-                UnixFileKind.Fifo => TarTypeFlag.Fifo,
-                UnixFileKind.CharacterDevice => TarTypeFlag.CharacterDevice,
-                UnixFileKind.BlockDevice => TarTypeFlag.BlockDevice,
-                _ => throw new LivrableException(DiagnosticCodes.ContextSocket,
-                    $"{instruction.Keyword} names '{entry.RelativePath}', a {status.Kind.ToString().ToLowerInvariant()} of the build context, which a layer cannot " +
-                    "carry (BuildKit refuses it too). Leave it out with .dockerignore or --exclude.", Span),
-            };
-            (major, minor) = (status.DeviceMajor, status.DeviceMinor);
-        }
-        return new FileEntry(path, type, entry.Mode & 0xFFF, 0, 0)
-        {
-            Size = type == TarTypeFlag.RegularFile ? entry.Size : 0,
-            LinkTarget = entry.LinkTarget,
-            DeviceMajor = major,
-            DeviceMinor = minor,
-            Open = type == TarTypeFlag.RegularFile ? _ => Task.FromResult<Stream>(File.OpenRead(fullPath)) : null,
-        };
-    }
-
-    /// <summary>
-    /// A context file with several names (<c>st_nlink</c> above 1) gets the group of its inode, so the names of it a
-    /// folder's copy holds are written as hard links, as fsutil's inode map keeps them.
-    /// </summary>
-    protected static FileEntry WithHardLinks(FileEntry entry, string fullPath, Dictionary<(ulong Device, ulong Inode), HardLinkGroup> inodes)
-    {
-        if (entry.Type != TarTypeFlag.RegularFile || UnixFileStatus.TryRead(fullPath) is not { LinkCount: > 1 } status) return entry;
-        if (!inodes.TryGetValue((status.Device, status.Inode), out var group)) inodes[(status.Device, status.Inode)] = group = new HardLinkGroup();
-        return entry with { HardLinks = group };
-    }
+    /// <summary>A context entry as a layer entry (<see cref="ContextSources.Entry"/>).</summary>
+    protected FileEntry FromContext(ContextEntry entry, string path) => ContextSources.Entry(entry, path, instruction.Keyword, Span);
 
     /// <summary>
     /// The build context sources of one path: folders copy their contents, files and symlinks are placed by name;
@@ -335,7 +249,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     /// </summary>
     protected async Task AddContextSourceAsync(string source, bool unpack, CancellationToken cancellationToken)
     {
-        var context = Session.Context(Span);
+        var context = Services.Context(Span);
         foreach (var match in context.Resolve(source, Span))
         {
             if (match.RelativePath != "." && IsExcluded(match.RelativePath)) continue;
@@ -345,7 +259,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
                     NextCopySource();
                     var inodes = new Dictionary<(ulong Device, ulong Inode), HardLinkGroup>();
                     PlaceContents(context.Enumerate(match, Excludes)
-                        .Select(e => (Relative(match.RelativePath, e.RelativePath), WithHardLinks(FromContext(e, "/"), e.FullPath, inodes))), keepOwner: false);
+                        .Select(e => (Relative(match.RelativePath, e.RelativePath), ContextSources.WithHardLinks(FromContext(e, "/"), e.FullPath, inodes))), keepOwner: false);
                     break;
                 case ContextEntryType.File when unpack:
                     var file = FromContext(match, "/");

@@ -33,13 +33,13 @@ internal static class MetadataSteps
         var parts = new List<string>();
         foreach (var pair in env.Variables)
         {
-            string key = step.Session.Expander.Word(pair.Key, before, step.Span);
-            string value = step.Session.Expander.Word(pair.Value, before, step.Span);
+            string key = step.Services.Expander.Word(pair.Key, before, step.Span);
+            string value = step.Services.Expander.Word(pair.Value, before, step.Span);
             state.Environment[key] = value;
             state.Config.SetEnv(key, value);
             parts.Add(key + "=" + value);
         }
-        step.Session.AddHistory(state, "ENV " + string.Join(' ', parts));
+        step.Services.AddHistory(state, "ENV " + string.Join(' ', parts));
     }
 
     /// <summary>
@@ -50,22 +50,22 @@ internal static class MetadataSteps
     /// </summary>
     public static void Arg(StepContext step, ArgInstruction arg)
     {
-        var session = step.Session;
+        var services = step.Services;
         var state = step.State;
         var parts = new List<string>();
         foreach (var declaration in arg.Args)
         {
             string name = declaration.Name;
-            session.Arguments.Consume(name);
+            services.Arguments.Consume(name);
             string? value;
-            if (session.Arguments.Given.TryGetValue(name, out var given)) value = given;
-            else if (declaration.DefaultValue is not null) value = session.Expander.Word(declaration.DefaultValue, state.Environment, step.Span);
-            else value = session.Arguments.Meta.TryGetValue(name, out var meta) ? meta : null;
+            if (services.Arguments.Given.TryGetValue(name, out var given)) value = given;
+            else if (declaration.DefaultValue is not null) value = services.Expander.Word(declaration.DefaultValue, state.Environment, step.Span);
+            else value = services.Arguments.Meta.TryGetValue(name, out var meta) ? meta : null;
             if (value is not null) state.Environment[name] = value;
             state.DeclaredArgs.Add(name);
             parts.Add(value is null ? name : name + "=" + value);
         }
-        session.AddHistory(state, "ARG " + string.Join(' ', parts));
+        services.AddHistory(state, "ARG " + string.Join(' ', parts));
     }
 
     /// <summary>LABEL: keys and values expanded with the environment before the instruction; later wins.</summary>
@@ -75,19 +75,19 @@ internal static class MetadataSteps
         var parts = new List<string>();
         foreach (var pair in label.Labels)
         {
-            string key = step.Session.Expander.Word(pair.Key, before, step.Span);
-            string value = step.Session.Expander.Word(pair.Value, before, step.Span);
+            string key = step.Services.Expander.Word(pair.Key, before, step.Span);
+            string value = step.Services.Expander.Word(pair.Value, before, step.Span);
             step.State.Config.SetLabel(key, value);
             parts.Add(key + "=" + value);
         }
-        step.Session.AddHistory(step.State, "LABEL " + string.Join(' ', parts));
+        step.Services.AddHistory(step.State, "LABEL " + string.Join(' ', parts));
     }
 
     /// <summary>MAINTAINER: the image's <c>author</c>, not expanded.</summary>
     public static void Maintainer(StepContext step, MaintainerInstruction maintainer)
     {
         step.State.Config.Author = maintainer.Maintainer;
-        step.Session.AddHistory(step.State, "MAINTAINER " + maintainer.Maintainer);
+        step.Services.AddHistory(step.State, "MAINTAINER " + maintainer.Maintainer);
     }
 
     /// <summary>
@@ -98,10 +98,10 @@ internal static class MetadataSteps
     {
         var ports = new List<string>();
         foreach (string word in expose.Ports.Order(StringComparer.Ordinal))
-            foreach (string spec in step.Session.Expander.Words(word, step.State.Environment, step.Span))
+            foreach (string spec in step.Services.Expander.Words(word, step.State.Environment, step.Span))
                 ports.AddRange(ParsePortSpec(spec, step.Span));
         foreach (string port in ports) step.State.Config.AddExposedPort(port);
-        step.Session.AddHistory(step.State, "EXPOSE " + GoFormat.List(ports));
+        step.Services.AddHistory(step.State, "EXPOSE " + GoFormat.List(ports));
     }
 
     /// <summary>VOLUME: each path expanded; an empty one is LIV1107.</summary>
@@ -110,31 +110,31 @@ internal static class MetadataSteps
         var paths = new List<string>();
         foreach (string raw in volume.Paths)
         {
-            string path = step.Session.Expander.Word(raw, step.State.Environment, step.Span);
+            string path = step.Services.Expander.Word(raw, step.State.Environment, step.Span);
             if (path.Length == 0)
                 throw new LivrableException(DiagnosticCodes.EmptyVolume, "VOLUME specified can not be an empty string", step.Span);
             paths.Add(path);
         }
         foreach (string path in paths) step.State.Config.AddVolume(path);
-        step.Session.AddHistory(step.State, "VOLUME " + GoFormat.List(paths));
+        step.Services.AddHistory(step.State, "VOLUME " + GoFormat.List(paths));
     }
 
     /// <summary>USER: expanded, stored as written (names are resolved at run time).</summary>
     public static void User(StepContext step, UserInstruction user)
     {
-        string value = step.Session.Expander.Word(user.User, step.State.Environment, step.Span);
+        string value = step.Services.Expander.Word(user.User, step.State.Environment, step.Span);
         step.State.Config.User = value;
-        step.Session.AddHistory(step.State, "USER " + value);
+        step.Services.AddHistory(step.State, "USER " + value);
     }
 
     /// <summary>STOPSIGNAL: expanded, checked as <c>moby/sys/signal.ParseSignal</c> does, stored as written.</summary>
     public static void StopSignal(StepContext step, StopsignalInstruction stop)
     {
-        string value = step.Session.Expander.Word(stop.Signal, step.State.Environment, step.Span);
+        string value = step.Services.Expander.Word(stop.Signal, step.State.Environment, step.Span);
         if (!IsSignal(value))
             throw new LivrableException(DiagnosticCodes.InvalidStopSignal, $"Invalid signal: {value}", step.Span);
         step.State.Config.StopSignal = value;
-        step.Session.AddHistory(step.State, "STOPSIGNAL " + value);
+        step.Services.AddHistory(step.State, "STOPSIGNAL " + value);
     }
 
     /// <summary>HEALTHCHECK: the last one wins; durations in nanoseconds; history is Go's <c>%+v</c> of the struct.</summary>
@@ -146,14 +146,14 @@ internal static class MetadataSteps
         string createdBy = $"HEALTHCHECK {{Test:{GoFormat.List(check.Test)} Interval:{GoDuration.Format(check.Interval)} " +
             $"Timeout:{GoDuration.Format(check.Timeout)} StartPeriod:{GoDuration.Format(check.StartPeriod)} " +
             $"StartInterval:{GoDuration.Format(check.StartInterval)} Retries:{check.Retries.ToString(CultureInfo.InvariantCulture)}}}";
-        step.Session.AddHistory(step.State, createdBy);
+        step.Services.AddHistory(step.State, createdBy);
     }
 
     /// <summary>SHELL: stored in the config (so inherited), used by later shell forms.</summary>
     public static void Shell(StepContext step, ShellInstruction shell)
     {
         step.State.Config.Shell = shell.Shell;
-        step.Session.AddHistory(step.State, "SHELL " + GoFormat.List(shell.Shell));
+        step.Services.AddHistory(step.State, "SHELL " + GoFormat.List(shell.Shell));
     }
 
     /// <summary>CMD: shell form wrapped by the SHELL in force; sets <c>ArgsEscaped</c>, as BuildKit does.</summary>
@@ -163,7 +163,7 @@ internal static class MetadataSteps
         step.State.Config.Cmd = args.Count == 0 ? null : args;
         step.State.Config.ArgsEscaped = true;
         step.State.CmdSet = true;
-        step.Session.AddHistory(step.State, "CMD " + GoFormat.QuoteList(args));
+        step.Services.AddHistory(step.State, "CMD " + GoFormat.QuoteList(args));
     }
 
     /// <summary>ENTRYPOINT: shell form wrapped by the SHELL in force; drops the CMD unless this stage set one.</summary>
@@ -172,7 +172,7 @@ internal static class MetadataSteps
         var args = CommandArguments(step.State.Config, entrypoint.Command);
         step.State.Config.Entrypoint = args.Count == 0 ? null : args;
         if (!step.State.CmdSet) step.State.Config.Cmd = null;
-        step.Session.AddHistory(step.State, "ENTRYPOINT " + GoFormat.QuoteList(args));
+        step.Services.AddHistory(step.State, "ENTRYPOINT " + GoFormat.QuoteList(args));
     }
 
     /// <summary>ONBUILD: the trigger's raw text appended to <c>OnBuild</c>; no history entry.</summary>

@@ -87,6 +87,12 @@ internal sealed class StageState
         get { lock (_gate) return [.. _outputs]; }
     }
 
+    /// <summary>
+    /// In a plan: the step after which the stage's key is known only by running (an ADD of a URL, or a step after
+    /// one); null when the key is known. A build never sets it (it runs the step and chains from its output).
+    /// </summary>
+    public string? UnknownAfter { get; set; }
+
     /// <summary>Whether a CMD was set in this stage (ENTRYPOINT then keeps it).</summary>
     public bool CmdSet { get; set; }
 
@@ -96,7 +102,7 @@ internal sealed class StageState
         lock (_gate)
         {
             return new StageState(Platform, Config.Clone(), [.. Layers], new Dictionary<string, string>(Environment, StringComparer.Ordinal),
-                _treeBase, [.. _pending], _tree, CacheKey, _entryIndex) { DeclaredArgs = [.. DeclaredArgs] };
+                _treeBase, [.. _pending], _tree, CacheKey, _entryIndex) { DeclaredArgs = [.. DeclaredArgs], UnknownAfter = UnknownAfter };
         }
     }
 
@@ -161,5 +167,5 @@ internal sealed class StageState
         => await (await tree.ConfigureAwait(false)).WithLayerAsync(layer, index, cancellationToken).ConfigureAwait(false);
 }
 
-/// <summary>A step's view of the build: the stage, where the instruction is, and the shared services.</summary>
-internal sealed record StepContext(DockerfileBuildSession Session, StageState State, int StageIndex, SourceSpan Span);
+/// <summary>A step's view of the build: the stage, where the instruction is, and the services steps share (never the session).</summary>
+internal sealed record StepContext(IStepServices Services, StageState State, int StageIndex, SourceSpan Span);

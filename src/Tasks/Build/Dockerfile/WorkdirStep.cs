@@ -11,19 +11,19 @@ namespace Livrable.Build.Dockerfile;
 /// force, as BuildKit's <c>llb.Mkdir(..., WithUser)</c>: numeric or names resolved in the stage's <c>/etc/passwd</c>
 /// and <c>/etc/group</c>; what cannot be resolved is 0, as BuildKit's <c>readUser</c> falls back (docs/dockerfile-choices.md).
 /// </summary>
-internal sealed class WorkdirStep(StepContext step, WorkdirInstruction workdir) : ICacheableStep
+internal sealed class WorkdirStep(StepContext step, WorkdirInstruction workdir) : IBuildStep
 {
     private string _directory = "/";
 
     /// <summary>Sets the working directory (a hit needs it too); the key gets the folder (USER is in every key).</summary>
-    public Task<bool> PrepareAsync(Cache.StepKey key, CancellationToken cancellationToken)
+    public Task<StepKeying> PrepareAsync(Cache.StepKey key, CancellationToken cancellationToken)
     {
         var state = step.State;
-        string path = step.Session.Expander.Word(workdir.Path, state.Environment, step.Span);
+        string path = step.Services.Expander.Word(workdir.Path, state.Environment, step.Span);
         _directory = PathRules.NormalizeWorkdir(state.Config.WorkingDir, path);
         state.Config.WorkingDir = _directory;
         key.Add("directory", _directory);
-        return Task.FromResult(true);
+        return Task.FromResult(StepKeying.Keyed);
     }
 
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -33,14 +33,14 @@ internal sealed class WorkdirStep(StepContext step, WorkdirInstruction workdir) 
         string createdBy = "WORKDIR " + directory;
         if (directory == "/")
         {
-            step.Session.AddHistory(state, createdBy);
+            step.Services.AddHistory(state, createdBy);
             return;
         }
         var tree = await state.GetTreeAsync(cancellationToken).ConfigureAwait(false);
         var plan = new LayerPlan(tree, step.Span);
         var (uid, gid) = Owner(state.Config.User, tree, step.Span);
         plan.EnsureDirectory(plan.RealPath(directory), 0b111_101_101, uid, gid);
-        await step.Session.AddLayerAsync(state, plan.Entries(), createdBy, cancellationToken).ConfigureAwait(false);
+        await step.Services.AddLayerAsync(state, plan.Entries(), createdBy, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
