@@ -20,7 +20,7 @@ internal static class DockerfileRecipeBuilder
     /// </summary>
     public static async Task<BuiltRecipe> BuildAsync(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
-        ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null)
+        ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null, WorkLimiter? work = null)
     {
         string path = Path.GetFullPath(dockerfile.DockerfilePath);
         if (Directory.Exists(path))
@@ -53,6 +53,7 @@ internal static class DockerfileRecipeBuilder
             OpenImage = openImage,
             Downloaded = resolved is null ? null : resolved.Downloaded,
             Logger = logger,
+            Work = work ?? new WorkLimiter(WorkLimiter.DefaultBound),
             TempDirectory = Path.Combine(store.TempDirectory, $"dockerfile-{Guid.NewGuid():N}"),
         });
         var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);

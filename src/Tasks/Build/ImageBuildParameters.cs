@@ -54,6 +54,9 @@ public sealed partial class ImageBuildParameters
 
     /// <summary>ContainerRegistryTimeout: seconds or a Go duration (90s, 5m); 0 waits forever; 60 s when empty.</summary>
     public string? RegistryTimeout { get; set; }
+
+    /// <summary>ContainerMaxParallelism: a whole number, at least 1; the core count when empty.</summary>
+    public string? MaxParallelism { get; set; }
     public bool NoCache { get; set; }
     public string? Dockerfile { get; set; }
     public string? BuildContext { get; set; }
@@ -242,7 +245,19 @@ public sealed partial class ImageBuildParameters
             InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
             SupplyChain = ToSupplyChainOptions(),
             RegistryTimeout = ParseRegistryTimeout(RegistryTimeout),
+            MaxParallelism = ParseMaxParallelism(MaxParallelism),
         };
+    }
+
+    /// <summary>ContainerMaxParallelism: a whole number of at least 1; empty is the core count (<see cref="WorkLimiter.DefaultBound"/>).</summary>
+    /// <exception cref="LivrableException">LIV2511 for anything else.</exception>
+    internal static int ParseMaxParallelism(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return WorkLimiter.DefaultBound;
+        if (int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int bound) && bound >= 1)
+            return bound;
+        throw new LivrableException(DiagnosticCodes.InvalidMaxParallelism,
+            $"ContainerMaxParallelism '{text}' is not a whole number of at least 1 (1 builds one step at a time; empty is the core count).");
     }
 
     /// <summary>

@@ -33,6 +33,17 @@ internal static class SupplyChainSteps
     public static IReadOnlyList<Outputs.Attachment> Attachments(SupplyChainDocuments documents)
         => documents.Artifacts.Select(a => new Outputs.Attachment(a.Descriptor, a.ManifestBytes, a.Blobs)).ToList();
 
+    /// <summary>
+    /// The images a multi-platform build resolved, in an order that does not depend on which platform resolved first
+    /// (platforms build at the same time): by the index's platform order, then by name and digest.
+    /// </summary>
+    private static IReadOnlyList<ResolvedImage> InPlatformOrder(IReadOnlyList<ResolvedImage> resolved, IReadOnlyList<IImage> images)
+    {
+        var order = images.Select(i => i.Config.Platform).ToList();
+        int Rank(Platform p) => order.FindIndex(p.Matches) is var n and >= 0 ? n : order.Count;
+        return [.. resolved.OrderBy(r => Rank(r.Platform)).ThenBy(r => r.Name, StringComparer.Ordinal).ThenBy(r => r.Digest.ToString(), StringComparer.Ordinal)];
+    }
+
     private static SupplyChainBuild Describe(ImageBuildRequest request, IReadOnlyList<IImage> images, (string MediaType, byte[] Bytes)? index,
         ResolvedInputs resolved, BlobStore store)
     {
@@ -47,8 +58,8 @@ internal static class SupplyChainSteps
             LocalEngine = request.LocalEngine,
             Images = images,
             Index = index,
-            BaseImages = resolved.Images,
-            Downloads = resolved.Downloads,
+            BaseImages = index is null ? resolved.Images : InPlatformOrder(resolved.Images, images),
+            Downloads = index is null ? resolved.Downloads : [.. resolved.Downloads.OrderBy(d => d.Url, StringComparer.Ordinal).ThenBy(d => d.Digest.ToString(), StringComparer.Ordinal)],
             BaseImage = dockerfile is null && request.PlatformImages.Count == 0 ? request.BaseImage : null,
             DockerfilePath = dockerfile?.DockerfilePath,
             ContextDirectory = dockerfile?.ContextDirectory,

@@ -82,6 +82,7 @@ public sealed partial class BuildContainerImage
         SourceDateEpoch = SourceDateEpoch,
         InsecureRegistries = InsecureRegistries,
         RegistryTimeout = RegistryTimeout,
+        MaxParallelism = MaxParallelism,
         NoCache = NoCache,
         Dockerfile = Dockerfile,
         BuildContext = BuildContext,

@@ -66,6 +66,9 @@ internal sealed record DockerfileBuildOptions
 
     /// <summary>Steps that come after the stages (writing the image), counted in the <c>[k/n]</c> progress.</summary>
     public int StepsAfter { get; init; } = 1;
+
+    /// <summary>The build's bound on concurrent work (ContainerMaxParallelism): a missed step runs in one of its slots.</summary>
+    public WorkLimiter Work { get; init; } = new(WorkLimiter.DefaultBound);
 }
 
 /// <summary>The target stage's image: its config (final platform and <c>created</c> set) and its layers, base first.</summary>
@@ -288,6 +291,8 @@ internal sealed class DockerfileBuildSession : IDisposable
                 bool complete = await cacheable.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
                 key = complete ? builder.Finish() : null;
             }
+            // One step key runs once at a time (two platforms' identical steps): the second then finds the first's record.
+            using var once = key is null ? null : await _options.Work.EnterAsync(key, cancellationToken).ConfigureAwait(false);
             Logger.Detail($"  step key {key?[..12] ?? "(none: inputs known only by running)"} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms"
                 + (_digests is { } d ? $", {d.FilesHashed} context files read so far" : ""));
             // For COPY and ADD the key is the context hashing: its time in the progress lines' form.
@@ -311,7 +316,7 @@ internal sealed class DockerfileBuildSession : IDisposable
             announced = true;
             int before = state.Outputs.Count;
             long running = System.Diagnostics.Stopwatch.GetTimestamp();
-            await cacheable.RunAsync(cancellationToken).ConfigureAwait(false);
+            await _options.Work.RunAsync(() => cacheable.RunAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
             // BuildKit's DONE line: what the step took, so users and bench/ see where the time goes.
             Logger.Info($"[{number}/{Volatile.Read(ref _total)}] DONE {Units.Since(running)}");
             var outputs = state.Outputs.Skip(before).ToList();
