@@ -324,7 +324,7 @@ public sealed partial class ImageBuildParameters
             yield return $"Livrable request: Dockerfile {build.DockerfilePath}, context {build.ContextDirectory}, target {build.Target ?? "(last stage)"}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
             yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + (SupplyChain.Redaction.IsSecretName(a.Key) ? SupplyChain.Redaction.Redacted : a.Value)))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}] cache from=[{string.Join(", ", build.CacheFrom)}] cache to={build.CacheTo ?? "-"}";
             yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
-            yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize}";
+            yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize} parallelism={r.MaxParallelism}";
             if (r.Platforms.Count > 0) yield return $"  platforms=[{string.Join(", ", r.Platforms)}]";
             yield break;
         }
@@ -340,7 +340,7 @@ public sealed partial class ImageBuildParameters
         yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
         yield return $"  config: workdir={r.Config.WorkingDirectory} user={r.Config.User ?? "-"} entrypoint=[{Join(r.Config.Entrypoint)}] cmd=[{Join(r.Config.Cmd)}]";
         yield return $"  env=[{string.Join(", ", r.Config.Environment.Select(e => e.Key + "=" + e.Value))}] labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] ports=[{string.Join(", ", r.Config.Ports)}]";
-        yield return $"  created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize} insecure=[{string.Join(", ", r.InsecureRegistries)}] registry-timeout={(r.RegistryTimeout == Timeout.InfiniteTimeSpan ? "none" : r.RegistryTimeout.TotalSeconds + " s")}";
+        yield return $"  created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize} insecure=[{string.Join(", ", r.InsecureRegistries)}] registry-timeout={(r.RegistryTimeout == Timeout.InfiniteTimeSpan ? "none" : r.RegistryTimeout.TotalSeconds + " s")} parallelism={r.MaxParallelism}";
         foreach (var layer in r.Layers)
         {
             yield return layer switch

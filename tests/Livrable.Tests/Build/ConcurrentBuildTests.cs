@@ -186,6 +186,36 @@ public sealed class ConcurrentBuildTests : IDisposable
     }
 
     [Fact]
+    public async Task Properties_mode_writes_the_same_index_whatever_the_bound()
+    {
+        Directory.CreateDirectory(_temp["app"]);
+        File.WriteAllText(_temp["app", "greeting.txt"], "hello from every platform\n");
+        ImageBuildRequest Properties(string name, int bound) => new()
+        {
+            Platform = Amd64,
+            Platforms = [Amd64, Arm64],
+            Repository = "livrable-test/concurrent",
+            Tags = ["v1"],
+            ArchivePath = _temp[name, "out", "image.tar"],
+            StateDirectory = _temp[name, "state"],
+            MaxParallelism = bound,
+            Layers = [new Livrable.Layers.DirectoryLayerSpec(_temp["app"], "/app") { CreatedBy = "app" }],
+            Config = new ConfigChanges { WorkingDirectory = "/app" },
+        };
+        var one = Properties("p1", 1);
+        var four = Properties("p4", 4);
+        var first = await BuildAsync(one, NullLogger.Instance);
+        var logger = new RecordingLogger();
+        var second = await BuildAsync(four, logger);
+        Assert.Equal(first.Digest, second.Digest);
+        Assert.Equal(first.PlatformDigests, second.PlatformDigests);
+        Assert.Equal(File.ReadAllBytes(one.ArchivePath!), File.ReadAllBytes(four.ArchivePath!));
+        Assert.Contains(logger.Lines, l => l.StartsWith("info: linux/arm64/v8: [1/3] FROM scratch", StringComparison.Ordinal));
+        var rootfs = await ReadAsync(four, second, "p4");
+        Assert.All(rootfs.Values, root => Assert.Equal("hello from every platform\n", File.ReadAllText(Path.Combine(root, "app", "greeting.txt"))));
+    }
+
+    [Fact]
     public async Task Of_two_failing_platforms_the_first_in_platform_order_is_reported_whichever_failed_first()
     {
         // amd64's RUN fails after arm64's: the error is still amd64's, as a sequential build reports it.
