@@ -189,7 +189,7 @@ public static class ImageBuilder
     {
         var (request, registries, logger, store) = (context.Request, context.Registries, context.Logger, context.Store);
         var index = product.Index is { } i ? (i.Index.MediaType, i.IndexBytes) : ((string, byte[])?)null;
-        var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, product.Images, index, context.Resolved, store, logger, cancellationToken).ConfigureAwait(false);
+        var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, context.Recipe, product.Images, index, context.Resolved, store, logger, cancellationToken).ConfigureAwait(false);
         var output = ChooseOutput(request, registries, logger, documents);
         logger.Info(product.WritingLine);
         string destination = product.Index is { } built

@@ -14,11 +14,11 @@ namespace Livrable.Build;
 internal static class SupplyChainSteps
 {
     /// <summary>The SBOMs and provenance asked for, written beside the output; none when nothing is asked.</summary>
-    public static async Task<(SupplyChainBuild? Build, SupplyChainDocuments Documents)> PrepareAsync(ImageBuildRequest request, IReadOnlyList<IImage> images,
+    public static async Task<(SupplyChainBuild? Build, SupplyChainDocuments Documents)> PrepareAsync(ImageBuildRequest request, Recipe recipe, IReadOnlyList<IImage> images,
         (string MediaType, byte[] Bytes)? index, ResolvedInputs resolved, BlobStore store, ILogger logger, CancellationToken cancellationToken)
     {
         if (!request.SupplyChain.Any) return (null, SupplyChainDocuments.None);
-        var build = Describe(request, images, index, resolved, store);
+        var build = Describe(request, recipe, images, index, resolved, store);
         return (build, await SupplyChainWriter.PrepareAsync(build, logger, cancellationToken).ConfigureAwait(false));
     }
 
@@ -44,10 +44,10 @@ internal static class SupplyChainSteps
         return [.. resolved.OrderBy(r => Rank(r.Platform)).ThenBy(r => r.Name, StringComparer.Ordinal).ThenBy(r => r.Digest.ToString(), StringComparer.Ordinal)];
     }
 
-    private static SupplyChainBuild Describe(ImageBuildRequest request, IReadOnlyList<IImage> images, (string MediaType, byte[] Bytes)? index,
+    private static SupplyChainBuild Describe(ImageBuildRequest request, Recipe recipe, IReadOnlyList<IImage> images, (string MediaType, byte[] Bytes)? index,
         ResolvedInputs resolved, BlobStore store)
     {
-        var dockerfile = request.Dockerfile;
+        var dockerfile = (recipe as DockerfileRecipe)?.Dockerfile;
         return new SupplyChainBuild
         {
             Options = request.SupplyChain,
@@ -60,7 +60,7 @@ internal static class SupplyChainSteps
             Index = index,
             BaseImages = index is null ? resolved.Images : InPlatformOrder(resolved.Images, images),
             Downloads = index is null ? resolved.Downloads : [.. resolved.Downloads.OrderBy(d => d.Url, StringComparer.Ordinal).ThenBy(d => d.Digest.ToString(), StringComparer.Ordinal)],
-            BaseImage = dockerfile is null && request.PlatformImages.Count == 0 ? request.BaseImage : null,
+            BaseImage = (recipe as PropertiesRecipe)?.BaseImage,
             DockerfilePath = dockerfile?.DockerfilePath,
             ContextDirectory = dockerfile?.ContextDirectory,
             Target = dockerfile?.Target,
