@@ -37,7 +37,7 @@ internal static class SupplyChainSteps
     /// The images a multi-platform build resolved, in an order that does not depend on which platform resolved first
     /// (platforms build at the same time): by the index's platform order, then by name and digest.
     /// </summary>
-    private static IReadOnlyList<ResolvedImage> InPlatformOrder(IReadOnlyList<ResolvedImage> resolved, IReadOnlyList<IImage> images)
+    internal static IReadOnlyList<ResolvedImage> InPlatformOrder(IReadOnlyList<ResolvedImage> resolved, IReadOnlyList<IImage> images)
     {
         var order = images.Select(i => i.Config.Platform).ToList();
         int Rank(Platform p) => order.FindIndex(p.Matches) is var n and >= 0 ? n : order.Count;

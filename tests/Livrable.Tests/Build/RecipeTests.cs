@@ -104,3 +104,27 @@ public sealed class RecipeTests : IDisposable
         Assert.Equal(DiagnosticCodes.InvalidMaxParallelism, error.Code);
     }
 }
+
+/// <summary>
+/// The provenance of a multi-platform build lists resolved images in an order that does not depend on which platform,
+/// built at the same time, resolved first.
+/// </summary>
+public sealed class ResolvedOrderTests
+{
+    [Fact]
+    public async Task Resolved_images_are_listed_by_platform_order_then_name_whatever_resolved_first()
+    {
+        using var temp = new TempDirectory();
+        var store = new Livrable.Store.BlobStore(temp["store"]);
+        var amd64 = Platform.FromRuntimeIdentifier("linux-x64");
+        var arm64 = Platform.FromRuntimeIdentifier("linux-arm64");
+        var images = new[] { await TestImages.SimpleAsync(store, amd64), await TestImages.SimpleAsync(store, arm64) };
+        Livrable.SupplyChain.ResolvedImage Resolved(string name, Platform platform) => new(name, Digest.Sha256(System.Text.Encoding.UTF8.GetBytes(name + platform)), null, platform, null, null);
+        // As the arm64 platform might resolve first when both build at the same time.
+        var resolved = new[] { Resolved("zeta", arm64), Resolved("beta", amd64), Resolved("alpha", arm64), Resolved("gamma", amd64) };
+
+        var ordered = SupplyChainSteps.InPlatformOrder(resolved, images);
+
+        Assert.Equal(["beta", "gamma", "alpha", "zeta"], ordered.Select(r => r.Name));
+    }
+}
