@@ -7,6 +7,8 @@
 #      physical limit, the same bytes through `tar -c | pigz` and `tar -c | sha256sum`;
 #   c  samples/pyapp (RUN apt-get, COPY, RUN pip) on samples/debian: Livrable against buildah and docker on the same
 #      Dockerfile and the same base image (the debian project's tarball, loaded into their storage);
+# and, when WORKLOADS names it, p (bench/parallel.sh: two independent stages, one and two platforms, with
+# ContainerMaxParallelism=1 against the default, and buildah --jobs 1 against 2; its own table);
 # each in three phases: cold (empty caches and state), unchanged (the same command again, N times), edit (after a
 # one-file change), the tools taking turns inside each phase, the whole cycle ROUNDS times; the table gives medians.
 # Per run: wall time, Livrable's own time (its targets, from -clp:PerformanceSummary; the SDK's container targets for
@@ -486,6 +488,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 stop_dockerd
+# Workload p (not in the default list): stages and platforms built at the same time, against buildah --jobs; its own
+# script and table (bench/parallel.sh, bench/results/parallel.md), with the package packed above.
+if has_workload p; then FEED="$WORK/feed" LIV_VERSION="$LIV_VERSION" REG="$REG" "$REPO/bench/parallel.sh" >&2 || FAILED+=("p (bench/parallel.sh)"); fi
 
 # ------------------------------------------------------------------ the table
 value() {  # value WORKLOAD VARIANT PHASE TOOL COLUMN -> the median of the successful runs, or NA

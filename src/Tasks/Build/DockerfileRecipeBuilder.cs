@@ -20,13 +20,17 @@ internal static class DockerfileRecipeBuilder
     /// </summary>
     public static async Task<BuiltRecipe> BuildAsync(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
-        ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null)
+        ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null, WorkLimiter? work = null)
     {
         var (document, options) = await PrepareAsync(request, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false);
         // Cache imports first: the records they bring are hits for this build's steps.
         foreach (string from in dockerfile.CacheFrom)
             await RegistryCache.ImportAsync(registries, ImageBuilder.CacheReference(from, "ContainerCacheFrom"), new StepCache(store), store, logger, cancellationToken).ConfigureAwait(false);
-        using var session = new DockerfileBuildSession(document, options with { Downloaded = resolved is null ? null : resolved.Downloaded });
+        using var session = new DockerfileBuildSession(document, options with
+        {
+            Downloaded = resolved is null ? null : resolved.Downloaded,
+            Work = work ?? new WorkLimiter(WorkLimiter.DefaultBound),
+        });
         var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
         return new BuiltRecipe(Compose(request, result), result.NextStep, result.TotalSteps, session.Records);
     }

@@ -54,6 +54,9 @@ public sealed partial class ImageBuildParameters
 
     /// <summary>ContainerRegistryTimeout: seconds or a Go duration (90s, 5m); 0 waits forever; 60 s when empty.</summary>
     public string? RegistryTimeout { get; set; }
+
+    /// <summary>ContainerMaxParallelism: a whole number, at least 1; the core count when empty.</summary>
+    public string? MaxParallelism { get; set; }
     public bool NoCache { get; set; }
 
     /// <summary>
@@ -248,7 +251,19 @@ public sealed partial class ImageBuildParameters
             InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
             SupplyChain = ToSupplyChainOptions(),
             RegistryTimeout = ParseRegistryTimeout(RegistryTimeout),
+            MaxParallelism = ParseMaxParallelism(MaxParallelism),
         };
+    }
+
+    /// <summary>ContainerMaxParallelism: a whole number of at least 1; empty is the core count (<see cref="WorkLimiter.DefaultBound"/>).</summary>
+    /// <exception cref="LivrableException">LIV2511 for anything else.</exception>
+    internal static int ParseMaxParallelism(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return WorkLimiter.DefaultBound;
+        if (int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int bound) && bound >= 1)
+            return bound;
+        throw new LivrableException(DiagnosticCodes.InvalidMaxParallelism,
+            $"ContainerMaxParallelism '{text}' is not a whole number of at least 1 (1 builds one step at a time; empty is the core count).");
     }
 
     /// <summary>
@@ -315,7 +330,7 @@ public sealed partial class ImageBuildParameters
             yield return $"Livrable request: Dockerfile {build.DockerfilePath}, context {build.ContextDirectory}, target {build.Target ?? "(last stage)"}, platform {r.Platform}, repository {r.Repository}, tags {string.Join(",", r.Tags)}";
             yield return $"  build args=[{string.Join(", ", build.BuildArgs.Select(a => a.Key + "=" + (SupplyChain.Redaction.IsSecretName(a.Key) ? SupplyChain.Redaction.Redacted : a.Value)))}] named contexts=[{string.Join(", ", build.NamedContexts.Select(a => a.Key + "=" + a.Value))}] secrets=[{string.Join(", ", build.Secrets.Keys.Order(StringComparer.Ordinal))}] cache from=[{string.Join(", ", build.CacheFrom)}] cache to={build.CacheTo ?? "-"}";
             yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
-            yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize}";
+            yield return $"  labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize} parallelism={r.MaxParallelism}";
             if (r.Platforms.Count > 0) yield return $"  platforms=[{string.Join(", ", r.Platforms)}]";
             yield break;
         }
@@ -331,7 +346,7 @@ public sealed partial class ImageBuildParameters
         yield return $"  output: registry={r.Registry ?? "-"} local={r.LocalEngine ?? "-"} archive={r.ArchivePath ?? "-"} format={r.Format} layers={r.LayerCompression}";
         yield return $"  config: workdir={r.Config.WorkingDirectory} user={r.Config.User ?? "-"} entrypoint=[{Join(r.Config.Entrypoint)}] cmd=[{Join(r.Config.Cmd)}]";
         yield return $"  env=[{string.Join(", ", r.Config.Environment.Select(e => e.Key + "=" + e.Value))}] labels=[{string.Join(", ", r.Config.Labels.Select(e => e.Key + "=" + e.Value))}] ports=[{string.Join(", ", r.Config.Ports)}]";
-        yield return $"  created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize} insecure=[{string.Join(", ", r.InsecureRegistries)}] registry-timeout={(r.RegistryTimeout == Timeout.InfiniteTimeSpan ? "none" : r.RegistryTimeout.TotalSeconds + " s")}";
+        yield return $"  created={r.Created:O} state={r.StateDirectory} cap={r.StateMaxSize} insecure=[{string.Join(", ", r.InsecureRegistries)}] registry-timeout={(r.RegistryTimeout == Timeout.InfiniteTimeSpan ? "none" : r.RegistryTimeout.TotalSeconds + " s")} parallelism={r.MaxParallelism}";
         foreach (var layer in r.Layers)
         {
             yield return layer switch

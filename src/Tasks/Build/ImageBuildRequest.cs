@@ -13,14 +13,14 @@ public sealed record ImageBuildRequest
     /// <summary>
     /// The base image: <c>scratch</c>, a registry reference (<c>host/repo:tag</c>, <c>repo@sha256:...</c>), or a local
     /// image given as <c>oci-layout:DIR[:tag]</c>, <c>archive:FILE</c> (an image tarball, docker or OCI), or a plain
-    /// path to an existing tarball or OCI layout folder. Not used when <see cref="Dockerfile"/> is set.
+    /// path to an existing tarball or OCI layout folder. Part of the properties recipe (<see cref="Recipe"/>).
     /// </summary>
     public string BaseImage { get; init; } = "scratch";
 
     /// <summary>
-    /// When set, the image is the target stage of this Dockerfile, and <see cref="BaseImage"/>, <see cref="Layers"/> and
-    /// <see cref="Config"/> are not used, except <see cref="ConfigChanges.Labels"/>, added to the final image as
-    /// <c>docker build --label</c> does.
+    /// When set, the image is the target stage of this Dockerfile (<see cref="DockerfileRecipe"/>), with
+    /// <see cref="ConfigChanges.Labels"/> added to the final image as <c>docker build --label</c> does; the other
+    /// properties fields must keep their defaults (<see cref="Recipe"/>).
     /// </summary>
     public DockerfileBuild? Dockerfile { get; init; }
 
@@ -37,13 +37,26 @@ public sealed record ImageBuildRequest
 
     /// <summary>
     /// Images already built, one per platform (such as <c>archive:FILE</c> of a build per runtime identifier), which
-    /// the index lists as they are: no layer or config is added. When set, <see cref="BaseImage"/>,
-    /// <see cref="Layers"/>, <see cref="Config"/>, <see cref="Dockerfile"/> and <see cref="Platforms"/> are not used.
+    /// the index lists as they are: no layer or config is added (<see cref="PrebuiltImagesRecipe"/>; the other
+    /// recipes' fields and <see cref="Platforms"/> must keep their defaults, <see cref="Recipe"/>).
     /// </summary>
     public IReadOnlyList<PlatformImage> PlatformImages { get; init; } = [];
 
     /// <summary>Whether this build writes an index rather than one image.</summary>
     public bool IsMultiPlatform => PlatformImages.Count > 0 || Platforms.Count > 0;
+
+    /// <summary>
+    /// What the image is made from, decided from the fields above (<see cref="Build.Recipe.Of"/>): properties,
+    /// Dockerfile or images already built. LIV2510 when the fields of two are given.
+    /// </summary>
+    public Recipe Recipe => Build.Recipe.Of(this);
+
+    /// <summary>
+    /// How many pieces of work run at the same time (ContainerMaxParallelism): missed Dockerfile steps of independent
+    /// stages, and the platforms of a multi-platform build (<see cref="WorkLimiter"/>); 1 builds one at a time. The
+    /// output is the same bytes whatever the bound.
+    /// </summary>
+    public int MaxParallelism { get; init; } = WorkLimiter.DefaultBound;
 
     /// <summary>Layers to add on top of the base, in order.</summary>
     public IReadOnlyList<LayerSpec> Layers { get; init; } = [];

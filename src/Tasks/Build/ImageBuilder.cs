@@ -37,11 +37,12 @@ public static class ImageBuilder
     private static async Task<ImageBuildResult> BuildCoreAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
     {
         Validate(request);
+        var recipe = request.Recipe;
         var state = StateFolder.Open(request.StateDirectory);
         ImageBuildResult result;
         using (var lease = await state.AcquireLeaseAsync(logger, timeout: null, cancellationToken).ConfigureAwait(false))
         {
-            result = await BuildInStoreAsync(request, new BlobStore(state, lease), logger, cancellationToken).ConfigureAwait(false);
+            result = await BuildInStoreAsync(request, recipe, new BlobStore(state, lease), logger, cancellationToken).ConfigureAwait(false);
         }
         // Once the lease is released: with no other build running, nothing in the folder is in use. The image is
         // built by now, so a failure here only leaves the folder over its cap until the next build.
@@ -56,7 +57,7 @@ public static class ImageBuilder
         return result;
     }
 
-    private static async Task<ImageBuildResult> BuildInStoreAsync(ImageBuildRequest request, BlobStore store, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<ImageBuildResult> BuildInStoreAsync(ImageBuildRequest request, Recipe recipe, BlobStore store, ILogger logger, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries, IdleTimeout = request.RegistryTimeout }, store, logger);
@@ -66,37 +67,161 @@ public static class ImageBuilder
         IImageSource OpenImage(string name) => resolved.Wrap(ImageSources.Open(name, store,
             reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference)), name);
 
-        if (request.Dockerfile?.CacheTo is { } cacheTo) CacheReference(cacheTo, "ContainerCacheTo");
-        if (request.IsMultiPlatform) return await BuildIndexAsync(request, store, registries, OpenImage, resolved, clock, logger, cancellationToken).ConfigureAwait(false);
+        if (recipe is DockerfileRecipe { Dockerfile.CacheTo: { } cacheTo }) CacheReference(cacheTo, "ContainerCacheTo");
+        var context = new PipelineContext(request, recipe, store, registries, OpenImage, resolved, new WorkLimiter(request.MaxParallelism), logger);
+        var product = request.IsMultiPlatform
+            ? await BuildIndexAsync(context, cancellationToken).ConfigureAwait(false)
+            : await BuildImageAsync(context, cancellationToken).ConfigureAwait(false);
+        return await FinishAsync(context, product, clock, cancellationToken).ConfigureAwait(false);
+    }
 
-        var (image, step, steps, records) = request.Dockerfile is { } dockerfile
-            ? await DockerfileRecipeBuilder.BuildAsync(request, dockerfile, store, registries, OpenImage, logger, cancellationToken, resolved).ConfigureAwait(false)
-            : await PropertiesRecipeBuilder.BuildAsync(request, store, OpenImage, logger, cancellationToken).ConfigureAwait(false);
-        await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
-        await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+    /// <summary>What every part of one build shares: the request, its recipe (decided once) and the engine's services.</summary>
+    private sealed record PipelineContext(ImageBuildRequest Request, Recipe Recipe, BlobStore Store, RegistryClient Registries,
+        Func<string, IImageSource> OpenImage, ResolvedInputs Resolved, WorkLimiter Work, ILogger Logger);
 
-        var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, [image], null, resolved, store, logger, cancellationToken).ConfigureAwait(false);
+    /// <summary>
+    /// What the recipe made, ready for the pipeline's one ending: one image (<see cref="Index"/> null) or one image per
+    /// platform and the index over them; the step cache records used (what ContainerCacheTo exports); the progress
+    /// line before writing.
+    /// </summary>
+    private sealed record Product(IReadOnlyList<IImage> Images, BuiltIndex? Index, IReadOnlyList<Platform> Platforms,
+        IReadOnlyCollection<StepRecord> Records, string WritingLine);
+
+    /// <summary>One image, from the request's recipe for its one platform.</summary>
+    private static async Task<Product> BuildImageAsync(PipelineContext context, CancellationToken cancellationToken)
+    {
+        var request = context.Request;
+        var built = await BuildRecipeAsync(context, request, context.Logger, cancellationToken).ConfigureAwait(false);
+        var image = built.Image;
+        await context.Store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
+        await context.Store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+        return new Product([image], null, [request.Platform], built.Records,
+            $"[{built.NextStep}/{built.TotalSteps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
+    }
+
+    /// <summary>
+    /// The recipe's builder for <paramref name="request"/>'s platform. Properties mode's work (its base resolution
+    /// and layer writes) is one piece of work for the limiter; a Dockerfile build takes a slot for each step it runs.
+    /// </summary>
+    private static Task<BuiltRecipe> BuildRecipeAsync(PipelineContext context, ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
+        => context.Recipe switch
+        {
+            DockerfileRecipe d => DockerfileRecipeBuilder.BuildAsync(request, d.Dockerfile, context.Store, context.Registries, context.OpenImage,
+                logger, cancellationToken, context.Resolved, context.Work),
+            PropertiesRecipe => context.Work.RunAsync(() => PropertiesRecipeBuilder.BuildAsync(request, context.Store, context.OpenImage, logger, cancellationToken), cancellationToken),
+            _ => throw new LivrableException(DiagnosticCodes.Internal, $"The recipe {context.Recipe.GetType().Name} makes no single image."),
+        };
+
+    /// <summary>
+    /// A multi-platform build: one image per platform, built at the same time up to the request's bound
+    /// (<see cref="ImageBuildRequest.MaxParallelism"/>), each platform's progress lines prefixed with it; or read as
+    /// they are (<see cref="PrebuiltImagesRecipe"/>). Then one line per image and the index over them, in the order
+    /// asked, so the bytes do not depend on which platform finished first. Of several failures the first platform's
+    /// in that order is reported, whatever failed first.
+    /// </summary>
+    private static async Task<Product> BuildIndexAsync(PipelineContext context, CancellationToken cancellationToken)
+    {
+        var request = context.Request;
+        var platforms = context.Recipe is PrebuiltImagesRecipe prebuilt ? prebuilt.Images.Select(p => p.Platform).ToList() : request.Platforms;
+        if (platforms.Distinct().Count() != platforms.Count)
+            throw new LivrableException(DiagnosticCodes.InvalidPlatformList,
+                $"The platforms {string.Join(", ", platforms)} name one platform twice; give each once.");
+
+        var tasks = new List<Task<(IImage Image, IReadOnlyCollection<StepRecord> Records)>>();
+        for (int i = 0; i < platforms.Count; i++)
+        {
+            int index = i;
+            tasks.Add(Task.Run(() => BuildPlatformAsync(context, platforms, index, cancellationToken), cancellationToken));
+        }
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch when (tasks.FirstOrDefault(t => t.IsFaulted || t.IsCanceled) is { } first)
+        {
+            await first.ConfigureAwait(false);
+            throw;
+        }
+
+        var images = new List<IImage>();
+        var records = new List<StepRecord>();
+        for (int i = 0; i < platforms.Count; i++)
+        {
+            var (image, used) = tasks[i].Result;
+            await context.Store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
+            await context.Store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
+            context.Logger.Info($"Image {platforms[i]} {image.Digest} ({Units.Bytes(SizeOf(image))})");
+            images.Add(image);
+            records.AddRange(used);
+        }
+        var built = new BuiltIndex(request.Format, images);
+        await context.Store.PutAsync(built.IndexBytes, cancellationToken).ConfigureAwait(false);
+        string kind = built.Index.MediaType == MediaTypes.DockerManifestList ? "manifest list" : "index";
+        return new Product(images, built, platforms, records,
+            $"Writing {request.Repository}:{string.Join(",", request.Tags)} ({kind} of {images.Count} images)");
+    }
+
+    /// <summary>Platform <paramref name="i"/>'s image: read as it is, or built from the recipe with its progress lines prefixed.</summary>
+    private static async Task<(IImage Image, IReadOnlyCollection<StepRecord> Records)> BuildPlatformAsync(PipelineContext context,
+        IReadOnlyList<Platform> platforms, int i, CancellationToken cancellationToken)
+    {
+        var platform = platforms[i];
+        if (context.Recipe is PrebuiltImagesRecipe prebuilt)
+        {
+            var source = context.OpenImage(prebuilt.Images[i].Image);
+            var image = await source.ResolveAsync(platform, cancellationToken).ConfigureAwait(false);
+            if (!platform.Matches(image.Config.Platform))
+                throw new LivrableException(DiagnosticCodes.InvalidPlatformList,
+                    $"The image {source.Description} is for {image.Config.Platform}, not {platform} as its runtime identifier says.");
+            return (image, []);
+        }
+        context.Logger.Info($"Building for {platform} ({i + 1}/{platforms.Count})");
+        var single = context.Request with { Platform = platform, Platforms = [] };
+        var built = await BuildRecipeAsync(context, single, new PlatformLogger(context.Logger, platform), cancellationToken).ConfigureAwait(false);
+        return (built.Image, built.Records);
+    }
+
+    /// <summary>
+    /// The one ending of every build, one image or an index: the supply-chain documents, the output (chosen from the
+    /// destination), the writing, the cache export, attaching and signing, and the final line.
+    /// </summary>
+    private static async Task<ImageBuildResult> FinishAsync(PipelineContext context, Product product, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var (request, registries, logger, store) = (context.Request, context.Registries, context.Logger, context.Store);
+        var index = product.Index is { } i ? (i.Index.MediaType, i.IndexBytes) : ((string, byte[])?)null;
+        var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, context.Recipe, product.Images, index, context.Resolved, store, logger, cancellationToken).ConfigureAwait(false);
         var output = ChooseOutput(request, registries, logger, documents);
-        logger.Info($"[{step}/{steps}] writing {request.Repository}:{string.Join(",", request.Tags)}");
-        string destination = await output.WriteAsync(image, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
+        logger.Info(product.WritingLine);
+        string destination = product.Index is { } built
+            ? await output.WriteIndexAsync(built, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false)
+            : await output.WriteAsync(product.Images[0], request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
         // Everything the image is made of was used now: least-recently-used eviction keeps it longest.
-        foreach (var layer in image.Layers) store.Touch(layer.Descriptor.Digest);
-        if (request.Dockerfile?.CacheTo is { } target)
-            await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
+        foreach (var layer in product.Images.SelectMany(image => image.Layers)) store.Touch(layer.Descriptor.Digest);
+        if (context.Recipe is DockerfileRecipe { Dockerfile.CacheTo: { } target })
+            await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), product.Records, store, logger, cancellationToken).ConfigureAwait(false);
         await SupplyChainSteps.FinishAsync(supplyChain, documents, registries, logger, cancellationToken).ConfigureAwait(false);
 
         string reference = Reference(request);
         var counters = registries.Counters;
-        logger.Info($"{Outcome(output)} {reference} {image.Digest} ({Units.Bytes(image.Size)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{Transfer(request, counters)}");
-        return new ImageBuildResult(reference, image.Digest, image.Size, destination)
+        var (digest, size, what) = product.Index is { } written
+            ? (written.Digest, written.Size, $"{product.Images.Count} platforms: {string.Join(", ", product.Platforms)}")
+            : (product.Images[0].Digest, SizeOf(product.Images[0]), Units.Bytes(SizeOf(product.Images[0])));
+        logger.Info($"{Outcome(output)} {reference} {digest} ({what}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{Transfer(request, counters)}");
+        var one = product.Index is null ? product.Images[0] : null;
+        return new ImageBuildResult(reference, digest, size, destination)
         {
             BlobsUploaded = counters.BlobsUploaded,
             BytesUploaded = counters.BytesUploaded,
-            ManifestBytes = image.ManifestBytes,
-            ConfigBytes = image.ConfigBytes,
-            MediaType = image.Manifest.MediaType,
+            PlatformDigests = product.Index is null ? [] : product.Images.Select((image, n) => (product.Platforms[n], image.Digest)).ToList(),
+            ManifestBytes = one?.ManifestBytes,
+            ConfigBytes = one?.ConfigBytes,
+            IndexBytes = product.Index?.IndexBytes,
+            MediaType = product.Index?.Index.MediaType ?? one?.Manifest.MediaType,
         };
     }
+
+    /// <summary>An image's size as the progress lines give it: its manifest, config and layers (compressed).</summary>
+    private static long SizeOf(IImage image) => image.ManifestBytes.Length + image.ConfigBytes.Length + image.Layers.Sum(l => l.Descriptor.Size);
 
     /// <summary>
     /// The final line's first words: "Built", or "Up to date:" when the destination already held the result and
@@ -111,72 +236,6 @@ public static class ImageBuilder
 
     private static string Transfer(ImageBuildRequest request, RegistryCounters counters) => request.Registry is null ? ""
         : $", uploaded {counters.BlobsUploaded} blobs ({Units.Bytes(counters.BytesUploaded)}), {counters.BlobsExisting + counters.BlobsMounted} already there";
-
-    /// <summary>
-    /// A multi-platform build: one image per platform (built here from the request, or read as it is from
-    /// <see cref="ImageBuildRequest.PlatformImages"/>), one progress line each, then the index over them, written to
-    /// the output (images first, then the index, then the tags).
-    /// </summary>
-    private static async Task<ImageBuildResult> BuildIndexAsync(ImageBuildRequest request, BlobStore store, RegistryClient registries,
-        Func<string, IImageSource> openImage, ResolvedInputs resolved, Stopwatch clock, ILogger logger, CancellationToken cancellationToken)
-    {
-        var images = new List<IImage>();
-        var records = new List<StepRecord>();
-        var platforms = request.PlatformImages.Count > 0 ? request.PlatformImages.Select(p => p.Platform).ToList() : request.Platforms;
-        if (platforms.Distinct().Count() != platforms.Count)
-            throw new LivrableException(DiagnosticCodes.InvalidPlatformList,
-                $"The platforms {string.Join(", ", platforms)} name one platform twice; give each once.");
-        for (int i = 0; i < platforms.Count; i++)
-        {
-            var platform = platforms[i];
-            IImage image;
-            if (request.PlatformImages.Count > 0)
-            {
-                var source = openImage(request.PlatformImages[i].Image);
-                image = await source.ResolveAsync(platform, cancellationToken).ConfigureAwait(false);
-                if (!platform.Matches(image.Config.Platform))
-                    throw new LivrableException(DiagnosticCodes.InvalidPlatformList,
-                        $"The image {source.Description} is for {image.Config.Platform}, not {platform} as its runtime identifier says.");
-            }
-            else
-            {
-                logger.Info($"Building for {platform} ({i + 1}/{platforms.Count})");
-                var single = request with { Platform = platform, Platforms = [] };
-                var built = request.Dockerfile is { } dockerfile
-                    ? await DockerfileRecipeBuilder.BuildAsync(single, dockerfile, store, registries, openImage, logger, cancellationToken, resolved).ConfigureAwait(false)
-                    : await PropertiesRecipeBuilder.BuildAsync(single, store, openImage, logger, cancellationToken).ConfigureAwait(false);
-                image = built.Image;
-                records.AddRange(built.Records);
-            }
-            await store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
-            await store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
-            long size = image.ManifestBytes.Length + image.ConfigBytes.Length + image.Layers.Sum(l => l.Descriptor.Size);
-            logger.Info($"Image {platform} {image.Digest} ({Units.Bytes(size)})");
-            images.Add(image);
-        }
-
-        var index = new BuiltIndex(request.Format, images);
-        await store.PutAsync(index.IndexBytes, cancellationToken).ConfigureAwait(false);
-        var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, images, (index.Index.MediaType, index.IndexBytes), resolved, store, logger, cancellationToken).ConfigureAwait(false);
-        var output = ChooseOutput(request, registries, logger, documents);
-        logger.Info($"Writing {request.Repository}:{string.Join(",", request.Tags)} ({(index.Index.MediaType == MediaTypes.DockerManifestList ? "manifest list" : "index")} of {images.Count} images)");
-        string destination = await output.WriteIndexAsync(index, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
-        if (request.Dockerfile?.CacheTo is { } target)
-            await RegistryCache.ExportAsync(registries, CacheReference(target, "ContainerCacheTo"), records, store, logger, cancellationToken).ConfigureAwait(false);
-        await SupplyChainSteps.FinishAsync(supplyChain, documents, registries, logger, cancellationToken).ConfigureAwait(false);
-
-        string reference = Reference(request);
-        var counters = registries.Counters;
-        logger.Info($"{Outcome(output)} {reference} {index.Digest} ({images.Count} platforms: {string.Join(", ", platforms)}) -> {destination} in {clock.Elapsed.TotalSeconds:0.0}s{Transfer(request, counters)}");
-        return new ImageBuildResult(reference, index.Digest, index.Size, destination)
-        {
-            BlobsUploaded = counters.BlobsUploaded,
-            BytesUploaded = counters.BytesUploaded,
-            PlatformDigests = images.Select((image, i) => (platforms[i], image.Digest)).ToList(),
-            IndexBytes = index.IndexBytes,
-            MediaType = index.Index.MediaType,
-        };
-    }
 
     /// <summary>A cache reference (<c>registry/repository[:tag]</c>); LIV4181 when it does not name a registry's.</summary>
     internal static ImageReference CacheReference(string value, string property)
@@ -195,6 +254,9 @@ public static class ImageBuilder
         if (request.Destination is null)
             throw new LivrableException(DiagnosticCodes.InvalidPropertyValue,
                 "The image has nowhere to go: set ContainerRegistry, LocalRegistry, ContainerOciLayoutPath or ContainerArchiveOutputPath.");
+        if (request.MaxParallelism < 1)
+            throw new LivrableException(DiagnosticCodes.InvalidMaxParallelism,
+                $"ContainerMaxParallelism is {request.MaxParallelism}: give a whole number of at least 1 (1 builds one step at a time).");
     }
 
     private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger, SupplyChainDocuments documents)

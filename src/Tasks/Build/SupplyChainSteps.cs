@@ -14,11 +14,11 @@ namespace Livrable.Build;
 internal static class SupplyChainSteps
 {
     /// <summary>The SBOMs and provenance asked for, written beside the output; none when nothing is asked.</summary>
-    public static async Task<(SupplyChainBuild? Build, SupplyChainDocuments Documents)> PrepareAsync(ImageBuildRequest request, IReadOnlyList<IImage> images,
+    public static async Task<(SupplyChainBuild? Build, SupplyChainDocuments Documents)> PrepareAsync(ImageBuildRequest request, Recipe recipe, IReadOnlyList<IImage> images,
         (string MediaType, byte[] Bytes)? index, ResolvedInputs resolved, BlobStore store, ILogger logger, CancellationToken cancellationToken)
     {
         if (!request.SupplyChain.Any) return (null, SupplyChainDocuments.None);
-        var build = Describe(request, images, index, resolved, store);
+        var build = Describe(request, recipe, images, index, resolved, store);
         return (build, await SupplyChainWriter.PrepareAsync(build, logger, cancellationToken).ConfigureAwait(false));
     }
 
@@ -33,10 +33,21 @@ internal static class SupplyChainSteps
     public static IReadOnlyList<Outputs.Attachment> Attachments(SupplyChainDocuments documents)
         => documents.Artifacts.Select(a => new Outputs.Attachment(a.Descriptor, a.ManifestBytes, a.Blobs)).ToList();
 
-    private static SupplyChainBuild Describe(ImageBuildRequest request, IReadOnlyList<IImage> images, (string MediaType, byte[] Bytes)? index,
+    /// <summary>
+    /// The images a multi-platform build resolved, in an order that does not depend on which platform resolved first
+    /// (platforms build at the same time): by the index's platform order, then by name and digest.
+    /// </summary>
+    internal static IReadOnlyList<ResolvedImage> InPlatformOrder(IReadOnlyList<ResolvedImage> resolved, IReadOnlyList<IImage> images)
+    {
+        var order = images.Select(i => i.Config.Platform).ToList();
+        int Rank(Platform p) => order.FindIndex(p.Matches) is var n and >= 0 ? n : order.Count;
+        return [.. resolved.OrderBy(r => Rank(r.Platform)).ThenBy(r => r.Name, StringComparer.Ordinal).ThenBy(r => r.Digest.ToString(), StringComparer.Ordinal)];
+    }
+
+    private static SupplyChainBuild Describe(ImageBuildRequest request, Recipe recipe, IReadOnlyList<IImage> images, (string MediaType, byte[] Bytes)? index,
         ResolvedInputs resolved, BlobStore store)
     {
-        var dockerfile = request.Dockerfile;
+        var dockerfile = (recipe as DockerfileRecipe)?.Dockerfile;
         return new SupplyChainBuild
         {
             Options = request.SupplyChain,
@@ -47,9 +58,9 @@ internal static class SupplyChainSteps
             LocalEngine = request.LocalEngine,
             Images = images,
             Index = index,
-            BaseImages = resolved.Images,
-            Downloads = resolved.Downloads,
-            BaseImage = dockerfile is null && request.PlatformImages.Count == 0 ? request.BaseImage : null,
+            BaseImages = index is null ? resolved.Images : InPlatformOrder(resolved.Images, images),
+            Downloads = index is null ? resolved.Downloads : [.. resolved.Downloads.OrderBy(d => d.Url, StringComparer.Ordinal).ThenBy(d => d.Digest.ToString(), StringComparer.Ordinal)],
+            BaseImage = (recipe as PropertiesRecipe)?.BaseImage,
             DockerfilePath = dockerfile?.DockerfilePath,
             ContextDirectory = dockerfile?.ContextDirectory,
             Target = dockerfile?.Target,

@@ -192,6 +192,15 @@ public static class DiagnosticCodes
     /// </summary>
     public const string InvalidPlatformList = "LIV2120";
 
+    // LIV2510-2519: the build pipeline's inputs (the recipe, the bound on concurrent work).
+    /// <summary>
+    /// The request mixes two recipes: a Dockerfile with a base image, layers or config changes other than labels, or
+    /// images already built per platform with any of those (the engine would otherwise ignore some of them).
+    /// </summary>
+    public const string MixedRecipe = "LIV2510";
+    /// <summary>ContainerMaxParallelism is not a whole number of at least 1 (1 builds one step at a time).</summary>
+    public const string InvalidMaxParallelism = "LIV2511";
+
     // LIV2300-2399: the .NET SDK's container properties (Microsoft.NET.Build.Containers), as Livrable reads them
     // (raised by build/Livrable.Sdk.DotNetSdk.targets unless said otherwise). Warnings 2300-2319, errors 2320-2339.
     /// <summary>A container property of the .NET SDK that Livrable does not honour is set (the warning names it and says why).</summary>

@@ -117,6 +117,12 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// </summary>
     public string? RegistryTimeout { get; set; }
 
+    /// <summary>
+    /// ContainerMaxParallelism: how many steps (of independent stages, and of the platforms of a multi-platform
+    /// build) run at the same time; the targets default it to the core count; 1 builds one step at a time.
+    /// </summary>
+    public string? MaxParallelism { get; set; }
+
     /// <summary><c>ContainerNoCache</c>: write every layer again instead of reusing one made from unchanged inputs.</summary>
     public bool NoCache { get; set; }
 

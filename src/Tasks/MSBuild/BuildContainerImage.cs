@@ -88,6 +88,7 @@ public sealed partial class BuildContainerImage
         SourceDateEpoch = SourceDateEpoch,
         InsecureRegistries = InsecureRegistries,
         RegistryTimeout = RegistryTimeout,
+        MaxParallelism = MaxParallelism,
         NoCache = NoCache,
         PlanOnly = PlanOnly,
         Dockerfile = Dockerfile,

@@ -93,6 +93,32 @@ public sealed class BuildContainerImageTests : IDisposable
     }
 
     [Theory]
+    [InlineData(null, -1)]
+    [InlineData("", -1)]
+    [InlineData("1", 1)]
+    [InlineData("6", 6)]
+    public void MaxParallelismIsTheCoreCountWhenEmpty(string? value, int bound)
+    {
+        var task = NewTask();
+        task.MaxParallelism = value;
+
+        var r = task.CreateRequest();
+
+        Assert.Equal(bound < 0 ? Environment.ProcessorCount : bound, r.MaxParallelism);
+    }
+
+    [Fact]
+    public void AMaxParallelismBelow1IsLIV2511()
+    {
+        var task = NewTask();
+        task.MaxParallelism = "0";
+
+        var e = Assert.Throws<LivrableException>(() => task.CreateRequest());
+
+        Assert.Equal(DiagnosticCodes.InvalidMaxParallelism, e.Code);
+    }
+
+    [Theory]
     [InlineData("soon")]
     [InlineData("-5s")]
     [InlineData("5 minutes")]

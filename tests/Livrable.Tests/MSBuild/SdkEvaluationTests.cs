@@ -243,6 +243,25 @@ public sealed class SdkEvaluationTests : IDisposable
         Assert.Contains("registry-timeout=90 s", publish);
     }
 
+    /// <summary>
+    /// ContainerMaxParallelism goes from the targets to the task: the core count by default, the value given, and
+    /// LIV2511 for a value below 1, before anything is built.
+    /// </summary>
+    [Fact]
+    public async Task ContainerMaxParallelismReachesTheTask()
+    {
+        string project = AppProject("papp", $"<ContainerBaseImage>scratch</ContainerBaseImage><ContainerArchiveOutputPath>{_temp.Path}/out/</ContainerArchiveOutputPath>");
+
+        var defaults = await PropertiesAsync(project, ["-restore"], "ContainerMaxParallelism", "ContainerRepository");
+        Assert.Equal(Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture), defaults["ContainerMaxParallelism"]);
+
+        string bad = await DotnetAsync("msbuild", project, "-restore", "-t:PublishContainer", "-p:ContainerMaxParallelism=0");
+        Assert.Contains("error LIV2511", bad);
+
+        string publish = await DotnetAsync("msbuild", project, "-t:PublishContainer", "-p:ContainerMaxParallelism=1", "-v:d");
+        Assert.Contains("parallelism=1", publish);
+    }
+
     [Fact]
     public async Task ContainerOciLayoutPathWritesALayoutSkopeoReadsAndAnUnchangedPublishSkipsTheImageStep()
     {

@@ -72,6 +72,9 @@ internal sealed record DockerfileBuildOptions
 
     /// <summary>Steps that come after the stages (writing the image), counted in the <c>[k/n]</c> progress.</summary>
     public int StepsAfter { get; init; } = 1;
+
+    /// <summary>The build's bound on concurrent work (ContainerMaxParallelism): a missed step runs in one of its slots.</summary>
+    public WorkLimiter Work { get; init; } = new(WorkLimiter.DefaultBound);
 }
 
 /// <summary>The target stage's image: its config (final platform and <c>created</c> set) and its layers, base first.</summary>

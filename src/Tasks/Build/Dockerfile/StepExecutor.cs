@@ -10,7 +10,7 @@ namespace Livrable.Build.Dockerfile;
 /// <summary>
 /// Runs the steps of a Dockerfile build (docs/build-cache.md): each instruction becomes its <see cref="IBuildStep"/>,
 /// is prepared and keyed, answered by the step cache when it holds the key, and run otherwise
-/// (<see cref="RunMissAsync"/>, the one place where a missed step's work runs). Each step's <see cref="StepOutcome"/>
+/// (in a slot of the build's <see cref="WorkLimiter"/>, the one place where a missed step's work runs). Each step's <see cref="StepOutcome"/>
 /// is recorded for the <c>[k/n]</c> progress and the plan. In a plan (<see cref="DockerfileBuildOptions.PlanOnly"/>)
 /// nothing runs and nothing is written: a miss is <see cref="StepOutcome.WouldRun"/>, and a step whose key needs an
 /// earlier step's output is <see cref="StepOutcome.KnownAfterRunning"/>.
@@ -114,6 +114,8 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
                 keying = await step.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
                 key = keying == StepKeying.Keyed ? builder.Finish() : null;
             }
+            // One step key runs once at a time (two platforms' identical steps): the second then finds the first's record.
+            using var once = key is null || options.PlanOnly ? null : await options.Work.EnterAsync(key, cancellationToken).ConfigureAwait(false);
             if (keying == StepKeying.NotCached)
             {
                 announced = Announce(number, context.StageIndex, text, null, StepOutcome.Applied);
@@ -153,7 +155,7 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             announced = Announce(number, context.StageIndex, text, key, StepOutcome.Ran);
             int before = state.Outputs.Count;
             long running = System.Diagnostics.Stopwatch.GetTimestamp();
-            await RunMissAsync(step, cancellationToken).ConfigureAwait(false);
+            await options.Work.RunAsync(() => step.RunAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
             // BuildKit's DONE line: what the step took, so users and bench/ see where the time goes.
             services.Logger.Info($"[{number}/{Total}] DONE {Units.Since(running)}");
             var outputs = state.Outputs.Skip(before).ToList();
@@ -177,9 +179,6 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             if (announced is null) LogProgress(number, context.StageIndex, text, StepOutcome.Ran);
         }
     }
-
-    /// <summary>A missed step's work: the step runs, and adds its layer or history entry to its stage.</summary>
-    private static Task RunMissAsync(IBuildStep step, CancellationToken cancellationToken) => step.RunAsync(cancellationToken);
 
     /// <summary>
     /// In a plan, why the step's key is not known before running, or null when it is: an earlier step of the stage
