@@ -26,9 +26,11 @@ internal static class PropertiesRecipeBuilder
 
         // Independent layers are written concurrently; each is one pass of tar, gzip and hashing. A layer's time is
         // from the start of them all to its end.
-        var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache, Compression = request.LayerCompression };
+        var options = new LayerWriteOptions { Epoch = request.Created, Compression = request.LayerCompression };
+        // The layers are build steps of the step cache, as a Dockerfile's are (Cache/LayerSpecStep).
+        var cache = request.NoCache ? null : new StepCache(store);
         started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
+        var layerTasks = request.Layers.Select(spec => LayerSpecStep.WriteAsync(spec, options, store, cache, cancellationToken)).ToList();
         var newLayers = new List<ILayer>();
         for (int i = 0; i < layerTasks.Count; i++)
         {
@@ -38,7 +40,7 @@ internal static class PropertiesRecipeBuilder
             newLayers.Add(layer);
         }
 
-        var config = Compose(request, baseImage, newLayers);
+        var config = Compose(request, baseImage, newLayers, options);
         return new BuiltRecipe(new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps, []);
     }
 
@@ -46,7 +48,7 @@ internal static class PropertiesRecipeBuilder
     private const string BaseDigestLabelKey = "org.opencontainers.image.base.digest";
 
     /// <summary>The base config with the request's changes, the new layers and their history, at the build's epoch.</summary>
-    private static ImageConfig Compose(ImageBuildRequest request, IImage baseImage, IReadOnlyList<ILayer> newLayers)
+    private static ImageConfig Compose(ImageBuildRequest request, IImage baseImage, IReadOnlyList<ILayer> newLayers, LayerWriteOptions options)
     {
         var config = baseImage.Config.Clone();
         var c = request.Config;
@@ -72,7 +74,7 @@ internal static class PropertiesRecipeBuilder
         if (c.BaseDigestLabel && !c.Labels.Any(l => l.Key == BaseDigestLabelKey))
             config.SetLabel(BaseDigestLabelKey, baseImage.Digest.ToString());
         for (int i = 0; i < newLayers.Count; i++)
-            config.AddLayer(newLayers[i].DiffId, new HistoryEntry(request.Created, request.Layers[i].CreatedBy, "livrable"));
+            config.AddLayer(newLayers[i].DiffId, LayerSpecStep.History(request.Layers[i], options));
         config.AddHistory(new HistoryEntry(request.Created, "Livrable: config", "livrable", EmptyLayer: true));
         return config;
     }
