@@ -2,6 +2,7 @@ using Livrable.Build.Cache;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Layers;
+using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
 
@@ -23,6 +24,9 @@ internal static class PropertiesRecipeBuilder
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
         logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform}) {Units.Since(started)}");
+        // The base's missing layers download while the new layers are written, when the destination reads them.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var prefetch = Prefetch(request, baseImage, logger, stop.Token);
 
         // Independent layers are written concurrently; each is one pass of tar, gzip and hashing. A layer's time is
         // from the start of them all to its end.
@@ -32,16 +36,47 @@ internal static class PropertiesRecipeBuilder
         started = System.Diagnostics.Stopwatch.GetTimestamp();
         var layerTasks = request.Layers.Select(spec => LayerSpecStep.WriteAsync(spec, options, store, cache, cancellationToken)).ToList();
         var newLayers = new List<ILayer>();
-        for (int i = 0; i < layerTasks.Count; i++)
+        try
         {
-            var layer = await layerTasks[i].ConfigureAwait(false);
-            string outcome = layer.FromCache ? " CACHED" : " " + Units.Since(started);
-            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){outcome}");
-            newLayers.Add(layer);
+            for (int i = 0; i < layerTasks.Count; i++)
+            {
+                var layer = await layerTasks[i].ConfigureAwait(false);
+                string outcome = layer.FromCache ? " CACHED" : " " + Units.Since(started);
+                logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){outcome}");
+                newLayers.Add(layer);
+            }
         }
+        catch
+        {
+            // A failed layer fails the build: the download is not waited for.
+            stop.Cancel();
+            try { await prefetch.ConfigureAwait(false); } catch (OperationCanceledException) { } catch (LivrableException) { }
+            throw;
+        }
+
+        await prefetch.ConfigureAwait(false);
 
         var config = Compose(request, baseImage, newLayers, options);
         return new BuiltRecipe(new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps, []);
+    }
+
+    /// <summary>
+    /// Starts fetching the base image's missing layers when the destination holds the base's bytes (an image tarball,
+    /// an OCI layout, a local engine): the output would fetch them first thing anyway, and fetching them now overlaps
+    /// the download (network, digest check, store write) with the compression of the new layers. A push needs none
+    /// of them (the registry mounts or already has them), so nothing is fetched for it. A failure is the download's
+    /// own error, as the output would have thrown it.
+    /// </summary>
+    private static Task Prefetch(ImageBuildRequest request, IImage baseImage, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (request.Destination is null or RegistryDestination || baseImage is not RegistryImage registryImage)
+            return Task.CompletedTask;
+        return Task.Run(async () =>
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await registryImage.DownloadLayersAsync(cancellationToken).ConfigureAwait(false);
+            logger.Detail($"  base layers in the store {Units.Since(started)}");
+        }, cancellationToken);
     }
 
     /// <summary>The OCI annotation (here a label) for the base image's manifest digest.</summary>
