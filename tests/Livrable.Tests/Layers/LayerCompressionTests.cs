@@ -105,7 +105,7 @@ public sealed class LayerCompressionTests : IDisposable
         var zstdOptions = gzipOptions with { Compression = LayerCompression.Zstd };
 
         var cache = new StepCache(store);
-        await Task.Delay(LayerSpecStep.ChangeTimeWindow * 2); // the inputs' change time out of its window too
+        await Task.Delay(LayerSpecStep.FineWindow * 2); // the inputs' change time out of its window too
         var gzip = await LayerSpecStep.WriteAsync(spec, gzipOptions, store, cache, CancellationToken.None);
         var zstd = await LayerSpecStep.WriteAsync(spec, zstdOptions, store, cache, CancellationToken.None);
         Assert.False(gzip.FromCache);

@@ -16,8 +16,7 @@ namespace Livrable.Build.Cache;
 /// <remarks>
 /// The chain starts empty rather than at the base image: such a layer holds whole files and no whiteouts, so its bytes
 /// do not depend on the layers below it, and a new base does not rewrite the app's layers. A layer with an input
-/// modified within <see cref="FileDigests.RacyWindow"/>, or changed within <see cref="ChangeTimeWindow"/>, of the write
-/// is used but not recorded (git's "racily clean" problem). Without <c>statx</c> (Windows, macOS) the key falls back to size, modification time and
+/// modified or changed too recently (<see cref="WindowOf"/>) is used but not recorded (git's "racily clean" problem). Without <c>statx</c> (Windows, macOS) the key falls back to size, modification time and
 /// mode, as MSBuild's own up-to-date checks do.
 /// </remarks>
 internal static class LayerSpecStep
@@ -35,14 +34,13 @@ internal static class LayerSpecStep
         CancellationToken cancellationToken)
     {
         var started = DateTime.UtcNow;
-        string? key = cache is null ? null : KeyOf(spec, options, out _, out _);
+        string? key = cache is null ? null : KeyOf(spec, options, out _);
         if (key is not null && cache!.TryGet(key) is { Outputs: [{ Layer: { } descriptor, DiffId: { } diffId }] })
             return new StoredLayer(descriptor, diffId, store) { FromCache = true };
         var layer = await LayerWriter.WriteAsync(spec, options, store, cancellationToken).ConfigureAwait(false);
         // Recorded only when the inputs did not change while they were read and none is recent enough to change again
         // unseen.
-        if (key is not null && key == KeyOf(spec, options, out var modified, out var changed)
-            && modified < started - FileDigests.RacyWindow && changed < started - ChangeTimeWindow)
+        if (key is not null && key == KeyOf(spec, options, out var settled) && settled <= started)
             cache!.Put(new StepRecord(key, [new StepOutput(layer.Descriptor, layer.DiffId, History(spec, options))]));
         return layer;
     }
@@ -51,14 +49,14 @@ internal static class LayerSpecStep
     public static HistoryEntry History(LayerSpec spec, LayerWriteOptions options) => new(options.Epoch, spec.CreatedBy, "livrable");
 
     /// <summary>
-    /// The step key of <paramref name="spec"/>, the newest modification time and the newest change time among its
-    /// inputs; null when an input is missing or the spec's inputs cannot be described without reading them (entries
-    /// made in memory).
+    /// The step key of <paramref name="spec"/>, and when its inputs' times are settled (the latest of each time plus
+    /// its <see cref="WindowOf"/>): a layer read before that instant is not recorded. Null when an input is missing or
+    /// the spec's inputs cannot be described without reading them (entries made in memory).
     /// </summary>
-    public static string? KeyOf(LayerSpec spec, LayerWriteOptions options, out DateTime newestModification, out DateTime newestChange)
+    public static string? KeyOf(LayerSpec spec, LayerWriteOptions options, out DateTime settled)
     {
         var newest = new Newest();
-        newestModification = newestChange = DateTime.MinValue;
+        settled = DateTime.MinValue;
         using var key = new StepKey("");
         key.Add("layer-spec", spec.GetType().Name)
             .Add("created-by", spec.CreatedBy)
@@ -91,25 +89,35 @@ internal static class LayerSpecStep
             default:
                 return null;
         }
-        newestModification = newest.Modification;
-        newestChange = newest.Change;
+        settled = newest.Settled;
         return key.Finish();
     }
 
     /// <summary>
-    /// How recent an input's change time may be for its layer to be recorded. The change time is in the key only to
-    /// catch what the modification time misses; the racy case it has is a write within the same tick of the kernel's
-    /// coarse clock (a few milliseconds) as the change the key saw, so 100 ms is ample. It is short on purpose: a
-    /// publish copies the runtime and packages keeping their old modification times, and their change times are
-    /// those of the copy, made moments before this step.
+    /// The racy window of a file system with fine timestamps: a time with a sub-second part shows one, and there a
+    /// write that keeps every time the key saw must fall in the same tick of the kernel's coarse clock (a few
+    /// milliseconds) as the change the key saw, so 100 ms is ample. It matters: the compiler writes the app moments
+    /// before this step, and a publish copies the runtime and packages, giving them change times of moments ago.
     /// </summary>
-    public static readonly TimeSpan ChangeTimeWindow = TimeSpan.FromMilliseconds(100);
+    public static readonly TimeSpan FineWindow = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>The newest modification and change times among the inputs described so far.</summary>
+    /// <summary>
+    /// How long after <paramref name="time"/> (in nanoseconds since the epoch) a read could miss a write that keeps it:
+    /// <see cref="FineWindow"/> when the time has a sub-second part, else <see cref="FileDigests.RacyWindow"/> (2 s: a
+    /// time in whole seconds may come from a file system counting seconds, or FAT's two).
+    /// </summary>
+    public static TimeSpan WindowOf(long time) => time % 1_000_000_000 != 0 ? FineWindow : FileDigests.RacyWindow;
+
+    /// <summary>The instant after which none of the inputs described so far can still change unseen.</summary>
     private sealed class Newest
     {
-        public DateTime Modification = DateTime.MinValue;
-        public DateTime Change = DateTime.MinValue;
+        public DateTime Settled = DateTime.MinValue;
+
+        public void Add(long time)
+        {
+            var until = DateTime.UnixEpoch.AddTicks(time / 100) + WindowOf(time);
+            if (until > Settled) Settled = until;
+        }
     }
 
     /// <summary>
@@ -131,14 +139,14 @@ internal static class LayerSpecStep
         key.Add("path", info.FullName).Add("link", info.LinkTarget ?? "");
         if (UnixFileStatus.TryRead(info.FullName) is { } status)
         {
-            var modified = DateTime.UnixEpoch.AddTicks(status.ModificationTime / 100);
-            var changed = DateTime.UnixEpoch.AddTicks(status.ChangeTime / 100);
-            if (modified > newest.Modification) newest.Modification = modified;
-            if (changed > newest.Change) newest.Change = changed;
+            newest.Add(status.ModificationTime);
+            newest.Add(status.ChangeTime);
             key.Add("status", $"{status.Kind} {status.Size} {status.ModificationTime} {status.ChangeTime} {status.Device} {status.Inode} {status.Mode}");
             return true;
         }
-        if (info.LastWriteTimeUtc > newest.Modification) newest.Modification = info.LastWriteTimeUtc;
+        // No change time to catch what the modification time misses: the long window, whatever the time.
+        var until = info.LastWriteTimeUtc + FileDigests.RacyWindow;
+        if (until > newest.Settled) newest.Settled = until;
         key.Add("status", $"{(info is FileInfo f && info.LinkTarget is null ? f.Length : 0)} {info.LastWriteTimeUtc.Ticks} "
                           + (OperatingSystem.IsWindows() ? 0 : (int)info.UnixFileMode));
         return true;

@@ -47,7 +47,7 @@ public sealed class LayerSpecStepTests : IDisposable
     private async Task<(Digest Digest, string Content, RecordingLogger Log)> BuildAsync(ImageBuildRequest request, string imagePath)
     {
         // Past the change-time window, as a publish's copy is by the time its image step runs.
-        await Task.Delay(LayerSpecStep.ChangeTimeWindow + TimeSpan.FromMilliseconds(100));
+        await Task.Delay(LayerSpecStep.FineWindow + TimeSpan.FromMilliseconds(100));
         var logger = new RecordingLogger();
         var result = await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
         var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(_temp[$"reader-{Guid.NewGuid():N}"]))
@@ -114,7 +114,10 @@ public sealed class LayerSpecStepTests : IDisposable
     {
         string file = _temp["inputs", "app.dll"];
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        File.WriteAllText(file, "one\n"); // modified now: within the racy window
+        File.WriteAllText(file, "one\n");
+        // Modified now, in whole seconds (as a file system counting seconds gives it): within the 2 s window.
+        var now = DateTime.UtcNow;
+        File.SetLastWriteTimeUtc(file, new DateTime(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc));
         var spec = new FilesLayerSpec([new LayerFile(file, "/app/app.dll")]) { CreatedBy = "app" };
         var store = new BlobStore(_temp["state"]);
         var cache = new StepCache(store);
@@ -124,5 +127,26 @@ public sealed class LayerSpecStepTests : IDisposable
         Assert.True(store.ContainsIntact(fresh.Descriptor.Digest, fresh.Descriptor.Size));
         string records = StateLayout.Records(_temp["state"], CacheRecordKind.Steps);
         Assert.False(Directory.Exists(records) && Directory.EnumerateFiles(records).Any(), "a racy layer was recorded");
+    }
+
+    [Fact]
+    public async Task A_file_written_a_moment_ago_with_fine_timestamps_is_recorded_after_the_short_window()
+    {
+        string file = _temp["inputs", "app.dll"];
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllText(file, "one\n"); // as the compiler writes the app moments before the image step
+        var status = Livrable.Layers.UnixFileStatus.TryRead(file);
+        Assert.NotNull(status);
+        Assert.NotEqual(0, status.Value.ModificationTime % 1_000_000_000); // this file system keeps sub-second times
+        await Task.Delay(LayerSpecStep.FineWindow + TimeSpan.FromMilliseconds(100));
+        var spec = new FilesLayerSpec([new LayerFile(file, "/app/app.dll")]) { CreatedBy = "app" };
+        var store = new BlobStore(_temp["state"]);
+        var cache = new StepCache(store);
+
+        var written = await LayerSpecStep.WriteAsync(spec, new LayerWriteOptions(), store, cache, CancellationToken.None);
+        var hit = await LayerSpecStep.WriteAsync(spec, new LayerWriteOptions(), store, cache, CancellationToken.None);
+        Assert.False(written.FromCache);
+        Assert.True(hit.FromCache, "a file modified 200 ms ago on a file system with nanosecond times was not recorded");
+        Assert.Equal(written.Descriptor, hit.Descriptor);
     }
 }
