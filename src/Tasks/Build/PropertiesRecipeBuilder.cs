@@ -2,6 +2,7 @@ using Livrable.Build.Cache;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Layers;
+using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
 
@@ -23,30 +24,66 @@ internal static class PropertiesRecipeBuilder
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
         logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform}) {Units.Since(started)}");
+        // The base's missing layers download while the new layers are written, when the destination reads them.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var prefetch = Prefetch(request, baseImage, logger, stop.Token);
 
         // Independent layers are written concurrently; each is one pass of tar, gzip and hashing. A layer's time is
         // from the start of them all to its end.
-        var options = new LayerWriteOptions { Epoch = request.Created, UseCache = !request.NoCache, Compression = request.LayerCompression };
+        var options = new LayerWriteOptions { Epoch = request.Created, Compression = request.LayerCompression };
+        // The layers are build steps of the step cache, as a Dockerfile's are (Cache/LayerSpecStep).
+        var cache = request.NoCache ? null : new StepCache(store);
         started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var layerTasks = request.Layers.Select(spec => LayerWriter.WriteAsync(spec, options, store, cancellationToken)).ToList();
+        var layerTasks = request.Layers.Select(spec => LayerSpecStep.WriteAsync(spec, options, store, cache, cancellationToken)).ToList();
         var newLayers = new List<ILayer>();
-        for (int i = 0; i < layerTasks.Count; i++)
+        try
         {
-            var layer = await layerTasks[i].ConfigureAwait(false);
-            string outcome = layer.FromCache ? " CACHED" : " " + Units.Since(started);
-            logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){outcome}");
-            newLayers.Add(layer);
+            for (int i = 0; i < layerTasks.Count; i++)
+            {
+                var layer = await layerTasks[i].ConfigureAwait(false);
+                string outcome = layer.FromCache ? " CACHED" : " " + Units.Since(started);
+                logger.Info($"[{step++}/{steps}] {request.Layers[i].CreatedBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}){outcome}");
+                newLayers.Add(layer);
+            }
+        }
+        catch
+        {
+            // A failed layer fails the build: the download is not waited for.
+            stop.Cancel();
+            try { await prefetch.ConfigureAwait(false); } catch (OperationCanceledException) { } catch (LivrableException) { }
+            throw;
         }
 
-        var config = Compose(request, baseImage, newLayers);
+        await prefetch.ConfigureAwait(false);
+
+        var config = Compose(request, baseImage, newLayers, options);
         return new BuiltRecipe(new BuiltImage(request.Format, config, [.. baseImage.Layers, .. newLayers]), step, steps, []);
+    }
+
+    /// <summary>
+    /// Starts fetching the base image's missing layers when the destination holds the base's bytes (an image tarball,
+    /// an OCI layout, a local engine): the output would fetch them first thing anyway, and fetching them now overlaps
+    /// the download (network, digest check, store write) with the compression of the new layers. A push needs none
+    /// of them (the registry mounts or already has them), so nothing is fetched for it. A failure is the download's
+    /// own error, as the output would have thrown it.
+    /// </summary>
+    private static Task Prefetch(ImageBuildRequest request, IImage baseImage, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (request.Destination is null or RegistryDestination || baseImage is not RegistryImage registryImage)
+            return Task.CompletedTask;
+        return Task.Run(async () =>
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await registryImage.DownloadLayersAsync(cancellationToken).ConfigureAwait(false);
+            logger.Detail($"  base layers in the store {Units.Since(started)}");
+        }, cancellationToken);
     }
 
     /// <summary>The OCI annotation (here a label) for the base image's manifest digest.</summary>
     private const string BaseDigestLabelKey = "org.opencontainers.image.base.digest";
 
     /// <summary>The base config with the request's changes, the new layers and their history, at the build's epoch.</summary>
-    private static ImageConfig Compose(ImageBuildRequest request, IImage baseImage, IReadOnlyList<ILayer> newLayers)
+    private static ImageConfig Compose(ImageBuildRequest request, IImage baseImage, IReadOnlyList<ILayer> newLayers, LayerWriteOptions options)
     {
         var config = baseImage.Config.Clone();
         var c = request.Config;
@@ -72,7 +109,7 @@ internal static class PropertiesRecipeBuilder
         if (c.BaseDigestLabel && !c.Labels.Any(l => l.Key == BaseDigestLabelKey))
             config.SetLabel(BaseDigestLabelKey, baseImage.Digest.ToString());
         for (int i = 0; i < newLayers.Count; i++)
-            config.AddLayer(newLayers[i].DiffId, new HistoryEntry(request.Created, request.Layers[i].CreatedBy, "livrable"));
+            config.AddLayer(newLayers[i].DiffId, LayerSpecStep.History(request.Layers[i], options));
         config.AddHistory(new HistoryEntry(request.Created, "Livrable: config", "livrable", EmptyLayer: true));
         return config;
     }

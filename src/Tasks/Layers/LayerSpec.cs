@@ -1,6 +1,6 @@
 namespace Livrable.Layers;
 
-// The inputs of a layer: what LayerWriter turns into one reproducible tar (and LayerCache keys). The properties mode's
+// The inputs of a layer: what LayerWriter turns into one reproducible tar (and Build/Cache/LayerSpecStep keys). The properties mode's
 // publish output, ContainerLayer items and a Dockerfile step's entries all come as one of these.
 
 /// <summary>One layer to add.</summary>

@@ -17,9 +17,6 @@ public sealed record LayerWriteOptions
     /// <summary>gzip (the default) or zstd (<c>ContainerLayerCompression</c>); it sets the layer's media type too.</summary>
     public LayerCompression Compression { get; init; } = LayerCompression.Gzip;
 
-    /// <summary>Whether a layer whose inputs are unchanged reuses the blob it produced before (<see cref="LayerCache"/>).</summary>
-    public bool UseCache { get; init; } = true;
-
     /// <summary>
     /// File names (not paths) written as executable (0755) when the file system cannot tell, that is on Windows, where
     /// there is no executable bit: the apphost of a Linux runtime identifier, say. Unix reads the real bit and ignores this.

@@ -26,22 +26,8 @@ public static partial class LayerWriter
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);
         // Deflate is CPU-bound: on the pool, the build's layers are written in parallel.
-        return Task.Run(() => WriteCachedAsync(spec, options, store, cancellationToken), cancellationToken);
-    }
-
-    /// <summary>Reuses the blob an identical spec with unchanged inputs produced before (<see cref="LayerCache"/>).</summary>
-    private static async Task<StoredLayer> WriteCachedAsync(LayerSpec spec, LayerWriteOptions options, BlobStore store, CancellationToken cancellationToken)
-    {
-        var started = DateTime.UtcNow;
-        string? key = options.UseCache ? LayerCache.KeyFor(spec, options) : null;
-        if (key is not null && LayerCache.TryGet(key, store) is { } cached)
-            return cached;
-        var layer = await WriteCoreAsync(spec, options, store, cancellationToken).ConfigureAwait(false);
-        // Recorded only when the inputs did not change while they were read, and none is recent enough to change
-        // again unseen (LayerCache.RacyWindow).
-        if (key is not null && key == LayerCache.KeyFor(spec, options, out var newest) && newest < started - LayerCache.RacyWindow)
-            LayerCache.Put(key, layer, store);
-        return layer;
+        // Reusing a layer is the step cache's (Build/Cache): the writer always writes.
+        return Task.Run(() => WriteCoreAsync(spec, options, store, cancellationToken), cancellationToken);
     }
 
     private static async Task<StoredLayer> WriteCoreAsync(LayerSpec spec, LayerWriteOptions options, BlobStore store, CancellationToken cancellationToken)

@@ -25,7 +25,7 @@ public sealed class StoredLayer : ILayer
     /// <inheritdoc/>
     public Descriptor Descriptor { get; }
 
-    /// <summary>Whether the blob came from the layer cache rather than from writing the inputs now.</summary>
+    /// <summary>Whether the blob came from the build cache rather than from writing the inputs now.</summary>
     public bool FromCache { get; init; }
 
     /// <inheritdoc/>

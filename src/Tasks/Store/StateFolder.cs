@@ -11,7 +11,7 @@ namespace Livrable.Store;
 /// </summary>
 /// <remarks>
 /// Rules every writer follows: a file or folder appears under its final name only by a rename once it is complete and
-/// verified (blobs by digest, layer cache records, extracted layers with their <c>.done</c> marker), so a killed build
+/// verified (blobs by digest, step cache records, extracted layers with their <c>.done</c> marker), so a killed build
 /// leaves only temporary names, which a later build removes once their owner is gone. Concurrency goes through
 /// <see cref="FileLock"/>, in the order it documents.
 /// </remarks>
@@ -45,7 +45,7 @@ public sealed class StateFolder
     /// <summary>Temporary files and folders, <c>tmp/&lt;lease&gt;/</c> per build; renamed from here into place (same file system).</summary>
     public string TempDirectory => StateLayout.Temp(Root);
 
-    /// <summary>Caches: <c>cache/layers/</c> (layer cache), <c>cache/steps/</c> and <c>cache/files/</c> (build cache), <c>cache/trees/</c> (layer entry indexes), <c>cache/&lt;sha256&gt;</c> (RUN cache mounts).</summary>
+    /// <summary>Caches: <c>cache/steps/</c> and <c>cache/files/</c> (build cache: Dockerfile steps and properties-mode layers), <c>cache/layers/</c> (retired layer records, only evicted), <c>cache/trees/</c> (layer entry indexes), <c>cache/&lt;sha256&gt;</c> (RUN cache mounts).</summary>
     public string CacheDirectory => StateLayout.Cache(Root);
 
     /// <summary>Layers extracted for RUN, <c>rootfs/&lt;diff-id hex&gt;/</c> with a <c>.done</c> marker and a <c>.lock</c>.</summary>

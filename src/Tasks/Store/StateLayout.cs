@@ -9,8 +9,11 @@ namespace Livrable.Store;
 /// <param name="Owner">Who writes the records, for the README and messages.</param>
 public sealed record CacheRecordKind(string Name, string Owner)
 {
-    /// <summary>Layer cache records: the blob a layer spec gave for unchanged inputs.</summary>
-    public static readonly CacheRecordKind Layers = new("layers", "Layers/LayerCache");
+    /// <summary>
+    /// Retired: properties mode's layer records, before its layers joined the step cache (Build/Cache/LayerSpecStep).
+    /// Nothing writes them; kept so the pruner evicts what older versions left.
+    /// </summary>
+    public static readonly CacheRecordKind Layers = new("layers", "retired (was Layers/LayerCache)");
 
     /// <summary>Build cache records: what a Dockerfile step made, by step key.</summary>
     public static readonly CacheRecordKind Steps = new("steps", "Build/Cache/StepCache");

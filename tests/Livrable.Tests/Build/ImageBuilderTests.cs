@@ -288,6 +288,7 @@ public sealed class ImageBuilderTests(RegistryFixture registry) : IDisposable
     {
         // Inputs older than the cache's racy window, as files are by the time a build reads them again.
         string app = App("cached", "one\n", DateTime.UtcNow.AddMinutes(-1));
+        await Task.Delay(Livrable.Build.Cache.LayerSpecStep.FineWindow * 2); // and changed (made) before that window
         var request = BusyboxRequest(app, Path.Combine(_temp.Path, "state"));
         var first = await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Livrable.Build;
+using Livrable.Build.Cache;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Layers;
@@ -90,21 +91,23 @@ public sealed class LayerCompressionTests : IDisposable
         Directory.CreateDirectory(dir);
         File.WriteAllBytes(Path.Combine(dir, "big.bin"), Mixed(bigLength, seed: 9));
         File.WriteAllText(Path.Combine(dir, "small.txt"), "small\n");
-        // Old enough to be recorded by the layer cache (LayerCache.RacyWindow).
+        // Old enough to be recorded by the step cache (FileDigests.RacyWindow).
         foreach (string f in Directory.EnumerateFileSystemEntries(dir)) File.SetLastWriteTimeUtc(f, new DateTime(2020, 1, 1));
         return dir;
     }
 
     [Fact]
-    public async Task A_zstd_layer_has_the_gzip_layers_diff_id_its_own_media_type_and_both_hit_the_layer_cache()
+    public async Task A_zstd_layer_has_the_gzip_layers_diff_id_its_own_media_type_and_both_hit_the_step_cache()
     {
         var spec = new DirectoryLayerSpec(Folder("in", (5 << 20) + 17), "/data") { CreatedBy = "data" };
         var store = new BlobStore(_temp["store"]);
         var gzipOptions = new LayerWriteOptions { Epoch = Epoch };
         var zstdOptions = gzipOptions with { Compression = LayerCompression.Zstd };
 
-        var gzip = await LayerWriter.WriteAsync(spec, gzipOptions, store, CancellationToken.None);
-        var zstd = await LayerWriter.WriteAsync(spec, zstdOptions, store, CancellationToken.None);
+        var cache = new StepCache(store);
+        await Task.Delay(LayerSpecStep.FineWindow * 2); // the inputs' change time out of its window too
+        var gzip = await LayerSpecStep.WriteAsync(spec, gzipOptions, store, cache, CancellationToken.None);
+        var zstd = await LayerSpecStep.WriteAsync(spec, zstdOptions, store, cache, CancellationToken.None);
         Assert.False(gzip.FromCache);
         Assert.False(zstd.FromCache); // the compression is in the cache key: gzip's blob is not zstd's
         Assert.Equal(MediaTypes.OciLayerGzip, gzip.Descriptor.MediaType);
@@ -117,15 +120,15 @@ public sealed class LayerCompressionTests : IDisposable
         var listing = await Tools.RunCheckedAsync("sh", "-c", "zstd -q -d -c \"$0\" | tar -t", store.PathOf(zstd.Descriptor.Digest));
         Assert.Equal(["data/", "data/big.bin", "data/small.txt"], listing.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
 
-        var gzipAgain = await LayerWriter.WriteAsync(spec, gzipOptions, store, CancellationToken.None);
-        var zstdAgain = await LayerWriter.WriteAsync(spec, zstdOptions, store, CancellationToken.None);
+        var gzipAgain = await LayerSpecStep.WriteAsync(spec, gzipOptions, store, cache, CancellationToken.None);
+        var zstdAgain = await LayerSpecStep.WriteAsync(spec, zstdOptions, store, cache, CancellationToken.None);
         Assert.True(gzipAgain.FromCache);
         Assert.True(zstdAgain.FromCache);
         Assert.Equal(gzip.Descriptor, gzipAgain.Descriptor);
         Assert.Equal(zstd.Descriptor, zstdAgain.Descriptor);
 
         // Another store, no cache: the same bytes again.
-        var fresh = await LayerWriter.WriteAsync(spec, zstdOptions with { UseCache = false }, new BlobStore(_temp["store2"]), CancellationToken.None);
+        var fresh = await LayerWriter.WriteAsync(spec, zstdOptions, new BlobStore(_temp["store2"]), CancellationToken.None);
         Assert.Equal(zstd.Descriptor, fresh.Descriptor);
     }
 

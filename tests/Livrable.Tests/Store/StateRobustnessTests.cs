@@ -140,7 +140,9 @@ public sealed class StateRobustnessTests(ITestOutputHelper output) : IDisposable
             if (exited)
             {
                 // A finished build cached its layers: drop the records (not the blobs) so the next kill lands in layer writing again.
-                foreach (string record in Directory.EnumerateFiles(Path.Combine(state, "cache", "layers"))) File.Delete(record);
+                string records = StateLayout.Records(state, CacheRecordKind.Steps);
+                if (Directory.Exists(records))
+                    foreach (string record in Directory.EnumerateFiles(records)) File.Delete(record);
             }
         }
         Assert.True(killed > 0, "no build was killed: the kill points are too late for this machine");

@@ -17,7 +17,7 @@ namespace Livrable.Build.Cache;
 /// name and renamed.
 /// </summary>
 /// <remarks>
-/// The racy window (<see cref="LayerCache.RacyWindow"/>): a file modified or changed within 2 s of being hashed is
+/// The racy window (<see cref="RacyWindow"/>): a file modified or changed within 2 s of being hashed is
 /// hashed but not recorded, because a write right after the hash could keep the same times (git's "racily clean"
 /// problem); the next build hashes it again. Without <c>statx</c> (Windows, macOS) nothing is recorded and every file
 /// is read.
@@ -49,6 +49,13 @@ internal sealed class FileDigests
     }
 
     private readonly ILogger _logger;
+
+    /// <summary>
+    /// How recent a file's modification or change time may be for its digest (or a layer of it, <see cref="LayerSpecStep"/>)
+    /// to be recorded. A file written within the file system's timestamp granularity of being read could change again
+    /// without its times changing (git's "racily clean" problem), so it is read, and used, but not recorded.
+    /// </summary>
+    public static readonly TimeSpan RacyWindow = TimeSpan.FromSeconds(2);
 
     /// <summary>Files larger than this report their hashing progress (1 GiB: a few seconds on a fast disk).</summary>
     public static long ProgressBytes { get; internal set; } = 1L << 30;
@@ -91,7 +98,7 @@ internal sealed class FileDigests
         if (status is { } before && UnixFileStatus.TryRead(fullPath) is { } after && before == after)
         {
             long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
-            long racy = LayerCache.RacyWindow.Ticks * 100;
+            long racy = RacyWindow.Ticks * 100;
             if (now - after.ModificationTime >= racy && now - after.ChangeTime >= racy)
             {
                 _entries[fullPath] = new Entry(after.Size, after.ModificationTime, after.ChangeTime, after.Device, after.Inode, after.Mode, hash);

@@ -6,7 +6,7 @@ using Livrable.Store;
 namespace Livrable.Build.Cache;
 
 /// <summary>
-/// The step cache of Dockerfile builds: <c>&lt;state&gt;/cache/steps/&lt;key&gt;.json</c>, one <see cref="StepRecord"/>
+/// The step cache of Dockerfile builds and of properties mode's layers (<see cref="LayerSpecStep"/>): <c>&lt;state&gt;/cache/steps/&lt;key&gt;.json</c>, one <see cref="StepRecord"/>
 /// per step key (docs/build-cache.md). A record is written after the step's layer is committed to the blob store, to a
 /// temporary name then renamed, so a killed build leaves no record that names a missing blob. A record whose blob
 /// is gone (evicted, pruned) or has another size is a miss; every later read of the blob is still verified against

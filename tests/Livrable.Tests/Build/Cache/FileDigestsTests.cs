@@ -75,5 +75,5 @@ public sealed class FileDigestsTests
         Assert.Equal(Sha256Of(file), digests.DigestOf(file));
     }
 
-    private static readonly TimeSpan LayerCacheRacyWindow = Livrable.Layers.LayerCache.RacyWindow;
+    private static readonly TimeSpan LayerCacheRacyWindow = Livrable.Build.Cache.FileDigests.RacyWindow;
 }

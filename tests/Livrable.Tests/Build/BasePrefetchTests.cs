@@ -1,0 +1,63 @@
+using Livrable.Build;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Layers;
+using Livrable.Sources;
+using Livrable.Store;
+using Livrable.Tests.Infrastructure;
+using Xunit;
+
+namespace Livrable.Tests.Build;
+
+/// <summary>
+/// Properties mode fetches a registry base's layers while it writes the new ones when the destination holds the base's
+/// bytes (a tarball), and not for a push (the registry has them): the tarball is complete and read by skopeo and umoci.
+/// </summary>
+[Collection(RegistryCollection.Name)]
+public sealed class BasePrefetchTests(RegistryFixture registry) : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private ImageBuildRequest Request(string baseImage, string repository, string state) => new()
+    {
+        BaseImage = baseImage,
+        Platform = Platform.FromRuntimeIdentifier("linux-x64"),
+        Repository = repository,
+        Tags = ["v1"],
+        StateDirectory = state,
+        Layers = [new FilesLayerSpec([new LayerFile(Tools.Require("busybox"), "/bin/busybox")]) { CreatedBy = "busybox" }],
+    };
+
+    [Fact]
+    public async Task A_tarball_build_fetches_the_base_layers_during_the_layer_writes_and_a_push_does_not()
+    {
+        var basePush = Request("scratch", "livrable-test/prefetch-base", _temp["state-base"]) with { Registry = registry.Registry };
+        await ImageBuilder.BuildAsync(basePush, NullLogger.Instance, CancellationToken.None);
+        string baseImage = $"{registry.Registry}/livrable-test/prefetch-base:v1";
+        File.WriteAllText(_temp["app.txt"], "app\n");
+        var appLayer = new FilesLayerSpec([new LayerFile(_temp["app.txt"], "/app/app.txt")]) { CreatedBy = "app" };
+
+        var toTarball = Request(baseImage, "livrable-test/prefetch-app", _temp["state"]) with
+        {
+            ArchivePath = _temp["out", "image.tar"],
+            Layers = [appLayer],
+        };
+        var log = new RecordingLogger();
+        var result = await ImageBuilder.BuildAsync(toTarball, log, CancellationToken.None);
+        Assert.Contains(log.Lines, l => l.StartsWith("detail:   base layers in the store ", StringComparison.Ordinal));
+        var image = await new ArchiveImage(toTarball.ArchivePath!, "v1", new BlobStore(_temp["reader"]))
+            .ResolveAsync(toTarball.Platform, CancellationToken.None);
+        Assert.Equal(result.Digest, image.Digest);
+        string rootfs = await ImageValidator.ValidateArchiveAsync(toTarball.ArchivePath!, image, "v1", _temp["check"]);
+        Assert.True(File.Exists(Path.Combine(rootfs, "bin", "busybox")), "the base layer is in the tarball");
+        Assert.Equal("app\n", File.ReadAllText(Path.Combine(rootfs, "app", "app.txt")));
+
+        var pushLog = new RecordingLogger();
+        await ImageBuilder.BuildAsync(toTarball with { ArchivePath = null, Registry = registry.Registry, StateDirectory = _temp["state-push"] },
+            pushLog, CancellationToken.None);
+        Assert.DoesNotContain(pushLog.Lines, l => l.Contains("base layers in the store", StringComparison.Ordinal));
+        await Tools.RunCheckedAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{registry.Registry}/livrable-test/prefetch-app:v1");
+    }
+}
