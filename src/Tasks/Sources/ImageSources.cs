@@ -29,36 +29,59 @@ public static class ImageSources
         ArgumentNullException.ThrowIfNull(baseImage);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(registrySource);
+        var location = Locate(baseImage);
+        return location.Kind switch
+        {
+            ImageLocationKind.Scratch => ScratchImage.Instance,
+            ImageLocationKind.Layout => new LayoutImage(location.Path!, location.Tag),
+            ImageLocationKind.Archive => new ArchiveImage(location.Path!, location.Tag, store, location.ArchiveKind),
+            _ => registrySource(location.Reference!),
+        };
+    }
+
+    /// <summary>
+    /// Where <paramref name="baseImage"/> (<see cref="Open"/>'s forms) lives, without reading it: what
+    /// <see cref="Open"/> opens, and what MSBuild's up-to-date check watches (a tarball's file, a layout's
+    /// <c>index.json</c>; a registry reference by tag is resolved again on every build). Relative paths are relative
+    /// to <paramref name="baseDirectory"/>, else to the current directory (the project's folder in MSBuild); the
+    /// location keeps them as given. LIV2007 and LIV2001 as <see cref="Open"/>.
+    /// </summary>
+    public static ImageLocation Locate(string baseImage, string? baseDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(baseImage);
         string value = baseImage.Trim();
         if (value.Length == 0)
             throw new LivrableException(DiagnosticCodes.InvalidReference, "The base image is empty: give a reference such as mcr.microsoft.com/dotnet/runtime:8.0, or scratch.");
-        if (value == "scratch") return ScratchImage.Instance;
+        if (value == "scratch") return new ImageLocation(ImageLocationKind.Scratch);
+        string Full(string path) => baseDirectory is null ? path : System.IO.Path.GetFullPath(path, baseDirectory);
+        bool FileExists(string path) => File.Exists(Full(path));
+        bool DirectoryExists(string path) => Directory.Exists(Full(path));
 
         if (TryStripPrefix(value, "oci-layout:", out string rest))
         {
-            var (dir, tag) = SplitPathAndTag(rest, Directory.Exists, value);
-            return new LayoutImage(dir, tag);
+            var (dir, tag) = SplitPathAndTag(rest, DirectoryExists, value);
+            return new ImageLocation(ImageLocationKind.Layout, dir, tag);
         }
         foreach (var (prefix, kind) in ArchivePrefixes)
         {
             if (TryStripPrefix(value, prefix, out rest))
             {
-                var (file, tag) = SplitPathAndTag(rest, File.Exists, value);
-                return new ArchiveImage(file, tag, store, kind);
+                var (file, tag) = SplitPathAndTag(rest, FileExists, value);
+                return new ImageLocation(ImageLocationKind.Archive, file, tag) { ArchiveKind = kind };
             }
         }
 
-        if (File.Exists(value)) return new ArchiveImage(value, null, store);
-        if (Directory.Exists(value))
+        if (FileExists(value)) return new ImageLocation(ImageLocationKind.Archive, value);
+        if (DirectoryExists(value))
         {
-            if (File.Exists(Path.Combine(value, "oci-layout"))) return new LayoutImage(value, null);
+            if (File.Exists(System.IO.Path.Combine(Full(value), "oci-layout"))) return new ImageLocation(ImageLocationKind.Layout, value);
             throw new LivrableException(DiagnosticCodes.InputNotFound,
                 $"The base image '{value}' is a folder but not an OCI image layout: it has no 'oci-layout' file.");
         }
         if (LooksLikePath(value))
             throw new LivrableException(DiagnosticCodes.InputNotFound,
                 $"The base image '{value}' looks like a path, but no such file or folder exists.");
-        return registrySource(ImageReference.Parse(value));
+        return new ImageLocation(ImageLocationKind.Registry) { Reference = ImageReference.Parse(value) };
     }
 
     private static readonly (string Prefix, ArchiveKind Kind)[] ArchivePrefixes =
@@ -99,6 +122,38 @@ public static class ImageSources
     private static bool LooksLikePath(string value)
         => value.StartsWith('/') || value.StartsWith("./", StringComparison.Ordinal) || value.StartsWith("../", StringComparison.Ordinal)
            || value.Contains('\\') || value is "." or "..";
+}
+
+/// <summary>What kind of place an image string names (<see cref="ImageSources.Locate"/>).</summary>
+public enum ImageLocationKind
+{
+    /// <summary><c>scratch</c>: the empty image, nothing to read.</summary>
+    Scratch,
+    /// <summary>An image tarball (<c>archive:</c>, <c>docker-archive:</c>, <c>oci-archive:</c>, or an existing file).</summary>
+    Archive,
+    /// <summary>An OCI image layout folder (<c>oci-layout:</c>, or an existing folder with <c>oci-layout</c>).</summary>
+    Layout,
+    /// <summary>A registry reference, by tag or by digest.</summary>
+    Registry,
+}
+
+/// <summary>
+/// Where an image string points (<see cref="ImageSources.Locate"/>): the kind, the tarball or layout path as given
+/// and the tag in it, or the registry reference.
+/// </summary>
+public sealed record ImageLocation(ImageLocationKind Kind, string? Path = null, string? Tag = null)
+{
+    /// <summary>The registry reference, for <see cref="ImageLocationKind.Registry"/>.</summary>
+    public ImageReference? Reference { get; init; }
+
+    /// <summary>Which metadata of a tarball to read, for <see cref="ImageLocationKind.Archive"/>.</summary>
+    internal ArchiveKind ArchiveKind { get; init; }
+
+    /// <summary>
+    /// Whether the image can change while its string stays the same: a registry reference by tag (a tag moves).
+    /// A digest, a tarball or layout (whose files MSBuild watches) and scratch are pinned.
+    /// </summary>
+    public bool IsTag => Kind == ImageLocationKind.Registry && Reference!.Digest is null;
 }
 
 /// <summary>Which metadata of an image tarball to read when it has both (Docker 25+ writes both).</summary>
