@@ -145,9 +145,10 @@ public sealed partial class ImageBuildParameters
     private ImageBuildRequest ToPropertiesRequest()
     {
         var publishFiles = (PublishFiles ?? []).Select(ToPublishFile).ToList();
-        // No working directory keeps the base's, unless there is an app to put somewhere. The .NET SDK's default is
-        // /app/ (a folder its targets append file names to); the config says /app, as Docker's WORKDIR writes it.
-        string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) is { } wd ? (wd.TrimEnd('/') is { Length: > 0 } trimmed ? trimmed : "/") : (publishFiles.Count > 0 ? "/app" : null);
+        // No working directory keeps the base's. An app needs one to go to: the targets resolve it (/app/, the .NET
+        // SDK's default, a folder its targets append file names to); the config says /app, as Docker's WORKDIR writes it.
+        string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) is { } wd ? (wd.TrimEnd('/') is { Length: > 0 } trimmed ? trimmed : "/")
+            : publishFiles.Count > 0 ? Resolved(WorkingDirectory, "WorkingDirectory", "ContainerWorkingDirectory") : null;
         string workingDirectory = configWorkingDirectory ?? "/";
         var layers = new List<LayerSpec>(ExtraLayers());
         layers.AddRange(PublishLayers.Split(publishFiles, workingDirectory));

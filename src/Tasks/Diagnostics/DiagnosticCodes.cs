@@ -177,7 +177,7 @@ public static class DiagnosticCodes
 
     /// <summary>
     /// A value Livrable.Sdk.targets resolves reached the engine empty: the state folder (ContainerStateDirectory), the
-    /// tags, or the runtime identifier. The targets define each default once and the engine receives it; an empty
+    /// tags, the runtime identifier, or the working directory of an app's publish output. The targets define each default once and the engine receives it; an empty
     /// one means the task was called without the targets (set the parameter).
     /// </summary>
     public const string UnresolvedDefault = "LIV2520";

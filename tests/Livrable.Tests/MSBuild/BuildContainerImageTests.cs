@@ -103,6 +103,7 @@ public sealed class BuildContainerImageTests : IDisposable
     [InlineData("StateDirectory")]
     [InlineData("Tags")]
     [InlineData("RuntimeIdentifier")]
+    [InlineData("WorkingDirectory")]
     public void AnUnresolvedDefaultIsLIV2520(string parameter)
     {
         var task = NewTask();
@@ -110,6 +111,10 @@ public sealed class BuildContainerImageTests : IDisposable
         {
             case "StateDirectory": task.StateDirectory = ""; break;
             case "Tags": task.Tags = [" "]; break;
+            case "WorkingDirectory":
+                task.AssemblyName = "hello";
+                task.PublishFiles = [Item(PublishFile("hello.dll"), ("RelativePath", "hello.dll"))];
+                break;
             default: task.RuntimeIdentifier = null; break;
         }
 
@@ -140,6 +145,7 @@ public sealed class BuildContainerImageTests : IDisposable
         var task = NewTask();
         task.AssemblyName = "hello";
         task.SelfContained = true;
+        task.WorkingDirectory = "/app/";
         task.PublishDirectory = Path.Combine(_temp.Path, "publish");
         task.PublishFiles =
         [
