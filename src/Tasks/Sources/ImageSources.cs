@@ -168,18 +168,18 @@ internal enum ArchiveKind
 }
 
 /// <summary>
-/// An <see cref="IImage"/> read from a source: the manifest and config are in memory, checked against each other;
-/// layer bytes are read through a delegate that verifies them.
+/// An <see cref="IImage"/> read from a source: the manifest and config in memory, checked against each other once
+/// (<see cref="ManifestAndConfig"/>); layer bytes are read through a delegate that verifies them.
 /// </summary>
 internal sealed class SourcedImage : IImage
 {
-    private SourcedImage(ImageManifest manifest, byte[] manifestBytes, ImageConfig config, byte[] configBytes, IReadOnlyList<ILayer> layers)
+    private SourcedImage(ManifestAndConfig parts, IReadOnlyList<ILayer> layers)
     {
-        Manifest = manifest;
-        ManifestBytes = manifestBytes;
-        Digest = Digest.Sha256(manifestBytes);
-        Config = config;
-        ConfigBytes = configBytes;
+        Manifest = parts.Manifest;
+        ManifestBytes = parts.ManifestBytes;
+        Digest = Digest.Sha256(parts.ManifestBytes);
+        Config = parts.Config;
+        ConfigBytes = parts.ConfigBytes;
         Layers = layers;
     }
 
@@ -190,49 +190,21 @@ internal sealed class SourcedImage : IImage
     public byte[] ConfigBytes { get; }
     public IReadOnlyList<ILayer> Layers { get; }
 
-    /// <summary>
-    /// Builds an image from its manifest and config bytes. The config must be the blob the manifest describes, and
-    /// the config must list one diff id per layer (LIV4002 otherwise).
-    /// </summary>
+    /// <summary>Builds an image from its manifest and config bytes, checked by <see cref="ManifestAndConfig.Parse"/>.</summary>
     public static SourcedImage Create(
         byte[] manifestBytes, string? mediaTypeHint, byte[] configBytes,
         Func<Descriptor, CancellationToken, Task<Stream>> openLayer, string description)
-    {
-        var manifest = ImageManifest.Parse(manifestBytes, mediaTypeHint);
-        var configDigest = manifest.Config.Digest.WithHash(HashOf(manifest.Config.Digest, configBytes));
-        if (configDigest != manifest.Config.Digest || configBytes.Length != manifest.Config.Size)
-            throw new LivrableException(DiagnosticCodes.DigestMismatch,
-                $"The config of {description} is {configDigest} ({configBytes.Length} bytes), not the {manifest.Config.Digest} ({manifest.Config.Size} bytes) its manifest gives.");
-        var config = ImageConfig.Parse(configBytes);
-        var diffIds = config.DiffIds;
-        if (diffIds.Count != manifest.Layers.Count)
-            throw Descriptor.Invalid($"The image {description} has {manifest.Layers.Count} layers but its config lists {diffIds.Count} diff ids");
-        var layers = new ILayer[manifest.Layers.Count];
-        for (int i = 0; i < layers.Length; i++)
-        {
-            var layer = manifest.Layers[i];
-            if (!MediaTypes.IsLayer(layer.MediaType))
-                throw Descriptor.Invalid($"Layer {i} of {description} has media type '{layer.MediaType}', which is not a layer Livrable can read");
-            layers[i] = new SourcedLayer(layer, diffIds[i], openLayer);
-        }
-        return new SourcedImage(manifest, manifestBytes, config, configBytes, layers);
-    }
+        => Create(ManifestAndConfig.Parse(manifestBytes, mediaTypeHint, configBytes, description), openLayer);
+
+    /// <summary>Builds an image from a checked manifest and config; <paramref name="openLayer"/> reads each layer's blob.</summary>
+    public static SourcedImage Create(ManifestAndConfig parts, Func<Descriptor, CancellationToken, Task<Stream>> openLayer)
+        => new(parts, parts.Layers((descriptor, diffId) => new SourcedLayer(descriptor, diffId, openLayer)));
 
     /// <summary>Throws LIV3005 unless the config's platform serves <paramref name="wanted"/>.</summary>
     public SourcedImage ForPlatform(Platform wanted, string description)
     {
-        var actual = Config.Platform;
-        if (!wanted.Matches(actual))
-            throw new LivrableException(DiagnosticCodes.PlatformNotFound,
-                $"The base image {description} is for {actual}, not for {wanted}.");
+        ManifestAndConfig.RequirePlatform(Config, wanted, actual => $"The base image {description} is for {actual}, not for {wanted}.");
         return this;
-    }
-
-    private static byte[] HashOf(Digest algorithm, byte[] bytes)
-    {
-        using var hash = algorithm.CreateHash();
-        hash.AppendData(bytes);
-        return hash.GetHashAndReset();
     }
 }
 
