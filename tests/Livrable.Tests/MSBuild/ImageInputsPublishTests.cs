@@ -105,6 +105,25 @@ public sealed class ImageInputsPublishTests : IDisposable
         Assert.Equal("two\n", File.ReadAllText(Path.Combine(rootfs, "hello.txt")));
     }
 
+    /// <summary>
+    /// After a publish with ContainerNoCache=true (a property in image.inputs) the next publish runs the step once,
+    /// finds the tarball already holding the image and leaves it as it is; the one after is up to date again. On main
+    /// the untouched tarball, an output older than image.inputs, kept the step running on every publish; deleting the
+    /// tarball still builds again.
+    /// </summary>
+    [Fact]
+    public async Task An_unchanged_tarball_does_not_keep_the_step_running()
+    {
+        string project = _temp["base", "base.csproj"];
+        string d1 = Built(await PublishAsync(project), "base:v1");
+        Assert.Equal(d1, Ran(await PublishAsync(project, "-p:ContainerNoCache=true"), "base:v1"));
+        Assert.Equal(d1, Ran(await PublishAsync(project), "base:v1"));
+        Assert.Equal(d1, UpToDate(await PublishAsync(project), "base:v1"));
+        File.Delete(_baseTarball);
+        Assert.Equal(d1, Built(await PublishAsync(project), "base:v1"));
+        Assert.True(File.Exists(_baseTarball));
+    }
+
     /// <summary>A FROM by registry tag, named through a build argument: the image step runs on every publish.</summary>
     [Fact]
     public async Task A_registry_tag_from_a_build_argument_always_builds()
@@ -127,8 +146,8 @@ public sealed class ImageInputsPublishTests : IDisposable
         Assert.StartsWith("'registry.example.com/base:1' is an image in a registry by tag", result.Stdout.Trim());
     }
 
-    private async Task<ToolResult> PublishAsync(string project)
-        => (await Tools.DotnetAsync(_temp.Path, "publish", project, ["-v:n"])).EnsureSuccess();
+    private async Task<ToolResult> PublishAsync(string project, params string[] properties)
+        => (await Tools.DotnetAsync(_temp.Path, "publish", project, ["-v:n", .. properties])).EnsureSuccess();
 
     private static string Built(ToolResult publish, string reference)
     {
