@@ -8,14 +8,31 @@ namespace Livrable.Build;
 /// </summary>
 public sealed class ImageInputsParameters
 {
+    /// <summary>Properties mode: ContainerBaseImage (empty when a referenced image project gives it).</summary>
     public string? BaseImage { get; set; }
+
+    /// <summary>ContainerRuntimeIdentifier: the platform FROM lines are expanded for when there are no Platforms.</summary>
     public string? RuntimeIdentifier { get; set; }
+
+    /// <summary>Dockerfile mode: the Dockerfile (relative to ProjectDirectory).</summary>
     public string? Dockerfile { get; set; }
+
+    /// <summary>ContainerBuildArg items (<c>Value</c> metadata).</summary>
     public IReadOnlyList<ParameterItem>? BuildArgs { get; set; }
+
+    /// <summary>Named contexts: ContainerNamedContext items and referenced image projects' (<c>Value</c> metadata).</summary>
     public IReadOnlyList<ParameterItem>? NamedContexts { get; set; }
+
+    /// <summary>ContainerTarget.</summary>
     public string? Target { get; set; }
+
+    /// <summary>ContainerPlatforms.</summary>
     public IReadOnlyList<string>? Platforms { get; set; }
+
+    /// <summary>The images referenced image projects build: their record is the input, not these.</summary>
     public IReadOnlyList<string>? ReferencedImages { get; set; }
+
+    /// <summary>The project's folder, which relative paths are relative to; the current directory when empty.</summary>
     public string ProjectDirectory { get; set; } = "";
 
     /// <summary>The request; LIV2070 or LIV2120 for an item or platform of the wrong shape, as the build reports them.</summary>
