@@ -23,22 +23,7 @@ public sealed partial class BuildContainerImage
     /// <inheritdoc/>
     public override bool Execute()
     {
-        bool windows = Environment.OSVersion.Platform == PlatformID.Win32NT;
-        string? dotnet = CliProcess.FindDotNet(Environment.GetEnvironmentVariable, File.Exists, windows);
-        if (dotnet is null)
-        {
-            Log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
-                "No dotnet was found to run Livrable (DOTNET_HOST_PATH, DOTNET_ROOT, PATH, %ProgramFiles%\\dotnet): install the .NET SDK 8.0 or later.");
-            return false;
-        }
-        string taskDirectory = Path.GetDirectoryName(typeof(BuildContainerImage).Assembly.Location)!;
-        string? cli = CliProcess.FindCli(taskDirectory, File.Exists);
-        if (cli is null)
-        {
-            Log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
-                "Livrable.Cli.dll is not in {0}: the Livrable.Sdk package is incomplete.", Path.Combine(taskDirectory, "..", "net8.0"));
-            return false;
-        }
+        if (!CliProcess.TryLocate(Log, out string dotnet, out string cli)) return false;
 
         var process = new CliProcess(Log);
         _process = process;

@@ -59,6 +59,32 @@ internal sealed class CliProcess
     }
 
     /// <summary>
+    /// The <c>dotnet</c> (<see cref="FindDotNet"/>) and the CLI beside this task assembly (<see cref="FindCli"/>) for a
+    /// task; false, with LIV9003 logged, when either is missing.
+    /// </summary>
+    public static bool TryLocate(TaskLoggingHelper log, out string dotnet, out string cli)
+    {
+        bool windows = Environment.OSVersion.Platform == PlatformID.Win32NT;
+        dotnet = FindDotNet(Environment.GetEnvironmentVariable, File.Exists, windows) ?? "";
+        cli = "";
+        if (dotnet.Length == 0)
+        {
+            log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
+                "No dotnet was found to run Livrable (DOTNET_HOST_PATH, DOTNET_ROOT, PATH, %ProgramFiles%\\dotnet): install the .NET SDK 8.0 or later.");
+            return false;
+        }
+        string taskDirectory = Path.GetDirectoryName(typeof(CliProcess).Assembly.Location)!;
+        cli = FindCli(taskDirectory, File.Exists) ?? "";
+        if (cli.Length == 0)
+        {
+            log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
+                "Livrable.Cli.dll is not in {0}: the Livrable.Sdk package is incomplete.", Path.Combine(taskDirectory, "..", "net8.0"));
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
     /// One argument quoted for a command line, as <c>CommandLineToArgvW</c> and .NET's own parser read it back: in
     /// double quotes when it has a space, tab or quote (or is empty), with backslashes doubled before a quote.
     /// </summary>
@@ -87,15 +113,16 @@ internal sealed class CliProcess
 
     /// <summary>
     /// Runs the CLI on <paramref name="requestJson"/> and relays its lines; returns the result line, or null when the
-    /// build failed (the errors are logged: the CLI's own, or LIV9003 when it reported none).
+    /// build failed (the errors are logged: the CLI's own, or LIV9003 when it reported none). <paramref name="option"/>
+    /// goes before the request (<c>--image-inputs</c>); null for a build.
     /// </summary>
-    public LogLine? Run(string dotnet, string cli, string requestJson, string workingDirectory)
+    public LogLine? Run(string dotnet, string cli, string requestJson, string workingDirectory, string? option = null)
     {
         string requestPath = Path.Combine(Path.GetTempPath(), "livrable-" + Guid.NewGuid().ToString("N") + ".json");
         File.WriteAllText(requestPath, requestJson, new UTF8Encoding(false));
         try
         {
-            return RunRequest(dotnet, cli, requestPath, workingDirectory);
+            return RunRequest(dotnet, cli, requestPath, workingDirectory, option);
         }
         finally
         {
@@ -160,9 +187,10 @@ internal sealed class CliProcess
         return null;
     }
 
-    private LogLine? RunRequest(string dotnet, string cli, string requestPath, string workingDirectory)
+    private LogLine? RunRequest(string dotnet, string cli, string requestPath, string workingDirectory, string? option)
     {
-        var start = new ProcessStartInfo(dotnet, QuoteArgument(cli) + " " + QuoteArgument(requestPath) + " --watch-stdin")
+        string arguments = QuoteArgument(cli) + (option is null ? "" : " " + option) + " " + QuoteArgument(requestPath) + " --watch-stdin";
+        var start = new ProcessStartInfo(dotnet, arguments)
         {
             UseShellExecute = false,
             CreateNoWindow = true,

@@ -10,7 +10,8 @@ namespace Livrable.Cli.Protocol;
 /// <c>warning</c> and <c>error</c> are log events (the engine's <c>ILogger</c> levels, and errors from the task
 /// boundary) with a <c>code</c> and, where known, <c>file</c>, <c>line</c>, <c>column</c>, <c>endLine</c>,
 /// <c>endColumn</c>; <c>result</c> is the last line of a successful build, with the task's outputs (<c>digest</c>,
-/// <c>reference</c>, <c>archivePath</c>). Compiled into the CLI (which writes it) and the .NET Framework task (which
+/// <c>reference</c>, <c>archivePath</c>; after <c>--image-inputs</c>, <c>inputFiles</c> and <c>unpinnedImages</c>, each a
+/// list joined with line feeds, and <c>message</c> saying why the images could not be told). Compiled into the CLI (which writes it) and the .NET Framework task (which
 /// reads it), so both ends share one definition.
 /// </summary>
 internal sealed class LogLine
@@ -33,6 +34,12 @@ internal sealed class LogLine
     public string? Reference { get; set; }
     public string? ArchivePath { get; set; }
 
+    /// <summary><c>--image-inputs</c>: the files to watch, joined with <c>\n</c> (a path has none).</summary>
+    public string? InputFiles { get; set; }
+
+    /// <summary><c>--image-inputs</c>: the images by registry tag, joined with <c>\n</c>.</summary>
+    public string? UnpinnedImages { get; set; }
+
     /// <summary>The line as one JSON object, in ASCII, without a line break; empty members are left out.</summary>
     public string ToJson()
     {
@@ -48,6 +55,8 @@ internal sealed class LogLine
         Member(json, "digest", Digest);
         Member(json, "reference", Reference);
         Member(json, "archivePath", ArchivePath);
+        Member(json, "inputFiles", InputFiles);
+        Member(json, "unpinnedImages", UnpinnedImages);
         return json.Append('}').ToString();
     }
 
@@ -76,6 +85,8 @@ internal sealed class LogLine
             Digest = Get(o, "digest") as string,
             Reference = Get(o, "reference") as string,
             ArchivePath = Get(o, "archivePath") as string,
+            InputFiles = Get(o, "inputFiles") as string,
+            UnpinnedImages = Get(o, "unpinnedImages") as string,
         };
     }
 

@@ -154,9 +154,10 @@ public sealed partial class ImageBuildParameters
     private ImageBuildRequest ToPropertiesRequest()
     {
         var publishFiles = (PublishFiles ?? []).Select(ToPublishFile).ToList();
-        // No working directory keeps the base's, unless there is an app to put somewhere. The .NET SDK's default is
-        // /app/ (a folder its targets append file names to); the config says /app, as Docker's WORKDIR writes it.
-        string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) is { } wd ? (wd.TrimEnd('/') is { Length: > 0 } trimmed ? trimmed : "/") : (publishFiles.Count > 0 ? "/app" : null);
+        // No working directory keeps the base's. An app needs one to go to: the targets resolve it (/app/, the .NET
+        // SDK's default, a folder its targets append file names to); the config says /app, as Docker's WORKDIR writes it.
+        string? configWorkingDirectory = NullIfEmpty(WorkingDirectory) is { } wd ? (wd.TrimEnd('/') is { Length: > 0 } trimmed ? trimmed : "/")
+            : publishFiles.Count > 0 ? Resolved(WorkingDirectory, "WorkingDirectory", "ContainerWorkingDirectory") : null;
         string workingDirectory = configWorkingDirectory ?? "/";
         var layers = new List<LayerSpec>(ExtraLayers());
         layers.AddRange(PublishLayers.Split(publishFiles, workingDirectory));
@@ -220,8 +221,15 @@ public sealed partial class ImageBuildParameters
         return WithOutputs(platform) with { Dockerfile = build, Config = config, NoCache = NoCache };
     }
 
-    private Platform TargetPlatform()
-        => Platform.FromRuntimeIdentifier(string.IsNullOrWhiteSpace(RuntimeIdentifier) ? "linux-x64" : RuntimeIdentifier!);
+    // The defaults (the runtime identifier, the tags, the state folder) are resolved by Livrable.Sdk.targets, once;
+    // the engine receives them, so the two sides cannot disagree (issue 13: the state folder was XDG there and
+    // LocalApplicationData here).
+    private Platform TargetPlatform() => Platform.FromRuntimeIdentifier(Resolved(RuntimeIdentifier, "RuntimeIdentifier", "ContainerRuntimeIdentifier"));
+
+    /// <summary>LIV2520 for a value the targets always resolve that came empty.</summary>
+    private static string Resolved(string? value, string parameter, string property)
+        => NullIfEmpty(value) ?? throw new LivrableException(DiagnosticCodes.UnresolvedDefault,
+            $"The {parameter} parameter is empty: Livrable.Sdk.targets resolves {property}, and the task receives it; call the task with a value, or through the targets.");
 
     /// <summary>
     /// What both modes share, the image's <paramref name="platform"/> and where and how it is written: repository,
@@ -237,7 +245,9 @@ public sealed partial class ImageBuildParameters
         {
             Platform = platform,
             Repository = Repository.Trim(),
-            Tags = Tags is { Count: > 0 } ? Tags.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() : ["latest"],
+            Tags = Tags?.Select(t => t.Trim()).Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).ToList() is { Count: > 0 } tags ? tags
+                : throw new LivrableException(DiagnosticCodes.UnresolvedDefault,
+                    "The Tags parameter is empty: Livrable.Sdk.targets resolves the tags (ContainerTag, ContainerImageTag, ContainerImageTags, else latest), and the task receives them; call the task with a tag, or through the targets."),
             Registry = NullIfEmpty(Registry),
             ArchivePath = NullIfEmpty(ArchiveOutputPath) is { } archive ? Path.GetFullPath(archive) : null,
             OciLayoutPath = NullIfEmpty(OciLayoutPath) is { } layout ? Path.GetFullPath(layout) : null,
@@ -245,8 +255,7 @@ public sealed partial class ImageBuildParameters
             Format = format,
             LayerCompression = compression,
             Created = Reproducibility.FromSourceDateEpoch(SourceDateEpoch),
-            StateDirectory = NullIfEmpty(StateDirectory)
-                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "livrable"),
+            StateDirectory = Resolved(StateDirectory, "StateDirectory", "ContainerStateDirectory"),
             StateMaxSize = Store.StatePruner.ParseSize(StateMaxSize),
             InsecureRegistries = (InsecureRegistries ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToList(),
             SupplyChain = ToSupplyChainOptions(),

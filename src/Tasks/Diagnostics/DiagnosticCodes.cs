@@ -175,6 +175,13 @@ public static class DiagnosticCodes
     /// </summary>
     public const string ToolNotFound = "LIV2040";
 
+    /// <summary>
+    /// A value Livrable.Sdk.targets resolves reached the engine empty: the state folder (ContainerStateDirectory), the
+    /// tags, the runtime identifier, or the working directory of an app's publish output. The targets define each default once and the engine receives it; an empty
+    /// one means the task was called without the targets (set the parameter).
+    /// </summary>
+    public const string UnresolvedDefault = "LIV2520";
+
     /// <summary>A ContainerBuildArg or ContainerNamedContext item is malformed.</summary>
     public const string InvalidDockerfileItem = "LIV2070";
     /// <summary>The Dockerfile (ContainerDockerfile) does not exist.</summary>

@@ -13,13 +13,13 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary><c>scratch</c>, a registry reference, <c>archive:FILE</c> or <c>oci-layout:DIR</c>.</summary>
     [Required] public string BaseImage { get; set; } = "";
 
-    /// <summary>The .NET runtime identifier of the image's platform (<c>linux-x64</c>); empty for linux-x64.</summary>
+    /// <summary>The .NET runtime identifier of the image's platform (<c>linux-x64</c>), as the targets resolve it (LIV2520 when empty).</summary>
     public string? RuntimeIdentifier { get; set; }
 
     /// <summary>The repository, such as <c>hello</c> or <c>team/hello</c>.</summary>
     [Required] public string Repository { get; set; } = "";
 
-    /// <summary>Tags; <c>latest</c> when none.</summary>
+    /// <summary>Tags, as the targets resolve them (<c>latest</c> when the project names none; LIV2520 when empty).</summary>
     public string[]? Tags { get; set; }
 
     /// <summary>The registry to push to (<c>host[:port]</c>).</summary>
@@ -99,7 +99,7 @@ public sealed partial class BuildContainerImage : Microsoft.Build.Utilities.Task
     /// <summary>The publish folder, to resolve relative item paths.</summary>
     public string? PublishDirectory { get; set; }
 
-    /// <summary>Livrable's state folder (blob store, caches).</summary>
+    /// <summary>Livrable's state folder (blob store, caches), as the targets resolve ContainerStateDirectory (LIV2520 when empty).</summary>
     public string? StateDirectory { get; set; }
 
     /// <summary>ContainerStateMaxSize: the state folder's cap (bytes, or 500MB, 20GB...), checked at the end of the build; 20 GB when empty.</summary>

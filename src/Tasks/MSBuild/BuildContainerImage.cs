@@ -113,7 +113,7 @@ public sealed partial class BuildContainerImage
         RepositoryUrl = RepositoryUrl,
     };
 
-    private static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>
+    internal static IReadOnlyList<ParameterItem>? Items(ITaskItem[]? items) => items?.Select(item =>
     {
         var metadata = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (System.Collections.DictionaryEntry entry in item.CloneCustomMetadata())

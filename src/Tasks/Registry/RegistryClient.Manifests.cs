@@ -99,8 +99,8 @@ public sealed partial class RegistryClient
             if (await config.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) != 0)
                 throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The config {parsed.Config.Digest} is longer than its descriptor says.");
         }
-        var imageConfig = ImageConfig.Parse(configBytes);
-        return new RegistryImage(this, endpoint, repository, reference, indexDigest, manifest, parsed, imageConfig, configBytes, Store);
+        var parts = ManifestAndConfig.Check(parsed, manifest.Bytes, configBytes, $"{endpoint.Registry}/{repository}@{manifest.Digest}");
+        return new RegistryImage(this, endpoint, repository, reference, indexDigest, manifest, parts, Store);
     }
 
     /// <summary>

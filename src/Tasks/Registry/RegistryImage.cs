@@ -16,7 +16,7 @@ public sealed class RegistryImage : IImage
     private readonly SemaphoreSlim _downloading = new(1, 1);
 
     internal RegistryImage(RegistryClient client, RegistryEndpoint endpoint, string repository, string reference, Digest? indexDigest,
-        RegistryManifest manifest, ImageManifest parsed, ImageConfig config, byte[] configBytes, BlobStore store)
+        RegistryManifest manifest, ManifestAndConfig parts, BlobStore store)
     {
         _client = client;
         _store = store;
@@ -26,14 +26,10 @@ public sealed class RegistryImage : IImage
         IndexDigest = indexDigest;
         ManifestBytes = manifest.Bytes;
         Digest = manifest.Digest;
-        Manifest = parsed;
-        Config = config;
-        ConfigBytes = configBytes;
-        var diffIds = config.DiffIds;
-        if (diffIds.Count != parsed.Layers.Count)
-            throw new LivrableException(DiagnosticCodes.InvalidImage,
-                $"{endpoint.Registry}/{repository}@{manifest.Digest} has {parsed.Layers.Count} layers but its config lists {diffIds.Count} diff ids.");
-        Layers = parsed.Layers.Select((d, i) => (ILayer)new RegistryLayer(client, this, d, diffIds[i], store)).ToList();
+        Manifest = parts.Manifest;
+        Config = parts.Config;
+        ConfigBytes = parts.ConfigBytes;
+        Layers = parts.Layers((descriptor, diffId) => new RegistryLayer(client, this, descriptor, diffId, store));
     }
 
     /// <summary>The registry the image was pulled from.</summary>

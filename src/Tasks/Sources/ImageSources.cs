@@ -29,36 +29,59 @@ public static class ImageSources
         ArgumentNullException.ThrowIfNull(baseImage);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(registrySource);
+        var location = Locate(baseImage);
+        return location.Kind switch
+        {
+            ImageLocationKind.Scratch => ScratchImage.Instance,
+            ImageLocationKind.Layout => new LayoutImage(location.Path!, location.Tag),
+            ImageLocationKind.Archive => new ArchiveImage(location.Path!, location.Tag, store, location.ArchiveKind),
+            _ => registrySource(location.Reference!),
+        };
+    }
+
+    /// <summary>
+    /// Where <paramref name="baseImage"/> (<see cref="Open"/>'s forms) lives, without reading it: what
+    /// <see cref="Open"/> opens, and what MSBuild's up-to-date check watches (a tarball's file, a layout's
+    /// <c>index.json</c>; a registry reference by tag is resolved again on every build). Relative paths are relative
+    /// to <paramref name="baseDirectory"/>, else to the current directory (the project's folder in MSBuild); the
+    /// location keeps them as given. LIV2007 and LIV2001 as <see cref="Open"/>.
+    /// </summary>
+    public static ImageLocation Locate(string baseImage, string? baseDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(baseImage);
         string value = baseImage.Trim();
         if (value.Length == 0)
             throw new LivrableException(DiagnosticCodes.InvalidReference, "The base image is empty: give a reference such as mcr.microsoft.com/dotnet/runtime:8.0, or scratch.");
-        if (value == "scratch") return ScratchImage.Instance;
+        if (value == "scratch") return new ImageLocation(ImageLocationKind.Scratch);
+        string Full(string path) => baseDirectory is null ? path : System.IO.Path.GetFullPath(path, baseDirectory);
+        bool FileExists(string path) => File.Exists(Full(path));
+        bool DirectoryExists(string path) => Directory.Exists(Full(path));
 
         if (TryStripPrefix(value, "oci-layout:", out string rest))
         {
-            var (dir, tag) = SplitPathAndTag(rest, Directory.Exists, value);
-            return new LayoutImage(dir, tag);
+            var (dir, tag) = SplitPathAndTag(rest, DirectoryExists, value);
+            return new ImageLocation(ImageLocationKind.Layout, dir, tag);
         }
         foreach (var (prefix, kind) in ArchivePrefixes)
         {
             if (TryStripPrefix(value, prefix, out rest))
             {
-                var (file, tag) = SplitPathAndTag(rest, File.Exists, value);
-                return new ArchiveImage(file, tag, store, kind);
+                var (file, tag) = SplitPathAndTag(rest, FileExists, value);
+                return new ImageLocation(ImageLocationKind.Archive, file, tag) { ArchiveKind = kind };
             }
         }
 
-        if (File.Exists(value)) return new ArchiveImage(value, null, store);
-        if (Directory.Exists(value))
+        if (FileExists(value)) return new ImageLocation(ImageLocationKind.Archive, value);
+        if (DirectoryExists(value))
         {
-            if (File.Exists(Path.Combine(value, "oci-layout"))) return new LayoutImage(value, null);
+            if (File.Exists(System.IO.Path.Combine(Full(value), "oci-layout"))) return new ImageLocation(ImageLocationKind.Layout, value);
             throw new LivrableException(DiagnosticCodes.InputNotFound,
                 $"The base image '{value}' is a folder but not an OCI image layout: it has no 'oci-layout' file.");
         }
         if (LooksLikePath(value))
             throw new LivrableException(DiagnosticCodes.InputNotFound,
                 $"The base image '{value}' looks like a path, but no such file or folder exists.");
-        return registrySource(ImageReference.Parse(value));
+        return new ImageLocation(ImageLocationKind.Registry) { Reference = ImageReference.Parse(value) };
     }
 
     private static readonly (string Prefix, ArchiveKind Kind)[] ArchivePrefixes =
@@ -101,6 +124,38 @@ public static class ImageSources
            || value.Contains('\\') || value is "." or "..";
 }
 
+/// <summary>What kind of place an image string names (<see cref="ImageSources.Locate"/>).</summary>
+public enum ImageLocationKind
+{
+    /// <summary><c>scratch</c>: the empty image, nothing to read.</summary>
+    Scratch,
+    /// <summary>An image tarball (<c>archive:</c>, <c>docker-archive:</c>, <c>oci-archive:</c>, or an existing file).</summary>
+    Archive,
+    /// <summary>An OCI image layout folder (<c>oci-layout:</c>, or an existing folder with <c>oci-layout</c>).</summary>
+    Layout,
+    /// <summary>A registry reference, by tag or by digest.</summary>
+    Registry,
+}
+
+/// <summary>
+/// Where an image string points (<see cref="ImageSources.Locate"/>): the kind, the tarball or layout path as given
+/// and the tag in it, or the registry reference.
+/// </summary>
+public sealed record ImageLocation(ImageLocationKind Kind, string? Path = null, string? Tag = null)
+{
+    /// <summary>The registry reference, for <see cref="ImageLocationKind.Registry"/>.</summary>
+    public ImageReference? Reference { get; init; }
+
+    /// <summary>Which metadata of a tarball to read, for <see cref="ImageLocationKind.Archive"/>.</summary>
+    internal ArchiveKind ArchiveKind { get; init; }
+
+    /// <summary>
+    /// Whether the image can change while its string stays the same: a registry reference by tag (a tag moves).
+    /// A digest, a tarball or layout (whose files MSBuild watches) and scratch are pinned.
+    /// </summary>
+    public bool IsTag => Kind == ImageLocationKind.Registry && Reference!.Digest is null;
+}
+
 /// <summary>Which metadata of an image tarball to read when it has both (Docker 25+ writes both).</summary>
 internal enum ArchiveKind
 {
@@ -113,18 +168,18 @@ internal enum ArchiveKind
 }
 
 /// <summary>
-/// An <see cref="IImage"/> read from a source: the manifest and config are in memory, checked against each other;
-/// layer bytes are read through a delegate that verifies them.
+/// An <see cref="IImage"/> read from a source: the manifest and config in memory, checked against each other once
+/// (<see cref="ManifestAndConfig"/>); layer bytes are read through a delegate that verifies them.
 /// </summary>
 internal sealed class SourcedImage : IImage
 {
-    private SourcedImage(ImageManifest manifest, byte[] manifestBytes, ImageConfig config, byte[] configBytes, IReadOnlyList<ILayer> layers)
+    private SourcedImage(ManifestAndConfig parts, IReadOnlyList<ILayer> layers)
     {
-        Manifest = manifest;
-        ManifestBytes = manifestBytes;
-        Digest = Digest.Sha256(manifestBytes);
-        Config = config;
-        ConfigBytes = configBytes;
+        Manifest = parts.Manifest;
+        ManifestBytes = parts.ManifestBytes;
+        Digest = Digest.Sha256(parts.ManifestBytes);
+        Config = parts.Config;
+        ConfigBytes = parts.ConfigBytes;
         Layers = layers;
     }
 
@@ -135,49 +190,21 @@ internal sealed class SourcedImage : IImage
     public byte[] ConfigBytes { get; }
     public IReadOnlyList<ILayer> Layers { get; }
 
-    /// <summary>
-    /// Builds an image from its manifest and config bytes. The config must be the blob the manifest describes, and
-    /// the config must list one diff id per layer (LIV4002 otherwise).
-    /// </summary>
+    /// <summary>Builds an image from its manifest and config bytes, checked by <see cref="ManifestAndConfig.Parse"/>.</summary>
     public static SourcedImage Create(
         byte[] manifestBytes, string? mediaTypeHint, byte[] configBytes,
         Func<Descriptor, CancellationToken, Task<Stream>> openLayer, string description)
-    {
-        var manifest = ImageManifest.Parse(manifestBytes, mediaTypeHint);
-        var configDigest = manifest.Config.Digest.WithHash(HashOf(manifest.Config.Digest, configBytes));
-        if (configDigest != manifest.Config.Digest || configBytes.Length != manifest.Config.Size)
-            throw new LivrableException(DiagnosticCodes.DigestMismatch,
-                $"The config of {description} is {configDigest} ({configBytes.Length} bytes), not the {manifest.Config.Digest} ({manifest.Config.Size} bytes) its manifest gives.");
-        var config = ImageConfig.Parse(configBytes);
-        var diffIds = config.DiffIds;
-        if (diffIds.Count != manifest.Layers.Count)
-            throw Descriptor.Invalid($"The image {description} has {manifest.Layers.Count} layers but its config lists {diffIds.Count} diff ids");
-        var layers = new ILayer[manifest.Layers.Count];
-        for (int i = 0; i < layers.Length; i++)
-        {
-            var layer = manifest.Layers[i];
-            if (!MediaTypes.IsLayer(layer.MediaType))
-                throw Descriptor.Invalid($"Layer {i} of {description} has media type '{layer.MediaType}', which is not a layer Livrable can read");
-            layers[i] = new SourcedLayer(layer, diffIds[i], openLayer);
-        }
-        return new SourcedImage(manifest, manifestBytes, config, configBytes, layers);
-    }
+        => Create(ManifestAndConfig.Parse(manifestBytes, mediaTypeHint, configBytes, description), openLayer);
+
+    /// <summary>Builds an image from a checked manifest and config; <paramref name="openLayer"/> reads each layer's blob.</summary>
+    public static SourcedImage Create(ManifestAndConfig parts, Func<Descriptor, CancellationToken, Task<Stream>> openLayer)
+        => new(parts, parts.Layers((descriptor, diffId) => new SourcedLayer(descriptor, diffId, openLayer)));
 
     /// <summary>Throws LIV3005 unless the config's platform serves <paramref name="wanted"/>.</summary>
     public SourcedImage ForPlatform(Platform wanted, string description)
     {
-        var actual = Config.Platform;
-        if (!wanted.Matches(actual))
-            throw new LivrableException(DiagnosticCodes.PlatformNotFound,
-                $"The base image {description} is for {actual}, not for {wanted}.");
+        ManifestAndConfig.RequirePlatform(Config, wanted, actual => $"The base image {description} is for {actual}, not for {wanted}.");
         return this;
-    }
-
-    private static byte[] HashOf(Digest algorithm, byte[] bytes)
-    {
-        using var hash = algorithm.CreateHash();
-        hash.AppendData(bytes);
-        return hash.GetHashAndReset();
     }
 }
 

@@ -194,7 +194,7 @@ internal static class OciLayout
             byte[] manifestBytes = await ReadAllAsync(openBlob, descriptor, cancellationToken).ConfigureAwait(false);
             var manifest = ImageManifest.Parse(manifestBytes, descriptor.MediaType);
             byte[] config = await ReadAllAsync(openBlob, manifest.Config, cancellationToken).ConfigureAwait(false);
-            return SourcedImage.Create(manifestBytes, descriptor.MediaType, config, openLayer, description).ForPlatform(platform, description);
+            return SourcedImage.Create(ManifestAndConfig.Check(manifest, manifestBytes, config, description), openLayer).ForPlatform(platform, description);
         }
         throw Descriptor.Invalid($"The indexes of {description} nest more than {MaxDepth} deep");
     }

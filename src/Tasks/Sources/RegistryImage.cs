@@ -44,10 +44,9 @@ public sealed class RegistryImageSource : IImageSource
     public async Task<IImage> ResolveAsync(Platform platform, CancellationToken cancellationToken)
     {
         var image = await _client.GetImageAsync(Registry, Repository, Reference, platform, cancellationToken).ConfigureAwait(false);
-        var actual = image.Config.Platform;
         // An index entry was chosen for its platform already; a lone manifest says its platform only in the config.
-        if (image.IndexDigest is null && !platform.Matches(actual))
-            throw new LivrableException(DiagnosticCodes.PlatformNotFound,
+        if (image.IndexDigest is null)
+            ManifestAndConfig.RequirePlatform(image.Config, platform, actual =>
                 $"{Description} is a single-platform image for {actual}, not {platform}. Use a multi-platform tag or a base image built for {platform}.");
         return image;
     }

@@ -202,7 +202,7 @@ public sealed class MultiPlatformTests(RegistryFixture registry, Dockerd docker)
     {
         var parsed = ImageBuildParameters.ParsePlatforms(["linux/amd64; linux/arm64", "linux/arm"]);
         Assert.Equal([Amd64, Arm64, new Platform("linux", "arm", "v7")], parsed);
-        var request = new ImageBuildParameters { Repository = "app", Platforms = ["linux/amd64", "linux/arm64"], StateDirectory = _temp["state"] }.ToRequest();
+        var request = new ImageBuildParameters { Repository = "app", Tags = ["latest"], RuntimeIdentifier = "linux-x64", Platforms = ["linux/amd64", "linux/arm64"], StateDirectory = _temp["state"] }.ToRequest();
         Assert.Equal([Amd64, Arm64], request.Platforms);
         Assert.True(request.IsMultiPlatform);
 

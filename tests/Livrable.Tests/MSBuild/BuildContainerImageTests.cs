@@ -20,7 +20,9 @@ public sealed class BuildContainerImageTests : IDisposable
     {
         BuildEngine = engine ?? new FakeEngine(),
         BaseImage = "scratch",
+        RuntimeIdentifier = "linux-x64",
         Repository = "hello",
+        Tags = ["latest"],
         StateDirectory = Path.Combine(_temp.Path, "state"),
     };
 
@@ -92,6 +94,36 @@ public sealed class BuildContainerImageTests : IDisposable
         Assert.Equal(seconds < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds), r.RegistryTimeout);
     }
 
+    /// <summary>
+    /// The defaults are the targets' (issue 13, one source of defaults): the engine receives the state folder, the tags
+    /// and the runtime identifier, and says so when one is missing instead of choosing another (the state folder was
+    /// LocalApplicationData here, ~/.local/share on Linux, where the targets said ~/.cache).
+    /// </summary>
+    [Theory]
+    [InlineData("StateDirectory")]
+    [InlineData("Tags")]
+    [InlineData("RuntimeIdentifier")]
+    [InlineData("WorkingDirectory")]
+    public void AnUnresolvedDefaultIsLIV2520(string parameter)
+    {
+        var task = NewTask();
+        switch (parameter)
+        {
+            case "StateDirectory": task.StateDirectory = ""; break;
+            case "Tags": task.Tags = [" "]; break;
+            case "WorkingDirectory":
+                task.AssemblyName = "hello";
+                task.PublishFiles = [Item(PublishFile("hello.dll"), ("RelativePath", "hello.dll"))];
+                break;
+            default: task.RuntimeIdentifier = null; break;
+        }
+
+        var e = Assert.Throws<LivrableException>(() => task.CreateRequest());
+
+        Assert.Equal(DiagnosticCodes.UnresolvedDefault, e.Code);
+        Assert.Contains($"The {parameter} parameter is empty", e.Message);
+    }
+
     [Theory]
     [InlineData(null, -1)]
     [InlineData("", -1)]
@@ -139,6 +171,7 @@ public sealed class BuildContainerImageTests : IDisposable
         var task = NewTask();
         task.AssemblyName = "hello";
         task.SelfContained = true;
+        task.WorkingDirectory = "/app/";
         task.PublishDirectory = Path.Combine(_temp.Path, "publish");
         task.PublishFiles =
         [

@@ -208,7 +208,11 @@ public sealed partial class IncrementalPublishTests : IDisposable
     [InlineData("FROM alpine:3.20\n", "alpine:3.20")]
     [InlineData("FROM alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000\n", null)]
     [InlineData("FROM scratch AS build\nFROM --platform=linux/amd64 build AS final\nCOPY --from=0 / /\n", null)]
-    [InlineData("ARG BASE=alpine\nFROM $BASE\n", "$BASE")]
+    [InlineData("ARG BASE=alpine\nFROM $BASE\n", "alpine")]
+    [InlineData("ARG V=3.20\nFROM alpine:${V} AS a\nFROM a\n", "alpine:3.20")]
+    [InlineData("FROM scratch AS Tools\nFROM scratch\nCOPY --from=TOOLS / /\nCOPY --from=0 / /\n", null)]
+    [InlineData("FROM alpine:3.20 AS base\nFROM base\n", null)]
+    [InlineData("# escape=`\nFROM `\n  scratch\nCOPY `\n--from=busybox:1.36 /bin/busybox /\n", "busybox:1.36")]
     [InlineData("FROM scratch\nCOPY --from=busybox:1.36 /bin/busybox /\n", "busybox:1.36")]
     [InlineData("# FROM alpine:3.20 is only a comment\nfrom base\nRUN --mount=type=bind,from=registry.example.com/tools:1,target=/t true\n", "registry.example.com/tools:1")]
     public async Task An_image_named_by_a_registry_tag_always_builds(string dockerfile, string? unpinned)

@@ -118,7 +118,9 @@ public sealed class CliProcessTests : IDisposable
         {
             BuildEngine = engine,
             BaseImage = "scratch",
+            RuntimeIdentifier = "linux-x64",
             Repository = "relay",
+            Tags = ["latest"],
             ArchiveOutputPath = "out/relay.tar", // relative: resolved against the working directory given
             StateDirectory = Path.Combine(_temp.Path, "state"),
             Labels = [new TaskItem("a")],
@@ -175,7 +177,9 @@ public sealed class CliProcessTests : IDisposable
         {
             BuildEngine = engine,
             BaseImage = $"127.0.0.1:{port}/silent:1",
+            RuntimeIdentifier = "linux-x64",
             Repository = "cancelled",
+            Tags = ["latest"],
             ArchiveOutputPath = Path.Combine(_temp.Path, "never.tar"),
             StateDirectory = Path.Combine(_temp.Path, "state"),
         };

@@ -32,6 +32,7 @@ public sealed class CliTests : IDisposable
         {
             BuildEngine = new BuildContainerImageTests.FakeEngine(),
             BaseImage = "scratch",
+            RuntimeIdentifier = "linux-x64",
             Repository = "cli",
             Tags = [tag],
             ArchiveOutputPath = Path.Combine(_temp.Path, "out", "cli.tar"),

@@ -93,6 +93,53 @@ public sealed class NetFrameworkTaskTests : IDisposable
         Assert.Contains("error LIV2002", bad.Output);
     }
 
+    /// <summary>
+    /// Under CliProcess the up-to-date inputs come from the net472 ResolveContainerImageInputs, which asks
+    /// <c>Livrable.Cli --image-inputs</c>: a tarball named through a build argument is an input file, a registry tag makes
+    /// the image step always run.
+    /// </summary>
+    [Fact]
+    public async Task ResolvesTheImageInputsThroughTheCliFromMSBuild()
+    {
+        string tasks = Path.Combine(_temp.Path, "package", "tasks");
+        Directory.CreateDirectory(Path.Combine(tasks, "net472"));
+        Directory.CreateDirectory(Path.Combine(tasks, "net8.0"));
+        File.Copy(TaskAssembly, Path.Combine(tasks, "net472", "Livrable.Tasks.NetFramework.dll"));
+        foreach (string file in new[] { "Livrable.Tasks.dll", "Livrable.Cli.dll", "Livrable.Cli.runtimeconfig.json", "Livrable.Cli.deps.json" })
+            File.Copy(Path.Combine(AppContext.BaseDirectory, file), Path.Combine(tasks, "net8.0", file));
+        string dir = Path.Combine(_temp.Path, "df");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "base.tar"), "");
+        File.WriteAllText(Path.Combine(dir, "Dockerfile"), "ARG BASE\nFROM $BASE\n");
+        string project = Path.Combine(dir, "df.proj");
+        File.WriteAllText(project, $"""
+            <Project>
+              <PropertyGroup>
+                <LivrableTaskHost>CliProcess</LivrableTaskHost>
+                <LivrableTasksNetFrameworkAssembly>{tasks}/net472/Livrable.Tasks.NetFramework.dll</LivrableTasksNetFrameworkAssembly>
+                <ContainerStateDirectory>{_temp.Path}/state</ContainerStateDirectory>
+              </PropertyGroup>
+              <Import Project="{Sdk("build", "Livrable.Sdk.props")}" />
+              <ItemGroup>
+                <ContainerBuildArg Include="BASE" Value="$(Base)" />
+              </ItemGroup>
+              <Import Project="{Sdk("build", "Livrable.Sdk.targets")}" />
+              <Target Name="ShowInputs" DependsOnTargets="_LivrableComputeImageInputs">
+                <Message Importance="high" Text="INPUTS=@(_LivrableImageSourceFile)|$(_LivrableImageAlwaysBuild)" />
+              </Target>
+            </Project>
+            """);
+
+        var local = await DotnetAsync("msbuild", project, "-t:ShowInputs", "-p:Base=archive:base.tar", "-v:d");
+        Assert.True(local.ExitCode == 0, local.Output);
+        Assert.Contains("--image-inputs", local.Output);
+        Assert.Contains($"INPUTS={Path.Combine(dir, "base.tar")}|\n", local.Output.Replace("\r", ""));
+
+        var tag = await DotnetAsync("msbuild", project, "-t:ShowInputs", "-p:Base=registry.example.com/base:1", "-v:n");
+        Assert.True(tag.ExitCode == 0, tag.Output);
+        Assert.Contains("INPUTS=|'registry.example.com/base:1' is an image in a registry by tag", tag.Output);
+    }
+
     /// <summary>MSBuild on .NET never picks the .NET Framework paths by itself.</summary>
     [Theory]
     [InlineData("-p:Unused=1", "InProcess")]

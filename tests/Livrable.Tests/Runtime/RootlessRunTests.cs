@@ -125,6 +125,7 @@ public sealed class RootlessRunTests : IDisposable
         File.WriteAllText(request, JsonSerializer.Serialize(new ImageBuildParameters
         {
             BaseImage = "scratch",
+            RuntimeIdentifier = "linux-x64",
             Repository = "rootless",
             Tags = ["v1"],
             ArchiveOutputPath = Path.Combine(work, $"out-{name}", "image.tar"),

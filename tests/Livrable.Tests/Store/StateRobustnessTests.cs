@@ -205,6 +205,7 @@ public sealed class StateRobustnessTests(ITestOutputHelper output) : IDisposable
         {
             BuildEngine = new BuildContainerImageTests.FakeEngine(),
             BaseImage = "scratch",
+            RuntimeIdentifier = "linux-x64",
             Repository = "killed",
             Tags = ["v1"],
             ArchiveOutputPath = _temp["out", "killed.tar"],

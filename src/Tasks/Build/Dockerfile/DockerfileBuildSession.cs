@@ -217,24 +217,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     /// The image string of the named context <paramref name="name"/>: the same key, else one naming the same image
     /// reference once normalized (<c>debian:bookworm</c> is <c>docker.io/library/debian:bookworm</c>). Null when none.
     /// </summary>
-    public string? NamedContextSource(string name)
-    {
-        var contexts = _options.NamedContexts;
-        if (contexts.Count == 0 || name == "scratch") return null;
-        if (contexts.TryGetValue(name, out var exact)) return exact;
-        foreach (var (key, value) in contexts)
-            if (string.Equals(key, name, StringComparison.OrdinalIgnoreCase)) return value;
-        string? normalized = NormalizeReference(name);
-        if (normalized is null) return null;
-        foreach (var (key, value) in contexts)
-            if (NormalizeReference(key) == normalized) return value;
-        return null;
-    }
-
-    private static string? NormalizeReference(string name)
-        => ImageReference.TryParse(name, out var reference, out _) && reference is not null
-            ? $"{reference.FullName}:{reference.Tag ?? (reference.Digest is null ? "latest" : "")}@{reference.Digest}"
-            : null;
+    public string? NamedContextSource(string name) => NamedContexts.Find(_options.NamedContexts, name);
 
     /// <summary>Resolves an image once per build and platform; a resolution error points at <paramref name="span"/>.</summary>
     public Task<IImage> ResolveImageAsync(string source, Platform platform, SourceSpan span, CancellationToken cancellationToken)
@@ -254,7 +237,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     /// <summary>A stage's start (FROM): one <c>[k/n]</c> line.</summary>
     public void Progress(int stageIndex, string text) => _executor.Progress(stageIndex, text);
 
-    private static Platform HostPlatform()
+    internal static Platform HostPlatform()
     {
         try
         {

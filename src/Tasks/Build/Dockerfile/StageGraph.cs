@@ -121,7 +121,7 @@ internal sealed class StageGraph
     }
 
     /// <summary>The COPY instructions of a stage, and those of the ONBUILD triggers its base stage leaves.</summary>
-    private IEnumerable<CopyInstruction> CopiesOf(int index)
+    public IEnumerable<CopyInstruction> CopiesOf(int index)
     {
         foreach (var copy in Stages[index].Instructions.OfType<CopyInstruction>()) yield return copy;
         if (BaseStage(index) is int b)

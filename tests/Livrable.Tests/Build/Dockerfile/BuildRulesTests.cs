@@ -58,6 +58,7 @@ public sealed class BuildRulesTests
         var parameters = new ImageBuildParameters
         {
             Repository = "demo",
+            Tags = ["latest"],
             Dockerfile = "/src/app/Dockerfile",
             BuildArgs = [new ParameterItem("VERSION", new Dictionary<string, string> { ["Value"] = "1.2" }), new ParameterItem("EMPTY")],
             NamedContexts = [new ParameterItem("debian:bookworm", new Dictionary<string, string> { ["Value"] = "archive:/images/debian.tar" })],
@@ -90,7 +91,7 @@ public sealed class BuildRulesTests
     [InlineData(false)]
     public void ContainerNoCache_reaches_a_Dockerfile_request(bool noCache)
     {
-        var parameters = new ImageBuildParameters { Repository = "demo", Dockerfile = "/src/Dockerfile", StateDirectory = "/state", NoCache = noCache };
+        var parameters = new ImageBuildParameters { Repository = "demo", Tags = ["latest"], RuntimeIdentifier = "linux-x64", Dockerfile = "/src/Dockerfile", StateDirectory = "/state", NoCache = noCache };
         var request = parameters.ToRequest();
         Assert.NotNull(request.Dockerfile);
         Assert.Equal(noCache, request.NoCache);
@@ -102,7 +103,7 @@ public sealed class BuildRulesTests
     public void A_malformed_Dockerfile_item_is_LIV2070(string which, string name)
     {
         var item = new ParameterItem(name);
-        var parameters = new ImageBuildParameters { Repository = "demo", Dockerfile = "/src/Dockerfile", StateDirectory = "/state" };
+        var parameters = new ImageBuildParameters { Repository = "demo", Tags = ["latest"], RuntimeIdentifier = "linux-x64", Dockerfile = "/src/Dockerfile", StateDirectory = "/state" };
         if (which == "BuildArgs") parameters.BuildArgs = [item];
         else parameters.NamedContexts = [item];
         var e = Assert.Throws<LivrableException>(parameters.ToRequest);

@@ -1,0 +1,64 @@
+using Livrable.Diagnostics;
+using Livrable.Dockerfile;
+using Livrable.Images;
+
+namespace Livrable.Build.Dockerfile;
+
+/// <summary>
+/// The images a Dockerfile build reads, named as the build names them, without reading any: for each platform, the
+/// meta arguments (the automatic platform ones, the given build arguments, the ARGs before the first FROM) expand
+/// each FROM, as <see cref="DockerfileBuildSession"/> does; then, for the stages the target needs
+/// (<see cref="StageGraph.Needed"/>), a stage replaced by a named context is that context's image, a FROM of an earlier
+/// stage or <c>scratch</c> reads no image, any other FROM its named context or itself; <c>COPY --from</c> (the
+/// stage's own and its base stage's ONBUILD ones) and <c>RUN --mount=...,from=</c> that name no stage (by name or
+/// index) read an image the same way. What MSBuild's up-to-date check watches (<see cref="ImageInputs"/>).
+/// ONBUILD triggers a base image carries in its config are not seen: the base image itself is an input, and such a
+/// trigger names an image the base's author chose.
+/// </summary>
+internal static class DockerfileImageNames
+{
+    /// <summary>
+    /// The image strings (<see cref="Sources.ImageSources.Open"/>'s forms), each once, in the order the Dockerfile
+    /// names them. Errors are the build's (LIV1100, LIV1101, LIV1102, LIV1103, LIV1104, with their spans).
+    /// </summary>
+    public static IReadOnlyList<string> Of(DockerfileDocument document, IReadOnlyDictionary<string, string> buildArgs,
+        IReadOnlyDictionary<string, string> namedContexts, string? target, IReadOnlyList<Platform> platforms)
+    {
+        if (document.Stages.Count == 0)
+            throw new LivrableException(DiagnosticCodes.StageNotFound, "dockerfile contains no stages to build", new SourceSpan(document.Path, 1, 1));
+        var expander = new ShellWordExpander(document.Directives.Escape);
+        string? targetName = string.IsNullOrWhiteSpace(target) ? document.Stages[^1].Name : target.Trim().ToLowerInvariant();
+        var build = DockerfileBuildSession.HostPlatform();
+        var names = new List<string>();
+        void Add(string name)
+        {
+            if (!names.Contains(name, StringComparer.Ordinal)) names.Add(name);
+        }
+
+        foreach (var platform in platforms)
+        {
+            var arguments = BuildArguments.Create(document.GlobalArgs, buildArgs, platform, build, targetName ?? "default", expander);
+            var graph = StageGraph.Create(document, arguments.Meta, expander);
+            foreach (int s in graph.Needed(graph.Target(target)))
+            {
+                var stage = graph.Stages[s];
+                if (stage.Name is { } own && NamedContexts.Find(namedContexts, own) is { } replacement)
+                {
+                    // BuildKit dispatches nothing of a replaced stage: it is the context's image.
+                    Add(replacement);
+                    continue;
+                }
+                string baseName = graph.BaseNames[s];
+                if (graph.BaseStage(s) is null && baseName != "scratch") Add(NamedContexts.Find(namedContexts, baseName) ?? baseName);
+                foreach (var copy in graph.CopiesOf(s))
+                    if (copy.From is { } from && graph.ResolveCopySource(from, s, copy.Span).Image is { } image)
+                        Add(NamedContexts.Find(namedContexts, image) ?? image);
+                foreach (var run in stage.Instructions.OfType<RunInstruction>())
+                    foreach (string mount in run.Mounts)
+                        if (RunMountSpec.FromOf(mount) is { } from && graph.ResolveCopySource(from, s, run.Span).Image is { } image)
+                            Add(NamedContexts.Find(namedContexts, image) ?? image);
+            }
+        }
+        return names;
+    }
+}
