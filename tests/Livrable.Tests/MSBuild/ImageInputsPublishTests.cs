@@ -16,27 +16,18 @@ namespace Livrable.Tests.MSBuild;
 /// </summary>
 public sealed class ImageInputsPublishTests : IDisposable
 {
-    private static readonly string SdkDirectory = Path.Combine(TestRepository.Root, "src", "Sdk");
     private readonly TempDirectory _temp = new();
     private readonly string _baseTarball;
 
     public ImageInputsPublishTests()
     {
-        File.WriteAllText(_temp["Directory.Build.props"], $"""
-            <Project>
-              <PropertyGroup>
-                <LivrableTasksAssembly>{Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll")}</LivrableTasksAssembly>
-                <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
-                <ContainerStateDirectory>{_temp["state"]}</ContainerStateDirectory>
-              </PropertyGroup>
-            </Project>
-            """);
+        SdkProjects.WriteDirectoryBuildFiles(_temp.Path, $"<ContainerStateDirectory>{_temp["state"]}</ContainerStateDirectory>");
         Directory.CreateDirectory(_temp["base", "root"]);
         File.WriteAllText(_temp["base", "root", "hello.txt"], "one\n");
         _baseTarball = _temp["images", "base.tar"];
         File.WriteAllText(_temp["base", "base.csproj"], $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <PropertyGroup>
                 <ContainerTag>v1</ContainerTag>
                 <ContainerArchiveOutputPath>{_baseTarball}</ContainerArchiveOutputPath>
@@ -44,7 +35,7 @@ public sealed class ImageInputsPublishTests : IDisposable
               <ItemGroup>
                 <ContainerLayer Include="root" Destination="/" />
               </ItemGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
     }
@@ -70,14 +61,14 @@ public sealed class ImageInputsPublishTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "a.txt"), "a\n");
         File.WriteAllText(Path.Combine(dir, "app.csproj"), $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <PropertyGroup>
                 <ContainerTag>v1</ContainerTag>
               </PropertyGroup>
               <ItemGroup>
                 <ContainerBuildArg Include="BASE" Value="archive:{_baseTarball}" Condition="{(buildArg ? "true" : "false")}" />
               </ItemGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
         string project = Path.Combine(dir, "app.csproj");
@@ -133,11 +124,11 @@ public sealed class ImageInputsPublishTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "Dockerfile"), "ARG BASE=scratch\nFROM ${BASE}\n");
         File.WriteAllText(Path.Combine(dir, "tag.csproj"), $"""
             <Project>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
               <ItemGroup>
                 <ContainerBuildArg Include="BASE" Value="registry.example.com/base:1" />
               </ItemGroup>
-              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
             </Project>
             """);
         var result = await Tools.DotnetAsync(_temp.Path, "msbuild", Path.Combine(dir, "tag.csproj"),

@@ -222,21 +222,7 @@ public sealed partial class PlanTests : IDisposable
     public async Task The_ContainerPlan_target_prints_the_plan_and_the_digest_publish_then_records()
     {
         string dir = Folder("app");
-        string sdk = Path.Combine(TestRepository.Root, "src", "Sdk");
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.props"), $"""
-            <Project>
-              <Import Project="{sdk}/build/Livrable.Sdk.props" />
-            </Project>
-            """);
-        File.WriteAllText(Path.Combine(dir, "Directory.Build.targets"), $"""
-            <Project>
-              <PropertyGroup>
-                <LivrableTasksAssembly>{Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll")}</LivrableTasksAssembly>
-                <LivrableTasksUseTaskHost>true</LivrableTasksUseTaskHost>
-              </PropertyGroup>
-              <Import Project="{sdk}/build/Livrable.Sdk.targets" />
-            </Project>
-            """);
+        SdkProjects.WriteDirectoryBuildFiles(dir);
         File.WriteAllText(Path.Combine(dir, "app.csproj"), """
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
