@@ -23,18 +23,23 @@ namespace Livrable.Outputs;
 /// link) has another inode or kind. The blobs copied were checked against their digests when that tarball was
 /// written. Without <c>statx</c> (Windows, macOS) no map is kept and every blob is read from the store, as before.
 /// </remarks>
-internal sealed class ArchiveBlobMap
+internal sealed class ArchiveBlobMap : IDisposable
 {
     private const string Version = "livrable-archive-blobs 1";
 
-    private readonly string _target;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
+    private readonly long _length;
     private readonly Dictionary<Digest, (long Offset, long Size)> _blobs;
 
-    private ArchiveBlobMap(string target, Dictionary<Digest, (long Offset, long Size)> blobs)
+    private ArchiveBlobMap(Microsoft.Win32.SafeHandles.SafeFileHandle file, long length, Dictionary<Digest, (long Offset, long Size)> blobs)
     {
-        _target = target;
+        _file = file;
+        _length = length;
         _blobs = blobs;
     }
+
+    /// <summary>Closes the old tarball.</summary>
+    public void Dispose() => _file.Dispose();
 
     /// <summary>How many layer blobs were taken from the old tarball so far (the log and the tests).</summary>
     public int Copied { get; private set; }
@@ -45,8 +50,10 @@ internal sealed class ArchiveBlobMap
             Digest.Sha256(Encoding.UTF8.GetBytes(target)).Hex);
 
     /// <summary>
-    /// The map of the tarball at <paramref name="target"/> when one was recorded and the file is still the one
-    /// written (same kind, size, times, device and inode); null otherwise, or when anything cannot be read.
+    /// The map of the tarball at <paramref name="target"/>, with the old tarball open, when one was recorded and the
+    /// file is still the one written (same kind, size, times, device and inode); null otherwise, or when anything
+    /// cannot be read. The status is read before and after the file is opened: the same both times, the open file is
+    /// the one the map describes, even if another build renames its tarball over the path a moment later.
     /// </summary>
     public static ArchiveBlobMap? TryLoad(string stateDirectory, string target)
     {
@@ -54,19 +61,27 @@ internal sealed class ArchiveBlobMap
         {
             string path = PathOf(stateDirectory, target);
             if (!File.Exists(path) || StatusOf(target) is not { } status) return null;
-            using var reader = new StreamReader(path, Encoding.UTF8);
-            if (reader.ReadLine() != Version || reader.ReadLine() != $"path={target}" || reader.ReadLine() != status) return null;
             var blobs = new Dictionary<Digest, (long, long)>();
-            while (reader.ReadLine() is { } line)
+            using (var reader = new StreamReader(path, Encoding.UTF8))
             {
-                string[] parts = line.Split(' ');
-                if (parts.Length != 3 || !Digest.TryParse(parts[0], out var digest)
-                    || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long offset)
-                    || !long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out long size))
-                    return null;
-                blobs[digest] = (offset, size);
+                if (reader.ReadLine() != Version || reader.ReadLine() != $"path={target}" || reader.ReadLine() != status) return null;
+                while (reader.ReadLine() is { } line)
+                {
+                    string[] parts = line.Split(' ');
+                    if (parts.Length != 3 || !Digest.TryParse(parts[0], out var digest)
+                        || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long offset)
+                        || !long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out long size))
+                        return null;
+                    blobs[digest] = (offset, size);
+                }
             }
-            return new ArchiveBlobMap(target, blobs);
+            var file = File.OpenHandle(target, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            if (StatusOf(target) != status)
+            {
+                file.Dispose();
+                return null;
+            }
+            return new ArchiveBlobMap(file, RandomAccess.GetLength(file), blobs);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -80,23 +95,9 @@ internal sealed class ArchiveBlobMap
     /// </summary>
     public Stream? TryOpen(Descriptor descriptor)
     {
-        if (!_blobs.TryGetValue(descriptor.Digest, out var place) || place.Size != descriptor.Size) return null;
-        try
-        {
-            var file = new FileStream(_target, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-            if (file.Length < place.Offset + place.Size)
-            {
-                file.Dispose();
-                return null;
-            }
-            file.Position = place.Offset;
-            Copied++;
-            return new RangeStream(file, place.Size);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        if (!_blobs.TryGetValue(descriptor.Digest, out var place) || place.Size != descriptor.Size || _length < place.Offset + place.Size) return null;
+        Copied++;
+        return new RangeStream(_file, place.Offset, place.Size);
     }
 
     /// <summary>Removes the map before the tarball is replaced: a write that fails half way leaves none.</summary>
@@ -142,31 +143,26 @@ internal sealed class ArchiveBlobMap
             ? FormattableString.Invariant($"file size={s.Size} mtime={s.ModificationTime} ctime={s.ChangeTime} dev={s.Device} ino={s.Inode}")
             : null;
 
-    /// <summary><paramref name="length"/> bytes of <paramref name="file"/> from where it is; disposing it closes the file.</summary>
-    private sealed class RangeStream(FileStream file, long length) : ReadOnlyStreamBase
+    /// <summary><paramref name="length"/> bytes of <paramref name="file"/> from <paramref name="offset"/>; the file stays open.</summary>
+    private sealed class RangeStream(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long length) : ReadOnlyStreamBase
     {
-        private long _remaining = length;
+        private long _position = offset;
+        private readonly long _end = offset + length;
 
         public override int Read(Span<byte> buffer)
         {
-            if (_remaining == 0) return 0;
-            int n = file.Read(buffer[..(int)Math.Min(buffer.Length, _remaining)]);
-            _remaining -= n;
+            if (_position == _end) return 0;
+            int n = RandomAccess.Read(file, buffer[..(int)Math.Min(buffer.Length, _end - _position)], _position);
+            _position += n;
             return n;
         }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            if (_remaining == 0) return 0;
-            int n = await file.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken).ConfigureAwait(false);
-            _remaining -= n;
+            if (_position == _end) return 0;
+            int n = await RandomAccess.ReadAsync(file, buffer[..(int)Math.Min(buffer.Length, _end - _position)], _position, cancellationToken).ConfigureAwait(false);
+            _position += n;
             return n;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) file.Dispose();
-            base.Dispose(disposing);
         }
     }
 }

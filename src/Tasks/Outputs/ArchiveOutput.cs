@@ -86,7 +86,7 @@ public sealed class ArchiveOutput : IImageOutput
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             RemoveStaleTemporaries(target, DateTime.UtcNow);
             // The layers the tarball there already holds are copied from it, not read and hashed again from the store.
-            var previous = StateDirectory is null || Rewrite ? null : ArchiveBlobMap.TryLoad(StateDirectory, target);
+            using var previous = StateDirectory is null || Rewrite ? null : ArchiveBlobMap.TryLoad(StateDirectory, target);
             var placed = new Dictionary<Digest, (long Offset, long Size)>();
             await ImageTarball.WriteFileAsync(temp, content, names, _modificationTime, previous, placed, cancellationToken).ConfigureAwait(false);
             LayersCopied = previous?.Copied ?? 0;

@@ -172,6 +172,33 @@ public sealed class ArchiveBlobMapTests : IDisposable
         Assert.Equal(await FreshAsync(before), await File.ReadAllBytesAsync(path));
     }
 
+    /// <summary>
+    /// Another build renames its tarball over the path while this one copies from the old: the map holds the old file
+    /// open from the moment it checked it, so the bytes come from the file the map describes.
+    /// </summary>
+    [Fact]
+    public async Task A_tarball_renamed_over_the_path_during_a_write_does_not_change_what_is_copied()
+    {
+        var (before, _) = await ImagesAsync();
+        string path = Path.GetFullPath(_temp["out/image.tar"]);
+        await Output(path).WriteAsync(before, "app", ["v1"], CancellationToken.None);
+        var layer = before.Layers[0];
+        byte[] expected = await File.ReadAllBytesAsync(_store.PathOf(layer.Descriptor.Digest));
+
+        using var map = ArchiveBlobMap.TryLoad(_temp["state"], path);
+        Assert.NotNull(map);
+        // The other build's tarball: the same size, its bytes all different.
+        string other = path + ".other";
+        await File.WriteAllBytesAsync(other, Enumerable.Repeat((byte)0x5A, (int)new FileInfo(path).Length).ToArray());
+        File.Move(other, path, overwrite: true);
+
+        await using var stream = map!.TryOpen(layer.Descriptor);
+        Assert.NotNull(stream);
+        var copy = new MemoryStream();
+        await stream!.CopyToAsync(copy);
+        Assert.Equal(expected, copy.ToArray());
+    }
+
     [Fact]
     public async Task Rewrite_and_a_write_without_a_state_folder_read_the_store()
     {
