@@ -625,4 +625,7 @@ SUMMARY="$WORK/results/$STAMP.md"
 cp "$SUMMARY" "$OUT_MD"
 cat "$SUMMARY"
 log "raw: $RAW  table: $OUT_MD (and $SUMMARY)"
+# Workload e (only when named: WORKLOADS=e): the edit loop of a Dockerfile project against buildah bud --layers, in its
+# own script and table (bench/edit-loop.sh, bench/README.md "The edit loop").
+if has_workload e; then REG="$REG" WORK="$WORK/e" "$REPO/bench/edit-loop.sh" || FAILED+=("e (bench/edit-loop.sh)"); fi
 ((${#FAILED[@]} == 0))

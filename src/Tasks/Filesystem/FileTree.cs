@@ -214,10 +214,51 @@ public sealed partial class FileTree
     /// <summary>Applies layers to a copy of a tree; the dictionaries' builders share what is not changed.</summary>
     private sealed class Builder(FileTree start)
     {
-        private readonly ImmutableDictionary<string, FileEntry>.Builder _entries = start._entries.ToBuilder();
+        // A tree loaded from nothing (a stage's layers) fills a plain dictionary, made immutable once in ToTree; a layer
+        // over an existing tree changes a builder of its dictionary, which shares what the layer does not touch.
+        private readonly IDictionary<string, FileEntry> _entries = start._entries.Count <= 1
+            ? new Dictionary<string, FileEntry>(start._entries, StringComparer.Ordinal)
+            : start._entries.ToBuilder();
+
+        private IReadOnlyDictionary<string, FileEntry> View => (IReadOnlyDictionary<string, FileEntry>)_entries;
+
+        private FileEntry? Get(string path) => _entries.TryGetValue(path, out var entry) ? entry : null;
         private readonly ImmutableDictionary<string, ImmutableHashSet<string>>.Builder _children = start._children.ToBuilder();
 
-        public FileTree ToTree() => new(_entries.ToImmutable(), _children.ToImmutable());
+        // The folders whose names this builder changed, as plain sets: adding a name to an immutable set allocates a new
+        // set each time, which made loading a 30,000-file tree cost most of a COPY's plan (issue 14, the edit loop).
+        // They become immutable once, in ToTree.
+        private readonly Dictionary<string, HashSet<string>> _changed = new(StringComparer.Ordinal);
+
+        public FileTree ToTree()
+        {
+            foreach (var (directory, names) in _changed)
+            {
+                if (names.Count == 0) _children.Remove(directory);
+                else _children[directory] = ImmutableHashSet.CreateRange(StringComparer.Ordinal, names);
+            }
+            _changed.Clear();
+            var entries = _entries is ImmutableDictionary<string, FileEntry>.Builder builder
+                ? builder.ToImmutable()
+                : ImmutableDictionary.CreateRange(StringComparer.Ordinal, _entries);
+            return new(entries, _children.ToImmutable());
+        }
+
+        /// <summary>The names in <paramref name="directory"/>, changed in place; an empty set when it has none.</summary>
+        private HashSet<string> Children(string directory)
+        {
+            if (!_changed.TryGetValue(directory, out var names))
+            {
+                names = _children.TryGetValue(directory, out var existing) ? new HashSet<string>(existing, StringComparer.Ordinal) : new HashSet<string>(StringComparer.Ordinal);
+                _changed[directory] = names;
+            }
+            return names;
+        }
+
+        /// <summary>The names in <paramref name="directory"/> as they are now (no copy when unchanged); null when none.</summary>
+        private IReadOnlyCollection<string>? ChildrenIfAny(string directory)
+            => _changed.TryGetValue(directory, out var names) ? (names.Count == 0 ? null : names)
+                : _children.TryGetValue(directory, out var existing) ? existing : null;
 
         /// <summary>
         /// One layer: its whiteouts first, against the layers below only (the spec: a whiteout never hides an entry
@@ -228,12 +269,12 @@ public sealed partial class FileTree
             foreach (var entry in layer)
             {
                 if (!entry.IsWhiteout || entry.Path == ImagePath.Root) continue;
-                string? directory = Walk(_entries, ImagePath.Parent(entry.Path), followLast: true, makeDirectory: null);
-                if (directory is null || _entries.GetValueOrDefault(directory)?.Type != TarTypeFlag.Directory) continue;
+                string? directory = Walk(View, ImagePath.Parent(entry.Path), followLast: true, makeDirectory: null);
+                if (directory is null || Get(directory)?.Type != TarTypeFlag.Directory) continue;
                 if (entry.IsOpaqueWhiteout)
                 {
-                    if (_children.TryGetValue(directory, out var names))
-                        foreach (string name in names) Remove(ImagePath.Join(directory, name));
+                    if (ChildrenIfAny(directory) is { } names)
+                        foreach (string name in names.ToList()) Remove(ImagePath.Join(directory, name));
                 }
                 else
                 {
@@ -255,8 +296,14 @@ public sealed partial class FileTree
                 if (entry.Type == TarTypeFlag.Directory) _entries[ImagePath.Root] = entry with { Open = null };
                 return;
             }
-            string parent = Walk(_entries, ImagePath.Parent(entry.Path), followLast: true, MakeDirectory)!;
-            if (_entries.GetValueOrDefault(parent)?.Type != TarTypeFlag.Directory) MakeDirectory(parent);
+            // Most entries come after their folder: a key of the tree is a clean path with no link in it (entries go under
+            // resolved parents, and what replaces a folder removes everything below it), so when the parent is a folder
+            // of the tree the walk, segment by segment through links, would only find it again.
+            string parentPath = ImagePath.Parent(entry.Path);
+            string parent = Get(parentPath) is { Type: TarTypeFlag.Directory }
+                ? parentPath
+                : Walk(View, parentPath, followLast: true, MakeDirectory)!;
+            if (Get(parent)?.Type != TarTypeFlag.Directory) MakeDirectory(parent);
             string name = entry.Name;
             string path = ImagePath.Join(parent, name);
 
@@ -264,8 +311,8 @@ public sealed partial class FileTree
             {
                 // link(2) does not follow a last symbolic link: the new name is another name of whatever is there.
                 string target = entry.LinkTarget ?? "";
-                string? resolved = Walk(_entries, target, followLast: false, makeDirectory: null);
-                var source = resolved is null ? null : _entries.GetValueOrDefault(resolved);
+                string? resolved = Walk(View, target, followLast: false, makeDirectory: null);
+                var source = resolved is null ? null : Get(resolved);
                 if (source is null || source.Type == TarTypeFlag.Directory)
                     throw new LivrableException(DiagnosticCodes.InvalidArchive,
                         $"The hard link '{entry.Path}' points to '{target}', which is {(source is null ? "not in the image" : "a directory")}.");
@@ -278,7 +325,7 @@ public sealed partial class FileTree
                 entry = source;
             }
 
-            var existing = _entries.GetValueOrDefault(path);
+            var existing = Get(path);
             if (existing is not null && !(existing.Type == TarTypeFlag.Directory && entry.Type == TarTypeFlag.Directory))
                 Remove(path);
             _entries[path] = entry with { Path = path };
@@ -288,37 +335,32 @@ public sealed partial class FileTree
         /// <summary>An implicit directory (0755, 0:0) at <paramref name="path"/>, replacing a non-directory there.</summary>
         private void MakeDirectory(string path)
         {
-            if (_entries.GetValueOrDefault(path) is { Type: TarTypeFlag.Directory }) return;
+            if (Get(path) is { Type: TarTypeFlag.Directory }) return;
             if (path == ImagePath.Root) return;
             string parent = ImagePath.Parent(path);
-            if (_entries.GetValueOrDefault(parent)?.Type != TarTypeFlag.Directory) MakeDirectory(parent);
+            if (Get(parent)?.Type != TarTypeFlag.Directory) MakeDirectory(parent);
             Remove(path);
             _entries[path] = RootEntry with { Path = path };
             AddChild(parent, ImagePath.Name(path));
         }
 
-        private void AddChild(string parent, string name)
-            => _children[parent] = (_children.GetValueOrDefault(parent) ?? ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal)).Add(name);
+        private void AddChild(string parent, string name) => Children(parent).Add(name);
 
         /// <summary>Removes the entry at <paramref name="path"/> and everything below it.</summary>
         private void Remove(string path)
         {
             if (!_entries.Remove(path)) return;
             string parent = ImagePath.Parent(path);
-            if (_children.TryGetValue(parent, out var siblings))
-            {
-                siblings = siblings.Remove(ImagePath.Name(path));
-                if (siblings.IsEmpty) _children.Remove(parent);
-                else _children[parent] = siblings;
-            }
+            if (ChildrenIfAny(parent) is not null) Children(parent).Remove(ImagePath.Name(path));
             var pending = new Stack<string>();
             pending.Push(path);
             while (pending.Count > 0)
             {
                 string dir = pending.Pop();
-                if (!_children.TryGetValue(dir, out var names)) continue;
-                _children.Remove(dir);
-                foreach (string name in names)
+                if (ChildrenIfAny(dir) is not { } names) continue;
+                var removed = names.ToList();
+                _changed[dir] = new HashSet<string>(StringComparer.Ordinal);
+                foreach (string name in removed)
                 {
                     string child = ImagePath.Join(dir, name);
                     _entries.Remove(child);

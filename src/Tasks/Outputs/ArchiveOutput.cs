@@ -41,6 +41,9 @@ public sealed class ArchiveOutput : IImageOutput
     /// <inheritdoc />
     public bool UpToDate { get; private set; }
 
+    /// <summary>How many layers the last write copied from the tarball it replaced (<see cref="ArchiveBlobMap"/>) instead of reading them from the store.</summary>
+    internal int LayersCopied { get; private set; }
+
     /// <summary>
     /// Writes the tarball and returns its full path. LIV2008 for a bad repository, LIV2002 for a bad tag, LIV6001
     /// when the file cannot be written, LIV4006 when the disk is full, LIV4001 when a blob is not what its descriptor says.
@@ -69,6 +72,7 @@ public sealed class ArchiveOutput : IImageOutput
         content = content with { Attachments = Attachments };
         var record = StateDirectory is null ? null : OutputRecord.For(StateDirectory, target, content, names, _modificationTime.ToUnixTimeSeconds());
         UpToDate = false;
+        LayersCopied = 0;
         if (!Rewrite && record?.IsIntact() == true)
         {
             // Blobs are checked against their digests as a write would, so a bad image still fails here.
@@ -81,10 +85,16 @@ public sealed class ArchiveOutput : IImageOutput
         {
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             RemoveStaleTemporaries(target, DateTime.UtcNow);
-            await ImageTarball.WriteFileAsync(temp, content, names, _modificationTime, cancellationToken).ConfigureAwait(false);
+            // The layers the tarball there already holds are copied from it, not read and hashed again from the store.
+            using var previous = StateDirectory is null || Rewrite ? null : ArchiveBlobMap.TryLoad(StateDirectory, target);
+            var placed = new Dictionary<Digest, (long Offset, long Size)>();
+            await ImageTarball.WriteFileAsync(temp, content, names, _modificationTime, previous, placed, cancellationToken).ConfigureAwait(false);
+            LayersCopied = previous?.Copied ?? 0;
             record?.Forget();
+            if (StateDirectory is not null) ArchiveBlobMap.Forget(StateDirectory, target);
             File.Move(temp, target, overwrite: true);
             record?.Save();
+            if (StateDirectory is not null) ArchiveBlobMap.Save(StateDirectory, target, placed);
             return target;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -212,10 +222,19 @@ internal static class ImageTarball
     }
 
     /// <summary>Writes the tarball to a new file at <paramref name="path"/> (which must not exist), flushed to disk.</summary>
-    public static async Task WriteFileAsync(string path, TarballContent image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
+    public static Task WriteFileAsync(string path, TarballContent image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
+        => WriteFileAsync(path, image, names, modificationTime, null, null, cancellationToken);
+
+    /// <summary>
+    /// Writes the tarball to a new file at <paramref name="path"/> (which must not exist), flushed to disk, taking the
+    /// layer blobs <paramref name="previous"/> places in the old tarball from there, and noting in
+    /// <paramref name="placed"/> where each layer blob's bytes lie in the new one.
+    /// </summary>
+    public static async Task WriteFileAsync(string path, TarballContent image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime,
+        ArchiveBlobMap? previous, Dictionary<Digest, (long Offset, long Size)>? placed, CancellationToken cancellationToken)
     {
         await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-        await WriteAsync(file, image, names, modificationTime, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(file, image, names, modificationTime, previous, placed, cancellationToken).ConfigureAwait(false);
         await file.FlushAsync(cancellationToken).ConfigureAwait(false);
         file.Flush(flushToDisk: true);
     }
@@ -225,7 +244,11 @@ internal static class ImageTarball
         => WriteAsync(output, TarballContent.Of(image), names, modificationTime, cancellationToken);
 
     /// <summary>Writes the tarball of <paramref name="content"/> to <paramref name="output"/>.</summary>
-    public static async Task WriteAsync(Stream output, TarballContent content, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
+    public static Task WriteAsync(Stream output, TarballContent content, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
+        => WriteAsync(output, content, names, modificationTime, null, null, cancellationToken);
+
+    private static async Task WriteAsync(Stream output, TarballContent content, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime,
+        ArchiveBlobMap? previous, Dictionary<Digest, (long Offset, long Size)>? placed, CancellationToken cancellationToken)
     {
         var blobs = Blobs(content);
 
@@ -245,9 +268,14 @@ internal static class ImageTarball
             }
             // The header promises the descriptor's size; ILayer's stream throws LIV4001 when the bytes are longer,
             // shorter or another digest, so a blob that is not what its descriptor says is never written whole.
+            // A layer the old tarball holds (ArchiveBlobMap: the file is the one written, so its bytes were checked then)
+            // is copied from there.
             var layer = (ILayer)blob;
-            await using var stream = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await tar.WriteEntryAsync(FileHeader(name, layer.Descriptor.Size, mtime), stream, cancellationToken).ConfigureAwait(false);
+            await using var stream = previous?.TryOpen(layer.Descriptor) ?? await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
+            long size = layer.Descriptor.Size;
+            await tar.WriteEntryAsync(FileHeader(name, size, mtime), stream, cancellationToken).ConfigureAwait(false);
+            // The entry ends with its bytes and their padding to the next 512-byte block.
+            placed?.TryAdd(layer.Descriptor.Digest, (tar.Position - size - (512 - size % 512) % 512, size));
         }
         await WriteFileAsync(tar, "index.json", new ImageIndex(MediaTypes.OciIndex, IndexEntries(content, names)).ToBytes(), mtime, cancellationToken).ConfigureAwait(false);
         await WriteFileAsync(tar, "manifest.json", ManifestJson(content.LoadImage, names), mtime, cancellationToken).ConfigureAwait(false);

@@ -11,9 +11,10 @@ namespace Livrable.Outputs;
 /// tarball's full path&gt;</c> (<see cref="CacheRecordKind.Outputs"/>, evicted like the other records): never a file
 /// in the user's output folder. It holds what the bytes were made of (the image or index digest, the image
 /// <c>manifest.json</c> names, the names and tags, the attachments' digests, the entries' time) and the tarball's
-/// size and modification time just after the write. The tarball is taken as intact when it exists with that size
-/// and time: anything that rewrites, truncates or touches it changes one of them, as <c>make</c> and MSBuild's
-/// up-to-date checks assume.
+/// size and modification time just after the write, with its change time, device and inode where <c>statx</c> tells
+/// them. The tarball is taken as intact when it exists with that status: anything that rewrites, truncates or touches
+/// it changes one of them, as <c>make</c> and MSBuild's up-to-date checks assume, and the change time, which no call
+/// can put back, catches an edit whose size and time were restored and another file moved into its place.
 /// </summary>
 internal sealed class OutputRecord
 {
@@ -59,7 +60,7 @@ internal sealed class OutputRecord
             if (!File.Exists(_path)) return false;
             var target = new FileInfo(_target);
             if (!target.Exists || (target.Attributes & (FileAttributes.Directory | FileAttributes.ReparsePoint)) != 0) return false;
-            string expected = $"{Version}\n{_content}size={target.Length.ToString(CultureInfo.InvariantCulture)}\nwritten={target.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture)}\n";
+            string expected = $"{Version}\n{_content}{Written(target)}";
             if (File.ReadAllText(_path) != expected) return false;
             // Used now: least-recently-used eviction keeps it.
             File.SetLastWriteTimeUtc(_path, DateTime.UtcNow);
@@ -70,6 +71,15 @@ internal sealed class OutputRecord
             return false;
         }
     }
+
+    /// <summary>
+    /// What the file says of itself: size and modification time, and where <c>statx</c> answers its change time, device
+    /// and inode too (<see cref="ArchiveBlobMap.StatusOf"/>): a file moved into the tarball's place with the same size
+    /// and time, or edited and its time put back, is another file.
+    /// </summary>
+    private static string Written(FileInfo target)
+        => $"size={target.Length.ToString(CultureInfo.InvariantCulture)}\nwritten={target.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture)}\n"
+           + (ArchiveBlobMap.StatusOf(target.FullName) is { } status ? status + "\n" : "");
 
     /// <summary>Removes the record before the tarball is replaced: a write that fails half way leaves none.</summary>
     public void Forget() => ImageTarball.TryDelete(_path);
@@ -85,7 +95,7 @@ internal sealed class OutputRecord
         {
             var target = new FileInfo(_target);
             Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-            File.WriteAllText(temp, $"{Version}\n{_content}size={target.Length.ToString(CultureInfo.InvariantCulture)}\nwritten={target.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture)}\n");
+            File.WriteAllText(temp, $"{Version}\n{_content}{Written(target)}");
             File.Move(temp, _path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -482,9 +482,21 @@ public sealed class ContainerRun
         }
         finally
         {
-            await RuntimeCommandAsync(runtime, ["delete", "--force", id]).ConfigureAwait(false);
+            if (!process.HasExited || !RemovedOnExit(runtime, id))
+                await RuntimeCommandAsync(runtime, ["delete", "--force", id]).ConfigureAwait(false);
         }
     }
+
+    /// <summary>runc's state folder as root (<c>--root</c>'s default).</summary>
+    private const string RuncStateRoot = "/run/runc";
+
+    /// <summary>
+    /// Whether the container <paramref name="id"/> is gone already: <c>runc run</c> destroys its container as it exits,
+    /// so its state folder is gone and a <c>runc delete</c> would only cost one more process per RUN (issue 14, the
+    /// edit loop). Any other runtime, whose state folder is not known here, or a state folder still there: false.
+    /// </summary>
+    internal static bool RemovedOnExit(string runtime, string id)
+        => Path.GetFileName(runtime) == "runc" && Directory.Exists(RuncStateRoot) && !Directory.Exists(Path.Combine(RuncStateRoot, id));
 
     private static async Task RuntimeCommandAsync(string runtime, string[] arguments)
     {

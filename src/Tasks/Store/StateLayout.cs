@@ -27,8 +27,11 @@ public sealed record CacheRecordKind(string Name, string Owner)
     /// <summary>Output records: what the last write of a tarball was and left (size, time), so an unchanged build writes nothing.</summary>
     public static readonly CacheRecordKind Outputs = new("outputs", "Outputs/OutputRecord");
 
+    /// <summary>Tarball blob maps: where each layer lies in the tarball last written to a path, so the next write copies the unchanged ones.</summary>
+    public static readonly CacheRecordKind Archives = new("archives", "Outputs/ArchiveBlobMap");
+
     /// <summary>Every kind, in the order the README lists them.</summary>
-    public static IReadOnlyList<CacheRecordKind> All { get; } = [Layers, Steps, Files, Trees, Outputs];
+    public static IReadOnlyList<CacheRecordKind> All { get; } = [Layers, Steps, Files, Trees, Outputs, Archives];
 }
 
 /// <summary>

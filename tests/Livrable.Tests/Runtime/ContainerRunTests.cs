@@ -109,6 +109,30 @@ public sealed class ContainerRunTests : IDisposable
         Assert.DoesNotContain(_store.Root, list);
     }
 
+    /// <summary>
+    /// runc removes its container as `runc run` exits, so no `runc delete` follows a RUN that ended by itself (one
+    /// process less per RUN, issue 14): whether it ended well or not, nothing of it stays in runc's list.
+    /// </summary>
+    [Fact]
+    public async Task A_run_that_ends_by_itself_leaves_no_container_without_a_delete()
+    {
+        var layer = await BusyboxLayerAsync();
+        foreach (string command in new[] { "true", "exit 3" })
+        {
+            using var result = await new ContainerRun(_store.Root, NullLogger.Instance).RunAsync(new RunRequest
+            {
+                Layers = [layer],
+                Arguments = ["/bin/busybox", "sh", "-c", command],
+            }, CancellationToken.None);
+            Assert.Equal(command == "true" ? 0 : 3, result.ExitCode);
+        }
+        // Other tests run containers at the same time: only this test's bundles must be absent.
+        var (_, list, _) = await Tools.RunAsync("runc", ["list", "--format", "json"]);
+        Assert.DoesNotContain(_store.Root, list);
+        Assert.True(ContainerRun.RemovedOnExit("/usr/sbin/runc", "livrable-" + Guid.NewGuid().ToString("N")[..16]) == Directory.Exists("/run/runc"));
+        Assert.False(ContainerRun.RemovedOnExit("/usr/bin/crun", "livrable-" + Guid.NewGuid().ToString("N")[..16]), "another runtime's state folder is not known");
+    }
+
     [Theory]
     [InlineData("/proc/self/fd/7")]
     [InlineData("/proc/self/fd")]
