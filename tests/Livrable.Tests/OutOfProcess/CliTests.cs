@@ -158,6 +158,7 @@ public sealed class CliTests : IDisposable
         task.PlatformImages = [];
         task.CacheFrom = ["127.0.0.1:5000/cache:a", "127.0.0.1:5000/cache:b"];
         task.CacheTo = "127.0.0.1:5000/cache:c";
+        task.MaxParallelism = "2";
         // Supply-chain parameters (docs/supply-chain.md), sent too.
         task.MetadataFile = Path.Combine(_temp.Path, "metadata.json");
         task.DigestFile = Path.Combine(_temp.Path, "digest.txt");
