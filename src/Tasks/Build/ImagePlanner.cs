@@ -14,22 +14,24 @@ namespace Livrable.Build;
 public sealed record ImagePlanResult(Digest? Digest, int StepsToRun, IReadOnlyList<string> Lines);
 
 /// <summary>
-/// The engine's entry point for a plan: the Dockerfile build the request describes, keyed and looked up in the state
-/// folder's step cache without running anything (<see cref="DockerfileRecipeBuilder.PlanAsync"/>). It resolves base
-/// images (manifests and configs, never layers) and hashes the build context, as the keys of a build need; it writes
+/// The engine's entry point for a plan: the build the request describes, keyed and looked up in the state folder's
+/// step cache without running anything: a Dockerfile's steps (<see cref="DockerfileRecipeBuilder.PlanAsync"/>), or
+/// properties mode's layers (<see cref="PropertiesRecipeBuilder.PlanAsync"/>, keyed by their inputs' status). It
+/// resolves base images (manifests and configs, never layers) and hashes the build context, as the keys of a build need; it writes
 /// no image, layer, record or output, takes no lease, and saves only the context's digest index. When everything is
 /// cached it ends with the digest of the image (of the index, for several platforms) the build would produce,
 /// composed from the recorded outputs as a build composes it.
 /// </summary>
 public static class ImagePlanner
 {
-    /// <summary>Plans the build of <paramref name="request"/> and logs the plan; LIV2500 when it is not a Dockerfile build.</summary>
+    /// <summary>Plans the build of <paramref name="request"/> and logs the plan; LIV2500 for an index of images published per platform.</summary>
     public static async Task<ImagePlanResult> PlanAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
     {
-        if (request.Dockerfile is not { } dockerfile || request.PlatformImages.Count > 0)
-            throw new LivrableException(DiagnosticCodes.PlanNeedsDockerfile,
-                "ContainerPlan shows the steps of a Dockerfile build (ContainerDockerfile); this image is built from the project's properties, " +
-                "whose layers are the publish output. Nothing was built: publish to build it.");
+        var recipe = request.Recipe;
+        if (recipe is PrebuiltImagesRecipe)
+            throw new LivrableException(DiagnosticCodes.PlanOfPrebuiltImages,
+                "ContainerPlan shows the steps of one build; this image is an index of images published per runtime identifier, " +
+                "each its own build: plan one of them (-p:RuntimeIdentifier=...). Nothing was built.");
         var store = new BlobStore(StateFolder.Open(request.StateDirectory), lease: null);
         using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries, IdleTimeout = request.RegistryTimeout }, store, logger);
         IImageSource OpenImage(string name) => ImageSources.Open(name, store,
@@ -41,11 +43,25 @@ public static class ImagePlanner
         int toRun = 0;
         foreach (var platform in platforms)
         {
-            var (plan, image) = await DockerfileRecipeBuilder.PlanAsync(request with { Platform = platform, Platforms = [] }, dockerfile, store, OpenImage, logger, cancellationToken)
-                .ConfigureAwait(false);
-            lines.Add($"Plan of {request.Repository}:{string.Join(",", request.Tags)} for {platform} ({dockerfile.DockerfilePath}):");
-            lines.AddRange(PlanPrinter.Lines(plan));
-            toRun += plan.ToRun;
+            var single = request with { Platform = platform, Platforms = [] };
+            string what = recipe is DockerfileRecipe d ? d.Dockerfile.DockerfilePath : "properties: " + single.BaseImage;
+            lines.Add($"Plan of {request.Repository}:{string.Join(",", request.Tags)} for {platform} ({what}):");
+            BuiltImage? image;
+            int stepsToRun;
+            if (recipe is DockerfileRecipe dockerfile)
+            {
+                var (plan, built) = await DockerfileRecipeBuilder.PlanAsync(single, dockerfile.Dockerfile, store, OpenImage, logger, cancellationToken)
+                    .ConfigureAwait(false);
+                lines.AddRange(PlanPrinter.Lines(plan));
+                (image, stepsToRun) = (built, plan.ToRun);
+            }
+            else
+            {
+                var (layerLines, layersToWrite, built) = await PropertiesRecipeBuilder.PlanAsync(single, store, OpenImage, cancellationToken).ConfigureAwait(false);
+                lines.AddRange(layerLines);
+                (image, stepsToRun) = (built, layersToWrite);
+            }
+            toRun += stepsToRun;
             if (image is not null) images.Add(image);
             if (request.IsMultiPlatform && image is not null) lines.Add($"  image {platform} when built: {image.Digest}");
         }

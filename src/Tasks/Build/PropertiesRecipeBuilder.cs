@@ -61,6 +61,38 @@ internal static class PropertiesRecipeBuilder
     }
 
     /// <summary>
+    /// The plan of a properties-mode build (<c>-t:ContainerPlan</c>, <c>-p:ContainerDryRun=true</c>): the base resolved
+    /// (manifest and config), each layer's step key (<see cref="LayerSpecStep.KeyOf"/>, its inputs' status, nothing
+    /// read) looked up in the step cache without marking it used; the lines to print, how many layers would be written,
+    /// and, when every layer is recorded, the image a build composes from them (null otherwise). Nothing is written.
+    /// </summary>
+    public static async Task<(IReadOnlyList<string> Lines, int ToRun, BuiltImage? Image)> PlanAsync(ImageBuildRequest request, BlobStore store,
+        Func<string, IImageSource> openImage, CancellationToken cancellationToken)
+    {
+        var source = openImage(request.BaseImage);
+        var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
+        var options = new LayerWriteOptions { Epoch = request.Created, Compression = request.LayerCompression };
+        var cache = new StepCache(store);
+        var lines = new List<string> { $"    [ 1] {"",-12}  {"",-10} FROM {source.Description} ({request.Platform}) {baseImage.Digest}" };
+        var layers = new List<ILayer>();
+        int toRun = 0;
+        for (int i = 0; i < request.Layers.Count; i++)
+        {
+            var spec = request.Layers[i];
+            string? key = LayerSpecStep.KeyOf(spec, options, out _);
+            var record = key is null || request.NoCache ? null : cache.TryGet(key, touch: false);
+            string status = record is { Outputs: [{ Layer: { } descriptor, DiffId: { } diffId }] } ? "CACHED" : "would run";
+            if (status == "CACHED") layers.Add(new StoredLayer(record!.Outputs[0].Layer!, record.Outputs[0].DiffId!.Value, store) { FromCache = true });
+            else toRun++;
+            string shown = key is null ? new string(' ', 12) : key[..12];
+            lines.Add($"    [{i + 2,2}] {shown}  {status,-10} {spec.CreatedBy}");
+        }
+        if (toRun > 0) return (lines, toRun, null);
+        var config = Compose(request, baseImage, layers, options);
+        return (lines, 0, new BuiltImage(request.Format, config, [.. baseImage.Layers, .. layers]));
+    }
+
+    /// <summary>
     /// Starts fetching the base image's missing layers when the destination holds the base's bytes (an image tarball,
     /// an OCI layout, a local engine): the output would fetch them first thing anyway, and fetching them now overlaps
     /// the download (network, digest check, store write) with the compression of the new layers. A push needs none

@@ -440,10 +440,10 @@ public static class DiagnosticCodes
 
     // Plans (src/Tasks/Build/ImagePlanner: -t:ContainerPlan, -p:ContainerDryRun=true).
     /// <summary>
-    /// ContainerPlan (or ContainerDryRun) on an image that is not built from a Dockerfile (properties mode, or images
-    /// published per platform): the plan lists a Dockerfile's steps, so there is none to show. Nothing was built.
+    /// ContainerPlan (or ContainerDryRun) on an index of images published one per runtime identifier: each is a build
+    /// of its own, so plan one of them (<c>-p:RuntimeIdentifier=...</c>). Nothing was built.
     /// </summary>
-    public const string PlanNeedsDockerfile = "LIV2500";
+    public const string PlanOfPrebuiltImages = "LIV2500";
     /// <summary>ContainerPlan under MSBuild on .NET Framework (the out-of-process task cannot plan): run it with <c>dotnet msbuild</c>.</summary>
     public const string PlanNeedsDotNetMSBuild = "LIV2501";
     /// <summary>The referrers tag (<c>sha256-HEX</c>) of a registry without the referrers API names something other than an OCI index.</summary>

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Livrable.Build;
 using Livrable.Diagnostics;
 using Livrable.Images;
+using Livrable.Layers;
 using Livrable.Tests.Infrastructure;
 using Xunit;
 
@@ -205,12 +206,108 @@ public sealed partial class PlanTests : IDisposable
             after.Lines.Where(l => l.StartsWith("  image ", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// Properties mode: each layer's key from its inputs' status, nothing read. Before a build both layers would be
+    /// written; after it both are cached and the digest is the one skopeo reads from the tarball; an edited file makes
+    /// its layer alone run again. The plan writes nothing in the state folder.
+    /// </summary>
     [Fact]
-    public async Task A_plan_of_an_image_built_from_properties_is_LIV2500()
+    public async Task A_properties_plan_says_which_layers_would_be_written_then_the_digest_skopeo_reads()
     {
-        var request = Request(_temp["plan", "image.tar"]) with { Dockerfile = null, BaseImage = "scratch" };
+        string app = Folder("app");
+        string config = Folder("config");
+        File.WriteAllText(Path.Combine(app, "app.txt"), "one\n");
+        File.WriteAllText(Path.Combine(config, "settings.json"), "{}\n");
+        // Older than the racy window, so the build records both layers.
+        foreach (string file in new[] { Path.Combine(app, "app.txt"), Path.Combine(config, "settings.json") })
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(-5));
+        await Task.Delay(300);
+        ImageBuildRequest Properties(string archive) => Request(archive) with
+        {
+            Dockerfile = null,
+            BaseImage = "scratch",
+            Layers = [new DirectoryLayerSpec(config, "/etc/app") { CreatedBy = "config" }, new DirectoryLayerSpec(app, "/app") { CreatedBy = "app" }],
+        };
+
+        var before = await PlanAsync(Properties(_temp["plan-0", "image.tar"]));
+        Assert.Equal(2, before.StepsToRun);
+        Assert.Equal(["config", "app"], Steps(before).Where(s => s.Status == "would run").Select(s => s.Text));
+        Assert.Null(before.Digest);
+
+        string tarball = Path.Combine(Folder("build"), "image.tar");
+        var built = await ImageBuilder.BuildAsync(Properties(tarball), new RecordingLogger(), CancellationToken.None);
+        var state = Listing(State);
+        var after = await PlanAsync(Properties(_temp["plan-1", "image.tar"]));
+        Assert.Equal(0, after.StepsToRun);
+        Assert.Equal(["config", "app"], Steps(after).Where(s => s.Status == "CACHED").Select(s => s.Text));
+        Assert.Equal(built.Digest, after.Digest);
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", "--format", "{{.Digest}}", $"oci-archive:{tarball}:v1");
+        Assert.Equal(after.Digest.ToString(), inspect.Stdout.Trim());
+        Assert.Equal(state, Listing(State));
+        Assert.False(File.Exists(_temp["plan-1", "image.tar"]));
+
+        File.WriteAllText(Path.Combine(app, "app.txt"), "two\n");
+        var edited = await PlanAsync(Properties(_temp["plan-2", "image.tar"]));
+        Assert.Equal([("CACHED", "config"), ("would run", "app")], Steps(edited).Where(s => s.Status != "").Select(s => (s.Status, s.Text)));
+        Assert.Null(edited.Digest);
+    }
+
+    [Fact]
+    public async Task A_plan_of_an_index_of_images_published_per_platform_is_LIV2500()
+    {
+        var request = Request(_temp["plan", "image.tar"]) with
+        {
+            Dockerfile = null,
+            PlatformImages = [new PlatformImage(Platform.FromRuntimeIdentifier("linux-x64"), "archive:" + _temp["x64.tar"])],
+        };
         var e = await Assert.ThrowsAsync<LivrableException>(() => PlanAsync(request));
-        Assert.Equal(DiagnosticCodes.PlanNeedsDockerfile, e.Code);
+        Assert.Equal(DiagnosticCodes.PlanOfPrebuiltImages, e.Code);
+    }
+
+    /// <summary>
+    /// A .NET app in properties mode: <c>dotnet publish -p:ContainerDryRun=true</c> publishes the app and plans its
+    /// layers instead of building the image (would run, no tarball); after a publish that builds it, the dry run says
+    /// every layer is cached and gives the digest that publish printed.
+    /// </summary>
+    [Fact]
+    public async Task A_dry_run_publish_of_a_dotnet_app_plans_its_layers_and_gives_the_digest_publish_then_prints()
+    {
+        string dir = Folder("dotnet-app");
+        SdkProjects.WriteDirectoryBuildFiles(dir);
+        File.WriteAllText(Path.Combine(dir, "app.csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ContainerBaseImage>scratch</ContainerBaseImage>
+                <ContainerImageTag>v1</ContainerImageTag>
+              </PropertyGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(dir, "Program.cs"), "System.Console.WriteLine(\"hi\");\n");
+        string project = Path.Combine(dir, "app.csproj");
+        string state = Folder("state-dotnet");
+        async Task<string> Dotnet(params string[] arguments)
+            => (await Tools.DotnetAsync(_temp.Path, "msbuild", project, [.. arguments, $"-p:ContainerStateDirectory={state}"],
+                new Dictionary<string, string> { ["XDG_CACHE_HOME"] = _temp["cache"] })).Output;
+
+        string first = await Dotnet("-restore", "-t:Publish", "-p:ContainerDryRun=true");
+        Assert.DoesNotContain("error", first);
+        Assert.Matches(@"\[ 2\] [0-9a-f]{12}  would run  ", first);
+        Assert.Contains("would run; the image digest is known after they run.", first);
+        Assert.DoesNotContain("Built ", first);
+        Assert.Empty(Directory.EnumerateFiles(dir, "*.tar", SearchOption.AllDirectories));
+
+        string publish = await Dotnet("-t:PublishContainer");
+        var builtLine = Regex.Match(publish, @"Built \S+ (?<digest>sha256:[0-9a-f]{64})");
+        Assert.True(builtLine.Success, publish);
+        string digest = builtLine.Groups["digest"].Value;
+        string tarball = Directory.EnumerateFiles(dir, "*.tar", SearchOption.AllDirectories).Single();
+        Assert.Equal(digest, (await Tools.RunCheckedAsync("skopeo", "inspect", "--format", "{{.Digest}}", $"oci-archive:{tarball}:v1")).Stdout.Trim());
+
+        string again = await Dotnet("-t:Publish", "-p:ContainerDryRun=true");
+        Assert.DoesNotMatch(@"\[ \d\] [0-9a-f]{12}  would run", again);
+        Assert.Contains($"Every step is cached. Digest when built: {digest}", again);
     }
 
     /// <summary>
