@@ -90,6 +90,31 @@ public sealed partial class PlanTests : IDisposable
             .Select(p => File.Exists(p.Path) ? $"{p.Relative} {new FileInfo(p.Path).Length} {File.GetLastWriteTimeUtc(p.Path):O}" : p.Relative + "/")
             .Order(StringComparer.Ordinal).ToList();
 
+    /// <summary>
+    /// A .NET console app project on src/Sdk in its own folder, <paramref name="properties"/> in its PropertyGroup, and
+    /// a runner of <c>dotnet msbuild</c> on it with its own state folder and SDK cache.
+    /// </summary>
+    private (string Dir, Func<string[], Task<string>> Dotnet) AppProject(string name, string properties)
+    {
+        string dir = Folder(name);
+        SdkProjects.WriteDirectoryBuildFiles(dir);
+        File.WriteAllText(Path.Combine(dir, "app.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ContainerImageTag>v1</ContainerImageTag>
+                {properties}
+              </PropertyGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(dir, "Program.cs"), "System.Console.WriteLine(\"hi\");\n");
+        string project = Path.Combine(dir, "app.csproj");
+        string state = Folder("state-" + name);
+        return (dir, async arguments => (await Tools.DotnetAsync(_temp.Path, "msbuild", project, [.. arguments, $"-p:ContainerStateDirectory={state}"],
+            new Dictionary<string, string> { ["XDG_CACHE_HOME"] = _temp["cache"] })).Output);
+    }
+
     private static async Task<ImagePlanResult> PlanAsync(ImageBuildRequest request, RecordingLogger? logger = null)
         => await ImagePlanner.PlanAsync(request, logger ?? new RecordingLogger(), CancellationToken.None);
 
@@ -272,24 +297,8 @@ public sealed partial class PlanTests : IDisposable
     [Fact]
     public async Task A_dry_run_publish_of_a_dotnet_app_plans_its_layers_and_gives_the_digest_publish_then_prints()
     {
-        string dir = Folder("dotnet-app");
-        SdkProjects.WriteDirectoryBuildFiles(dir);
-        File.WriteAllText(Path.Combine(dir, "app.csproj"), """
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <ContainerBaseImage>scratch</ContainerBaseImage>
-                <ContainerImageTag>v1</ContainerImageTag>
-              </PropertyGroup>
-            </Project>
-            """);
-        File.WriteAllText(Path.Combine(dir, "Program.cs"), "System.Console.WriteLine(\"hi\");\n");
-        string project = Path.Combine(dir, "app.csproj");
-        string state = Folder("state-dotnet");
-        async Task<string> Dotnet(params string[] arguments)
-            => (await Tools.DotnetAsync(_temp.Path, "msbuild", project, [.. arguments, $"-p:ContainerStateDirectory={state}"],
-                new Dictionary<string, string> { ["XDG_CACHE_HOME"] = _temp["cache"] })).Output;
+        var (dir, run) = AppProject("dotnet-app", "<ContainerBaseImage>scratch</ContainerBaseImage>");
+        Task<string> Dotnet(params string[] arguments) => run(arguments);
 
         string first = await Dotnet("-restore", "-t:Publish", "-p:ContainerDryRun=true");
         Assert.DoesNotContain("error", first);
@@ -318,26 +327,10 @@ public sealed partial class PlanTests : IDisposable
     [Fact]
     public async Task The_ContainerPlan_target_prints_the_plan_and_the_digest_publish_then_records()
     {
-        string dir = Folder("app");
-        SdkProjects.WriteDirectoryBuildFiles(dir);
-        File.WriteAllText(Path.Combine(dir, "app.csproj"), """
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <ContainerDockerfile>Dockerfile</ContainerDockerfile>
-                <ContainerImageTag>v1</ContainerImageTag>
-              </PropertyGroup>
-            </Project>
-            """);
-        File.WriteAllText(Path.Combine(dir, "Program.cs"), "System.Console.WriteLine(\"hi\");\n");
+        var (dir, run) = AppProject("app", "<ContainerDockerfile>Dockerfile</ContainerDockerfile>");
+        Task<string> Dotnet(params string[] arguments) => run(arguments);
         File.WriteAllText(Path.Combine(dir, "hello.txt"), "hello\n");
         File.WriteAllText(Path.Combine(dir, "Dockerfile"), "FROM scratch\nCOPY hello.txt /hello.txt\nCMD [\"/hello\"]\n");
-        string project = Path.Combine(dir, "app.csproj");
-        string state = Folder("state-msbuild");
-        async Task<string> Dotnet(params string[] arguments)
-            => (await Tools.DotnetAsync(_temp.Path, "msbuild", project, [.. arguments, $"-p:ContainerStateDirectory={state}"],
-                new Dictionary<string, string> { ["XDG_CACHE_HOME"] = _temp["cache"] })).Output;
 
         string first = await Dotnet("-restore", "-t:ContainerPlan");
         Assert.DoesNotContain("error", first);
