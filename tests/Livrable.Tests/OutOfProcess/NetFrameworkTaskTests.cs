@@ -35,12 +35,8 @@ public sealed class NetFrameworkTaskTests : IDisposable
         Assert.Equal(".NETFramework,Version=v4.7.2", framework);
     }
 
-    /// <summary>
-    /// The package's layout (tasks/net472 beside tasks/net8.0), the package's targets with LivrableTaskHost=CliProcess:
-    /// dotnet publish builds the image through the net472 task, outputs set; a bad tag fails the build with LIV2002.
-    /// </summary>
-    [Fact]
-    public async Task BuildsAnImageThroughTheCliFromMSBuild()
+    /// <summary>The package's tasks folder as the package lays it out: the net472 task beside the net8.0 engine and CLI.</summary>
+    private string PackageTasks()
     {
         string tasks = Path.Combine(_temp.Path, "package", "tasks");
         Directory.CreateDirectory(Path.Combine(tasks, "net472"));
@@ -48,6 +44,17 @@ public sealed class NetFrameworkTaskTests : IDisposable
         File.Copy(TaskAssembly, Path.Combine(tasks, "net472", "Livrable.Tasks.NetFramework.dll"));
         foreach (string file in new[] { "Livrable.Tasks.dll", "Livrable.Cli.dll", "Livrable.Cli.runtimeconfig.json", "Livrable.Cli.deps.json" })
             File.Copy(Path.Combine(AppContext.BaseDirectory, file), Path.Combine(tasks, "net8.0", file));
+        return tasks;
+    }
+
+    /// <summary>
+    /// The package's layout (tasks/net472 beside tasks/net8.0), the package's targets with LivrableTaskHost=CliProcess:
+    /// dotnet publish builds the image through the net472 task, outputs set; a bad tag fails the build with LIV2002.
+    /// </summary>
+    [Fact]
+    public async Task BuildsAnImageThroughTheCliFromMSBuild()
+    {
+        string tasks = PackageTasks();
 
         string project = Path.Combine(_temp.Path, "app", "app.proj");
         Directory.CreateDirectory(Path.GetDirectoryName(project)!);
@@ -101,12 +108,7 @@ public sealed class NetFrameworkTaskTests : IDisposable
     [Fact]
     public async Task ResolvesTheImageInputsThroughTheCliFromMSBuild()
     {
-        string tasks = Path.Combine(_temp.Path, "package", "tasks");
-        Directory.CreateDirectory(Path.Combine(tasks, "net472"));
-        Directory.CreateDirectory(Path.Combine(tasks, "net8.0"));
-        File.Copy(TaskAssembly, Path.Combine(tasks, "net472", "Livrable.Tasks.NetFramework.dll"));
-        foreach (string file in new[] { "Livrable.Tasks.dll", "Livrable.Cli.dll", "Livrable.Cli.runtimeconfig.json", "Livrable.Cli.deps.json" })
-            File.Copy(Path.Combine(AppContext.BaseDirectory, file), Path.Combine(tasks, "net8.0", file));
+        string tasks = PackageTasks();
         string dir = Path.Combine(_temp.Path, "df");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "base.tar"), "");
