@@ -75,6 +75,32 @@ public sealed class DiagnosticPagesTests
         Assert.Null(DiagnosticHelp.Link(null));
     }
 
+    /// <summary>
+    /// The targets' own errors and warnings (src/Sdk/build) link to their code's heading as the task's do: each
+    /// <c>Error</c> or <c>Warning</c> with a <c>LIV</c> code is a known code and carries
+    /// <c>HelpLink="$(_LivrableHelpBase)PAGE#code"</c>, and the props' base is <see cref="DiagnosticHelp.BaseUrl"/>.
+    /// </summary>
+    [Fact]
+    public void TheTargetsErrorsAndWarningsCarryTheirCodesHelpLink()
+    {
+        string build = Path.Combine(TestRepository.Root, "src", "Sdk", "build");
+        var props = XDocument.Load(Path.Combine(build, "Livrable.Sdk.props"));
+        Assert.Equal(DiagnosticHelp.BaseUrl, props.Descendants().Single(e => e.Name.LocalName == "_LivrableHelpBase").Value);
+        int count = 0;
+        foreach (string file in Directory.GetFiles(build, "*.targets"))
+        {
+            foreach (var element in XDocument.Load(file).Descendants().Where(e => e.Name.LocalName is "Error" or "Warning"))
+            {
+                string? code = (string?)element.Attribute("Code");
+                if (code is null || !code.StartsWith("LIV", StringComparison.Ordinal)) continue;
+                count++;
+                Assert.True(DiagnosticCodes.IsKnown(code), $"{Path.GetFileName(file)}: {code} is not in DiagnosticCodes");
+                Assert.Equal($"$(_LivrableHelpBase){DiagnosticHelp.Page(code)}#{code.ToLowerInvariant()}", (string?)element.Attribute("HelpLink"));
+            }
+        }
+        Assert.True(count >= 17, $"only {count} coded errors and warnings found in {build}");
+    }
+
     [Fact]
     public void TheTasksErrorsAndWarningsCarryTheirCodesHelpLink()
     {
