@@ -29,7 +29,7 @@ internal static class DockerfileRecipeBuilder
         using var session = new DockerfileBuildSession(document, options with
         {
             Downloaded = resolved is null ? null : resolved.Downloaded,
-            Work = work ?? new WorkLimiter(WorkLimiter.DefaultBound),
+            Work = work ?? options.Work,
         });
         var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
         return new BuiltRecipe(Compose(request, result), result.NextStep, result.TotalSteps, session.Records);

@@ -1,4 +1,5 @@
 using Livrable.Build.Cache;
+using Livrable.Build.Dockerfile;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Layers;
@@ -73,19 +74,17 @@ internal static class PropertiesRecipeBuilder
         var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
         var options = new LayerWriteOptions { Epoch = request.Created, Compression = request.LayerCompression };
         var cache = new StepCache(store);
-        var lines = new List<string> { $"    [ 1] {"",-12}  {"",-10} FROM {source.Description} ({request.Platform}) {baseImage.Digest}" };
+        var lines = new List<string> { PlanPrinter.Line(1, null, StepOutcome.Applied, $"FROM {source.Description} ({request.Platform}) {baseImage.Digest}") };
         var layers = new List<ILayer>();
         int toRun = 0;
         for (int i = 0; i < request.Layers.Count; i++)
         {
             var spec = request.Layers[i];
             string? key = LayerSpecStep.KeyOf(spec, options, out _);
-            var record = key is null || request.NoCache ? null : cache.TryGet(key, touch: false);
-            string status = record is { Outputs: [{ Layer: { } descriptor, DiffId: { } diffId }] } ? "CACHED" : "would run";
-            if (status == "CACHED") layers.Add(new StoredLayer(record!.Outputs[0].Layer!, record.Outputs[0].DiffId!.Value, store) { FromCache = true });
+            var cached = key is null || request.NoCache ? null : LayerSpecStep.Cached(key, cache, store, touch: false);
+            if (cached is not null) layers.Add(cached);
             else toRun++;
-            string shown = key is null ? new string(' ', 12) : key[..12];
-            lines.Add($"    [{i + 2,2}] {shown}  {status,-10} {spec.CreatedBy}");
+            lines.Add(PlanPrinter.Line(i + 2, key, cached is null ? StepOutcome.WouldRun : StepOutcome.Cached, spec.CreatedBy));
         }
         if (toRun > 0) return (lines, toRun, null);
         var config = Compose(request, baseImage, layers, options);

@@ -35,8 +35,7 @@ internal static class LayerSpecStep
     {
         var started = DateTime.UtcNow;
         string? key = cache is null ? null : KeyOf(spec, options, out _);
-        if (key is not null && cache!.TryGet(key) is { Outputs: [{ Layer: { } descriptor, DiffId: { } diffId }] })
-            return new StoredLayer(descriptor, diffId, store) { FromCache = true };
+        if (key is not null && Cached(key, cache!, store) is { } cached) return cached;
         var layer = await LayerWriter.WriteAsync(spec, options, store, cancellationToken).ConfigureAwait(false);
         // Recorded only when the inputs did not change while they were read and none is recent enough to change again
         // unseen.
@@ -44,6 +43,15 @@ internal static class LayerSpecStep
             cache!.Put(new StepRecord(key, [new StepOutput(layer.Descriptor, layer.DiffId, History(spec, options))]));
         return layer;
     }
+
+    /// <summary>
+    /// The layer recorded for <paramref name="key"/>, or null when the cache holds no layer for it. A plan passes
+    /// <paramref name="touch"/> false: it reads the record without marking it used.
+    /// </summary>
+    public static StoredLayer? Cached(string key, StepCache cache, BlobStore store, bool touch = true)
+        => cache.TryGet(key, touch) is { Outputs: [{ Layer: { } descriptor, DiffId: { } diffId }] }
+            ? new StoredLayer(descriptor, diffId, store) { FromCache = true }
+            : null;
 
     /// <summary>The history entry a properties-mode layer gets: the build's epoch, the spec's text, <c>livrable</c>.</summary>
     public static HistoryEntry History(LayerSpec spec, LayerWriteOptions options) => new(options.Epoch, spec.CreatedBy, "livrable");

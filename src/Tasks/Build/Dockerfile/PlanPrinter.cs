@@ -3,7 +3,8 @@ using System.Globalization;
 namespace Livrable.Build.Dockerfile;
 
 /// <summary>
-/// The lines <c>-t:ContainerPlan</c> prints for a <see cref="DockerfilePlan"/>: each stage the target needs, then its
+/// The lines <c>-t:ContainerPlan</c> prints for a <see cref="DockerfilePlan"/> (and, through <see cref="Line"/>, for
+/// properties mode's layers): each stage the target needs, then its
 /// steps in order, numbered as a build numbers them, each with its key's first 12 characters and its outcome:
 /// <c>CACHED</c>, <c>would run</c>, <c>known after running</c> (and why), or nothing for a metadata step or FROM.
 /// </summary>
@@ -24,17 +25,24 @@ internal static class PlanPrinter
                 stage = step.Stage;
                 lines.Add($"  stage {step.StageName}");
             }
-            number++;
-            string key = step.Key is null ? new string(' ', KeyPrefix) : step.Key[..Math.Min(KeyPrefix, step.Key.Length)];
-            string status = Status(step);
-            lines.Add(string.Create(CultureInfo.InvariantCulture, $"    [{number,2}] {key}  {status,-10} {step.Text}"));
+            lines.Add(Line(++number, step.Key, step.Outcome, step.Text));
             if (step.Reason is { } reason) lines.Add($"         {new string(' ', KeyPrefix)}  {"",-10}   ({reason})");
         }
         return lines;
     }
 
+    /// <summary>
+    /// One step's line, <c>[ n] key-prefix  status  text</c>: a Dockerfile's steps and properties mode's layers are
+    /// printed alike (the tests and users read one format).
+    /// </summary>
+    public static string Line(int number, string? key, StepOutcome outcome, string text)
+    {
+        string shown = key is null ? new string(' ', KeyPrefix) : key[..Math.Min(KeyPrefix, key.Length)];
+        return string.Create(CultureInfo.InvariantCulture, $"    [{number,2}] {shown}  {Status(outcome),-10} {text}");
+    }
+
     /// <summary>A step's outcome as the plan prints it.</summary>
-    public static string Status(PlannedStep step) => step.Outcome switch
+    private static string Status(StepOutcome outcome) => outcome switch
     {
         StepOutcome.Cached => "CACHED",
         StepOutcome.WouldRun or StepOutcome.Ran => "would run",
