@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Livrable.Diagnostics;
 using Livrable.Dockerfile;
 using Livrable.Images;
 
@@ -94,4 +95,20 @@ internal sealed class BuildArguments
 
     private static string Format(string os, string architecture, string? variant)
         => variant is null ? $"{os}/{architecture}" : $"{os}/{architecture}/{variant}";
+
+    /// <summary>
+    /// The platform the build runs on, for the <c>BUILD*</c> arguments when the caller gives none: this machine's, or
+    /// linux/amd64 where it cannot be told.
+    /// </summary>
+    public static Platform HostPlatform()
+    {
+        try
+        {
+            return Platform.Host();
+        }
+        catch (LivrableException)
+        {
+            return new Platform("linux", "amd64");
+        }
+    }
 }

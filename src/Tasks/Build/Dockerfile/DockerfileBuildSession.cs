@@ -102,12 +102,8 @@ internal sealed class DockerfileBuildSession : IDisposable
         Document = document;
         _options = options;
         Expander = options.Expander ?? new ShellWordExpander(document.Directives.Escape);
-        if (document.Stages.Count == 0)
-            throw new LivrableException(DiagnosticCodes.StageNotFound, "dockerfile contains no stages to build", new SourceSpan(document.Path, 1, 1));
-        string? targetName = string.IsNullOrWhiteSpace(options.Target) ? document.Stages[^1].Name : options.Target.Trim().ToLowerInvariant();
-        Arguments = BuildArguments.Create(document.GlobalArgs, options.BuildArgs, options.TargetPlatform,
-            options.BuildPlatform ?? HostPlatform(), targetName ?? "default", Expander);
-        Graph = StageGraph.Create(document, Arguments.Meta, Expander);
+        (Arguments, Graph) = StageGraph.Prepare(document, options.BuildArgs, options.Target, options.TargetPlatform,
+            options.BuildPlatform ?? BuildArguments.HostPlatform(), Expander);
         _services = new StepServices(options, Expander, Arguments, CopySourceAsync);
         _executor = new StepExecutor(options, _services, Graph);
     }
@@ -236,18 +232,6 @@ internal sealed class DockerfileBuildSession : IDisposable
 
     /// <summary>A stage's start (FROM): one <c>[k/n]</c> line.</summary>
     public void Progress(int stageIndex, string text) => _executor.Progress(stageIndex, text);
-
-    internal static Platform HostPlatform()
-    {
-        try
-        {
-            return Platform.Host();
-        }
-        catch (LivrableException)
-        {
-            return new Platform("linux", "amd64");
-        }
-    }
 
     public void Dispose() => _services.Dispose();
 }

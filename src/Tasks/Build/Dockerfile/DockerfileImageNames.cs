@@ -1,4 +1,3 @@
-using Livrable.Diagnostics;
 using Livrable.Dockerfile;
 using Livrable.Images;
 
@@ -24,11 +23,8 @@ internal static class DockerfileImageNames
     public static IReadOnlyList<string> Of(DockerfileDocument document, IReadOnlyDictionary<string, string> buildArgs,
         IReadOnlyDictionary<string, string> namedContexts, string? target, IReadOnlyList<Platform> platforms)
     {
-        if (document.Stages.Count == 0)
-            throw new LivrableException(DiagnosticCodes.StageNotFound, "dockerfile contains no stages to build", new SourceSpan(document.Path, 1, 1));
         var expander = new ShellWordExpander(document.Directives.Escape);
-        string? targetName = string.IsNullOrWhiteSpace(target) ? document.Stages[^1].Name : target.Trim().ToLowerInvariant();
-        var build = DockerfileBuildSession.HostPlatform();
+        var build = BuildArguments.HostPlatform();
         var names = new List<string>();
         void Add(string name)
         {
@@ -37,8 +33,7 @@ internal static class DockerfileImageNames
 
         foreach (var platform in platforms)
         {
-            var arguments = BuildArguments.Create(document.GlobalArgs, buildArgs, platform, build, targetName ?? "default", expander);
-            var graph = StageGraph.Create(document, arguments.Meta, expander);
+            var (_, graph) = StageGraph.Prepare(document, buildArgs, target, platform, build, expander);
             foreach (int s in graph.Needed(graph.Target(target)))
             {
                 var stage = graph.Stages[s];

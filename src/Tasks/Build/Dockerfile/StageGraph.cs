@@ -1,6 +1,7 @@
 using System.Globalization;
 using Livrable.Diagnostics;
 using Livrable.Dockerfile;
+using Livrable.Images;
 
 namespace Livrable.Build.Dockerfile;
 
@@ -30,6 +31,22 @@ internal sealed class StageGraph
 
     /// <summary>Each stage's FROM image, expanded with the meta arguments.</summary>
     public IReadOnlyList<string> BaseNames { get; }
+
+    /// <summary>
+    /// The build arguments and the stage graph of <paramref name="document"/> for one target platform, as a build and
+    /// the up-to-date check (<see cref="DockerfileImageNames"/>) both read it: the target stage's name (the last stage's
+    /// when <paramref name="target"/> is empty) for TARGETSTAGE, then the graph with FROM expanded by the meta arguments.
+    /// LIV1100 (StageNotFound) for a Dockerfile without stages.
+    /// </summary>
+    public static (BuildArguments Arguments, StageGraph Graph) Prepare(DockerfileDocument document, IReadOnlyDictionary<string, string> buildArgs,
+        string? target, Platform targetPlatform, Platform buildPlatform, IWordExpander expander)
+    {
+        if (document.Stages.Count == 0)
+            throw new LivrableException(DiagnosticCodes.StageNotFound, "dockerfile contains no stages to build", new SourceSpan(document.Path, 1, 1));
+        string? targetName = string.IsNullOrWhiteSpace(target) ? document.Stages[^1].Name : target.Trim().ToLowerInvariant();
+        var arguments = BuildArguments.Create(document.GlobalArgs, buildArgs, targetPlatform, buildPlatform, targetName ?? "default", expander);
+        return (arguments, Create(document, arguments.Meta, expander));
+    }
 
     /// <summary>
     /// Builds the graph: FROM lines expanded with <paramref name="meta"/> (LIV1102 when blank), then every dependency;
