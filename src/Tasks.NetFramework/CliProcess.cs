@@ -24,6 +24,10 @@ internal sealed class CliProcess
 
     public CliProcess(TaskLoggingHelper log) => _log = log;
 
+    /// <summary>LIV9003 (the CLI could not be found, started, or gave no result), with its help link as the net8.0 task's errors have.</summary>
+    private static void LogFailure(TaskLoggingHelper log, string format, params object[] args)
+        => log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, DiagnosticHelp.Link(DiagnosticCodes.OutOfProcessFailed), null, 0, 0, 0, 0, format, args);
+
     /// <summary>
     /// The <c>dotnet</c> to run the CLI with: <c>DOTNET_HOST_PATH</c> (which the .NET SDK sets for the build it runs),
     /// then <c>DOTNET_ROOT</c>, then <c>PATH</c>, then <c>%ProgramFiles%\dotnet</c> on Windows; null when none exists.
@@ -69,7 +73,7 @@ internal sealed class CliProcess
         cli = "";
         if (dotnet.Length == 0)
         {
-            log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
+            LogFailure(log,
                 "No dotnet was found to run Livrable (DOTNET_HOST_PATH, DOTNET_ROOT, PATH, %ProgramFiles%\\dotnet): install the .NET SDK 8.0 or later.");
             return false;
         }
@@ -77,7 +81,7 @@ internal sealed class CliProcess
         cli = FindCli(taskDirectory, File.Exists) ?? "";
         if (cli.Length == 0)
         {
-            log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
+            LogFailure(log,
                 "Livrable.Cli.dll is not in {0}: the Livrable.Sdk package is incomplete.", Path.Combine(taskDirectory, "..", "net8.0"));
             return false;
         }
@@ -173,10 +177,10 @@ internal sealed class CliProcess
                 _log.LogMessage(MessageImportance.High, "{0}", message);
                 break;
             case LogLine.Warning:
-                _log.LogWarning(null, line.Code, null, line.File, line.Line, line.Column, line.EndLine, line.EndColumn, "{0}", message);
+                _log.LogWarning(null, line.Code, null, DiagnosticHelp.Link(line.Code), line.File, line.Line, line.Column, line.EndLine, line.EndColumn, "{0}", message);
                 break;
             case LogLine.Error:
-                _log.LogError(null, line.Code, null, line.File, line.Line, line.Column, line.EndLine, line.EndColumn, "{0}", message);
+                _log.LogError(null, line.Code, null, DiagnosticHelp.Link(line.Code), line.File, line.Line, line.Column, line.EndLine, line.EndColumn, "{0}", message);
                 break;
             case LogLine.Result:
                 return line;
@@ -216,7 +220,7 @@ internal sealed class CliProcess
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
-            _log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
+            LogFailure(_log,
                 "Could not start {0} {1}: {2}", dotnet, start.Arguments, e.Message);
             return null;
         }
@@ -248,7 +252,7 @@ internal sealed class CliProcess
         if (process.ExitCode == 0 && result is not null) return result;
         if (!errors)
         {
-            _log.LogError(null, DiagnosticCodes.OutOfProcessFailed, null, null, 0, 0, 0, 0,
+            LogFailure(_log,
                 "Livrable.Cli ended with exit code {0} and no result{1}", process.ExitCode,
                 errorOutput.Length > 0 ? ": " + errorOutput : ".");
         }

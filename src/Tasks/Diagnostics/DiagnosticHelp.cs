@@ -15,7 +15,7 @@ public static class DiagnosticHelp
     public const string BaseUrl = "https://github.com/livrable/livrable/blob/main/docs/diagnostics/";
 
     /// <summary>The page of a code's group, <c>LIV4006</c> → <c>LIV4xxx.md</c>.</summary>
-    public static string Page(string code) => code[..4] + "xxx.md";
+    public static string Page(string code) => code.Substring(0, 4) + "xxx.md"; // no ranges: also built for net472
 
     /// <summary>The code's help link, or null for a string that is not a known code.</summary>
     public static string? Link(string? code)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Livrable.Diagnostics;
 using Livrable.MSBuild;
 using Livrable.NetFramework;
 using Livrable.Tests.MSBuild;
@@ -105,8 +106,10 @@ public sealed class CliProcessTests : IDisposable
         Assert.Contains(engine.Messages, m => m.Message == "not a protocol line" && m.Importance == MessageImportance.Low);
         var w = Assert.Single(engine.Warnings);
         Assert.Equal(("LIV1001", "Dockerfile", 3, 2, "odd"), (w.Code, w.File, w.LineNumber, w.ColumnNumber, w.Message));
+        Assert.Equal(DiagnosticHelp.Link("LIV1001"), w.HelpLink);
         var e = Assert.Single(engine.Errors);
         Assert.Equal(("LIV1002", "Dockerfile", 4, 5, 4, 9, "café \"bad\""), (e.Code, e.File, e.LineNumber, e.ColumnNumber, e.EndLineNumber, e.EndColumnNumber, e.Message));
+        Assert.Equal(DiagnosticHelp.Link("LIV1002"), e.HelpLink);
         Assert.Equal(("sha256:abc", "app:v1", "/tmp/app.tar"), (result!.Digest, result.Reference, result.ArchivePath));
     }
 
@@ -152,7 +155,8 @@ public sealed class CliProcessTests : IDisposable
 
         (process, engine) = NewProcess();
         Assert.Null(process.Run(Path.Combine(_temp.Path, "no-dotnet"), CliPath, "{}", _temp.Path));
-        Assert.Equal("LIV9003", Assert.Single(engine.Errors).Code);
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal(("LIV9003", DiagnosticHelp.Link("LIV9003")), (error.Code, error.HelpLink));
     }
 
     /// <summary>A base image whose registry accepts connections and never answers: only cancellation ends the build.</summary>
