@@ -83,6 +83,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         var sources = _sources;
         // The plan's time (the stage's tree, then every source placed in it), in the detailed log (issue 14).
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var cpu = Units.Cpu();
         var tree = await State.GetTreeAsync(cancellationToken).ConfigureAwait(false);
         Plan = new LayerPlan(tree, Span);
         if (_chown is not null) Owner = Ownership.Resolve(_chown, tree, Span);
@@ -118,7 +119,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
 
         var entries = Plan.Entries();
         CheckNoWhiteoutNames(entries);
-        Services.Logger.Detail($"  plan: the tree and {entries.Count} entries {Units.Since(started)}");
+        Services.Logger.Detail($"  plan: the tree and {entries.Count} entries ({Units.CpuSince(cpu)}) {Units.Since(started)}");
         await Services.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken).ConfigureAwait(false);
     }
 

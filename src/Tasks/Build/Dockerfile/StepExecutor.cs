@@ -102,6 +102,7 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             string? key;
             StepKeying keying;
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var cpu = Units.Cpu();
             using (var builder = new StepKey(parent))
             {
                 builder.Add("instruction", instruction.Text)
@@ -125,7 +126,7 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             services.Logger.Detail($"  step key {key?[..12] ?? "(none: inputs known only by running)"} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms"
                 + (services.ContextFilesHashed is { } hashed ? $", {hashed} context files read so far" : ""));
             // For COPY and ADD the key is the context hashing: its time in the progress lines' form.
-            if (step is FileStep) services.Logger.Detail($"  context hashing: the sources' digests {Units.Since(started)}");
+            if (step is FileStep) services.Logger.Detail($"  context hashing: the sources' digests ({Units.CpuSince(cpu)}) {Units.Since(started)}");
             if (options.PlanOnly && Unknown(state, key, text) is { } reason)
             {
                 announced = Announce(number, context.StageIndex, text, null, StepOutcome.KnownAfterRunning, reason);
