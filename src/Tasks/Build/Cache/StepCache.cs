@@ -59,5 +59,22 @@ internal sealed class StepCache(BlobStore store)
         }
     }
 
+    /// <summary>
+    /// Whether the cache holds no record at all (a state folder no build has recorded a step in): then no step of a
+    /// build starting now can be found, whatever its key, except one this build recorded itself.
+    /// </summary>
+    public bool IsEmpty()
+    {
+        string folder = StateLayout.Records(store.Root, CacheRecordKind.Steps);
+        try
+        {
+            return !Directory.Exists(folder) || !Directory.EnumerateFiles(folder, "*.json").Any();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // unreadable: assume a hit is possible, so the key is complete before the step runs
+        }
+    }
+
     private string PathOf(string key) => Path.Combine(StateLayout.Records(store.Root, CacheRecordKind.Steps), key + ".json");
 }

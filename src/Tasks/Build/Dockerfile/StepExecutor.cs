@@ -18,6 +18,12 @@ namespace Livrable.Build.Dockerfile;
 internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices services, StageGraph graph)
 {
     private readonly StepCache _cache = new(options.Store);
+
+    /// <summary>Whether the step cache held no record when the build started (read once, at the first step).</summary>
+    private readonly Lazy<bool> _emptyAtStart = new(() => new StepCache(options.Store).IsEmpty());
+
+    /// <summary>The keys of steps this build ran (missed): no record can follow from them, so their next steps miss too.</summary>
+    private readonly ConcurrentDictionary<string, bool> _ran = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, StepRecord> _records = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, List<PlannedStep>> _steps = new();
     private int _step;
@@ -103,18 +109,25 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             StepKeying keying;
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             var cpu = Units.Cpu();
-            using (var builder = new StepKey(parent))
+            // No record can match a step whose parent this build ran, or any step when the cache was empty at the start
+            // (or ContainerNoCache): its key may then wait for the step's output (a COPY hashes the context files as it
+            // writes them into the layer, one read instead of two), as a lookup before running could only miss.
+            bool certainMiss = !options.PlanOnly && (options.NoCache || _ran.ContainsKey(parent) || _emptyAtStart.Value);
+            using var builder = new StepKey(parent) { MayDefer = certainMiss };
+            builder.Add("instruction", instruction.Text)
+                .Add("platform", state.Platform.ToString())
+                .Add("epoch", options.Epoch.ToUnixTimeSeconds())
+                .Add("env", state.Environment.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))
+                .Add("user", state.Config.User)
+                .Add("workdir", state.Config.WorkingDir)
+                .Add("shell", state.Config.Shell ?? []);
+            keying = await step.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
+            if (keying == StepKeying.Keyed && builder.Deferred)
             {
-                builder.Add("instruction", instruction.Text)
-                    .Add("platform", state.Platform.ToString())
-                    .Add("epoch", options.Epoch.ToUnixTimeSeconds())
-                    .Add("env", state.Environment.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))
-                    .Add("user", state.Config.User)
-                    .Add("workdir", state.Config.WorkingDir)
-                    .Add("shell", state.Config.Shell ?? []);
-                keying = await step.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
-                key = keying == StepKeying.Keyed ? builder.Finish() : null;
+                announced = await RunKeyedAfterAsync(context, step, number, text, builder, started, cpu, cancellationToken).ConfigureAwait(false);
+                return;
             }
+            key = keying == StepKeying.Keyed ? builder.Finish() : null;
             // One step key runs once at a time (two platforms' identical steps): the second then finds the first's record.
             using var once = key is null || options.PlanOnly ? null : await options.Work.EnterAsync(key, cancellationToken).ConfigureAwait(false);
             if (keying == StepKeying.NotCached)
@@ -165,6 +178,7 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
                 var made = new StepRecord(key, outputs);
                 _cache.Put(made);
                 _records[key] = made;
+                _ran[key] = true;
                 state.CacheKey = key;
                 return;
             }
@@ -174,11 +188,38 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             foreach (var output in outputs)
                 chained.Add("output", $"{output.DiffId} {output.History.CreatedBy} {output.History.EmptyLayer}");
             state.CacheKey = chained.Finish();
+            _ran[state.CacheKey] = true;
         }
         finally
         {
             if (announced is null) LogProgress(number, context.StageIndex, text, StepOutcome.Ran);
         }
+    }
+
+    /// <summary>
+    /// Runs a step whose key waits for its output (<see cref="StepKey.Deferred"/>: a COPY whose context files are hashed
+    /// by its layer write), known to miss; then finishes the key from what the step read and records the output under
+    /// it, the same key and record a build hashing the files first would make.
+    /// </summary>
+    private async Task<StepOutcome> RunKeyedAfterAsync(StepContext context, IBuildStep step, int number, string text, StepKey builder,
+        long started, TimeSpan cpu, CancellationToken cancellationToken)
+    {
+        var state = context.State;
+        services.Logger.Detail("  step key: after the layer write (no step cache record can match this step)");
+        if (step is FileStep) services.Logger.Detail($"  context hashing: in the layer write's pass ({Units.CpuSince(cpu)}) {Units.Since(started)}");
+        var outcome = Announce(number, context.StageIndex, text, null, StepOutcome.Ran);
+        int before = state.Outputs.Count;
+        long running = System.Diagnostics.Stopwatch.GetTimestamp();
+        await options.Work.RunAsync(() => step.RunAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+        services.Logger.Info($"[{number}/{Total}] DONE {Units.Since(running)}");
+        string key = builder.Finish();
+        services.Logger.Detail($"  step key {key[..12]}" + (step is FileStep { FilesHashedInLayerWrite: { } hashed } ? $", {hashed} context files hashed by the layer write" : ""));
+        var made = new StepRecord(key, state.Outputs.Skip(before).ToList());
+        _cache.Put(made);
+        _records[key] = made;
+        _ran[key] = true;
+        state.CacheKey = key;
+        return outcome;
     }
 
     /// <summary>
