@@ -30,7 +30,8 @@ internal sealed class ContextReads(FileDigests digests)
     public Stream Open(string fullPath, long size)
     {
         var before = UnixFileStatus.TryRead(fullPath);
-        var file = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        // Synchronous and unbuffered, as File.OpenRead serves the tar writer, which reads into its own large buffer.
+        var file = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         return new HashingReader(file, size, hash =>
         {
             _read[fullPath] = Digest.FromSha256Hash(hash);
