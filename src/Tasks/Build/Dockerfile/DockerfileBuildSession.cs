@@ -217,11 +217,19 @@ internal sealed class DockerfileBuildSession : IDisposable
         if (images.Count == 0) return;
         Task started;
         if (Graph.Stages[index].Instructions.Any(i => i is CopyInstruction or AddInstruction or WorkdirInstruction))
+        {
+            Logger.Detail("  base layers: fetching them and reading the stage's tree in the background");
             started = state.GetTreeAsync(cancellationToken);
+        }
         else if (_options.DestinationHoldsBase && index == Graph.Target(_options.Target))
+        {
+            Logger.Detail("  base layers: fetching them in the background");
             started = Task.WhenAll(images.Select(i => i.DownloadLayersAsync(cancellationToken)));
+        }
         else
+        {
             return;
+        }
         // A failure is the step's to report when it needs the tree (the task is kept), or the output's when it reads the
         // layers (it downloads them again); here it is only observed.
         _ = started.ContinueWith(t => _ = t.Exception, CancellationToken.None,
