@@ -124,7 +124,10 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             keying = await step.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
             if (keying == StepKeying.Keyed && builder.Deferred)
             {
-                announced = await RunKeyedAfterAsync(context, step, number, text, builder, started, cpu, cancellationToken).ConfigureAwait(false);
+                services.Logger.Detail("  step key: after the layer write (no step cache record can match this step)");
+                if (step is FileStep) services.Logger.Detail($"  context hashing: in the layer write's pass ({Units.CpuSince(cpu)}) {Units.Since(started)}");
+                announced = Announce(number, context.StageIndex, text, null, StepOutcome.Ran);
+                await RunKeyedAfterAsync(state, step, number, builder, cancellationToken).ConfigureAwait(false);
                 return;
             }
             key = keying == StepKeying.Keyed ? builder.Finish() : null;
@@ -201,13 +204,8 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
     /// by its layer write), known to miss; then finishes the key from what the step read and records the output under
     /// it, the same key and record a build hashing the files first would make.
     /// </summary>
-    private async Task<StepOutcome> RunKeyedAfterAsync(StepContext context, IBuildStep step, int number, string text, StepKey builder,
-        long started, TimeSpan cpu, CancellationToken cancellationToken)
+    private async Task RunKeyedAfterAsync(StageState state, IBuildStep step, int number, StepKey builder, CancellationToken cancellationToken)
     {
-        var state = context.State;
-        services.Logger.Detail("  step key: after the layer write (no step cache record can match this step)");
-        if (step is FileStep) services.Logger.Detail($"  context hashing: in the layer write's pass ({Units.CpuSince(cpu)}) {Units.Since(started)}");
-        var outcome = Announce(number, context.StageIndex, text, null, StepOutcome.Ran);
         int before = state.Outputs.Count;
         long running = System.Diagnostics.Stopwatch.GetTimestamp();
         await options.Work.RunAsync(() => step.RunAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -219,7 +217,6 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
         _records[key] = made;
         _ran[key] = true;
         state.CacheKey = key;
-        return outcome;
     }
 
     /// <summary>
