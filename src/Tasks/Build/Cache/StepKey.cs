@@ -49,13 +49,24 @@ internal sealed class StepKey : IDisposable
     private List<Action>? _later;
 
     /// <summary>
+    /// The sha256 (hex) of the parts before the first deferred one: what stands for the step until its key is known
+    /// (two platforms' identical steps have the same), so that such steps still run one at a time.
+    /// </summary>
+    public string? DeferredFrom { get; private set; }
+
+    /// <summary>
     /// Adds a part whose value is known later (a file's content digest, once the layer write has read the file);
     /// every part added after it waits too, so the order is the one of the calls. Only when <see cref="MayDefer"/>.
     /// </summary>
     public StepKey AddLater(string name, Func<string> value)
     {
         if (!MayDefer) throw new InvalidOperationException("This key's parts cannot be deferred.");
-        (_later ??= []).Add(() => AddNow(name, value()));
+        if (_later is null)
+        {
+            DeferredFrom = Convert.ToHexString(_hash.GetCurrentHash()).ToLowerInvariant();
+            _later = [];
+        }
+        _later.Add(() => AddNow(name, value()));
         return this;
     }
 

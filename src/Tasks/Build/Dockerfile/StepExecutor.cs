@@ -24,6 +24,9 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
 
     /// <summary>The keys of steps this build ran (missed): no record can follow from them, so their next steps miss too.</summary>
     private readonly ConcurrentDictionary<string, bool> _ran = new(StringComparer.Ordinal);
+
+    /// <summary>How many records this build wrote: with an empty cache at the start, more records than these are another build's.</summary>
+    private int _puts;
     private readonly ConcurrentDictionary<string, StepRecord> _records = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, List<PlannedStep>> _steps = new();
     private int _step;
@@ -122,7 +125,12 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
                 .Add("workdir", state.Config.WorkingDir)
                 .Add("shell", state.Config.Shell ?? []);
             keying = await step.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
-            if (keying == StepKeying.Keyed && builder.Deferred)
+            using var deferred = keying == StepKeying.Keyed && builder.Deferred
+                ? await options.Work.EnterAsync("deferred " + builder.DeferredFrom, cancellationToken).ConfigureAwait(false)
+                : null;
+            // Still nothing can match once this step's turn came: another build (another platform's same step, which
+            // ran first under the same turn) may have recorded it meanwhile, and then the key is finished now and looked up.
+            if (deferred is not null && (options.NoCache || _ran.ContainsKey(parent) || _emptyAtStart.Value && _cache.Count() <= Volatile.Read(ref _puts)))
             {
                 services.Logger.Detail("  step key: after the layer write (no step cache record can match this step)");
                 if (step is FileStep) services.Logger.Detail($"  context hashing: in the layer write's pass ({Units.CpuSince(cpu)}) {Units.Since(started)}");
@@ -180,6 +188,7 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             {
                 var made = new StepRecord(key, outputs);
                 _cache.Put(made);
+                Interlocked.Increment(ref _puts);
                 _records[key] = made;
                 _ran[key] = true;
                 state.CacheKey = key;
@@ -214,6 +223,7 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
         services.Logger.Detail($"  step key {key[..12]}" + (step is FileStep { FilesHashedInLayerWrite: { } hashed } ? $", {hashed} context files hashed by the layer write" : ""));
         var made = new StepRecord(key, state.Outputs.Skip(before).ToList());
         _cache.Put(made);
+        Interlocked.Increment(ref _puts);
         _records[key] = made;
         _ran[key] = true;
         state.CacheKey = key;
