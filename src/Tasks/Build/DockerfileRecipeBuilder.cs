@@ -84,6 +84,7 @@ internal static class DockerfileRecipeBuilder
             RuntimePath = dockerfile.RuntimePath,
             Secrets = dockerfile.Secrets,
             NoCache = request.NoCache,
+            DestinationHoldsBase = request.Destination is not (null or RegistryDestination),
             ContextDirectory = contextDirectory,
             DockerfilePath = path,
             Store = store,

@@ -20,4 +20,20 @@ internal static class Units
 
     /// <summary>The time since <paramref name="started"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp), as <see cref="Seconds(TimeSpan)"/>.</summary>
     public static string Since(long started) => Seconds(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+
+    /// <summary>
+    /// The CPU time (user and system, all threads) the process has used so far: the detailed log's phases give the
+    /// CPU they took beside their wall time (<see cref="CpuSince"/>), the figure that stays meaningful on a loaded machine.
+    /// </summary>
+    public static TimeSpan Cpu()
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
+    /// <summary>
+    /// <c>process CPU 1.23s</c>: the process's CPU time since <paramref name="started"/> (<see cref="Cpu"/>), other
+    /// threads' work at the same time included (MSBuild's, another stage's).
+    /// </summary>
+    public static string CpuSince(TimeSpan started) => "process CPU " + Seconds(Cpu() - started);
 }

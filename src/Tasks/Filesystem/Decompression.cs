@@ -33,14 +33,24 @@ internal static class Decompression
         Stream result = compression switch
         {
             BlobCompression.Gzip => new GZipStream(replay, CompressionMode.Decompress, leaveOpen: false),
-            BlobCompression.Bzip2 => BZip2Stream.Create(replay, SharpCompress.Compressors.CompressionMode.Decompress,
-                decompressConcatenated: true, leaveOpen: false, tolerateTruncatedStream: false),
-            BlobCompression.Xz => new OwningStream(new XZStream(replay), replay),
-            BlobCompression.Zstd => new DecompressionStream(replay, leaveOpen: false),
+            BlobCompression.Bzip2 or BlobCompression.Xz or BlobCompression.Zstd => OpenWithSharpCompress(replay, compression),
             _ => replay,
         };
         return (result, compression);
     }
+
+    /// <summary>
+    /// bzip2, xz and zstd: in a method of their own, so that compiling <see cref="OpenAsync"/> for the common gzip layer
+    /// does not load SharpCompress (an assembly load and its types on every cold build's first tree).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static Stream OpenWithSharpCompress(Stream replay, BlobCompression compression) => compression switch
+    {
+        BlobCompression.Bzip2 => BZip2Stream.Create(replay, SharpCompress.Compressors.CompressionMode.Decompress,
+            decompressConcatenated: true, leaveOpen: false, tolerateTruncatedStream: false),
+        BlobCompression.Xz => new OwningStream(new XZStream(replay), replay),
+        _ => new DecompressionStream(replay, leaveOpen: false),
+    };
 
     /// <summary>Whether an exception comes from corrupt compressed bytes rather than from I/O.</summary>
     /// <remarks>A tar reader's format errors (<see cref="TarReading.IsFormatError"/>) and the decompressors' own.</remarks>

@@ -116,8 +116,11 @@ public sealed class BlobStore
     public string NewTempPath(string hint = "blob") => Path.Combine(TempDirectory, $"{hint}-{Guid.NewGuid():N}.tmp");
 
     /// <summary>
-    /// Opens a stored blob, verifying it against <paramref name="descriptor"/> as it is read (and in full first, when
-    /// this build has not checked it yet).
+    /// Opens a stored blob, hashed in full once per build: a blob this build wrote (its digest computed as it was
+    /// written) or already checked is read as it is, its length checked against <paramref name="descriptor"/>; any
+    /// other (an earlier build's) is hashed in full first. So a layer the build just wrote is not hashed a second time
+    /// on its way into a tarball (issue 14 item 5). A blob of another size than the descriptor's is read through
+    /// <see cref="VerifyingStream"/>, which reports it.
     /// </summary>
     /// <exception cref="LivrableException">LIV4001 when the stored copy is damaged: it is evicted, and the message says
     /// the next build fetches or rebuilds it.</exception>
@@ -127,6 +130,18 @@ public sealed class BlobStore
         string path = PathOf(digest);
         if (File.Exists(path) && !ContainsIntact(digest))
             throw Damaged(digest, "its bytes do not have that digest");
+        if (_intact.TryGetValue(digest, out long known) && known == descriptor.Size)
+        {
+            if (OpenChecked(path, known) is { } file)
+            {
+                StateFolder.Touch(path);
+                return file;
+            }
+            // Cut or replaced since it was hashed: checked again, as a blob this build never saw.
+            _intact.TryRemove(digest, out _);
+            if (File.Exists(path) && !ContainsIntact(digest))
+                throw Damaged(digest, "it changed after this build checked it");
+        }
         var stream = new VerifyingStream(File.OpenRead(path), digest, descriptor.Size, $"Cached blob {digest}",
             onMismatch: message =>
             {
@@ -135,6 +150,27 @@ public sealed class BlobStore
             });
         StateFolder.Touch(path);
         return stream;
+    }
+
+    /// <summary>
+    /// The blob file at <paramref name="path"/> when it still has the <paramref name="length"/> it had when it was
+    /// hashed; null when it is gone or changed (the caller then reads it through <see cref="VerifyingStream"/>, which
+    /// evicts and reports it).
+    /// </summary>
+    private static FileStream? OpenChecked(string path, long length)
+    {
+        FileStream file;
+        try
+        {
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        if (file.Length == length) return file;
+        file.Dispose();
+        return null;
     }
 
     /// <summary>Records that the build uses <paramref name="digest"/> now, for least-recently-used eviction.</summary>

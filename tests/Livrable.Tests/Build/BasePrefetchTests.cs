@@ -60,4 +60,43 @@ public sealed class BasePrefetchTests(RegistryFixture registry) : IDisposable
         Assert.DoesNotContain(pushLog.Lines, l => l.Contains("base layers in the store", StringComparison.Ordinal));
         await Tools.RunCheckedAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{registry.Registry}/livrable-test/prefetch-app:v1");
     }
+
+    /// <summary>
+    /// Issue 14 item 5: a Dockerfile build fetches a registry base's missing layers and reads the stage's tree in the
+    /// background from FROM on, while the COPY's context is keyed, instead of inside the COPY's plan; with the layers
+    /// stored (an unchanged rebuild) nothing starts. The tarball holds the base and the copied file.
+    /// </summary>
+    [Fact]
+    public async Task A_Dockerfile_build_fetches_a_missing_base_from_FROM_on_and_an_unchanged_rebuild_fetches_nothing()
+    {
+        var basePush = Request("scratch", "livrable-test/prefetch-dockerfile-base", _temp["state-base"]) with { Registry = registry.Registry };
+        await ImageBuilder.BuildAsync(basePush, NullLogger.Instance, CancellationToken.None);
+        string context = _temp["context"];
+        Directory.CreateDirectory(context);
+        File.WriteAllText(Path.Combine(context, "app.txt"), "app\n");
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), $"FROM {registry.Registry}/livrable-test/prefetch-dockerfile-base:v1\nCOPY app.txt /app/\n");
+        var request = Request("scratch", "livrable-test/prefetch-dockerfile-app", _temp["state-dockerfile"]) with
+        {
+            ArchivePath = _temp["out-dockerfile", "image.tar"],
+            Layers = [],
+            Dockerfile = new DockerfileBuild { DockerfilePath = Path.Combine(context, "Dockerfile"), ContextDirectory = context },
+        };
+
+        var log = new RecordingLogger();
+        var result = await ImageBuilder.BuildAsync(request, log, CancellationToken.None);
+        int prefetch = log.Lines.ToList().FindIndex(l => l == "detail:   base layers: fetching them and reading the stage's tree in the background");
+        int copy = log.Lines.ToList().FindIndex(l => l.StartsWith("info: [2/3] COPY app.txt", StringComparison.Ordinal));
+        Assert.True(prefetch >= 0 && prefetch < copy, string.Join('\n', log.Lines));
+        var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(_temp["reader-dockerfile"]))
+            .ResolveAsync(request.Platform, CancellationToken.None);
+        Assert.Equal(result.Digest, image.Digest);
+        string rootfs = await ImageValidator.ValidateArchiveAsync(request.ArchivePath!, image, "v1", _temp["check-dockerfile"]);
+        Assert.True(File.Exists(Path.Combine(rootfs, "bin", "busybox")), "the base layer is in the tarball");
+        Assert.Equal("app\n", File.ReadAllText(Path.Combine(rootfs, "app", "app.txt")));
+
+        var again = new RecordingLogger();
+        var unchanged = await ImageBuilder.BuildAsync(request with { ArchivePath = _temp["out-dockerfile-2", "image.tar"] }, again, CancellationToken.None);
+        Assert.DoesNotContain(again.Lines, l => l.Contains("base layers: fetching", StringComparison.Ordinal));
+        Assert.Equal(result.Digest, unchanged.Digest);
+    }
 }

@@ -249,6 +249,11 @@ public sealed class ConcurrentBuildTests : IDisposable
         var result = await BuildAsync(request, logger);
         Assert.Single(logger.Lines, l => l.Contains("RUN mkdir /out", StringComparison.Ordinal) && !l.Contains("CACHED", StringComparison.Ordinal));
         Assert.Single(logger.Lines, l => l.Contains("] CACHED ", StringComparison.Ordinal) && l.Contains("RUN mkdir /out", StringComparison.Ordinal));
+        // So does its COPY, although the state folder starts empty (the first platform's COPY is keyed after its layer
+        // write, issue 14): the second waits for it and then finds its record.
+        Assert.Single(logger.Lines, l => l.StartsWith("info: ", StringComparison.Ordinal) && l.Contains("COPY busybox /bin/busybox", StringComparison.Ordinal)
+            && !l.Contains("CACHED", StringComparison.Ordinal));
+        Assert.Single(logger.Lines, l => l.Contains("] CACHED ", StringComparison.Ordinal) && l.Contains("COPY busybox /bin/busybox", StringComparison.Ordinal));
         var rootfs = await ReadAsync(request, result, "shared");
         Assert.All(rootfs.Values, root => Assert.Equal("shared\n", File.ReadAllText(Path.Combine(root, "result", "shared.txt"))));
     }

@@ -173,4 +173,40 @@ public sealed class DamagedBlobTests(RegistryFixture registry) : IDisposable
         Assert.Contains("ContainerPruneVerify=true", e.Message);
         Assert.False(File.Exists(store.PathOf(digest)));
     }
+
+    /// <summary>
+    /// Issue 14 item 5: a blob is hashed once per build. One this build wrote (its digest taken as it was written) is
+    /// read back as it is, with only its length checked, so a fresh layer is not hashed again on its way into a tarball;
+    /// a blob cut short since is still caught (and evicted) in the same build, and a later build hashes every blob it
+    /// did not write before using it, so a damaged byte is found there.
+    /// </summary>
+    [Fact]
+    public async Task A_blob_this_build_wrote_is_read_back_unhashed_a_cut_one_is_caught_and_a_later_build_hashes_it()
+    {
+        var store = new BlobStore(_temp["state"]);
+        var bytes = new byte[200_000];
+        new Random(5).NextBytes(bytes);
+        var (digest, size) = await store.PutAsync(bytes, CancellationToken.None);
+        var descriptor = new Descriptor(MediaTypes.OciLayer, digest, size);
+        Apply(Damage.FlipOneByte, store.PathOf(digest));
+
+        // Trusted: written and hashed by this build moments ago; read whole, no digest check fails.
+        using (var stream = store.Open(descriptor))
+        using (var copy = new MemoryStream())
+        {
+            await stream.CopyToAsync(copy);
+            Assert.Equal(size, copy.Length);
+        }
+
+        // A later build did not write it: hashed before use, found damaged, evicted.
+        var later = new BlobStore(_temp["state"]);
+        Assert.Equal(DiagnosticCodes.DigestMismatch, Assert.Throws<LivrableException>(() => later.Open(descriptor).Dispose()).Code);
+        Assert.False(File.Exists(store.PathOf(digest)));
+
+        // Cut short after this build wrote it: the length check sends it to a full check, which evicts it.
+        var (again, _) = await store.PutAsync(bytes, CancellationToken.None);
+        Apply(Damage.Truncate, store.PathOf(again));
+        Assert.Equal(DiagnosticCodes.DigestMismatch, Assert.Throws<LivrableException>(() => store.Open(descriptor).Dispose()).Code);
+        Assert.False(File.Exists(store.PathOf(again)));
+    }
 }

@@ -94,8 +94,20 @@ internal sealed class FileDigests
         using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
             hash = stream.Length > ProgressBytes ? HashReporting(stream, fullPath) : SHA256.HashData(stream);
         Interlocked.Increment(ref _hashed);
+        if (status is { } before) Record(fullPath, before, hash);
+        return Digest.FromSha256Hash(hash);
+    }
+
+    /// <summary>
+    /// Records the sha256 of the file at <paramref name="fullPath"/>, read whole while it had the status
+    /// <paramref name="before"/> (by <see cref="DigestOf"/>, or by the layer write that read it for the step's key,
+    /// <c>Dockerfile/ContextReads</c>), unless its status changed since or is within the racy window.
+    /// </summary>
+    public void Record(string fullPath, UnixFileStatus before, byte[] hash)
+    {
+        _seen[fullPath] = true;
         // Statted again after reading: what the index records must describe the bytes that were hashed.
-        if (status is { } before && UnixFileStatus.TryRead(fullPath) is { } after && before == after)
+        if (UnixFileStatus.TryRead(fullPath) is { } after && before == after)
         {
             long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
             long racy = RacyWindow.Ticks * 100;
@@ -105,7 +117,6 @@ internal sealed class FileDigests
                 _changed = true;
             }
         }
-        return Digest.FromSha256Hash(hash);
     }
 
     /// <summary>

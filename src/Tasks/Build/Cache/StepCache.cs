@@ -59,5 +59,28 @@ internal sealed class StepCache(BlobStore store)
         }
     }
 
+    /// <summary>
+    /// Whether the cache holds no record at all (a state folder no build has recorded a step in): then no step of a
+    /// build starting now can be found, whatever its key, except one this build recorded itself.
+    /// </summary>
+    public bool IsEmpty() => Count(1) == 0;
+
+    /// <summary>
+    /// How many records the cache holds, counting up to <paramref name="max"/>; <paramref name="max"/> when the folder
+    /// cannot be read (as if full: a hit is then taken to be possible).
+    /// </summary>
+    public int Count(int max = int.MaxValue)
+    {
+        string folder = StateLayout.Records(store.Root, CacheRecordKind.Steps);
+        try
+        {
+            return Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "*.json").Take(max).Count() : 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return max;
+        }
+    }
+
     private string PathOf(string key) => Path.Combine(StateLayout.Records(store.Root, CacheRecordKind.Steps), key + ".json");
 }

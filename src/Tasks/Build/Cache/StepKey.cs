@@ -35,8 +35,53 @@ internal sealed class StepKey : IDisposable
         return key.Finish();
     }
 
+    /// <summary>
+    /// Whether parts may be given later (<see cref="AddLater"/>): set by the executor when the step cannot be found in
+    /// the step cache whatever its key (its parent's chain is new, or ContainerNoCache), so a COPY may hash the files
+    /// it reads in the same pass that writes them into the layer (issue 14 item 5).
+    /// </summary>
+    public bool MayDefer { get; init; }
+
+    /// <summary>Whether a part was deferred: <see cref="Finish"/> then reads the deferred values, in their place in the order.</summary>
+    public bool Deferred => _later is not null;
+
+    /// <summary>The parts after the first deferred one, replayed in order by <see cref="Finish"/>.</summary>
+    private List<Action>? _later;
+
+    /// <summary>
+    /// The sha256 (hex) of the parts before the first deferred one: what stands for the step until its key is known
+    /// (two platforms' identical steps have the same), so that such steps still run one at a time.
+    /// </summary>
+    public string? DeferredFrom { get; private set; }
+
+    /// <summary>
+    /// Adds a part whose value is known later (a file's content digest, once the layer write has read the file);
+    /// every part added after it waits too, so the order is the one of the calls. Only when <see cref="MayDefer"/>.
+    /// </summary>
+    public StepKey AddLater(string name, Func<string> value)
+    {
+        if (!MayDefer) throw new InvalidOperationException("This key's parts cannot be deferred.");
+        if (_later is null)
+        {
+            DeferredFrom = Convert.ToHexString(_hash.GetCurrentHash()).ToLowerInvariant();
+            _later = [];
+        }
+        _later.Add(() => AddNow(name, value()));
+        return this;
+    }
+
     /// <summary>Adds one named part; null and empty differ.</summary>
     public StepKey Add(string name, string? value)
+    {
+        if (_later is not null)
+        {
+            _later.Add(() => AddNow(name, value));
+            return this;
+        }
+        return AddNow(name, value);
+    }
+
+    private StepKey AddNow(string name, string? value)
     {
         Write(name);
         if (value is null)
@@ -55,7 +100,17 @@ internal sealed class StepKey : IDisposable
     public StepKey Add(string name, IEnumerable<string> values)
     {
         var list = values.ToList();
-        Add(name, list.Count.ToString(CultureInfo.InvariantCulture));
+        if (_later is not null)
+        {
+            _later.Add(() => AddNow(name, list));
+            return this;
+        }
+        return AddNow(name, list);
+    }
+
+    private StepKey AddNow(string name, List<string> list)
+    {
+        AddNow(name, list.Count.ToString(CultureInfo.InvariantCulture));
         foreach (string value in list) Write(value);
         return this;
     }
@@ -64,7 +119,13 @@ internal sealed class StepKey : IDisposable
     public StepKey Add(string name, long value) => Add(name, value.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>The key: lowercase hex of the sha256. The builder cannot be used afterwards.</summary>
-    public string Finish() => Convert.ToHexString(_hash.GetHashAndReset()).ToLowerInvariant();
+    public string Finish()
+    {
+        var later = _later;
+        _later = null;
+        foreach (var part in later ?? []) part();
+        return Convert.ToHexString(_hash.GetHashAndReset()).ToLowerInvariant();
+    }
 
     private void Write(string text)
     {

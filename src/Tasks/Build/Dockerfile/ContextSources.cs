@@ -16,9 +16,11 @@ internal static class ContextSources
     /// The build context files a source reads, as <c>FileStep.AddContextSourceAsync</c> walks them (<c>.dockerignore</c>,
     /// <c>--exclude</c>, links followed as the walk follows them): each one's path, type, mode, size and link target,
     /// the first name of a file that has several, and a regular file's content digest
-    /// (<see cref="IStepServices.ContextDigests"/>), hashed on all cores.
+    /// (<see cref="IStepServices.ContextDigests"/>), hashed on all cores. With <paramref name="reads"/> the content
+    /// digests are deferred (<see cref="StepKey.AddLater"/>): the layer write hashes the files as it reads them.
     /// </summary>
-    public static bool AddKey(IStepServices services, SourceSpan span, string source, IReadOnlyList<string> excludes, Func<string, bool> isExcluded, StepKey key)
+    public static bool AddKey(IStepServices services, SourceSpan span, string source, IReadOnlyList<string> excludes, Func<string, bool> isExcluded, StepKey key,
+        ContextReads? reads = null)
     {
         var context = services.Context(span);
         var inputs = new List<ContextEntry>();
@@ -30,6 +32,11 @@ internal static class ContextSources
         }
         var digests = services.ContextDigests(span);
         var contents = new string[inputs.Count];
+        if (reads is not null)
+        {
+            AddParts(inputs, source, key, _ => null, reads);
+            return true;
+        }
         try
         {
             Parallel.For(0, inputs.Count, i =>
@@ -41,6 +48,17 @@ internal static class ContextSources
         {
             return false; // an unreadable file: the step runs and reports it as it always has
         }
+        AddParts(inputs, source, key, i => contents[i]);
+        return true;
+    }
+
+    /// <summary>
+    /// The key's parts of a source's files: their count, then each one's type, mode, size, link target, content digest
+    /// (<paramref name="content"/>) and first name. With <paramref name="reads"/> a regular file's part waits for its
+    /// digest (<see cref="StepKey.AddLater"/>), which the layer write takes as it reads the file.
+    /// </summary>
+    private static void AddParts(List<ContextEntry> inputs, string source, StepKey key, Func<int, string?> content, ContextReads? reads = null)
+    {
         key.Add("context source", source).Add("files", inputs.Count);
         // A file with several names is keyed with the first of them: a new or removed hard link changes the layer.
         var firstNames = new Dictionary<(ulong Device, ulong Inode), string>();
@@ -50,17 +68,21 @@ internal static class ContextSources
             string linked = "";
             if (e.Type == ContextEntryType.File && UnixFileStatus.TryRead(e.FullPath) is { LinkCount: > 1 } status)
                 linked = " =" + (firstNames.TryAdd((status.Device, status.Inode), e.RelativePath) ? e.RelativePath : firstNames[(status.Device, status.Inode)]);
-            key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}{linked}");
+            string head = $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} ";
+            if (reads is not null && e.Type == ContextEntryType.File)
+                key.AddLater(e.RelativePath, () => $"{head}{reads.DigestOf(e.FullPath)}{linked}");
+            else
+                key.Add(e.RelativePath, $"{head}{content(i)}{linked}");
         }
-        return true;
     }
 
     /// <summary>
     /// A context entry as a layer entry (0:0; the bytes read from the file when the layer is written). A FIFO or a
     /// device node of the context is carried as one (BuildKit's context transfer and copy make it again with mknod),
-    /// never opened; a socket, which a tar cannot hold, is LIV4061 as in BuildKit (<c>unsupported mode</c>).
+    /// never opened; a socket, which a tar cannot hold, is LIV4061 as in BuildKit (<c>unsupported mode</c>). With
+    /// <paramref name="reads"/>, a regular file is hashed as the layer write reads it (<see cref="ContextReads"/>).
     /// </summary>
-    public static FileEntry Entry(ContextEntry entry, string path, string keyword, SourceSpan span)
+    public static FileEntry Entry(ContextEntry entry, string path, string keyword, SourceSpan span, ContextReads? reads = null)
     {
         var type = entry.Type switch
         {
@@ -89,7 +111,9 @@ internal static class ContextSources
             LinkTarget = entry.LinkTarget,
             DeviceMajor = major,
             DeviceMinor = minor,
-            Open = type == TarTypeFlag.RegularFile ? _ => Task.FromResult<Stream>(File.OpenRead(fullPath)) : null,
+            Open = type != TarTypeFlag.RegularFile ? null
+                : reads is null ? _ => Task.FromResult<Stream>(File.OpenRead(fullPath))
+                : _ => Task.FromResult(reads.Open(fullPath, entry.Size)),
         };
     }
 

@@ -19,6 +19,8 @@ internal sealed class CopyStep(StepContext step, CopyInstruction copy) : FileSte
 
     protected override bool ParentsFlag => copy.Parents;
 
+    protected override bool HashesInLayerWrite => copy.From is null;
+
     protected override void BeforeSources(IReadOnlyList<string> sources)
     {
         foreach (string source in sources)

@@ -6,6 +6,7 @@ using Livrable.Dockerfile;
 using Livrable.Filesystem;
 using Livrable.Images;
 using Livrable.Layers;
+using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
 
@@ -75,6 +76,12 @@ internal sealed record DockerfileBuildOptions
 
     /// <summary>The build's bound on concurrent work (ContainerMaxParallelism): a missed step runs in one of its slots.</summary>
     public WorkLimiter Work { get; init; } = new(WorkLimiter.DefaultBound);
+
+    /// <summary>
+    /// Whether the destination holds the base image's bytes (an image tarball, an OCI layout, a local engine), so the
+    /// target stage's base layers are needed whatever the steps do; a push mounts them instead.
+    /// </summary>
+    public bool DestinationHoldsBase { get; init; }
 }
 
 /// <summary>The target stage's image: its config (final platform and <c>created</c> set) and its layers, base first.</summary>
@@ -184,6 +191,7 @@ internal sealed class DockerfileBuildSession : IDisposable
         var (state, triggers) = await FromStep.RunAsync(this, index, cancellationToken).ConfigureAwait(false);
         // A stage a named context replaces is that image, as it is (BuildKit dispatches none of its instructions).
         if (IsReplaced(index)) return state;
+        PrefetchBase(index, state, cancellationToken);
         if (triggers.Count > 0) _executor.AddSteps(triggers.Count);
         var fromSpan = Graph.Stages[index].From.Span;
         foreach (var trigger in triggers)
@@ -191,6 +199,41 @@ internal sealed class DockerfileBuildSession : IDisposable
         foreach (var instruction in Graph.Stages[index].Instructions)
             await _executor.DispatchAsync(new StepContext(_services, state, index, instruction.Span), instruction, cancellationToken).ConfigureAwait(false);
         return state;
+    }
+
+    /// <summary>
+    /// When the stage's base layers are not in the store yet (a cold build), starts in the background what the stage
+    /// would otherwise wait for in the middle of a step: the stage's file tree (which downloads the layers first) when a
+    /// COPY, ADD or WORKDIR of the stage plans against it, else the download alone when the base layers go into the
+    /// destination (<see cref="DockerfileBuildOptions.DestinationHoldsBase"/>, target stage). So the pull runs while
+    /// the first steps hash the build context instead of inside the COPY's plan (issue 14 item 5). With every base
+    /// layer stored (an unchanged build, an edit) nothing starts, so a cache hit costs nothing more; a cold store whose
+    /// steps all hit (records imported by ContainerCacheFrom) builds a tree it does not use.
+    /// </summary>
+    private void PrefetchBase(int index, StageState state, CancellationToken cancellationToken)
+    {
+        if (_options.PlanOnly) return;
+        var images = state.Layers.OfType<RegistryLayer>().Where(l => !_options.Store.Contains(l.Descriptor.Digest)).Select(l => l.Image).Distinct().ToList();
+        if (images.Count == 0) return;
+        Task started;
+        if (Graph.Stages[index].Instructions.Any(i => i is CopyInstruction or AddInstruction or WorkdirInstruction))
+        {
+            Logger.Detail("  base layers: fetching them and reading the stage's tree in the background");
+            started = state.GetTreeAsync(cancellationToken);
+        }
+        else if (_options.DestinationHoldsBase && index == Graph.Target(_options.Target))
+        {
+            Logger.Detail("  base layers: fetching them in the background");
+            started = Task.WhenAll(images.Select(i => i.DownloadLayersAsync(cancellationToken)));
+        }
+        else
+        {
+            return;
+        }
+        // A failure is the step's to report when it needs the tree (the task is kept), or the output's when it reads the
+        // layers (it downloads them again); here it is only observed.
+        _ = started.ContinueWith(t => _ = t.Exception, CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <summary>Whether a named context has the stage's name, and so replaces it.</summary>

@@ -83,6 +83,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         var sources = _sources;
         // The plan's time (the stage's tree, then every source placed in it), in the detailed log (issue 14).
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var cpu = Units.Cpu();
         var tree = await State.GetTreeAsync(cancellationToken).ConfigureAwait(false);
         Plan = new LayerPlan(tree, Span);
         if (_chown is not null) Owner = Ownership.Resolve(_chown, tree, Span);
@@ -118,7 +119,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
 
         var entries = Plan.Entries();
         CheckNoWhiteoutNames(entries);
-        Services.Logger.Detail($"  plan: the tree and {entries.Count} entries {Units.Since(started)}");
+        Services.Logger.Detail($"  plan: the tree and {entries.Count} entries ({Units.CpuSince(cpu)}) {Units.Since(started)}");
         await Services.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken).ConfigureAwait(false);
     }
 
@@ -127,8 +128,28 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     /// </summary>
     protected abstract Task<bool> AddSourceKeyAsync(string source, Cache.StepKey key, CancellationToken cancellationToken);
 
-    /// <summary>The build context files a source reads, in the key (<see cref="ContextSources.AddKey"/>).</summary>
-    protected bool AddContextKey(string source, Cache.StepKey key) => ContextSources.AddKey(Services, Span, source, Excludes, IsExcluded, key);
+    /// <summary>
+    /// The build context files a source reads, in the key (<see cref="ContextSources.AddKey"/>); when the key may wait
+    /// (<see cref="Cache.StepKey.MayDefer"/>) and the step reads each file once (<see cref="HashesInLayerWrite"/>),
+    /// their content digests are taken by the layer write (<see cref="ContextReads"/>): the files are read once.
+    /// </summary>
+    protected bool AddContextKey(string source, Cache.StepKey key)
+    {
+        if (key.MayDefer && HashesInLayerWrite) _reads ??= new ContextReads(Services.ContextDigests(Span));
+        return ContextSources.AddKey(Services, Span, source, Excludes, IsExcluded, key, _reads);
+    }
+
+    /// <summary>The context files' hashing in the layer write, when the key waits for it; null otherwise.</summary>
+    private ContextReads? _reads;
+
+    /// <summary>The context files hashed by the layer write, for the detailed log; null when they were hashed for the key.</summary>
+    public int? FilesHashedInLayerWrite => _reads?.FilesHashed;
+
+    /// <summary>
+    /// Whether the layer reads each context file of the key whole, as it is (COPY), so that hashing the files as they are
+    /// written gives the key's digests; ADD opens archives to look at them and unpacks them, and keeps its own pass.
+    /// </summary>
+    protected virtual bool HashesInLayerWrite => false;
 
     /// <summary>
     /// LIV1200 when an entry of the layer (a copied file, its destination name, a folder on the way) is named
@@ -241,7 +262,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
     }
 
     /// <summary>A context entry as a layer entry (<see cref="ContextSources.Entry"/>).</summary>
-    protected FileEntry FromContext(ContextEntry entry, string path) => ContextSources.Entry(entry, path, instruction.Keyword, Span);
+    protected FileEntry FromContext(ContextEntry entry, string path) => ContextSources.Entry(entry, path, instruction.Keyword, Span, _reads);
 
     /// <summary>
     /// The build context sources of one path: folders copy their contents, files and symlinks are placed by name;

@@ -18,6 +18,15 @@ namespace Livrable.Build.Dockerfile;
 internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices services, StageGraph graph)
 {
     private readonly StepCache _cache = new(options.Store);
+
+    /// <summary>Whether the step cache held no record when the build started (read once, at the first step).</summary>
+    private readonly Lazy<bool> _emptyAtStart = new(() => new StepCache(options.Store).IsEmpty());
+
+    /// <summary>The keys of steps this build ran (missed): no record can follow from them, so their next steps miss too.</summary>
+    private readonly ConcurrentDictionary<string, bool> _ran = new(StringComparer.Ordinal);
+
+    /// <summary>How many records this build wrote: with an empty cache at the start, more records than these are another build's.</summary>
+    private int _puts;
     private readonly ConcurrentDictionary<string, StepRecord> _records = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, List<PlannedStep>> _steps = new();
     private int _step;
@@ -102,18 +111,34 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             string? key;
             StepKeying keying;
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            using (var builder = new StepKey(parent))
+            var cpu = Units.Cpu();
+            // No record can match a step whose parent this build ran, or any step when the cache was empty at the start
+            // (or ContainerNoCache): its key may then wait for the step's output (a COPY hashes the context files as it
+            // writes them into the layer, one read instead of two), as a lookup before running could only miss.
+            bool certainMiss = !options.PlanOnly && (options.NoCache || _ran.ContainsKey(parent) || _emptyAtStart.Value);
+            using var builder = new StepKey(parent) { MayDefer = certainMiss };
+            builder.Add("instruction", instruction.Text)
+                .Add("platform", state.Platform.ToString())
+                .Add("epoch", options.Epoch.ToUnixTimeSeconds())
+                .Add("env", state.Environment.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))
+                .Add("user", state.Config.User)
+                .Add("workdir", state.Config.WorkingDir)
+                .Add("shell", state.Config.Shell ?? []);
+            keying = await step.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
+            using var deferred = keying == StepKeying.Keyed && builder.Deferred
+                ? await options.Work.EnterAsync("deferred " + builder.DeferredFrom, cancellationToken).ConfigureAwait(false)
+                : null;
+            // Still nothing can match once this step's turn came: another build (another platform's same step, which
+            // ran first under the same turn) may have recorded it meanwhile, and then the key is finished now and looked up.
+            if (deferred is not null && (options.NoCache || _ran.ContainsKey(parent) || _emptyAtStart.Value && _cache.Count() <= Volatile.Read(ref _puts)))
             {
-                builder.Add("instruction", instruction.Text)
-                    .Add("platform", state.Platform.ToString())
-                    .Add("epoch", options.Epoch.ToUnixTimeSeconds())
-                    .Add("env", state.Environment.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))
-                    .Add("user", state.Config.User)
-                    .Add("workdir", state.Config.WorkingDir)
-                    .Add("shell", state.Config.Shell ?? []);
-                keying = await step.PrepareAsync(builder, cancellationToken).ConfigureAwait(false);
-                key = keying == StepKeying.Keyed ? builder.Finish() : null;
+                services.Logger.Detail("  step key: after the layer write (no step cache record can match this step)");
+                if (step is FileStep) services.Logger.Detail($"  context hashing: in the layer write's pass ({Units.CpuSince(cpu)}) {Units.Since(started)}");
+                announced = Announce(number, context.StageIndex, text, null, StepOutcome.Ran);
+                await RunKeyedAfterAsync(state, step, number, builder, cancellationToken).ConfigureAwait(false);
+                return;
             }
+            key = keying == StepKeying.Keyed ? builder.Finish() : null;
             // One step key runs once at a time (two platforms' identical steps): the second then finds the first's record.
             using var once = key is null || options.PlanOnly ? null : await options.Work.EnterAsync(key, cancellationToken).ConfigureAwait(false);
             if (keying == StepKeying.NotCached)
@@ -125,7 +150,7 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             services.Logger.Detail($"  step key {key?[..12] ?? "(none: inputs known only by running)"} in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms"
                 + (services.ContextFilesHashed is { } hashed ? $", {hashed} context files read so far" : ""));
             // For COPY and ADD the key is the context hashing: its time in the progress lines' form.
-            if (step is FileStep) services.Logger.Detail($"  context hashing: the sources' digests {Units.Since(started)}");
+            if (step is FileStep) services.Logger.Detail($"  context hashing: the sources' digests ({Units.CpuSince(cpu)}) {Units.Since(started)}");
             if (options.PlanOnly && Unknown(state, key, text) is { } reason)
             {
                 announced = Announce(number, context.StageIndex, text, null, StepOutcome.KnownAfterRunning, reason);
@@ -163,7 +188,9 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             {
                 var made = new StepRecord(key, outputs);
                 _cache.Put(made);
+                Interlocked.Increment(ref _puts);
                 _records[key] = made;
+                _ran[key] = true;
                 state.CacheKey = key;
                 return;
             }
@@ -173,11 +200,33 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
             foreach (var output in outputs)
                 chained.Add("output", $"{output.DiffId} {output.History.CreatedBy} {output.History.EmptyLayer}");
             state.CacheKey = chained.Finish();
+            _ran[state.CacheKey] = true;
         }
         finally
         {
             if (announced is null) LogProgress(number, context.StageIndex, text, StepOutcome.Ran);
         }
+    }
+
+    /// <summary>
+    /// Runs a step whose key waits for its output (<see cref="StepKey.Deferred"/>: a COPY whose context files are hashed
+    /// by its layer write), known to miss; then finishes the key from what the step read and records the output under
+    /// it, the same key and record a build hashing the files first would make.
+    /// </summary>
+    private async Task RunKeyedAfterAsync(StageState state, IBuildStep step, int number, StepKey builder, CancellationToken cancellationToken)
+    {
+        int before = state.Outputs.Count;
+        long running = System.Diagnostics.Stopwatch.GetTimestamp();
+        await options.Work.RunAsync(() => step.RunAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+        services.Logger.Info($"[{number}/{Total}] DONE {Units.Since(running)}");
+        string key = builder.Finish();
+        services.Logger.Detail($"  step key {key[..12]}" + (step is FileStep { FilesHashedInLayerWrite: { } hashed } ? $", {hashed} context files hashed by the layer write" : ""));
+        var made = new StepRecord(key, state.Outputs.Skip(before).ToList());
+        _cache.Put(made);
+        Interlocked.Increment(ref _puts);
+        _records[key] = made;
+        _ran[key] = true;
+        state.CacheKey = key;
     }
 
     /// <summary>

@@ -76,8 +76,9 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     {
         var spec = new EntriesLayerSpec(entries) { CreatedBy = createdBy };
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var cpu = Units.Cpu();
         var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = options.LayerCompression }, options.Store, cancellationToken).ConfigureAwait(false);
-        Logger.Detail($"  layer write: tar, compression and store {Units.Since(started)}");
+        Logger.Detail($"  layer write: tar, compression and store ({Units.CpuSince(cpu)}) {Units.Since(started)}");
         Logger.Detail($"  {createdBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}, {entries.Count} entries)");
         state.AddLayer(layer, entries, new HistoryEntry(Epoch, createdBy, HistoryComment));
     }
