@@ -21,6 +21,8 @@ internal static class ContextSources
     public static bool AddKey(IStepServices services, SourceSpan span, string source, IReadOnlyList<string> excludes, Func<string, bool> isExcluded, StepKey key)
     {
         var context = services.Context(span);
+        // The digest index is read while the folders are walked (both only read; the walk is the longer).
+        var index = Task.Run(() => services.ContextDigests(span));
         var inputs = new List<ContextEntry>();
         foreach (var match in context.Resolve(source, span))
         {
@@ -28,13 +30,14 @@ internal static class ContextSources
             inputs.Add(match);
             if (match.Type == ContextEntryType.Directory) inputs.AddRange(context.Enumerate(match, excludes));
         }
-        var digests = services.ContextDigests(span);
+        var digests = index.GetAwaiter().GetResult();
         var contents = new string[inputs.Count];
+        var statuses = new UnixFileStatus?[inputs.Count];
         try
         {
             Parallel.For(0, inputs.Count, i =>
             {
-                if (inputs[i].Type == ContextEntryType.File) contents[i] = digests.DigestOf(inputs[i].FullPath).ToString();
+                if (inputs[i].Type == ContextEntryType.File) contents[i] = digests.DigestOf(inputs[i].FullPath, out statuses[i]).ToString();
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.All(x => x is IOException or UnauthorizedAccessException))
@@ -48,7 +51,7 @@ internal static class ContextSources
         {
             var e = inputs[i];
             string linked = "";
-            if (e.Type == ContextEntryType.File && UnixFileStatus.TryRead(e.FullPath) is { LinkCount: > 1 } status)
+            if (e.Type == ContextEntryType.File && statuses[i] is { LinkCount: > 1 } status)
                 linked = " =" + (firstNames.TryAdd((status.Device, status.Inode), e.RelativePath) ? e.RelativePath : firstNames[(status.Device, status.Inode)]);
             key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}{linked}");
         }
