@@ -23,13 +23,7 @@ internal static class ContextSources
         var context = services.Context(span);
         // The digest index is read while the folders are walked (both only read; the walk is the longer).
         var index = Task.Run(() => services.ContextDigests(span));
-        var inputs = new List<ContextEntry>();
-        foreach (var match in context.Resolve(source, span))
-        {
-            if (match.RelativePath != "." && isExcluded(match.RelativePath)) continue;
-            inputs.Add(match);
-            if (match.Type == ContextEntryType.Directory) inputs.AddRange(context.Enumerate(match, excludes));
-        }
+        var inputs = (excludes.Count == 0 ? services.WalkedAhead(source) : null) ?? Walk(context, span, source, excludes, isExcluded);
         var digests = index.GetAwaiter().GetResult();
         var contents = new string[inputs.Count];
         var statuses = new UnixFileStatus?[inputs.Count];
@@ -56,6 +50,23 @@ internal static class ContextSources
             key.Add(e.RelativePath, $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} {contents[i]}{linked}");
         }
         return true;
+    }
+
+    /// <summary>
+    /// What one source reads of the context, as the step walks it: each match of the source (unless <c>--exclude</c>d)
+    /// and, for a folder, everything in it.
+    /// </summary>
+    public static IReadOnlyList<ContextEntry> Walk(BuildContext context, SourceSpan span, string source, IReadOnlyList<string> excludes,
+        Func<string, bool> isExcluded)
+    {
+        var inputs = new List<ContextEntry>();
+        foreach (var match in context.Resolve(source, span))
+        {
+            if (match.RelativePath != "." && isExcluded(match.RelativePath)) continue;
+            inputs.Add(match);
+            if (match.Type == ContextEntryType.Directory) inputs.AddRange(context.Enumerate(match, excludes));
+        }
+        return inputs;
     }
 
     /// <summary>
