@@ -36,7 +36,7 @@ internal sealed class StepCache(BlobStore store)
             if (record.Key != key) return null;
             foreach (var output in record.Outputs)
                 // A layer that fails its digest is evicted by the check: a miss, and the step runs again.
-                if (output.Layer is { } layer && !IsIntact(layer))
+                if (output.Layer is { } layer && !IsIntact(layer, remember: touch))
                     return null;
             // A hit is a use: least-recently-used eviction (Store/StatePruner) keeps the record and its layers longest.
             if (!touch) return record;
@@ -79,9 +79,10 @@ internal sealed class StepCache(BlobStore store)
 
     /// <summary>
     /// Whether <paramref name="layer"/>'s blob is in the store with the right bytes: without reading it when it has the
-    /// status remembered after its last check (<see cref="Remember"/>), else hashed (and remembered when right).
+    /// status remembered after its last check (<see cref="Remember"/>), else hashed (and remembered when right, unless
+    /// <paramref name="remember"/> is false: a plan writes nothing).
     /// </summary>
-    private bool IsIntact(Descriptor layer)
+    private bool IsIntact(Descriptor layer, bool remember)
     {
         string? before = StatusOf(layer);
         try
@@ -96,7 +97,7 @@ internal sealed class StepCache(BlobStore store)
         }
         if (!store.ContainsIntact(layer.Digest, layer.Size)) return false;
         // Remembered only when nothing changed the blob while it was hashed: the status must describe the bytes checked.
-        if (before is not null && StatusOf(layer) == before) Remember(layer);
+        if (remember && before is not null && StatusOf(layer) == before) Remember(layer);
         return true;
     }
 

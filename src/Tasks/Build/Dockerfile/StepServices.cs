@@ -101,8 +101,9 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
         {
             return walk.GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is LivrableException or IOException or UnauthorizedAccessException)
+        catch (Exception)
         {
+            // Whatever went wrong ahead is met again, and reported, by the step's own walk.
             return null;
         }
     }
