@@ -24,8 +24,14 @@ internal readonly record struct UnixFileStatus(
     private const int ENOSYS = 38;
     private const int EPERM = 1;
 
+    // The path is passed as NUL-terminated UTF-8 bytes and both arrays are reused per thread: a build asks for tens of
+    // thousands of files (a context's key, issue 14), and a marshalled string and a new buffer per call cost more than
+    // the system call.
     [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
-    private delegate int StatxFunction(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, [Out] byte[] buffer);
+    private delegate int StatxFunction(int dirfd, byte[] path, int flags, uint mask, byte[] buffer);
+
+    [ThreadStatic] private static byte[]? _pathBytes;
+    [ThreadStatic] private static byte[]? _buffer;
 
     private static StatxFunction? _statx = Load();
 
@@ -37,8 +43,12 @@ internal readonly record struct UnixFileStatus(
     {
         var statx = _statx;
         if (statx is null) return null;
-        var buffer = new byte[StatxSize];
-        if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0)
+        var buffer = _buffer ??= new byte[StatxSize];
+        int length = System.Text.Encoding.UTF8.GetMaxByteCount(path.Length) + 1;
+        if (_pathBytes is null || _pathBytes.Length < length) _pathBytes = new byte[Math.Max(length, 1024)];
+        var pathBytes = _pathBytes;
+        pathBytes[System.Text.Encoding.UTF8.GetBytes(path, pathBytes)] = 0;
+        if (statx(AtFdCwd, pathBytes, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             // Not in this kernel, or refused by a seccomp filter: stop asking.

@@ -62,8 +62,9 @@ internal sealed class OutputRecord
             if (!target.Exists || (target.Attributes & (FileAttributes.Directory | FileAttributes.ReparsePoint)) != 0) return false;
             string expected = $"{Version}\n{_content}{Written(target)}";
             if (File.ReadAllText(_path) != expected) return false;
-            // Used now: least-recently-used eviction keeps it.
-            File.SetLastWriteTimeUtc(_path, DateTime.UtcNow);
+            // Used now: least-recently-used eviction keeps it (a time set at most once a minute, as for every record:
+            // an unchanged build writes nothing, not even a time).
+            StateFolder.Touch(_path);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

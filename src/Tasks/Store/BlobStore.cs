@@ -23,6 +23,10 @@ public sealed class BlobStore
     /// <summary>The blobs this build wrote or hashed in full, and found right.</summary>
     private readonly ConcurrentDictionary<Digest, long> _intact = new();
 
+    /// <summary>How many stored blobs this store read in full to check them (<see cref="ContainsIntact"/>), for the tests.</summary>
+    public int BlobsHashed => _hashed;
+    private int _hashed;
+
     /// <summary>Opens (and creates) the store under <paramref name="stateDirectory"/>, with no build lease (tests, tools).</summary>
     public BlobStore(string stateDirectory)
         : this(StateFolder.Open(stateDirectory), lease: null)
@@ -74,6 +78,7 @@ public sealed class BlobStore
         try
         {
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            Interlocked.Increment(ref _hashed);
             using var hash = digest.CreateHash();
             var buffer = new byte[1 << 16];
             length = 0;

@@ -30,8 +30,14 @@ public sealed record CacheRecordKind(string Name, string Owner)
     /// <summary>Tarball blob maps: where each layer lies in the tarball last written to a path, so the next write copies the unchanged ones.</summary>
     public static readonly CacheRecordKind Archives = new("archives", "Outputs/ArchiveBlobMap");
 
+    /// <summary>
+    /// Verified layers: the <c>statx</c> status a step cache layer had when it was last written or hashed and found
+    /// right, so a hit whose blob kept that status is not read again.
+    /// </summary>
+    public static readonly CacheRecordKind Verified = new("verified", "Build/Cache/StepCache");
+
     /// <summary>Every kind, in the order the README lists them.</summary>
-    public static IReadOnlyList<CacheRecordKind> All { get; } = [Layers, Steps, Files, Trees, Outputs, Archives];
+    public static IReadOnlyList<CacheRecordKind> All { get; } = [Layers, Steps, Files, Trees, Outputs, Archives, Verified];
 }
 
 /// <summary>

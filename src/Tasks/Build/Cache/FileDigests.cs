@@ -81,10 +81,16 @@ internal sealed class FileDigests
     /// The sha256 of the regular file at <paramref name="fullPath"/>, from the index when its status is unchanged; for a
     /// FIFO, socket or device, <see cref="SpecialDigest"/> (the file is not opened).
     /// </summary>
-    public Digest DigestOf(string fullPath)
+    public Digest DigestOf(string fullPath) => DigestOf(fullPath, out _);
+
+    /// <summary>
+    /// <see cref="DigestOf(string)"/>, and the file's <c>statx</c> status as it was looked up (null without statx), so a
+    /// caller that needs more of it (the link count) asks the file system once.
+    /// </summary>
+    public Digest DigestOf(string fullPath, out UnixFileStatus? status)
     {
         _seen[fullPath] = true;
-        var status = UnixFileStatus.TryRead(fullPath);
+        status = UnixFileStatus.TryRead(fullPath);
         if (status is { Kind: not (UnixFileKind.RegularFile or UnixFileKind.Directory or UnixFileKind.SymbolicLink) } special)
             return SpecialDigest(special);
         if (status is { } s && _entries.TryGetValue(fullPath, out var known) && Same(known, s))

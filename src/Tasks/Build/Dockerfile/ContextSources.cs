@@ -23,41 +23,40 @@ internal static class ContextSources
         ContextReads? reads = null)
     {
         var context = services.Context(span);
-        var inputs = new List<ContextEntry>();
-        foreach (var match in context.Resolve(source, span))
-        {
-            if (match.RelativePath != "." && isExcluded(match.RelativePath)) continue;
-            inputs.Add(match);
-            if (match.Type == ContextEntryType.Directory) inputs.AddRange(context.Enumerate(match, excludes));
-        }
-        var digests = services.ContextDigests(span);
-        var contents = new string[inputs.Count];
+        // The digest index is read while the folders are walked (both only read; the walk is the longer).
+        var index = Task.Run(() => services.ContextDigests(span));
+        var inputs = (excludes.Count == 0 ? services.WalkedAhead(source) : null) ?? Walk(context, span, source, excludes, isExcluded);
+        var digests = index.GetAwaiter().GetResult();
         if (reads is not null)
         {
-            AddParts(inputs, source, key, _ => null, reads);
+            AddParts(inputs, source, key, _ => null, i => UnixFileStatus.TryRead(inputs[i].FullPath), reads);
             return true;
         }
+        var contents = new string[inputs.Count];
+        var statuses = new UnixFileStatus?[inputs.Count];
         try
         {
             Parallel.For(0, inputs.Count, i =>
             {
-                if (inputs[i].Type == ContextEntryType.File) contents[i] = digests.DigestOf(inputs[i].FullPath).ToString();
+                if (inputs[i].Type == ContextEntryType.File) contents[i] = digests.DigestOf(inputs[i].FullPath, out statuses[i]).ToString();
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.All(x => x is IOException or UnauthorizedAccessException))
         {
             return false; // an unreadable file: the step runs and reports it as it always has
         }
-        AddParts(inputs, source, key, i => contents[i]);
+        AddParts(inputs, source, key, i => contents[i], i => statuses[i]);
         return true;
     }
 
     /// <summary>
     /// The key's parts of a source's files: their count, then each one's type, mode, size, link target, content digest
-    /// (<paramref name="content"/>) and first name. With <paramref name="reads"/> a regular file's part waits for its
-    /// digest (<see cref="StepKey.AddLater"/>), which the layer write takes as it reads the file.
+    /// (<paramref name="content"/>) and first name (from <paramref name="status"/>'s link count). With
+    /// <paramref name="reads"/> a regular file's part waits for its digest (<see cref="StepKey.AddLater"/>), which the
+    /// layer write takes as it reads the file.
     /// </summary>
-    private static void AddParts(List<ContextEntry> inputs, string source, StepKey key, Func<int, string?> content, ContextReads? reads = null)
+    private static void AddParts(IReadOnlyList<ContextEntry> inputs, string source, StepKey key, Func<int, string?> content,
+        Func<int, UnixFileStatus?> status, ContextReads? reads = null)
     {
         key.Add("context source", source).Add("files", inputs.Count);
         // A file with several names is keyed with the first of them: a new or removed hard link changes the layer.
@@ -66,14 +65,31 @@ internal static class ContextSources
         {
             var e = inputs[i];
             string linked = "";
-            if (e.Type == ContextEntryType.File && UnixFileStatus.TryRead(e.FullPath) is { LinkCount: > 1 } status)
-                linked = " =" + (firstNames.TryAdd((status.Device, status.Inode), e.RelativePath) ? e.RelativePath : firstNames[(status.Device, status.Inode)]);
+            if (e.Type == ContextEntryType.File && status(i) is { LinkCount: > 1 } s)
+                linked = " =" + (firstNames.TryAdd((s.Device, s.Inode), e.RelativePath) ? e.RelativePath : firstNames[(s.Device, s.Inode)]);
             string head = $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} ";
             if (reads is not null && e.Type == ContextEntryType.File)
                 key.AddLater(e.RelativePath, () => $"{head}{reads.DigestOf(e.FullPath)}{linked}");
             else
                 key.Add(e.RelativePath, $"{head}{content(i)}{linked}");
         }
+    }
+
+    /// <summary>
+    /// What one source reads of the context, as the step walks it: each match of the source (unless <c>--exclude</c>d)
+    /// and, for a folder, everything in it.
+    /// </summary>
+    public static IReadOnlyList<ContextEntry> Walk(BuildContext context, SourceSpan span, string source, IReadOnlyList<string> excludes,
+        Func<string, bool> isExcluded)
+    {
+        var inputs = new List<ContextEntry>();
+        foreach (var match in context.Resolve(source, span))
+        {
+            if (match.RelativePath != "." && isExcluded(match.RelativePath)) continue;
+            inputs.Add(match);
+            if (match.Type == ContextEntryType.Directory) inputs.AddRange(context.Enumerate(match, excludes));
+        }
+        return inputs;
     }
 
     /// <summary>

@@ -188,6 +188,7 @@ internal sealed class DockerfileBuildSession : IDisposable
 
     private async Task<StageState> BuildStageAsync(int index, CancellationToken cancellationToken)
     {
+        if (!IsReplaced(index)) _services.WalkAhead(Graph.Stages[index].Instructions);
         var (state, triggers) = await FromStep.RunAsync(this, index, cancellationToken).ConfigureAwait(false);
         // A stage a named context replaces is that image, as it is (BuildKit dispatches none of its instructions).
         if (IsReplaced(index)) return state;

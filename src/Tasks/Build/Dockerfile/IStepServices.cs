@@ -49,6 +49,13 @@ internal interface IStepServices
     /// <summary>The content digests of the build context's files (the state folder's index), opened on first use.</summary>
     FileDigests ContextDigests(SourceSpan span);
 
+    /// <summary>
+    /// The context entries a COPY source with no <c>--exclude</c> reads, when they were walked ahead while the stage's
+    /// FROM resolved its base (<see cref="StepServices.WalkAhead"/>); null when they were not (or the walk failed: the
+    /// step walks again and reports what it finds).
+    /// </summary>
+    IReadOnlyList<ContextEntry>? WalkedAhead(string source);
+
     /// <summary>A history entry for an instruction that adds no layer.</summary>
     void AddHistory(StageState state, string createdBy);
 

@@ -1,6 +1,7 @@
 using Livrable.Build.Cache;
 using Livrable.Context;
 using Livrable.Diagnostics;
+using Livrable.Dockerfile;
 using Livrable.Filesystem;
 using Livrable.Images;
 using Livrable.Layers;
@@ -29,6 +30,7 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     private BuildContext? _context;
     private FileDigests? _digests;
     private LayerEntryIndex? _entryIndex;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<IReadOnlyList<ContextEntry>>> _walks = new(StringComparer.Ordinal);
 
     public IWordExpander Expander => expander;
     public BuildArguments Arguments => arguments;
@@ -67,6 +69,43 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
         var context = Context(span);
         lock (_gate)
             return _digests ??= FileDigests.Open(StateDirectory, context.Root, Logger);
+    }
+
+    /// <summary>
+    /// Starts walking the build context sources of <paramref name="instructions"/>' COPYs whose inputs are known before
+    /// the stage starts (a literal source: no variable, quote or escape; no <c>--from</c>, <c>--exclude</c> or
+    /// <c>--parents</c>), and reading the context's digest index, on the pool, while the stage's FROM resolves its base
+    /// (a manifest request for a registry tag): an unchanged build of a large context waited for one, then the other
+    /// (issue 14). The step takes the walk's result (<see cref="WalkedAhead"/>); an error is not reported from here.
+    /// </summary>
+    public void WalkAhead(IEnumerable<Instruction> instructions)
+    {
+        if (options.ContextDirectory is null || !Directory.Exists(options.ContextDirectory)) return;
+        foreach (var copy in instructions.OfType<CopyInstruction>())
+        {
+            if (copy.From is not null || copy.Excludes.Count > 0 || copy.Parents) continue;
+            foreach (var source in copy.Sources)
+                if (source.Path is { } path && path.IndexOfAny(['$', '"', '\'', '\\', '`']) < 0)
+                    _walks.GetOrAdd(path, p => Task.Run(() =>
+                    {
+                        _ = Task.Run(() => ContextDigests(copy.Span));
+                        return ContextSources.Walk(Context(copy.Span), copy.Span, p, [], _ => false);
+                    }));
+        }
+    }
+
+    public IReadOnlyList<ContextEntry>? WalkedAhead(string source)
+    {
+        if (!_walks.TryGetValue(source, out var walk)) return null;
+        try
+        {
+            return walk.GetAwaiter().GetResult();
+        }
+        catch (Exception)
+        {
+            // Whatever went wrong ahead is met again, and reported, by the step's own walk.
+            return null;
+        }
     }
 
     public void AddHistory(StageState state, string createdBy)
