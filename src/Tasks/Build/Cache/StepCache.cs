@@ -100,6 +100,7 @@ internal sealed class StepCache(BlobStore store)
         }
     }
 
+    /// <summary>
     /// Whether <paramref name="layer"/>'s blob is in the store with the right bytes: without reading it when it has the
     /// status remembered after its last check (<see cref="Remember"/>), else hashed (and remembered when right, unless
     /// <paramref name="remember"/> is false: a plan writes nothing).
