@@ -106,7 +106,7 @@ internal sealed class FileDigests
 
     /// <summary>
     /// Records the sha256 of the file at <paramref name="fullPath"/>, read whole while it had the status
-    /// <paramref name="before"/> (by <see cref="DigestOf"/>, or by the layer write that read it for the step's key,
+    /// <paramref name="before"/> (by <see cref="DigestOf(string)"/>, or by the layer write that read it for the step's key,
     /// <c>Dockerfile/ContextReads</c>), unless its status changed since or is within the racy window.
     /// </summary>
     public void Record(string fullPath, UnixFileStatus before, byte[] hash)
