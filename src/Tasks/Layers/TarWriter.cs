@@ -36,6 +36,9 @@ public sealed partial class TarWriter : IAsyncDisposable, IDisposable
     /// <summary>Bytes of archive produced so far (buffered ones included).</summary>
     public long Position { get; private set; }
 
+    /// <summary>When set, receives each entry's header as it is written (a reader's entry ordinals are its indexes).</summary>
+    public List<TarHeader>? Headers { get; init; }
+
     /// <summary>
     /// Writes one entry: its header(s) and, for a regular file, exactly <see cref="TarHeader.Size"/> bytes read from
     /// <paramref name="content"/>. Throws <see cref="ArgumentException"/> for a header no tar can carry and
@@ -52,6 +55,7 @@ public sealed partial class TarWriter : IAsyncDisposable, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
 
         await AppendAsync(EncodeHeaders(header), cancellationToken).ConfigureAwait(false);
+        Headers?.Add(header);
         if (header.Size == 0) return;
 
         await CopyContentAsync(header, content!, cancellationToken).ConfigureAwait(false);
@@ -77,6 +81,7 @@ public sealed partial class TarWriter : IAsyncDisposable, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
 
         await AppendAsync(EncodeHeaders(header), cancellationToken).ConfigureAwait(false);
+        Headers?.Add(header);
         long copied = 0;
         if (_output is FileStream file && OperatingSystem.IsLinux() && header.Size > 0)
         {
