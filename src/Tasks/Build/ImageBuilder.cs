@@ -192,9 +192,11 @@ public static class ImageBuilder
         var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, context.Recipe, product.Images, index, context.Resolved, store, logger, cancellationToken).ConfigureAwait(false);
         var output = ChooseOutput(request, registries, logger, documents);
         logger.Info(product.WritingLine);
+        long writing = Stopwatch.GetTimestamp();
         string destination = product.Index is { } built
             ? await output.WriteIndexAsync(built, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false)
             : await output.WriteAsync(product.Images[0], request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
+        logger.Detail($"  output: written {Units.Since(writing)}");
         // Everything the image is made of was used now: least-recently-used eviction keeps it longest.
         foreach (var layer in product.Images.SelectMany(image => image.Layers)) store.Touch(layer.Descriptor.Digest);
         if (context.Recipe is DockerfileRecipe { Dockerfile.CacheTo: { } target })
