@@ -16,7 +16,8 @@ namespace Livrable.Layers;
 /// <c>.pyc</c> that was stale stays as it was, and hash-based ones (PEP 552 flags) need nothing.
 /// </summary>
 /// <remarks>
-/// Only pairs in the same layer are concerned: a source from a layer below kept its time, which the command saw.
+/// Only pairs in the same layer are concerned: a source from a layer below kept its time, which the command saw. A
+/// source that is a symbolic link is judged by the file it leads to in the layer, as Python's <c>stat</c> does.
 /// Sources are found as Python finds them (PEP 3147): <c>dir/__pycache__/name.TAG[.opt-N].pyc</c> for <c>dir/name.py</c>,
 /// and the legacy <c>dir/name.pyc</c> beside it. Headers of Python 3.3 to 3.6 (time at byte 4, size at 8) and of 3.7
 /// and later (flags at 4, time at 8, size at 12) are read; Python 2's (no size) are left alone.
@@ -46,9 +47,9 @@ internal static class BytecodeTimes
         {
             var entry = entries[i];
             if (entry.Type != TarTypeFlag.RegularFile || entry.Open is null || entry.Size < 16 || SourcePath(entry.Path) is not { } source) continue;
-            sources ??= entries.Where(e => e.Type == TarTypeFlag.RegularFile && e.Path.EndsWith(".py", StringComparison.Ordinal))
-                .ToDictionary(e => e.Path, StringComparer.Ordinal);
-            if (!sources.TryGetValue(source, out var sourceEntry) || sourceTime(source) is not { } nanoseconds || nanoseconds < 0) continue;
+            sources ??= entries.Where(e => e.Type is TarTypeFlag.RegularFile or TarTypeFlag.SymbolicLink)
+                .GroupBy(e => e.Path, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+            if (Followed(sources, source) is not { } sourceEntry || sourceTime(sourceEntry.Path) is not { } nanoseconds || nanoseconds < 0) continue;
             long written = LayerWriter.EntryTime(sourceEntry, epoch.ToUnixTimeSeconds());
             long seconds = nanoseconds / 1_000_000_000;
             if (written == seconds || written < 0) continue;
@@ -84,6 +85,22 @@ internal static class BytecodeTimes
         return BinaryPrimitives.ReadUInt32LittleEndian(header[offset..]) == (uint)seconds
             && BinaryPrimitives.ReadUInt32LittleEndian(header[(offset + 4)..]) == (uint)size
             ? offset : null;
+    }
+
+    /// <summary>
+    /// The regular file of the layer Python reads as <paramref name="path"/>: the entry there, or where its symbolic
+    /// links lead inside the layer (Debian's <c>sitecustomize.py</c> is a link to <c>/etc/python3.11/</c>, and Python's
+    /// <c>stat</c> follows it); null when it is not in the layer (a file below kept the time the command saw).
+    /// </summary>
+    private static FileEntry? Followed(Dictionary<string, FileEntry> files, string path)
+    {
+        for (int hops = 0; hops < 8 && files.TryGetValue(path, out var entry); hops++)
+        {
+            if (entry.Type == TarTypeFlag.RegularFile) return entry;
+            string target = entry.LinkTarget ?? "";
+            path = ImagePath.Clean(target.StartsWith('/') ? target : ImagePath.Join(ImagePath.Parent(path), target));
+        }
+        return null;
     }
 
     /// <summary>The source of a bytecode file at <paramref name="path"/>, as Python's import system looks for it; null for any other file.</summary>

@@ -93,6 +93,26 @@ public sealed class BytecodeTimesTests
     }
 
     [Fact]
+    public async Task A_source_that_is_a_link_is_judged_by_the_file_it_leads_to_in_the_layer()
+    {
+        // Debian: /usr/lib/python3.11/sitecustomize.py -> /etc/python3.11/sitecustomize.py, compiled by py3compile.
+        byte[] source = "import os\n"u8.ToArray();
+        var entries = new List<FileEntry>
+        {
+            File("/etc/python3.11/sitecustomize.py", source),
+            File("/usr/lib/python3.11/__pycache__/sitecustomize.cpython-311.pyc", Pyc(1600000000, (uint)source.Length)),
+            new("/usr/lib/python3.11/sitecustomize.py", TarTypeFlag.SymbolicLink, 0b111_111_111, 0, 0) { LinkTarget = "../../../etc/python3.11/sitecustomize.py" },
+            File("/usr/lib/python3.11/__pycache__/outside.cpython-311.pyc", Pyc(1600000000, (uint)source.Length)),
+            new("/usr/lib/python3.11/outside.py", TarTypeFlag.SymbolicLink, 0b111_111_111, 0, 0) { LinkTarget = "/opt/below.py" },
+        };
+        var times = new List<string>();
+        var aligned = await BytecodeTimes.AlignAsync(entries, path => { times.Add(path); return 1600000000_000000000L; }, Epoch, CancellationToken.None);
+        Assert.Equal((uint)Epoch.ToUnixTimeSeconds(), BinaryPrimitives.ReadUInt32LittleEndian((await ReadAsync(aligned[1])).AsSpan(8)));
+        Assert.Same(entries[3].Open, aligned[3].Open);
+        Assert.Equal(["/etc/python3.11/sitecustomize.py"], times);
+    }
+
+    [Fact]
     public async Task A_source_with_its_own_time_keeps_it_when_older_than_the_epoch()
     {
         byte[] source = "x = 1\n"u8.ToArray();

@@ -11,7 +11,8 @@ namespace Livrable.Tests.Build.Dockerfile;
 /// <summary>
 /// The Python bytecode a RUN compiled stays current in the image although the layer gives its sources the epoch
 /// (<c>Layers/BytecodeTimes</c>): built with real runc and overlay, read back by umoci, and judged by Python itself
-/// (<c>python3 -v</c> says whether a module's <c>.pyc</c> matches its source or is stale).
+/// (<c>python3 -v</c> says whether a module's <c>.pyc</c> matches its source or is stale), a source that is a
+/// symbolic link included.
 /// </summary>
 public sealed class RunBytecodeTests(RunFixture fixture) : IClassFixture<RunFixture>
 {
@@ -30,7 +31,7 @@ public sealed class RunBytecodeTests(RunFixture fixture) : IClassFixture<RunFixt
         string tag = (await Tools.PythonAsync("""
             import os, py_compile, sys
             src = sys.argv[1]
-            for name, seconds in (("fresh", int(sys.argv[2])), ("stale", int(sys.argv[2]) + 1)):
+            for name, seconds in (("fresh", int(sys.argv[2])), ("stale", int(sys.argv[2]) + 1), ("linked", int(sys.argv[2]))):
                 path = os.path.join(src, name + ".py")
                 with open(path, "w") as f: f.write("VALUE = %r\n" % name)
                 os.utime(path, (seconds, seconds))
@@ -43,7 +44,9 @@ public sealed class RunBytecodeTests(RunFixture fixture) : IClassFixture<RunFixt
             RUN ["/bin/busybox", "--install", "-s", "/bin"]
             COPY src /src
             RUN mkdir -p /app/__pycache__ && cp /src/fresh.py /src/stale.py /app/ && touch -d @{SourceTime} /app/fresh.py /app/stale.py \
-             && cp /src/fresh.pyc /app/__pycache__/fresh.{tag}.pyc && cp /src/stale.pyc /app/__pycache__/stale.{tag}.pyc
+             && cp /src/fresh.pyc /app/__pycache__/fresh.{tag}.pyc && cp /src/stale.pyc /app/__pycache__/stale.{tag}.pyc \
+             && mkdir /lib2 && cp /src/linked.py /lib2/real.py && touch -d @{SourceTime} /lib2/real.py && ln -s ../lib2/real.py /app/linked.py \
+             && cp /src/linked.pyc /app/__pycache__/linked.{tag}.pyc
 
             """);
         var request = new ImageBuildRequest
@@ -67,12 +70,14 @@ public sealed class RunBytecodeTests(RunFixture fixture) : IClassFixture<RunFixt
         // The layer gave the sources the epoch, as every file (docs/reproducibility.md).
         var epoch = Livrable.Layers.Reproducibility.DefaultEpoch.ToUnixTimeSeconds();
         Assert.Equal(epoch, new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(rootfs, "app", "fresh.py"))).ToUnixTimeSeconds());
-        var python = await Tools.RunAsync("python3", ["-v", "-c", "import fresh, stale; print(fresh.VALUE, stale.VALUE)"],
+        var python = await Tools.RunAsync("python3", ["-v", "-c", "import fresh, stale, linked; print(fresh.VALUE, stale.VALUE, linked.VALUE)"],
             environment: new Dictionary<string, string> { ["PYTHONPATH"] = Path.Combine(rootfs, "app"), ["PYTHONDONTWRITEBYTECODE"] = "1" });
         python.EnsureSuccess();
-        Assert.Equal("fresh stale", python.Stdout.Trim());
+        Assert.Equal("fresh stale linked", python.Stdout.Trim());
         string cache = Path.Combine(rootfs, "app", "__pycache__");
         Assert.Contains($"{Path.Combine(cache, $"fresh.{tag}.pyc")} matches {Path.Combine(rootfs, "app", "fresh.py")}", python.Stderr);
         Assert.Contains("bytecode is stale for 'stale'", python.Stderr);
+        // A source that is a link (Debian's sitecustomize.py): Python follows it, and so did the layer.
+        Assert.Contains($"{Path.Combine(cache, $"linked.{tag}.pyc")} matches {Path.Combine(rootfs, "app", "linked.py")}", python.Stderr);
     }
 }
