@@ -80,7 +80,14 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
         var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = options.LayerCompression, Headers = headers }, options.Store, cancellationToken).ConfigureAwait(false);
         // The next build finds this layer's entries recorded, as for a layer read from its blob: a COPY after this step,
         // cached then, plans without decompressing it (pyapp's first edit after a cold build read its 580 MB apt layer).
-        EntryIndex.Write(layer, FileTree.EntriesWritten(layer, headers, path => InlineBytes(entries, path)));
+        try
+        {
+            EntryIndex.Write(layer, FileTree.EntriesWritten(layer, headers, path => InlineBytes(entries, path)));
+        }
+        catch (LivrableException)
+        {
+            // An entry a tree refuses (a whiteout naming no file): not recorded, so a read of the blob says why, as before.
+        }
         Logger.Detail($"  layer write: tar, compression and store {Units.Since(started)}");
         Logger.Detail($"  {createdBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}, {entries.Count} entries)");
         state.AddLayer(layer, entries, new HistoryEntry(Epoch, createdBy, HistoryComment));
