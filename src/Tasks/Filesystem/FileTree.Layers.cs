@@ -125,29 +125,61 @@ public sealed partial class FileTree
         return entries;
     }
 
+    /// <summary>
+    /// The entries <see cref="ReadLayerAsync(ILayer, long, CancellationToken)"/> would read from <paramref name="layer"/>,
+    /// known without reading it: from the <paramref name="headers"/> its writer wrote, in order (one reader entry each),
+    /// the small files the tree keeps whole read by <paramref name="inline"/> (null: read from the blob when needed).
+    /// </summary>
+    internal static List<FileEntry> EntriesWritten(ILayer layer, IReadOnlyList<TarHeader> headers, Func<string, byte[]?> inline)
+    {
+        var entries = new List<FileEntry>(headers.Count);
+        for (int ordinal = 0; ordinal < headers.Count; ordinal++)
+        {
+            var header = headers[ordinal];
+            var entry = Entry(header.Name, header.Type, header.Mode, header.Uid, header.Gid, header.Size, header.LinkName,
+                header.DeviceMajor, header.DeviceMinor, DateTimeOffset.FromUnixTimeSeconds(header.ModificationTime), layer);
+            if (entry.Type == TarTypeFlag.RegularFile)
+            {
+                var location = new LayerLocation(layer, ordinal, entry.Path);
+                if (InlineNames.Contains(entry.Name) && entry.Size <= InlineLimit) location = location with { Inline = inline(entry.Path) };
+                entry = entry with { Location = location };
+            }
+            entries.Add(entry);
+        }
+        return entries;
+    }
+
     private static FileEntry? ToFileEntry(TarEntry tar, ILayer layer)
     {
         if (tar.EntryType == TarEntryType.GlobalExtendedAttributes) return null;
         var type = TarReading.LayerType(tar.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
             $"Layer {layer.Descriptor.Digest} has the entry {TarReading.Shown(tar.Name)} of type {tar.EntryType}, which a layer cannot carry.");
-        string path = ImagePath.Clean(tar.Name);
+        var posix = tar as PosixTarEntry;
+        return Entry(tar.Name, type, (int)tar.Mode, tar.Uid, tar.Gid, tar.Length, tar.LinkName,
+            posix?.DeviceMajor ?? 0, posix?.DeviceMinor ?? 0, tar.ModificationTime, layer);
+    }
+
+    /// <summary>One tar entry as the tree holds it, from a read tar entry or from a header written (the one rule for both).</summary>
+    private static FileEntry Entry(string name, TarTypeFlag type, int mode, long uid, long gid, long length, string linkName,
+        int deviceMajor, int deviceMinor, DateTimeOffset modificationTime, ILayer layer)
+    {
+        string path = ImagePath.Clean(name);
         if (!FileEntry.IsValidWhiteoutName(ImagePath.Name(path)))
             throw new LivrableException(DiagnosticCodes.InvalidWhiteout,
-                $"Layer {layer.Descriptor.Digest} has the whiteout {TarReading.Shown(tar.Name)}, which names no file (only its folder or the folder's parent); it is refused.");
-        var posix = tar as PosixTarEntry;
+                $"Layer {layer.Descriptor.Digest} has the whiteout {TarReading.Shown(name)}, which names no file (only its folder or the folder's parent); it is refused.");
         bool device = type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice;
-        return new FileEntry(path, type, (int)tar.Mode & FileModes.All, tar.Uid, tar.Gid)
+        return new FileEntry(path, type, mode & FileModes.All, uid, gid)
         {
-            Size = type == TarTypeFlag.RegularFile ? tar.Length : 0,
+            Size = type == TarTypeFlag.RegularFile ? length : 0,
             LinkTarget = type switch
             {
-                TarTypeFlag.SymbolicLink => tar.LinkName,
-                TarTypeFlag.HardLink => ImagePath.Clean(tar.LinkName),
+                TarTypeFlag.SymbolicLink => linkName,
+                TarTypeFlag.HardLink => ImagePath.Clean(linkName),
                 _ => null,
             },
-            DeviceMajor = device && posix is not null ? posix.DeviceMajor : 0,
-            DeviceMinor = device && posix is not null ? posix.DeviceMinor : 0,
-            ModificationTime = tar.ModificationTime,
+            DeviceMajor = device ? deviceMajor : 0,
+            DeviceMinor = device ? deviceMinor : 0,
+            ModificationTime = modificationTime,
         };
     }
 

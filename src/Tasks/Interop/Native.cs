@@ -4,7 +4,8 @@ namespace Livrable.Interop;
 
 /// <summary>
 /// The few libc calls RUN needs that .NET does not expose: mounts, device nodes (overlay whiteouts), owners without
-/// following links, extended attributes (opaque folders), hard links. Linux only; every caller checks the platform
+/// following links, extended attributes (opaque folders), hard links; and the in-kernel copy of a file's range that
+/// an image tarball's unchanged layers take (<see cref="CopyFileRange"/>). Linux only; every caller checks the platform
 /// first. Errors are returned as errno so callers can word them.
 /// </summary>
 internal static class Native
@@ -63,6 +64,52 @@ internal static class Native
 
     [DllImport("libc", EntryPoint = "llistxattr", SetLastError = true)]
     public static extern nint ListXattr([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[]? list, nuint size);
+
+    [DllImport("libc", EntryPoint = "copy_file_range", SetLastError = true)]
+    private static extern nint CopyFileRangeCall(int inputFd, ref long inputOffset, int outputFd, ref long outputOffset, nuint length, uint flags);
+
+    /// <summary>Per call: a cancellation is seen between two of them.</summary>
+    private const long CopyChunk = 64L << 20;
+
+    /// <summary>
+    /// Copies <paramref name="length"/> bytes at <paramref name="sourceOffset"/> of <paramref name="source"/> to
+    /// <paramref name="targetOffset"/> of <paramref name="target"/> in the kernel (<c>copy_file_range(2)</c>: a reflink
+    /// where the file system shares extents, XFS or btrfs; else a copy between page caches, never through user space),
+    /// without moving either file's offset. Returns how many bytes it copied: all of them, or fewer where the kernel or
+    /// the file systems cannot (no such call, two file systems, a sandbox refusing it, or the source ending early), the
+    /// caller copying the rest itself. Linux only.
+    /// </summary>
+    public static long CopyFileRange(Microsoft.Win32.SafeHandles.SafeFileHandle source, long sourceOffset,
+        Microsoft.Win32.SafeHandles.SafeFileHandle target, long targetOffset, long length, CancellationToken cancellationToken)
+    {
+        bool sourceAdded = false, targetAdded = false;
+        long copied = 0;
+        try
+        {
+            source.DangerousAddRef(ref sourceAdded);
+            target.DangerousAddRef(ref targetAdded);
+            int input = (int)source.DangerousGetHandle(), output = (int)target.DangerousGetHandle();
+            while (copied < length && !cancellationToken.IsCancellationRequested)
+            {
+                long inputOffset = sourceOffset + copied, outputOffset = targetOffset + copied;
+                nint n = CopyFileRangeCall(input, ref inputOffset, output, ref outputOffset, (nuint)Math.Min(CopyChunk, length - copied), 0);
+                // 0: the source ended; -1: ENOSYS, EXDEV, EOPNOTSUPP, EINVAL, EPERM... (Marshal.GetLastPInvokeError):
+                // the caller's copy carries on from here and says what is wrong, if anything is.
+                if (n <= 0) break;
+                copied += n;
+            }
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // A libc older than 2.27.
+        }
+        finally
+        {
+            if (targetAdded) target.DangerousRelease();
+            if (sourceAdded) source.DangerousRelease();
+        }
+        return copied;
+    }
 
     /// <summary><c>makedev</c> as glibc encodes it.</summary>
     public static ulong MakeDevice(long major, long minor)

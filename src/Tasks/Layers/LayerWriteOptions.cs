@@ -22,4 +22,11 @@ public sealed record LayerWriteOptions
     /// there is no executable bit: the apphost of a Linux runtime identifier, say. Unix reads the real bit and ignores this.
     /// </summary>
     public IReadOnlySet<string> ExecutableNames { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// When set, receives the header of each entry written, in the tar's order: a Dockerfile step records the entries
+    /// of the layer it made from them (<c>Filesystem/LayerEntryIndex</c>), so the next build's tree need not read the
+    /// layer's blob again.
+    /// </summary>
+    public List<TarHeader>? Headers { get; init; }
 }

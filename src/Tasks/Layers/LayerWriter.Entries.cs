@@ -13,6 +13,10 @@ public static partial class LayerWriter
     /// the layer are written with the first name in sorted order holding the bytes and the others linking to it, since
     /// a tar link must follow its target; a hard link to a path outside the layer is written as it is.
     /// </summary>
+    /// <summary>The time an entry gets in the layer (seconds since 1970): its own, clamped to <paramref name="epoch"/>, or the epoch.</summary>
+    internal static long EntryTime(FileEntry entry, long epoch)
+        => entry.ModificationTime is { } time ? Math.Min(time.ToUnixTimeSeconds(), epoch) : epoch;
+
     private static async Task WriteEntriesAsync(EntriesLayerSpec spec, Context context)
     {
         var byName = new Dictionary<string, FileEntry>(StringComparer.Ordinal);
@@ -54,7 +58,7 @@ public static partial class LayerWriter
                 Mode = entry.Mode & FileModes.All,
                 Uid = entry.Uid,
                 Gid = entry.Gid,
-                ModificationTime = entry.ModificationTime is { } time ? Math.Min(time.ToUnixTimeSeconds(), context.Epoch) : context.Epoch,
+                ModificationTime = EntryTime(entry, context.Epoch),
                 LinkName = entry.Type switch
                 {
                     TarTypeFlag.SymbolicLink => entry.LinkTarget ?? "",

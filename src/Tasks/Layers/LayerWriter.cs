@@ -44,7 +44,7 @@ public static partial class LayerWriter
                 await using (compressor.ConfigureAwait(false))
                 {
                     using var uncompressed = new HashingStream(compressor, leaveOpen: true);
-                    await using (var tar = new TarWriter(uncompressed, leaveOpen: true))
+                    await using (var tar = new TarWriter(uncompressed, leaveOpen: true) { Headers = options.Headers })
                     {
                         var context = new Context(tar, options.Epoch.ToUnixTimeSeconds(), options, cancellationToken);
                         switch (spec)

@@ -36,6 +36,9 @@ public sealed partial class TarWriter : IAsyncDisposable, IDisposable
     /// <summary>Bytes of archive produced so far (buffered ones included).</summary>
     public long Position { get; private set; }
 
+    /// <summary>When set, receives each entry's header as it is written (a reader's entry ordinals are its indexes).</summary>
+    public List<TarHeader>? Headers { get; init; }
+
     /// <summary>
     /// Writes one entry: its header(s) and, for a regular file, exactly <see cref="TarHeader.Size"/> bytes read from
     /// <paramref name="content"/>. Throws <see cref="ArgumentException"/> for a header no tar can carry and
@@ -52,9 +55,50 @@ public sealed partial class TarWriter : IAsyncDisposable, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
 
         await AppendAsync(EncodeHeaders(header), cancellationToken).ConfigureAwait(false);
+        Headers?.Add(header);
         if (header.Size == 0) return;
 
         await CopyContentAsync(header, content!, cancellationToken).ConfigureAwait(false);
+        int padding = (int)(BlockSize - header.Size % BlockSize) % BlockSize;
+        await AppendZerosAsync(padding, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes one regular file's entry whose <see cref="TarHeader.Size"/> bytes are those at <paramref name="offset"/>
+    /// of the open file <paramref name="source"/>. Into a <see cref="FileStream"/> on Linux they are copied in the kernel
+    /// (<c>Interop/Native.CopyFileRange</c>: no trip through this process's memory; extents shared where the file system
+    /// can), else, and for whatever the kernel did not copy, read through the buffer as any content. LIV4005 when the
+    /// source ends before the size.
+    /// </summary>
+    public async Task WriteEntryAsync(TarHeader header, Microsoft.Win32.SafeHandles.SafeFileHandle source, long offset, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        ArgumentNullException.ThrowIfNull(source);
+        ObjectDisposedException.ThrowIf(_buffer is null, this);
+        if (_finished) throw new InvalidOperationException("The archive is finished; no entry can follow.");
+        if (header.Type != TarTypeFlag.RegularFile)
+            throw new ArgumentException($"Entry '{header.Name}' takes its bytes from a file but is not a regular file.", nameof(header));
+        cancellationToken.ThrowIfCancellationRequested();
+
+        await AppendAsync(EncodeHeaders(header), cancellationToken).ConfigureAwait(false);
+        Headers?.Add(header);
+        long copied = 0;
+        if (_output is FileStream file && OperatingSystem.IsLinux() && header.Size > 0)
+        {
+            await FlushBufferAsync(cancellationToken).ConfigureAwait(false);
+            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            long at = file.Position;
+            copied = Interop.Native.CopyFileRange(source, offset, file.SafeFileHandle, at, header.Size, cancellationToken);
+            file.Position = at + copied;
+            Position += copied;
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        if (copied < header.Size)
+        {
+            var rest = header with { Size = header.Size - copied };
+            await using var range = new Store.FileRangeStream(source, offset + copied, rest.Size);
+            await CopyContentAsync(rest, range, cancellationToken).ConfigureAwait(false);
+        }
         int padding = (int)(BlockSize - header.Size % BlockSize) % BlockSize;
         await AppendZerosAsync(padding, cancellationToken).ConfigureAwait(false);
     }

@@ -90,14 +90,14 @@ internal sealed class ArchiveBlobMap : IDisposable
     }
 
     /// <summary>
-    /// The bytes of the layer blob <paramref name="descriptor"/> names, read from the old tarball, when the map places
-    /// a blob of that digest and size there; null otherwise (read it from the store).
+    /// Where the old tarball holds the bytes of the layer blob <paramref name="descriptor"/> names (the open file and the
+    /// offset), when the map places a blob of that digest and size there; null otherwise (read it from the store).
     /// </summary>
-    public Stream? TryOpen(Descriptor descriptor)
+    public (Microsoft.Win32.SafeHandles.SafeFileHandle File, long Offset)? TryLocate(Descriptor descriptor)
     {
         if (!_blobs.TryGetValue(descriptor.Digest, out var place) || place.Size != descriptor.Size || _length < place.Offset + place.Size) return null;
         Copied++;
-        return new RangeStream(_file, place.Offset, place.Size);
+        return (_file, place.Offset);
     }
 
     /// <summary>Removes the map before the tarball is replaced: a write that fails half way leaves none.</summary>
@@ -142,27 +142,4 @@ internal sealed class ArchiveBlobMap : IDisposable
         => UnixFileStatus.TryRead(path) is { Kind: UnixFileKind.RegularFile } s
             ? FormattableString.Invariant($"file size={s.Size} mtime={s.ModificationTime} ctime={s.ChangeTime} dev={s.Device} ino={s.Inode}")
             : null;
-
-    /// <summary><paramref name="length"/> bytes of <paramref name="file"/> from <paramref name="offset"/>; the file stays open.</summary>
-    private sealed class RangeStream(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long length) : ReadOnlyStreamBase
-    {
-        private long _position = offset;
-        private readonly long _end = offset + length;
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_position == _end) return 0;
-            int n = RandomAccess.Read(file, buffer[..(int)Math.Min(buffer.Length, _end - _position)], _position);
-            _position += n;
-            return n;
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (_position == _end) return 0;
-            int n = await RandomAccess.ReadAsync(file, buffer[..(int)Math.Min(buffer.Length, _end - _position)], _position, cancellationToken).ConfigureAwait(false);
-            _position += n;
-            return n;
-        }
-    }
 }

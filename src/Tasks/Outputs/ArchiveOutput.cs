@@ -270,10 +270,16 @@ internal static class ImageTarball
             // shorter or another digest, so a blob that is not what its descriptor says is never written whole.
             // A layer the old tarball holds (ArchiveBlobMap: the file is the one written, so its bytes were checked then)
             // is copied from there.
+            // Those bytes are copied in the kernel (TarWriter, copy_file_range).
             var layer = (ILayer)blob;
-            await using var stream = previous?.TryOpen(layer.Descriptor) ?? await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
             long size = layer.Descriptor.Size;
-            await tar.WriteEntryAsync(FileHeader(name, size, mtime), stream, cancellationToken).ConfigureAwait(false);
+            if (previous?.TryLocate(layer.Descriptor) is { } old)
+                await tar.WriteEntryAsync(FileHeader(name, size, mtime), old.File, old.Offset, cancellationToken).ConfigureAwait(false);
+            else
+            {
+                await using var stream = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
+                await tar.WriteEntryAsync(FileHeader(name, size, mtime), stream, cancellationToken).ConfigureAwait(false);
+            }
             // The entry ends with its bytes and their padding to the next 512-byte block.
             placed?.TryAdd(layer.Descriptor.Digest, (tar.Position - size - (512 - size % 512) % 512, size));
         }

@@ -89,4 +89,10 @@ public sealed record RunRequest
 
     /// <summary>What starts the detailed log's phase lines (layers, overlay, runtime, diff), such as the step's <c>  #6 </c>.</summary>
     public string DetailPrefix { get; init; } = "  ";
+
+    /// <summary>
+    /// The time the layer gives the files the command wrote (the build's epoch, <c>Layers/LayerWriter</c>'s rule): the
+    /// Python bytecode caches among them are made current for it (<see cref="Livrable.Layers.BytecodeTimes"/>).
+    /// </summary>
+    public DateTimeOffset FileTime { get; init; } = Livrable.Layers.Reproducibility.DefaultEpoch;
 }

@@ -36,9 +36,10 @@ internal static class UpperDiff
     /// overlay's <c>origin</c> or a file capability is binary); regular files are spooled into <paramref name="spool"/>,
     /// which must live until the layer is written. Same entries as <see cref="Read"/>, except that file capabilities a
     /// RUN set are not reported (LIV5016 is the root path's warning; no layer carries them yet either way).
+    /// <paramref name="times"/>, when given, receives each regular file's modification time (nanoseconds since 1970).
     /// </summary>
     public static async Task<IReadOnlyList<FileEntry>> ReadInNamespaceAsync(string upper, string spool, IReadOnlySet<string> excluded,
-        IReadOnlySet<string> stubs, ILogger logger, UserNamespace userNamespace, CancellationToken cancellationToken)
+        IReadOnlySet<string> stubs, ILogger logger, UserNamespace userNamespace, CancellationToken cancellationToken, Dictionary<string, long>? times = null)
     {
         Directory.CreateDirectory(spool);
         var errors = new List<string>();
@@ -79,6 +80,7 @@ internal static class UpperDiff
                             {
                                 if (entry.DataStream is { } data) await data.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
                             }
+                            times?.TryAdd(path, (entry.ModificationTime.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100);
                             entries.Add(new FileEntry(path, TarTypeFlag.RegularFile, mode, entry.Uid, entry.Gid)
                             {
                                 Size = entry.Length,

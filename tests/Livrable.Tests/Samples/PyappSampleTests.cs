@@ -68,6 +68,10 @@ public sealed partial class PyappSampleTests(Dockerd docker) : IClassFixture<Doc
         Assert.True(Directory.Exists(Path.Combine(rootfs, "usr", "lib", "python3", "dist-packages", "yaml")));
         Assert.False(File.Exists(Path.Combine(rootfs, "etc", "resolv.conf")), "/etc/resolv.conf was left in the image");
         Assert.Equal("Hello from pyapp, built by Livrable\n", await Runc.RunAsync(Path.GetDirectoryName(rootfs)!));
+        // pip found the bytecode apt-get compiled current (Layers/BytecodeTimes): its RUN's layer holds no .pyc, where it
+        // held the 697 that pip recompiled of itself when the layer's epoch made them stale.
+        var pipLayer = await LayerNamesAsync(image.Layers[^1]);
+        Assert.DoesNotContain(pipLayer, name => name.EndsWith(".pyc", StringComparison.Ordinal));
 
         (await Tools.RunAsync("docker", ["load", "-i", tarball], TimeSpan.FromMinutes(5), environment: docker.Environment)).EnsureSuccess();
         var inspect = (await Tools.RunAsync("docker", ["image", "inspect", "pyapp:v1"], environment: docker.Environment)).EnsureSuccess();
@@ -77,6 +81,16 @@ public sealed partial class PyappSampleTests(Dockerd docker) : IClassFixture<Doc
         // The fixture's dockerd has no bridge: the app needs no network.
         var run = (await Tools.RunAsync("docker", ["run", "--rm", "--network", "none", "pyapp:v1"], TimeSpan.FromMinutes(2), environment: docker.Environment)).EnsureSuccess();
         Assert.Equal("Hello from pyapp, built by Livrable\n", run.Stdout);
+    }
+
+    /// <summary>The names in a gzip layer, as GNU tar lists them.</summary>
+    private async Task<string[]> LayerNamesAsync(ILayer layer)
+    {
+        string path = _temp["layer.tar.gz"];
+        await using (var blob = await layer.OpenAsync(CancellationToken.None))
+        await using (var file = File.Create(path))
+            await blob.CopyToAsync(file);
+        return (await Tools.RunCheckedAsync("tar", "-tzf", path)).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
     [GeneratedRegex(@"(?:Built|Up to date:) (?<ref>\S+) (?<digest>sha256:[0-9a-f]{64}) \([^)]*\) -> (?<destination>.+?) in [0-9.]+s")]

@@ -177,6 +177,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
             StepDirectory = stepDirectory,
             Output = line => services.Logger.Info($"  #{stepNumber} {line}"),
             DetailPrefix = $"  #{stepNumber} ",
+            FileTime = services.Epoch,
         };
 
         RunResult result;

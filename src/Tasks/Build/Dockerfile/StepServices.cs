@@ -115,11 +115,40 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     {
         var spec = new EntriesLayerSpec(entries) { CreatedBy = createdBy };
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var headers = new List<TarHeader>();
         var cpu = Units.Cpu();
-        var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = options.LayerCompression }, options.Store, cancellationToken).ConfigureAwait(false);
+        var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = options.LayerCompression, Headers = headers }, options.Store, cancellationToken).ConfigureAwait(false);
+        // The next build finds this layer's entries recorded, as for a layer read from its blob: a COPY after this step,
+        // cached then, plans without decompressing it (pyapp's first edit after a cold build read its 580 MB apt layer).
+        try
+        {
+            EntryIndex.Write(layer, FileTree.EntriesWritten(layer, headers, path => InlineBytes(entries, path)));
+        }
+        catch (LivrableException)
+        {
+            // An entry a tree refuses (a whiteout naming no file): not recorded, so a read of the blob says why, as before.
+        }
         Logger.Detail($"  layer write: tar, compression and store ({Units.CpuSince(cpu)}) {Units.Since(started)}");
         Logger.Detail($"  {createdBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}, {entries.Count} entries)");
         state.AddLayer(layer, entries, new HistoryEntry(Epoch, createdBy, HistoryComment));
+    }
+
+    /// <summary>The bytes of the small file at <paramref name="path"/> among <paramref name="entries"/>; null when it is not a plain file there.</summary>
+    private static byte[]? InlineBytes(IReadOnlyList<FileEntry> entries, string path)
+    {
+        var entry = entries.LastOrDefault(e => ImagePath.Clean(e.Path) == path);
+        if (entry is not { Type: TarTypeFlag.RegularFile, Open: { } open }) return null;
+        try
+        {
+            using var stream = open(CancellationToken.None).GetAwaiter().GetResult();
+            var bytes = new MemoryStream();
+            stream.CopyTo(bytes);
+            return bytes.Length == entry.Size ? bytes.ToArray() : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     public void Dispose()
