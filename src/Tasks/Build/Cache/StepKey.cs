@@ -14,7 +14,7 @@ namespace Livrable.Build.Cache;
 internal sealed class StepKey : IDisposable
 {
     /// <summary>Bumped whenever what a step makes from the same inputs could change (layer writer, history, key parts).</summary>
-    public const string FormatVersion = "livrable-step-cache-v1";
+    public const string FormatVersion = "livrable-step-cache-v2";
 
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
