@@ -22,4 +22,11 @@ public sealed record LayerWriteOptions
     /// there is no executable bit: the apphost of a Linux runtime identifier, say. Unix reads the real bit and ignores this.
     /// </summary>
     public IReadOnlySet<string> ExecutableNames { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Also receives the uncompressed tar bytes as they are written (a <see cref="StreamPipe.Writer"/>: the next RUN's
+    /// lower folder is made from them at the same time, instead of reading the blob back). Not disposed by the writer;
+    /// not part of what the layer is.
+    /// </summary>
+    public Stream? TarCopy { get; init; }
 }

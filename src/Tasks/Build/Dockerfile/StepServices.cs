@@ -72,11 +72,19 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     public void AddHistory(StageState state, string createdBy)
         => state.AddHistory(new HistoryEntry(Epoch, createdBy, HistoryComment, EmptyLayer: true));
 
-    public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken)
+    public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken, bool forRun = false)
     {
         var spec = new EntriesLayerSpec(entries) { CreatedBy = createdBy };
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = options.LayerCompression }, options.Store, cancellationToken).ConfigureAwait(false);
+        // A RUN follows: its lower folder is made from the tar as it is written, not from the blob afterwards.
+        var lower = forRun ? Runtime.LowerFolderPreparation.Start(StateDirectory, Logger, cancellationToken) : null;
+        StoredLayer layer;
+        await using (lower)
+        {
+            layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = options.LayerCompression, TarCopy = lower?.TarCopy },
+                options.Store, cancellationToken).ConfigureAwait(false);
+            if (lower is not null) await lower.CompleteAsync(layer, cancellationToken).ConfigureAwait(false);
+        }
         Logger.Detail($"  layer write: tar, compression and store {Units.Since(started)}");
         Logger.Detail($"  {createdBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}, {entries.Count} entries)");
         state.AddLayer(layer, entries, new HistoryEntry(Epoch, createdBy, HistoryComment));
