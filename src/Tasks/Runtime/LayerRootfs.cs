@@ -38,6 +38,9 @@ namespace Livrable.Runtime;
 /// </param>
 internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNamespace? userNamespace = null, long maxLayerBytes = Decompression.DefaultMaxBytes)
 {
+    /// <summary>Files up to this size are written with synchronous calls (<see cref="ExtractEntryAsync"/>).</summary>
+    private const long SmallFile = 64 * 1024;
+
     private string OpaqueAttribute => userNamespace is null ? "trusted.overlay.opaque" : "user.overlay.opaque";
 
     /// <summary>Where extracted layers live.</summary>
@@ -270,10 +273,22 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         switch (entry.EntryType)
         {
             case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-                await using (file.ConfigureAwait(false))
+                if (entry.Length <= SmallFile)
                 {
-                    if (entry.DataStream is { } data) await data.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                    // Most files of a layer are small: read (asynchronously, as the tar is), then written with one
+                    // synchronous call, not an asynchronous file write and its thread-pool round trip per file.
+                    byte[] bytes = new byte[entry.Length];
+                    if (entry.DataStream is { } data) await data.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+                    using var small = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
+                    small.Write(bytes);
+                }
+                else
+                {
+                    var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                    await using (file.ConfigureAwait(false))
+                    {
+                        if (entry.DataStream is { } data) await data.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 SetOwnerAndMode(path, entry);
                 File.SetLastWriteTimeUtc(path, entry.ModificationTime.UtcDateTime);
