@@ -24,9 +24,9 @@ public sealed record LayerWriteOptions
     public IReadOnlySet<string> ExecutableNames { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
     /// <summary>
-    /// Also receives the uncompressed tar bytes as they are written (a <see cref="StreamPipe.Writer"/>: the next RUN's
-    /// lower folder is made from them at the same time, instead of reading the blob back). Not disposed by the writer;
-    /// not part of what the layer is.
+    /// Also receives the uncompressed tar bytes as they are written (the next RUN's lower folder is extracted from
+    /// them once the write is done, instead of reading the blob back: <c>Runtime/LowerFolderPreparation</c>). Not
+    /// disposed by the writer; not part of what the layer is.
     /// </summary>
     public Stream? TarCopy { get; init; }
 }

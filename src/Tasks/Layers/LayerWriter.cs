@@ -68,8 +68,7 @@ public static partial class LayerWriter
         }
         catch (IOException e) when (DiskSpace.IsFull(e))
         {
-            throw new LivrableException(DiagnosticCodes.DiskFull, $"The disk is full while writing a layer ({spec.CreatedBy}) to {store.Root}. " +
-                "Free space in the state folder (ContainerStateDirectory, or lower ContainerStateMaxSize), then build again.", inner: e);
+            throw new LivrableException(DiagnosticCodes.DiskFull, $"The disk is full while writing a layer ({spec.CreatedBy}) to {store.Root}.", inner: e);
         }
         catch (IOException e)
         {

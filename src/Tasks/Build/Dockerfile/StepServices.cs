@@ -77,7 +77,8 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
         var spec = new EntriesLayerSpec(entries) { CreatedBy = createdBy };
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         // A RUN follows: its lower folder is made from the tar as it is written, not from the blob afterwards.
-        var lower = forRun ? Runtime.LowerFolderPreparation.Start(StateDirectory, Logger, entries.Sum(e => e.Size + 1024), cancellationToken) : null;
+        // The tar's size, about: each entry's bytes, header and padding.
+        var lower = forRun ? Runtime.LowerFolderPreparation.Start(StateDirectory, Logger, entries.Sum(e => e.Size + 1024)) : null;
         StoredLayer layer;
         await using (lower)
         {
