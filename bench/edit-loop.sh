@@ -92,7 +92,7 @@ run() {  # run ROUND TOOL
   if [[ "$2" == livrable ]]; then
     task=$(awk '/Task Performance Summary:/ { s = 1; next } s && $2 == "ms" && $3 == "BuildContainerImage" { print $1 }' "$logf")
     # Each step's time, and the phases of the detailed log (plan, layers, runtime, diff, layer write).
-    steps=$(grep -aoE '\[[0-9]+/[0-9]+\] DONE [0-9.]+s|(plan|layers|overlay|runtime|diff|layer write|context hashing):.* [0-9.]+s$' "$logf" \
+    steps=$(grep -aoE '\[[0-9]+/[0-9]+\] DONE [0-9.]+s|(plan|layers|overlay|runtime|diff|layer write|lower folder|context hashing):.* [0-9.]+s$' "$logf" \
       | sed -E 's/^\[([0-9]+)\/[0-9]+\] DONE (.*)/#\1 \2;/; s/:.* ([0-9.]+s)$/ \1/' | paste -sd' ' || true)
   fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$wall" "$task" "$load1" "$steps" >> "$RAW"

@@ -29,4 +29,11 @@ public sealed record LayerWriteOptions
     /// layer's blob again.
     /// </summary>
     public List<TarHeader>? Headers { get; init; }
+
+    /// <summary>
+    /// Also receives the uncompressed tar bytes as they are written (the next RUN's lower folder is extracted from
+    /// them once the write is done, instead of reading the blob back: <c>Runtime/LowerFolderPreparation</c>). Not
+    /// disposed by the writer; not part of what the layer is.
+    /// </summary>
+    public Stream? TarCopy { get; init; }
 }

@@ -44,7 +44,7 @@ public static partial class LayerWriter
                 await using (compressor.ConfigureAwait(false))
                 {
                     using var uncompressed = new HashingStream(compressor, leaveOpen: true);
-                    await using (var tar = new TarWriter(uncompressed, leaveOpen: true) { Headers = options.Headers })
+                    await using (var tar = new TarWriter(options.TarCopy is { } copy ? new CopyingStream(uncompressed, copy) : uncompressed, leaveOpen: true) { Headers = options.Headers })
                     {
                         var context = new Context(tar, options.Epoch.ToUnixTimeSeconds(), options, cancellationToken);
                         switch (spec)
@@ -138,5 +138,36 @@ public static partial class LayerWriter
                 throw new LivrableException(DiagnosticCodes.LayerIo, $"Adding '{source}' to the layer failed: {e.Message}", inner: e);
             }
         }
+    }
+
+    /// <summary>Writes go to <paramref name="inner"/>, then to <paramref name="copy"/> (<see cref="LayerWriteOptions.TarCopy"/>).</summary>
+    private sealed class CopyingStream(Stream inner, Stream copy) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            inner.Write(buffer, offset, count);
+            copy.Write(buffer, offset, count);
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -38,6 +38,9 @@ namespace Livrable.Runtime;
 /// </param>
 internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNamespace? userNamespace = null, long maxLayerBytes = Decompression.DefaultMaxBytes)
 {
+    /// <summary>Files up to this size are written with synchronous calls (<see cref="ExtractEntryAsync"/>).</summary>
+    private const long SmallFile = 64 * 1024;
+
     private string OpaqueAttribute => userNamespace is null ? "trusted.overlay.opaque" : "user.overlay.opaque";
 
     /// <summary>Where extracted layers live.</summary>
@@ -95,22 +98,86 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             _fixups = userNamespace is null ? null : new Fixups();
             await ExtractAsync(layer, temp, cancellationToken).ConfigureAwait(false);
             if (_fixups is not null) await ApplyFixupsAsync(_fixups, temp, layer, cancellationToken).ConfigureAwait(false);
-            long size = StatePruner.SizeOf(new DirectoryInfo(temp));
-            // An unmarked folder: one the pruner began to evict, or a killed extraction's. A user namespace's may hold
-            // files of its other users, which only the namespace can delete.
-            if (Directory.Exists(directory)) ContainerRun.DeleteStepDirectory(directory, userNamespace);
-            Directory.Move(temp, directory);
-            // The marker is itself renamed into place, so it is complete when it exists; it records the size for
-            // StatePruner, which would otherwise walk the tree at every size check.
-            string markerTemp = temp + ".done";
-            await File.WriteAllTextAsync(markerTemp, $"{layer.DiffId}\n{size}\n", CancellationToken.None).ConfigureAwait(false);
-            File.Move(markerTemp, marker, overwrite: true);
+            await PlaceAsync(temp, layer).ConfigureAwait(false);
             return directory;
         }
         finally
         {
             if (Directory.Exists(temp)) TryDelete(temp);
         }
+    }
+
+    /// <summary>
+    /// A new temporary folder for a layer whose diff id is not known yet (<see cref="LowerFolderPreparation"/>):
+    /// <c>tmp-written-&lt;guid&gt;</c>, which <c>StateFolder.CleanUp</c> removes once old, should a build die with it.
+    /// </summary>
+    internal string NewWrittenTemp()
+    {
+        string temp = Path.Combine(Root, $"tmp-written-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temp);
+        return temp;
+    }
+
+    /// <summary>
+    /// Extracts the tar <paramref name="tar"/> (uncompressed, being written) into <paramref name="temp"/> as
+    /// <see cref="EnsureAsync"/> extracts a layer's blob, with the same rules and the same code: the folder is what
+    /// extracting the blob gives, entry by entry. Its diff id is not known yet, so messages name none.
+    /// </summary>
+    internal async Task ExtractWrittenAsync(Stream tar, string temp, CancellationToken cancellationToken)
+    {
+        var layer = new WrittenLayer();
+        _fixups = userNamespace is null ? null : new Fixups();
+        await ExtractTarAsync(tar, temp, layer, cancellationToken).ConfigureAwait(false);
+        if (_fixups is not null) await ApplyFixupsAsync(_fixups, temp, layer, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="temp"/>, extracted by <see cref="ExtractWrittenAsync"/>, in place as <paramref name="layer"/>'s
+    /// folder, under its lock; when the folder is already there, <paramref name="temp"/> is deleted instead.
+    /// </summary>
+    internal async Task AdoptAsync(string temp, ILayer layer, CancellationToken cancellationToken)
+    {
+        string directory = Path.Combine(Root, layer.DiffId.Hex);
+        try
+        {
+            using var gate = await LockAsync(directory + ".lock", cancellationToken).ConfigureAwait(false);
+            if (File.Exists(directory + ".done") && Directory.Exists(directory)) return;
+            await PlaceAsync(temp, layer).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Directory.Exists(temp)) TryDelete(temp);
+        }
+    }
+
+    /// <summary>Deletes a temporary folder of <see cref="NewWrittenTemp"/> that will not be adopted.</summary>
+    internal void Abandon(string temp)
+    {
+        if (Directory.Exists(temp)) ContainerRun.DeleteStepDirectory(temp, userNamespace);
+    }
+
+    /// <summary>Renames an extracted folder into place as <paramref name="layer"/>'s, then its marker (the caller holds the lock).</summary>
+    private async Task PlaceAsync(string temp, ILayer layer)
+    {
+        string directory = Path.Combine(Root, layer.DiffId.Hex);
+        long size = StatePruner.SizeOf(new DirectoryInfo(temp));
+        // An unmarked folder: one the pruner began to evict, or a killed extraction's. A user namespace's may hold
+        // files of its other users, which only the namespace can delete.
+        if (Directory.Exists(directory)) ContainerRun.DeleteStepDirectory(directory, userNamespace);
+        Directory.Move(temp, directory);
+        // The marker is itself renamed into place, so it is complete when it exists; it records the size for
+        // StatePruner, which would otherwise walk the tree at every size check.
+        string markerTemp = temp + ".done";
+        await File.WriteAllTextAsync(markerTemp, $"{layer.DiffId}\n{size}\n", CancellationToken.None).ConfigureAwait(false);
+        File.Move(markerTemp, directory + ".done", overwrite: true);
+    }
+
+    /// <summary>The layer <see cref="ExtractWrittenAsync"/> reads: its tar is in hand, its digests not yet known.</summary>
+    private sealed class WrittenLayer : ILayer
+    {
+        public Descriptor Descriptor => throw new InvalidOperationException("A layer being written has no descriptor yet.");
+        public Digest DiffId => default;
+        public Task<Stream> OpenAsync(CancellationToken cancellationToken) => throw new InvalidOperationException("A layer being written is read from its tar.");
     }
 
     /// <summary>Extracts one layer blob into <paramref name="root"/> (an empty folder) with the rules above.</summary>
@@ -123,36 +190,40 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             var stream = new LimitedStream(decompressed, maxLayerBytes, () => new LivrableException(DiagnosticCodes.LayerTooLarge,
                 $"Layer {layer.Descriptor.Digest} decompresses to more than {maxLayerBytes} bytes; it is refused as a possible decompression bomb."));
             await using (stream.ConfigureAwait(false))
+                await ExtractTarAsync(stream, root, layer, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Extracts the uncompressed tar <paramref name="stream"/> of <paramref name="layer"/> into <paramref name="root"/>.</summary>
+    private async Task ExtractTarAsync(Stream stream, string root, ILayer layer, CancellationToken cancellationToken)
+    {
+        var reader = TarReading.OpenReader(stream, leaveOpen: true);
+        await using (reader.ConfigureAwait(false))
+        {
+            while (true)
             {
-                var reader = TarReading.OpenReader(stream, leaveOpen: true);
-                await using (reader.ConfigureAwait(false))
+                TarEntry? entry;
+                try
                 {
-                    while (true)
-                    {
-                        TarEntry? entry;
-                        try
-                        {
-                            entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
-                        }
-                        catch (Exception e) when (Decompression.IsFormatError(e))
-                        {
-                            throw new LivrableException(DiagnosticCodes.InvalidArchive, $"Layer {layer.Descriptor.Digest} is not a valid tar: {e.Message}", inner: e);
-                        }
-                        if (entry is null) break;
-                        try
-                        {
-                            await ExtractEntryAsync(entry, root, layer, cancellationToken).ConfigureAwait(false);
-                        }
-                        catch (IOException e) when (DiskSpace.IsFull(e))
-                        {
-                            throw DiskFull(entry.Name, layer, e);
-                        }
-                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                        {
-                            throw new LivrableException(DiagnosticCodes.LayerExtractionFailed,
-                                $"Extracting {TarReading.Shown(entry.Name)} of layer {layer.DiffId} failed: {e.Message}", inner: e);
-                        }
-                    }
+                    entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (Decompression.IsFormatError(e))
+                {
+                    throw new LivrableException(DiagnosticCodes.InvalidArchive, $"Layer {(layer is WrittenLayer ? "being written" : layer.Descriptor.Digest)} is not a valid tar: {e.Message}", inner: e);
+                }
+                if (entry is null) break;
+                try
+                {
+                    await ExtractEntryAsync(entry, root, layer, cancellationToken).ConfigureAwait(false);
+                }
+                catch (IOException e) when (DiskSpace.IsFull(e))
+                {
+                    throw DiskFull(entry.Name, layer, e);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new LivrableException(DiagnosticCodes.LayerExtractionFailed,
+                        $"Extracting {TarReading.Shown(entry.Name)} of layer {layer.DiffId} failed: {e.Message}", inner: e);
                 }
             }
         }
@@ -202,10 +273,22 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         switch (entry.EntryType)
         {
             case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-                await using (file.ConfigureAwait(false))
+                if (entry.Length <= SmallFile)
                 {
-                    if (entry.DataStream is { } data) await data.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                    // Most files of a layer are small: read (asynchronously, as the tar is), then written with one
+                    // synchronous call, not an asynchronous file write and its thread-pool round trip per file.
+                    byte[] bytes = new byte[entry.Length];
+                    if (entry.DataStream is { } data) await data.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+                    using var small = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
+                    small.Write(bytes);
+                }
+                else
+                {
+                    var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+                    await using (file.ConfigureAwait(false))
+                    {
+                        if (entry.DataStream is { } data) await data.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 SetOwnerAndMode(path, entry);
                 File.SetLastWriteTimeUtc(path, entry.ModificationTime.UtcDateTime);

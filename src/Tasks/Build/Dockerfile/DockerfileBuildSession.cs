@@ -195,10 +195,13 @@ internal sealed class DockerfileBuildSession : IDisposable
         PrefetchBase(index, state, cancellationToken);
         if (triggers.Count > 0) _executor.AddSteps(triggers.Count);
         var fromSpan = Graph.Stages[index].From.Span;
-        foreach (var trigger in triggers)
-            await _executor.DispatchAsync(new StepContext(_services, state, index, fromSpan), trigger, cancellationToken).ConfigureAwait(false);
-        foreach (var instruction in Graph.Stages[index].Instructions)
-            await _executor.DispatchAsync(new StepContext(_services, state, index, instruction.Span), instruction, cancellationToken).ConfigureAwait(false);
+        // The ONBUILD triggers, then the stage's instructions; each step knows whether a RUN comes later in the stage.
+        var steps = triggers.Select(t => (Instruction: t, Span: fromSpan)).Concat(Graph.Stages[index].Instructions.Select(i => (Instruction: i, i.Span))).ToList();
+        for (int i = 0; i < steps.Count; i++)
+        {
+            bool runFollows = steps.Skip(i + 1).Any(s => s.Instruction is RunInstruction);
+            await _executor.DispatchAsync(new StepContext(_services, state, index, steps[i].Span, runFollows), steps[i].Instruction, cancellationToken).ConfigureAwait(false);
+        }
         return state;
     }
 

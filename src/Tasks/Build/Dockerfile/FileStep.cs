@@ -120,7 +120,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         var entries = Plan.Entries();
         CheckNoWhiteoutNames(entries);
         Services.Logger.Detail($"  plan: the tree and {entries.Count} entries ({Units.CpuSince(cpu)}) {Units.Since(started)}");
-        await Services.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken).ConfigureAwait(false);
+        await Services.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken, Step.RunFollows).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -59,6 +59,9 @@ internal interface IStepServices
     /// <summary>A history entry for an instruction that adds no layer.</summary>
     void AddHistory(StageState state, string createdBy);
 
-    /// <summary>Writes one layer of <paramref name="entries"/> and adds it to the stage.</summary>
-    Task AddLayerAsync(StageState state, IReadOnlyList<Layers.FileEntry> entries, string createdBy, CancellationToken cancellationToken);
+    /// <summary>
+    /// Writes one layer of <paramref name="entries"/> and adds it to the stage; <paramref name="forRun"/> (a RUN of the
+    /// stage follows, <see cref="StepContext.RunFollows"/>): its RUN lower folder is made as it is written.
+    /// </summary>
+    Task AddLayerAsync(StageState state, IReadOnlyList<Layers.FileEntry> entries, string createdBy, CancellationToken cancellationToken, bool forRun = false);
 }

@@ -167,5 +167,8 @@ internal sealed class StageState
         => await (await tree.ConfigureAwait(false)).WithLayerAsync(layer, index, cancellationToken).ConfigureAwait(false);
 }
 
-/// <summary>A step's view of the build: the stage, where the instruction is, and the services steps share (never the session).</summary>
-internal sealed record StepContext(IStepServices Services, StageState State, int StageIndex, SourceSpan Span);
+/// <summary>
+/// A step's view of the build: the stage, where the instruction is, and the services steps share (never the session);
+/// <paramref name="RunFollows"/>: a later instruction of the stage is a RUN (the layer this step writes becomes its lower folder).
+/// </summary>
+internal sealed record StepContext(IStepServices Services, StageState State, int StageIndex, SourceSpan Span, bool RunFollows = false);

@@ -111,13 +111,22 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     public void AddHistory(StageState state, string createdBy)
         => state.AddHistory(new HistoryEntry(Epoch, createdBy, HistoryComment, EmptyLayer: true));
 
-    public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken)
+    public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken, bool forRun = false)
     {
         var spec = new EntriesLayerSpec(entries) { CreatedBy = createdBy };
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var headers = new List<TarHeader>();
         var cpu = Units.Cpu();
-        var layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = options.LayerCompression, Headers = headers }, options.Store, cancellationToken).ConfigureAwait(false);
+        // A RUN follows: its lower folder is made from the tar as it is written, not from the blob afterwards.
+        // The tar's size, about: each entry's bytes, header and padding.
+        var lower = forRun ? Runtime.LowerFolderPreparation.Start(StateDirectory, Logger, entries.Sum(e => e.Size + 1024)) : null;
+        StoredLayer layer;
+        await using (lower)
+        {
+            layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = options.LayerCompression, Headers = headers, TarCopy = lower?.TarCopy },
+                options.Store, cancellationToken).ConfigureAwait(false);
+            if (lower is not null) await lower.CompleteAsync(layer, cancellationToken).ConfigureAwait(false);
+        }
         // The next build finds this layer's entries recorded, as for a layer read from its blob: a COPY after this step,
         // cached then, plans without decompressing it (pyapp's first edit after a cold build read its 580 MB apt layer).
         try

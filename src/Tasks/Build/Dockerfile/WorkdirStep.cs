@@ -40,7 +40,7 @@ internal sealed class WorkdirStep(StepContext step, WorkdirInstruction workdir) 
         var plan = new LayerPlan(tree, step.Span);
         var (uid, gid) = Owner(state.Config.User, tree, step.Span);
         plan.EnsureDirectory(plan.RealPath(directory), 0b111_101_101, uid, gid);
-        await step.Services.AddLayerAsync(state, plan.Entries(), createdBy, cancellationToken).ConfigureAwait(false);
+        await step.Services.AddLayerAsync(state, plan.Entries(), createdBy, cancellationToken, step.RunFollows).ConfigureAwait(false);
     }
 
     /// <summary>

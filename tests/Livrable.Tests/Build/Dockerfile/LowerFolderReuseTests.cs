@@ -1,0 +1,169 @@
+using System.Security.Cryptography;
+using Livrable.Build;
+using Livrable.Diagnostics;
+using Livrable.Images;
+using Livrable.Interop;
+using Livrable.Layers;
+using Livrable.Runtime;
+using Livrable.Sources;
+using Livrable.Store;
+using Livrable.Tests.Infrastructure;
+using Xunit;
+
+namespace Livrable.Tests.Build.Dockerfile;
+
+/// <summary>
+/// The layer a COPY or a RUN writes becomes the next RUN's lower folder as it is written (issue 14: the edit loop's RUN
+/// read the new COPY layer back from its blob and extracted it again). What the next RUN sees must be what extracting
+/// the blob gives: the folders are compared entry by entry with an extraction of the blob, and the image with builds
+/// whose RUNs took their lower folders from the blobs (the same state folder, its extracted layers and the later
+/// steps' cache records removed). Real runc and overlay; every image read by skopeo and umoci.
+/// </summary>
+public sealed class LowerFolderReuseTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>
+    /// COPY, then a RUN that reads what it copied and changes it every way a layer can say (a deleted file, a folder
+    /// replaced, a link, a hard link, set-user-ID, another owner, an old time), then a RUN that reads that.
+    /// </summary>
+    private const string Dockerfile = """
+        FROM scratch
+        COPY busybox /bin/busybox
+        RUN ["/bin/busybox", "--install", "-s", "/bin"]
+        COPY data/ /data/
+        RUN (cat /data/a.txt /data/sub/b.txt; stat -c '%n %a %u:%g %Y %s %h' $(find /data -type f | sort); stat -c '%n %a %u:%g %F' $(find /data -type d | sort)) > /copied.txt \
+            && rm /data/gone.txt && rm -r /data/sub && mkdir /data/sub && echo new > /data/sub/new.txt \
+            && ln -s a.txt /data/link && ln /data/a.txt /data/hard && chmod 4755 /data/exe && chown 1000:1000 /data/owned \
+            && touch -d '1975-01-01 00:00:00' /data/old.txt
+        RUN (cat /copied.txt /data/sub/new.txt; ls -a /data /data/sub; stat -c '%n %a %u:%g %Y %s %h' $(find /data /copied.txt -type f | sort); \
+            stat -c '%n %a %u:%g %F' $(find /data -type d -o -type l | sort); readlink /data/link) > /listing.txt
+
+        """;
+
+    private sealed record Built(IImage Image, RecordingLogger Logger);
+
+    private async Task<Built> BuildAsync(string state, string name)
+    {
+        string work = _temp[name];
+        string context = Path.Combine(work, "context");
+        Directory.CreateDirectory(Path.Combine(context, "data", "sub"));
+        File.Copy(Tools.Require("busybox"), Path.Combine(context, "busybox"));
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), Dockerfile);
+        foreach (string file in new[] { "a.txt", "gone.txt", "sub/b.txt", "exe", "owned", "old.txt" })
+            File.WriteAllText(Path.Combine(context, "data", file), file + "\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(context, "data", "exe"), (UnixFileMode)0b111_101_101);
+        var request = new ImageBuildRequest
+        {
+            Platform = Platform.FromRuntimeIdentifier("linux-x64"),
+            Repository = "livrable-test/lower",
+            Tags = ["v1"],
+            ArchivePath = Path.Combine(work, "out", "image.tar"),
+            StateDirectory = state,
+            Dockerfile = new DockerfileBuild
+            {
+                DockerfilePath = Path.Combine(context, "Dockerfile"),
+                ContextDirectory = context,
+                BuildArgs = new Dictionary<string, string>(),
+            },
+        };
+        var logger = new RecordingLogger();
+        await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
+        var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(request.Platform, CancellationToken.None);
+        await ImageValidator.ValidateAsync(image);
+        string rootfs = await ImageValidator.ValidateArchiveAsync(request.ArchivePath!, image, "v1", Path.Combine(work, "check"));
+        string listing = File.ReadAllText(Path.Combine(rootfs, "listing.txt"));
+        Assert.StartsWith("a.txt\nsub/b.txt\n", listing);
+        Assert.Contains("/data/exe 4755 0:0", listing);
+        Assert.Contains("/data/owned 644 1000:1000", listing);
+        Assert.DoesNotContain("\ngone.txt\n", listing); // ls -a of /data: the whiteout hides it
+        return new Built(image, logger);
+    }
+
+    private static bool Extracted(Built built, ILayer layer)
+        => built.Logger.Lines.Any(l => l.StartsWith("detail: ", StringComparison.Ordinal) && l.Contains($"extracting layer {layer.DiffId} for RUN"));
+
+    private static bool MadeFromWrittenTar(Built built, ILayer layer)
+        => built.Logger.Lines.Any(l => l.StartsWith("detail: ", StringComparison.Ordinal) && l.Contains($"lower folder: {layer.DiffId.Hex[..12]} extracted from the written tar "));
+
+    /// <summary>Removes the extracted layers and the step cache records of the steps that made <paramref name="layers"/>.</summary>
+    private static void Forget(string state, params ILayer[] layers)
+    {
+        Directory.Delete(Path.Combine(state, "rootfs"), recursive: true);
+        foreach (string record in Directory.GetFiles(Path.Combine(state, "cache", "steps")))
+            if (layers.Any(l => File.ReadAllText(record).Contains(l.DiffId.ToString(), StringComparison.Ordinal)))
+                File.Delete(record);
+    }
+
+    /// <summary>Every entry of an extracted folder, as a RUN (and overlay) sees it: kind, mode, owner, times of files, bytes, link, device, xattrs.</summary>
+    private static SortedDictionary<string, string> Snapshot(string root)
+    {
+        var entries = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var info in new DirectoryInfo(root).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
+        {
+            var status = UnixFileStatus.TryRead(info.FullName)!.Value;
+            string xattrs = string.Join(",", Native.ListXattrs(info.FullName).Order(StringComparer.Ordinal)
+                .Select(n => n + "=" + Convert.ToHexString(Native.ReadXattr(info.FullName, n) ?? [])));
+            // Extraction sets the times of regular files only (folders and links get the extraction's): the same in both paths.
+            string content = status.Kind switch
+            {
+                UnixFileKind.RegularFile => $"{status.ModificationTime} {status.LinkCount} {Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(info.FullName)))}",
+                UnixFileKind.SymbolicLink => info.LinkTarget!,
+                UnixFileKind.CharacterDevice or UnixFileKind.BlockDevice => $"{status.DeviceMajor}:{status.DeviceMinor}",
+                _ => "",
+            };
+            entries[Path.GetRelativePath(root, info.FullName)] = $"{status.Kind} {Convert.ToString(status.Mode, 8)} {status.Uid}:{status.Gid} {content} [{xattrs}]";
+        }
+        return entries;
+    }
+
+    [Fact]
+    public async Task The_RUN_after_a_COPY_and_after_a_RUN_finds_their_layers_extracted_as_their_blobs_would_be_and_the_image_is_the_same()
+    {
+        string state = _temp["state"];
+        var first = await BuildAsync(state, "first");
+        var copy = first.Image.Layers[2];
+        var run = first.Image.Layers[3];
+
+        // The second extraction did not happen: the layers became lower folders as they were written.
+        foreach (var layer in new[] { copy, run })
+        {
+            Assert.True(MadeFromWrittenTar(first, layer), string.Join('\n', first.Logger.Lines));
+            Assert.False(Extracted(first, layer), string.Join('\n', first.Logger.Lines));
+        }
+        // The last RUN's layer has no RUN after it: not extracted at all.
+        Assert.False(Directory.Exists(Path.Combine(state, "rootfs", first.Image.Layers[4].DiffId.Hex)));
+        Assert.Empty(Directory.GetDirectories(Path.Combine(state, "rootfs"), "tmp-*"));
+
+        // Each folder is, entry by entry, what extracting the blob gives (whiteouts, the opaque folder, owners, modes, times).
+        foreach (var layer in new[] { copy, run })
+        {
+            string fromBlob = Directory.CreateDirectory(_temp["blob-" + layer.DiffId.Hex[..12]]).FullName;
+            await new LayerRootfs(_temp["extract-state"], NullLogger.Instance).ExtractAsync(layer, fromBlob, CancellationToken.None);
+            string made = Path.Combine(state, "rootfs", layer.DiffId.Hex);
+            Assert.True(File.Exists(made + ".done"));
+            Assert.Equal(Snapshot(fromBlob), Snapshot(made));
+        }
+        var runFolder = Snapshot(Path.Combine(state, "rootfs", run.DiffId.Hex));
+        Assert.StartsWith("CharacterDevice", runFolder["data/gone.txt"]);
+        Assert.Contains("trusted.overlay.opaque=79", runFolder["data/sub"]);
+
+        // The first RUN with the COPY's folder from the blob (the RUN after it reruns, on a folder made from the written tar).
+        Forget(state, run, first.Image.Layers[4]);
+        var copyFromBlob = await BuildAsync(state, "copy-from-blob");
+        Assert.True(Extracted(copyFromBlob, copy));
+        Assert.Equal(first.Image.Digest, copyFromBlob.Image.Digest);
+
+        // The last RUN with the first RUN's folder from the blob.
+        Forget(state, first.Image.Layers[4]);
+        var runFromBlob = await BuildAsync(state, "run-from-blob");
+        Assert.True(Extracted(runFromBlob, run));
+        Assert.Equal(first.Image.Digest, runFromBlob.Image.Digest);
+
+        // A fresh state folder gives the same image too.
+        var fresh = await BuildAsync(_temp["fresh-state"], "fresh");
+        Assert.Equal(first.Image.Digest, fresh.Image.Digest);
+    }
+}
