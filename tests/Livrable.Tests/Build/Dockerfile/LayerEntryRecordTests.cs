@@ -37,20 +37,7 @@ public sealed class LayerEntryRecordTests(RunFixture fixture) : IClassFixture<Ru
             COPY app/ .
 
             """);
-        var request = new ImageBuildRequest
-        {
-            Platform = Platform.FromRuntimeIdentifier("linux-x64"),
-            Repository = "livrable-test/records",
-            Tags = ["v1"],
-            ArchivePath = Path.Combine(work, "out", "image.tar"),
-            StateDirectory = fixture.StateDirectory,
-            Dockerfile = new DockerfileBuild
-            {
-                DockerfilePath = Path.Combine(context, "Dockerfile"),
-                ContextDirectory = context,
-                BuildArgs = new Dictionary<string, string>(),
-            },
-        };
+        var request = TestRequests.Dockerfile(context, "livrable-test/records", Path.Combine(work, "out", "image.tar"), fixture.StateDirectory);
         await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
         var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(request.Platform, CancellationToken.None);
         await ImageValidator.ValidateArchiveAsync(request.ArchivePath!, image, "v1", Path.Combine(work, "check"));

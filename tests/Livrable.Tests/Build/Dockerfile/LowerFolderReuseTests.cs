@@ -55,20 +55,7 @@ public sealed class LowerFolderReuseTests : IDisposable
         foreach (string file in new[] { "a.txt", "gone.txt", "sub/b.txt", "exe", "owned", "old.txt" })
             File.WriteAllText(Path.Combine(context, "data", file), file + "\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(context, "data", "exe"), (UnixFileMode)0b111_101_101);
-        var request = new ImageBuildRequest
-        {
-            Platform = Platform.FromRuntimeIdentifier("linux-x64"),
-            Repository = "livrable-test/lower",
-            Tags = ["v1"],
-            ArchivePath = Path.Combine(work, "out", "image.tar"),
-            StateDirectory = state,
-            Dockerfile = new DockerfileBuild
-            {
-                DockerfilePath = Path.Combine(context, "Dockerfile"),
-                ContextDirectory = context,
-                BuildArgs = new Dictionary<string, string>(),
-            },
-        };
+        var request = TestRequests.Dockerfile(context, "livrable-test/lower", Path.Combine(work, "out", "image.tar"), state);
         var logger = new RecordingLogger();
         await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
         var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(request.Platform, CancellationToken.None);

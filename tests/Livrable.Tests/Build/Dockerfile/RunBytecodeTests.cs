@@ -49,20 +49,7 @@ public sealed class RunBytecodeTests(RunFixture fixture) : IClassFixture<RunFixt
              && cp /src/linked.pyc /app/__pycache__/linked.{tag}.pyc
 
             """);
-        var request = new ImageBuildRequest
-        {
-            Platform = Platform.FromRuntimeIdentifier("linux-x64"),
-            Repository = "livrable-test/bytecode",
-            Tags = ["v1"],
-            ArchivePath = Path.Combine(work, "out", "image.tar"),
-            StateDirectory = fixture.StateDirectory,
-            Dockerfile = new DockerfileBuild
-            {
-                DockerfilePath = Path.Combine(context, "Dockerfile"),
-                ContextDirectory = context,
-                BuildArgs = new Dictionary<string, string>(),
-            },
-        };
+        var request = TestRequests.Dockerfile(context, "livrable-test/bytecode", Path.Combine(work, "out", "image.tar"), fixture.StateDirectory);
         await ImageBuilder.BuildAsync(request, NullLogger.Instance, CancellationToken.None);
         var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(request.Platform, CancellationToken.None);
         string rootfs = await ImageValidator.ValidateArchiveAsync(request.ArchivePath!, image, "v1", Path.Combine(work, "check"));

@@ -61,21 +61,8 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
         return new Built(image, logger, rootfs, work);
     }
 
-    private ImageBuildRequest Request(string work, string contextDirectory, IReadOnlyDictionary<string, string>? buildArgs = null, string? target = null) => new()
-    {
-        Platform = Platform.FromRuntimeIdentifier("linux-x64"),
-        Repository = "livrable-test/run",
-        Tags = ["v1"],
-        ArchivePath = Path.Combine(work, "out", "image.tar"),
-        StateDirectory = fixture.StateDirectory,
-        Dockerfile = new DockerfileBuild
-        {
-            DockerfilePath = Path.Combine(contextDirectory, "Dockerfile"),
-            ContextDirectory = contextDirectory,
-            BuildArgs = buildArgs ?? new Dictionary<string, string>(),
-            Target = target,
-        },
-    };
+    private ImageBuildRequest Request(string work, string contextDirectory, IReadOnlyDictionary<string, string>? buildArgs = null, string? target = null)
+        => TestRequests.Dockerfile(contextDirectory, "livrable-test/run", Path.Combine(work, "out", "image.tar"), fixture.StateDirectory, buildArgs, target);
 
     private async Task<LivrableException> FailAsync(string dockerfile, Action<string>? context = null)
     {
