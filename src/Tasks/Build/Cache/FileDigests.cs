@@ -87,14 +87,23 @@ internal sealed class FileDigests
     /// <see cref="DigestOf(string)"/>, and the file's <c>statx</c> status as it was looked up (null without statx), so a
     /// caller that needs more of it (the link count) asks the file system once.
     /// </summary>
-    public Digest DigestOf(string fullPath, out UnixFileStatus? status)
+    public Digest DigestOf(string fullPath, out UnixFileStatus? status) => DigestOf(fullPath, null, out status);
+
+    /// <summary>
+    /// <see cref="DigestOf(string, out UnixFileStatus?)"/> with the status the context's walk already read
+    /// (<paramref name="known"/>, <c>Context/ContextEntry.Status</c>): the lookup asks the file system nothing more for
+    /// a file the index knows (one <c>statx</c> per context file, issue 14). A file that changed since the walk is
+    /// taken as the walk saw it, as it would have been had the lookup run then; one read here is recorded only if its
+    /// status after the read is still <paramref name="known"/> (<see cref="Record"/>).
+    /// </summary>
+    public Digest DigestOf(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
     {
         _seen[fullPath] = true;
-        status = UnixFileStatus.TryRead(fullPath);
+        status = known ?? UnixFileStatus.TryRead(fullPath);
         if (status is { Kind: not (UnixFileKind.RegularFile or UnixFileKind.Directory or UnixFileKind.SymbolicLink) } special)
             return SpecialDigest(special);
-        if (status is { } s && _entries.TryGetValue(fullPath, out var known) && Same(known, s))
-            return Digest.FromSha256Hash(known.Sha256);
+        if (status is { } s && _entries.TryGetValue(fullPath, out var indexed) && Same(indexed, s))
+            return Digest.FromSha256Hash(indexed.Sha256);
 
         byte[] hash;
         using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))

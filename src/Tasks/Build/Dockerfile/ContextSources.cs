@@ -29,7 +29,7 @@ internal static class ContextSources
         var digests = index.GetAwaiter().GetResult();
         if (reads is not null)
         {
-            AddParts(inputs, source, key, _ => null, i => UnixFileStatus.TryRead(inputs[i].FullPath), reads);
+            AddParts(inputs, source, key, _ => null, i => inputs[i].Status ?? UnixFileStatus.TryRead(inputs[i].FullPath), reads);
             return true;
         }
         var contents = new string[inputs.Count];
@@ -38,7 +38,7 @@ internal static class ContextSources
         {
             Parallel.For(0, inputs.Count, i =>
             {
-                if (inputs[i].Type == ContextEntryType.File) contents[i] = digests.DigestOf(inputs[i].FullPath, out statuses[i]).ToString();
+                if (inputs[i].Type == ContextEntryType.File) contents[i] = digests.DigestOf(inputs[i].FullPath, inputs[i].Status, out statuses[i]).ToString();
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.All(x => x is IOException or UnauthorizedAccessException))
