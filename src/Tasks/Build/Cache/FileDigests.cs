@@ -97,20 +97,28 @@ internal sealed class FileDigests
     /// status after the read is still <paramref name="known"/> (<see cref="Record"/>).
     /// </summary>
     public Digest DigestOf(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
+        => Digest.FromSha256Hash(Sha256Of(fullPath, known, out status));
+
+    /// <summary>
+    /// The 32 bytes of <see cref="DigestOf(string, UnixFileStatus?, out UnixFileStatus?)"/>, for a caller that writes
+    /// them itself (the step key of a context source: no digest string per file, issue 14). The index's own array when
+    /// the file is known: not to be changed.
+    /// </summary>
+    public byte[] Sha256Of(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
     {
         _seen[fullPath] = true;
         status = known ?? UnixFileStatus.TryRead(fullPath);
         if (status is { Kind: not (UnixFileKind.RegularFile or UnixFileKind.Directory or UnixFileKind.SymbolicLink) } special)
-            return SpecialDigest(special);
+            return SpecialSha256(special);
         if (status is { } s && _entries.TryGetValue(fullPath, out var indexed) && Same(indexed, s))
-            return Digest.FromSha256Hash(indexed.Sha256);
+            return indexed.Sha256;
 
         byte[] hash;
         using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
             hash = stream.Length > ProgressBytes ? HashReporting(stream, fullPath) : SHA256.HashData(stream);
         Interlocked.Increment(ref _hashed);
         if (status is { } before) Record(fullPath, before, hash);
-        return Digest.FromSha256Hash(hash);
+        return hash;
     }
 
     /// <summary>
@@ -138,8 +146,10 @@ internal sealed class FileDigests
     /// What stands for the content of a FIFO, socket or device: the sha256 of its kind and device numbers, so that the
     /// step's key changes when the node does, without reading it.
     /// </summary>
-    internal static Digest SpecialDigest(UnixFileStatus status)
-        => Digest.FromSha256Hash(SHA256.HashData(Encoding.ASCII.GetBytes($"{status.Kind} {status.DeviceMajor}:{status.DeviceMinor}")));
+    internal static Digest SpecialDigest(UnixFileStatus status) => Digest.FromSha256Hash(SpecialSha256(status));
+
+    private static byte[] SpecialSha256(UnixFileStatus status)
+        => SHA256.HashData(Encoding.ASCII.GetBytes($"{status.Kind} {status.DeviceMajor}:{status.DeviceMinor}"));
 
     /// <summary>Hashes a large file, logging how far it got every <see cref="ProgressInterval"/>.</summary>
     private byte[] HashReporting(Stream stream, string fullPath)
