@@ -274,13 +274,13 @@ public sealed partial class BuildContext
         foreach (Listed info in List(directoryReal))
         {
             string name = info.Name;
-            string ignorePath = Join(ignoreRelative, name);
-            string subPath = Join(subRelative, name);
             string logicalPath = Join(logicalPrefix, name);
             bool isLink = info.Type == ContextEntryType.Symlink;
 
             if (info.Type == ContextEntryType.Directory)
             {
+                string ignorePath = Join(ignoreRelative, name);
+                string subPath = Join(subRelative, name);
                 var ignoreOwn = new bool[ignoreParents.Length];
                 var excludeOwn = new bool[excludeParents.Length];
                 bool ignored = Ignore.Evaluate(ignorePath, ignoreParents, ignoreOwn);
@@ -304,7 +304,9 @@ public sealed partial class BuildContext
             }
             else
             {
-                if (Ignore.Evaluate(ignorePath, ignoreParents, null) || exclude.Evaluate(subPath, excludeParents, null)) continue;
+                // Without patterns nothing is excluded: no path to match is made (20,000 files, issue 14).
+                if ((!Ignore.IsEmpty && Ignore.Evaluate(Join(ignoreRelative, name), ignoreParents, null))
+                    || (!exclude.IsEmpty && exclude.Evaluate(Join(subRelative, name), excludeParents, null))) continue;
                 any = true;
                 if (output is null) return true;
                 output.Add(isLink
