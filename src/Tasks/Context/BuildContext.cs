@@ -1,5 +1,7 @@
+using System.IO.Enumeration;
 using Livrable.Diagnostics;
 using Livrable.Go;
+using Livrable.Layers;
 
 namespace Livrable.Context;
 
@@ -204,14 +206,14 @@ public sealed partial class BuildContext
         List<ContextEntry> results, string display, SourceSpan span)
     {
         bool[] parents = Ignore.AncestorMatches(directoryIgnore);
-        foreach (FileSystemInfo info in List(directoryReal))
+        foreach (Listed info in List(directoryReal))
         {
             string name = info.Name;
             if (!GoPath.Match(parts[index], name)) continue;
             string ignorePath = Join(directoryIgnore, name);
             string logicalPath = Join(directoryLogical, name);
-            bool isLink = IsLink(info);
-            bool isDirectory = !isLink && info is DirectoryInfo;
+            bool isLink = info.Type == ContextEntryType.Symlink;
+            bool isDirectory = info.Type == ContextEntryType.Directory;
             if (!IsVisible(info.FullName, ignorePath, isDirectory, parents)) continue;
 
             if (index == parts.Length - 1)
@@ -225,12 +227,11 @@ public sealed partial class BuildContext
                 }
                 else if (isDirectory)
                 {
-                    results.Add(new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, ModeOf(info, true), 0, null));
+                    results.Add(new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, info.Mode, 0, null) { Status = info.Status });
                 }
                 else
                 {
-                    results.Add(new ContextEntry(logicalPath, info.FullName, ContextEntryType.File, ModeOf(info, false),
-                        ((FileInfo)info).Length, null));
+                    results.Add(new ContextEntry(logicalPath, info.FullName, ContextEntryType.File, info.Mode, info.Size, null) { Status = info.Status });
                 }
             }
             else if (isDirectory)
@@ -270,16 +271,16 @@ public sealed partial class BuildContext
     {
         bool any = false;
         var subfolders = output is not null && parallelDepth > 0 ? new List<(ContextEntry Entry, bool Self, Func<List<ContextEntry>, bool> Walk)>() : null;
-        foreach (FileSystemInfo info in List(directoryReal))
+        foreach (Listed info in List(directoryReal))
         {
             string name = info.Name;
-            string ignorePath = Join(ignoreRelative, name);
-            string subPath = Join(subRelative, name);
             string logicalPath = Join(logicalPrefix, name);
-            bool isLink = IsLink(info);
+            bool isLink = info.Type == ContextEntryType.Symlink;
 
-            if (!isLink && info is DirectoryInfo)
+            if (info.Type == ContextEntryType.Directory)
             {
+                string ignorePath = Join(ignoreRelative, name);
+                string subPath = Join(subRelative, name);
                 var ignoreOwn = new bool[ignoreParents.Length];
                 var excludeOwn = new bool[excludeParents.Length];
                 bool ignored = Ignore.Evaluate(ignorePath, ignoreParents, ignoreOwn);
@@ -289,7 +290,7 @@ public sealed partial class BuildContext
                 bool descend = (!ignored || Ignore.CanReincludeUnder(ignorePath)) && (!excluded || exclude.CanReincludeUnder(subPath));
                 if (subfolders is not null)
                 {
-                    var entry = new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, ModeOf(info, true), 0, null);
+                    var entry = new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, info.Mode, 0, null) { Status = info.Status };
                     subfolders.Add((entry, self, inner => descend
                         && Walk(info.FullName, ignorePath, ignoreOwn, subPath, exclude, excludeOwn, logicalPath, inner, parallelDepth - 1)));
                     continue;
@@ -299,16 +300,18 @@ public sealed partial class BuildContext
                 if (!self && !inner) continue;
                 any = true;
                 if (output is null) return true;
-                output.Insert(mark, new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, ModeOf(info, true), 0, null));
+                output.Insert(mark, new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, info.Mode, 0, null) { Status = info.Status });
             }
             else
             {
-                if (Ignore.Evaluate(ignorePath, ignoreParents, null) || exclude.Evaluate(subPath, excludeParents, null)) continue;
+                // Without patterns nothing is excluded: no path to match is made (20,000 files, issue 14).
+                if ((!Ignore.IsEmpty && Ignore.Evaluate(Join(ignoreRelative, name), ignoreParents, null))
+                    || (!exclude.IsEmpty && exclude.Evaluate(Join(subRelative, name), excludeParents, null))) continue;
                 any = true;
                 if (output is null) return true;
                 output.Add(isLink
-                    ? new ContextEntry(logicalPath, info.FullName, ContextEntryType.Symlink, 0b111_111_111, 0, info.LinkTarget)
-                    : new ContextEntry(logicalPath, info.FullName, ContextEntryType.File, ModeOf(info, false), ((FileInfo)info).Length, null));
+                    ? new ContextEntry(logicalPath, info.FullName, ContextEntryType.Symlink, 0b111_111_111, 0, info.LinkTarget) { Status = info.Status }
+                    : new ContextEntry(logicalPath, info.FullName, ContextEntryType.File, info.Mode, info.Size, null) { Status = info.Status });
             }
         }
         if (subfolders is { Count: > 0 })
@@ -342,13 +345,29 @@ public sealed partial class BuildContext
     }
 
     /// <summary>
-    /// The entries of a folder; LIV4062 when one has a name that is not valid UTF-8 (<see cref="RawNames"/>), which
-    /// .NET could not open.
+    /// One entry of a folder's listing: its name, full path, what it is (a link is a link, whatever it points at), its
+    /// permission bits and size, a link's target, and its <c>statx</c> status when it was read that way (null else).
     /// </summary>
-    private static IEnumerable<FileSystemInfo> List(string directory)
+    private readonly record struct Listed(string Name, string FullName, ContextEntryType Type, int Mode, long Size, string? LinkTarget,
+        UnixFileStatus? Status);
+
+    /// <summary>How a folder is listed natively: every name (dot files too), errors thrown, as <c>GetFileSystemInfos</c> lists.</summary>
+    private static readonly EnumerationOptions Listing = new() { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
+
+    /// <summary>
+    /// The entries of a folder; LIV4062 when one has a name that is not valid UTF-8 (<see cref="RawNames"/>), which
+    /// .NET could not open. Where <c>statx</c> answers, the names are read from the folder and each entry is asked once
+    /// with <c>statx</c>, whose status rides on the <see cref="ContextEntry"/> so the digest lookup of a context file
+    /// does not ask again (issue 14: an unchanged build of a 20,000-file context asked twice per file, an
+    /// <c>lstat</c> through .NET's <see cref="FileSystemInfo"/> and a <c>statx</c> for the digest index). An entry
+    /// <c>statx</c> cannot read (gone since the listing, a name .NET could not decode) sends the folder through
+    /// <see cref="FileSystemInfo"/>, as before.
+    /// </summary>
+    private static List<Listed> List(string directory)
     {
         try
         {
+            if (UnixFileStatus.IsAvailable && ListNatively(directory) is { } native) return native;
             var infos = new DirectoryInfo(directory).GetFileSystemInfos();
             if (infos.Any(RawNames.IsUndecodable))
             {
@@ -358,12 +377,49 @@ public sealed partial class BuildContext
                     "an image's paths are UTF-8, and Livrable cannot read the file by that name. Rename it (convmv -f latin1 -t utf8), " +
                     "or move it out of the context.");
             }
-            return infos;
+            var listed = new List<Listed>(infos.Length);
+            foreach (var info in infos)
+            {
+                var type = IsLink(info) ? ContextEntryType.Symlink : info is DirectoryInfo ? ContextEntryType.Directory : ContextEntryType.File;
+                listed.Add(new Listed(info.Name, info.FullName, type,
+                    type == ContextEntryType.Symlink ? 0 : ModeOf(info, type == ContextEntryType.Directory),
+                    type == ContextEntryType.File ? ((FileInfo)info).Length : 0,
+                    type == ContextEntryType.Symlink ? info.LinkTarget : null, null));
+            }
+            return listed;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new LivrableException(DiagnosticCodes.ContextUnreadable, $"Cannot read the folder '{directory}': {e.Message}", inner: e);
         }
+    }
+
+    /// <summary>The listing of <see cref="List"/> with one <c>statx</c> per entry; null when an entry could not be read so.</summary>
+    private static List<Listed>? ListNatively(string directory)
+    {
+        var names = new FileSystemEnumerable<(string Name, string FullName)>(directory,
+            (ref FileSystemEntry entry) => (entry.FileName.ToString(), entry.ToFullPath()), Listing);
+        var listed = new List<Listed>();
+        foreach (var (name, fullName) in names)
+        {
+            if (UnixFileStatus.TryRead(fullName) is not { } status) return null;
+            switch (status.Kind)
+            {
+                case UnixFileKind.SymbolicLink:
+                    string? target = new FileInfo(fullName).LinkTarget;
+                    if (target is null) return null;
+                    listed.Add(new Listed(name, fullName, ContextEntryType.Symlink, 0, 0, target, status));
+                    break;
+                case UnixFileKind.Directory:
+                    listed.Add(new Listed(name, fullName, ContextEntryType.Directory, status.Mode, 0, null, status));
+                    break;
+                default:
+                    // FIFOs, sockets and devices are listed as files, as FileSystemInfo lists them (ContextEntryType).
+                    listed.Add(new Listed(name, fullName, ContextEntryType.File, status.Mode, status.Size, null, status));
+                    break;
+            }
+        }
+        return listed;
     }
 
     private static bool IsLink(FileSystemInfo info)

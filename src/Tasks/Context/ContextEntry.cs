@@ -16,4 +16,12 @@ public enum ContextEntryType
 /// on Windows 0755 for folders and 0644 for files). <see cref="Size"/> is 0 but for files. <see cref="LinkTarget"/> is
 /// a symbolic link's target exactly as stored, for <see cref="ContextEntryType.Symlink"/> only.
 /// </summary>
-public sealed record ContextEntry(string RelativePath, string FullPath, ContextEntryType Type, int Mode, long Size, string? LinkTarget);
+public sealed record ContextEntry(string RelativePath, string FullPath, ContextEntryType Type, int Mode, long Size, string? LinkTarget)
+{
+    /// <summary>
+    /// The <c>statx</c> status of <see cref="FullPath"/> as the walk that listed it read it (null when it was not read
+    /// so: Windows, macOS, a followed link, a named source): the digest lookup of the file takes it instead of asking the
+    /// file system again (<c>Build/Cache/FileDigests</c>).
+    /// </summary>
+    internal Livrable.Layers.UnixFileStatus? Status { get; init; }
+}

@@ -38,6 +38,9 @@ public sealed class DockerIgnore
     /// </summary>
     public IReadOnlyList<string> Patterns { get; }
 
+    /// <summary>Whether there is no pattern at all, so that nothing is excluded (a walk then matches no path).</summary>
+    internal bool IsEmpty => _patterns.Length == 0;
+
     /// <summary>Whether any pattern is an exception (<c>!</c>).</summary>
     public bool HasExceptions => _exceptions.Length > 0;
 

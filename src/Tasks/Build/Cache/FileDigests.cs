@@ -87,21 +87,38 @@ internal sealed class FileDigests
     /// <see cref="DigestOf(string)"/>, and the file's <c>statx</c> status as it was looked up (null without statx), so a
     /// caller that needs more of it (the link count) asks the file system once.
     /// </summary>
-    public Digest DigestOf(string fullPath, out UnixFileStatus? status)
+    public Digest DigestOf(string fullPath, out UnixFileStatus? status) => DigestOf(fullPath, null, out status);
+
+    /// <summary>
+    /// <see cref="DigestOf(string, out UnixFileStatus?)"/> with the status the context's walk already read
+    /// (<paramref name="known"/>, <c>Context/ContextEntry.Status</c>): the lookup asks the file system nothing more for
+    /// a file the index knows (one <c>statx</c> per context file, issue 14). A file that changed since the walk is
+    /// taken as the walk saw it, as it would have been had the lookup run then; one read here is recorded only if its
+    /// status after the read is still <paramref name="known"/> (<see cref="Record"/>).
+    /// </summary>
+    public Digest DigestOf(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
+        => Digest.FromSha256Hash(Sha256Of(fullPath, known, out status));
+
+    /// <summary>
+    /// The 32 bytes of <see cref="DigestOf(string, UnixFileStatus?, out UnixFileStatus?)"/>, for a caller that writes
+    /// them itself (the step key of a context source: no digest string per file, issue 14). The index's own array when
+    /// the file is known: not to be changed.
+    /// </summary>
+    public byte[] Sha256Of(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
     {
         _seen[fullPath] = true;
-        status = UnixFileStatus.TryRead(fullPath);
+        status = known ?? UnixFileStatus.TryRead(fullPath);
         if (status is { Kind: not (UnixFileKind.RegularFile or UnixFileKind.Directory or UnixFileKind.SymbolicLink) } special)
-            return SpecialDigest(special);
-        if (status is { } s && _entries.TryGetValue(fullPath, out var known) && Same(known, s))
-            return Digest.FromSha256Hash(known.Sha256);
+            return SpecialSha256(special);
+        if (status is { } s && _entries.TryGetValue(fullPath, out var indexed) && Same(indexed, s))
+            return indexed.Sha256;
 
         byte[] hash;
         using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
             hash = stream.Length > ProgressBytes ? HashReporting(stream, fullPath) : SHA256.HashData(stream);
         Interlocked.Increment(ref _hashed);
         if (status is { } before) Record(fullPath, before, hash);
-        return Digest.FromSha256Hash(hash);
+        return hash;
     }
 
     /// <summary>
@@ -129,8 +146,10 @@ internal sealed class FileDigests
     /// What stands for the content of a FIFO, socket or device: the sha256 of its kind and device numbers, so that the
     /// step's key changes when the node does, without reading it.
     /// </summary>
-    internal static Digest SpecialDigest(UnixFileStatus status)
-        => Digest.FromSha256Hash(SHA256.HashData(Encoding.ASCII.GetBytes($"{status.Kind} {status.DeviceMajor}:{status.DeviceMinor}")));
+    internal static Digest SpecialDigest(UnixFileStatus status) => Digest.FromSha256Hash(SpecialSha256(status));
+
+    private static byte[] SpecialSha256(UnixFileStatus status)
+        => SHA256.HashData(Encoding.ASCII.GetBytes($"{status.Kind} {status.DeviceMajor}:{status.DeviceMinor}"));
 
     /// <summary>Hashes a large file, logging how far it got every <see cref="ProgressInterval"/>.</summary>
     private byte[] HashReporting(Stream stream, string fullPath)

@@ -75,5 +75,36 @@ public sealed class FileDigestsTests
         Assert.Equal(Sha256Of(file), digests.DigestOf(file));
     }
 
+    [Fact]
+    public async Task A_status_the_walk_read_is_taken_as_it_is_and_not_asked_again()
+    {
+        if (!Livrable.Layers.UnixFileStatus.IsAvailable) return;
+        using var temp = new TempDirectory();
+        string folder = temp["context"];
+        Directory.CreateDirectory(folder);
+        string file = Path.Combine(folder, "a.txt");
+        File.WriteAllText(file, "aaaa");
+        await Task.Delay(LayerCacheRacyWindow + TimeSpan.FromMilliseconds(200));
+        var before = Sha256Of(file);
+        var first = FileDigests.Open(temp["state"], folder);
+        Assert.Equal(before, first.DigestOf(file));
+        first.Save();
+
+        // The walk's status, then an edit that changes the file's change time: the lookup with the walk's status
+        // answers for the file as the walk saw it, without reading it or asking for its status again.
+        var walked = Livrable.Layers.UnixFileStatus.TryRead(file)!.Value;
+        var time = File.GetLastWriteTimeUtc(file);
+        File.WriteAllText(file, "bbbb");
+        File.SetLastWriteTimeUtc(file, time);
+        var second = FileDigests.Open(temp["state"], folder);
+        Assert.Equal(before, second.DigestOf(file, walked, out var status));
+        Assert.Equal(walked, status);
+        Assert.Equal(0, second.FilesHashed);
+
+        // Asked without it, the lookup reads the status, sees the edit and hashes the file.
+        Assert.Equal(Sha256Of(file), second.DigestOf(file, out _));
+        Assert.Equal(1, second.FilesHashed);
+    }
+
     private static readonly TimeSpan LayerCacheRacyWindow = Livrable.Build.Cache.FileDigests.RacyWindow;
 }
