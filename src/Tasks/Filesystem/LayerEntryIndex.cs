@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Livrable.Images;
 using Livrable.Layers;
 
@@ -27,6 +28,8 @@ internal sealed class LayerEntryIndex(string directory)
     private string PathOf(ILayer layer) => Path.Combine(Directory, layer.DiffId.Hex + ".entries");
 
     /// <summary>The entries of <paramref name="layer"/> when they were recorded; null otherwise.</summary>
+    /// <remarks>Compiled optimized at once, as <c>FileTree</c>'s layer application (why: there).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public List<FileEntry>? TryRead(ILayer layer)
     {
         try
