@@ -266,7 +266,7 @@ public sealed partial class FileTree
         /// <remarks>
         /// Compiled optimized at once (with <see cref="Put"/> and <see cref="LayerEntryIndex.TryRead"/>): a build runs in
         /// a fresh MSBuild process, where these loops over 25,000 entries would otherwise run as tier-0 code, the runtime
-        /// promoting them only after the burst is over; that doubled a COPY's plan in the edit loop (issue 14).
+        /// promoting them only after the burst is over (the edit loop's COPY plan: 0.10-0.11 s of process CPU, then 0.07-0.08 s).
         /// </remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Apply(IReadOnlyList<FileEntry> layer)
