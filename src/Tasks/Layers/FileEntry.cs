@@ -58,7 +58,8 @@ public sealed record FileEntry(string Path, TarTypeFlag Type, int Mode, long Uid
     public string Name => Path[(Path.LastIndexOf('/') + 1)..];
 
     /// <summary>Whether this is a whiteout file (<c>.wh.name</c> or the opaque marker).</summary>
-    public bool IsWhiteout => Name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal);
+    /// <remarks>Looked at without cutting the name out: a tree's load asks it of every entry of every layer.</remarks>
+    public bool IsWhiteout => Path.AsSpan(Path.LastIndexOf('/') + 1).StartsWith(WhiteoutPrefix, StringComparison.Ordinal);
 
     /// <summary>Whether a file name (one segment) is a whiteout's in a layer: it starts with <c>.wh.</c>.</summary>
     public static bool IsWhiteoutName(string name) => name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal);

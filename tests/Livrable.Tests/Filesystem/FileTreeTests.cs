@@ -70,6 +70,33 @@ public sealed class FileTreeTests
         Assert.Equal(["/a", "/a/x", "/a/y"], before.Enumerate("/").Select(e => e.Path));
     }
 
+    /// <summary>
+    /// Trees share their folders' name sets and copy their entries (plain dictionaries, issue 14): every way a layer
+    /// changes a folder (an opaque whiteout, a file replacing a folder, a folder replacing a file, a hard link marking
+    /// its target, a name added or whited out) must leave the tree it started from as it was.
+    /// </summary>
+    [Fact]
+    public void Every_change_a_layer_makes_leaves_the_tree_it_started_from_unchanged()
+    {
+        var before = FileTree.Empty.With([File("/d/a", "a"), File("/d/b", "b"), File("/e/x", "x"), File("/f", "f"), File("/g", "g"), File("/k/y", "y")]);
+        string[] paths = ["/d", "/d/a", "/d/b", "/e", "/e/x", "/f", "/g", "/k", "/k/y"];
+        var after = before.With(
+        [
+            FileEntry.OpaqueWhiteout("/d"), File("/d/c", "c"), File("/e", "now a file"), Dir("/f"), File("/f/in", "in"),
+            new FileEntry("/h", TarTypeFlag.HardLink, 0, 0, 0) { LinkTarget = "/g" }, FileEntry.Whiteout("/k/y"), File("/k/z", "z"),
+        ]);
+        Assert.Equal(["/d", "/d/c", "/e", "/f", "/f/in", "/g", "/h", "/k", "/k/z"], after.Enumerate("/").Select(e => e.Path));
+        Assert.NotNull(after.Get("/g")!.HardLinks);
+        Assert.Equal(paths, before.Enumerate("/").Select(e => e.Path));
+        Assert.Equal(TarTypeFlag.Directory, before.Get("/e")!.Type);
+        Assert.Equal(TarTypeFlag.RegularFile, before.Get("/f")!.Type);
+        Assert.Null(before.Get("/g")!.HardLinks);
+        Assert.Equal(paths.Length + 1, before.Count);
+        // A second layer over the same start sees the start's folders, not the first layer's changes.
+        var other = before.With([File("/d/q", "q")]);
+        Assert.Equal(["/d", "/d/a", "/d/b", "/d/q"], other.Enumerate("/d").Select(e => e.Path).Prepend("/d"));
+    }
+
     [Fact]
     public void A_whiteout_never_hides_an_entry_of_its_own_layer()
     {
@@ -124,7 +151,7 @@ public sealed class FileTreeTests
     }
 
     [Fact]
-    public void A_twenty_thousand_entry_tree_takes_small_layers_without_copying()
+    public void A_twenty_thousand_entry_tree_takes_two_hundred_small_layers()
     {
         var big = new List<FileEntry>();
         for (int d = 0; d < 100; d++)

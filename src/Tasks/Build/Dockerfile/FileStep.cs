@@ -85,6 +85,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var cpu = Units.Cpu();
         var tree = await State.GetTreeAsync(cancellationToken).ConfigureAwait(false);
+        string treeTime = Units.Since(started);
         Plan = new LayerPlan(tree, Span);
         if (_chown is not null) Owner = Ownership.Resolve(_chown, tree, Span);
 
@@ -119,7 +120,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
 
         var entries = Plan.Entries();
         CheckNoWhiteoutNames(entries);
-        Services.Logger.Detail($"  plan: the tree and {entries.Count} entries ({Units.CpuSince(cpu)}) {Units.Since(started)}");
+        Services.Logger.Detail($"  plan: the tree ({treeTime}) and {entries.Count} entries ({Units.CpuSince(cpu)}) {Units.Since(started)}");
         await Services.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken, Step.RunFollows).ConfigureAwait(false);
     }
 
