@@ -62,6 +62,7 @@ internal static class ContextSources
         // A file with several names is keyed with the first of them: a new or removed hard link changes the layer.
         var firstNames = new Dictionary<(ulong Device, ulong Inode), string>();
         var part = new KeyPart();
+        var later = new KeyPart(); // deferred parts are made one after another, in order, when the key is finished
         for (int i = 0; i < inputs.Count; i++)
         {
             var e = inputs[i];
@@ -69,14 +70,9 @@ internal static class ContextSources
             if (e.Type == ContextEntryType.File && status(i) is { LinkCount: > 1 } s)
                 linked = " =" + (firstNames.TryAdd((s.Device, s.Inode), e.RelativePath) ? e.RelativePath : firstNames[(s.Device, s.Inode)]);
             if (reads is not null && e.Type == ContextEntryType.File)
-            {
-                string head = $"{e.Type} {Convert.ToString(e.Mode, 8)} {e.Size} {e.LinkTarget} ";
-                key.AddLater(e.RelativePath, () => $"{head}{reads.DigestOf(e.FullPath)}{linked}");
-            }
+                key.AddLater(e.RelativePath, () => later.Of(e, Convert.FromHexString(reads.DigestOf(e.FullPath).Hex), linked).ToString());
             else
-            {
                 key.Add(e.RelativePath, part.Of(e, content(i), linked));
-            }
         }
     }
 
