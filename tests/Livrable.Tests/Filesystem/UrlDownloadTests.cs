@@ -16,7 +16,7 @@ public sealed class UrlDownloadTests : IDisposable
     private static readonly byte[] Body = Encoding.UTF8.GetBytes("the downloaded bytes\n");
     private static readonly DateTimeOffset LastModified = new(2019, 5, 6, 7, 8, 9, TimeSpan.Zero);
 
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly Task _serving;
     private readonly TempDirectory _temp = new();
     private readonly HttpClient _client = new(new HttpClientHandler { AllowAutoRedirect = false });
@@ -24,13 +24,27 @@ public sealed class UrlDownloadTests : IDisposable
 
     public UrlDownloadTests()
     {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        _base = new Uri($"http://127.0.0.1:{port}/");
-        _listener.Prefixes.Add(_base.ToString());
-        _listener.Start();
+        // A free port found by a probe can be taken by another process before the listener binds it (tests of other
+        // classes run at the same time): then another port.
+        for (int attempt = 1; ; attempt++)
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            _base = new Uri($"http://127.0.0.1:{port}/");
+            _listener = new HttpListener();
+            _listener.Prefixes.Add(_base.ToString());
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                _listener.Close();
+            }
+        }
         _serving = Task.Run(ServeAsync);
     }
 
