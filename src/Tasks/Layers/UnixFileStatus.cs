@@ -38,6 +38,18 @@ internal readonly record struct UnixFileStatus(
     /// <summary>Whether <see cref="TryRead"/> can answer on this machine.</summary>
     public static bool IsAvailable => _statx is not null;
 
+    /// <summary>
+    /// What tells the regular file at <paramref name="path"/> from any other state of it, as one line: size,
+    /// modification and change times in nanoseconds, device, inode. A record of a file written or checked earlier (a
+    /// tarball's, a cached layer's) is trusted while this line is the same: any write changes the change time, which no
+    /// call can set back, and a file moved into the path has another inode. Null for anything but a regular file (a
+    /// link is not followed), or without statx.
+    /// </summary>
+    public static string? IdentityOf(string path)
+        => TryRead(path) is { Kind: UnixFileKind.RegularFile } s
+            ? FormattableString.Invariant($"file size={s.Size} mtime={s.ModificationTime} ctime={s.ChangeTime} dev={s.Device} ino={s.Inode}")
+            : null;
+
     /// <summary>The status of <paramref name="path"/> itself (a symbolic link is not followed), or null when unknown.</summary>
     public static UnixFileStatus? TryRead(string path)
     {

@@ -60,7 +60,7 @@ internal sealed class ArchiveBlobMap : IDisposable
         try
         {
             string path = PathOf(stateDirectory, target);
-            if (!File.Exists(path) || StatusOf(target) is not { } status) return null;
+            if (!File.Exists(path) || UnixFileStatus.IdentityOf(target) is not { } status) return null;
             var blobs = new Dictionary<Digest, (long, long)>();
             using (var reader = new StreamReader(path, Encoding.UTF8))
             {
@@ -76,7 +76,7 @@ internal sealed class ArchiveBlobMap : IDisposable
                 }
             }
             var file = File.OpenHandle(target, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-            if (StatusOf(target) != status)
+            if (UnixFileStatus.IdentityOf(target) != status)
             {
                 file.Dispose();
                 return null;
@@ -110,7 +110,7 @@ internal sealed class ArchiveBlobMap : IDisposable
     /// </summary>
     public static void Save(string stateDirectory, string target, IReadOnlyDictionary<Digest, (long Offset, long Size)> blobs)
     {
-        if (StatusOf(target) is not { } status) return;
+        if (UnixFileStatus.IdentityOf(target) is not { } status) return;
         string path = PathOf(stateDirectory, target);
         string temp = $"{path}.tmp-{Guid.NewGuid():N}";
         try
@@ -133,13 +133,4 @@ internal sealed class ArchiveBlobMap : IDisposable
             ImageTarball.TryDelete(temp);
         }
     }
-
-    /// <summary>
-    /// The status line of a regular file at <paramref name="path"/> (not followed when a link): size, modification and
-    /// change times in nanoseconds, device, inode. Null for anything else, or without statx.
-    /// </summary>
-    internal static string? StatusOf(string path)
-        => UnixFileStatus.TryRead(path) is { Kind: UnixFileKind.RegularFile } s
-            ? FormattableString.Invariant($"file size={s.Size} mtime={s.ModificationTime} ctime={s.ChangeTime} dev={s.Device} ino={s.Inode}")
-            : null;
 }

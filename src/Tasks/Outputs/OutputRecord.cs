@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Livrable.Images;
+using Livrable.Layers;
 using Livrable.Store;
 
 namespace Livrable.Outputs;
@@ -75,12 +76,12 @@ internal sealed class OutputRecord
 
     /// <summary>
     /// What the file says of itself: size and modification time, and where <c>statx</c> answers its change time, device
-    /// and inode too (<see cref="ArchiveBlobMap.StatusOf"/>): a file moved into the tarball's place with the same size
+    /// and inode too (<see cref="UnixFileStatus.IdentityOf"/>): a file moved into the tarball's place with the same size
     /// and time, or edited and its time put back, is another file.
     /// </summary>
     private static string Written(FileInfo target)
         => $"size={target.Length.ToString(CultureInfo.InvariantCulture)}\nwritten={target.LastWriteTimeUtc.Ticks.ToString(CultureInfo.InvariantCulture)}\n"
-           + (ArchiveBlobMap.StatusOf(target.FullName) is { } status ? status + "\n" : "");
+           + (UnixFileStatus.IdentityOf(target.FullName) is { } status ? status + "\n" : "");
 
     /// <summary>Removes the record before the tarball is replaced: a write that fails half way leaves none.</summary>
     public void Forget() => ImageTarball.TryDelete(_path);

@@ -148,7 +148,7 @@ internal sealed class StepCache(BlobStore store)
 
     /// <summary>The blob's size as its descriptor gives it and its <c>statx</c> status line; null without statx.</summary>
     private string? StatusOf(Descriptor layer)
-        => Outputs.ArchiveBlobMap.StatusOf(store.PathOf(layer.Digest)) is { } status ? $"{layer.Size} {status}\n" : null;
+        => Layers.UnixFileStatus.IdentityOf(store.PathOf(layer.Digest)) is { } status ? $"{layer.Size} {status}\n" : null;
 
     private string VerifiedPath(Digest digest) => Path.Combine(StateLayout.Records(store.Root, CacheRecordKind.Verified), digest.Algorithm + "-" + digest.Hex);
 

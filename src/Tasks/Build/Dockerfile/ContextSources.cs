@@ -23,15 +23,18 @@ internal static class ContextSources
         ContextReads? reads = null)
     {
         var context = services.Context(span);
-        // The digest index is read while the folders are walked (both only read; the walk is the longer).
-        var index = Task.Run(() => services.ContextDigests(span));
-        var inputs = (excludes.Count == 0 ? services.WalkedAhead(source) : null) ?? Walk(context, span, source, excludes, isExcluded);
-        var digests = index.GetAwaiter().GetResult();
+        IReadOnlyList<ContextEntry> Inputs() => (excludes.Count == 0 ? services.WalkedAhead(source) : null) ?? Walk(context, span, source, excludes, isExcluded);
         if (reads is not null)
         {
-            AddParts(inputs, source, key, _ => null, i => inputs[i].Status ?? UnixFileStatus.TryRead(inputs[i].FullPath), reads);
+            // The layer write hashes the files (ContextReads has the digest index): nothing to read here.
+            var walked = Inputs();
+            AddParts(walked, source, key, _ => null, i => walked[i].Status ?? UnixFileStatus.TryRead(walked[i].FullPath), reads);
             return true;
         }
+        // The digest index is read while the folders are walked (both only read; the walk is the longer).
+        var index = Task.Run(() => services.ContextDigests(span));
+        var inputs = Inputs();
+        var digests = index.GetAwaiter().GetResult();
         var contents = new byte[inputs.Count][];
         var statuses = new UnixFileStatus?[inputs.Count];
         try
