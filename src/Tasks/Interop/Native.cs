@@ -65,6 +65,13 @@ internal static class Native
     [DllImport("libc", EntryPoint = "llistxattr", SetLastError = true)]
     public static extern nint ListXattr([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[]? list, nuint size);
 
+    [DllImport("libc", EntryPoint = "lremovexattr", SetLastError = true)]
+    public static extern int RemoveXattr([MarshalAs(UnmanagedType.LPUTF8Str)] string path, [MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+
+    /// <summary><c>rename(2)</c>: never a copy (File.Move copies across file systems; this fails with EXDEV instead).</summary>
+    [DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    public static extern int Rename([MarshalAs(UnmanagedType.LPUTF8Str)] string oldPath, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath);
+
     [DllImport("libc", EntryPoint = "copy_file_range", SetLastError = true)]
     private static extern nint CopyFileRangeCall(int inputFd, ref long inputOffset, int outputFd, ref long outputOffset, nuint length, uint flags);
 

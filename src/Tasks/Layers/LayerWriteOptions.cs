@@ -31,6 +31,15 @@ public sealed record LayerWriteOptions
     public List<TarHeader>? Headers { get; init; }
 
     /// <summary>
+    /// For a layer written from entries (<see cref="EntriesLayerSpec"/>), receives beside <see cref="Headers"/>, one for
+    /// one, the entry each header was written from: the one whose bytes (<see cref="FileEntry.Open"/>) the tar holds
+    /// under that name (a hard-link group's first name holds its file's), or the parent folder the writer added. The
+    /// writer's own record of what it did to each entry, so the next RUN's lower folder can be the RUN's upper folder
+    /// made equal to it (<c>Runtime/UpperFolderAdoption</c>) without deciding anything again. Other specs add nothing.
+    /// </summary>
+    public List<FileEntry>? Written { get; init; }
+
+    /// <summary>
     /// Also receives the uncompressed tar bytes as they are written (the next RUN's lower folder is extracted from
     /// them once the write is done, instead of reading the blob back: <c>Runtime/LowerFolderPreparation</c>). Not
     /// disposed by the writer; not part of what the layer is.

@@ -69,6 +69,7 @@ public static partial class LayerWriter
                 DeviceMajor = entry.Type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice ? entry.DeviceMajor : 0,
                 DeviceMinor = entry.Type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice ? entry.DeviceMinor : 0,
             };
+            context.Options.Written?.Add(entry);
             if (entry.Type != TarTypeFlag.RegularFile || entry.Size == 0)
             {
                 await context.Tar.WriteEntryAsync(header, null, context.CancellationToken).ConfigureAwait(false);

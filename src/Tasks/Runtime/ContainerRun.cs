@@ -14,14 +14,23 @@ public sealed class RunResult : IDisposable
     private readonly string? _stepDirectory;
     private readonly UserNamespace? _userNamespace;
 
-    internal RunResult(int exitCode, IReadOnlyList<string> lastLines, IReadOnlyList<FileEntry> entries, string? stepDirectory, UserNamespace? userNamespace = null)
+    internal RunResult(int exitCode, IReadOnlyList<string> lastLines, IReadOnlyList<FileEntry> entries, string? stepDirectory, UserNamespace? userNamespace = null,
+        string? upperDirectory = null)
     {
         ExitCode = exitCode;
         LastLines = lastLines;
         Entries = entries;
         _stepDirectory = stepDirectory;
         _userNamespace = userNamespace;
+        UpperDirectory = upperDirectory;
     }
+
+    /// <summary>
+    /// The overlay upper folder <see cref="Entries"/> were read from and open their files in, when the build is root's
+    /// and overlay was used (not the copy fallback, not a user namespace's spool): once the layer is written it may
+    /// become the next RUN's lower folder (<see cref="UpperFolderAdoption"/>). Null otherwise.
+    /// </summary>
+    public string? UpperDirectory { get; }
 
     public int ExitCode { get; }
 
@@ -192,7 +201,8 @@ public sealed class ContainerRun
                 path => _userNamespace is not null ? times.TryGetValue(path, out long t) ? t : null : Layers.UnixFileStatus.TryRead(written + path)?.ModificationTime,
                 request.FileTime, cancellationToken).ConfigureAwait(false);
             if (exitCode == 0) _logger.Detail($"{request.DetailPrefix}diff: {entries.Count} changed entries read back {Units.Since(phase)}");
-            return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null, _userNamespace);
+            return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null, _userNamespace,
+                exitCode == 0 && _userNamespace is null && before is null ? upper : null);
         }
         catch
         {

@@ -37,35 +37,45 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
 
     private readonly LayerRootfs _layers;
     private readonly ILogger _logger;
-    private readonly MemoryStream _buffer;
-    private readonly string _temp;
+    private readonly MemoryStream? _buffer;
+    private readonly string? _upper;
+    private string _temp;
     private readonly long _started = Stopwatch.GetTimestamp();
     private bool _adopted;
 
-    private LowerFolderPreparation(LayerRootfs layers, ILogger logger, long expectedBytes)
+    private LowerFolderPreparation(LayerRootfs layers, ILogger logger, long? bufferedBytes, string? upper)
     {
         _layers = layers;
         _logger = logger;
-        _buffer = new MemoryStream((int)expectedBytes);
+        _buffer = bufferedBytes is { } bytes ? new MemoryStream((int)bytes) : null;
+        _upper = upper;
         _temp = layers.NewWrittenTemp();
     }
 
-    /// <summary>The stream to give the layer writer as <see cref="LayerWriteOptions.TarCopy"/>.</summary>
-    public Stream TarCopy => _buffer;
+    /// <summary>The stream to give the layer writer as <see cref="LayerWriteOptions.TarCopy"/>; null when the tar is not kept (only the upper folder is adopted).</summary>
+    public Stream? TarCopy => _buffer;
+
+    /// <summary>The list to give the layer writer as <see cref="LayerWriteOptions.Written"/> (with its headers, what <see cref="UpperFolderAdoption"/> brings the upper folder to).</summary>
+    public List<FileEntry> Written { get; } = [];
 
     /// <summary>
     /// Starts making a lower folder in <paramref name="stateDirectory"/>'s extracted layers (root's, or the current
     /// user's namespace's as <see cref="ContainerRun"/> would use) for a layer whose tar should be about
-    /// <paramref name="expectedBytes"/>; null when it is over <see cref="InMemoryLimit"/>, or where RUN cannot run here
-    /// (not Linux, no user namespace for a rootless build: the RUN then says why).
+    /// <paramref name="expectedBytes"/>, written from the files of <paramref name="upper"/> when it is a RUN's (root
+    /// builds: <see cref="RunResult.UpperDirectory"/>), which is then adopted (<see cref="UpperFolderAdoption"/>) and
+    /// the tar kept only as the fallback; null when the layer is over <see cref="InMemoryLimit"/> and no upper folder
+    /// is given, or where RUN cannot run here (not Linux, no user namespace for a rootless build: the RUN then says why).
     /// </summary>
-    public static LowerFolderPreparation? Start(string stateDirectory, ILogger logger, long expectedBytes)
+    public static LowerFolderPreparation? Start(string stateDirectory, ILogger logger, long expectedBytes, string? upper = null)
     {
-        if (!OperatingSystem.IsLinux() || expectedBytes > InMemoryLimit) return null;
+        if (!OperatingSystem.IsLinux()) return null;
+        if (!Native.IsRoot) upper = null;
+        bool buffered = expectedBytes <= InMemoryLimit;
+        if (!buffered && upper is null) return null;
         try
         {
             var userNamespace = Native.IsRoot ? null : UserNamespace.ForCurrentUser();
-            return new LowerFolderPreparation(new LayerRootfs(Path.GetFullPath(stateDirectory), logger, userNamespace), logger, expectedBytes);
+            return new LowerFolderPreparation(new LayerRootfs(Path.GetFullPath(stateDirectory), logger, userNamespace), logger, buffered ? expectedBytes : null, upper);
         }
         catch (Exception e) when (e is LivrableException or IOException or UnauthorizedAccessException)
         {
@@ -75,11 +85,37 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
     }
 
     /// <summary>
-    /// After the layer is written (<paramref name="layer"/> in the store, its diff id known): extracts the tar kept in
-    /// memory and puts the folder in place as the layer's. False when that failed (then nothing is kept).
+    /// After the layer is written (<paramref name="layer"/> in the store, its diff id known, <paramref name="headers"/>
+    /// the writer's <see cref="LayerWriteOptions.Headers"/>): adopts the RUN's upper folder, or else extracts the tar
+    /// kept in memory, and puts the folder in place as the layer's. False when neither could (then nothing is kept).
     /// </summary>
-    public async Task<bool> CompleteAsync(ILayer layer, CancellationToken cancellationToken)
+    public async Task<bool> CompleteAsync(ILayer layer, IReadOnlyList<TarHeader> headers, CancellationToken cancellationToken)
     {
+        if (_upper is not null)
+        {
+            string? notAdopted;
+            try
+            {
+                (notAdopted, int rewritten) = await UpperFolderAdoption.MoveAsync(_upper, _temp, headers, Written, cancellationToken).ConfigureAwait(false);
+                if (notAdopted is null)
+                {
+                    await _layers.AdoptAsync(_temp, layer, cancellationToken).ConfigureAwait(false);
+                    _adopted = true;
+                    _logger.Detail($"  lower folder: {layer.DiffId.Hex[..12]} adopted from the RUN's upper folder ({headers.Count} entries, {rewritten} written back) {Units.Since(_started)}");
+                    return true;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                notAdopted = e.Message;
+            }
+            // Part of it may be in the temporary folder: the tar, if kept, is extracted into a new one.
+            _logger.Detail($"  lower folder: the RUN's upper folder not adopted ({notAdopted})" + (_buffer is null ? "; RUN extracts the layer" : ""));
+            _layers.Abandon(_temp);
+            if (_buffer is null) return false;
+            _temp = _layers.NewWrittenTemp();
+        }
+        if (_buffer is null) return false;
         try
         {
             _buffer.Position = 0;
@@ -100,7 +136,7 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
     /// <summary>Frees the tar; deletes the folder unless it was put in place (a failed write or extraction).</summary>
     public ValueTask DisposeAsync()
     {
-        _buffer.Dispose();
+        _buffer?.Dispose();
         if (!_adopted) _layers.Abandon(_temp);
         return ValueTask.CompletedTask;
     }

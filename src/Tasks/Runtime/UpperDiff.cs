@@ -233,7 +233,7 @@ internal static class UpperDiff
                 return new FileEntry(path, TarTypeFlag.RegularFile, status.Mode, status.Uid, status.Gid)
                 {
                     Size = new FileInfo(host).Length,
-                    Open = _ => Task.FromResult<Stream>(File.OpenRead(host)),
+                    Open = new UpperFile(host).OpenAsync,
                 };
             case UnixFileKind.SymbolicLink:
                 return new FileEntry(path, TarTypeFlag.SymbolicLink, FileModes.SymbolicLink, status.Uid, status.Gid)
@@ -267,4 +267,18 @@ internal static class UpperDiff
             logger.Warning(DiagnosticCodes.FileCapabilitiesDropped,
                 $"The file capabilities (security.capability) the RUN set on '{path}' are not carried into the layer: Livrable's layers hold no extended attributes yet.");
     }
+}
+
+/// <summary>
+/// How a regular file of the upper folder is opened for its layer: its bytes as they are. The opener is this object,
+/// so whoever holds the entry can tell that the layer's bytes are the file's (<c>Delegate.Target</c>): an entry whose
+/// opener was replaced (<c>Layers/BytecodeTimes</c> rewrites a <c>.pyc</c> header) is not, and
+/// <see cref="UpperFolderAdoption"/> writes those bytes back before the folder becomes a lower folder.
+/// </summary>
+internal sealed class UpperFile(string path)
+{
+    /// <summary>The file in the upper folder.</summary>
+    public string Path => path;
+
+    public Task<Stream> OpenAsync(CancellationToken cancellationToken) => Task.FromResult<Stream>(File.OpenRead(path));
 }

@@ -61,7 +61,9 @@ internal interface IStepServices
 
     /// <summary>
     /// Writes one layer of <paramref name="entries"/> and adds it to the stage; <paramref name="forRun"/> (a RUN of the
-    /// stage follows, <see cref="StepContext.RunFollows"/>): its RUN lower folder is made as it is written.
+    /// stage follows, <see cref="StepContext.RunFollows"/>): its RUN lower folder is made as it is written, or, for a
+    /// RUN's layer, from <paramref name="upper"/> (<see cref="Runtime.RunResult.UpperDirectory"/>) once it is written.
     /// </summary>
-    Task AddLayerAsync(StageState state, IReadOnlyList<Layers.FileEntry> entries, string createdBy, CancellationToken cancellationToken, bool forRun = false);
+    Task AddLayerAsync(StageState state, IReadOnlyList<Layers.FileEntry> entries, string createdBy, CancellationToken cancellationToken, bool forRun = false,
+        string? upper = null);
 }

@@ -206,7 +206,7 @@ internal sealed partial class RunStep(StepContext step, RunInstruction run, int 
             if (result.Entries.Count == 0)
                 state.AddHistory(new HistoryEntry(services.Epoch, createdBy, StepServices.HistoryComment, EmptyLayer: true));
             else
-                await services.AddLayerAsync(state, result.Entries, createdBy, cancellationToken, step.RunFollows).ConfigureAwait(false);
+                await services.AddLayerAsync(state, result.Entries, createdBy, cancellationToken, step.RunFollows, result.UpperDirectory).ConfigureAwait(false);
         }
     }
 

@@ -111,31 +111,35 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     public void AddHistory(StageState state, string createdBy)
         => state.AddHistory(new HistoryEntry(Epoch, createdBy, HistoryComment, EmptyLayer: true));
 
-    public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken, bool forRun = false)
+    public async Task AddLayerAsync(StageState state, IReadOnlyList<FileEntry> entries, string createdBy, CancellationToken cancellationToken, bool forRun = false,
+        string? upper = null)
     {
         var spec = new EntriesLayerSpec(entries) { CreatedBy = createdBy };
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var headers = new List<TarHeader>();
         var cpu = Units.Cpu();
-        // A RUN follows: its lower folder is made from the tar as it is written, not from the blob afterwards.
-        // The tar's size, about: each entry's bytes, header and padding.
-        var lower = forRun ? Runtime.LowerFolderPreparation.Start(StateDirectory, Logger, entries.Sum(e => e.Size + 1024)) : null;
+        // A RUN follows: its lower folder is the RUN's upper folder made equal to the layer, or made from the tar as it
+        // is written, not from the blob afterwards. The tar's size, about: each entry's bytes, header and padding.
+        var lower = forRun ? Runtime.LowerFolderPreparation.Start(StateDirectory, Logger, entries.Sum(e => e.Size + 1024), upper) : null;
         StoredLayer layer;
         await using (lower)
         {
-            layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions { Epoch = Epoch, Compression = options.LayerCompression, Headers = headers, TarCopy = lower?.TarCopy },
-                options.Store, cancellationToken).ConfigureAwait(false);
-            if (lower is not null) await lower.CompleteAsync(layer, cancellationToken).ConfigureAwait(false);
-        }
-        // The next build finds this layer's entries recorded, as for a layer read from its blob: a COPY after this step,
-        // cached then, plans without decompressing it (pyapp's first edit after a cold build read its 580 MB apt layer).
-        try
-        {
-            EntryIndex.Write(layer, FileTree.EntriesWritten(layer, headers, path => InlineBytes(entries, path)));
-        }
-        catch (LivrableException)
-        {
-            // An entry a tree refuses (a whiteout naming no file): not recorded, so a read of the blob says why, as before.
+            layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions
+            {
+                Epoch = Epoch, Compression = options.LayerCompression, Headers = headers, TarCopy = lower?.TarCopy, Written = lower?.Written,
+            }, options.Store, cancellationToken).ConfigureAwait(false);
+            // The next build finds this layer's entries recorded, as for a layer read from its blob: a COPY after this step,
+            // cached then, plans without decompressing it (pyapp's first edit after a cold build read its 580 MB apt layer).
+            // Before the lower folder: an upper folder adopted no longer holds the files the small ones are read from.
+            try
+            {
+                EntryIndex.Write(layer, FileTree.EntriesWritten(layer, headers, path => InlineBytes(entries, path)));
+            }
+            catch (LivrableException)
+            {
+                // An entry a tree refuses (a whiteout naming no file): not recorded, so a read of the blob says why, as before.
+            }
+            if (lower is not null) await lower.CompleteAsync(layer, headers, cancellationToken).ConfigureAwait(false);
         }
         Logger.Detail($"  layer write: tar, compression and store ({Units.CpuSince(cpu)}) {Units.Since(started)}");
         Logger.Detail($"  {createdBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}, {entries.Count} entries)");

@@ -45,15 +45,27 @@ public sealed class LowerFolderReuseTests : IDisposable
 
     private sealed record Built(IImage Image, RecordingLogger Logger);
 
-    private async Task<Built> BuildAsync(string state, string name)
+    private Task<Built> BuildAsync(string state, string name) => BuildAsync(state, name, Dockerfile, CheckListing);
+
+    private static void CheckListing(string listing)
+    {
+        Assert.StartsWith("a.txt\nsub/b.txt\n", listing);
+        Assert.Contains("/data/exe 4755 0:0", listing);
+        Assert.Contains("/data/owned 644 1000:1000", listing);
+        Assert.DoesNotContain("\ngone.txt\n", listing); // ls -a of /data: the whiteout hides it
+    }
+
+    private async Task<Built> BuildAsync(string state, string name, string dockerfile, Action<string> checkListing)
     {
         string work = _temp[name];
         string context = Path.Combine(work, "context");
         Directory.CreateDirectory(Path.Combine(context, "data", "sub"));
         File.Copy(Tools.Require("busybox"), Path.Combine(context, "busybox"));
-        File.WriteAllText(Path.Combine(context, "Dockerfile"), Dockerfile);
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), dockerfile);
         foreach (string file in new[] { "a.txt", "gone.txt", "sub/b.txt", "exe", "owned", "old.txt" })
             File.WriteAllText(Path.Combine(context, "data", file), file + "\n");
+        File.WriteAllText(Path.Combine(context, "m.py"), "x=1\n");
+        File.WriteAllBytes(Path.Combine(context, "m.pyc"), PycFor(sourceTime: 1_000_000_000, sourceSize: 4));
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(context, "data", "exe"), (UnixFileMode)0b111_101_101);
         var request = TestRequests.Dockerfile(context, "livrable-test/lower", Path.Combine(work, "out", "image.tar"), state);
         var logger = new RecordingLogger();
@@ -61,11 +73,7 @@ public sealed class LowerFolderReuseTests : IDisposable
         var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(request.Platform, CancellationToken.None);
         await ImageValidator.ValidateAsync(image);
         string rootfs = await ImageValidator.ValidateArchiveAsync(request.ArchivePath!, image, "v1", Path.Combine(work, "check"));
-        string listing = File.ReadAllText(Path.Combine(rootfs, "listing.txt"));
-        Assert.StartsWith("a.txt\nsub/b.txt\n", listing);
-        Assert.Contains("/data/exe 4755 0:0", listing);
-        Assert.Contains("/data/owned 644 1000:1000", listing);
-        Assert.DoesNotContain("\ngone.txt\n", listing); // ls -a of /data: the whiteout hides it
+        checkListing(File.ReadAllText(Path.Combine(rootfs, "listing.txt")));
         return new Built(image, logger);
     }
 
@@ -74,6 +82,10 @@ public sealed class LowerFolderReuseTests : IDisposable
 
     private static bool MadeFromWrittenTar(Built built, ILayer layer)
         => built.Logger.Lines.Any(l => l.StartsWith("detail: ", StringComparison.Ordinal) && l.Contains($"lower folder: {layer.DiffId.Hex[..12]} extracted from the written tar "));
+
+    private static bool AdoptedFromUpper(Built built, ILayer layer, int writtenBack = 0)
+        => built.Logger.Lines.Any(l => l.StartsWith("detail: ", StringComparison.Ordinal)
+            && l.Contains($"lower folder: {layer.DiffId.Hex[..12]} adopted from the RUN's upper folder (") && l.Contains($" entries, {writtenBack} written back) "));
 
     /// <summary>Removes the extracted layers and the step cache records of the steps that made <paramref name="layers"/>.</summary>
     private static void Forget(string state, params ILayer[] layers)
@@ -114,12 +126,12 @@ public sealed class LowerFolderReuseTests : IDisposable
         var copy = first.Image.Layers[2];
         var run = first.Image.Layers[3];
 
-        // The second extraction did not happen: the layers became lower folders as they were written.
+        // The second extraction did not happen: the COPY's layer became a lower folder as it was written, the RUN's
+        // upper folder became its layer's.
+        Assert.True(MadeFromWrittenTar(first, copy), string.Join('\n', first.Logger.Lines));
+        Assert.True(AdoptedFromUpper(first, run), string.Join('\n', first.Logger.Lines));
         foreach (var layer in new[] { copy, run })
-        {
-            Assert.True(MadeFromWrittenTar(first, layer), string.Join('\n', first.Logger.Lines));
             Assert.False(Extracted(first, layer), string.Join('\n', first.Logger.Lines));
-        }
         // The last RUN's layer has no RUN after it: not extracted at all.
         Assert.False(Directory.Exists(Path.Combine(state, "rootfs", first.Image.Layers[4].DiffId.Hex)));
         Assert.Empty(Directory.GetDirectories(Path.Combine(state, "rootfs"), "tmp-*"));
@@ -152,5 +164,82 @@ public sealed class LowerFolderReuseTests : IDisposable
         // A fresh state folder gives the same image too.
         var fresh = await BuildAsync(_temp["fresh-state"], "fresh");
         Assert.Equal(first.Image.Digest, fresh.Image.Digest);
+    }
+
+    /// <summary>A timestamp-based bytecode file (PEP 552, Python 3.8's magic) current for a source of that time and size.</summary>
+    private static byte[] PycFor(uint sourceTime, uint sourceSize)
+    {
+        byte[] bytes = new byte[24];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes, 3413);
+        bytes[2] = (byte)'\r';
+        bytes[3] = (byte)'\n';
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), sourceTime);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), sourceSize);
+        "body0123"u8.CopyTo(bytes.AsSpan(16));
+        return bytes;
+    }
+
+    /// <summary>
+    /// A RUN layer over the 8 MiB a written tar is kept for (the apt-get RUN of samples/pyapp is 580 MB), with a
+    /// <c>.pyc</c> whose header the layer rewrites (<c>Layers/BytecodeTimes</c>), whiteouts, an opaque folder, links,
+    /// a fifo, owners and set-id modes, then a RUN that reads it.
+    /// </summary>
+    private const string BigRunDockerfile = """
+        FROM scratch
+        COPY busybox /bin/busybox
+        RUN ["/bin/busybox", "--install", "-s", "/bin"]
+        COPY data/ /data/
+        COPY m.py m.pyc /ctx/
+        RUN mkdir -p /app/__pycache__ && yes 0123456789abcdef | head -c 9437184 > /app/big.bin \
+            && cp /ctx/m.py /app/m.py && touch -d '2001-09-09 01:46:40' /app/m.py && cp /ctx/m.pyc /app/__pycache__/m.cpython-38.pyc \
+            && rm /data/gone.txt && rm -r /data/sub && mkdir /data/sub && echo new > /data/sub/new.txt && mkfifo -m 600 /data/fifo \
+            && ln -s a.txt /data/link && ln /data/a.txt /data/hard && chmod 4755 /data/exe && chown 1000:1000 /data/owned \
+            && touch -d '1975-01-01 00:00:00' /data/old.txt
+        RUN (ls -a /data /data/sub; stat -c '%n %a %u:%g %Y %s %h' /app/big.bin /app/m.py /data/exe /data/owned /data/a.txt; \
+            od -A n -t u1 -N 16 /app/__pycache__/m.cpython-38.pyc; md5sum /app/big.bin) > /listing.txt
+
+        """;
+
+    [Fact]
+    public async Task A_RUN_layer_over_8_MiB_becomes_the_next_RUNs_lower_folder_from_its_upper_folder_equal_to_its_blobs_extraction()
+    {
+        static void Check(string listing)
+        {
+            Assert.Contains("/app/big.bin 644 0:0 ", listing);
+            Assert.Contains(" 9437184 1\n", listing);
+            Assert.Contains("/data/exe 4755 0:0", listing);
+            Assert.Contains("/data/owned 644 1000:1000", listing);
+            Assert.DoesNotContain("\ngone.txt\n", listing);
+        }
+        string state = _temp["state"];
+        var first = await BuildAsync(state, "first", BigRunDockerfile, Check);
+        var run = first.Image.Layers[4];
+        Assert.True(run.Descriptor.Size > 0);
+
+        // The layer was not extracted from its blob: the RUN's upper folder became its folder, the .pyc the layer
+        // rewrote written back with the layer's bytes.
+        Assert.True(AdoptedFromUpper(first, run, writtenBack: 1), string.Join('\n', first.Logger.Lines));
+        Assert.False(Extracted(first, run), string.Join('\n', first.Logger.Lines));
+        Assert.Empty(Directory.GetDirectories(Path.Combine(state, "rootfs"), "tmp-*"));
+
+        // Entry by entry what extracting the blob gives.
+        string fromBlob = Directory.CreateDirectory(_temp["blob"]).FullName;
+        await new LayerRootfs(_temp["extract-state"], NullLogger.Instance).ExtractAsync(run, fromBlob, CancellationToken.None);
+        string made = Path.Combine(state, "rootfs", run.DiffId.Hex);
+        Assert.True(File.Exists(made + ".done"));
+        var adopted = Snapshot(made);
+        Assert.Equal(Snapshot(fromBlob), adopted);
+        Assert.True(new FileInfo(Path.Combine(made, "app", "big.bin")).Length > LowerFolderPreparation.InMemoryLimit);
+        Assert.StartsWith("CharacterDevice 0 0:0", adopted["data/gone.txt"]);
+        Assert.Contains("trusted.overlay.opaque=79", adopted["data/sub"]);
+        Assert.StartsWith("Fifo 600", adopted["data/fifo"]);
+        Assert.False(adopted.ContainsKey("etc"), "the runtime's /etc/hosts and /etc/resolv.conf are not in the layer");
+        Assert.False(adopted.ContainsKey("proc"), "the runtime's mount points are not in the layer");
+
+        // The last RUN on the folder extracted from the blob gives the same image.
+        Forget(state, first.Image.Layers[5]);
+        var fromBlobBuild = await BuildAsync(state, "run-from-blob", BigRunDockerfile, Check);
+        Assert.True(Extracted(fromBlobBuild, run));
+        Assert.Equal(first.Image.Digest, fromBlobBuild.Image.Digest);
     }
 }
