@@ -101,6 +101,9 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
                 {
                     await _layers.AdoptAsync(_temp, layer, cancellationToken).ConfigureAwait(false);
                     _adopted = true;
+                    // The stage's tree still holds the RUN's entries: their files are read where they now are.
+                    foreach (var folder in Written.Select(e => (e.Open?.Target as UpperFile)?.Folder).OfType<UpperFolder>().Distinct())
+                        folder.MovedTo(Path.Combine(_layers.Root, layer.DiffId.Hex));
                     _logger.Detail($"  lower folder: {layer.DiffId.Hex[..12]} adopted from the RUN's upper folder ({headers.Count} entries, {rewritten} written back) {Units.Since(_started)}");
                     return true;
                 }

@@ -24,7 +24,7 @@ internal static class UpperDiff
     {
         var entries = new List<FileEntry>();
         var inodes = new Dictionary<ulong, string>();
-        Walk(upper, "", entries, inodes, logger, "trusted.overlay.opaque");
+        Walk(upper, "", entries, inodes, logger, "trusted.overlay.opaque", new UpperFolder(upper));
         return Finish(entries, excluded, stubs);
     }
 
@@ -175,7 +175,8 @@ internal static class UpperDiff
         return entries;
     }
 
-    private static void Walk(string hostDirectory, string imageDirectory, List<FileEntry> entries, Dictionary<ulong, string> inodes, ILogger logger, string opaqueAttribute)
+    private static void Walk(string hostDirectory, string imageDirectory, List<FileEntry> entries, Dictionary<ulong, string> inodes, ILogger logger, string opaqueAttribute,
+        UpperFolder folder)
     {
         var names = Directory.EnumerateFileSystemEntries(hostDirectory).Select(Path.GetFileName).OfType<string>().ToList();
         names.Sort(StringComparer.Ordinal);
@@ -196,10 +197,10 @@ internal static class UpperDiff
                     entries.Add(new FileEntry(path, TarTypeFlag.Directory, status.Mode, status.Uid, status.Gid));
                     if (Native.ReadXattr(host, opaqueAttribute) is { } opaque && Encoding.ASCII.GetString(opaque) == "y")
                         entries.Add(FileEntry.OpaqueWhiteout(path));
-                    Walk(host, path, entries, inodes, logger, opaqueAttribute);
+                    Walk(host, path, entries, inodes, logger, opaqueAttribute, folder);
                     break;
                 default:
-                    if (Entry(host, path, status, inodes, logger) is { } entry) entries.Add(entry);
+                    if (Entry(host, path, status, inodes, logger, folder) is { } entry) entries.Add(entry);
                     break;
             }
         }
@@ -220,9 +221,10 @@ internal static class UpperDiff
 
     /// <summary>
     /// The entry of a file that is not a folder: a regular file (a hard link to the first name of its inode met in this
-    /// walk), a symbolic link as written, a device or a fifo; null for a socket (a layer cannot hold one).
+    /// walk), a symbolic link as written, a device or a fifo; null for a socket (a layer cannot hold one). A regular file
+    /// opens from <paramref name="host"/>, in <paramref name="folder"/> wherever it is moved to.
     /// </summary>
-    internal static FileEntry? Entry(string host, string path, UnixFileStatus status, Dictionary<ulong, string> inodes, ILogger logger)
+    internal static FileEntry? Entry(string host, string path, UnixFileStatus status, Dictionary<ulong, string> inodes, ILogger logger, UpperFolder? folder = null)
     {
         switch (status.Kind)
         {
@@ -233,7 +235,7 @@ internal static class UpperDiff
                 return new FileEntry(path, TarTypeFlag.RegularFile, status.Mode, status.Uid, status.Gid)
                 {
                     Size = new FileInfo(host).Length,
-                    Open = new UpperFile(host).OpenAsync,
+                    Open = new UpperFile(host, folder).OpenAsync,
                 };
             case UnixFileKind.SymbolicLink:
                 return new FileEntry(path, TarTypeFlag.SymbolicLink, FileModes.SymbolicLink, status.Uid, status.Gid)
@@ -270,15 +272,38 @@ internal static class UpperDiff
 }
 
 /// <summary>
+/// An upper folder whose entries were read (<see cref="UpperDiff.Read"/>), and where its files are now: a RUN's files
+/// stay part of its stage's tree after its layer is written (a later <c>COPY --from</c> of the stage, an SBOM scan read
+/// them), and <see cref="UpperFolderAdoption"/> moves them, unchanged or with the layer's bytes, into the layer's lower
+/// folder.
+/// </summary>
+internal sealed class UpperFolder(string path)
+{
+    private volatile string _current = path;
+
+    /// <summary>Where it was read.</summary>
+    public string Original { get; } = path;
+
+    /// <summary>Where its files are now.</summary>
+    public string Current => _current;
+
+    /// <summary>Its entries were renamed into <paramref name="directory"/> (the same names below it).</summary>
+    public void MovedTo(string directory) => _current = directory;
+}
+
+/// <summary>
 /// How a regular file of the upper folder is opened for its layer: its bytes as they are. The opener is this object,
 /// so whoever holds the entry can tell that the layer's bytes are the file's (<c>Delegate.Target</c>): an entry whose
 /// opener was replaced (<c>Layers/BytecodeTimes</c> rewrites a <c>.pyc</c> header) is not, and
 /// <see cref="UpperFolderAdoption"/> writes those bytes back before the folder becomes a lower folder.
 /// </summary>
-internal sealed class UpperFile(string path)
+internal sealed class UpperFile(string host, UpperFolder? folder = null)
 {
-    /// <summary>The file in the upper folder.</summary>
-    public string Path => path;
+    /// <summary>The folder it was read in, when it may move (<see cref="UpperFolder.MovedTo"/>).</summary>
+    public UpperFolder? Folder => folder;
 
-    public Task<Stream> OpenAsync(CancellationToken cancellationToken) => Task.FromResult<Stream>(File.OpenRead(path));
+    /// <summary>The file, where it is now.</summary>
+    public string Path => folder is null || ReferenceEquals(folder.Current, folder.Original) ? host : folder.Current + host[folder.Original.Length..];
+
+    public Task<Stream> OpenAsync(CancellationToken cancellationToken) => Task.FromResult<Stream>(File.OpenRead(Path));
 }

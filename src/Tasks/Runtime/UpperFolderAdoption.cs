@@ -189,9 +189,19 @@ internal static class UpperFolderAdoption
             if (Native.ReadXattr(Path.Combine(upper, folder), OpaqueAttribute) is not [(byte)'y'])
                 return new($"the opaque folder '{folder}' is not marked opaque in the upper folder", 0);
 
+        // The stage's tree still reads these files: one that cannot be moved brings the others back.
+        var moved = new List<string>();
         foreach (string host in Directory.EnumerateFileSystemEntries(upper).ToList())
-            if (Native.Rename(host, Path.Combine(temp, Path.GetFileName(host))) != 0)
-                return new($"'{host}' cannot be renamed into place: {Native.Describe(Native.LastError)}", 0);
+        {
+            string target = Path.Combine(temp, Path.GetFileName(host));
+            if (Native.Rename(host, target) != 0)
+            {
+                string why = Native.Describe(Native.LastError);
+                foreach (string back in moved) Native.Rename(Path.Combine(temp, Path.GetFileName(back)), back);
+                return new($"'{host}' cannot be renamed into place: {why}", 0);
+            }
+            moved.Add(host);
+        }
         return new(null, rewritten);
     }
 

@@ -242,4 +242,35 @@ public sealed class LowerFolderReuseTests : IDisposable
         Assert.True(Extracted(fromBlobBuild, run));
         Assert.Equal(first.Image.Digest, fromBlobBuild.Image.Digest);
     }
+
+    /// <summary>A stage whose first RUN's upper folder becomes the second's lower folder, copied from by the next stage.</summary>
+    private const string CopyFromDockerfile = """
+        FROM scratch AS build
+        COPY busybox /bin/busybox
+        RUN ["/bin/busybox", "--install", "-s", "/bin"]
+        COPY m.py m.pyc /ctx/
+        RUN mkdir -p /app/__pycache__ && echo made > /app/made.txt && cp /ctx/m.py /app/m.py && touch -d '2001-09-09 01:46:40' /app/m.py \
+            && cp /ctx/m.pyc /app/__pycache__/m.cpython-38.pyc
+        RUN cat /app/made.txt > /app/seen.txt
+
+        FROM scratch
+        COPY --from=build /bin/busybox /bin/busybox
+        COPY --from=build /app/ /app/
+        RUN ["/bin/busybox", "sh", "-c", "cat /app/made.txt /app/seen.txt > /listing.txt && /bin/busybox od -A n -t u1 -N 16 /app/__pycache__/m.cpython-38.pyc >> /listing.txt"]
+
+        """;
+
+    [Fact]
+    public async Task A_later_stage_copies_the_files_of_a_RUN_whose_upper_folder_became_a_lower_folder()
+    {
+        static void Check(string listing) => Assert.StartsWith("made\nmade\n", listing);
+        string state = _temp["state"];
+        var first = await BuildAsync(state, "first", CopyFromDockerfile, Check);
+        Assert.Contains(first.Logger.Lines, l => l.StartsWith("detail: ", StringComparison.Ordinal) && l.Contains("adopted from the RUN's upper folder (") && l.Contains(" entries, 1 written back) "));
+
+        // The same image when nothing was adopted: a fresh state folder whose build reads every file from the blobs of a cached build.
+        Forget(state, first.Image.Layers.ToArray());
+        var again = await BuildAsync(state, "again", CopyFromDockerfile, Check);
+        Assert.Equal(first.Image.Digest, again.Image.Digest);
+    }
 }
