@@ -66,6 +66,7 @@ public sealed class LowerFolderReuseTests : IDisposable
             File.WriteAllText(Path.Combine(context, "data", file), file + "\n");
         File.WriteAllText(Path.Combine(context, "m.py"), "x=1\n");
         File.WriteAllBytes(Path.Combine(context, "m.pyc"), PycFor(sourceTime: 1_000_000_000, sourceSize: 4));
+        File.WriteAllBytes(Path.Combine(context, "big.pyc"), PycFor(sourceTime: 1_000_000_000, sourceSize: 4, length: (int)UpperFolderAdoption.RewrittenLimit + 1));
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(context, "data", "exe"), (UnixFileMode)0b111_101_101);
         var request = TestRequests.Dockerfile(context, "livrable-test/lower", Path.Combine(work, "out", "image.tar"), state);
         var logger = new RecordingLogger();
@@ -167,9 +168,9 @@ public sealed class LowerFolderReuseTests : IDisposable
     }
 
     /// <summary>A timestamp-based bytecode file (PEP 552, Python 3.8's magic) current for a source of that time and size.</summary>
-    private static byte[] PycFor(uint sourceTime, uint sourceSize)
+    private static byte[] PycFor(uint sourceTime, uint sourceSize, int length = 24)
     {
-        byte[] bytes = new byte[24];
+        byte[] bytes = new byte[length];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes, 3413);
         bytes[2] = (byte)'\r';
         bytes[3] = (byte)'\n';
@@ -272,5 +273,42 @@ public sealed class LowerFolderReuseTests : IDisposable
         Forget(state, first.Image.Layers.ToArray());
         var again = await BuildAsync(state, "again", CopyFromDockerfile, Check);
         Assert.Equal(first.Image.Digest, again.Image.Digest);
+    }
+
+    /// <summary>
+    /// A RUN whose upper folder cannot be made its layer with certainty (a <c>.pyc</c> over
+    /// <see cref="UpperFolderAdoption.RewrittenLimit"/> whose header the layer rewrote): the next RUN's lower folder
+    /// comes from the tar kept in memory instead, equal to the blob's extraction, and the image is the same.
+    /// </summary>
+    [Fact]
+    public async Task A_RUN_upper_folder_that_cannot_be_made_its_layer_is_not_adopted_and_the_tar_is_extracted_instead()
+    {
+        const string dockerfile = """
+            FROM scratch
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+            COPY m.py big.pyc /ctx/
+            RUN mkdir -p /app/__pycache__ && cp /ctx/m.py /app/m.py && touch -d '2001-09-09 01:46:40' /app/m.py \
+                && cp /ctx/big.pyc /app/__pycache__/m.cpython-38.pyc && echo made > /app/made.txt
+            RUN (cat /app/made.txt; od -A n -t u1 -N 16 /app/__pycache__/m.cpython-38.pyc) > /listing.txt
+
+            """;
+        static void Check(string listing) => Assert.StartsWith("made\n", listing);
+        string state = _temp["state"];
+        var first = await BuildAsync(state, "first", dockerfile, Check);
+        var run = first.Image.Layers[3];
+        Assert.Contains(first.Logger.Lines, l => l.StartsWith("detail: ", StringComparison.Ordinal)
+            && l.Contains("lower folder: the RUN's upper folder not adopted (the layer's bytes of 'app/__pycache__/m.cpython-38.pyc' are not the upper folder's)"));
+        Assert.True(MadeFromWrittenTar(first, run), string.Join('\n', first.Logger.Lines));
+        Assert.Empty(Directory.GetDirectories(Path.Combine(state, "rootfs"), "tmp-*"));
+
+        string fromBlob = Directory.CreateDirectory(_temp["blob"]).FullName;
+        await new LayerRootfs(_temp["extract-state"], NullLogger.Instance).ExtractAsync(run, fromBlob, CancellationToken.None);
+        Assert.Equal(Snapshot(fromBlob), Snapshot(Path.Combine(state, "rootfs", run.DiffId.Hex)));
+
+        Forget(state, first.Image.Layers[4]);
+        var fromBlobBuild = await BuildAsync(state, "run-from-blob", dockerfile, Check);
+        Assert.True(Extracted(fromBlobBuild, run));
+        Assert.Equal(first.Image.Digest, fromBlobBuild.Image.Digest);
     }
 }
