@@ -96,6 +96,7 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
     {
         if (_upper is not null)
         {
+            long adopting = Stopwatch.GetTimestamp();
             string? notAdopted;
             try
             {
@@ -107,7 +108,7 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
                     // The stage's tree still holds the RUN's entries: their files are read where they now are.
                     foreach (var folder in Written.Select(e => (e.Open?.Target as UpperFile)?.Folder).OfType<UpperFolder>().Distinct())
                         folder.MovedTo(Path.Combine(_layers.Root, layer.DiffId.Hex));
-                    _logger.Detail($"  lower folder: {layer.DiffId.Hex[..12]} adopted from the RUN's upper folder ({headers.Count} entries, {rewritten} written back) {Units.Since(_started)}");
+                    _logger.Detail($"  lower folder: {layer.DiffId.Hex[..12]} adopted from the RUN's upper folder ({headers.Count} entries, {rewritten} written back) {Units.Since(adopting)}");
                     return true;
                 }
             }

@@ -122,6 +122,7 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
         // is written, not from the blob afterwards. The tar's size, about: each entry's bytes, header and padding.
         var lower = forRun ? Runtime.LowerFolderPreparation.Start(StateDirectory, Logger, entries.Sum(e => e.Size + 1024), upper) : null;
         StoredLayer layer;
+        string written;
         await using (lower)
         {
             layer = await LayerWriter.WriteAsync(spec, new LayerWriteOptions
@@ -139,9 +140,11 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
             {
                 // An entry a tree refuses (a whiteout naming no file): not recorded, so a read of the blob says why, as before.
             }
+            written = $"({Units.CpuSince(cpu)}) {Units.Since(started)}";
             if (lower is not null) await lower.CompleteAsync(layer, headers, cancellationToken).ConfigureAwait(false);
         }
-        Logger.Detail($"  layer write: tar, compression and store ({Units.CpuSince(cpu)}) {Units.Since(started)}");
+        // The layer's own time: the lower folder's is its own line.
+        Logger.Detail($"  layer write: tar, compression and store {written}");
         Logger.Detail($"  {createdBy}: {layer.Descriptor.Digest.Hex[..12]} ({Units.Bytes(layer.Descriptor.Size)}, {entries.Count} entries)");
         state.AddLayer(layer, entries, new HistoryEntry(Epoch, createdBy, HistoryComment));
     }
