@@ -23,19 +23,33 @@ internal static class PropertiesRecipeBuilder
         int step = 1;
         var source = openImage(request.BaseImage);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
-        logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform}) {Units.Since(started)}");
-        // The base's missing layers download while the new layers are written, when the destination reads them.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var prefetch = Prefetch(request, baseImage, logger, stop.Token);
 
-        // Independent layers are written concurrently; each is one pass of tar, gzip and hashing. A layer's time is
-        // from the start of them all to its end.
+        // Independent layers are written concurrently; each is one pass of tar, gzip and hashing. Nothing of them
+        // depends on the base (its time, owners and compression are the request's), so they start with the base's
+        // resolution, its registry round trips and the HTTP stack's start (0.07-0.18 s on bench workload a, issue 14),
+        // instead of after it. A layer's time is from the start of them all to its end.
         var options = new LayerWriteOptions { Epoch = request.Created, Compression = request.LayerCompression };
         // The layers are build steps of the step cache, as a Dockerfile's are (Cache/LayerSpecStep).
         var cache = request.NoCache ? null : new StepCache(store);
-        started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var layerTasks = request.Layers.Select(spec => LayerSpecStep.WriteAsync(spec, options, store, cache, cancellationToken)).ToList();
+        var layerTasks = request.Layers.Select(spec => Task.Run(() => LayerSpecStep.WriteAsync(spec, options, store, cache, stop.Token), stop.Token)).ToList();
+        IImage baseImage;
+        try
+        {
+            baseImage = await source.ResolveAsync(request.Platform, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The base's error is the build's: the layers being written are stopped, waited for (nothing runs on after
+            // the build) and whatever they end with is not reported.
+            stop.Cancel();
+            try { await Task.WhenAll(layerTasks).ConfigureAwait(false); } catch (Exception) { }
+            throw;
+        }
+        logger.Info($"[{step++}/{steps}] FROM {source.Description} ({request.Platform}) {Units.Since(started)}");
+        // The base's missing layers download while the new layers are written, when the destination reads them.
+        var prefetch = Prefetch(request, baseImage, logger, stop.Token);
+
         var newLayers = new List<ILayer>();
         try
         {

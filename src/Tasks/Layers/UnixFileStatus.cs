@@ -40,14 +40,16 @@ internal readonly record struct UnixFileStatus(
 
     /// <summary>
     /// What tells the regular file at <paramref name="path"/> from any other state of it, as one line: size,
-    /// modification and change times in nanoseconds, device, inode. A record of a file written or checked earlier (a
-    /// tarball's, a cached layer's) is trusted while this line is the same: any write changes the change time, which no
-    /// call can set back, and a file moved into the path has another inode. Null for anything but a regular file (a
-    /// link is not followed), or without statx.
+    /// modification and change times in nanoseconds, device, inode, and the kernel's boot id. A record of a file written
+    /// or checked earlier (a tarball's, a cached layer's) is trusted while this line is the same: any write changes the
+    /// change time, which no call can set back, and a file moved into the path has another inode. The boot id makes the
+    /// line hold only within one boot (<see cref="BootId"/>): what a crash may have taken from a file written without
+    /// <c>fsync</c> is never vouched for by a record of the boot before. Null for anything but a regular file (a link is
+    /// not followed), without statx, or where the boot id cannot be read.
     /// </summary>
     public static string? IdentityOf(string path)
-        => TryRead(path) is { Kind: UnixFileKind.RegularFile } s
-            ? FormattableString.Invariant($"file size={s.Size} mtime={s.ModificationTime} ctime={s.ChangeTime} dev={s.Device} ino={s.Inode}")
+        => BootId.Current is { } boot && TryRead(path) is { Kind: UnixFileKind.RegularFile } s
+            ? FormattableString.Invariant($"file size={s.Size} mtime={s.ModificationTime} ctime={s.ChangeTime} dev={s.Device} ino={s.Inode} boot={boot}")
             : null;
 
     /// <summary>The status of <paramref name="path"/> itself (a symbolic link is not followed), or null when unknown.</summary>

@@ -62,6 +62,34 @@ public sealed class BasePrefetchTests(RegistryFixture registry) : IDisposable
     }
 
     /// <summary>
+    /// Properties mode writes its layers while the base is resolved (issue 14): a base the registry does not have fails
+    /// the build with the base's own error, once the layers started meanwhile have stopped (the build's temporary
+    /// folder is gone, its lease released), and the same layers then build on a base that exists.
+    /// </summary>
+    [Fact]
+    public async Task A_missing_base_fails_with_its_own_error_and_leaves_no_layer_write_running()
+    {
+        string state = _temp["state"];
+        var missing = Request($"{registry.Registry}/livrable-test/missing-{Guid.NewGuid():N}:v1", "livrable-test/prefetch-missing", state) with
+        {
+            ArchivePath = _temp["out", "missing.tar"],
+        };
+        var log = new RecordingLogger();
+        var e = await Assert.ThrowsAsync<LivrableException>(() => ImageBuilder.BuildAsync(missing, log, CancellationToken.None));
+        Assert.Equal(DiagnosticCodes.ManifestNotFound, e.Code);
+        Assert.DoesNotContain(log.Lines, l => l.Contains("] busybox: ", StringComparison.Ordinal));
+        Assert.False(File.Exists(missing.ArchivePath));
+        var folder = StateFolder.Open(state);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.TempDirectory));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.LeasesDirectory));
+
+        var built = await ImageBuilder.BuildAsync(missing with { BaseImage = "scratch" }, NullLogger.Instance, CancellationToken.None);
+        var image = await new ArchiveImage(missing.ArchivePath!, "v1", new BlobStore(_temp["reader"])).ResolveAsync(missing.Platform, CancellationToken.None);
+        Assert.Equal(built.Digest, image.Digest);
+        await ImageValidator.ValidateAsync(image);
+    }
+
+    /// <summary>
     /// Issue 14 item 5: a Dockerfile build fetches a registry base's missing layers and reads the stage's tree in the
     /// background from FROM on, while the COPY's context is keyed, instead of inside the COPY's plan; with the layers
     /// stored (an unchanged rebuild) nothing starts. The tarball holds the base and the copied file.

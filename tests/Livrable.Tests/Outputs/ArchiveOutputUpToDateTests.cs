@@ -87,6 +87,57 @@ public sealed class ArchiveOutputUpToDateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_record_made_in_another_boot_is_not_trusted()
+    {
+        // The tarball is not flushed to disk: a crash may have lost its bytes, and a crash reboots (a new boot id).
+        var image = await ImageAsync();
+        string path = _temp["out/image.tar"];
+        using (Livrable.Layers.BootId.Use(() => "11111111-1111-4111-8111-111111111111"))
+        {
+            Assert.True(OutputRecord.BootBound);
+            await Output(path).WriteAsync(image, "app", ["v1"], CancellationToken.None);
+            var same = Output(path);
+            await same.WriteAsync(image, "app", ["v1"], CancellationToken.None);
+            Assert.True(same.UpToDate, "the same boot trusts its record");
+        }
+        string inode = await InodeAsync(path);
+        string record = Assert.Single(Directory.EnumerateFiles(StateLayout.Records(_temp["state"], CacheRecordKind.Outputs)));
+        Assert.Contains("boot=11111111-1111-4111-8111-111111111111", File.ReadAllText(record));
+
+        using (Livrable.Layers.BootId.Use(() => "22222222-2222-4222-8222-222222222222"))
+        {
+            var rebooted = Output(path);
+            await rebooted.WriteAsync(image, "app", ["v1"], CancellationToken.None);
+            Assert.False(rebooted.UpToDate, "a record of the boot before does not vouch for bytes a crash may have lost");
+            Assert.Equal(0, rebooted.LayersCopied);
+            Assert.NotEqual(inode, await InodeAsync(path));
+            var again = Output(path);
+            await again.WriteAsync(image, "app", ["v1"], CancellationToken.None);
+            Assert.True(again.UpToDate);
+        }
+        Assert.Contains(image.Digest.ToString(), (await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{path}:v1")).Stdout);
+    }
+
+    [Fact]
+    public async Task Without_a_boot_id_the_record_holds_size_and_time_only()
+    {
+        var image = await ImageAsync();
+        string path = _temp["out/image.tar"];
+        using (Livrable.Layers.BootId.Use(() => null))
+        {
+            Assert.False(OutputRecord.BootBound);
+            Assert.Null(Livrable.Layers.UnixFileStatus.IdentityOf(path));
+            await Output(path).WriteAsync(image, "app", ["v1"], CancellationToken.None);
+            var again = Output(path);
+            await again.WriteAsync(image, "app", ["v1"], CancellationToken.None);
+            Assert.True(again.UpToDate, "size and time (the tarball was flushed to disk before its record was kept)");
+        }
+        string record = Assert.Single(Directory.EnumerateFiles(StateLayout.Records(_temp["state"], CacheRecordKind.Outputs)));
+        Assert.DoesNotContain("boot=", File.ReadAllText(record));
+        Assert.DoesNotContain("ino=", File.ReadAllText(record));
+    }
+
+    [Fact]
     public async Task Without_a_state_folder_the_tarball_is_always_written()
     {
         var image = await ImageAsync();

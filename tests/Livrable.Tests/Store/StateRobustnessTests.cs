@@ -156,6 +156,60 @@ public sealed class StateRobustnessTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Builds_killed_while_their_tarball_is_written_leave_no_record_that_trusts_a_partial_one()
+    {
+        // The tarball is not flushed to disk (Outputs/OutputRecord): what keeps a partial one from being taken as up to
+        // date is the order temp file, record removed, rename, record written. Each round kills a build of the other
+        // tag than the tarball holds, from the moment its temporary tarball appears to a few milliseconds later (the
+        // write, the rename, the record); then the same build in process must give a tarball of that tag and image.
+        string state = _temp["state"];
+        string[] requests = new string[2];
+        BuildContainerImage task = null!;
+        for (int t = 0; t < 2; t++)
+        {
+            requests[t] = WriteCliRequest(state, out task);
+            task.Tags = [$"v{t + 1}"];
+            File.WriteAllText(requests[t] = _temp[$"request-v{t + 1}.json"], RequestWriter.Write(task));
+        }
+        string archive = task.ArchiveOutputPath!;
+        string folder = Path.GetDirectoryName(archive)!;
+        Directory.CreateDirectory(folder);
+        task.Tags = ["v1"];
+        var reference = await ImageBuilder.BuildAsync(task.CreateRequest(), NullLogger.Instance, CancellationToken.None);
+
+        int killed = 0;
+        int[] delays = [0, 1, 2, 3, 5, 8, 13, 21, 34];
+        for (int round = 0; round < delays.Length; round++)
+        {
+            int tag = round % 2 == 0 ? 2 : 1;
+            // Killed writes leave their temporary files (removed by a write once a minute old): wait for a new one.
+            var before = Directory.EnumerateFiles(folder, "killed.tar.tmp-*").ToHashSet();
+            using var process = StartCli(requests[tag - 1]);
+            while (!process.HasExited && Directory.EnumerateFiles(folder, "killed.tar.tmp-*").All(before.Contains)) await Task.Delay(1);
+            if (delays[round] > 0) await Task.Delay(delays[round]);
+            bool kill = !process.HasExited;
+            if (kill)
+            {
+                process.Kill(entireProcessTree: true);
+                killed++;
+            }
+            await process.WaitForExitAsync();
+            bool leftTemporary = Directory.EnumerateFiles(folder, "killed.tar.tmp-*").Any(f => !before.Contains(f));
+
+            task.Tags = [$"v{tag}"];
+            var result = await ImageBuilder.BuildAsync(task.CreateRequest(), NullLogger.Instance, CancellationToken.None);
+            output.WriteLine($"round {round}: {(kill ? "killed" : "finished")} {delays[round]} ms after the temporary tarball appeared{(leftTemporary ? ", which it left" : "")}");
+            Assert.Equal(reference.Digest, result.Digest);
+            var image = await ReadAndValidateAsync(archive, $"v{tag}");
+            Assert.Equal(reference.Digest, image.Digest);
+        }
+        Assert.True(killed > 0, "no build was killed while writing its tarball");
+        string last = task.Tags[0];
+        await ImageValidator.ValidateArchiveAsync(archive, await ReadAndValidateAsync(archive, last), last, _temp["check"]);
+        AssertStateIsSound(state);
+    }
+
+    [Fact]
     public async Task After_a_full_disk_the_next_build_with_room_succeeds_and_the_store_is_sound()
     {
         string disk = _temp["small-disk"];

@@ -18,7 +18,8 @@ namespace Livrable.Build.Cache;
 /// layer: about 140 ms of CPU, issue 14). So the check is remembered as git's index remembers a file's hash: once a
 /// layer was written or hashed and found right, its <c>statx</c> status (size, modification and change times in ns,
 /// device, inode) is kept in <c>cache/verified/&lt;hex&gt;</c>, and a later hit whose blob still has that status is
-/// taken as intact without reading it. Whatever rewrites, truncates, flips a byte of or replaces the blob changes its
+/// taken as intact without reading it, in the boot that wrote the line only (the status names the boot id: blobs are
+/// not flushed to disk, and a crash that lost their bytes reboots, so each is hashed once again). Whatever rewrites, truncates, flips a byte of or replaces the blob changes its
 /// change time, which no call can set back, so it is hashed again. A damage that no write made (the disk's own
 /// corruption) is still caught where the bytes are used: every read goes through a verifying stream.
 /// </remarks>

@@ -125,6 +125,41 @@ public sealed class UnchangedBuildTests(RegistryFixture registry) : IDisposable
     }
 
     [Fact]
+    public async Task After_a_reboot_the_tarball_is_written_again_and_each_cached_layer_hashed_once()
+    {
+        // Neither the tarball nor the store's blobs are flushed to disk: a crash may have lost their bytes, and a crash
+        // reboots, so the records of the boot before (the tarball's, the layers' verified status) vouch for nothing.
+        string baseReference = $"{registry.Registry}/livrable-test/unchanged-base-{Guid.NewGuid():N}:v1";
+        await PushBaseAsync(baseReference, "one\n");
+        var request = Request(await ContextAsync(baseReference));
+        const string before = "33333333-3333-4333-8333-333333333333", after = "44444444-4444-4444-8444-444444444444";
+        ImageBuildResult first;
+        using (BootId.Use(() => before))
+        {
+            (first, _) = await BuildAsync(request);
+            var (same, sameLog) = await BuildAsync(request);
+            Assert.Contains(sameLog.Lines, l => l.StartsWith("info: Up to date:", StringComparison.Ordinal));
+        }
+        string verified = Assert.Single(Directory.GetFiles(StateLayout.Records(request.StateDirectory!, CacheRecordKind.Verified)));
+        Assert.Contains($"boot={before}", File.ReadAllText(verified));
+        string status = await StatusAsync(request.ArchivePath!);
+
+        using (BootId.Use(() => after))
+        {
+            var (rebooted, log) = await BuildAsync(request);
+            Assert.Equal(first.Digest, rebooted.Digest);
+            AssertBuilt(log, rebooted);
+            Assert.Contains(log.Lines, l => l.Contains("CACHED COPY . /data"));
+            Assert.NotEqual(status, await StatusAsync(request.ArchivePath!));
+            // The layer was hashed (found right) and its check remembered for this boot.
+            Assert.Contains($"boot={after}", File.ReadAllText(verified));
+            var (again, againLog) = await BuildAsync(request);
+            Assert.Contains(againLog.Lines, l => l.StartsWith("info: Up to date:", StringComparison.Ordinal));
+        }
+        Assert.Equal(first.Digest.ToString(), await SkopeoDigestAsync(request.ArchivePath!));
+    }
+
+    [Fact]
     public async Task A_context_file_edited_back_to_its_size_and_time_is_copied_again()
     {
         string baseReference = $"{registry.Registry}/livrable-test/unchanged-base-{Guid.NewGuid():N}:v1";
