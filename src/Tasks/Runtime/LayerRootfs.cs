@@ -81,14 +81,14 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         string hex = layer.DiffId.Hex;
         string directory = Path.Combine(Root, hex);
         string marker = directory + ".done";
-        if (File.Exists(marker) && Directory.Exists(directory))
+        if (IsComplete(directory))
         {
             StateFolder.Touch(marker);
             return directory;
         }
         Directory.CreateDirectory(Root);
         using var gate = await LockAsync(directory + ".lock", cancellationToken).ConfigureAwait(false);
-        if (File.Exists(marker) && Directory.Exists(directory)) return directory;
+        if (IsComplete(directory)) return directory;
         // The full diff id in the temporary name: StateFolder.CleanUp removes it once rootfs/<hex>.lock is free.
         string temp = Path.Combine(Root, $"tmp-{hex}-{Guid.NewGuid():N}");
         try
@@ -141,7 +141,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         try
         {
             using var gate = await LockAsync(directory + ".lock", cancellationToken).ConfigureAwait(false);
-            if (File.Exists(directory + ".done") && Directory.Exists(directory)) return;
+            if (IsComplete(directory)) return;
             await PlaceAsync(temp, layer).ConfigureAwait(false);
         }
         finally
@@ -166,10 +166,41 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         if (Directory.Exists(directory)) ContainerRun.DeleteStepDirectory(directory, userNamespace);
         Directory.Move(temp, directory);
         // The marker is itself renamed into place, so it is complete when it exists; it records the size for
-        // StatePruner, which would otherwise walk the tree at every size check.
+        // StatePruner, which would otherwise walk the tree at every size check, and the boot (IsComplete).
         string markerTemp = temp + ".done";
-        await File.WriteAllTextAsync(markerTemp, $"{layer.DiffId}\n{size}\n", CancellationToken.None).ConfigureAwait(false);
+        await File.WriteAllTextAsync(markerTemp, $"{layer.DiffId}\n{size}\n{BootLine}\n", CancellationToken.None).ConfigureAwait(false);
         File.Move(markerTemp, directory + ".done", overwrite: true);
+    }
+
+    /// <summary>The marker's third line: the boot that extracted the folder (<see cref="BootId"/>).</summary>
+    private static string BootLine => "boot=" + BootId.Current;
+
+    /// <summary>
+    /// Whether <paramref name="directory"/> is a complete extraction this boot made: its folder and its <c>.done</c>
+    /// marker exist and the marker names the running kernel's boot id.
+    /// </summary>
+    /// <remarks>
+    /// Nothing of an extraction is flushed to disk (an fsync of 20,000 files would cost more than the extraction), so
+    /// after a kernel crash or power loss the renamed marker may survive files whose bytes did not, and a RUN would read
+    /// them silently. Such a crash reboots the machine, so a marker from another boot is as good as none: the folder
+    /// is extracted again, once, as the output records are trusted only within their boot. Where the
+    /// system tells no boot id, no marker is trusted.
+    /// </remarks>
+    internal static bool IsComplete(string directory)
+    {
+        if (BootId.Current is null) return false;
+        string marker = directory + ".done";
+        try
+        {
+            using var reader = new StreamReader(marker);
+            reader.ReadLine();
+            reader.ReadLine();
+            return reader.ReadLine() == BootLine && Directory.Exists(directory);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The layer <see cref="ExtractWrittenAsync"/> reads: its tar is in hand, its digests not yet known.</summary>

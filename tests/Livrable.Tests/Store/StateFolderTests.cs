@@ -242,4 +242,32 @@ public sealed class StateFolderTests : IDisposable
         Assert.Equal(11, long.Parse(marker[1], System.Globalization.CultureInfo.InvariantCulture)); // "hello\n" + "data\n"
         Assert.Empty(Directory.EnumerateDirectories(store.Folder.RootfsDirectory, "tmp-*"));
     }
+
+    [Fact]
+    public async Task A_layer_extracted_in_another_boot_is_extracted_again()
+    {
+        var store = new BlobStore(StatePath);
+        var image = await TestImages.SimpleAsync(store);
+        var logger = new RecordingLogger();
+        var rootfs = new LayerRootfs(StatePath, logger);
+        string folder;
+        using (Livrable.Layers.BootId.Use(() => "11111111-1111-4111-8111-111111111111"))
+            folder = await rootfs.EnsureAsync(image.Layers[0], CancellationToken.None);
+        // What a power loss can leave: the renamed marker on disk, the file's bytes not.
+        File.WriteAllText(Path.Combine(folder, "hello.txt"), "");
+
+        using (Livrable.Layers.BootId.Use(() => "11111111-1111-4111-8111-111111111111"))
+            await rootfs.EnsureAsync(image.Layers[0], CancellationToken.None);
+        Assert.Single(logger.Lines, l => l.Contains("extracting layer"));
+
+        using (Livrable.Layers.BootId.Use(() => "22222222-2222-4222-8222-222222222222"))
+            Assert.Equal(folder, await rootfs.EnsureAsync(image.Layers[0], CancellationToken.None));
+        Assert.Equal(2, logger.Lines.Count(l => l.Contains("extracting layer")));
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(folder, "hello.txt")));
+        Assert.Equal("boot=22222222-2222-4222-8222-222222222222", File.ReadAllLines(folder + ".done")[2]);
+
+        using (Livrable.Layers.BootId.Use(() => null))
+            await rootfs.EnsureAsync(image.Layers[0], CancellationToken.None);
+        Assert.Equal(3, logger.Lines.Count(l => l.Contains("extracting layer")));
+    }
 }
