@@ -160,9 +160,13 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
         }
     }
 
+    /// <summary>Completes when the tree snapshots the steps started recording are written (<see cref="TreeSnapshots"/>).</summary>
+    public Task WhenTreesRecordedAsync() => _entryIndex?.Snapshots.WhenRecordedAsync() ?? Task.CompletedTask;
+
     public void Dispose()
     {
         _digests?.Save();
+        _entryIndex?.Snapshots.Dispose();
         if (_http.IsValueCreated) _http.Value.Dispose();
         try
         {
