@@ -166,7 +166,19 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     public void Dispose()
     {
         _digests?.Save();
-        _entryIndex?.Snapshots.Dispose();
+        if (_entryIndex is not null)
+        {
+            // A build that failed did not wait for the snapshots its steps started: none is left half written.
+            try
+            {
+                _entryIndex.Snapshots.WhenRecordedAsync().Wait(TimeSpan.FromSeconds(30));
+            }
+            catch (AggregateException)
+            {
+                // Recording swallows its own failures; nothing else can end up here.
+            }
+            _entryIndex.Snapshots.Dispose();
+        }
         if (_http.IsValueCreated) _http.Value.Dispose();
         try
         {
