@@ -18,7 +18,9 @@ internal sealed class TreeSnapshots(LayerEntryIndex entries) : IDisposable
     public TreeSnapshot? TryOpen(IReadOnlyList<Images.ILayer> chain)
     {
         if (chain.Count == 0) return null;
-        var snapshot = TreeSnapshot.TryOpen(PathOf(chain), chain);
+        string path = PathOf(chain);
+        if (!File.Exists(path)) return null; // the usual miss, without an exception
+        var snapshot = TreeSnapshot.TryOpen(path, chain);
         if (snapshot is not null)
             lock (_gate) _open.Add(snapshot);
         return snapshot;
