@@ -21,7 +21,7 @@ namespace Livrable.Filesystem;
 /// applying the layers. <see cref="With"/> copies the entry dictionary's arrays (a block copy, a few hundred
 /// microseconds for 25,000 entries) and shares each folder's names unless the layer changes that folder.
 /// </remarks>
-public sealed partial class FileTree
+public sealed partial class FileTree : ITreeLookup
 {
     /// <summary>How many symbolic links one resolution may follow, as Linux's <c>MAXSYMLINKS</c> in spirit; more is a loop.</summary>
     public const int MaxSymlinks = 255;
@@ -32,10 +32,13 @@ public sealed partial class FileTree
     private readonly Dictionary<string, FileEntry> _entries;
     private readonly Dictionary<string, HashSet<string>> _children;
 
+    private readonly Func<string, FileEntry?> _lookup;
+
     private FileTree(Dictionary<string, FileEntry> entries, Dictionary<string, HashSet<string>> children)
     {
         _entries = entries;
         _children = children;
+        _lookup = path => _entries.GetValueOrDefault(path);
     }
 
     /// <summary>The tree of <c>scratch</c>: the root directory alone (0755, 0:0).</summary>
@@ -118,7 +121,7 @@ public sealed partial class FileTree
     /// </summary>
     public FileEntry? Get(string path)
     {
-        string? resolved = Walk(_entries, path, followLast: false, makeDirectory: null);
+        string? resolved = Walk(_lookup, path, followLast: false, makeDirectory: null);
         return resolved is null ? null : _entries.GetValueOrDefault(resolved);
     }
 
@@ -129,7 +132,7 @@ public sealed partial class FileTree
     /// </summary>
     public FileEntry? Resolve(string path)
     {
-        string? resolved = Walk(_entries, path, followLast: true, makeDirectory: null);
+        string? resolved = Walk(_lookup, path, followLast: true, makeDirectory: null);
         return resolved is null ? null : _entries.GetValueOrDefault(resolved);
     }
 
@@ -138,7 +141,10 @@ public sealed partial class FileTree
     /// way followed, the last one too, inside the tree; a link to nothing resolves to the path it names, and a missing
     /// component is kept as it is. Throws LIV4074 for a loop.
     /// </summary>
-    public string RealPath(string path) => Walk(_entries, path, followLast: true, makeDirectory: static _ => { })!;
+    public string RealPath(string path) => Walk(_lookup, path, followLast: true, makeDirectory: static _ => { })!;
+
+    /// <summary>Every entry of the tree, the root included, in no order (what <see cref="TreeSnapshot"/> records).</summary>
+    internal IEnumerable<FileEntry> Entries => _entries.Values;
 
     /// <summary>
     /// Everything below <paramref name="directory"/> (resolved through symbolic links), recursively, sorted by
@@ -167,11 +173,12 @@ public sealed partial class FileTree
     }
 
     /// <summary>
-    /// Follows <paramref name="path"/> through the tree and returns the clean path it names, or null when a parent
-    /// is missing or not a directory. With <paramref name="makeDirectory"/>, a missing or non-directory parent is made
-    /// a directory instead (applying a layer).
+    /// Follows <paramref name="path"/> through the tree whose entry at a clean path <paramref name="entries"/> gives, and
+    /// returns the clean path it names, or null when a parent is missing or not a directory. With
+    /// <paramref name="makeDirectory"/>, a missing or non-directory parent is made a directory instead (applying a
+    /// layer). The one walk of both a loaded tree and a <see cref="TreeSnapshot"/>, so both answer alike.
     /// </summary>
-    private static string? Walk(IReadOnlyDictionary<string, FileEntry> entries, string path, bool followLast, Action<string>? makeDirectory)
+    internal static string? Walk(Func<string, FileEntry?> entries, string path, bool followLast, Action<string>? makeDirectory)
     {
         ArgumentNullException.ThrowIfNull(path);
         var pending = new Stack<string>();
@@ -188,7 +195,7 @@ public sealed partial class FileTree
             }
             string candidate = ImagePath.Join(current, segment);
             bool last = pending.Count == 0;
-            var entry = entries.GetValueOrDefault(candidate);
+            var entry = entries(candidate);
             if (entry is { Type: TarTypeFlag.SymbolicLink } && (!last || followLast))
             {
                 if (++links > MaxSymlinks)
@@ -224,7 +231,8 @@ public sealed partial class FileTree
     {
         private readonly Dictionary<string, FileEntry> _entries = new(start._entries, StringComparer.Ordinal);
 
-        private IReadOnlyDictionary<string, FileEntry> View => _entries;
+        private Func<string, FileEntry?> View => _view ??= Get;
+        private Func<string, FileEntry?>? _view;
 
         private FileEntry? Get(string path) => _entries.TryGetValue(path, out var entry) ? entry : null;
         private readonly Dictionary<string, HashSet<string>> _children = new(start._children, StringComparer.Ordinal);

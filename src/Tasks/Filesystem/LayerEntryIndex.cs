@@ -28,6 +28,14 @@ internal sealed class LayerEntryIndex(string directory)
 
     private string PathOf(ILayer layer) => Path.Combine(Directory, layer.DiffId.Hex + ".entries");
 
+    /// <summary>Whether the entries of <paramref name="layer"/> were recorded (a damaged record is found on reading).</summary>
+    public bool Holds(ILayer layer) => File.Exists(PathOf(layer));
+
+    /// <summary>The merged trees of layer chains recorded beside the entries (<see cref="TreeSnapshot"/>), for this build.</summary>
+    public TreeSnapshots Snapshots => LazyInitializer.EnsureInitialized(ref _snapshots, () => new TreeSnapshots(this));
+
+    private TreeSnapshots? _snapshots;
+
     /// <summary>The entries of <paramref name="layer"/> when they were recorded; null otherwise.</summary>
     /// <remarks>Compiled optimized at once, as <c>FileTree</c>'s layer application (why: there).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -23,7 +23,7 @@ public static class Ownership
     /// The numeric owner of <paramref name="chown"/> in <paramref name="tree"/>. Throws LIV1082 for a malformed value,
     /// LIV1080 for an unknown user, LIV1081 for an unknown group, each at <paramref name="span"/>.
     /// </summary>
-    public static (long Uid, long Gid) Resolve(string chown, FileTree tree, SourceSpan span)
+    public static (long Uid, long Gid) Resolve(string chown, ITreeLookup tree, SourceSpan span)
     {
         ArgumentNullException.ThrowIfNull(chown);
         ArgumentNullException.ThrowIfNull(tree);
@@ -66,7 +66,7 @@ public static class Ownership
         return id;
     }
 
-    private static string Missing(FileTree tree, string path)
+    private static string Missing(ITreeLookup tree, string path)
         => tree.Resolve(path) is { Type: Layers.TarTypeFlag.RegularFile } ? "" : $" (the image has no {path})";
 
     private sealed record Account(long Uid, long Gid);
@@ -75,7 +75,7 @@ public static class Ownership
     /// The first line of the passwd (<c>name:x:uid:gid:...</c>) or group (<c>name:x:gid:...</c>) file naming
     /// <paramref name="name"/>; lines that do not parse are skipped, as moby/sys/user does.
     /// </summary>
-    private static Account? Lookup(FileTree tree, string path, string name)
+    private static Account? Lookup(ITreeLookup tree, string path, string name)
     {
         var entry = tree.Resolve(path);
         if (entry is null) return null;

@@ -21,8 +21,11 @@ public sealed record CacheRecordKind(string Name, string Owner)
     /// <summary>Context file digests, one index per build context folder.</summary>
     public static readonly CacheRecordKind Files = new("files", "Build/Cache/FileDigests");
 
-    /// <summary>Layer entry indexes: a layer's entries by diff id, so a plan needs not decompress it again.</summary>
-    public static readonly CacheRecordKind Trees = new("trees", "Filesystem/LayerEntryIndex");
+    /// <summary>
+    /// Layer entry indexes (a layer's entries by diff id, so a plan needs not decompress it again) and tree snapshots
+    /// (the merged tree of a chain of layers by ChainID, so a plan needs not load it).
+    /// </summary>
+    public static readonly CacheRecordKind Trees = new("trees", "Filesystem/LayerEntryIndex, Filesystem/TreeSnapshot");
 
     /// <summary>Output records: what the last write of a tarball was and left (size, time), so an unchanged build writes nothing.</summary>
     public static readonly CacheRecordKind Outputs = new("outputs", "Outputs/OutputRecord");

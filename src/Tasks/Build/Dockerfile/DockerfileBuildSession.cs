@@ -157,6 +157,8 @@ internal sealed class DockerfileBuildSession : IDisposable
             throw first;
         }
         var state = await StageAsync(target, cancellationToken).ConfigureAwait(false);
+        // The tree snapshots steps started for the next build (usually written while a later step ran).
+        await _services.WhenTreesRecordedAsync().ConfigureAwait(false);
 
         foreach (string unused in Arguments.Unused())
             Logger.Warning(DiagnosticCodes.UnusedBuildArg,

@@ -84,8 +84,9 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         // The plan's time (the stage's tree, then every source placed in it), in the detailed log (issue 14).
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var cpu = Units.Cpu();
-        var tree = await State.GetTreeAsync(cancellationToken).ConfigureAwait(false);
+        var tree = await State.GetLookupAsync(cancellationToken).ConfigureAwait(false);
         string treeTime = Units.Since(started);
+        string treeKind = tree is TreeSnapshot snapshot ? $"snapshot of {snapshot.Count} entries" : "loaded";
         Plan = new LayerPlan(tree, Span);
         if (_chown is not null) Owner = Ownership.Resolve(_chown, tree, Span);
 
@@ -120,7 +121,7 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
 
         var entries = Plan.Entries();
         CheckNoWhiteoutNames(entries);
-        Services.Logger.Detail($"  plan: the tree ({treeTime}) and {entries.Count} entries ({Units.CpuSince(cpu)}) {Units.Since(started)}");
+        Services.Logger.Detail($"  plan: the tree ({treeKind}, {treeTime}) and {entries.Count} entries ({Units.CpuSince(cpu)}) {Units.Since(started)}");
         await Services.AddLayerAsync(State, entries, createdBy.ToString(), cancellationToken, Step.RunFollows).ConfigureAwait(false);
     }
 

@@ -10,11 +10,11 @@ namespace Livrable.Build.Dockerfile;
 /// does), missing folders created, and the existing folders above every entry written with their current owner and
 /// mode, as an overlay diff shows them, so that a layer never changes a folder it only passes through.
 /// </summary>
-internal sealed class LayerPlan(FileTree tree, SourceSpan span)
+internal sealed class LayerPlan(ITreeLookup tree, SourceSpan span)
 {
     private readonly Dictionary<string, FileEntry> _entries = new(StringComparer.Ordinal);
 
-    public FileTree Tree => tree;
+    public ITreeLookup Tree => tree;
 
     /// <summary>
     /// <paramref name="path"/> with every component that is a symlink in the tree (and not replaced in this layer)

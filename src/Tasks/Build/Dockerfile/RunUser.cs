@@ -22,7 +22,7 @@ internal static class RunUser
         int colon = user.IndexOf(':');
         string name = colon < 0 ? user : user[..colon];
         string? group = colon < 0 ? null : user[(colon + 1)..];
-        var tree = await step.State.GetTreeAsync(cancellationToken).ConfigureAwait(false);
+        var tree = await step.State.GetLookupAsync(cancellationToken).ConfigureAwait(false);
         var passwd = await ReadAsync(tree, "/etc/passwd", cancellationToken).ConfigureAwait(false);
         var groupFile = await ReadAsync(tree, "/etc/group", cancellationToken).ConfigureAwait(false);
 
@@ -62,7 +62,7 @@ internal static class RunUser
         return (uid, gid, groups);
     }
 
-    private static async Task<List<string[]>> ReadAsync(FileTree tree, string path, CancellationToken cancellationToken)
+    private static async Task<List<string[]>> ReadAsync(ITreeLookup tree, string path, CancellationToken cancellationToken)
     {
         var entry = tree.Resolve(path);
         if (entry is null) return [];

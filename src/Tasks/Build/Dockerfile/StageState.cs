@@ -22,11 +22,16 @@ internal sealed class StageState
     private readonly List<StepOutput> _outputs = [];
     private Task<FileTree>? _tree;
     private readonly LayerEntryIndex? _entryIndex;
+    // Whether a layer this build planned is in the tree (its entries, not its record): then the tree is no chain's.
+    private bool _planned;
+    // The snapshot of the stage's layers as they are now, while the tree is not loaded; null when none was opened.
+    private TreeSnapshot? _snapshot;
 
     private StageState(Platform platform, ImageConfig config, List<ILayer> layers, Dictionary<string, string> environment,
-        IReadOnlyList<ILayer> treeBase, List<Pending> pending, Task<FileTree>? tree, string cacheKey, LayerEntryIndex? entryIndex)
+        IReadOnlyList<ILayer> treeBase, List<Pending> pending, Task<FileTree>? tree, string cacheKey, LayerEntryIndex? entryIndex, bool planned)
     {
         _entryIndex = entryIndex;
+        _planned = planned;
         Platform = platform;
         Config = config;
         Layers = layers;
@@ -55,7 +60,7 @@ internal sealed class StageState
             if (eq < 0) environment[line] = "";
             else environment[line[..eq]] = line[(eq + 1)..];
         }
-        return new StageState(platform, config, [.. image.Layers], environment, image.Layers, [], null, StepKey.OfImage(image.Digest, platform), entryIndex);
+        return new StageState(platform, config, [.. image.Layers], environment, image.Layers, [], null, StepKey.OfImage(image.Digest, platform), entryIndex, planned: false);
     }
 
     /// <summary>The stage's platform (FROM <c>--platform</c>, else the target's).</summary>
@@ -102,7 +107,7 @@ internal sealed class StageState
         lock (_gate)
         {
             return new StageState(Platform, Config.Clone(), [.. Layers], new Dictionary<string, string>(Environment, StringComparer.Ordinal),
-                _treeBase, [.. _pending], _tree, CacheKey, _entryIndex) { DeclaredArgs = [.. DeclaredArgs], UnknownAfter = UnknownAfter };
+                _treeBase, [.. _pending], _tree, CacheKey, _entryIndex, _planned) { DeclaredArgs = [.. DeclaredArgs], UnknownAfter = UnknownAfter };
         }
     }
 
@@ -115,6 +120,31 @@ internal sealed class StageState
         }
     }
 
+    /// <summary>
+    /// What a step plans against (<see cref="ITreeLookup"/>): the loaded tree when there is one; else, when every layer
+    /// of the stage is an image's or the step cache's (an edit after a cold build: the COPY over a cached
+    /// <c>RUN apt-get</c>), the <see cref="TreeSnapshot"/> of those layers when one was recorded, so that the step looks
+    /// up the paths it touches instead of loading every entry; else the tree, loaded, and its snapshot recorded for the
+    /// next build (from that tree when it holds only those layers' entries, else on the pool from their entry indexes).
+    /// </summary>
+    public async Task<ITreeLookup> GetLookupAsync(CancellationToken cancellationToken)
+    {
+        Task<FileTree> tree;
+        List<ILayer> chain;
+        bool planned;
+        lock (_gate)
+        {
+            if (_tree is null && _snapshot is not null) return _snapshot;
+            chain = [.. Layers];
+            planned = _planned;
+            if (_tree is null && !planned && _entryIndex?.Snapshots.TryOpen(chain) is { } snapshot) return _snapshot = snapshot;
+            tree = _tree ??= LoadAsync(_treeBase, [.. _pending], _entryIndex, cancellationToken);
+        }
+        var loaded = await tree.ConfigureAwait(false);
+        _entryIndex?.Snapshots.Record(chain, planned ? null : loaded);
+        return loaded;
+    }
+
     /// <summary>Adds a layer the stage made: to the image (diff id and history), to the layers, and to the tree.</summary>
     public void AddLayer(ILayer layer, IReadOnlyList<FileEntry> entries, HistoryEntry history)
     {
@@ -122,6 +152,8 @@ internal sealed class StageState
         Layers.Add(layer);
         lock (_gate)
         {
+            _planned = true;
+            _snapshot = null;
             _outputs.Add(new StepOutput(layer.Descriptor, layer.DiffId, history with { EmptyLayer = false }));
             if (_tree is null) _pending.Add(new Pending(entries, null));
             else _tree = Then(_tree, entries);
@@ -138,6 +170,7 @@ internal sealed class StageState
         Layers.Add(layer);
         lock (_gate)
         {
+            _snapshot = null;
             _outputs.Add(new StepOutput(layer.Descriptor, layer.DiffId, history with { EmptyLayer = false }));
             if (_tree is null) _pending.Add(new Pending(null, layer));
             else _tree = Then(_tree, layer, _entryIndex, cancellationToken);

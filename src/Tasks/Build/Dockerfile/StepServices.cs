@@ -167,9 +167,25 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
         }
     }
 
+    /// <summary>Completes when the tree snapshots the steps started recording are written (<see cref="TreeSnapshots"/>).</summary>
+    public Task WhenTreesRecordedAsync() => _entryIndex?.Snapshots.WhenRecordedAsync() ?? Task.CompletedTask;
+
     public void Dispose()
     {
         _digests?.Save();
+        if (_entryIndex is not null)
+        {
+            // A build that failed did not wait for the snapshots its steps started: none is left half written.
+            try
+            {
+                _entryIndex.Snapshots.WhenRecordedAsync().Wait(TimeSpan.FromSeconds(30));
+            }
+            catch (AggregateException)
+            {
+                // Recording swallows its own failures; nothing else can end up here.
+            }
+            _entryIndex.Snapshots.Dispose();
+        }
         if (_http.IsValueCreated) _http.Value.Dispose();
         try
         {

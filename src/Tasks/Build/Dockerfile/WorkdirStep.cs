@@ -36,7 +36,7 @@ internal sealed class WorkdirStep(StepContext step, WorkdirInstruction workdir) 
             step.Services.AddHistory(state, createdBy);
             return;
         }
-        var tree = await state.GetTreeAsync(cancellationToken).ConfigureAwait(false);
+        var tree = await state.GetLookupAsync(cancellationToken).ConfigureAwait(false);
         var plan = new LayerPlan(tree, step.Span);
         var (uid, gid) = Owner(state.Config.User, tree, step.Span);
         plan.EnsureDirectory(plan.RealPath(directory), 0b111_101_101, uid, gid);
@@ -48,7 +48,7 @@ internal sealed class WorkdirStep(StepContext step, WorkdirInstruction workdir) 
     /// falls back to the numeric parts of USER, else 0, rather than failing the build (USER itself is never checked
     /// at build time, so WORKDIR must not be stricter than it).
     /// </summary>
-    private static (long Uid, long Gid) Owner(string? user, FileTree tree, Diagnostics.SourceSpan span)
+    private static (long Uid, long Gid) Owner(string? user, ITreeLookup tree, Diagnostics.SourceSpan span)
     {
         if (string.IsNullOrEmpty(user)) return (0, 0);
         try
