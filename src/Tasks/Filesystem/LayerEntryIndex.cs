@@ -15,13 +15,15 @@ namespace Livrable.Filesystem;
 /// <remarks>
 /// Written once, after the layer was read in full from its verified blob (so every check of that read, hostile names,
 /// entry types, the size cap, passed), to a temporary name and renamed. The diff id names the tar, whatever its
-/// compression, so an entry's ordinal points into any blob of that layer. A damaged or foreign file reads as absent:
+/// compression, so an entry's ordinal points into any blob of that layer. Not flushed to disk: the file names the boot
+/// that wrote it and is trusted only within that boot (<see cref="BootId"/>: a crash that loses unflushed bytes
+/// reboots), so a crash cannot leave an index whose lost bytes plan a wrong layer. A damaged or foreign file reads as absent:
 /// the layer is read from its blob as before. The bytes of a file are still read from the blob, verified, when a step
 /// copies it.
 /// </remarks>
 internal sealed class LayerEntryIndex(string directory)
 {
-    private const string Format = "livrable-layer-entries-v1";
+    private const string Format = "livrable-layer-entries-v2";
 
     /// <summary>The folder of the index files.</summary>
     public string Directory { get; } = directory;
@@ -44,7 +46,7 @@ internal sealed class LayerEntryIndex(string directory)
         try
         {
             using var reader = new BufferedReader(PathOf(layer));
-            if (reader.String() != Format || reader.String() != layer.DiffId.ToString()) return null;
+            if (reader.String() != Format || reader.String() != layer.DiffId.ToString() || !BootId.Vouches(reader.String())) return null;
             int count = reader.Int32();
             var entries = new List<FileEntry>(count);
             byte[] pathBytes = new byte[256]; // the path's bytes, kept past the reads that follow
@@ -185,6 +187,7 @@ internal sealed class LayerEntryIndex(string directory)
             {
                 writer.Write(Format);
                 writer.Write(layer.DiffId.ToString());
+                writer.Write(BootId.Stamp ?? "");
                 writer.Write(entries.Count);
                 foreach (var e in entries)
                 {

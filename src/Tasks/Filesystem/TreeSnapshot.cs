@@ -100,8 +100,15 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
     }
 
     /// <summary>
+    /// What a snapshot's heap starts with: the chain id and the boot that wrote it (<see cref="BootId.Stamp"/>). A
+    /// snapshot is not flushed to disk, so it is trusted only within its boot (a crash that loses unflushed bytes
+    /// reboots: <see cref="BootId"/>); null, so nothing written or trusted, where no boot id is told.
+    /// </summary>
+    private static string? Heading(IReadOnlyList<ILayer> layers) => BootId.Stamp is { } stamp ? $"{ChainId(layers)} {stamp}" : null;
+
+    /// <summary>
     /// The snapshot at <paramref name="path"/> of the tree of <paramref name="layers"/>; null when there is none, or it
-    /// is damaged, or it records another chain.
+    /// is damaged, or it records another chain or another boot.
     /// </summary>
     public static TreeSnapshot? TryOpen(string path, IReadOnlyList<ILayer> layers)
     {
@@ -126,7 +133,7 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
                 || chainOffset < 0 || chainLength < 0 || (long)chainOffset + chainLength > heapLength)
                 return null;
             var snapshot = new TreeSnapshot(file, view, count, heap, layers);
-            if (snapshot.HeapString(chainOffset, chainLength) != ChainId(layers).ToString())
+            if (Heading(layers) is not { } heading || snapshot.HeapString(chainOffset, chainLength) != heading)
             {
                 snapshot.Dispose();
                 return null;
@@ -244,7 +251,7 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
     /// <summary>
     /// Records <paramref name="tree"/>, the merged tree of <paramref name="layers"/>, at <paramref name="path"/> (a
     /// temporary name, then renamed). False, and nothing written, when an entry's bytes are not in those layers (a
-    /// step's planned entry) or the heap would pass 2 GiB. An I/O failure throws.
+    /// step's planned entry), the heap would pass 2 GiB or no boot id is told. An I/O failure throws.
     /// </summary>
     public static bool TryWrite(string path, IReadOnlyList<ILayer> layers, FileTree tree)
     {
@@ -261,7 +268,8 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
         records.Sort((a, b) => a.Path.AsSpan().SequenceCompareTo(b.Path));
 
         // The heap: each record's strings and bytes in record order, the chain id first.
-        byte[] chain = Encoding.UTF8.GetBytes(ChainId(layers).ToString());
+        if (Heading(layers) is not { } heading) return false;
+        byte[] chain = Encoding.UTF8.GetBytes(heading);
         long heapLength = chain.Length;
         var heapParts = new List<byte[]>(records.Count * 2) { chain };
         long Place(byte[] bytes)

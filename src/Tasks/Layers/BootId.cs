@@ -24,6 +24,15 @@ internal static class BootId
     public static string? Current => Override.Value is { } source ? source() : Kernel.Value;
 
     /// <summary>
+    /// The line a state file written without <c>fsync</c> records (<c>boot=&lt;id&gt;</c>), or null where no boot id
+    /// is told: such a file is then never trusted (<see cref="Vouches"/>).
+    /// </summary>
+    public static string? Stamp => Current is { } id ? "boot=" + id : null;
+
+    /// <summary>Whether <paramref name="recorded"/>, the <see cref="Stamp"/> a file was written with, is this boot's.</summary>
+    public static bool Vouches(string? recorded) => recorded is not null && Stamp is { } stamp && recorded == stamp;
+
+    /// <summary>
     /// Makes <see cref="Current"/> answer from <paramref name="source"/> in this asynchronous flow until disposed (tests:
     /// a record from another boot, a system that tells none), without touching the other builds of the process.
     /// </summary>

@@ -168,12 +168,9 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         // The marker is itself renamed into place, so it is complete when it exists; it records the size for
         // StatePruner, which would otherwise walk the tree at every size check, and the boot (IsComplete).
         string markerTemp = temp + ".done";
-        await File.WriteAllTextAsync(markerTemp, $"{layer.DiffId}\n{size}\n{BootLine}\n", CancellationToken.None).ConfigureAwait(false);
+        await File.WriteAllTextAsync(markerTemp, $"{layer.DiffId}\n{size}\n{BootId.Stamp}\n", CancellationToken.None).ConfigureAwait(false);
         File.Move(markerTemp, directory + ".done", overwrite: true);
     }
-
-    /// <summary>The marker's third line: the boot that extracted the folder (<see cref="BootId"/>).</summary>
-    private static string BootLine => "boot=" + BootId.Current;
 
     /// <summary>
     /// Whether <paramref name="directory"/> is a complete extraction this boot made: its folder and its <c>.done</c>
@@ -188,14 +185,13 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
     /// </remarks>
     internal static bool IsComplete(string directory)
     {
-        if (BootId.Current is null) return false;
         string marker = directory + ".done";
         try
         {
             using var reader = new StreamReader(marker);
             reader.ReadLine();
             reader.ReadLine();
-            return reader.ReadLine() == BootLine && Directory.Exists(directory);
+            return BootId.Vouches(reader.ReadLine()) && Directory.Exists(directory);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
         {

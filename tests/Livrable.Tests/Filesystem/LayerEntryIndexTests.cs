@@ -70,6 +70,23 @@ public sealed class LayerEntryIndexTests : IDisposable
     }
 
     [Fact]
+    public void An_index_written_in_another_boot_reads_as_absent()
+    {
+        var layer = new Layer(Digest.Sha256("layer"u8));
+        var index = new LayerEntryIndex(_temp["trees"]);
+        using (BootId.Use(() => "11111111-1111-4111-8111-111111111111"))
+        {
+            index.Write(layer, Entries(layer));
+            Assert.NotNull(index.TryRead(layer));
+        }
+        // Not flushed to disk: after a reboot its bytes may be lost, so the index is not trusted.
+        using (BootId.Use(() => "22222222-2222-4222-8222-222222222222"))
+            Assert.Null(index.TryRead(layer));
+        using (BootId.Use(() => null))
+            Assert.Null(index.TryRead(layer));
+    }
+
+    [Fact]
     public void A_truncated_or_lengthened_index_reads_as_absent()
     {
         var layer = new Layer(Digest.Sha256("layer"u8));

@@ -151,6 +151,26 @@ public sealed class TreeSnapshotTests : IDisposable
     }
 
     [Fact]
+    public async Task A_snapshot_written_in_another_boot_reads_as_absent()
+    {
+        var (layers, index) = Chain();
+        var tree = await FileTree.LoadAsync(layers, Decompression.DefaultMaxBytes, index, CancellationToken.None);
+        string path = Path.Combine(_temp["snapshots"], TreeSnapshot.FileName(layers));
+        using (BootId.Use(() => "11111111-1111-4111-8111-111111111111"))
+            Assert.True(TreeSnapshot.TryWrite(path, layers, tree));
+        using (BootId.Use(() => "11111111-1111-4111-8111-111111111111"))
+            TreeSnapshot.TryOpen(path, layers)!.Dispose();
+        // Not flushed to disk: after a reboot its bytes may be lost, so the snapshot is not trusted.
+        using (BootId.Use(() => "22222222-2222-4222-8222-222222222222"))
+            Assert.Null(TreeSnapshot.TryOpen(path, layers));
+        using (BootId.Use(() => null))
+        {
+            Assert.Null(TreeSnapshot.TryOpen(path, layers));
+            Assert.False(TreeSnapshot.TryWrite(path + ".none", layers, tree));
+        }
+    }
+
+    [Fact]
     public async Task A_tree_holding_a_steps_planned_entries_is_not_recorded()
     {
         var (layers, index) = Chain();
