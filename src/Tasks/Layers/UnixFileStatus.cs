@@ -48,8 +48,8 @@ internal readonly record struct UnixFileStatus(
     /// not followed), without statx, or where the boot id cannot be read.
     /// </summary>
     public static string? IdentityOf(string path)
-        => BootId.Current is { } boot && TryRead(path) is { Kind: UnixFileKind.RegularFile } s
-            ? FormattableString.Invariant($"file size={s.Size} mtime={s.ModificationTime} ctime={s.ChangeTime} dev={s.Device} ino={s.Inode} boot={boot}")
+        => BootId.Stamp is { } boot && TryRead(path) is { Kind: UnixFileKind.RegularFile } s
+            ? FormattableString.Invariant($"file size={s.Size} mtime={s.ModificationTime} ctime={s.ChangeTime} dev={s.Device} ino={s.Inode} {boot}")
             : null;
 
     /// <summary>The status of <paramref name="path"/> itself (a symbolic link is not followed), or null when unknown.</summary>
