@@ -68,11 +68,13 @@ internal static class ContextSources
     {
         var contents = new byte[]?[inputs.Count];
         var statuses = new UnixFileStatus?[inputs.Count];
-        for (int i = 0; i < inputs.Count; i++)
+        // On all cores, as the step's own lookups: this often finishes after FROM, and the step waits for it.
+        var lookups = Parallel.For(0, inputs.Count, (i, loop) =>
         {
-            if (inputs[i].Type != ContextEntryType.File) continue;
-            if ((contents[i] = digests.Sha256Known(inputs[i].FullPath, inputs[i].Status, out statuses[i])) is null) return null;
-        }
+            if (inputs[i].Type == ContextEntryType.File && (contents[i] = digests.Sha256Known(inputs[i].FullPath, inputs[i].Status, out statuses[i])) is null)
+                loop.Stop();
+        });
+        if (!lookups.IsCompleted) return null;
         var fragment = StepKey.Fragment();
         AddParts(inputs, source, fragment, i => contents[i], i => statuses[i]);
         return fragment;
