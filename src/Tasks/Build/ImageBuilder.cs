@@ -60,7 +60,7 @@ public static class ImageBuilder
     private static async Task<ImageBuildResult> BuildInStoreAsync(ImageBuildRequest request, Recipe recipe, BlobStore store, ILogger logger, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries, IdleTimeout = request.RegistryTimeout }, store, logger);
+        using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries, IdleTimeout = request.RegistryTimeout, KeepDocuments = true }, store, logger);
 
         // Every image the build resolves is recorded, for the metadata file and the provenance (SupplyChain/).
         var resolved = new ResolvedInputs();

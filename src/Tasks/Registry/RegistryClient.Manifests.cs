@@ -52,12 +52,67 @@ public sealed partial class RegistryClient
         if (Digest.TryParse(reference, out wanted) && digest != wanted)
             throw new LivrableException(DiagnosticCodes.DigestMismatch,
                 $"{endpoint.Registry}/{repository}@{reference} served a manifest whose digest is {digest}.");
-        string? contentType = response.Content.Headers.ContentType?.MediaType;
-        string mediaType = MediaTypes.IsManifest(contentType) || MediaTypes.IsIndex(contentType)
-            ? contentType!
-            : ImageIndex.LooksLikeIndex(bytes, null) ? MediaTypes.OciIndex : MediaTypes.OciManifest;
+        string mediaType = MediaTypeOf(response.Content.Headers.ContentType?.MediaType, bytes);
         _logger.Detail($"Got {endpoint.Registry}/{repository}:{reference} ({mediaType}, {digest}).");
         return new RegistryManifest(mediaType, bytes, digest);
+    }
+
+    /// <summary>
+    /// A manifest's or index's media type: the one the registry gave (<c>Content-Type</c>, or the index entry's
+    /// descriptor) when it names a manifest or an index; else the document's own <c>mediaType</c>; else an OCI index
+    /// when it looks like one (a <c>manifests</c> array), an OCI manifest otherwise.
+    /// </summary>
+    private static string MediaTypeOf(string? given, byte[] bytes)
+    {
+        if (MediaTypes.IsManifest(given) || MediaTypes.IsIndex(given)) return given!;
+        string? own = null;
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(bytes);
+            if (document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && document.RootElement.TryGetProperty("mediaType", out var value) && value.ValueKind == System.Text.Json.JsonValueKind.String)
+                own = value.GetString();
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON: the parse that follows says so.
+        }
+        if (MediaTypes.IsManifest(own) || MediaTypes.IsIndex(own)) return own!;
+        return ImageIndex.LooksLikeIndex(bytes, null) ? MediaTypes.OciIndex : MediaTypes.OciManifest;
+    }
+
+    /// <summary>
+    /// The manifest or index <paramref name="reference"/> as the blob store keeps it from an earlier pull, when the
+    /// registry still serves the same one; else fetched (<see cref="GetManifestAsync"/>) and, with
+    /// <see cref="RegistryOptions.KeepDocuments"/>, kept. A tag costs one HEAD when unchanged (its
+    /// <c>Docker-Content-Digest</c> names a stored document: no body is read), a HEAD and a GET when it moved or was
+    /// never pulled; a digest reference costs nothing once stored (its bytes cannot change). A registry that answers
+    /// the HEAD with anything else (no digest, an error) is asked with a GET, which reports what is wrong.
+    /// </summary>
+    private async Task<RegistryManifest> GetManifestKeptAsync(RegistryEndpoint endpoint, string registry, string repository, string reference,
+        string? mediaType, CancellationToken cancellationToken)
+    {
+        if (Digest.TryParse(reference, out var pinned))
+        {
+            if (Store.TryReadSmall(pinned, MaxManifestSize) is { } stored)
+                return Kept(pinned, MediaTypeOf(mediaType, stored), stored);
+        }
+        else
+        {
+            using var head = await SendHeadAsync(endpoint, repository, reference, forPush: false, cancellationToken).ConfigureAwait(false);
+            if (head.StatusCode == HttpStatusCode.OK && DigestHeader(head) is { } current
+                && Store.TryReadSmall(current, MaxManifestSize) is { } stored)
+                return Kept(current, MediaTypeOf(head.Content.Headers.ContentType?.MediaType, stored), stored);
+        }
+        var fetched = await GetManifestAsync(registry, repository, reference, cancellationToken).ConfigureAwait(false);
+        if (_options.KeepDocuments) await Store.PutAsync(fetched.Bytes, cancellationToken).ConfigureAwait(false);
+        return fetched;
+
+        RegistryManifest Kept(Digest digest, string type, byte[] bytes)
+        {
+            _logger.Detail($"Got {endpoint.Registry}/{repository}:{reference} ({type}, {digest}) from the state folder: unchanged in the registry.");
+            return new RegistryManifest(type, bytes, digest);
+        }
     }
 
     /// <summary>
@@ -74,7 +129,7 @@ public sealed partial class RegistryClient
     {
         var endpoint = Resolve(registry);
         repository = endpoint.NormalizeRepository(repository);
-        var top = await GetManifestAsync(registry, repository, reference, cancellationToken).ConfigureAwait(false);
+        var top = await GetManifestKeptAsync(endpoint, registry, repository, reference, null, cancellationToken).ConfigureAwait(false);
         var manifest = top;
         Digest? indexDigest = null;
         if (top.IsIndex)
@@ -83,21 +138,25 @@ public sealed partial class RegistryClient
             var entry = index.Select(platform) ?? throw new LivrableException(DiagnosticCodes.PlatformNotFound,
                 $"{endpoint.Registry}/{repository}:{reference} has no image for {platform}; it has {Available(index)}.");
             indexDigest = top.Digest;
-            manifest = await GetManifestAsync(registry, repository, entry.Digest.ToString(), cancellationToken).ConfigureAwait(false);
+            manifest = await GetManifestKeptAsync(endpoint, registry, repository, entry.Digest.ToString(), entry.MediaType, cancellationToken).ConfigureAwait(false);
             if (manifest.IsIndex)
                 throw new LivrableException(DiagnosticCodes.InvalidImage, $"The entry for {platform} in {endpoint.Registry}/{repository}:{reference} is itself an index; nested indexes are not supported.");
         }
         var parsed = ImageManifest.Parse(manifest.Bytes, manifest.MediaType);
         if (parsed.Config.Size > MaxConfigSize)
             throw new LivrableException(DiagnosticCodes.InvalidImage, $"The config of {endpoint.Registry}/{repository}:{reference} is {parsed.Config.Size} bytes; more than {MaxConfigSize} is not a real config.");
-        byte[] configBytes;
-        await using (var config = await GetBlobAsync(registry, repository, parsed.Config, cancellationToken).ConfigureAwait(false))
+        byte[]? configBytes = Store.TryReadSmall(parsed.Config.Digest, MaxConfigSize) is { } kept && kept.Length == parsed.Config.Size ? kept : null;
+        if (configBytes is null)
         {
-            configBytes = new byte[parsed.Config.Size];
-            await config.ReadExactlyAsync(configBytes, cancellationToken).ConfigureAwait(false);
-            // Read past the end so the verifying stream checks the digest.
-            if (await config.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) != 0)
-                throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The config {parsed.Config.Digest} is longer than its descriptor says.");
+            await using (var config = await GetBlobAsync(registry, repository, parsed.Config, cancellationToken).ConfigureAwait(false))
+            {
+                configBytes = new byte[parsed.Config.Size];
+                await config.ReadExactlyAsync(configBytes, cancellationToken).ConfigureAwait(false);
+                // Read past the end so the verifying stream checks the digest.
+                if (await config.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) != 0)
+                    throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The config {parsed.Config.Digest} is longer than its descriptor says.");
+            }
+            if (_options.KeepDocuments) await Store.PutAsync(configBytes, cancellationToken).ConfigureAwait(false);
         }
         var parts = ManifestAndConfig.Check(parsed, manifest.Bytes, configBytes, $"{endpoint.Registry}/{repository}@{manifest.Digest}");
         return new RegistryImage(this, endpoint, repository, reference, indexDigest, manifest, parts, Store);
@@ -139,18 +198,25 @@ public sealed partial class RegistryClient
     {
         var endpoint = Resolve(registry);
         repository = endpoint.NormalizeRepository(repository);
-        string action = $"check for the manifest {reference}";
-        using var response = await SendAsync(endpoint, [Scope(repository, forPush)], action, _ =>
+        using var response = await SendHeadAsync(endpoint, repository, reference, forPush, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound) return null;
+        if (response.StatusCode != HttpStatusCode.OK)
+            throw await FailureAsync(response, endpoint, repository, $"check for the manifest {reference}", DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false);
+        return DigestHeader(response);
+    }
+
+    /// <summary>A HEAD of the manifest <paramref name="reference"/>, with the media types Livrable reads; any status.</summary>
+    private Task<HttpResponseMessage> SendHeadAsync(RegistryEndpoint endpoint, string repository, string reference, bool forPush, CancellationToken cancellationToken)
+        => SendAsync(endpoint, [Scope(repository, forPush)], $"check for the manifest {reference}", _ =>
         {
             var request = new HttpRequestMessage(HttpMethod.Head, endpoint.Api(ApiPath(repository, "manifests/" + reference)));
             foreach (var type in ManifestAccept) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
             return Task.FromResult(request);
-        }, retry: true, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.NotFound) return null;
-        if (response.StatusCode != HttpStatusCode.OK)
-            throw await FailureAsync(response, endpoint, repository, action, DiagnosticCodes.RegistryProtocol, cancellationToken).ConfigureAwait(false);
-        return response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var digest) ? digest : null;
-    }
+        }, retry: true, cancellationToken);
+
+    /// <summary>The digest a response's <c>Docker-Content-Digest</c> gives; null when there is none or it is not a digest.</summary>
+    private static Digest? DigestHeader(HttpResponseMessage response)
+        => response.Headers.TryGetValues("Docker-Content-Digest", out var values) && Digest.TryParse(values.FirstOrDefault(), out var digest) ? digest : null;
 
     private static byte[] HashOf(byte[] bytes, Digest like)
     {

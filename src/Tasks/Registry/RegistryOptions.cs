@@ -36,6 +36,13 @@ public sealed record RegistryOptions
     /// </summary>
     public static TimeSpan DefaultIdleTimeout { get; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Whether the manifests, indexes and configs of the images <see cref="RegistryClient.GetImageAsync"/> pulls are kept
+    /// in the blob store, so that the next build of the same tag costs one HEAD (issue 14): a build's client keeps them,
+    /// a plan's (which writes nothing) and a verification's do not, though they read what is there.
+    /// </summary>
+    public bool KeepDocuments { get; init; }
+
     /// <summary>Resolves host names for the <see cref="Network.RedirectGuard"/>; DNS when null (tests give a fake).</summary>
     internal Func<string, CancellationToken, Task<System.Net.IPAddress[]>>? Resolve { get; init; }
 

@@ -104,6 +104,41 @@ public sealed class BlobStore
         return size is null || size == length;
     }
 
+    /// <summary>
+    /// The bytes of a small stored blob (a base image's manifest, index or config) when the store holds it with the
+    /// right bytes, in one read; null when it does not, or it is larger than <paramref name="maxSize"/>. A damaged copy
+    /// is evicted, so the caller fetches it as if it had never been there. An unchanged build of a base named by a tag
+    /// reads these instead of asking the registry for them again (issue 14).
+    /// </summary>
+    public byte[]? TryReadSmall(Digest digest, int maxSize)
+    {
+        string path = PathOf(digest);
+        byte[] bytes;
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            if (file.Length > maxSize) return null;
+            bytes = new byte[file.Length];
+            file.ReadExactly(bytes);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or EndOfStreamException)
+        {
+            return null;
+        }
+        using (var hash = digest.CreateHash())
+        {
+            hash.AppendData(bytes);
+            if (digest.WithHash(hash.GetHashAndReset()) != digest)
+            {
+                Evict(digest);
+                return null;
+            }
+        }
+        _intact[digest] = bytes.Length;
+        StateFolder.Touch(path);
+        return bytes;
+    }
+
     /// <summary>Removes a blob found damaged; whoever needs it fetches or rebuilds it.</summary>
     private void Evict(Digest digest)
     {

@@ -263,4 +263,28 @@ public sealed class RegistryFaultTests : IDisposable
         string basic = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{user}:{password}"));
         Assert.DoesNotContain(logger.Lines, l => l.Contains(password, StringComparison.Ordinal) || l.Contains(basic, StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_kept_base_is_asked_for_with_one_HEAD_and_a_registry_whose_HEAD_fails_is_asked_with_a_GET()
+    {
+        string repository = $"fault/kept-{Guid.NewGuid():N}"[..24];
+        var pushed = await PushDirectAsync(await RandomImageAsync(NewStore()), repository, "v1", NewStore());
+        var store = NewStore();
+        using var proxy = new FaultProxy(_registry.Registry);
+        var keeping = new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Retry = Quick, KeepDocuments = true };
+        using (var client = NewClient(store, options: keeping))
+            await new RegistryImageSource(client, proxy.Registry, repository, "v1").ResolveAsync(Amd64, CancellationToken.None);
+        Assert.Equal([$"HEAD /v2/{repository}/manifests/v1", $"GET /v2/{repository}/manifests/v1"], proxy.Requests.Take(2));
+        proxy.Requests.Clear();
+        using (var client = NewClient(store, options: keeping))
+            Assert.Equal(pushed.Digest, (await new RegistryImageSource(client, proxy.Registry, repository, "v1").ResolveAsync(Amd64, CancellationToken.None)).Digest);
+        Assert.Equal([$"HEAD /v2/{repository}/manifests/v1"], proxy.Requests);
+
+        // A HEAD answered 503 on every try (a proxy that mishandles HEAD): the GET that a first pull makes still works.
+        proxy.On("HEAD", "/manifests/", new Fault.Status(503), times: 1000);
+        proxy.Requests.Clear();
+        using (var client = NewClient(store, options: keeping))
+            Assert.Equal(pushed.Digest, (await new RegistryImageSource(client, proxy.Registry, repository, "v1").ResolveAsync(Amd64, CancellationToken.None)).Digest);
+        Assert.Contains($"GET /v2/{repository}/manifests/v1", proxy.Requests);
+    }
 }

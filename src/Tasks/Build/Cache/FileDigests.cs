@@ -106,12 +106,7 @@ internal sealed class FileDigests
     /// </summary>
     public byte[] Sha256Of(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
     {
-        _seen[fullPath] = true;
-        status = known ?? UnixFileStatus.TryRead(fullPath);
-        if (status is { Kind: not (UnixFileKind.RegularFile or UnixFileKind.Directory or UnixFileKind.SymbolicLink) } special)
-            return SpecialSha256(special);
-        if (status is { } s && _entries.TryGetValue(fullPath, out var indexed) && Same(indexed, s))
-            return indexed.Sha256;
+        if (Sha256Known(fullPath, known, out status) is { } found) return found;
 
         byte[] hash;
         using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
@@ -119,6 +114,20 @@ internal sealed class FileDigests
         Interlocked.Increment(ref _hashed);
         if (status is { } before) Record(fullPath, before, hash);
         return hash;
+    }
+
+    /// <summary>
+    /// <see cref="Sha256Of"/> without reading the file: its sha256 when the index knows the file with this status (or it
+    /// is a FIFO, socket or device), null when it would have to be read. What a step's key can be made of before the
+    /// step starts (issue 14).
+    /// </summary>
+    public byte[]? Sha256Known(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
+    {
+        _seen[fullPath] = true;
+        status = known ?? UnixFileStatus.TryRead(fullPath);
+        if (status is { Kind: not (UnixFileKind.RegularFile or UnixFileKind.Directory or UnixFileKind.SymbolicLink) } special)
+            return SpecialSha256(special);
+        return status is { } s && _entries.TryGetValue(fullPath, out var indexed) && Same(indexed, s) ? indexed.Sha256 : null;
     }
 
     /// <summary>

@@ -16,7 +16,8 @@ internal sealed class StepKey : IDisposable
     /// <summary>Bumped whenever what a step makes from the same inputs could change (layer writer, history, key parts).</summary>
     public const string FormatVersion = "livrable-step-cache-v2";
 
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    /// <summary>The key's hash; null for a fragment, which records its parts instead (<see cref="Fragment"/>).</summary>
+    private readonly IncrementalHash? _hash;
 
     /// <summary>
     /// Parts gathered before they reach the hash: a COPY of 20,000 files adds 40,000 short parts, and a hash update per
@@ -25,11 +26,47 @@ internal sealed class StepKey : IDisposable
     private readonly byte[] _buffer = new byte[1 << 16];
     private int _used;
 
+    /// <summary>
+    /// The bytes of a fragment's parts (<see cref="Fragment"/>), recorded instead of hashed; null for a key.
+    /// </summary>
+    private readonly MemoryStream? _recording;
+
     /// <summary>A key continuing the chain of <paramref name="parent"/>.</summary>
     public StepKey(string parent)
     {
+        _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Add("version", FormatVersion);
         Add("parent", parent);
+    }
+
+    private StepKey(MemoryStream recording) => _recording = recording;
+
+    /// <summary>
+    /// Parts made before the key they belong to can start (its parent, the base's manifest, is not known yet): recorded,
+    /// then added to that key in one piece by <see cref="Append"/>, the same bytes as adding them there one by one. A
+    /// COPY's 20,000 file parts are made while the stage's FROM asks the registry for its base (issue 14).
+    /// </summary>
+    public static StepKey Fragment() => new(new MemoryStream());
+
+    /// <summary>Adds the parts of <paramref name="fragment"/> (<see cref="Fragment"/>), in their order, as if added here.</summary>
+    public StepKey Append(StepKey fragment)
+    {
+        if (fragment._recording is null || fragment._later is not null) throw new InvalidOperationException("Only a fragment's parts can be appended.");
+        // Two steps may append the same fragment (a source copied twice), even at once: its last parts are flushed once.
+        lock (fragment._recording) fragment.Flush();
+        var bytes = fragment._recording.GetBuffer().AsMemory(0, (int)fragment._recording.Length);
+        if (_later is not null)
+        {
+            _later.Add(() =>
+            {
+                Flush();
+                Emit(bytes.Span);
+            });
+            return this;
+        }
+        Flush();
+        Emit(bytes.Span);
+        return this;
     }
 
     /// <summary>The key at the start of a stage built from an image: its manifest digest and the stage's platform.</summary>
@@ -70,7 +107,7 @@ internal sealed class StepKey : IDisposable
         if (_later is null)
         {
             Flush(); // the parts gathered so far, so that the hash below is of all of them
-            DeferredFrom = Convert.ToHexString(_hash.GetCurrentHash()).ToLowerInvariant();
+            DeferredFrom = Convert.ToHexString(_hash!.GetCurrentHash()).ToLowerInvariant();
             _later = [];
         }
         _later.Add(() => AddNow(name, value()));
@@ -139,6 +176,7 @@ internal sealed class StepKey : IDisposable
     /// <summary>The key: lowercase hex of the sha256. The builder cannot be used afterwards.</summary>
     public string Finish()
     {
+        if (_hash is null) throw new InvalidOperationException("A fragment has no key of its own: append it to one.");
         var later = _later;
         _later = null;
         foreach (var part in later ?? []) part();
@@ -155,7 +193,7 @@ internal sealed class StepKey : IDisposable
         {
             var bytes = new byte[length];
             Encoding.UTF8.GetBytes(text, bytes);
-            _hash.AppendData(bytes);
+            Emit(bytes);
             return;
         }
         _used += Encoding.UTF8.GetBytes(text, _buffer.AsSpan(_used));
@@ -170,9 +208,16 @@ internal sealed class StepKey : IDisposable
 
     private void Flush()
     {
-        _hash.AppendData(_buffer, 0, _used);
+        Emit(_buffer.AsSpan(0, _used));
         _used = 0;
     }
 
-    public void Dispose() => _hash.Dispose();
+    /// <summary>Bytes into the hash, or into the recording of a fragment.</summary>
+    private void Emit(ReadOnlySpan<byte> bytes)
+    {
+        if (_recording is not null) _recording.Write(bytes);
+        else _hash!.AppendData(bytes);
+    }
+
+    public void Dispose() => _hash?.Dispose();
 }

@@ -31,6 +31,12 @@ internal static class ContextSources
             AddParts(walked, source, key, _ => null, i => walked[i].Status ?? UnixFileStatus.TryRead(walked[i].FullPath), reads);
             return true;
         }
+        // Made while the stage's FROM resolved its base, when the digest index knew every file.
+        if (excludes.Count == 0 && services.KeyPartsAhead(source) is { } ahead)
+        {
+            key.Append(ahead);
+            return true;
+        }
         // The digest index is read while the folders are walked (both only read; the walk is the longer).
         var index = Task.Run(() => services.ContextDigests(span));
         var inputs = Inputs();
@@ -50,6 +56,28 @@ internal static class ContextSources
         }
         AddParts(inputs, source, key, i => contents[i], i => statuses[i]);
         return true;
+    }
+
+    /// <summary>
+    /// The key's parts of a source's walked files, made before the step's key can start (<see cref="StepKey.Fragment"/>,
+    /// <see cref="StepServices.WalkAhead"/>), when <paramref name="digests"/> knows every file as the walk saw it; null
+    /// when one would have to be read (the step reads it for its key, or, when the key waits, as it writes the layer).
+    /// The same parts as <see cref="AddKey"/> adds.
+    /// </summary>
+    public static StepKey? KeyPartsKnown(IReadOnlyList<ContextEntry> inputs, string source, FileDigests digests)
+    {
+        var contents = new byte[]?[inputs.Count];
+        var statuses = new UnixFileStatus?[inputs.Count];
+        // On all cores, as the step's own lookups: this often finishes after FROM, and the step waits for it.
+        var lookups = Parallel.For(0, inputs.Count, (i, loop) =>
+        {
+            if (inputs[i].Type == ContextEntryType.File && (contents[i] = digests.Sha256Known(inputs[i].FullPath, inputs[i].Status, out statuses[i])) is null)
+                loop.Stop();
+        });
+        if (!lookups.IsCompleted) return null;
+        var fragment = StepKey.Fragment();
+        AddParts(inputs, source, fragment, i => contents[i], i => statuses[i]);
+        return fragment;
     }
 
     /// <summary>

@@ -142,6 +142,7 @@ internal sealed class DockerfileBuildSession : IDisposable
                 if (copy.From is { } from) Graph.ResolveCopySource(from, s, copy.Span);
         }
         _needed = needed.Order().ToList();
+        foreach (int s in _needed) ResolveBaseAhead(s, cancellationToken);
         _executor.MultiStage = needed.Count > 1;
         _executor.AddSteps(needed.Sum(s => 1 + (IsReplaced(s) ? 0 : Graph.Stages[s].Instructions.Count)) + _options.StepsAfter);
         if (!_options.PlanOnly) Directory.CreateDirectory(_options.TempDirectory);
@@ -240,6 +241,25 @@ internal sealed class DockerfileBuildSession : IDisposable
         // layers (it downloads them again); here it is only observed.
         _ = started.ContinueWith(t => _ = t.Exception, CancellationToken.None,
             TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Starts resolving stage <paramref name="index"/>'s base image now, when FROM names an image for the target's
+    /// platform (no <c>--platform</c>, no earlier stage, not <c>scratch</c>, no named context replacing the stage): the
+    /// first request to a registry (a manifest HEAD, the HTTP client's start) then overlaps the rest of the build's
+    /// start instead of following it (issue 14). FROM takes the same task (<see cref="ResolveImageAsync"/>) and reports
+    /// its error; here a failure is only observed.
+    /// </summary>
+    private void ResolveBaseAhead(int index, CancellationToken cancellationToken)
+    {
+        var stage = Graph.Stages[index];
+        string baseName = Graph.BaseNames[index];
+        if (stage.From.Platform is not null || IsReplaced(index) || Graph.BaseStage(index) is not null || baseName == "scratch") return;
+        string source = NamedContextSource(baseName) ?? baseName;
+        var span = stage.From.Span;
+        _ = Task.Run(() => ResolveImageAsync(source, TargetPlatform, span, cancellationToken), cancellationToken)
+            .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
     }
 
     /// <summary>Whether a named context has the stage's name, and so replaces it.</summary>

@@ -56,6 +56,12 @@ internal interface IStepServices
     /// </summary>
     IReadOnlyList<ContextEntry>? WalkedAhead(string source);
 
+    /// <summary>
+    /// The key's parts of the files <see cref="WalkedAhead"/> gives (<see cref="ContextSources.KeyPartsKnown"/>), made
+    /// ahead when the context's digest index knew every one of them; null otherwise.
+    /// </summary>
+    Cache.StepKey? KeyPartsAhead(string source);
+
     /// <summary>A history entry for an instruction that adds no layer.</summary>
     void AddHistory(StageState state, string createdBy);
 

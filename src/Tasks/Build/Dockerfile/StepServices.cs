@@ -30,7 +30,7 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     private BuildContext? _context;
     private FileDigests? _digests;
     private LayerEntryIndex? _entryIndex;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<IReadOnlyList<ContextEntry>>> _walks = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<(IReadOnlyList<ContextEntry> Entries, StepKey? Parts)>> _walks = new(StringComparer.Ordinal);
 
     public IWordExpander Expander => expander;
     public BuildArguments Arguments => arguments;
@@ -76,7 +76,10 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     /// the stage starts (a literal source: no variable, quote or escape; no <c>--from</c>, <c>--exclude</c> or
     /// <c>--parents</c>), and reading the context's digest index, on the pool, while the stage's FROM resolves its base
     /// (a manifest request for a registry tag): an unchanged build of a large context waited for one, then the other
-    /// (issue 14). The step takes the walk's result (<see cref="WalkedAhead"/>); an error is not reported from here.
+    /// (issue 14). When the index knows every walked file, the key's parts of them are made too
+    /// (<see cref="ContextSources.KeyPartsKnown"/>; no file is read here), unless ContainerNoCache makes the key wait
+    /// for the layer write. The step takes the walk's result (<see cref="WalkedAhead"/>, <see cref="KeyPartsAhead"/>);
+    /// an error is not reported from here.
     /// </summary>
     public void WalkAhead(IEnumerable<Instruction> instructions)
     {
@@ -88,13 +91,31 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
                 if (source.Path is { } path && path.IndexOfAny(['$', '"', '\'', '\\', '`']) < 0)
                     _walks.GetOrAdd(path, p => Task.Run(() =>
                     {
-                        _ = Task.Run(() => ContextDigests(copy.Span));
-                        return ContextSources.Walk(Context(copy.Span), copy.Span, p, [], _ => false);
+                        var digests = Task.Run(() => ContextDigests(copy.Span));
+                        var entries = ContextSources.Walk(Context(copy.Span), copy.Span, p, [], _ => false);
+                        return (entries, options.NoCache ? null : PartsOrNull(entries, p, digests));
                     }));
         }
     }
 
-    public IReadOnlyList<ContextEntry>? WalkedAhead(string source)
+    /// <summary>The key's parts of walked entries, or null (the step makes them, and meets any error again).</summary>
+    private static StepKey? PartsOrNull(IReadOnlyList<ContextEntry> entries, string source, Task<FileDigests> digests)
+    {
+        try
+        {
+            return ContextSources.KeyPartsKnown(entries, source, digests.GetAwaiter().GetResult());
+        }
+        catch (Exception e) when (e is LivrableException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public IReadOnlyList<ContextEntry>? WalkedAhead(string source) => Ahead(source)?.Entries;
+
+    public StepKey? KeyPartsAhead(string source) => Ahead(source)?.Parts;
+
+    private (IReadOnlyList<ContextEntry> Entries, StepKey? Parts)? Ahead(string source)
     {
         if (!_walks.TryGetValue(source, out var walk)) return null;
         try

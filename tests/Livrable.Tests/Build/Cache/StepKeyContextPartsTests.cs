@@ -76,4 +76,35 @@ public sealed class StepKeyContextPartsTests
         }
         Assert.Equal(before.Finish(), now.Finish());
     }
+
+    [Fact]
+    public void A_fragment_appended_gives_the_key_of_its_parts_added_in_place_even_twice_and_after_a_deferred_part()
+    {
+        string target = new('t', 200_000);
+        var entries = Enumerable.Range(0, 3000)
+            .Select(i => new ContextEntry($"f{i:D5}", $"/ctx/f{i:D5}", i == 7 ? ContextEntryType.Symlink : ContextEntryType.File, 0b110_100_100, i,
+                i == 7 ? target : null))
+            .ToList();
+        byte[]?[] contents = entries.Select(e => e.Type == ContextEntryType.File ? SHA256.HashData(Encoding.UTF8.GetBytes(e.FullPath)) : null).ToArray();
+        using var fragment = StepKey.Fragment();
+        ContextSources.AddParts(entries, ".", fragment, i => contents[i], _ => null);
+        Assert.Throws<InvalidOperationException>(() => fragment.Finish());
+
+        using var inPlace = new StepKey("p");
+        inPlace.Add("instruction", "COPY . /data");
+        ContextSources.AddParts(entries, ".", inPlace, i => contents[i], _ => null);
+        inPlace.Add("after", "x");
+        ContextSources.AddParts(entries, ".", inPlace, i => contents[i], _ => null);
+        using var appended = new StepKey("p");
+        appended.Add("instruction", "COPY . /data").Append(fragment).Add("after", "x").Append(fragment);
+        Assert.Equal(inPlace.Finish(), appended.Finish());
+
+        // Appended after a deferred part: replayed in its place when the key is finished.
+        using var deferredInPlace = new StepKey("p") { MayDefer = true };
+        deferredInPlace.AddLater("later", () => "value");
+        ContextSources.AddParts(entries, ".", deferredInPlace, i => contents[i], _ => null);
+        using var deferredAppended = new StepKey("p") { MayDefer = true };
+        deferredAppended.AddLater("later", () => "value").Append(fragment);
+        Assert.Equal(deferredInPlace.Finish(), deferredAppended.Finish());
+    }
 }

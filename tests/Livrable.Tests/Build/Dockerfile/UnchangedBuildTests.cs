@@ -124,6 +124,78 @@ public sealed class UnchangedBuildTests(RegistryFixture registry) : IDisposable
         Assert.Equal(first.Digest.ToString(), await SkopeoDigestAsync(request.ArchivePath!));
     }
 
+    /// <summary>The state folder's files (path, size, modification time), to show a build wrote none.</summary>
+    private static List<string> StateFiles(string state)
+        => Directory.GetFiles(state, "*", SearchOption.AllDirectories).Where(f => !f.Contains("/locks/", StringComparison.Ordinal))
+            .Select(f => $"{f} {new FileInfo(f).Length} {File.GetLastWriteTimeUtc(f).Ticks}").Order(StringComparer.Ordinal).ToList();
+
+    [Fact]
+    public async Task An_unchanged_build_on_a_registry_tag_asks_the_registry_one_manifest_HEAD_and_writes_no_state_file()
+    {
+        string repository = $"livrable-test/unchanged-base-{Guid.NewGuid():N}";
+        await PushBaseAsync($"{registry.Registry}/{repository}:v1", "one\n");
+        using var proxy = new FaultProxy(registry.Registry);
+        var request = Request(await ContextAsync($"{proxy.Registry}/{repository}:v1"));
+        var (first, _) = await BuildAsync(request);
+        var state = StateFiles(request.StateDirectory!);
+        proxy.Requests.Clear();
+
+        var (again, log) = await BuildAsync(request);
+
+        Assert.Equal(first.Digest, again.Digest);
+        Assert.Contains(log.Lines, l => l.StartsWith("info: Up to date:", StringComparison.Ordinal));
+        // The tag's digest names the manifest and config the first build kept: no GET, no second request.
+        Assert.Equal([$"HEAD /v2/{repository}/manifests/v1"], proxy.Requests);
+        Assert.Equal(state, StateFiles(request.StateDirectory!));
+    }
+
+    [Fact]
+    public async Task A_base_tag_moved_behind_the_kept_manifest_is_fetched_and_built_on()
+    {
+        string repository = $"livrable-test/unchanged-base-{Guid.NewGuid():N}";
+        await PushBaseAsync($"{registry.Registry}/{repository}:v1", "one\n");
+        using var proxy = new FaultProxy(registry.Registry);
+        var request = Request(await ContextAsync($"{proxy.Registry}/{repository}:v1"));
+        await BuildAsync(request);
+        await BuildAsync(request);
+
+        await PushBaseAsync($"{registry.Registry}/{repository}:v1", "two\n");
+        proxy.Requests.Clear();
+        var (moved, log) = await BuildAsync(request);
+
+        AssertBuilt(log, moved);
+        var requests = proxy.Requests.ToList();
+        Assert.Equal($"HEAD /v2/{repository}/manifests/v1", requests[0]);
+        Assert.Contains($"GET /v2/{repository}/manifests/v1", requests);
+        var image = await new ArchiveImage(request.ArchivePath!, "v1", new BlobStore(_temp["reader"])).ResolveAsync(request.Platform, CancellationToken.None);
+        string rootfs = await ImageValidator.ValidateArchiveAsync(request.ArchivePath!, image, "v1", _temp["check"]);
+        Assert.Equal("two\n", File.ReadAllText(Path.Combine(rootfs, "base", "greeting.txt")));
+    }
+
+    [Fact]
+    public async Task A_damaged_kept_base_manifest_is_fetched_again()
+    {
+        string repository = $"livrable-test/unchanged-base-{Guid.NewGuid():N}";
+        string baseReference = $"{registry.Registry}/{repository}:v1";
+        await PushBaseAsync(baseReference, "one\n");
+        var request = Request(await ContextAsync(baseReference));
+        var (first, _) = await BuildAsync(request);
+        // The base's manifest as the registry names it, damaged in the state folder (a flipped byte: same size).
+        var digest = Digest.Parse(JsonDigest((await Tools.RunCheckedAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{baseReference}")).Stdout));
+        string kept = new BlobStore(request.StateDirectory!).PathOf(digest);
+        var bytes = File.ReadAllBytes(kept);
+        bytes[^2] ^= 1;
+        File.WriteAllBytes(kept, bytes);
+
+        var (again, log) = await BuildAsync(request);
+
+        Assert.Equal(first.Digest, again.Digest);
+        Assert.Contains(log.Lines, l => l.StartsWith("info: Up to date:", StringComparison.Ordinal));
+        Assert.Equal(digest, Digest.Sha256(File.ReadAllBytes(kept)));
+    }
+
+    private static string JsonDigest(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("Digest").GetString()!;
+
     [Fact]
     public async Task After_a_reboot_the_tarball_is_written_again_and_each_cached_layer_hashed_once()
     {
