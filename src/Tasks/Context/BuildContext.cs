@@ -367,6 +367,7 @@ public sealed partial class BuildContext
     {
         try
         {
+            if (FolderReader.TryList(directory) is { } read) return read;
             if (UnixFileStatus.IsAvailable && ListNatively(directory) is { } native) return native;
             var infos = new DirectoryInfo(directory).GetFileSystemInfos();
             if (infos.Any(RawNames.IsUndecodable))

@@ -1,0 +1,126 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Livrable.Layers;
+
+namespace Livrable.Context;
+
+public sealed partial class BuildContext
+{
+    /// <summary>
+    /// A folder's listing read the way the kernel gives it (Linux): the folder opened once, its names read with
+    /// <c>getdents64</c> into one buffer per thread, and each name asked with <c>statx</c> relative to the folder's
+    /// descriptor, so the kernel resolves one name instead of the whole path again, and no path is encoded to UTF-8
+    /// for it (issue 14: an unchanged build lists its 20,000-file context each time). The listing is sized once, from
+    /// the count of names read. Null when this cannot answer (no <c>getdents64</c> or <c>statx</c>, the folder cannot
+    /// be opened, a name that is not valid UTF-8, an entry gone since the listing): the caller lists the folder through
+    /// .NET, which reports the error as before.
+    /// </summary>
+    private static class FolderReader
+    {
+        private const int ReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC (Linux, x86-64 and arm64)
+        private const int ReadOnlyDirectoryArm = 0x4000 | 0x80000; // O_DIRECTORY is 040000 on arm and arm64
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
+        private delegate int OpenFunction(byte[] path, int flags);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
+        private delegate nint GetDentsFunction(int fd, byte[] buffer, nint size);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        private delegate int CloseFunction(int fd);
+
+        private static readonly (OpenFunction Open, GetDentsFunction GetDents, CloseFunction Close)? Native = Load();
+
+        /// <summary>The folder's records (<c>struct linux_dirent64</c>), all of them, reused by the thread's next listing.</summary>
+        [ThreadStatic] private static byte[]? _records;
+
+        /// <summary>The entries of <paramref name="directory"/> as <see cref="List"/> gives them; null when this cannot tell.</summary>
+        public static List<Listed>? TryList(string directory)
+        {
+            if (Native is not var (open, getDents, close) || !UnixFileStatus.IsAvailable) return null;
+            var path = new byte[Encoding.UTF8.GetByteCount(directory) + 1];
+            Encoding.UTF8.GetBytes(directory, path);
+            int flags = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? ReadOnlyDirectoryArm : ReadOnlyDirectory;
+            int fd = open(path, flags);
+            if (fd < 0) return null;
+            try
+            {
+                var chunk = _chunk ??= new byte[1 << 15];
+                var records = _records ??= new byte[1 << 15];
+                int used = 0;
+                nint read;
+                while ((read = getDents(fd, chunk, chunk.Length)) > 0)
+                {
+                    if (records.Length - used < read) Array.Resize(ref records, Math.Max(records.Length * 2, used + (int)read));
+                    Buffer.BlockCopy(chunk, 0, records, used, (int)read);
+                    used += (int)read;
+                }
+                _records = records;
+                return read < 0 ? null : Parse(directory, fd, records.AsSpan(0, used));
+            }
+            finally
+            {
+                close(fd);
+            }
+        }
+
+        /// <summary>What one <c>getdents64</c> call fills, appended to <see cref="_records"/>.</summary>
+        [ThreadStatic] private static byte[]? _chunk;
+
+        private static List<Listed>? Parse(string directory, int fd, ReadOnlySpan<byte> records)
+        {
+            // struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, then the NUL-terminated name.
+            int count = 0;
+            for (int at = 0; at < records.Length; at += Length(records, at)) count++;
+            var listed = new List<Listed>(count);
+            string prefix = Path.TrimEndingDirectorySeparator(directory);
+            for (int at = 0; at < records.Length; at += Length(records, at))
+            {
+                var name = records.Slice(at + 19, Length(records, at) - 19);
+                name = name[..name.IndexOf((byte)0)];
+                if (name is [(byte)'.'] or [(byte)'.', (byte)'.']) continue;
+                if (!System.Text.Unicode.Utf8.IsValid(name)) return null; // LIV4062, from the listing through .NET
+                if (UnixFileStatus.TryReadAt(fd, name) is not { } status) return null;
+                string text = Encoding.UTF8.GetString(name);
+                string fullName = Path.Join(prefix, text);
+                switch (status.Kind)
+                {
+                    case UnixFileKind.SymbolicLink:
+                        string? target = new FileInfo(fullName).LinkTarget;
+                        if (target is null) return null;
+                        listed.Add(new Listed(text, fullName, ContextEntryType.Symlink, 0, 0, target, status));
+                        break;
+                    case UnixFileKind.Directory:
+                        listed.Add(new Listed(text, fullName, ContextEntryType.Directory, status.Mode, 0, null, status));
+                        break;
+                    default:
+                        // FIFOs, sockets and devices are listed as files, as FileSystemInfo lists them (ContextEntryType).
+                        listed.Add(new Listed(text, fullName, ContextEntryType.File, status.Mode, status.Size, null, status));
+                        break;
+                }
+            }
+            return listed;
+        }
+
+        /// <summary>A record's length, <c>d_reclen</c> (native byte order).</summary>
+        private static int Length(ReadOnlySpan<byte> records, int at) => MemoryMarshal.Read<ushort>(records[(at + 16)..]);
+
+        private static (OpenFunction, GetDentsFunction, CloseFunction)? Load()
+        {
+            if (!OperatingSystem.IsLinux() || IntPtr.Size != 8) return null;
+            try
+            {
+                var libc = NativeLibrary.GetMainProgramHandle();
+                return NativeLibrary.TryGetExport(libc, "open", out var open) && NativeLibrary.TryGetExport(libc, "getdents64", out var getDents)
+                    && NativeLibrary.TryGetExport(libc, "close", out var close)
+                    ? (Marshal.GetDelegateForFunctionPointer<OpenFunction>(open), Marshal.GetDelegateForFunctionPointer<GetDentsFunction>(getDents),
+                        Marshal.GetDelegateForFunctionPointer<CloseFunction>(close))
+                    : null;
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or NotSupportedException)
+            {
+                return null;
+            }
+        }
+    }
+}
