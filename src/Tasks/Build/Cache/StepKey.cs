@@ -45,8 +45,9 @@ internal sealed class StepKey : IDisposable
     /// Parts made before the key they belong to can start (its parent, the base's manifest, is not known yet): recorded,
     /// then added to that key in one piece by <see cref="Append"/>, the same bytes as adding them there one by one. A
     /// COPY's 20,000 file parts are made while the stage's FROM asks the registry for its base (issue 14).
+    /// <paramref name="capacity"/>: about how many bytes the parts take, so the recording is not copied as it grows.
     /// </summary>
-    public static StepKey Fragment() => new(new MemoryStream());
+    public static StepKey Fragment(int capacity = 0) => new(new MemoryStream(capacity));
 
     /// <summary>Adds the parts of <paramref name="fragment"/> (<see cref="Fragment"/>), in their order, as if added here.</summary>
     public StepKey Append(StepKey fragment)

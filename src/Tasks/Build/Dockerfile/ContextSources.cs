@@ -75,7 +75,8 @@ internal static class ContextSources
                 loop.Stop();
         });
         if (!lookups.IsCompleted) return null;
-        var fragment = StepKey.Fragment();
+        // About what a file's parts take: its path, type, mode, size and digest, with their lengths.
+        var fragment = StepKey.Fragment((int)Math.Min(int.MaxValue / 2, inputs.Count * (long)(inputs.Count == 0 ? 0 : 160 + 2 * inputs[0].RelativePath.Length)));
         AddParts(inputs, source, fragment, i => contents[i], i => statuses[i]);
         return fragment;
     }
