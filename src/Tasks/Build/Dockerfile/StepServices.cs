@@ -30,7 +30,7 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     private BuildContext? _context;
     private FileDigests? _digests;
     private LayerEntryIndex? _entryIndex;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<(IReadOnlyList<ContextEntry> Entries, StepKey? Parts)>> _walks = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<(IReadOnlyList<ContextEntry> Entries, StepKey? Parts, string Timing)>> _walks = new(StringComparer.Ordinal);
 
     public IWordExpander Expander => expander;
     public BuildArguments Arguments => arguments;
@@ -91,9 +91,12 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
                 if (source.Path is { } path && path.IndexOfAny(['$', '"', '\'', '\\', '`']) < 0)
                     _walks.GetOrAdd(path, p => Task.Run(() =>
                     {
+                        long started = System.Diagnostics.Stopwatch.GetTimestamp();
                         var digests = Task.Run(() => ContextDigests(copy.Span));
                         var entries = ContextSources.Walk(Context(copy.Span), copy.Span, p, [], _ => false);
-                        return (entries, options.NoCache ? null : PartsOrNull(entries, p, digests));
+                        double walked = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                        var parts = options.NoCache ? null : PartsOrNull(entries, p, digests);
+                        return (entries, parts, $"{entries.Count} entries walked in {walked:0} ms, key parts {(parts is null ? "left to the step" : "made")} at {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms");
                     }));
         }
     }
@@ -113,9 +116,15 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
 
     public IReadOnlyList<ContextEntry>? WalkedAhead(string source) => Ahead(source)?.Entries;
 
-    public StepKey? KeyPartsAhead(string source) => Ahead(source)?.Parts;
+    public StepKey? KeyPartsAhead(string source)
+    {
+        // Logged here, by the step, not by the walk: the walk runs on the pool, and may end when no step wants it.
+        if (Ahead(source) is not { } ahead) return null;
+        Logger.Detail($"  context walk ahead of the step: {ahead.Timing}");
+        return ahead.Parts;
+    }
 
-    private (IReadOnlyList<ContextEntry> Entries, StepKey? Parts)? Ahead(string source)
+    private (IReadOnlyList<ContextEntry> Entries, StepKey? Parts, string Timing)? Ahead(string source)
     {
         if (!_walks.TryGetValue(source, out var walk)) return null;
         try
