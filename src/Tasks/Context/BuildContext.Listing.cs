@@ -17,8 +17,8 @@ public sealed partial class BuildContext
     /// </summary>
     private static class FolderReader
     {
-        private const int ReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC (Linux, x86-64 and arm64)
-        private const int ReadOnlyDirectoryArm = 0x4000 | 0x80000; // O_DIRECTORY is 040000 on arm and arm64
+        private const int ReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC (Linux: x86-64, s390x, riscv64...)
+        private const int ReadOnlyDirectoryArm = 0x4000 | 0x80000; // O_DIRECTORY is 040000 on arm, arm64 and powerpc
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
         private delegate int OpenFunction(byte[] path, int flags);
@@ -40,7 +40,7 @@ public sealed partial class BuildContext
             if (Native is not var (open, getDents, close) || !UnixFileStatus.IsAvailable) return null;
             var path = new byte[Encoding.UTF8.GetByteCount(directory) + 1];
             Encoding.UTF8.GetBytes(directory, path);
-            int flags = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? ReadOnlyDirectoryArm : ReadOnlyDirectory;
+            int flags = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm or Architecture.Ppc64le ? ReadOnlyDirectoryArm : ReadOnlyDirectory;
             int fd = open(path, flags);
             if (fd < 0) return null;
             try
