@@ -72,6 +72,31 @@ internal static class Native
     [DllImport("libc", EntryPoint = "rename", SetLastError = true)]
     public static extern int Rename([MarshalAs(UnmanagedType.LPUTF8Str)] string oldPath, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath);
 
+    [DllImport("libc", EntryPoint = "renameat2", SetLastError = true)]
+    private static extern int RenameAt2(int oldDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string oldPath, int newDirectory,
+        [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath, uint flags);
+
+    /// <summary>
+    /// Swaps the files at <paramref name="path"/> and <paramref name="other"/> in one step (<c>renameat2(2)</c> with
+    /// <c>RENAME_EXCHANGE</c>): both names exist throughout. False where it cannot (either missing, a file system or
+    /// kernel without it, not Linux); nothing has then changed. Linux only.
+    /// </summary>
+    public static bool TryExchange(string path, string other)
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            return RenameAt2(AtFdCwd, path, AtFdCwd, other, RenameExchange) == 0;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return false; // a C library before glibc 2.28
+        }
+    }
+
+    private const int AtFdCwd = -100;
+    private const uint RenameExchange = 2;
+
     [DllImport("libc", EntryPoint = "copy_file_range", SetLastError = true)]
     private static extern nint CopyFileRangeCall(int inputFd, ref long inputOffset, int outputFd, ref long outputOffset, nuint length, uint flags);
 

@@ -1,6 +1,7 @@
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Layers;
+using Livrable.Interop;
 
 namespace Livrable.Outputs;
 
@@ -94,7 +95,7 @@ public sealed class ArchiveOutput : IImageOutput
             LayersCopied = previous?.Copied ?? 0;
             record?.Forget();
             if (StateDirectory is not null) ArchiveBlobMap.Forget(StateDirectory, target);
-            File.Move(temp, target, overwrite: true);
+            Replace(temp, target);
             record?.Save(flushed: flush);
             if (StateDirectory is not null) ArchiveBlobMap.Save(StateDirectory, target, placed);
             return target;
@@ -107,6 +108,21 @@ public sealed class ArchiveOutput : IImageOutput
         {
             ImageTarball.TryDelete(temp);
         }
+    }
+
+    /// <summary>
+    /// Puts the tarball written at <paramref name="temp"/> in <paramref name="target"/>'s place, the old one (if any)
+    /// left at <paramref name="temp"/> for the caller to delete. Where there is an old one, the two are exchanged in one
+    /// step (<see cref="Native.TryExchange"/>) rather than renamed over: ext4 (<c>auto_da_alloc</c>, its default) takes
+    /// a rename over an existing file as a replace-by-rename and allocates and starts writing the new file's delayed
+    /// blocks inside the <c>rename</c> call, 0.21 s for pyapp's 248 MB tarball against 0.07 s for the exchange and the
+    /// old file's removal (issue 14). That write-back guards programs that trust a renamed file after a crash; this
+    /// tarball's record is trusted only within its boot instead (<see cref="OutputRecord"/>). Either way the target
+    /// name always holds a whole tarball, the old or the new.
+    /// </summary>
+    private static void Replace(string temp, string target)
+    {
+        if (!Native.TryExchange(temp, target)) File.Move(temp, target, overwrite: true);
     }
 
     /// <summary>What separates the target's name from the random part in the name of a tarball being written.</summary>

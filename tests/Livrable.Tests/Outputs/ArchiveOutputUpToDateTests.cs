@@ -62,6 +62,8 @@ public sealed class ArchiveOutputUpToDateTests : IDisposable
         var tagged = Output(path);
         await tagged.WriteAsync(image, "app", ["v2"], CancellationToken.None);
         Assert.False(tagged.UpToDate, "another tag is another tarball");
+        // The old tarball, exchanged out of the target's name, is gone: nothing but the tarball in the folder.
+        Assert.Equal([path], Directory.EnumerateFileSystemEntries(_temp["out"]));
         Assert.Contains(image.Digest.ToString(), (await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{path}:v2")).Stdout);
 
         File.SetLastWriteTimeUtc(path, File.GetLastWriteTimeUtc(path).AddMinutes(-5));
@@ -84,6 +86,23 @@ public sealed class ArchiveOutputUpToDateTests : IDisposable
         await deleted.WriteAsync(image, "app", ["v2"], CancellationToken.None);
         Assert.False(deleted.UpToDate);
         Assert.True(File.Exists(path));
+    }
+
+    [Fact]
+    public void Two_files_are_exchanged_in_one_step_and_nothing_changes_when_one_is_missing()
+    {
+        string a = _temp["x/a"], b = _temp["x/b"];
+        Directory.CreateDirectory(Path.GetDirectoryName(a)!);
+        File.WriteAllText(a, "new");
+        File.WriteAllText(b, "old");
+        Assert.True(Livrable.Interop.Native.TryExchange(a, b));
+        Assert.Equal("old", File.ReadAllText(a));
+        Assert.Equal("new", File.ReadAllText(b));
+
+        string missing = _temp["x/missing"];
+        Assert.False(Livrable.Interop.Native.TryExchange(a, missing));
+        Assert.Equal("old", File.ReadAllText(a));
+        Assert.False(File.Exists(missing));
     }
 
     [Fact]
