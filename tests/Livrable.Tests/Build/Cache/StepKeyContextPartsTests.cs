@@ -54,15 +54,21 @@ public sealed class StepKeyContextPartsTests
         Assert.Equal(before.Finish(), now.Finish());
     }
 
-    [Fact]
-    public void A_part_longer_than_the_buffer_and_one_of_many_parts_keep_their_bytes()
+    /// <summary>3,000 files, one of them a link whose 200,000-byte target is longer than the key's buffer, and their digests.</summary>
+    private static (List<ContextEntry> Entries, byte[]?[] Contents) ManyEntries()
     {
         string target = new('t', 200_000);
         var entries = Enumerable.Range(0, 3000)
             .Select(i => new ContextEntry($"f{i:D5}", $"/ctx/f{i:D5}", i == 7 ? ContextEntryType.Symlink : ContextEntryType.File, 0b110_100_100, i,
                 i == 7 ? target : null))
             .ToList();
-        byte[]?[] contents = entries.Select(e => e.Type == ContextEntryType.File ? SHA256.HashData(Encoding.UTF8.GetBytes(e.FullPath)) : null).ToArray();
+        return (entries, entries.Select(e => e.Type == ContextEntryType.File ? SHA256.HashData(Encoding.UTF8.GetBytes(e.FullPath)) : null).ToArray());
+    }
+
+    [Fact]
+    public void A_part_longer_than_the_buffer_and_one_of_many_parts_keep_their_bytes()
+    {
+        var (entries, contents) = ManyEntries();
 
         using var now = new StepKey("p");
         ContextSources.AddParts(entries, ".", now, i => contents[i], _ => null);
@@ -80,12 +86,7 @@ public sealed class StepKeyContextPartsTests
     [Fact]
     public void A_fragment_appended_gives_the_key_of_its_parts_added_in_place_even_twice_and_after_a_deferred_part()
     {
-        string target = new('t', 200_000);
-        var entries = Enumerable.Range(0, 3000)
-            .Select(i => new ContextEntry($"f{i:D5}", $"/ctx/f{i:D5}", i == 7 ? ContextEntryType.Symlink : ContextEntryType.File, 0b110_100_100, i,
-                i == 7 ? target : null))
-            .ToList();
-        byte[]?[] contents = entries.Select(e => e.Type == ContextEntryType.File ? SHA256.HashData(Encoding.UTF8.GetBytes(e.FullPath)) : null).ToArray();
+        var (entries, contents) = ManyEntries();
         using var fragment = StepKey.Fragment();
         ContextSources.AddParts(entries, ".", fragment, i => contents[i], _ => null);
         Assert.Throws<InvalidOperationException>(() => fragment.Finish());
