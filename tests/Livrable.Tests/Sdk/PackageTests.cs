@@ -16,31 +16,18 @@ namespace Livrable.Tests.Sdk;
 public sealed class PackageTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
-    private readonly string _version = "0.0.1-test." + Guid.NewGuid().ToString("N")[..8];
+    private readonly TestPackage _package = new();
 
     public void Dispose()
     {
         _temp.Dispose();
-        string cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES")
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "livrable.sdk", _version);
-        try { Directory.Delete(cached, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        _package.Dispose();
     }
 
     private async Task<string> PackAsync(string folder = "feed")
     {
         string feed = _temp[folder];
-        string repository = TestRepository.Root;
-        (await Tools.RunAsync("dotnet", ["pack", Path.Combine(repository, "src", "Sdk"), "-o", feed, $"-p:LivrableVersion={_version}", "-nodeReuse:false"],
-            TimeSpan.FromMinutes(5), repository, Tools.DotnetEnvironment)).EnsureSuccess();
-        Assert.True(File.Exists(Path.Combine(feed, $"Livrable.Sdk.{_version}.nupkg")), "dotnet pack made no Livrable.Sdk nupkg");
-        File.WriteAllText(_temp["NuGet.config"], $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <add key="livrable" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
+        await _package.PackAsync(feed, _temp["NuGet.config"], TimeSpan.FromMinutes(5));
         return feed;
     }
 
@@ -51,8 +38,8 @@ public sealed class PackageTests : IDisposable
     [Fact]
     public async Task The_package_is_the_same_bytes_when_packed_again_and_carries_its_readme()
     {
-        string first = Path.Combine(await PackAsync("feed"), $"Livrable.Sdk.{_version}.nupkg");
-        string second = Path.Combine(await PackAsync("feed2"), $"Livrable.Sdk.{_version}.nupkg");
+        string first = Path.Combine(await PackAsync("feed"), $"Livrable.Sdk.{_package.Version}.nupkg");
+        string second = Path.Combine(await PackAsync("feed2"), $"Livrable.Sdk.{_package.Version}.nupkg");
         Assert.Equal(await File.ReadAllBytesAsync(first), await File.ReadAllBytesAsync(second));
 
         using var zip = System.IO.Compression.ZipFile.OpenRead(first);
@@ -72,7 +59,7 @@ public sealed class PackageTests : IDisposable
         Directory.CreateDirectory(_temp["tiny/root/bin"]);
         File.Copy(Tools.Require("busybox"), _temp["tiny/root/bin/busybox"]);
         File.WriteAllText(project, $"""
-            <Project Sdk="Livrable.Sdk/{_version}">
+            <Project Sdk="Livrable.Sdk/{_package.Version}">
               <PropertyGroup>
                 <ContainerRepository>tiny</ContainerRepository>
                 <ContainerBaseImage>scratch</ContainerBaseImage>
@@ -110,7 +97,7 @@ public sealed class PackageTests : IDisposable
                 <ContainerBaseImage>scratch</ContainerBaseImage>
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="Livrable.Sdk" Version="{_version}" />
+                <PackageReference Include="Livrable.Sdk" Version="{_package.Version}" />
               </ItemGroup>
             </Project>
             """);

@@ -22,14 +22,12 @@ public sealed class ReadyToRunPackageTests : IDisposable
     private const uint ReadyToRunSignature = 0x00525452; // "RTR"
 
     private readonly TempDirectory _temp = new();
-    private readonly string _version = "0.0.1-test." + Guid.NewGuid().ToString("N")[..8];
+    private readonly TestPackage _package = new();
 
     public void Dispose()
     {
         _temp.Dispose();
-        string cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES")
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "livrable.sdk", _version);
-        try { Directory.Delete(cached, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        _package.Dispose();
     }
 
     /// <summary>The ReadyToRun header of a PE file: its machine field and the format's major version; null for IL only.</summary>
@@ -50,11 +48,8 @@ public sealed class ReadyToRunPackageTests : IDisposable
         var coreLibrary = ReadyToRunHeader(File.ReadAllBytes(typeof(object).Assembly.Location));
         Assert.NotNull(coreLibrary);
 
-        string feed = _temp["feed"];
-        string repository = TestRepository.Root;
-        (await Tools.RunAsync("dotnet", ["pack", Path.Combine(repository, "src", "Sdk"), "-o", feed, $"-p:LivrableVersion={_version}", "-nodeReuse:false"],
-            TimeSpan.FromMinutes(8), repository, Tools.DotnetEnvironment)).EnsureSuccess();
-        using (var zip = ZipFile.OpenRead(Path.Combine(feed, $"Livrable.Sdk.{_version}.nupkg")))
+        string package = await _package.PackAsync(_temp["feed"], _temp["NuGet.config"], TimeSpan.FromMinutes(8));
+        using (var zip = ZipFile.OpenRead(package))
         {
             foreach (var (folder, machine) in new[] { ("net10.0-linux-x64", Machine.Amd64), ("net10.0-linux-arm64", Machine.Arm64) })
             {
@@ -77,19 +72,11 @@ public sealed class ReadyToRunPackageTests : IDisposable
                 is not (System.Runtime.InteropServices.Architecture.X64 or System.Runtime.InteropServices.Architecture.Arm64))
             return; // the JIT check below needs a machine one of the images is for
 
-        File.WriteAllText(_temp["NuGet.config"], $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <add key="livrable" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
         string project = _temp["tiny/tiny.proj"];
         Directory.CreateDirectory(_temp["tiny/root/etc"]);
         File.WriteAllText(_temp["tiny/root/etc/greeting"], "hello\n");
         File.WriteAllText(project, $"""
-            <Project Sdk="Livrable.Sdk/{_version}">
+            <Project Sdk="Livrable.Sdk/{_package.Version}">
               <PropertyGroup>
                 <ContainerRepository>tiny</ContainerRepository>
                 <ContainerBaseImage>scratch</ContainerBaseImage>
