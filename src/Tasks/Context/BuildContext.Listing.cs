@@ -83,21 +83,8 @@ public sealed partial class BuildContext
                 if (UnixFileStatus.TryReadAt(fd, name) is not { } status) return null;
                 string text = Encoding.UTF8.GetString(name);
                 string fullName = Path.Join(prefix, text);
-                switch (status.Kind)
-                {
-                    case UnixFileKind.SymbolicLink:
-                        string? target = new FileInfo(fullName).LinkTarget;
-                        if (target is null) return null;
-                        listed.Add(new Listed(text, fullName, ContextEntryType.Symlink, 0, 0, target, status));
-                        break;
-                    case UnixFileKind.Directory:
-                        listed.Add(new Listed(text, fullName, ContextEntryType.Directory, status.Mode, 0, null, status));
-                        break;
-                    default:
-                        // FIFOs, sockets and devices are listed as files, as FileSystemInfo lists them (ContextEntryType).
-                        listed.Add(new Listed(text, fullName, ContextEntryType.File, status.Mode, status.Size, null, status));
-                        break;
-                }
+                if (ListedOf(text, fullName, status) is not { } entry) return null;
+                listed.Add(entry);
             }
             return listed;
         }

@@ -403,24 +403,30 @@ public sealed partial class BuildContext
         var listed = new List<Listed>();
         foreach (var (name, fullName) in names)
         {
-            if (UnixFileStatus.TryRead(fullName) is not { } status) return null;
-            switch (status.Kind)
-            {
-                case UnixFileKind.SymbolicLink:
-                    string? target = new FileInfo(fullName).LinkTarget;
-                    if (target is null) return null;
-                    listed.Add(new Listed(name, fullName, ContextEntryType.Symlink, 0, 0, target, status));
-                    break;
-                case UnixFileKind.Directory:
-                    listed.Add(new Listed(name, fullName, ContextEntryType.Directory, status.Mode, 0, null, status));
-                    break;
-                default:
-                    // FIFOs, sockets and devices are listed as files, as FileSystemInfo lists them (ContextEntryType).
-                    listed.Add(new Listed(name, fullName, ContextEntryType.File, status.Mode, status.Size, null, status));
-                    break;
-            }
+            if (UnixFileStatus.TryRead(fullName) is not { } status || ListedOf(name, fullName, status) is not { } entry) return null;
+            listed.Add(entry);
         }
         return listed;
+    }
+
+    /// <summary>
+    /// The listed entry of <paramref name="status"/>, whichever listing read it; null when a symbolic link's target
+    /// cannot be read (the caller then lists the folder through .NET, which reports it).
+    /// </summary>
+    private static Listed? ListedOf(string name, string fullName, UnixFileStatus status)
+    {
+        switch (status.Kind)
+        {
+            case UnixFileKind.SymbolicLink:
+                return new FileInfo(fullName).LinkTarget is { } target
+                    ? new Listed(name, fullName, ContextEntryType.Symlink, 0, 0, target, status)
+                    : null;
+            case UnixFileKind.Directory:
+                return new Listed(name, fullName, ContextEntryType.Directory, status.Mode, 0, null, status);
+            default:
+                // FIFOs, sockets and devices are listed as files, as FileSystemInfo lists them (ContextEntryType).
+                return new Listed(name, fullName, ContextEntryType.File, status.Mode, status.Size, null, status);
+        }
     }
 
     private static bool IsLink(FileSystemInfo info)
