@@ -87,7 +87,8 @@ public sealed class UrlDownloadTests : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
+        // Close only: after a Stop, .NET's managed HttpListener binds the port again inside Close to remove its prefix,
+        // which fails (HttpListenerException: Address already in use) when another process took the port meanwhile.
         _listener.Close();
         _serving.Wait(TimeSpan.FromSeconds(10));
         _client.Dispose();
