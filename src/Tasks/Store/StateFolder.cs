@@ -170,9 +170,11 @@ public sealed class StateFolder
         }
         foreach (var lease in Entries(LeasesDirectory))
         {
-            // A lease whose build died before it made its folder. Only an old one: a new lease file exists for a moment
-            // before its build locks it, and taking it then would steal a starting build's lease.
-            if (lease is FileInfo && lease.Extension == ".lock" && IsOlderThan(lease, TimeSpan.FromMinutes(1))
+            // A free lease with no folder: its build died before it made its folder or after it removed it (a kill
+            // inside StateLease.Dispose). Taken however new: a starting build's lease file exists for a moment before
+            // its build locks it, and a clean-up that takes it then only makes that build try a fresh name
+            // (AcquireLeaseAsync: the lock it then gets is on a removed file, or it gets none).
+            if (lease is FileInfo && lease.Extension == ".lock"
                 && !Directory.Exists(Path.Combine(TempDirectory, Path.GetFileNameWithoutExtension(lease.Name))))
             {
                 using var free = FileLock.TryAcquire(lease.FullName);

@@ -103,6 +103,28 @@ public sealed class StateFolderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_free_lease_without_its_folder_goes_at_the_next_start_however_new()
+    {
+        // A build killed inside StateLease.Dispose, between removing tmp/<lease>/ and its lease file: a lease just
+        // written, free, with no folder. It must not wait a minute (a build's end checks that no lease is left).
+        var folder = StateFolder.Open(StatePath);
+        using (await folder.AcquireLeaseAsync(null, null, CancellationToken.None)) { }
+        string deadId = "999998-feedfacefeedface";
+        string deadLease = Path.Combine(folder.LeasesDirectory, deadId + ".lock");
+        File.WriteAllText(deadLease, "");
+        File.WriteAllText(deadLease + ".holder", "process 999998 (dotnet)");
+
+        using (var next = await folder.AcquireLeaseAsync(null, null, CancellationToken.None))
+        {
+            Assert.False(File.Exists(deadLease), "a free lease with no folder was kept");
+            Assert.False(File.Exists(deadLease + ".holder"));
+            Assert.True(Directory.Exists(next.TempDirectory));
+            Assert.True(File.Exists(Path.Combine(folder.LeasesDirectory, next.Id + ".lock")), "the new build's own lease was taken");
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.LeasesDirectory));
+    }
+
+    [Fact]
     public async Task A_lock_wait_that_times_out_is_LIV4152_and_names_the_holder()
     {
         string path = _temp["a.lock"];
