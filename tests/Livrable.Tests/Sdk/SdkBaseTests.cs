@@ -149,8 +149,8 @@ public sealed class SdkBaseTests : IDisposable
             """);
         File.WriteAllText(_temp["app", "Program.cs"], "System.Console.WriteLine(\"hi\");");
         string solution = _temp["all.sln"];
-        (await Tools.DotnetAsync(_temp.Path, "new", "sln", ["-n", "all", "--format", "sln"])).EnsureSuccess();
-        (await Tools.DotnetAsync(_temp.Path, "sln", solution, ["add", baseProject, top, app])).EnsureSuccess();
+        (await Tools.RunAsync("dotnet", ["new", "sln", "-n", "all", "--format", "sln"], TimeSpan.FromMinutes(2), _temp.Path, Tools.DotnetEnvironment)).EnsureSuccess();
+        (await Tools.RunAsync("dotnet", ["sln", solution, "add", baseProject, top, app], TimeSpan.FromMinutes(2), _temp.Path, Tools.DotnetEnvironment)).EnsureSuccess();
 
         // The solution's verbs call Build, Restore, VSTest, Pack, Clean on every project: the image projects have them all.
         var build = (await DotnetAsync("build", solution)).EnsureSuccess();
