@@ -34,9 +34,9 @@ public sealed class SdkBaseTests : IDisposable
 
     private static string Property(ToolResult result) => result.EnsureSuccess().Stdout.Trim();
 
-    private string ImageProject(string name, string body)
+    private string ImageProject(string name, string body, string extension = ".proj")
     {
-        string project = _temp[name, name + ".proj"];
+        string project = _temp[name, name + extension];
         Directory.CreateDirectory(Path.GetDirectoryName(project)!);
         File.WriteAllText(project, $"""
             <Project Sdk="Livrable.Sdk/{_package.Version}">
@@ -123,16 +123,16 @@ public sealed class SdkBaseTests : IDisposable
                 <ContainerBaseImage>scratch</ContainerBaseImage>
               </PropertyGroup>
               <ItemGroup><ContainerLayer Include="root" Destination="/" /></ItemGroup>
-            """);
+            """, ".csproj");
         Directory.CreateDirectory(_temp["top", "root", "etc"]);
         File.WriteAllText(_temp["top", "root", "etc", "top.txt"], "top\n");
         string top = ImageProject("top", """
               <PropertyGroup><ContainerRepository>top</ContainerRepository></PropertyGroup>
               <ItemGroup>
                 <ContainerLayer Include="root" Destination="/" />
-                <ProjectReference Include="../base/base.proj" />
+                <ProjectReference Include="../base/base.csproj" />
               </ItemGroup>
-            """);
+            """, ".csproj");
         Directory.CreateDirectory(_temp["app"]);
         string app = _temp["app", "app.csproj"];
         File.WriteAllText(app, $"""
@@ -143,7 +143,7 @@ public sealed class SdkBaseTests : IDisposable
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="Livrable.Sdk" Version="{_package.Version}" />
-                <ProjectReference Include="../base/base.proj" />
+                <ProjectReference Include="../base/base.csproj" />
               </ItemGroup>
             </Project>
             """);
@@ -151,12 +151,14 @@ public sealed class SdkBaseTests : IDisposable
         string solution = _temp["all.sln"];
         (await Tools.RunAsync("dotnet", ["new", "sln", "-n", "all", "--format", "sln"], TimeSpan.FromMinutes(2), _temp.Path, Tools.DotnetEnvironment)).EnsureSuccess();
         (await Tools.RunAsync("dotnet", ["sln", solution, "add", baseProject, top, app], TimeSpan.FromMinutes(2), _temp.Path, Tools.DotnetEnvironment)).EnsureSuccess();
+        Assert.Equal(3, Regex.Matches(File.ReadAllText(solution), @"^Project\(", RegexOptions.Multiline).Count);
 
         // The solution's verbs call Build, Restore, VSTest, Pack, Clean on every project: the image projects have them all.
         var build = (await DotnetAsync("build", solution)).EnsureSuccess();
         Assert.Equal("from-directory-build-props Livrable", File.ReadAllText(_temp["base", "marker.txt"]).Trim());
         Assert.Equal("from-directory-build-props Livrable", File.ReadAllText(_temp["top", "marker.txt"]).Trim());
         Assert.DoesNotContain("LIV2640", build.Output);
+        Assert.DoesNotContain("NU1503", build.Output); // NuGet's "skipping restore" of a project that does not answer its restore protocol
         Assert.False(File.Exists(_temp["base", "obj", "project.assets.json"]), "NuGet restored an image project on the Livrable base");
         (await DotnetAsync("test", solution)).EnsureSuccess();
         (await DotnetAsync("pack", solution, "-o", _temp["packages"])).EnsureSuccess();
@@ -171,8 +173,11 @@ public sealed class SdkBaseTests : IDisposable
         Assert.Equal(["dotnet", "/app/app.dll"], appImage.GetProperty("config").GetProperty("Entrypoint").EnumerateArray().Select(e => e.GetString()));
         Assert.True(File.Exists(_temp["app", "bin", "Release", "net10.0", "publish", "app.dll"]) || File.Exists(_temp["app", "bin", "Debug", "net10.0", "publish", "app.dll"]), appPublish.Output);
 
+        // base was published (as top's and app's base) to its default tarball: cleaning the solution removes it.
+        string baseArchive = _temp["base", "bin", "Debug", "netstandard2.0", "container", "base-latest.tar"];
+        Assert.True(File.Exists(baseArchive));
         (await DotnetAsync("clean", solution)).EnsureSuccess();
-        Assert.False(File.Exists(_temp["base", "bin", "Debug", "netstandard2.0", "container", "base-latest.tar"]), "clean left base's tarball");
+        Assert.False(File.Exists(baseArchive), "clean left base's tarball");
     }
 
     [Fact]
