@@ -226,6 +226,16 @@ public static class DiagnosticCodes
     /// <summary>LocalRegistry=Auto found neither docker nor podman on PATH.</summary>
     public const string NoLocalEngineFound = "LIV2322";
 
+    // LIV2640-2654: the base an image project (<Project Sdk="Livrable.Sdk">) is built on (src/Sdk/Sdk/Livrable.Sdk.Base.targets).
+    /// <summary>
+    /// An image project on the Livrable base (LivrableSdkBase=Livrable, the default) has what only Microsoft.NET.Sdk
+    /// honours (PackageReference, FrameworkReference, Compile, EmbeddedResource or Reference items, files copied to the
+    /// output, IsPackable=true): the warning names them and says to set LivrableSdkBase=Microsoft.NET.Sdk.
+    /// </summary>
+    public const string NeedsMicrosoftNetSdk = "LIV2640";
+    /// <summary>LivrableSdkBase is neither Livrable nor Microsoft.NET.Sdk.</summary>
+    public const string InvalidSdkBase = "LIV2641";
+
     // 3xxx: registries and authentication
     /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
     public const string RegistryUnreachable = "LIV3001";

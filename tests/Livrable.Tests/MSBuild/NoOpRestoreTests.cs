@@ -10,6 +10,7 @@ namespace Livrable.Tests.MSBuild;
 /// package or project reference (NuGet's restore of a project reference of an image project records none in the assets file: no assembly is referenced), a changed import, another runtime identifier, a deleted assets file, a forced restore
 /// or <c>LivrableSkipNoOpRestore=false</c> each run NuGet's restore again, and what it writes (the assets file) is
 /// checked. Real <c>dotnet msbuild -restore</c> on src/Sdk's targets, a local feed with a package written here.
+/// On Microsoft.NET.Sdk (<c>LivrableSdkBase</c>): the Livrable base, the default, has no NuGet restore to skip.
 /// </summary>
 public sealed class NoOpRestoreTests : IDisposable
 {
@@ -45,6 +46,7 @@ public sealed class NoOpRestoreTests : IDisposable
 
     private void Write(string name, string items) => File.WriteAllText(Path.Combine(Directory.CreateDirectory(_temp[name]).FullName, name + ".csproj"), $"""
         <Project>
+          <PropertyGroup><LivrableSdkBase>Microsoft.NET.Sdk</LivrableSdkBase></PropertyGroup>
           <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
           <ItemGroup>{items}</ItemGroup>
           <Target Name="Nothing" />
