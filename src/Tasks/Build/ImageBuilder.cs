@@ -38,17 +38,23 @@ public static class ImageBuilder
     {
         Validate(request);
         var recipe = request.Recipe;
+        // The fixed costs of every build, in the detailed log beside the steps' (issue 14): the state folder's lease (with
+        // the clean-up of what stopped builds left) and, at the end, its size check.
+        long phase = Stopwatch.GetTimestamp();
         var state = StateFolder.Open(request.StateDirectory);
         ImageBuildResult result;
         using (var lease = await state.AcquireLeaseAsync(logger, timeout: null, cancellationToken).ConfigureAwait(false))
         {
+            logger.Detail($"  state folder: lease {Units.Since(phase)}");
             result = await BuildInStoreAsync(request, recipe, new BlobStore(state, lease), logger, cancellationToken).ConfigureAwait(false);
         }
         // Once the lease is released: with no other build running, nothing in the folder is in use. The image is
         // built by now, so a failure here only leaves the folder over its cap until the next build.
         try
         {
+            phase = Stopwatch.GetTimestamp();
             StatePruner.TryEnforceCap(state, request.StateMaxSize, logger);
+            logger.Detail($"  state folder: size check {Units.Since(phase)}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

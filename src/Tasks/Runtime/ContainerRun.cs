@@ -101,9 +101,9 @@ public sealed class ContainerRun
         if (!OperatingSystem.IsLinux())
             throw new LivrableException(DiagnosticCodes.RunUnsupportedHost,
                 "RUN needs Linux: Livrable runs it with an OCI runtime (runc) over an overlay file system. Build on Linux (or in WSL 2, or a Linux container).");
-        if (!Native.IsRoot)
+        _userNamespace = UserNamespace.ForBuild();
+        if (_userNamespace is not null)
         {
-            _userNamespace = UserNamespace.ForCurrentUser();
             _layers = new LayerRootfs(_stateDirectory, _logger, _userNamespace);
             CheckIdsExist(request, _userNamespace);
         }
@@ -558,11 +558,11 @@ public sealed class ContainerRun
     /// </remarks>
     internal static void DeleteStepDirectory(string step, UserNamespace? userNamespace = null)
     {
-        if (userNamespace is null && OperatingSystem.IsLinux() && !Native.IsRoot)
+        if (userNamespace is null && OperatingSystem.IsLinux())
         {
             try
             {
-                userNamespace = UserNamespace.ForCurrentUser();
+                userNamespace = UserNamespace.ForBuild();
             }
             catch (LivrableException)
             {

@@ -77,8 +77,7 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
         if (!buffered && upper is null) return null;
         try
         {
-            var userNamespace = Native.IsRoot ? null : UserNamespace.ForCurrentUser();
-            return new LowerFolderPreparation(new LayerRootfs(Path.GetFullPath(stateDirectory), logger, userNamespace), logger, buffered ? expectedBytes : null, upper);
+            return new LowerFolderPreparation(new LayerRootfs(Path.GetFullPath(stateDirectory), logger, UserNamespace.ForBuild()), logger, buffered ? expectedBytes : null, upper);
         }
         catch (Exception e) when (e is LivrableException or IOException or UnauthorizedAccessException)
         {

@@ -44,6 +44,12 @@ internal sealed class UserNamespace
     public IdRange? SubordinateGids { get; }
 
     /// <summary>
+    /// The namespace a RUN of this build runs in: none when the build is root (it runs on the host's ids), else the
+    /// current user's (<see cref="ForCurrentUser"/>, which throws LIV5003 when the system cannot give one).
+    /// </summary>
+    public static UserNamespace? ForBuild() => Native.IsRoot ? null : ForCurrentUser();
+
+    /// <summary>
     /// The namespace for the current (non-root) user. LIV5003 when this system cannot give one: no <c>unshare</c>, or
     /// user namespaces turned off.
     /// </summary>

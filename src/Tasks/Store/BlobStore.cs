@@ -41,9 +41,13 @@ public sealed class BlobStore
     {
         Folder = folder;
         Root = folder.Root;
+        Lease = lease;
         TempDirectory = lease?.TempDirectory ?? folder.TempDirectory;
         Directory.CreateDirectory(TempDirectory);
     }
+
+    /// <summary>The build's lease on the folder; null for a store opened without one (tests, tools).</summary>
+    public StateLease? Lease { get; }
 
     /// <summary>The state folder.</summary>
     public StateFolder Folder { get; }

@@ -98,11 +98,18 @@ public sealed class FileLock : IDisposable
     private static string HolderPath(string path) => path + ".holder";
 
     /// <summary>Who holds the lock: process id, machine and start time, for the messages of those who wait.</summary>
-    public static string CurrentHolder()
+    public static string CurrentHolder() => $"{ThisProcess.Value} since {DateTime.UtcNow:u}";
+
+    /// <summary>
+    /// This process as a holder names it, read once: on Linux <see cref="Process.ProcessName"/> reads the process's
+    /// whole status, one <c>/proc/self/task/*/stat</c> per thread, and every build takes its lease and, at its end,
+    /// the state lock.
+    /// </summary>
+    private static readonly Lazy<string> ThisProcess = new(() =>
     {
         using var process = Process.GetCurrentProcess();
-        return $"process {Environment.ProcessId} ({process.ProcessName}) on {Environment.MachineName} since {DateTime.UtcNow:u}";
-    }
+        return $"process {Environment.ProcessId} ({process.ProcessName}) on {Environment.MachineName}";
+    });
 
     private void WriteHolder()
     {

@@ -9,6 +9,7 @@ public sealed class StateLease : IDisposable
 {
     private readonly FileLock _shared;
     private readonly FileLock _own;
+    private readonly List<Task> _deferred = [];
     private bool _disposed;
 
     internal StateLease(StateFolder folder, string id, string tempDirectory, FileLock shared, FileLock own)
@@ -29,11 +30,33 @@ public sealed class StateLease : IDisposable
     /// <summary>This build's temporary folder, on the state folder's file system.</summary>
     public string TempDirectory { get; }
 
-    /// <summary>Removes the temporary folder and releases the locks.</summary>
+    /// <summary>
+    /// Work on the temporary folder left to run beside the rest of the build (the removal of a Dockerfile build's
+    /// step folders while the image is written: issue 14, a few hundred milliseconds of unlinks on a loaded disk), which
+    /// <see cref="Dispose"/> waits for before it removes the folder and releases the lease. The work handles its own
+    /// failures; one that escapes is ignored here, as the folder's removal then takes what is left.
+    /// </summary>
+    public void Defer(Task work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        lock (_deferred) _deferred.Add(work);
+    }
+
+    /// <summary>Waits for the deferred work (<see cref="Defer"/>), removes the temporary folder and releases the locks.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        Task[] deferred;
+        lock (_deferred) deferred = [.. _deferred];
+        try
+        {
+            Task.WaitAll(deferred);
+        }
+        catch (AggregateException)
+        {
+            // The folder's removal below takes what the work left.
+        }
         StateFolder.TryRemove(TempDirectory);
         _own.Dispose();
         StateFolder.TryDeleteFile(_own.Path);

@@ -244,6 +244,52 @@ public sealed partial class IncrementalPublishTests : IDisposable
         Assert.Equal("ContainerIncremental is false", await AlwaysBuildAsync(_temp["base", "base.csproj"], "-p:ContainerIncremental=false"));
     }
 
+    /// <summary>
+    /// When the step runs whatever changed (here: a base by registry tag), the targets walk no folder: the engine walks
+    /// the context anyway, and a second walk by MSBuild's glob (20,000 files: a third of a second) would compare
+    /// nothing. With the base pinned, the context's files are the step's inputs again.
+    /// </summary>
+    [Fact]
+    public async Task A_step_that_always_runs_walks_no_folder_for_its_inputs()
+    {
+        string dir = _temp["walk"];
+        Directory.CreateDirectory(Path.Combine(dir, "sub"));
+        File.WriteAllText(Path.Combine(dir, "sub", "a.txt"), "a\n");
+        File.WriteAllText(Path.Combine(dir, "walk.csproj"), $"""
+            <Project>
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
+              <ItemGroup>
+                <ContainerLayer Include="sub" Destination="/layer/" />
+              </ItemGroup>
+              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
+            </Project>
+            """);
+        string project = Path.Combine(dir, "walk.csproj");
+        string file = Path.Combine(dir, "sub", "a.txt");
+
+        File.WriteAllText(Path.Combine(dir, "Dockerfile"), "FROM alpine:3.20\nCOPY sub /sub\n");
+        Assert.DoesNotContain(file, await InputFilesAsync(project));
+        File.WriteAllText(Path.Combine(dir, "Dockerfile"), "FROM alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000\nCOPY sub /sub\n");
+        Assert.Contains(file, await InputFilesAsync(project));
+        Assert.DoesNotContain(file, await InputFilesAsync(project, "-p:ContainerNoCache=true"));
+
+        // Properties mode: a ContainerLayer folder, the same way.
+        File.Delete(Path.Combine(dir, "Dockerfile"));
+        Assert.DoesNotContain(file, await InputFilesAsync(project, "-p:ContainerBaseImage=alpine:3.20"));
+        Assert.Contains(file, await InputFilesAsync(project, "-p:ContainerBaseImage=scratch"));
+    }
+
+    /// <summary>The files <c>_LivrableBuildImage</c> compares with its record (<c>_LivrableImageInput</c>), full paths.</summary>
+    private async Task<IReadOnlyList<string>> InputFilesAsync(string project, params string[] properties)
+    {
+        var result = await Tools.DotnetAsync(_temp.Path, "msbuild", project,
+            ["-t:_LivrableComputeImageInputs", "-getItem:_LivrableImageInput", .. properties]);
+        result.EnsureSuccess();
+        using var doc = System.Text.Json.JsonDocument.Parse(result.Stdout);
+        return doc.RootElement.GetProperty("Items").GetProperty("_LivrableImageInput").EnumerateArray()
+            .Select(i => i.GetProperty("FullPath").GetString()!).ToList();
+    }
+
     private async Task<string> AlwaysBuildAsync(string project, params string[] properties)
     {
         var result = await Tools.DotnetAsync(_temp.Path, "msbuild", project,

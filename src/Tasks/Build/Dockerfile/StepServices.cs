@@ -217,14 +217,25 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
             _entryIndex.Snapshots.Dispose();
         }
         if (_http.IsValueCreated) _http.Value.Dispose();
+        // The step folders (the last RUN's upper folder, which no later step adopted...) are removed while the image is
+        // written, not before: inside the build's lease folder, the lease waits for their removal when it ends.
+        string temp = TempDirectory;
+        if (options.Store.Lease is { } lease && Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(temp)) == Path.TrimEndingDirectorySeparator(lease.TempDirectory))
+            lease.Defer(Task.Run(() => DeleteTemporary(temp)));
+        else
+            DeleteTemporary(temp);
+    }
+
+    private static void DeleteTemporary(string temp)
+    {
         try
         {
-            if (Directory.Exists(TempDirectory)) Directory.Delete(TempDirectory, recursive: true);
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A rootless RUN's files of other users of its namespace: deleted there. Else left for a later cleanup.
-            Runtime.ContainerRun.DeleteStepDirectory(TempDirectory);
+            Runtime.ContainerRun.DeleteStepDirectory(temp);
         }
     }
 }
