@@ -47,6 +47,29 @@ public sealed class BlobStore
         Root = folder.Root;
         TempDirectory = lease?.TempDirectory ?? folder.TempDirectory;
         Directory.CreateDirectory(TempDirectory);
+        StartedEmpty = !HasAnyBlob(StateLayout.Blobs(Root));
+    }
+
+    /// <summary>
+    /// Whether the store held no blob when it was opened (one store per build: a cold build, a fresh state folder).
+    /// Then nothing of an earlier pull can be kept, and a registry tag is fetched with a GET alone, without the HEAD
+    /// that would look for a kept copy (<c>Registry/RegistryClient.Manifests</c>; issue 14: a round trip on every
+    /// cold build, one network latency on a remote registry).
+    /// </summary>
+    public bool StartedEmpty { get; }
+
+    /// <summary>Whether any file is under <paramref name="blobs"/> (<c>blobs/&lt;algorithm&gt;/&lt;hex&gt;</c>); stops at the first.</summary>
+    private static bool HasAnyBlob(string blobs)
+    {
+        try
+        {
+            return Directory.EnumerateFiles(blobs, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true }).Any();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // No blobs folder yet (DirectoryNotFoundException is an IOException), or one that cannot be listed.
+            return e is not DirectoryNotFoundException;
+        }
     }
 
     /// <summary>The state folder.</summary>
