@@ -61,13 +61,15 @@ public sealed class BlobStore
     /// <summary>Whether any file is under <paramref name="blobs"/> (<c>blobs/&lt;algorithm&gt;/&lt;hex&gt;</c>); stops at the first.</summary>
     private static bool HasAnyBlob(string blobs)
     {
+        // A fresh folder has none yet: answered without the exception of listing a missing folder.
+        if (!Directory.Exists(blobs)) return false;
         try
         {
             return Directory.EnumerateFiles(blobs, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true }).Any();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // No blobs folder yet (DirectoryNotFoundException is an IOException), or one that cannot be listed.
+            // Removed meanwhile (DirectoryNotFoundException is an IOException), or one that cannot be listed.
             return e is not DirectoryNotFoundException;
         }
     }
