@@ -86,8 +86,9 @@ public sealed partial class RegistryClient
     /// registry still serves the same one; else fetched (<see cref="GetManifestAsync"/>) and, with
     /// <see cref="RegistryOptions.KeepDocuments"/>, kept. A tag costs one HEAD when unchanged (its
     /// <c>Docker-Content-Digest</c> names a stored document: no body is read), a HEAD and a GET when it moved or was
-    /// never pulled; a digest reference costs nothing once stored (its bytes cannot change). A registry that answers
-    /// the HEAD with anything else (no digest, an error) is asked with a GET, which reports what is wrong.
+    /// never pulled, a GET alone when the store held no blob at the start of the build (<see cref="Store.BlobStore.StartedEmpty"/>:
+    /// nothing can be kept there); a digest reference costs nothing once stored (its bytes cannot change). A registry
+    /// that answers the HEAD with anything else (no digest, an error) is asked with a GET, which reports what is wrong.
     /// </summary>
     private async Task<RegistryManifest> GetManifestKeptAsync(RegistryEndpoint endpoint, string registry, string repository, string reference,
         string? mediaType, CancellationToken cancellationToken)
@@ -97,7 +98,7 @@ public sealed partial class RegistryClient
             if (Store.TryReadSmall(pinned, MaxManifestSize) is { } stored)
                 return Kept(pinned, MediaTypeOf(mediaType, stored), stored);
         }
-        else
+        else if (!Store.StartedEmpty)
         {
             using var head = await SendHeadAsync(endpoint, repository, reference, forPush: false, cancellationToken).ConfigureAwait(false);
             if (head.StatusCode == HttpStatusCode.OK && DigestHeader(head) is { } current

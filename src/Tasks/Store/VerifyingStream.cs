@@ -48,6 +48,16 @@ public sealed class VerifyingStream : ReadOnlyStreamBase
         _hash = expected.CreateHash();
     }
 
+    /// <summary>
+    /// Whether this stream, not read from yet, checks exactly <paramref name="digest"/> and <paramref name="size"/>:
+    /// then whoever copies it to its end has those checked (a mismatch throws from the last read) and need not hash
+    /// the bytes again (<see cref="BlobStore.PutAsync(Stream, Digest?, long?, CancellationToken)"/>).
+    /// </summary>
+    internal bool ChecksFromStart(Digest digest, long size) => _read == 0 && !_verified && digest == _expected && size == _size;
+
+    /// <summary>Whether the end was reached and the bytes had the size and digest expected.</summary>
+    internal bool Verified => _verified;
+
     private LivrableException Mismatch(string message)
         => _onMismatch?.Invoke(message) ?? new LivrableException(DiagnosticCodes.DigestMismatch, message);
 

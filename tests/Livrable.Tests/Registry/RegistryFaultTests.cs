@@ -264,18 +264,24 @@ public sealed class RegistryFaultTests : IDisposable
         Assert.DoesNotContain(logger.Lines, l => l.Contains(password, StringComparison.Ordinal) || l.Contains(basic, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A base named by a tag: the first build, on an empty state folder, asks with a GET alone (nothing can be kept
+    /// there: issue 14, a round trip less on every cold build); a later build (each opens its store) asks with one
+    /// HEAD, which finds the kept manifest; a registry whose HEAD fails is asked with a GET.
+    /// </summary>
     [Fact]
     public async Task A_kept_base_is_asked_for_with_one_HEAD_and_a_registry_whose_HEAD_fails_is_asked_with_a_GET()
     {
         string repository = $"fault/kept-{Guid.NewGuid():N}"[..24];
         var pushed = await PushDirectAsync(await RandomImageAsync(NewStore()), repository, "v1", NewStore());
-        var store = NewStore();
+        string folder = NewStore().Root;
         using var proxy = new FaultProxy(_registry.Registry);
         var keeping = new RegistryOptions { Credentials = AnonymousCredentialProvider.Instance, Retry = Quick, KeepDocuments = true };
-        using (var client = NewClient(store, options: keeping))
+        using (var client = NewClient(new BlobStore(folder), options: keeping))
             await new RegistryImageSource(client, proxy.Registry, repository, "v1").ResolveAsync(Amd64, CancellationToken.None);
-        Assert.Equal([$"HEAD /v2/{repository}/manifests/v1", $"GET /v2/{repository}/manifests/v1"], proxy.Requests.Take(2));
+        Assert.Equal([$"GET /v2/{repository}/manifests/v1"], proxy.Requests.Where(r => r.Contains("/manifests/", StringComparison.Ordinal)));
         proxy.Requests.Clear();
+        var store = new BlobStore(folder);
         using (var client = NewClient(store, options: keeping))
             Assert.Equal(pushed.Digest, (await new RegistryImageSource(client, proxy.Registry, repository, "v1").ResolveAsync(Amd64, CancellationToken.None)).Digest);
         Assert.Equal([$"HEAD /v2/{repository}/manifests/v1"], proxy.Requests);
