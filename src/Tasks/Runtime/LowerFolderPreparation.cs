@@ -93,6 +93,13 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
     /// </summary>
     public async Task<bool> CompleteAsync(ILayer layer, IReadOnlyList<TarHeader> headers, CancellationToken cancellationToken)
     {
+        // A RUN rerun by an edit often writes the very layer an earlier build left extracted: nothing to make (the
+        // adoption's normalisation and the deletion of what it made, 20,000 entries, cost seconds for nothing).
+        if (LayerRootfs.IsComplete(Path.Combine(_layers.Root, layer.DiffId.Hex)))
+        {
+            _logger.Detail($"  lower folder: {layer.DiffId.Hex[..12]} already extracted");
+            return true;
+        }
         if (_upper is not null)
         {
             long adopting = Stopwatch.GetTimestamp();

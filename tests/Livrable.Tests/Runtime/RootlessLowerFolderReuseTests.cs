@@ -111,13 +111,48 @@ public sealed class RootlessLowerFolderReuseTests : IDisposable
         Assert.Equal(first.Digest, root.Digest);
     }
 
-    private string Workspace()
+    /// <summary>
+    /// A rootless RUN whose upper folder cannot be made its layer with certainty (a <c>.pyc</c> over
+    /// <see cref="Livrable.Runtime.UpperFolderAdoption.RewrittenLimit"/> whose header the layer rewrote): not adopted,
+    /// the reason logged, the next RUN's lower folder extracted from the tar kept in memory, nothing left behind.
+    /// </summary>
+    [Fact]
+    public async Task A_rootless_RUN_upper_folder_that_cannot_be_made_its_layer_is_not_adopted_and_the_tar_is_extracted_instead()
+    {
+        await RootlessRunTests.EnsureUserAsync();
+        string work = Workspace("""
+            FROM scratch
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+            COPY m.py big.pyc /ctx/
+            RUN mkdir -p /app/__pycache__ /app/private && cp /ctx/m.py /app/m.py && touch -d '2001-09-09 01:46:40' /app/m.py \
+                && cp /ctx/big.pyc /app/__pycache__/m.cpython-38.pyc && echo made > /app/private/made.txt && chmod 700 /app/private && chown -R 100:101 /app/private
+            RUN cat /app/private/made.txt > /listing.txt
+
+            """);
+        File.WriteAllBytes(Path.Combine(work, "context", "big.pyc"),
+            LowerFolderReuseTests.PycFor(sourceTime: 1_000_000_000, sourceSize: 4, length: (int)Livrable.Runtime.UpperFolderAdoption.RewrittenLimit + 1));
+        await RootlessRunTests.ChownAsync(work, RootlessRunTests.UserName);
+        var built = await RootlessRunTests.RunCliAsync(work, "rootless", ["--reuid", RootlessRunTests.UserName, "--regid", RootlessRunTests.UserName, "--init-groups"]);
+        Assert.True(built.Run.ExitCode == 0, built.Run.Stdout + built.Run.Stderr);
+        var details = Details(built.Run.Stdout);
+        Assert.Contains(details, l => l.Contains("lower folder: the RUN's upper folder not adopted (the layer's bytes of 'app/__pycache__/m.cpython-38.pyc' are not the upper folder's)"));
+        Assert.Empty(Directory.GetDirectories(Assert.Single(Directory.GetDirectories(Path.Combine(work, "state-rootless"), "rootfs-userns-*")), "tmp-*"));
+        string archive = Path.Combine(work, "out-rootless", "image.tar");
+        var image = await new ArchiveImage(archive, "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(Platform.FromRuntimeIdentifier("linux-x64"), CancellationToken.None);
+        await ImageValidator.ValidateAsync(image);
+        string rootfs = await ImageValidator.ValidateArchiveAsync(archive, image, "v1", Path.Combine(work, "check"));
+        Assert.Equal("made\n", File.ReadAllText(Path.Combine(rootfs, "listing.txt")));
+        Assert.Contains(details, l => l.Contains($"lower folder: {image.Layers[3].DiffId.Hex[..12]} extracted from the written tar "));
+    }
+
+    private string Workspace(string dockerfile = Dockerfile)
     {
         string work = _temp["w-" + Guid.NewGuid().ToString("N")[..8]];
         string context = Path.Combine(work, "context");
         Directory.CreateDirectory(Path.Combine(context, "data", "sub"));
         File.Copy(Tools.Require("busybox"), Path.Combine(context, "busybox"));
-        File.WriteAllText(Path.Combine(context, "Dockerfile"), Dockerfile);
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), dockerfile);
         foreach (string file in new[] { "a.txt", "gone.txt", "sub/b.txt", "exe", "owned", "old.txt" })
             File.WriteAllText(Path.Combine(context, "data", file), file + "\n");
         File.WriteAllText(Path.Combine(context, "m.py"), "x=1\n");
