@@ -218,7 +218,9 @@ internal static class UpperFolderAdoption
             }
             else if (Native.LinkChangeOwner(host, (uint)header.Uid, (uint)header.Gid) != 0) return new($"'{name}' cannot be given its owner: {Native.Describe(Native.LastError)}", 0);
             if (header.Type == TarTypeFlag.SymbolicLink) continue;
-            File.SetUnixFileMode(host, (UnixFileMode)mode);
+            // Most entries have their mode already (one chmod less each, 20,000 for an apt-get layer); a set-id bit
+            // never: the chown just made (root) or the namespace's (rootless) cleared it.
+            if (mode != statuses[name].Mode || (mode & 0xC00) != 0) File.SetUnixFileMode(host, (UnixFileMode)mode);
             if (header.Type == TarTypeFlag.RegularFile)
                 File.SetLastWriteTimeUtc(host, DateTimeOffset.FromUnixTimeSeconds(header.ModificationTime).UtcDateTime);
         }
