@@ -26,9 +26,9 @@ public sealed class RunResult : IDisposable
     }
 
     /// <summary>
-    /// The overlay upper folder <see cref="Entries"/> were read from and open their files in, when the build is root's
-    /// and overlay was used (not the copy fallback, not a user namespace's spool): once the layer is written it may
-    /// become the next RUN's lower folder (<see cref="UpperFolderAdoption"/>). Null otherwise.
+    /// The overlay upper folder <see cref="Entries"/> were read from (root: they open their files in it; rootless: in
+    /// the spool made of it), when overlay was used (not the copy fallback): once the layer is written it may become the
+    /// next RUN's lower folder (<see cref="UpperFolderAdoption"/>). Null otherwise.
     /// </summary>
     public string? UpperDirectory { get; }
 
@@ -202,7 +202,7 @@ public sealed class ContainerRun
                 request.FileTime, cancellationToken).ConfigureAwait(false);
             if (exitCode == 0) _logger.Detail($"{request.DetailPrefix}diff: {entries.Count} changed entries read back {Units.Since(phase)}");
             return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null, _userNamespace,
-                exitCode == 0 && _userNamespace is null && before is null ? upper : null);
+                exitCode == 0 && before is null ? upper : null);
         }
         catch
         {

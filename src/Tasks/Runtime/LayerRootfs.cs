@@ -41,7 +41,11 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
     /// <summary>Files up to this size are written with synchronous calls (<see cref="ExtractEntryAsync"/>).</summary>
     private const long SmallFile = 64 * 1024;
 
-    private string OpaqueAttribute => userNamespace is null ? "trusted.overlay.opaque" : "user.overlay.opaque";
+    /// <summary>The attribute that marks a folder opaque in these folders: overlay reads <c>user.overlay.*</c> when mounted in a user namespace.</summary>
+    internal string OpaqueAttribute => userNamespace is null ? "trusted.overlay.opaque" : "user.overlay.opaque";
+
+    /// <summary>The user namespace of a rootless build, whose owners these folders hold; null as root.</summary>
+    internal UserNamespace? UserNamespace => userNamespace;
 
     /// <summary>Where extracted layers live.</summary>
     public string Root { get; } = Store.StateLayout.ExtractedLayers(stateDirectory, Variant(userNamespace));
@@ -53,8 +57,11 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         _ => $"userns-{userNamespace.HostUid}",
     };
 
-    /// <summary>What a rootless extraction leaves for the namespace: whiteouts to make, owners to set, modes to restore.</summary>
-    private sealed class Fixups
+    /// <summary>
+    /// What a rootless extraction (or <see cref="UpperFolderAdoption"/>) leaves for the namespace: whiteouts to make,
+    /// owners to set, modes to restore (<see cref="ApplyFixupsAsync"/>).
+    /// </summary>
+    internal sealed class Fixups
     {
         public List<string> Whiteouts { get; } = [];
         public Dictionary<(long Uid, long Gid), List<string>> Owners { get; } = [];
@@ -323,7 +330,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             case TarEntryType.SymbolicLink:
                 // Stored as written: an absolute target is valid inside the image, and nothing here follows it.
                 File.CreateSymbolicLink(path, entry.LinkName);
-                if (_fixups is not null) AddOwner(path, entry);
+                if (_fixups is not null) AddOwner(_fixups, path, entry.Uid, entry.Gid);
                 else Native.LinkChangeOwner(path, (uint)entry.Uid, (uint)entry.Gid);
                 break;
             case TarEntryType.HardLink:
@@ -409,12 +416,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         int mode = (int)entry.Mode & FileModes.All;
         if (_fixups is not null)
         {
-            // chown in the namespace comes later and clears set-user-ID and set-group-ID bits: those modes are set again after it.
-            if (AddOwner(path, entry) && (mode & 0xC00) != 0)
-            {
-                if (!_fixups.Modes.TryGetValue(mode, out var paths)) _fixups.Modes[mode] = paths = [];
-                paths.Add(path);
-            }
+            AddOwnerAndMode(_fixups, path, entry.Uid, entry.Gid, mode);
         }
         else if (Native.IsRoot)
         {
@@ -424,29 +426,43 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, (UnixFileMode)mode);
     }
 
-    /// <summary>Records a non-root owner for the namespace; false when the entry is root's (nothing to do).</summary>
-    private bool AddOwner(string path, TarEntry entry)
+    /// <summary>
+    /// Records the owner (ids inside the namespace) and, when chown will clear its set-id bits, the
+    /// <paramref name="mode"/> of a file or folder for the namespace (<see cref="ApplyFixupsAsync"/>).
+    /// </summary>
+    internal void AddOwnerAndMode(Fixups fixups, string path, long uid, long gid, int mode)
     {
-        long uid = entry.Uid, gid = entry.Gid;
+        // chown in the namespace comes later and clears set-user-ID and set-group-ID bits: those modes are set again after it.
+        if (AddOwner(fixups, path, uid, gid) && (mode & 0xC00) != 0)
+        {
+            if (!fixups.Modes.TryGetValue(mode, out var paths)) fixups.Modes[mode] = paths = [];
+            paths.Add(path);
+        }
+    }
+
+    /// <summary>Records a non-root owner (ids inside the namespace) for the namespace; false when the entry is root's (nothing to do).</summary>
+    internal bool AddOwner(Fixups fixups, string path, long uid, long gid)
+    {
         if (uid == 0 && gid == 0) return false;
         if (!userNamespace!.HasUid(uid) || !userNamespace.HasGid(gid))
         {
             // Only root (and the subordinate range) exist in the namespace: such a file shows as root's to the RUN.
-            _fixups!.OwnersLost = true;
+            fixups.OwnersLost = true;
             uid = userNamespace.HasUid(uid) ? uid : 0;
             gid = userNamespace.HasGid(gid) ? gid : 0;
             if (uid == 0 && gid == 0) return false;
         }
-        if (!_fixups!.Owners.TryGetValue((uid, gid), out var paths)) _fixups.Owners[(uid, gid)] = paths = [];
+        if (!fixups.Owners.TryGetValue((uid, gid), out var paths)) fixups.Owners[(uid, gid)] = paths = [];
         paths.Add(path);
         return true;
     }
 
     /// <summary>
-    /// One script in the user namespace makes the whiteouts (character devices 0/0, which only root of a namespace may
-    /// make), sets the owners, then the set-id modes chown cleared. Lists go in NUL-separated files, never in the script.
+    /// One script in the user namespace makes the whiteouts (character devices 0/0, mode 0 as root's and overlay's own,
+    /// which only root of a namespace may make), sets the owners, then the set-id modes chown cleared. Lists go in
+    /// NUL-separated files (next to <paramref name="temp"/>), never in the script.
     /// </summary>
-    private async Task ApplyFixupsAsync(Fixups fixups, string temp, ILayer layer, CancellationToken cancellationToken)
+    internal async Task ApplyFixupsAsync(Fixups fixups, string temp, ILayer layer, CancellationToken cancellationToken)
     {
         if (fixups.OwnersLost)
             logger.Warning(DiagnosticCodes.RootlessOwnersLost,
@@ -473,7 +489,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                 for operation in "$@"; do
                   kind=${operation%%:*}; rest=${operation#*:}
                   case $kind in
-                    mknod) xargs -0 -r -n1 sh -c 'mknod "$1" c 0 0' sh < "${rest#*:}" ;;
+                    mknod) xargs -0 -r -n1 sh -c 'mknod -m 0 "$1" c 0 0' sh < "${rest#*:}" ;;
                     chown) owner=${rest%:*}; xargs -0 -r chown -h "$owner" < "${rest#*:*:}" ;;
                     chmod) xargs -0 -r chmod "${rest%%:*}" < "${rest#*:}" ;;
                   esac || exit 1

@@ -22,7 +22,7 @@ namespace Livrable.Runtime;
 /// <c>.done</c> marker after it, under the layer's lock, once the layer is in the store and its diff id known: a build
 /// killed half-way leaves a temporary folder no build trusts (removed by <c>StateFolder.CleanUp</c>). When extraction
 /// fails, nothing is kept and the RUN extracts the blob as before, which reports what is wrong. A RUN's layer (root
-/// builds, any size) is not extracted at all: the RUN's upper folder, which holds the files the layer was written
+/// and rootless builds, any size) is not extracted at all: the RUN's upper folder, which holds the files the layer was written
 /// from, is made equal to it and renamed into place under the same protocol (<see cref="UpperFolderAdoption"/>); the
 /// tar, when small enough to be kept, is then only the fallback. Not beside the writer: an extraction fed through a pipe while the writer compressed was measured slower on this
 /// 2-core machine than the write and the blob's extraction one after the other (the cold edit loop's 20,000-file RUN
@@ -64,15 +64,14 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
     /// <summary>
     /// Starts making a lower folder in <paramref name="stateDirectory"/>'s extracted layers (root's, or the current
     /// user's namespace's as <see cref="ContainerRun"/> would use) for a layer whose tar should be about
-    /// <paramref name="expectedBytes"/>, written from the files of <paramref name="upper"/> when it is a RUN's (root
-    /// builds: <see cref="RunResult.UpperDirectory"/>), which is then adopted (<see cref="UpperFolderAdoption"/>) and
+    /// <paramref name="expectedBytes"/>, written from the files of <paramref name="upper"/> when it is a RUN's
+    /// (<see cref="RunResult.UpperDirectory"/>), which is then adopted (<see cref="UpperFolderAdoption"/>) and
     /// the tar kept only as the fallback; null when the layer is over <see cref="InMemoryLimit"/> and no upper folder
     /// is given, or where RUN cannot run here (not Linux, no user namespace for a rootless build: the RUN then says why).
     /// </summary>
     public static LowerFolderPreparation? Start(string stateDirectory, ILogger logger, long expectedBytes, string? upper = null)
     {
         if (!OperatingSystem.IsLinux()) return null;
-        if (!Native.IsRoot) upper = null;
         bool buffered = expectedBytes <= InMemoryLimit;
         if (!buffered && upper is null) return null;
         try
@@ -93,13 +92,20 @@ internal sealed class LowerFolderPreparation : IAsyncDisposable
     /// </summary>
     public async Task<bool> CompleteAsync(ILayer layer, IReadOnlyList<TarHeader> headers, CancellationToken cancellationToken)
     {
+        // A RUN rerun by an edit often writes the very layer an earlier build left extracted: nothing to make (the
+        // adoption's normalisation and the deletion of what it made, 20,000 entries, cost seconds for nothing).
+        if (LayerRootfs.IsComplete(Path.Combine(_layers.Root, layer.DiffId.Hex)))
+        {
+            _logger.Detail($"  lower folder: {layer.DiffId.Hex[..12]} already extracted");
+            return true;
+        }
         if (_upper is not null)
         {
             long adopting = Stopwatch.GetTimestamp();
             string? notAdopted;
             try
             {
-                (notAdopted, int rewritten) = await UpperFolderAdoption.MoveAsync(_upper, _temp, headers, Written, cancellationToken).ConfigureAwait(false);
+                (notAdopted, int rewritten) = await UpperFolderAdoption.MoveAsync(_upper, _temp, headers, Written, _layers, layer, cancellationToken).ConfigureAwait(false);
                 if (notAdopted is null)
                 {
                     await _layers.AdoptAsync(_temp, layer, cancellationToken).ConfigureAwait(false);

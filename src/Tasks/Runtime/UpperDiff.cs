@@ -84,7 +84,7 @@ internal static class UpperDiff
                             entries.Add(new FileEntry(path, TarTypeFlag.RegularFile, mode, entry.Uid, entry.Gid)
                             {
                                 Size = entry.Length,
-                                Open = _ => Task.FromResult<Stream>(File.OpenRead(file)),
+                                Open = new SpooledFile(file, upper + path).OpenAsync,
                             });
                             break;
                         case System.Formats.Tar.TarEntryType.HardLink:
@@ -306,4 +306,17 @@ internal sealed class UpperFile(string host, UpperFolder? folder = null)
     public string Path => folder is null || ReferenceEquals(folder.Current, folder.Original) ? host : folder.Current + host[folder.Original.Length..];
 
     public Task<Stream> OpenAsync(CancellationToken cancellationToken) => Task.FromResult<Stream>(File.OpenRead(Path));
+}
+
+/// <summary>
+/// How a regular file of a rootless RUN's upper folder is opened for its layer: from the spool GNU tar made of it in the
+/// namespace (<see cref="UpperDiff.ReadInNamespaceAsync"/>). The opener is this object, so whoever holds the entry can
+/// tell the layer's bytes are those of <see cref="Upper"/> as the RUN left it (<see cref="UpperFolderAdoption"/>).
+/// </summary>
+internal sealed class SpooledFile(string spool, string upper)
+{
+    /// <summary>The file of the upper folder the spool was read from (nothing runs any more: it holds the same bytes).</summary>
+    public string Upper => upper;
+
+    public Task<Stream> OpenAsync(CancellationToken cancellationToken) => Task.FromResult<Stream>(File.OpenRead(spool));
 }

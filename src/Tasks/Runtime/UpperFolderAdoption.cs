@@ -1,3 +1,4 @@
+using Livrable.Images;
 using Livrable.Layers;
 using Livrable.Interop;
 
@@ -30,15 +31,23 @@ namespace Livrable.Runtime;
 /// Whatever does not match the record (an entry missing, of another type or size, a link elsewhere, a whiteout other
 /// than overlay's, an attribute that cannot be removed, another file system) returns the reason, and the caller falls
 /// back to extraction: this never guesses. The folder's own root is never moved: its entries are renamed into the
-/// empty temporary folder extraction would fill, so the root is extraction's too. Root builds only (a rootless
-/// build's upper folder holds the namespace's owners).
+/// empty temporary folder extraction would fill, so the root is extraction's too.
+/// <para>
+/// Rootless (<see cref="LayerRootfs.UserNamespace"/>), the folder is brought to what the rootless extraction gives, by
+/// the same rules written once in <see cref="LayerRootfs"/>: root of the namespace first gives every entry to itself
+/// (the build's user on the host) with read, write and search for it, so that this process can check and change it as
+/// root does; the entries are renamed into the temporary folder then (while they are all the build's user's), brought
+/// to their modes, times and attributes (the opaque folder's being <c>user.overlay.opaque</c>, overlay's whiteouts the
+/// build's user's, mode 0), and last the other owners and the set-id modes chown clears are set in the namespace by the
+/// extraction's own script (<see cref="LayerRootfs.ApplyFixupsAsync"/>). The layer's bytes are the upper folder's when
+/// the writer read them from the spool GNU tar made of that very file (<see cref="SpooledFile"/>): the stage's tree
+/// reads the spool, so nothing of it follows the folder.
+/// </para>
 /// </remarks>
 internal static class UpperFolderAdoption
 {
     /// <summary>The largest file whose layer bytes are not the upper folder's that is written back (a <c>.pyc</c> is far smaller).</summary>
     public const long RewrittenLimit = 1L << 20;
-
-    private const string OpaqueAttribute = "trusted.overlay.opaque";
 
     /// <summary>
     /// Brings <paramref name="upper"/> to the layer <paramref name="headers"/> and <paramref name="written"/> record,
@@ -47,10 +56,18 @@ internal static class UpperFolderAdoption
     /// <paramref name="temp"/> may hold part of it and <paramref name="upper"/> is changed: both are only to be deleted).
     /// </summary>
     public static async Task<(string? NotAdopted, int Rewritten)> MoveAsync(string upper, string temp, IReadOnlyList<TarHeader> headers, IReadOnlyList<FileEntry> written,
-        CancellationToken cancellationToken)
+        LayerRootfs layers, ILayer layer, CancellationToken cancellationToken)
     {
-        if (!OperatingSystem.IsLinux() || !Native.IsRoot) return new("not a root build on Linux", 0);
+        var userNamespace = layers.UserNamespace;
+        if (!OperatingSystem.IsLinux() || (!Native.IsRoot && userNamespace is null)) return new("neither a root build nor a user namespace's on Linux", 0);
         if (headers.Count != written.Count) return new("the layer writer's record is not complete", 0);
+        if (userNamespace is not null)
+        {
+            // Every entry the build's user's (root of the namespace), readable, writable and searchable by it: chown
+            // drops set-id bits and file capabilities, and the modes are all set again below. -h and -R never follow a link.
+            var (exitCode, output) = await userNamespace.RunAsync("chown -R -h 0:0 -- \"$1\" && chmod -R u+rwX -- \"$1\"", [upper], cancellationToken).ConfigureAwait(false);
+            if (exitCode != 0) return new($"the upper folder could not be given to the build's user in the namespace (exit code {exitCode}): {output}", 0);
+        }
         if (UnixFileStatus.TryRead(upper) is not { Kind: UnixFileKind.Directory } upperStatus
             || UnixFileStatus.TryRead(temp) is not { Kind: UnixFileKind.Directory } tempStatus)
             return new("the upper folder or the temporary folder cannot be read", 0);
@@ -148,7 +165,8 @@ internal static class UpperFolderAdoption
             if (header.Type != TarTypeFlag.RegularFile || header.Size == 0) continue;
             var status = statuses[name];
             var open = written[i].Open;
-            if (open?.Target is UpperFile source && UnixFileStatus.TryRead(source.Path) is { } read && read.Inode == status.Inode && read.Device == status.Device)
+            string? source = open?.Target switch { UpperFile file => file.Path, SpooledFile spooled => spooled.Upper, _ => null };
+            if (source is not null && UnixFileStatus.TryRead(source) is { } read && read.Inode == status.Inode && read.Device == status.Device)
                 continue;
             if (open is null || header.Size > RewrittenLimit) return new($"the layer's bytes of '{name}' are not the upper folder's", 0);
             byte[] bytes = new byte[header.Size];
@@ -162,34 +180,68 @@ internal static class UpperFolderAdoption
             rewritten++;
         }
 
-        // Attributes, then owners, modes and times, as extraction sets them.
-        foreach (string name in statuses.Keys)
+        // Rootless, the entries move first, while they are all the build's user's (the namespace's owners come last);
+        // as root last, since the stage's tree reads the upper folder's files until then.
+        string root = upper;
+        if (userNamespace is not null)
         {
-            string host = Path.Combine(upper, name);
+            if (MoveEntries(upper, temp) is { } notMoved) return new(notMoved, 0);
+            root = temp;
+        }
+
+        // Attributes, then owners, modes and times, as extraction sets them; a folder after what it holds, so that its
+        // mode never keeps this process out of it.
+        string opaqueAttribute = layers.OpaqueAttribute;
+        var fixups = userNamespace is null ? null : new LayerRootfs.Fixups();
+        foreach (string name in statuses.Keys.Reverse())
+        {
+            string host = Path.Combine(root, name);
             foreach (string attribute in Native.ListXattrs(host))
             {
-                if (attribute == OpaqueAttribute && opaque.Contains(name)) continue;
+                if (attribute == opaqueAttribute && opaque.Contains(name)) continue;
                 if (Native.RemoveXattr(host, attribute) != 0) return new($"the attribute {attribute} of '{name}' cannot be removed: {Native.Describe(Native.LastError)}", 0);
             }
             if (whiteouts.Contains(name))
             {
-                if (Native.LinkChangeOwner(host, 0, 0) != 0) return new($"the whiteout '{name}' cannot be given to root: {Native.Describe(Native.LastError)}", 0);
+                // Rootless, overlay made it as the namespace's root, the build's user, as the rootless extraction does.
+                if (fixups is null && Native.LinkChangeOwner(host, 0, 0) != 0) return new($"the whiteout '{name}' cannot be given to root: {Native.Describe(Native.LastError)}", 0);
                 File.SetUnixFileMode(host, 0);
                 continue;
             }
             var header = headers[expected[name]];
             if (header.Type == TarTypeFlag.HardLink) continue;
-            if (Native.LinkChangeOwner(host, (uint)header.Uid, (uint)header.Gid) != 0) return new($"'{name}' cannot be given its owner: {Native.Describe(Native.LastError)}", 0);
+            int mode = header.Mode & FileModes.All;
+            if (fixups is not null)
+            {
+                if (header.Type == TarTypeFlag.SymbolicLink) layers.AddOwner(fixups, host, header.Uid, header.Gid);
+                else layers.AddOwnerAndMode(fixups, host, header.Uid, header.Gid, mode);
+            }
+            else if (Native.LinkChangeOwner(host, (uint)header.Uid, (uint)header.Gid) != 0) return new($"'{name}' cannot be given its owner: {Native.Describe(Native.LastError)}", 0);
             if (header.Type == TarTypeFlag.SymbolicLink) continue;
-            File.SetUnixFileMode(host, (UnixFileMode)(header.Mode & FileModes.All));
+            // Most entries have their mode already (one chmod less each, 20,000 for an apt-get layer); a set-id bit
+            // never: the chown just made (root) or the namespace's (rootless) cleared it.
+            if (mode != statuses[name].Mode || (mode & 0xC00) != 0) File.SetUnixFileMode(host, (UnixFileMode)mode);
             if (header.Type == TarTypeFlag.RegularFile)
                 File.SetLastWriteTimeUtc(host, DateTimeOffset.FromUnixTimeSeconds(header.ModificationTime).UtcDateTime);
         }
         foreach (string folder in opaque)
-            if (Native.ReadXattr(Path.Combine(upper, folder), OpaqueAttribute) is not [(byte)'y'])
+            if (Native.ReadXattr(Path.Combine(root, folder), opaqueAttribute) is not [(byte)'y'])
                 return new($"the opaque folder '{folder}' is not marked opaque in the upper folder", 0);
 
-        // The stage's tree still reads these files: one that cannot be moved brings the others back.
+        if (fixups is not null)
+        {
+            await layers.ApplyFixupsAsync(fixups, temp, layer, cancellationToken).ConfigureAwait(false);
+            return new(null, rewritten);
+        }
+        return new(MoveEntries(upper, temp), rewritten);
+    }
+
+    /// <summary>
+    /// Renames the entries of <paramref name="upper"/> into <paramref name="temp"/>; why not, when one cannot be: the
+    /// stage's tree may still read these files (root), so the ones moved are brought back.
+    /// </summary>
+    private static string? MoveEntries(string upper, string temp)
+    {
         var moved = new List<string>();
         foreach (string host in Directory.EnumerateFileSystemEntries(upper).ToList())
         {
@@ -198,11 +250,11 @@ internal static class UpperFolderAdoption
             {
                 string why = Native.Describe(Native.LastError);
                 foreach (string back in moved) Native.Rename(Path.Combine(temp, Path.GetFileName(back)), back);
-                return new($"'{host}' cannot be renamed into place: {why}", 0);
+                return $"'{host}' cannot be renamed into place: {why}";
             }
             moved.Add(host);
         }
-        return new(null, rewritten);
+        return null;
     }
 
     /// <summary>Why the host entry is not what <paramref name="header"/> says it is; null when it is.</summary>

@@ -17,7 +17,7 @@ namespace Livrable.Tests.Runtime;
 public sealed class RootlessRunTests : IDisposable
 {
     /// <summary>A user with a subordinate id range (useradd gives a new login user one, /etc/login.defs SUB_UID_COUNT).</summary>
-    private const string UserName = "livrable-rootless";
+    internal const string UserName = "livrable-rootless";
 
     /// <summary>A uid with no account: no name, so no subordinate range; only root exists in its namespace.</summary>
     private const int NamelessUid = 47913;
@@ -119,7 +119,7 @@ public sealed class RootlessRunTests : IDisposable
     /// Runs Livrable.Cli on a Dockerfile request in <paramref name="work"/>, as root when <paramref name="setpriv"/> is
     /// null, else through <c>setpriv</c> with those arguments; returns the run and the image digest of its result line.
     /// </summary>
-    private static async Task<(ToolResult Run, string? Digest)> RunCliAsync(string work, string name, string[]? setpriv)
+    internal static async Task<(ToolResult Run, string? Digest)> RunCliAsync(string work, string name, string[]? setpriv)
     {
         string request = Path.Combine(work, $"request-{name}.json");
         File.WriteAllText(request, JsonSerializer.Serialize(new ImageBuildParameters
@@ -148,7 +148,7 @@ public sealed class RootlessRunTests : IDisposable
         return (run, digest);
     }
 
-    private static async Task EnsureUserAsync()
+    internal static async Task EnsureUserAsync()
     {
         Assert.True(Environment.UserName == "root" || Environment.GetEnvironmentVariable("USER") == "root",
             "these tests create a user and run as it: they need root");
@@ -162,5 +162,5 @@ public sealed class RootlessRunTests : IDisposable
         Assert.Contains(UserName + ":", subuid);
     }
 
-    private static Task ChownAsync(string path, string owner) => Tools.RunCheckedAsync("chown", "-R", $"{owner}:{owner}", path);
+    internal static Task ChownAsync(string path, string owner) => Tools.RunCheckedAsync("chown", "-R", $"{owner}:{owner}", path);
 }

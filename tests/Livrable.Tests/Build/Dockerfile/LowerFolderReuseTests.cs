@@ -98,7 +98,7 @@ public sealed class LowerFolderReuseTests : IDisposable
     }
 
     /// <summary>Every entry of an extracted folder, as a RUN (and overlay) sees it: kind, mode, owner, times of files, bytes, link, device, xattrs.</summary>
-    private static SortedDictionary<string, string> Snapshot(string root)
+    internal static SortedDictionary<string, string> Snapshot(string root)
     {
         var entries = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var info in new DirectoryInfo(root).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
@@ -168,7 +168,7 @@ public sealed class LowerFolderReuseTests : IDisposable
     }
 
     /// <summary>A timestamp-based bytecode file (PEP 552, Python 3.8's magic) current for a source of that time and size.</summary>
-    private static byte[] PycFor(uint sourceTime, uint sourceSize, int length = 24)
+    internal static byte[] PycFor(uint sourceTime, uint sourceSize, int length = 24)
     {
         byte[] bytes = new byte[length];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes, 3413);
