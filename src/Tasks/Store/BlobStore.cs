@@ -290,8 +290,10 @@ public sealed class BlobStore
                 }
                 if (checking is not null)
                 {
-                    // Its end was read (the loop stops only on a read of nothing), so its check has run and passed.
-                    System.Diagnostics.Debug.Assert(checking.Verified);
+                    // Its end was read (the loop stops only on a read of nothing), so its check has run and passed;
+                    // said again here, in every build, as nothing else stands between those bytes and the store.
+                    if (!checking.Verified)
+                        throw new LivrableException(DiagnosticCodes.DigestMismatch, $"Blob {expected} was stored unchecked: its checking stream ended without its check.");
                     digest = expected!.Value;
                 }
                 else
