@@ -404,15 +404,17 @@ public sealed class ContainerRun
     private static Layers.UnixFileStatus? UnixFileStatus(string path) => Layers.UnixFileStatus.TryRead(path);
 
     /// <summary>
-    /// Rootless: one shell in the user namespace mounts the overlays, then becomes the runtime, with its state in the
-    /// step's folder (the host's <c>/run/runc</c> is root's). The namespace's mounts go with its last process.
+    /// Rootless: one shell in the user namespace mounts the overlays (volatile where the kernel knows it, as
+    /// <see cref="OverlayMount.Volatile"/> says why), then becomes the runtime, with its state in the step's folder (the
+    /// host's <c>/run/runc</c> is root's). The namespace's mounts go with its last process.
     /// </summary>
     private async Task<int> RunRootlessAsync(string runtime, string bundle, string step, Action<string> output, CancellationToken cancellationToken)
     {
         const string OverlayFailedMarker = "livrable: overlay mount failed";
         const string script = """
             while [ "$#" -gt 4 ]; do
-              mount -t overlay overlay -o "$1" "$2" || { echo "livrable: overlay mount failed" >&2; exit 1; }
+              mount -t overlay overlay -o "$1,volatile" "$2" 2>/dev/null || mount -t overlay overlay -o "$1" "$2" ||
+                { echo "livrable: overlay mount failed" >&2; exit 1; }
               shift 2
             done
             exec "$1" --root "$2" run --bundle "$3" "$4"

@@ -20,7 +20,11 @@ internal sealed class OverlayMount : IDisposable
     {
         string data = Options(lowersTopFirst, upper, work);
         Directory.CreateDirectory(target);
-        if (Native.Mount("overlay", target, "overlay", 0, data) != 0)
+        // A kernel before 5.10 does not know `volatile` and refuses the options with EINVAL: then without it.
+        int result = Native.Mount("overlay", target, "overlay", 0, data + Volatile);
+        if (result != 0 && Native.LastError == Native.EINVAL)
+            result = Native.Mount("overlay", target, "overlay", 0, data);
+        if (result != 0)
         {
             int errno = Native.LastError;
             throw new LivrableException(DiagnosticCodes.OverlayFailed,
@@ -28,6 +32,16 @@ internal sealed class OverlayMount : IDisposable
         }
         return new OverlayMount(target);
     }
+
+    /// <summary>
+    /// Appended to <see cref="Options"/> where the kernel knows it (5.10 and later): the overlay does not sync its upper
+    /// file system when it is unmounted. Without it, every RUN's unmount waited for the whole file system's writeback,
+    /// the previous build's tarball included: 0.13-0.14 s of each one-line edit of samples/pyapp with 240 MB dirty, more
+    /// right after a cold build (issue 14). Nothing relies on that sync: the upper folder is read back through the page
+    /// cache, and what outlives the build (the layer's blob, an adopted lower folder) is bound to the boot like every
+    /// other unflushed state file (Layers/BootId), so a crash that loses it also makes it untrusted.
+    /// </summary>
+    public const string Volatile = ",volatile";
 
     /// <summary>
     /// The mount options (<c>lowerdir=...,upperdir=...,workdir=...</c>), with <paramref name="upper"/> and

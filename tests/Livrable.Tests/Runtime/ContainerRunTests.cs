@@ -48,6 +48,28 @@ public sealed class ContainerRunTests : IDisposable
         Assert.Equal(["err", "out"], lines.Order());
     }
 
+    [Fact]
+    public async Task The_root_overlay_is_volatile_so_its_unmount_does_not_wait_for_the_file_systems_writeback()
+    {
+        // Without `volatile`, unmounting a RUN's overlay synced the whole upper file system (0.13 s of a one-line edit
+        // with the previous build's tarball still dirty). This kernel knows the option (5.10 and later).
+        var layer = await BusyboxLayerAsync();
+        var lines = new List<string>();
+        using var result = await new ContainerRun(_store.Root, NullLogger.Instance).RunAsync(new RunRequest
+        {
+            Layers = [layer],
+            Arguments = ["/bin/busybox", "cat", "/proc/self/mountinfo"],
+            Output = line => { lock (lines) lines.Add(line); },
+        }, CancellationToken.None);
+
+        Assert.Equal(0, result.ExitCode);
+        // mountinfo: id parent major:minor root mount-point options [optional fields] - type source super-options
+        string root = Assert.Single(lines, l => l.Split(' ') is [_, _, _, _, "/", ..] && l.Contains(" - overlay "));
+        // Shown as `volatile` before Linux 6.6 and as `fsync=volatile` since (the option became a value of `fsync`).
+        var options = root.Split(" - ")[1].Split(' ')[2].Split(',');
+        Assert.True(options.Contains("volatile") || options.Contains("fsync=volatile"), $"not volatile: {string.Join(',', options)}");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
