@@ -98,6 +98,33 @@ public sealed class SdkBaseTests : IDisposable
     }
 
     [Fact]
+    public async Task UseArtifactsOutput_in_Directory_Build_props_gives_Microsoft_NET_Sdk_and_its_artifacts_layout()
+    {
+        // The artifacts layout must be known right after Directory.Build.props (Microsoft.NET.Sdk's NETSDK1199 otherwise):
+        // on the Livrable base's props, as on that SDK's, UseArtifactsOutputPath.props is read there.
+        await PackAsync();
+        string project = _temp["art", "img", "img.proj"];
+        Directory.CreateDirectory(Path.GetDirectoryName(project)!);
+        File.WriteAllText(_temp["art", "Directory.Build.props"], "<Project><PropertyGroup><UseArtifactsOutput>true</UseArtifactsOutput></PropertyGroup></Project>\n");
+        File.WriteAllText(project, $"""
+            <Project Sdk="Livrable.Sdk/{_package.Version}">
+              <PropertyGroup>
+                <ContainerRepository>art</ContainerRepository>
+              </PropertyGroup>
+            </Project>
+            """);
+        File.WriteAllText(_temp["art", "img", "Dockerfile"], "FROM scratch\nCOPY Dockerfile /d\n");
+
+        Assert.Equal("Microsoft.NET.Sdk", Property(await DotnetAsync("msbuild", project, "-getProperty:LivrableSdkBase")));
+        var publish = (await DotnetAsync("publish", project)).EnsureSuccess();
+        string archive = _temp["art", "artifacts", "bin", "img", "debug", "container", "art-latest.tar"];
+        Assert.True(File.Exists(archive), publish.Output);
+        Assert.True(File.Exists(_temp["art", "artifacts", "obj", "img", "project.assets.json"]), publish.Output);
+        Assert.False(Directory.Exists(_temp["art", "img", "obj"]), "obj/ beside the project, not under artifacts/");
+        Assert.Equal(1, (await InspectAsync(archive)).GetProperty("rootfs").GetProperty("diff_ids").GetArrayLength());
+    }
+
+    [Fact]
     public async Task A_solution_of_image_projects_and_a_dotnet_app_that_references_one_builds_tests_packs_publishes_and_cleans()
     {
         await PackAsync();
