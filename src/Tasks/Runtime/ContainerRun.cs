@@ -411,9 +411,9 @@ public sealed class ContainerRun
     private async Task<int> RunRootlessAsync(string runtime, string bundle, string step, Action<string> output, CancellationToken cancellationToken)
     {
         const string OverlayFailedMarker = "livrable: overlay mount failed";
-        const string script = """
+        const string script = $$"""
             while [ "$#" -gt 4 ]; do
-              mount -t overlay overlay -o "$1,volatile" "$2" 2>/dev/null || mount -t overlay overlay -o "$1" "$2" ||
+              mount -t overlay overlay -o "$1{{OverlayMount.Volatile}}" "$2" 2>/dev/null || mount -t overlay overlay -o "$1" "$2" ||
                 { echo "livrable: overlay mount failed" >&2; exit 1; }
               shift 2
             done

@@ -82,6 +82,32 @@ public sealed class RootlessRunTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rootless_RUN_mounts_its_root_overlay_volatile()
+    {
+        // As root's (ContainerRunTests): the unmount must not wait for the file system's writeback. The namespace's
+        // shell mounts it, so its script is what this checks.
+        await EnsureUserAsync();
+        string work = Workspace("""
+            FROM scratch
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+            RUN cat /proc/self/mountinfo > /mountinfo
+
+            """);
+        await ChownAsync(work, UserName);
+        var rootless = await RunCliAsync(work, "rootless", ["--reuid", UserName, "--regid", UserName, "--init-groups"]);
+        Assert.True(rootless.Run.ExitCode == 0, rootless.Run.Stdout + rootless.Run.Stderr);
+
+        string archive = Path.Combine(work, "out-rootless", "image.tar");
+        var image = await new ArchiveImage(archive, "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(Platform.FromRuntimeIdentifier("linux-x64"), CancellationToken.None);
+        string rootfs = await ImageValidator.ValidateArchiveAsync(archive, image, "v1", Path.Combine(work, "check"));
+        // mountinfo: id parent major:minor root mount-point options [optional fields] - type source super-options
+        string root = Assert.Single(File.ReadAllLines(Path.Combine(rootfs, "mountinfo")), l => l.Split(' ') is [_, _, _, _, "/", ..] && l.Contains(" - overlay "));
+        var options = root.Split(" - ")[1].Split(' ')[2].Split(',');
+        Assert.True(options.Contains("volatile") || options.Contains("fsync=volatile"), $"not volatile: {string.Join(',', options)}");
+    }
+
+    [Fact]
     public async Task A_user_without_a_range_runs_as_root_only_and_another_USER_is_LIV5020()
     {
         string work = Workspace("""
