@@ -180,7 +180,10 @@ public sealed class ImageConfig
         if (_root["rootfs"] is not JsonObject rootfs)
             _root["rootfs"] = rootfs = new JsonObject { ["type"] = "layers" };
         if (rootfs["diff_ids"] is not JsonArray ids) rootfs["diff_ids"] = ids = new JsonArray();
-        ids.Add(diffId.ToString());
+        // A node, not the string: JsonArray.Add<string> would build the value through JsonSerializerOptions.Default,
+        // which starts the reflection-based serializer (Reflection.Emit, ~90 methods compiled at run time) in every
+        // build for the same bytes.
+        ids.Add((JsonNode)diffId.ToString());
         AddHistory(history with { EmptyLayer = false });
     }
 
