@@ -170,7 +170,9 @@ public sealed class ImageConfig
         {
             if (_root["rootfs"] is not JsonObject rootfs) return [];
             if (rootfs["diff_ids"] is not JsonArray ids) return [];
-            return ids.Select(n => Digest.Parse(n?.GetValue<string>() ?? "")).ToList();
+            var diffIds = new List<Digest>(ids.Count); // a loop, not Select(...).ToList(): LINQ over the Digest struct is compiled at run time
+            foreach (var n in ids) diffIds.Add(Digest.Parse(n?.GetValue<string>() ?? ""));
+            return diffIds;
         }
     }
 

@@ -141,13 +141,17 @@ internal sealed class DockerfileBuildSession : IDisposable
             foreach (var copy in Graph.Stages[s].Instructions.OfType<CopyInstruction>())
                 if (copy.From is { } from) Graph.ResolveCopySource(from, s, copy.Span);
         }
-        _needed = needed.Order().ToList();
+        _needed = needed; // in Dockerfile order
         foreach (int s in _needed) ResolveBaseAhead(s, cancellationToken);
         _executor.MultiStage = needed.Count > 1;
-        _executor.AddSteps(needed.Sum(s => 1 + (IsReplaced(s) ? 0 : Graph.Stages[s].Instructions.Count)) + _options.StepsAfter);
+        // Loops rather than LINQ over the int indexes (Sum, Select: generic code compiled at run time in every build).
+        int steps = _options.StepsAfter;
+        foreach (int s in needed) steps += 1 + (IsReplaced(s) ? 0 : Graph.Stages[s].Instructions.Count);
+        _executor.AddSteps(steps);
         if (!_options.PlanOnly) Directory.CreateDirectory(_options.TempDirectory);
 
-        var tasks = needed.Select(s => StageAsync(s, cancellationToken)).ToList();
+        var tasks = new List<Task<StageState>>(needed.Count);
+        foreach (int s in needed) tasks.Add(StageAsync(s, cancellationToken));
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
