@@ -203,10 +203,17 @@ internal sealed class DockerfileBuildSession : IDisposable
         if (triggers.Count > 0) _executor.AddSteps(triggers.Count);
         var fromSpan = Graph.Stages[index].From.Span;
         // The ONBUILD triggers, then the stage's instructions; each step knows whether a RUN comes later in the stage.
-        var steps = triggers.Select(t => (Instruction: t, Span: fromSpan)).Concat(Graph.Stages[index].Instructions.Select(i => (Instruction: i, i.Span))).ToList();
+        // Loops, not LINQ over these value tuples (generic code no ReadyToRun image holds, compiled in every build).
+        var instructions = Graph.Stages[index].Instructions;
+        var steps = new List<(Instruction Instruction, SourceSpan Span)>(triggers.Count + instructions.Count);
+        foreach (var trigger in triggers) steps.Add((trigger, fromSpan));
+        foreach (var instruction in instructions) steps.Add((instruction, instruction.Span));
+        int lastRun = -1;
+        for (int i = 0; i < steps.Count; i++)
+            if (steps[i].Instruction is RunInstruction) lastRun = i;
         for (int i = 0; i < steps.Count; i++)
         {
-            bool runFollows = steps.Skip(i + 1).Any(s => s.Instruction is RunInstruction);
+            bool runFollows = i < lastRun;
             await _executor.DispatchAsync(new StepContext(_services, state, index, steps[i].Span, runFollows), steps[i].Instruction, cancellationToken).ConfigureAwait(false);
         }
         return state;
