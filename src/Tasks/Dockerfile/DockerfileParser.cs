@@ -70,8 +70,9 @@ public static class DockerfileParser
                 spans.At(1, 1));
 
         warnings.Flush(logger);
-        return new DockerfileDocument(path, directives, globalArgs,
-            stages.Select((s, i) => new Stage(i, s.From, s.Instructions)).ToList());
+        var numbered = new List<Stage>(stages.Count);
+        for (int i = 0; i < stages.Count; i++) numbered.Add(new Stage(i, stages[i].From, stages[i].Instructions));
+        return new DockerfileDocument(path, directives, globalArgs, numbered);
     }
 
     /// <summary>

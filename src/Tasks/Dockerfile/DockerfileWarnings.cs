@@ -66,6 +66,7 @@ internal sealed class DockerfileWarnings
     /// <summary>Logs what is left after skipping, or throws the first warning when <c>error=true</c>.</summary>
     public void Flush(ILogger logger)
     {
+        if (_pending.Count == 0) return; // the usual case: no LINQ over the value tuples (compiled at run time) for nothing
         var kept = _pending.Where(w => !_skipAll && !_skipped.Contains(w.Rule)).ToList();
         _pending.Clear();
         if (_error && kept.Count > 0)

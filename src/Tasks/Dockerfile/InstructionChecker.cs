@@ -251,8 +251,9 @@ internal static partial class InstructionChecker
         foreach (var heredoc in node.Heredocs)
             bodies[heredoc.Name] = heredoc;
         var sources = new List<SourceArgument>();
-        foreach (var source in args.Take(args.Count - 1))
+        for (int i = 0; i < args.Count - 1; i++)
         {
+            var source = args[i];
             if (!node.IsJson && HeredocLexer.TryParse(source.Value) is { } h)
             {
                 var content = bodies.TryGetValue(h.Name, out var body) ? body.Content : "";

@@ -170,7 +170,9 @@ public sealed class ImageConfig
         {
             if (_root["rootfs"] is not JsonObject rootfs) return [];
             if (rootfs["diff_ids"] is not JsonArray ids) return [];
-            return ids.Select(n => Digest.Parse(n?.GetValue<string>() ?? "")).ToList();
+            var diffIds = new List<Digest>(ids.Count); // a loop, not Select(...).ToList(): LINQ over the Digest struct is compiled at run time
+            foreach (var n in ids) diffIds.Add(Digest.Parse(n?.GetValue<string>() ?? ""));
+            return diffIds;
         }
     }
 
@@ -180,7 +182,10 @@ public sealed class ImageConfig
         if (_root["rootfs"] is not JsonObject rootfs)
             _root["rootfs"] = rootfs = new JsonObject { ["type"] = "layers" };
         if (rootfs["diff_ids"] is not JsonArray ids) rootfs["diff_ids"] = ids = new JsonArray();
-        ids.Add(diffId.ToString());
+        // A node, not the string: JsonArray.Add<string> would build the value through JsonSerializerOptions.Default,
+        // which starts the reflection-based serializer (Reflection.Emit, ~90 methods compiled at run time) in every
+        // build for the same bytes.
+        ids.Add((JsonNode)diffId.ToString());
         AddHistory(history with { EmptyLayer = false });
     }
 

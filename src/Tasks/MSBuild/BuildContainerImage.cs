@@ -25,7 +25,9 @@ public sealed partial class BuildContainerImage
         {
             var logger = new MSBuildLogger(Log);
             var request = CreateRequest();
-            foreach (string line in ImageBuildParameters.Describe(request)) logger.Detail(line);
+            // The request's description is for the detailed log: not formatted at all when no logger shows it.
+            if (Log.LogsMessagesOfImportance(MessageImportance.Low))
+                foreach (string line in ImageBuildParameters.Describe(request)) logger.Detail(line);
             if (PlanOnly)
             {
                 ImageDigest = ImagePlanner.PlanAsync(request, logger, _cancel.Token).GetAwaiter().GetResult().Digest?.ToString();

@@ -172,6 +172,8 @@ public static class StatePruner
         var corrupt = verify ? VerifyBlobs(folder, remove: true) : [];
         var entries = Collect(folder);
         long before = entries.Sum(e => e.Size);
+        // Under the cap (every build's size check, nearly always): nothing to sort by last use, nothing to remove.
+        if (before <= maxBytes && corrupt.Count == 0) return new PruneResult(before, before, 0, corrupt, Skipped: false);
         long total = before;
         int removed = 0;
         foreach (var entry in entries.OrderBy(e => e.LastUse).ThenBy(e => e.Path, StringComparer.Ordinal))

@@ -141,13 +141,17 @@ internal sealed class DockerfileBuildSession : IDisposable
             foreach (var copy in Graph.Stages[s].Instructions.OfType<CopyInstruction>())
                 if (copy.From is { } from) Graph.ResolveCopySource(from, s, copy.Span);
         }
-        _needed = needed.Order().ToList();
+        _needed = needed; // in Dockerfile order
         foreach (int s in _needed) ResolveBaseAhead(s, cancellationToken);
         _executor.MultiStage = needed.Count > 1;
-        _executor.AddSteps(needed.Sum(s => 1 + (IsReplaced(s) ? 0 : Graph.Stages[s].Instructions.Count)) + _options.StepsAfter);
+        // Loops rather than LINQ over the int indexes (Sum, Select: generic code compiled at run time in every build).
+        int steps = _options.StepsAfter;
+        foreach (int s in needed) steps += 1 + (IsReplaced(s) ? 0 : Graph.Stages[s].Instructions.Count);
+        _executor.AddSteps(steps);
         if (!_options.PlanOnly) Directory.CreateDirectory(_options.TempDirectory);
 
-        var tasks = needed.Select(s => StageAsync(s, cancellationToken)).ToList();
+        var tasks = new List<Task<StageState>>(needed.Count);
+        foreach (int s in needed) tasks.Add(StageAsync(s, cancellationToken));
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -199,10 +203,17 @@ internal sealed class DockerfileBuildSession : IDisposable
         if (triggers.Count > 0) _executor.AddSteps(triggers.Count);
         var fromSpan = Graph.Stages[index].From.Span;
         // The ONBUILD triggers, then the stage's instructions; each step knows whether a RUN comes later in the stage.
-        var steps = triggers.Select(t => (Instruction: t, Span: fromSpan)).Concat(Graph.Stages[index].Instructions.Select(i => (Instruction: i, i.Span))).ToList();
+        // Loops, not LINQ over these value tuples (generic code no ReadyToRun image holds, compiled in every build).
+        var instructions = Graph.Stages[index].Instructions;
+        var steps = new List<(Instruction Instruction, SourceSpan Span)>(triggers.Count + instructions.Count);
+        foreach (var trigger in triggers) steps.Add((trigger, fromSpan));
+        foreach (var instruction in instructions) steps.Add((instruction, instruction.Span));
+        int lastRun = -1;
+        for (int i = 0; i < steps.Count; i++)
+            if (steps[i].Instruction is RunInstruction) lastRun = i;
         for (int i = 0; i < steps.Count; i++)
         {
-            bool runFollows = steps.Skip(i + 1).Any(s => s.Instruction is RunInstruction);
+            bool runFollows = i < lastRun;
             await _executor.DispatchAsync(new StepContext(_services, state, index, steps[i].Span, runFollows), steps[i].Instruction, cancellationToken).ConfigureAwait(false);
         }
         return state;

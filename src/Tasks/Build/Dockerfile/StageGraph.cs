@@ -109,16 +109,22 @@ internal sealed class StageGraph
     /// <summary>The stages <paramref name="target"/> needs, itself included, in Dockerfile order.</summary>
     public IReadOnlyList<int> Needed(int target)
     {
-        var seen = new SortedSet<int>();
-        var pending = new Stack<int>();
-        pending.Push(target);
+        // A flag per stage (indexes are few and dense, and index order is Dockerfile order), not a SortedSet<int> and a
+        // Stack<int>, whose code no ReadyToRun image holds: compiled at run time in every build.
+        var needed = new bool[Stages.Count];
+        var pending = new List<int> { target };
         while (pending.Count > 0)
         {
-            int s = pending.Pop();
-            if (!seen.Add(s)) continue;
-            foreach (int d in _dependencies[s]) pending.Push(d);
+            int s = pending[^1];
+            pending.RemoveAt(pending.Count - 1);
+            if (needed[s]) continue;
+            needed[s] = true;
+            foreach (int d in _dependencies[s]) pending.Add(d);
         }
-        return seen.ToList();
+        var inOrder = new List<int>();
+        for (int s = 0; s < needed.Length; s++)
+            if (needed[s]) inOrder.Add(s);
+        return inOrder;
     }
 
     /// <summary>
