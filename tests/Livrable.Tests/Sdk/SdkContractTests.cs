@@ -132,6 +132,47 @@ public sealed class SdkContractTests : IDisposable
     }
 
     /// <summary>
+    /// org.opencontainers.image.created of a .NET app (ContainerCreated) is the last commit's time wherever git finds a
+    /// repository, however it finds it: a .git folder above the project, a .git file (a worktree), GIT_DIR; and
+    /// Livrable's fixed epoch outside one (where the targets no longer start git at all).
+    /// </summary>
+    [Fact]
+    public async Task CreatedIsTheLastCommitsTimeWhereGitFindsARepository()
+    {
+        string project = Path.Combine("Console", "Console.csproj");
+        string[] arguments = ["-t:ComputeContainerConfig", "-getProperty:ContainerCreated"];
+        async Task<string> CreatedAsync(string dir, IReadOnlyDictionary<string, string>? environment = null)
+        {
+            var result = await Tools.DotnetAsync(dir, "msbuild", project, arguments, environment);
+            Assert.True(result.ExitCode == 0, result.Output);
+            return result.Stdout.Trim();
+        }
+        async Task GitAsync(string dir, params string[] arguments)
+        {
+            var result = await Tools.RunAsync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid", .. arguments],
+                environment: new Dictionary<string, string> { ["GIT_AUTHOR_DATE"] = "2001-02-03T04:05:06Z", ["GIT_COMMITTER_DATE"] = "2001-02-03T04:05:06Z" });
+            Assert.True(result.ExitCode == 0, result.Output);
+        }
+        const string Epoch = "1980-01-01T00:00:01.0000000Z", Commit = "2001-02-03T04:05:06.0000000Z";
+
+        string outside = WriteTree("created-outside", livrable: true);
+        Assert.Equal(Epoch, await CreatedAsync(outside));
+
+        string repository = WriteTree("created-repository", livrable: true);
+        await GitAsync(repository, "init", "--quiet");
+        await GitAsync(repository, "add", "-A");
+        await GitAsync(repository, "commit", "--quiet", "-m", "c");
+        Assert.Equal(Commit, await CreatedAsync(repository));
+
+        string worktree = _temp["created-worktree"];
+        await GitAsync(repository, "worktree", "add", "--quiet", worktree);
+        Assert.True(File.Exists(Path.Combine(worktree, ".git")), "a worktree's .git is a file");
+        Assert.Equal(Commit, await CreatedAsync(worktree));
+
+        Assert.Equal(Commit, await CreatedAsync(outside, new Dictionary<string, string> { ["GIT_DIR"] = Path.Combine(repository, ".git") }));
+    }
+
+    /// <summary>
     /// A publish with comma-separated tags (<c>-p:ContainerImageTags='"1.2.0,latest"'</c> in bash: MSBuild's -p takes
     /// an unquoted ',' or ';' as the end of the property) names the
     /// image with both in the tarball; PublishContainer's outputs are the SDK's; dotnet clean removes the tarball.
