@@ -35,7 +35,7 @@ public sealed partial class BuildContext
         [ThreadStatic] private static byte[]? _records;
 
         /// <summary>The entries of <paramref name="directory"/> as <see cref="List"/> gives them; null when this cannot tell.</summary>
-        public static List<Listed>? TryList(string directory)
+        public static Listed[]? TryList(string directory)
         {
             if (Native is not var (open, getDents, close) || !UnixFileStatus.IsAvailable) return null;
             var path = new byte[Encoding.UTF8.GetByteCount(directory) + 1];
@@ -67,27 +67,37 @@ public sealed partial class BuildContext
         /// <summary>What one <c>getdents64</c> call fills, appended to <see cref="_records"/>.</summary>
         [ThreadStatic] private static byte[]? _chunk;
 
-        private static List<Listed>? Parse(string directory, int fd, ReadOnlySpan<byte> records)
+        private static Listed[]? Parse(string directory, int fd, ReadOnlySpan<byte> records)
         {
             // struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, then the NUL-terminated name.
             int count = 0;
-            for (int at = 0; at < records.Length; at += Length(records, at)) count++;
-            var listed = new List<Listed>(count);
+            for (int at = 0; at < records.Length; at += Length(records, at))
+                if (!IsDotOrDotDot(Name(records, at))) count++;
+            var listed = new Listed[count];
+            int added = 0;
             string prefix = Path.TrimEndingDirectorySeparator(directory);
             for (int at = 0; at < records.Length; at += Length(records, at))
             {
-                var name = records.Slice(at + 19, Length(records, at) - 19);
-                name = name[..name.IndexOf((byte)0)];
-                if (name is [(byte)'.'] or [(byte)'.', (byte)'.']) continue;
+                var name = Name(records, at);
+                if (IsDotOrDotDot(name)) continue;
                 if (!System.Text.Unicode.Utf8.IsValid(name)) return null; // LIV4062, from the listing through .NET
                 if (UnixFileStatus.TryReadAt(fd, name) is not { } status) return null;
                 string text = Encoding.UTF8.GetString(name);
                 string fullName = Path.Join(prefix, text);
                 if (ListedOf(text, fullName, status) is not { } entry) return null;
-                listed.Add(entry);
+                listed[added++] = entry;
             }
             return listed;
         }
+
+        /// <summary>A record's name, <c>d_name</c>, without its NUL.</summary>
+        private static ReadOnlySpan<byte> Name(ReadOnlySpan<byte> records, int at)
+        {
+            var name = records.Slice(at + 19, Length(records, at) - 19);
+            return name[..name.IndexOf((byte)0)];
+        }
+
+        private static bool IsDotOrDotDot(ReadOnlySpan<byte> name) => name is [(byte)'.'] or [(byte)'.', (byte)'.'];
 
         /// <summary>A record's length, <c>d_reclen</c> (native byte order).</summary>
         private static int Length(ReadOnlySpan<byte> records, int at) => MemoryMarshal.Read<ushort>(records[(at + 16)..]);

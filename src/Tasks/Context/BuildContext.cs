@@ -270,8 +270,13 @@ public sealed partial class BuildContext
         bool[] excludeParents, string logicalPrefix, List<ContextEntry>? output, int parallelDepth = 0)
     {
         bool any = false;
-        var subfolders = output is not null && parallelDepth > 0 ? new List<(ContextEntry Entry, bool Self, Func<List<ContextEntry>, bool> Walk)>() : null;
-        foreach (Listed info in List(directoryReal))
+        Listed[] listing = List(directoryReal);
+        // Arrays, not lists of Livrable's value types: the run-time compiled code of List<T> over them ran, unoptimized,
+        // for each of a context's entries (issue 14; the task assembly's ReadyToRun image cannot hold it).
+        int subfolderCount = output is not null && parallelDepth > 0 ? CountFolders(listing) : 0;
+        var subfolders = subfolderCount > 0 ? new (ContextEntry Entry, bool Self, Func<List<ContextEntry>, bool> Walk)[subfolderCount] : null;
+        int subfoldersAdded = 0;
+        foreach (Listed info in listing)
         {
             string name = info.Name;
             string logicalPath = Join(logicalPrefix, name);
@@ -291,8 +296,8 @@ public sealed partial class BuildContext
                 if (subfolders is not null)
                 {
                     var entry = new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, info.Mode, 0, null) { Status = info.Status };
-                    subfolders.Add((entry, self, inner => descend
-                        && Walk(info.FullName, ignorePath, ignoreOwn, subPath, exclude, excludeOwn, logicalPath, inner, parallelDepth - 1)));
+                    subfolders[subfoldersAdded++] = (entry, self, inner => descend
+                        && Walk(info.FullName, ignorePath, ignoreOwn, subPath, exclude, excludeOwn, logicalPath, inner, parallelDepth - 1));
                     continue;
                 }
                 int mark = output?.Count ?? 0;
@@ -314,12 +319,12 @@ public sealed partial class BuildContext
                     : new ContextEntry(logicalPath, info.FullName, ContextEntryType.File, info.Mode, info.Size, null) { Status = info.Status });
             }
         }
-        if (subfolders is { Count: > 0 })
+        if (subfolders is not null)
         {
-            var inner = new List<ContextEntry>[subfolders.Count];
-            var found = new bool[subfolders.Count];
-            var errors = new Exception?[subfolders.Count];
-            Parallel.For(0, subfolders.Count, i =>
+            var inner = new List<ContextEntry>[subfolders.Length];
+            var found = new bool[subfolders.Length];
+            var errors = new Exception?[subfolders.Length];
+            Parallel.For(0, subfolders.Length, i =>
             {
                 try
                 {
@@ -333,7 +338,7 @@ public sealed partial class BuildContext
             // The first folder's error in listing order, as the walk on one core would have met it.
             if (errors.FirstOrDefault(e => e is not null) is { } error)
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
-            for (int i = 0; i < subfolders.Count; i++)
+            for (int i = 0; i < subfolders.Length; i++)
             {
                 if (!subfolders[i].Self && !found[i]) continue;
                 any = true;
@@ -342,6 +347,14 @@ public sealed partial class BuildContext
             }
         }
         return any;
+    }
+
+    private static int CountFolders(Listed[] listing)
+    {
+        int count = 0;
+        foreach (Listed info in listing)
+            if (info.Type == ContextEntryType.Directory) count++;
+        return count;
     }
 
     /// <summary>
@@ -363,7 +376,7 @@ public sealed partial class BuildContext
     /// <c>statx</c> cannot read (gone since the listing, a name .NET could not decode) sends the folder through
     /// <see cref="FileSystemInfo"/>, as before.
     /// </summary>
-    private static List<Listed> List(string directory)
+    private static Listed[] List(string directory)
     {
         try
         {
@@ -378,14 +391,15 @@ public sealed partial class BuildContext
                     "an image's paths are UTF-8, and Livrable cannot read the file by that name. Rename it (convmv -f latin1 -t utf8), " +
                     "or move it out of the context.");
             }
-            var listed = new List<Listed>(infos.Length);
-            foreach (var info in infos)
+            var listed = new Listed[infos.Length];
+            for (int i = 0; i < infos.Length; i++)
             {
+                var info = infos[i];
                 var type = IsLink(info) ? ContextEntryType.Symlink : info is DirectoryInfo ? ContextEntryType.Directory : ContextEntryType.File;
-                listed.Add(new Listed(info.Name, info.FullName, type,
+                listed[i] = new Listed(info.Name, info.FullName, type,
                     type == ContextEntryType.Symlink ? 0 : ModeOf(info, type == ContextEntryType.Directory),
                     type == ContextEntryType.File ? ((FileInfo)info).Length : 0,
-                    type == ContextEntryType.Symlink ? info.LinkTarget : null, null));
+                    type == ContextEntryType.Symlink ? info.LinkTarget : null, null);
             }
             return listed;
         }
@@ -396,7 +410,7 @@ public sealed partial class BuildContext
     }
 
     /// <summary>The listing of <see cref="List"/> with one <c>statx</c> per entry; null when an entry could not be read so.</summary>
-    private static List<Listed>? ListNatively(string directory)
+    private static Listed[]? ListNatively(string directory)
     {
         var names = new FileSystemEnumerable<(string Name, string FullName)>(directory,
             (ref FileSystemEntry entry) => (entry.FileName.ToString(), entry.ToFullPath()), Listing);
@@ -406,7 +420,7 @@ public sealed partial class BuildContext
             if (UnixFileStatus.TryRead(fullName) is not { } status || ListedOf(name, fullName, status) is not { } entry) return null;
             listed.Add(entry);
         }
-        return listed;
+        return listed.ToArray();
     }
 
     /// <summary>

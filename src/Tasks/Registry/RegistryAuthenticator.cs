@@ -43,11 +43,13 @@ internal sealed class RegistryAuthenticator
     /// The header to send with a request needing <paramref name="scopes"/>, when the registry has challenged before;
     /// null when it has not (the request goes anonymous and a 401 tells us what to do).
     /// </summary>
-    public async Task<AuthenticationHeaderValue?> GetHeaderAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
-    {
-        if (!_challenges.TryGetValue(endpoint.Registry, out var challenge)) return null;
-        return await HeaderForAsync(endpoint, challenge, scopes, refresh: false, cancellationToken).ConfigureAwait(false);
-    }
+    /// <remarks>Not an async method: a registry that never challenged (a build's first request) costs no state machine here.</remarks>
+    public Task<AuthenticationHeaderValue?> GetHeaderAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+        => _challenges.TryGetValue(endpoint.Registry, out var challenge)
+            ? HeaderForAsync(endpoint, challenge, scopes, refresh: false, cancellationToken)
+            : NoHeader;
+
+    private static readonly Task<AuthenticationHeaderValue?> NoHeader = Task.FromResult<AuthenticationHeaderValue?>(null);
 
     /// <summary>
     /// Answers a 401: reads its <c>WWW-Authenticate</c>, gets a fresh token or the Basic credentials, and returns the

@@ -97,7 +97,18 @@ public sealed partial class RegistryClient : IDisposable
             HttpResponseMessage response;
             try
             {
-                response = await SendAuthenticatedAsync(endpoint, scopes, action, create, cancellationToken).ConfigureAwait(false);
+                // Authenticated here, not in a method of its own: each async method on the path of a build's first request
+                // costs a dozen methods compiled at run time (its state machine's builder code), before the request goes out.
+                var header = await _auth.GetHeaderAsync(endpoint, scopes, cancellationToken).ConfigureAwait(false);
+                response = await SendFollowingRedirectsAsync(endpoint, scopes, action, create, header, cancellationToken).ConfigureAwait(false);
+                // Only the registry's own challenge is answered with its credentials: another host's 401 was dealt with (or
+                // stands) in SendFollowingRedirectsAsync.
+                if (response.StatusCode == HttpStatusCode.Unauthorized && endpoint.IsOrigin(response.RequestMessage!.RequestUri!)
+                    && await _auth.AnswerAsync(endpoint, response, scopes, cancellationToken).ConfigureAwait(false) is { } answer)
+                {
+                    response.Dispose();
+                    response = await SendFollowingRedirectsAsync(endpoint, scopes, action, create, answer, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (IsConnectionError(e, cancellationToken))
             {
@@ -122,20 +133,6 @@ public sealed partial class RegistryClient : IDisposable
             }
             return response;
         }
-    }
-
-    private async Task<HttpResponseMessage> SendAuthenticatedAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, string action,
-        Func<CancellationToken, Task<HttpRequestMessage>> create, CancellationToken cancellationToken)
-    {
-        var header = await _auth.GetHeaderAsync(endpoint, scopes, cancellationToken).ConfigureAwait(false);
-        var response = await SendFollowingRedirectsAsync(endpoint, scopes, action, create, header, cancellationToken).ConfigureAwait(false);
-        // Only the registry's own challenge is answered with its credentials: another host's 401 was dealt with (or
-        // stands) in SendFollowingRedirectsAsync.
-        if (response.StatusCode != HttpStatusCode.Unauthorized || !endpoint.IsOrigin(response.RequestMessage!.RequestUri!)) return response;
-        var answer = await _auth.AnswerAsync(endpoint, response, scopes, cancellationToken).ConfigureAwait(false);
-        if (answer is null) return response;
-        response.Dispose();
-        return await SendFollowingRedirectsAsync(endpoint, scopes, action, create, answer, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

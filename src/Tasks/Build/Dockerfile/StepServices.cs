@@ -89,17 +89,27 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
             if (copy.From is not null || copy.Excludes.Count > 0 || copy.Parents) continue;
             foreach (var source in copy.Sources)
                 if (source.Path is { } path && path.IndexOfAny(['$', '"', '\'', '\\', '`']) < 0)
-                    _walks.GetOrAdd(path, p => Task.Run(() =>
+                    _walks.GetOrAdd(path, p => StartNow(() =>
                     {
                         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-                        var digests = Task.Run(() => ContextDigests(copy.Span));
-                        var entries = ContextSources.Walk(Context(copy.Span), copy.Span, p, [], _ => false);
+                        // The context first: the index is read under the same lock, and the walk would wait for it.
+                        var context = Context(copy.Span);
+                        var digests = StartNow(() => ContextDigests(copy.Span));
+                        var entries = ContextSources.Walk(context, copy.Span, p, [], _ => false);
                         double walked = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                         var parts = options.NoCache ? null : PartsOrNull(entries, p, digests);
                         return (entries, parts, $"{entries.Count} entries walked in {walked:0} ms, key parts {(parts is null ? "left to the step" : "made")} at {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms");
                     }));
         }
     }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on a thread of its own, started now: at a build's start the pool's threads are taken
+    /// (the base's resolution, MSBuild's), and a work item waited 10-25 ms for the pool to add one while a core was idle
+    /// (issue 14: the walk ahead and the digest index, on the unchanged build's critical path).
+    /// </summary>
+    private static Task<T> StartNow<T>(Func<T> work)
+        => Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     /// <summary>The key's parts of walked entries, or null (the step makes them, and meets any error again).</summary>
     private static StepKey? PartsOrNull(IReadOnlyList<ContextEntry> entries, string source, Task<FileDigests> digests)
