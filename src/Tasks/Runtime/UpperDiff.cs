@@ -183,7 +183,7 @@ internal static class UpperDiff
                 if (status.LinkCount > 1) inodes[status.Inode] = path;
                 return new FileEntry(path, TarTypeFlag.RegularFile, status.Mode, status.Uid, status.Gid)
                 {
-                    Size = new FileInfo(host).Length,
+                    Size = status.Size,
                     Open = new UpperFile(host, folder).OpenAsync,
                 };
             case UnixFileKind.SymbolicLink:
