@@ -130,8 +130,11 @@ internal static class UpperDiff
         {
             string host = Path.Combine(hostDirectory, name);
             string path = imageDirectory + "/" + name;
+            // .NET reads a name that is not UTF-8 with U+FFFD in place of its bytes, a name that is not the file's.
             var status = UnixFileStatus.TryRead(host)
-                ?? throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Cannot read '{host}' the RUN wrote.");
+                ?? throw new LivrableException(DiagnosticCodes.RunDiffFailed, name.Contains('\uFFFD')
+                    ? $"The RUN wrote '{path}', whose name is not UTF-8: a layer's names are UTF-8 (the PAX path record). Rename it in the same RUN."
+                    : $"Cannot read '{host}' the RUN wrote.");
             if (owners is not null)
                 status = owners.TryGetValue(status.Inode, out var owner) ? status with { Uid = owner.Uid, Gid = owner.Gid, Mode = owner.Mode }
                     : throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"The owner of '{host}' the RUN wrote was not recorded in the user namespace.");

@@ -164,6 +164,31 @@ public sealed class RootlessRunTests : IDisposable
         Assert.Equal("c\n", File.ReadAllText(Path.Combine(rootfs, "copied", "c")));
     }
 
+    /// <summary>
+    /// A name that is not UTF-8 cannot be a layer's: LIV5014 rootless as root (the spooled read wrote it with U+FFFD in
+    /// place of its bytes, a file the RUN did not write).
+    /// </summary>
+    [Fact]
+    public async Task A_RUN_file_whose_name_is_not_UTF8_is_LIV5014_rootless_as_root()
+    {
+        await EnsureUserAsync();
+        string work = Workspace("""
+            FROM scratch
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+            RUN mkdir /odd && echo x > "/odd/$(printf 'bad\377name')"
+
+            """);
+        await ChownAsync(work, UserName);
+        foreach (var (name, setpriv) in new[] { ("rootless", (string[]?)["--reuid", UserName, "--regid", UserName, "--init-groups"]), ("root", null) })
+        {
+            var run = await RunCliAsync(work, name, setpriv);
+            Assert.True(run.Run.ExitCode == 1, name + ": " + run.Run.Stdout + run.Run.Stderr);
+            Assert.Contains("\"code\":\"LIV5014\"", run.Run.Stdout);
+            Assert.Contains("/odd/bad\\ufffdname', whose name is not UTF-8", run.Run.Stdout);
+        }
+    }
+
     [Fact]
     public async Task A_rootless_RUN_mounts_its_root_overlay_volatile()
     {
