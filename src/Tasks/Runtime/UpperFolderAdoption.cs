@@ -186,9 +186,19 @@ internal static class UpperFolderAdoption
         if (userNamespace is not null)
         {
             if (MoveEntries(upper, temp) is { } notMoved) return new(notMoved, 0);
-            // The stage's tree reads these files in the upper folder until the adoption is done: what fails now moves them back.
-            string? why = await NormaliseAsync(temp, statuses, whiteouts, opaque, headers, expected, layers, layer, cancellationToken).ConfigureAwait(false);
-            if (why is not null) MoveEntries(temp, upper);
+            // The stage's tree reads these files in the upper folder until the adoption is done: what fails now moves
+            // them back (as far as they can go: a folder the namespace's script already gave another owner may not).
+            string? why;
+            try
+            {
+                why = await NormaliseAsync(temp, statuses, whiteouts, opaque, headers, expected, layers, layer, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                MoveBack(temp, upper);
+                throw;
+            }
+            if (why is not null) MoveBack(temp, upper);
             return new(why, rewritten);
         }
         return new(await NormaliseAsync(upper, statuses, whiteouts, opaque, headers, expected, layers, layer, cancellationToken).ConfigureAwait(false)
@@ -267,6 +277,13 @@ internal static class UpperFolderAdoption
             moved.Add(host);
         }
         return null;
+    }
+
+    /// <summary>Renames what it can of <paramref name="temp"/>'s entries back into <paramref name="upper"/> (a rootless adoption that failed after its move).</summary>
+    private static void MoveBack(string temp, string upper)
+    {
+        foreach (string host in Directory.EnumerateFileSystemEntries(temp).ToList())
+            Native.Rename(host, Path.Combine(upper, Path.GetFileName(host)));
     }
 
     /// <summary>Why the host entry is not what <paramref name="header"/> says it is; null when it is.</summary>
