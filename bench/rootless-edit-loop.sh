@@ -3,13 +3,15 @@
 # unprivileged user with a subordinate id range (through setpriv, as tests/Livrable.Tests/Runtime/RootlessRunTests does)
 # on FROM scratch + busybox, a RUN that leaves 20,000 small files (as apt-get or pip do) and a RUN after it; each round
 # edits the first RUN's script (its layer changes), so the second RUN needs the new layer as its lower folder: adopted
-# from the first RUN's upper folder, or extracted (before rootless adoption). Per build: wall time, the second RUN's
-# `layers:` phase, the detailed log's `lower folder:` line, and the load average.
+# from the first RUN's upper folder, or extracted (before rootless adoption). Per build: wall time, the first RUN's
+# step time and `diff:` phase (its 20,000 files read back), the second RUN's `layers:` phase, the detailed log's
+# `lower folder:` line, and the load average.
 #
 #   bench/rootless-edit-loop.sh                      # 3 rounds, as livrable-rootless
 #   ROUNDS=5 RUN_AS=alice bench/rootless-edit-loop.sh
+#   AS_ROOT=1 WORK=/tmp/edit-loop-root bench/rootless-edit-loop.sh   # the same builds as root: the floor of a rootless RUN
 #
-# Env: ROUNDS (3), RUN_AS (livrable-rootless: `useradd --no-create-home livrable-rootless` gives it a range),
+# Env: ROUNDS (3), AS_ROOT (0; 1 runs the builds as root, not through setpriv), RUN_AS (livrable-rootless: `useradd --no-create-home livrable-rootless` gives it a range),
 #      WORK (/tmp/livrable-rootless-edit-loop), CLI (a built Livrable.Cli folder; else this repository's, built here).
 # Needs: root (to create the workspace for RUN_AS and to run setpriv), dotnet, busybox, runc, unshare, newuidmap.
 set -euo pipefail
@@ -37,13 +39,17 @@ JS
 chown -R "$RUN_AS:" "$WORK"
 build() {
   local t0 t1; t0=$(date +%s.%N)
-  setpriv --reuid "$RUN_AS" --regid "$RUN_AS" --init-groups -- env HOME="$WORK" TMPDIR="$WORK" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
+  local as=(setpriv --reuid "$RUN_AS" --regid "$RUN_AS" --init-groups --)
+  [[ "${AS_ROOT:-0}" == 1 ]] && as=()
+  "${as[@]}" env HOME="$WORK" TMPDIR="$WORK" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
     dotnet "$CLI/Livrable.Cli.dll" "$WORK/request.json" > "$WORK/log-$1.txt" 2>&1
   t1=$(date +%s.%N)
-  local layers lower
+  local layers lower diff step
   layers=$(grep -o 'layers: [0-9]* extracted or already there [0-9.]*s' "$WORK/log-$1.txt" | tail -1)
   lower=$(grep -o 'lower folder: [0-9a-f]* [a-z]* [^"]*' "$WORK/log-$1.txt" | sed 's/\\u0027/'"'"'/g' | tail -1)
-  printf '%s: wall %.1fs | second RUN %s | %s | %s\n' "$1" "$(echo "$t1 - $t0" | bc)" "$layers" "$lower" "$(uptime | sed 's/.*load/load/')"
+  diff=$(grep -o '#5 diff: [0-9]* changed entries read back [0-9.]*s' "$WORK/log-$1.txt" | sed 's/changed entries read back //' | tail -1)
+  step=$(grep -o '\[5/7\] DONE [0-9.]*s' "$WORK/log-$1.txt" | tail -1)
+  printf '%s: wall %.1fs | first RUN %s, %s | second RUN %s | %s | %s\n' "$1" "$(echo "$t1 - $t0" | bc)" "$step" "$diff" "$layers" "$lower" "$(uptime | sed 's/.*load/load/')"
 }
 build warm
 for r in $(seq 1 "$ROUNDS"); do

@@ -26,8 +26,8 @@ public sealed class RunResult : IDisposable
     }
 
     /// <summary>
-    /// The overlay upper folder <see cref="Entries"/> were read from (root: they open their files in it; rootless: in
-    /// the spool made of it), when overlay was used (not the copy fallback): once the layer is written it may become the
+    /// The overlay upper folder <see cref="Entries"/> were read from and open their files in (rootless: once root of the
+    /// namespace gave it to the build's user), when overlay was used (not the copy fallback): once the layer is written it may become the
     /// next RUN's lower folder (<see cref="UpperFolderAdoption"/>). Null otherwise.
     /// </summary>
     public string? UpperDirectory { get; }
@@ -190,15 +190,14 @@ public sealed class ContainerRun
         {
             phase = Stopwatch.GetTimestamp();
             var provided = new HashSet<string>(ProvidedFiles, StringComparer.Ordinal);
-            var times = new Dictionary<string, long>(StringComparer.Ordinal);
             var entries = exitCode != 0 ? []
-                : _userNamespace is not null ? await UpperDiff.ReadInNamespaceAsync(upper, Path.Combine(step, "spool"), provided, stubs, _logger, _userNamespace, cancellationToken, times).ConfigureAwait(false)
+                : _userNamespace is not null ? await UpperDiff.ReadGivenAsync(upper, provided, stubs, _logger, _userNamespace, cancellationToken, request.DetailPrefix).ConfigureAwait(false)
                 : before is null ? UpperDiff.Read(upper, provided, stubs, _logger)
                 : CopyRoot.Diff(rootfs, before, provided, stubs, _logger);
             // The layer gives the files the epoch: the .pyc the command compiled must stay current for their sources.
             string written = before is null ? upper : rootfs;
             entries = await BytecodeTimes.AlignAsync(entries,
-                path => _userNamespace is not null ? times.TryGetValue(path, out long t) ? t : null : Layers.UnixFileStatus.TryRead(written + path)?.ModificationTime,
+                path => Layers.UnixFileStatus.TryRead(written + path)?.ModificationTime,
                 request.FileTime, cancellationToken).ConfigureAwait(false);
             if (exitCode == 0) _logger.Detail($"{request.DetailPrefix}diff: {entries.Count} changed entries read back {Units.Since(phase)}");
             return new RunResult(exitCode, [.. lastLines], entries, ownsStep ? step : null, _userNamespace,

@@ -29,83 +29,50 @@ internal static class UpperDiff
     }
 
     /// <summary>
-    /// Rootless: the upper folder read by root of the user namespace, since a RUN may leave folders and files of other
-    /// users of the namespace that the build's user cannot read on the host (apt's <c>partial/</c>, mode 700, <c>_apt</c>'s).
-    /// GNU tar in the namespace streams it (numeric owners as the namespace sees them, and only the overlay attributes
-    /// that are text: GNU tar writes an attribute's bytes as they are into a PAX record, which must be UTF-8, and
-    /// overlay's <c>origin</c> or a file capability is binary); regular files are spooled into <paramref name="spool"/>,
-    /// which must live until the layer is written. Same entries as <see cref="Read"/>, except that file capabilities a
-    /// RUN set are not reported (LIV5016 is the root path's warning; no layer carries them yet either way).
-    /// <paramref name="times"/>, when given, receives each regular file's modification time (nanoseconds since 1970).
+    /// Rootless: the same entries as <see cref="Read"/>, read the same way from the host, once root of the user namespace
+    /// has recorded each entry's owner and mode as the namespace sees them (a RUN may leave folders and files of other
+    /// users of the namespace that the build's user cannot read on the host: apt's <c>partial/</c>, mode 700,
+    /// <c>_apt</c>'s) and then given the folder to the build's user (<see cref="UserNamespace.GiveToBuildUser"/>, as
+    /// <see cref="UpperFolderAdoption"/> does). The walk takes the recorded owners and modes (by inode, so a name's bytes
+    /// never need quoting) and the files' bytes in place: no copy, as root's. One difference: file capabilities a RUN set
+    /// are not reported (LIV5016 is the root path's warning), since giving the folder away clears them; no layer carries
+    /// them yet either way.
     /// </summary>
-    public static async Task<IReadOnlyList<FileEntry>> ReadInNamespaceAsync(string upper, string spool, IReadOnlySet<string> excluded,
-        IReadOnlySet<string> stubs, ILogger logger, UserNamespace userNamespace, CancellationToken cancellationToken, Dictionary<string, long>? times = null)
+    public static async Task<IReadOnlyList<FileEntry>> ReadGivenAsync(string upper, IReadOnlySet<string> excluded, IReadOnlySet<string> stubs, ILogger logger,
+        UserNamespace userNamespace, CancellationToken cancellationToken, string detailPrefix = "")
     {
-        Directory.CreateDirectory(spool);
-        var errors = new List<string>();
-        using var process = userNamespace.StartReading(
-            "exec tar --numeric-owner --xattrs --xattrs-include='user.overlay.opaque' --xattrs-include='user.overlay.redirect' -C \"$1\" -cf - .",
-            [upper], line => { lock (errors) errors.Add(line); });
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var owners = await RecordAndGiveAsync(upper, userNamespace, cancellationToken).ConfigureAwait(false);
+        logger.Detail($"{detailPrefix}diff: owners of {owners.Count} entries recorded, the folder given to the build's user in the namespace {Units.Since(started)}");
         var entries = new List<FileEntry>();
-        int spooled = 0;
+        var inodes = new Dictionary<ulong, string>();
+        Walk(upper, "", entries, inodes, logger, "user.overlay.opaque", new UpperFolder(upper, userNamespace), owners);
+        return Finish(entries, excluded, stubs);
+    }
+
+    /// <summary>
+    /// In the namespace, one process: GNU find prints each entry's inode, owner (the namespace's ids) and mode (set-id
+    /// bits included, which the chown after clears), then the folder is given to the build's user.
+    /// </summary>
+    private static async Task<Dictionary<ulong, (uint Uid, uint Gid, int Mode)>> RecordAndGiveAsync(string upper, UserNamespace userNamespace, CancellationToken cancellationToken)
+    {
+        var errors = new List<string>();
+        var owners = new Dictionary<ulong, (uint Uid, uint Gid, int Mode)>();
+        using var process = userNamespace.StartReading(
+            "find \"$1\" -mindepth 1 -printf '%i %U %G %m\\n' && " + UserNamespace.GiveToBuildUser,
+            [upper], line => { lock (errors) errors.Add(line); });
         try
         {
-            var reader = TarReading.OpenReader(process.StandardOutput.BaseStream, leaveOpen: true);
-            await using (reader.ConfigureAwait(false))
+            using var reader = new StreamReader(process.StandardOutput.BaseStream, System.Text.Encoding.ASCII, false, 1 << 16, leaveOpen: true);
+            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
             {
-                while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
-                {
-                    string path = "/" + string.Join('/', ScopedPath.Components(entry.Name));
-                    if (path == "/") continue;
-                    CheckName(path);
-                    var attributes = entry is System.Formats.Tar.PaxTarEntry pax ? pax.ExtendedAttributes : null;
-                    foreach (var (key, _) in attributes ?? new Dictionary<string, string>())
-                        if (key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal))
-                            CheckAttribute(key["SCHILY.xattr.".Length..], path, logger);
-                    int mode = (int)entry.Mode & FileModes.All;
-                    switch (entry.EntryType)
-                    {
-                        case System.Formats.Tar.TarEntryType.CharacterDevice when entry is System.Formats.Tar.PosixTarEntry { DeviceMajor: 0, DeviceMinor: 0 }:
-                            entries.Add(FileEntry.Whiteout(path));
-                            break;
-                        case System.Formats.Tar.TarEntryType.Directory:
-                            entries.Add(new FileEntry(path, TarTypeFlag.Directory, mode, entry.Uid, entry.Gid));
-                            if (attributes is not null && attributes.TryGetValue("SCHILY.xattr.user.overlay.opaque", out var opaque) && opaque == "y")
-                                entries.Add(FileEntry.OpaqueWhiteout(path));
-                            break;
-                        case System.Formats.Tar.TarEntryType.RegularFile or System.Formats.Tar.TarEntryType.V7RegularFile:
-                            string file = Path.Combine(spool, (spooled++).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                            var target = new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-                            await using (target.ConfigureAwait(false))
-                            {
-                                if (entry.DataStream is { } data) await data.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
-                            }
-                            times?.TryAdd(path, (entry.ModificationTime.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100);
-                            entries.Add(new FileEntry(path, TarTypeFlag.RegularFile, mode, entry.Uid, entry.Gid)
-                            {
-                                Size = entry.Length,
-                                Open = new SpooledFile(file, upper + path).OpenAsync,
-                            });
-                            break;
-                        case System.Formats.Tar.TarEntryType.HardLink:
-                            entries.Add(new FileEntry(path, TarTypeFlag.HardLink, mode, entry.Uid, entry.Gid)
-                            {
-                                LinkTarget = "/" + string.Join('/', ScopedPath.Components(entry.LinkName)),
-                            });
-                            break;
-                        case System.Formats.Tar.TarEntryType.SymbolicLink:
-                            entries.Add(new FileEntry(path, TarTypeFlag.SymbolicLink, FileModes.SymbolicLink, entry.Uid, entry.Gid) { LinkTarget = entry.LinkName });
-                            break;
-                        case System.Formats.Tar.TarEntryType.CharacterDevice or System.Formats.Tar.TarEntryType.BlockDevice:
-                            var device = (System.Formats.Tar.PosixTarEntry)entry;
-                            entries.Add(new FileEntry(path, entry.EntryType == System.Formats.Tar.TarEntryType.CharacterDevice ? TarTypeFlag.CharacterDevice : TarTypeFlag.BlockDevice,
-                                mode, entry.Uid, entry.Gid) { DeviceMajor = device.DeviceMajor, DeviceMinor = device.DeviceMinor });
-                            break;
-                        case System.Formats.Tar.TarEntryType.Fifo:
-                            entries.Add(new FileEntry(path, TarTypeFlag.Fifo, mode, entry.Uid, entry.Gid));
-                            break;
-                    }
-                }
+                var fields = line.Split(' ');
+                if (fields.Length != 4
+                    || !ulong.TryParse(fields[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong inode)
+                    || !uint.TryParse(fields[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint uid)
+                    || !uint.TryParse(fields[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint gid))
+                    throw new InvalidDataException($"find printed '{line}'");
+                owners[inode] = (uid, gid, Convert.ToInt32(fields[3], 8) & FileModes.All);
             }
             await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -117,37 +84,12 @@ internal static class UpperDiff
         catch (Exception e) when (e is InvalidDataException or FormatException or IOException)
         {
             process.Kill(entireProcessTree: true);
-            throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Reading the RUN's changes in the user namespace failed: {e.Message} {string.Join(' ', errors)}", inner: e);
+            throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Reading the owners of the RUN's changes in the user namespace failed: {e.Message} {string.Join(' ', errors)}", inner: e);
         }
-        // GNU tar exits 1 when a file changed while read (nothing runs any more) and for sockets it skips; 2 is an error.
-        if (process.ExitCode > 1)
+        if (process.ExitCode != 0)
             throw new LivrableException(DiagnosticCodes.RunDiffFailed,
-                $"Reading the RUN's changes in the user namespace failed (tar exit code {process.ExitCode}): {string.Join('\n', errors.TakeLast(10))}");
-        return Finish(FirstNameHoldsContent(entries), excluded, stubs);
-    }
-
-    /// <summary>
-    /// tar names an inode's content under the first name it met (directory order); the layer, like <see cref="Read"/>,
-    /// puts it under the first name in tar order, the others linking to it.
-    /// </summary>
-    private static List<FileEntry> FirstNameHoldsContent(List<FileEntry> entries)
-    {
-        var links = entries.Where(e => e.Type == TarTypeFlag.HardLink).GroupBy(e => e.LinkTarget!, StringComparer.Ordinal).ToList();
-        if (links.Count == 0) return entries;
-        var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int i = 0; i < entries.Count; i++) index[entries[i].Path] = i;
-        foreach (var group in links)
-        {
-            if (!index.TryGetValue(group.Key, out int holder) || entries[holder].Type != TarTypeFlag.RegularFile) continue;
-            var content = entries[holder];
-            string first = group.Select(e => e.Path).Append(content.Path).Min(TarNameComparer.Instance)!;
-            if (first == content.Path) continue;
-            foreach (var name in group.Select(e => e.Path).Append(content.Path))
-                entries[index[name]] = name == first
-                    ? content with { Path = first }
-                    : new FileEntry(name, TarTypeFlag.HardLink, content.Mode, content.Uid, content.Gid) { LinkTarget = first };
-        }
-        return entries;
+                $"Reading the owners of the RUN's changes in the user namespace failed (exit code {process.ExitCode}): {string.Join('\n', errors.TakeLast(10))}");
+        return owners;
     }
 
     /// <summary>Drops the excluded paths and the stubs nothing else is below, and sorts.</summary>
@@ -175,8 +117,12 @@ internal static class UpperDiff
         return entries;
     }
 
+    /// <summary>
+    /// Walks a folder in name order. With <paramref name="owners"/> (rootless, <see cref="ReadGivenAsync"/>), each
+    /// entry's owner and mode are the recorded ones of its inode, not the host's.
+    /// </summary>
     private static void Walk(string hostDirectory, string imageDirectory, List<FileEntry> entries, Dictionary<ulong, string> inodes, ILogger logger, string opaqueAttribute,
-        UpperFolder folder)
+        UpperFolder folder, IReadOnlyDictionary<ulong, (uint Uid, uint Gid, int Mode)>? owners = null)
     {
         var names = Directory.EnumerateFileSystemEntries(hostDirectory).Select(Path.GetFileName).OfType<string>().ToList();
         names.Sort(StringComparer.Ordinal);
@@ -184,8 +130,14 @@ internal static class UpperDiff
         {
             string host = Path.Combine(hostDirectory, name);
             string path = imageDirectory + "/" + name;
+            // .NET reads a name that is not UTF-8 with U+FFFD in place of its bytes, a name that is not the file's.
             var status = UnixFileStatus.TryRead(host)
-                ?? throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Cannot read '{host}' the RUN wrote.");
+                ?? throw new LivrableException(DiagnosticCodes.RunDiffFailed, name.Contains('\uFFFD')
+                    ? $"The RUN wrote '{path}', whose name is not UTF-8: a layer's names are UTF-8 (the PAX path record). Rename it in the same RUN."
+                    : $"Cannot read '{host}' the RUN wrote.");
+            if (owners is not null)
+                status = owners.TryGetValue(status.Inode, out var owner) ? status with { Uid = owner.Uid, Gid = owner.Gid, Mode = owner.Mode }
+                    : throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"The owner of '{host}' the RUN wrote was not recorded in the user namespace.");
             CheckName(path);
             CheckAttributes(host, path, logger);
             switch (status.Kind)
@@ -197,7 +149,7 @@ internal static class UpperDiff
                     entries.Add(new FileEntry(path, TarTypeFlag.Directory, status.Mode, status.Uid, status.Gid));
                     if (Native.ReadXattr(host, opaqueAttribute) is { } opaque && Encoding.ASCII.GetString(opaque) == "y")
                         entries.Add(FileEntry.OpaqueWhiteout(path));
-                    Walk(host, path, entries, inodes, logger, opaqueAttribute, folder);
+                    Walk(host, path, entries, inodes, logger, opaqueAttribute, folder, owners);
                     break;
                 default:
                     if (Entry(host, path, status, inodes, logger, folder) is { } entry) entries.Add(entry);
@@ -234,7 +186,7 @@ internal static class UpperDiff
                 if (status.LinkCount > 1) inodes[status.Inode] = path;
                 return new FileEntry(path, TarTypeFlag.RegularFile, status.Mode, status.Uid, status.Gid)
                 {
-                    Size = new FileInfo(host).Length,
+                    Size = status.Size,
                     Open = new UpperFile(host, folder).OpenAsync,
                 };
             case UnixFileKind.SymbolicLink:
@@ -277,7 +229,11 @@ internal static class UpperDiff
 /// them), and <see cref="UpperFolderAdoption"/> moves them, unchanged or with the layer's bytes, into the layer's lower
 /// folder.
 /// </summary>
-internal sealed class UpperFolder(string path)
+/// <param name="path">The upper folder.</param>
+/// <param name="userNamespace">Rootless: the namespace whose root gave the folder to the build's user
+/// (<see cref="UpperDiff.ReadGivenAsync"/>); the adoption gives its files their namespace owners back, after which some
+/// (a file or folder only another user of the namespace may read) open only in the namespace.</param>
+internal sealed class UpperFolder(string path, UserNamespace? userNamespace = null)
 {
     private volatile string _current = path;
 
@@ -286,6 +242,9 @@ internal sealed class UpperFolder(string path)
 
     /// <summary>Where its files are now.</summary>
     public string Current => _current;
+
+    /// <summary>Rootless: the namespace whose root gave it to the build's user before it was read (nothing to give again); null as root.</summary>
+    public UserNamespace? GivenBy => userNamespace;
 
     /// <summary>Its entries were renamed into <paramref name="directory"/> (the same names below it).</summary>
     public void MovedTo(string directory) => _current = directory;
@@ -305,18 +264,20 @@ internal sealed class UpperFile(string host, UpperFolder? folder = null)
     /// <summary>The file, where it is now.</summary>
     public string Path => folder is null || ReferenceEquals(folder.Current, folder.Original) ? host : folder.Current + host[folder.Original.Length..];
 
-    public Task<Stream> OpenAsync(CancellationToken cancellationToken) => Task.FromResult<Stream>(File.OpenRead(Path));
-}
-
-/// <summary>
-/// How a regular file of a rootless RUN's upper folder is opened for its layer: from the spool GNU tar made of it in the
-/// namespace (<see cref="UpperDiff.ReadInNamespaceAsync"/>). The opener is this object, so whoever holds the entry can
-/// tell the layer's bytes are those of <see cref="Upper"/> as the RUN left it (<see cref="UpperFolderAdoption"/>).
-/// </summary>
-internal sealed class SpooledFile(string spool, string upper)
-{
-    /// <summary>The file of the upper folder the spool was read from (nothing runs any more: it holds the same bytes).</summary>
-    public string Upper => upper;
-
-    public Task<Stream> OpenAsync(CancellationToken cancellationToken) => Task.FromResult<Stream>(File.OpenRead(spool));
+    /// <summary>
+    /// The file's bytes; rootless, once adopted, a file the build's user may no longer read on the host (its namespace
+    /// owner's alone) is read by root of the namespace.
+    /// </summary>
+    public Task<Stream> OpenAsync(CancellationToken cancellationToken)
+    {
+        string path = Path;
+        try
+        {
+            return Task.FromResult<Stream>(File.OpenRead(path));
+        }
+        catch (UnauthorizedAccessException) when (folder?.GivenBy is { } userNamespace)
+        {
+            return Task.FromResult(userNamespace.OpenRead(path));
+        }
+    }
 }

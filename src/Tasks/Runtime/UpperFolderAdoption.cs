@@ -34,14 +34,15 @@ namespace Livrable.Runtime;
 /// empty temporary folder extraction would fill, so the root is extraction's too.
 /// <para>
 /// Rootless (<see cref="LayerRootfs.UserNamespace"/>), the folder is brought to what the rootless extraction gives, by
-/// the same rules written once in <see cref="LayerRootfs"/>: root of the namespace first gives every entry to itself
-/// (the build's user on the host) with read, write and search for it, so that this process can check and change it as
+/// the same rules written once in <see cref="LayerRootfs"/>: root of the namespace has given every entry to itself
+/// (the build's user on the host) with read, write and search for it (<see cref="UserNamespace.GiveToBuildUser"/>, when
+/// the RUN's changes were read: <see cref="UpperDiff.ReadGivenAsync"/>), so that this process can check and change it as
 /// root does; the entries are renamed into the temporary folder then (while they are all the build's user's), brought
 /// to their modes, times and attributes (the opaque folder's being <c>user.overlay.opaque</c>, overlay's whiteouts the
 /// build's user's, mode 0), and last the other owners and the set-id modes chown clears are set in the namespace by the
-/// extraction's own script (<see cref="LayerRootfs.ApplyFixupsAsync"/>). The layer's bytes are the upper folder's when
-/// the writer read them from the spool GNU tar made of that very file (<see cref="SpooledFile"/>): the stage's tree
-/// reads the spool, so nothing of it follows the folder.
+/// extraction's own script (<see cref="LayerRootfs.ApplyFixupsAsync"/>). The stage's tree follows the folder as root's
+/// does; a file that its namespace owner alone may read then opens in the namespace (<see cref="UpperFile.OpenAsync"/>).
+/// What fails once the entries moved moves them back.
 /// </para>
 /// </remarks>
 internal static class UpperFolderAdoption
@@ -61,11 +62,11 @@ internal static class UpperFolderAdoption
         var userNamespace = layers.UserNamespace;
         if (!OperatingSystem.IsLinux() || (!Native.IsRoot && userNamespace is null)) return new("neither a root build nor a user namespace's on Linux", 0);
         if (headers.Count != written.Count) return new("the layer writer's record is not complete", 0);
-        if (userNamespace is not null)
+        // Every entry the build's user's (root of the namespace), readable, writable and searchable by it, the modes all
+        // set again below: done already when the RUN's changes were read (UpperDiff.ReadGivenAsync), else done here.
+        if (userNamespace is not null && !written.Any(e => e.Open?.Target is UpperFile { Folder: { GivenBy: not null } folder } && folder.Original == upper))
         {
-            // Every entry the build's user's (root of the namespace), readable, writable and searchable by it: chown
-            // drops set-id bits and file capabilities, and the modes are all set again below. -h and -R never follow a link.
-            var (exitCode, output) = await userNamespace.RunAsync("chown -R -h 0:0 -- \"$1\" && chmod -R u+rwX -- \"$1\"", [upper], cancellationToken).ConfigureAwait(false);
+            var (exitCode, output) = await userNamespace.RunAsync(UserNamespace.GiveToBuildUser, [upper], cancellationToken).ConfigureAwait(false);
             if (exitCode != 0) return new($"the upper folder could not be given to the build's user in the namespace (exit code {exitCode}): {output}", 0);
         }
         if (UnixFileStatus.TryRead(upper) is not { Kind: UnixFileKind.Directory } upperStatus
@@ -165,7 +166,7 @@ internal static class UpperFolderAdoption
             if (header.Type != TarTypeFlag.RegularFile || header.Size == 0) continue;
             var status = statuses[name];
             var open = written[i].Open;
-            string? source = open?.Target switch { UpperFile file => file.Path, SpooledFile spooled => spooled.Upper, _ => null };
+            string? source = (open?.Target as UpperFile)?.Path;
             if (source is not null && UnixFileStatus.TryRead(source) is { } read && read.Inode == status.Inode && read.Device == status.Device)
                 continue;
             if (open is null || header.Size > RewrittenLimit) return new($"the layer's bytes of '{name}' are not the upper folder's", 0);
@@ -182,12 +183,37 @@ internal static class UpperFolderAdoption
 
         // Rootless, the entries move first, while they are all the build's user's (the namespace's owners come last);
         // as root last, since the stage's tree reads the upper folder's files until then.
-        string root = upper;
         if (userNamespace is not null)
         {
             if (MoveEntries(upper, temp) is { } notMoved) return new(notMoved, 0);
-            root = temp;
+            // The stage's tree reads these files in the upper folder until the adoption is done: what fails now moves
+            // them back (as far as they can go: a folder the namespace's script already gave another owner may not).
+            string? why;
+            try
+            {
+                why = await NormaliseAsync(temp, statuses, whiteouts, opaque, headers, expected, layers, layer, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                MoveBack(temp, upper);
+                throw;
+            }
+            if (why is not null) MoveBack(temp, upper);
+            return new(why, rewritten);
         }
+        return new(await NormaliseAsync(upper, statuses, whiteouts, opaque, headers, expected, layers, layer, cancellationToken).ConfigureAwait(false)
+            ?? MoveEntries(upper, temp), rewritten);
+    }
+
+    /// <summary>
+    /// Attributes, then owners, modes and times, as extraction sets them, on the entries under <paramref name="root"/>;
+    /// rootless, the namespace's owners and set-id modes last, by the extraction's own script. Why not, when it cannot.
+    /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static async Task<string?> NormaliseAsync(string root, Dictionary<string, UnixFileStatus> statuses, HashSet<string> whiteouts, HashSet<string> opaque,
+        IReadOnlyList<TarHeader> headers, Dictionary<string, int> expected, LayerRootfs layers, ILayer layer, CancellationToken cancellationToken)
+    {
+        var userNamespace = layers.UserNamespace;
 
         // Attributes, then owners, modes and times, as extraction sets them; a folder after what it holds, so that its
         // mode never keeps this process out of it.
@@ -199,12 +225,12 @@ internal static class UpperFolderAdoption
             foreach (string attribute in Native.ListXattrs(host))
             {
                 if (attribute == opaqueAttribute && opaque.Contains(name)) continue;
-                if (Native.RemoveXattr(host, attribute) != 0) return new($"the attribute {attribute} of '{name}' cannot be removed: {Native.Describe(Native.LastError)}", 0);
+                if (Native.RemoveXattr(host, attribute) != 0) return $"the attribute {attribute} of '{name}' cannot be removed: {Native.Describe(Native.LastError)}";
             }
             if (whiteouts.Contains(name))
             {
                 // Rootless, overlay made it as the namespace's root, the build's user, as the rootless extraction does.
-                if (fixups is null && Native.LinkChangeOwner(host, 0, 0) != 0) return new($"the whiteout '{name}' cannot be given to root: {Native.Describe(Native.LastError)}", 0);
+                if (fixups is null && Native.LinkChangeOwner(host, 0, 0) != 0) return $"the whiteout '{name}' cannot be given to root: {Native.Describe(Native.LastError)}";
                 File.SetUnixFileMode(host, 0);
                 continue;
             }
@@ -216,7 +242,7 @@ internal static class UpperFolderAdoption
                 if (header.Type == TarTypeFlag.SymbolicLink) layers.AddOwner(fixups, host, header.Uid, header.Gid);
                 else layers.AddOwnerAndMode(fixups, host, header.Uid, header.Gid, mode);
             }
-            else if (Native.LinkChangeOwner(host, (uint)header.Uid, (uint)header.Gid) != 0) return new($"'{name}' cannot be given its owner: {Native.Describe(Native.LastError)}", 0);
+            else if (Native.LinkChangeOwner(host, (uint)header.Uid, (uint)header.Gid) != 0) return $"'{name}' cannot be given its owner: {Native.Describe(Native.LastError)}";
             if (header.Type == TarTypeFlag.SymbolicLink) continue;
             // Most entries have their mode already (one chmod less each, 20,000 for an apt-get layer); a set-id bit
             // never: the chown just made (root) or the namespace's (rootless) cleared it.
@@ -226,14 +252,10 @@ internal static class UpperFolderAdoption
         }
         foreach (string folder in opaque)
             if (Native.ReadXattr(Path.Combine(root, folder), opaqueAttribute) is not [(byte)'y'])
-                return new($"the opaque folder '{folder}' is not marked opaque in the upper folder", 0);
+                return $"the opaque folder '{folder}' is not marked opaque in the upper folder";
 
-        if (fixups is not null)
-        {
-            await layers.ApplyFixupsAsync(fixups, temp, layer, cancellationToken).ConfigureAwait(false);
-            return new(null, rewritten);
-        }
-        return new(MoveEntries(upper, temp), rewritten);
+        if (fixups is not null) await layers.ApplyFixupsAsync(fixups, root, layer, cancellationToken).ConfigureAwait(false);
+        return null;
     }
 
     /// <summary>
@@ -255,6 +277,13 @@ internal static class UpperFolderAdoption
             moved.Add(host);
         }
         return null;
+    }
+
+    /// <summary>Renames what it can of <paramref name="temp"/>'s entries back into <paramref name="upper"/> (a rootless adoption that failed after its move).</summary>
+    private static void MoveBack(string temp, string upper)
+    {
+        foreach (string host in Directory.EnumerateFileSystemEntries(temp).ToList())
+            Native.Rename(host, Path.Combine(upper, Path.GetFileName(host)));
     }
 
     /// <summary>Why the host entry is not what <paramref name="header"/> says it is; null when it is.</summary>

@@ -79,6 +79,61 @@ internal sealed class UserNamespace
     /// <summary>Whether <paramref name="gid"/> (an id inside) exists in the namespace.</summary>
     public bool HasGid(long gid) => gid == 0 || (SubordinateGids is { } r && gid >= 1 && gid <= r.Count);
 
+    /// <summary>
+    /// The script (its folder as <c>$1</c>) by which root of the namespace gives a folder a RUN wrote to itself, the
+    /// build's user on the host, with read, write and search for it, so that this process can read, check and change
+    /// every entry: chown drops set-id bits and file capabilities, so whoever needs the modes records them before
+    /// (<see cref="UpperDiff.ReadGivenAsync"/>). <c>-h</c> and <c>-R</c> never follow a link.
+    /// </summary>
+    public const string GiveToBuildUser = "chown -R -h 0:0 -- \"$1\" && chmod -R u+rwX -- \"$1\"";
+
+    /// <summary>
+    /// A file the build's user cannot open on the host (another user's of the namespace, or in such a folder), read by
+    /// root of the namespace (<c>cat</c>); the stream fails at its end when the file could not be read whole.
+    /// </summary>
+    public Stream OpenRead(string path)
+    {
+        var errors = new List<string>();
+        var process = StartReading("exec cat -- \"$1\"", [path], line => { lock (errors) errors.Add(line); });
+        return new ProcessOutputStream(process, () => { lock (errors) return $"Reading '{path}' in the user namespace failed: {string.Join(' ', errors)}"; });
+    }
+
+    /// <summary>A process's standard output, the process disposed with it; its end is an error when the process failed.</summary>
+    private sealed class ProcessOutputStream(Process process, Func<string> failure) : Store.ReadOnlyStreamBase
+    {
+        private readonly Stream _output = process.StandardOutput.BaseStream;
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = _output.Read(buffer);
+            if (n == 0 && buffer.Length > 0) CheckExit();
+            return n;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n = await _output.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            if (n == 0 && buffer.Length > 0) CheckExit();
+            return n;
+        }
+
+        private void CheckExit()
+        {
+            process.WaitForExit();
+            if (process.ExitCode != 0) throw new IOException(failure());
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _output.Dispose();
+                process.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+
     /// <summary>The <c>unshare</c> arguments that create the namespace (a new mount namespace too, private).</summary>
     public IReadOnlyList<string> UnshareArguments()
     {

@@ -81,6 +81,114 @@ public sealed class RootlessRunTests : IDisposable
         Assert.DoesNotContain(work, mounts);
     }
 
+    /// <summary>
+    /// Every kind of entry a RUN leaves, for the rootless read of the upper folder (in place, the owners recorded in the
+    /// namespace) against root's: owners and modes of other users of the namespace (set-id, sticky, a file and a folder
+    /// mode 000), overlay's whiteouts and an opaque folder, hard links (the first name in tar order holding the bytes),
+    /// symbolic links, a fifo, a sparse and a large file, a deep tree, names with odd bytes; then a later RUN (the
+    /// upper folder adopted) and a stage copying the unreadable files from it. Busybox has no <c>setfattr</c> or
+    /// <c>setcap</c> and a user namespace cannot <c>mknod</c>: attributes and devices are the root tests' (no layer holds
+    /// an attribute either way).
+    /// </summary>
+    private const string EveryKindDockerfile = """
+        FROM scratch AS base
+        COPY busybox /bin/busybox
+        RUN ["/bin/busybox", "--install", "-s", "/bin"]
+        RUN mkdir -p /d/opq/old /d/gone-dir && echo a > /d/opq/a && echo g > /d/gone && echo x > /d/gone-dir/x && echo keep > /d/keep
+        RUN rm /d/gone && rm -rf /d/gone-dir /d/opq && mkdir /d/opq && echo b > /d/opq/b \
+            && echo h > /d/z-hard && ln /d/z-hard /d/m-hard && ln /d/z-hard /d/a-hard \
+            && ln -s ../keep /d/sym && ln -s /nowhere /d/dangling && mkfifo -m 640 /d/fifo \
+            && echo s > /d/setuid && chmod 4755 /d/setuid && echo g > /d/setgid && chown 0:101 /d/setgid && chmod 2750 /d/setgid \
+            && mkdir -m 1777 /d/sticky && echo n > /d/sticky/nobody && chown 65534:65534 /d/sticky/nobody \
+            && echo u > /d/unreadable && chown 1000:1000 /d/unreadable && chmod 000 /d/unreadable \
+            && mkdir /d/closed && echo c > /d/closed/c && chown -R 100:101 /d/closed && chmod 000 /d/closed/c /d/closed \
+            && truncate -s 64M /d/sparse && echo end >> /d/sparse && yes 0123456789abcdef | head -c 12582912 > /d/large \
+            && p=/d/deep && i=0 && while [ $i -lt 60 ]; do p=$p/level$i; i=$((i+1)); done && mkdir -p $p && echo deep > $p/f \
+            && mkdir /d/odd && cd /d/odd && touch -- 'sp ace' "$(printf 'new\nline')" "$(printf 'tab\tq"uote')" 'back\slash' "$(printf '\303\251t\303\251')" '-dash' '*star'
+        RUN cat /d/keep > /seen
+
+        FROM base
+        COPY --from=base /d/unreadable /d/closed/ /copied/
+
+        """;
+
+    [Fact]
+    public async Task A_rootless_RUN_layer_of_every_kind_of_entry_is_the_root_RUNs()
+    {
+        await EnsureUserAsync();
+        string work = Workspace(EveryKindDockerfile);
+        await ChownAsync(work, UserName);
+        var rootless = await RunCliAsync(work, "rootless", ["--reuid", UserName, "--regid", UserName, "--init-groups"]);
+        Assert.True(rootless.Run.ExitCode == 0, rootless.Run.Stdout + rootless.Run.Stderr);
+        // Read in place (no spool), and the upper folder adopted by the RUN after it.
+        Assert.Contains("diff: owners of ", rootless.Run.Stdout);
+        Assert.Contains("adopted from the RUN", rootless.Run.Stdout);
+        var root = await RunCliAsync(work, "root", null);
+        Assert.True(root.Run.ExitCode == 0, root.Run.Stdout + root.Run.Stderr);
+
+        string Archive(string name) => Path.Combine(work, $"out-{name}", "image.tar");
+        var rootImage = await new ArchiveImage(Archive("root"), "v1", new BlobStore(Path.Combine(work, "reader-root"))).ResolveAsync(Platform.FromRuntimeIdentifier("linux-x64"), CancellationToken.None);
+        var image = await new ArchiveImage(Archive("rootless"), "v1", new BlobStore(Path.Combine(work, "reader"))).ResolveAsync(Platform.FromRuntimeIdentifier("linux-x64"), CancellationToken.None);
+        // Layer by layer first, so that a difference names its RUN.
+        Assert.Equal(rootImage.Layers.Select(l => l.DiffId.ToString()), image.Layers.Select(l => l.DiffId.ToString()));
+        Assert.Equal(root.Digest, rootless.Digest);
+
+        await ImageValidator.ValidateAsync(image);
+        string rootfs = await ImageValidator.ValidateArchiveAsync(Archive("rootless"), image, "v1", Path.Combine(work, "check"));
+        string d = Path.Combine(rootfs, "d");
+        Assert.False(File.Exists(Path.Combine(d, "gone")));
+        Assert.False(Directory.Exists(Path.Combine(d, "gone-dir")));
+        Assert.Equal(["b"], Directory.GetFileSystemEntries(Path.Combine(d, "opq")).Select(Path.GetFileName));
+        var stat = await Tools.RunCheckedAsync("stat", "-c", "%n %u:%g %a %h %F",
+            Path.Combine(d, "setuid"), Path.Combine(d, "setgid"), Path.Combine(d, "sticky"), Path.Combine(d, "sticky", "nobody"),
+            Path.Combine(d, "unreadable"), Path.Combine(d, "closed"), Path.Combine(d, "closed", "c"), Path.Combine(d, "a-hard"), Path.Combine(d, "fifo"));
+        Assert.Equal(string.Join('\n',
+            $"{d}/setuid 0:0 4755 1 regular file",
+            $"{d}/setgid 0:101 2750 1 regular file",
+            $"{d}/sticky 0:0 1777 2 directory",
+            $"{d}/sticky/nobody 65534:65534 644 1 regular file",
+            $"{d}/unreadable 1000:1000 0 1 regular file",
+            $"{d}/closed 100:101 0 2 directory",
+            $"{d}/closed/c 100:101 0 1 regular file",
+            $"{d}/a-hard 0:0 644 3 regular file",
+            $"{d}/fifo 0:0 640 1 fifo"), stat.Stdout.Trim());
+        Assert.Equal("../keep", new FileInfo(Path.Combine(d, "sym")).LinkTarget);
+        Assert.Equal("/nowhere", new FileInfo(Path.Combine(d, "dangling")).LinkTarget);
+        Assert.Equal((64L << 20) + 4, new FileInfo(Path.Combine(d, "sparse")).Length);
+        Assert.Equal(12582912, new FileInfo(Path.Combine(d, "large")).Length);
+        Assert.Equal("deep\n", File.ReadAllText(Path.Combine([d, "deep", .. Enumerable.Range(0, 60).Select(i => $"level{i}"), "f"])));
+        Assert.Equal(["*star", "-dash", "back\\slash", "new\nline", "sp ace", "tab\tq\"uote", "\u00e9t\u00e9"],
+            Directory.GetFileSystemEntries(Path.Combine(d, "odd")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        // The later stage read the files only their namespace owners may read from the adopted folder.
+        Assert.Equal("u\n", File.ReadAllText(Path.Combine(rootfs, "copied", "unreadable")));
+        Assert.Equal("c\n", File.ReadAllText(Path.Combine(rootfs, "copied", "c")));
+    }
+
+    /// <summary>
+    /// A name that is not UTF-8 cannot be a layer's: LIV5014 rootless as root (the spooled read wrote it with U+FFFD in
+    /// place of its bytes, a file the RUN did not write).
+    /// </summary>
+    [Fact]
+    public async Task A_RUN_file_whose_name_is_not_UTF8_is_LIV5014_rootless_as_root()
+    {
+        await EnsureUserAsync();
+        string work = Workspace("""
+            FROM scratch
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+            RUN mkdir /odd && echo x > "/odd/$(printf 'bad\377name')"
+
+            """);
+        await ChownAsync(work, UserName);
+        foreach (var (name, setpriv) in new[] { ("rootless", (string[]?)["--reuid", UserName, "--regid", UserName, "--init-groups"]), ("root", null) })
+        {
+            var run = await RunCliAsync(work, name, setpriv);
+            Assert.True(run.Run.ExitCode == 1, name + ": " + run.Run.Stdout + run.Run.Stderr);
+            Assert.Contains("\"code\":\"LIV5014\"", run.Run.Stdout);
+            Assert.Contains("/odd/bad\\ufffdname', whose name is not UTF-8", run.Run.Stdout);
+        }
+    }
+
     [Fact]
     public async Task A_rootless_RUN_mounts_its_root_overlay_volatile()
     {
