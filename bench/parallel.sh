@@ -20,6 +20,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED="${SHARED:-$REPO/../shared/bench}"
 # shellcheck source=/dev/null
 . "$SHARED/lib.sh"      # log, median, ensure_registry; REG
+# shellcheck source=feed.sh
+. "$REPO/bench/feed.sh"  # pack_livrable, app_folder
 
 ROUNDS="${ROUNDS:-3}"
 ITER="${ITER:-2500000}"
@@ -38,23 +40,9 @@ mkdir -p "$WORK/logs" "$WORK/ctx" "$WORK/app" "$(dirname "$OUT_MD")"
 # ------------------------------------------------------------------ Livrable: this repository's package
 if [[ -z "${FEED:-}" ]]; then
   FEED="$WORK/feed"
-  log "packing Livrable.Sdk from $REPO"
-  rm -rf "$FEED" "$WORK/nuget-packages/livrable.sdk"
-  dotnet pack "$REPO/src/Sdk" -c Release -o "$FEED" > "$WORK/logs/pack.log" 2>&1 || { tail -30 "$WORK/logs/pack.log"; exit 1; }
-  LIV_VERSION=$(basename "$(ls "$FEED"/Livrable.Sdk.*.nupkg | head -1)" .nupkg); LIV_VERSION=${LIV_VERSION#Livrable.Sdk.}
+  pack_livrable "$REPO" "$FEED" "$WORK/logs/pack.log"
 fi
-sources=$(cd / && dotnet nuget list source --format short 2>/dev/null | awk '$1 ~ /^E/ {print $2}')
-{
-  echo '<?xml version="1.0" encoding="utf-8"?><configuration>'
-  echo "  <config><add key=\"globalPackagesFolder\" value=\"$WORK/nuget-packages\" /></config>"
-  echo "  <packageSources><clear /><add key=\"livrable-local\" value=\"$FEED\" />"
-  i=0; for s in $sources; do echo "    <add key=\"source$((i++))\" value=\"$s\" />"; done
-  echo "  </packageSources>"
-  echo "  <fallbackPackageFolders><add key=\"user\" value=\"${NUGET_PACKAGES:-$HOME/.nuget/packages}\" /></fallbackPackageFolders>"
-  echo '</configuration>'
-} > "$WORK/NuGet.config"
-echo '<Project />' > "$WORK/Directory.Build.props"
-echo '<Project />' > "$WORK/Directory.Build.targets"
+app_folder "$WORK" "$FEED" "$WORK/nuget-packages"
 
 # ------------------------------------------------------------------ the Dockerfile and the image project
 work_run() {  # the RUN of one stage: ITER rounds of sha256, its result named for the stage and the target

@@ -35,6 +35,8 @@ SHARED="${SHARED:-$REPO/../shared/bench}"
 [[ -f "$SHARED/lib.sh" ]] || { echo "run.sh: $SHARED/lib.sh not found (../shared/bench beside the repository)" >&2; exit 1; }
 # shellcheck source=/dev/null
 . "$SHARED/lib.sh"      # log, median, ensure_registry; REG
+# shellcheck source=feed.sh
+. "$REPO/bench/feed.sh"  # pack_livrable, app_folder
 
 WORKLOADS="${WORKLOADS:-a b c}"
 PEERS="${PEERS:-sdk buildah docker physical}"
@@ -180,10 +182,7 @@ run_tool() {
 }
 
 # ------------------------------------------------------------------ Livrable: the package of this repository
-log "packing Livrable.Sdk from $REPO ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-rm -rf "$WORK/feed" "$WORK/nuget-packages/livrable.sdk"
-dotnet pack "$REPO/src/Sdk" -c Release -o "$WORK/feed" > "$WORK/logs/pack.log" 2>&1 || { tail -30 "$WORK/logs/pack.log"; exit 1; }
-LIV_VERSION=$(basename "$(ls "$WORK"/feed/Livrable.Sdk.*.nupkg | head -1)" .nupkg); LIV_VERSION=${LIV_VERSION#Livrable.Sdk.}
+pack_livrable "$REPO" "$WORK/feed" "$WORK/logs/pack.log" || exit 1
 LIVRABLE_TARGETS=$(targets_in "$REPO"/src/Sdk/Sdk/*.targets "$REPO"/src/Sdk/build/*.targets)
 LIVRABLE_TASKS=$(tasks_in "$REPO"/src/Sdk/Sdk/*.props "$REPO"/src/Sdk/Sdk/*.targets "$REPO"/src/Sdk/build/*.props "$REPO"/src/Sdk/build/*.targets)
 SDK_TASKS=$(tasks_in "$(dirname "$(readlink -f "$(command -v dotnet)")")"/sdk/"$(dotnet --version)"/Containers/build/*)
@@ -191,23 +190,8 @@ log "Livrable's tasks: $LIVRABLE_TASKS; the SDK's container tasks: $SDK_TASKS"
 
 # Every app lives under $WORK/apps: one NuGet.config (the local feed, this machine's sources, a private packages
 # folder so that a re-packed version is restored, falling back to the user's) and empty Directory.Build.* so that
-# nothing above /tmp is imported.
-sources=$(cd / && dotnet nuget list source --format short 2>/dev/null | awk '$1 ~ /^E/ {print $2}')
-[[ -n "$sources" ]] || sources="https://api.nuget.org/v3/index.json"
-{
-  echo '<?xml version="1.0" encoding="utf-8"?>'
-  echo '<configuration>'
-  echo "  <config><add key=\"globalPackagesFolder\" value=\"$WORK/nuget-packages\" /></config>"
-  echo '  <packageSources>'
-  echo '    <clear />'
-  echo "    <add key=\"livrable-local\" value=\"$WORK/feed\" />"
-  i=0; for s in $sources; do echo "    <add key=\"source$((i++))\" value=\"$s\" />"; done
-  echo '  </packageSources>'
-  echo "  <fallbackPackageFolders><add key=\"user\" value=\"${NUGET_PACKAGES:-$HOME/.nuget/packages}\" /></fallbackPackageFolders>"
-  echo '</configuration>'
-} > "$WORK/apps/NuGet.config"
-echo '<Project />' > "$WORK/apps/Directory.Build.props"
-echo '<Project />' > "$WORK/apps/Directory.Build.targets"
+# nothing above /tmp is imported (feed.sh).
+app_folder "$WORK/apps" "$WORK/feed" "$WORK/nuget-packages"
 
 # ------------------------------------------------------------------ docker: a private dockerd, stopped at the end
 DOCKERD_PID=""

@@ -21,6 +21,8 @@ SHARED="${SHARED:-$REPO/../shared/bench}"
 [[ -f "$SHARED/lib.sh" ]] || { echo "unchanged.sh: $SHARED/lib.sh not found (../shared/bench beside the repository)" >&2; exit 1; }
 # shellcheck source=/dev/null
 . "$SHARED/lib.sh"      # log, median, ensure_registry; REG
+# shellcheck source=feed.sh
+. "$REPO/bench/feed.sh"  # pack_livrable, app_folder
 
 ROUNDS="${ROUNDS:-7}"
 WORK="${WORK:-/tmp/livrable-unchanged}"
@@ -39,20 +41,8 @@ done
 rm -rf "$WORK"; mkdir -p "$WORK"/{feed,logs,out,state,apps/b,apps/a} "$(dirname "$OUT_MD")"
 
 # ------------------------------------------------------------------ Livrable: this repository, packed
-log "packing Livrable.Sdk from $REPO ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-dotnet pack "$REPO/src/Sdk" -c Release -o "$WORK/feed" > "$WORK/logs/pack.log" 2>&1 || { tail -30 "$WORK/logs/pack.log"; exit 1; }
-LIV_VERSION=$(basename "$(ls "$WORK"/feed/Livrable.Sdk.*.nupkg | head -1)" .nupkg); LIV_VERSION=${LIV_VERSION#Livrable.Sdk.}
-sources=$(cd / && dotnet nuget list source --format short 2>/dev/null | awk '$1 ~ /^E/ {print $2}')
-{
-  echo '<?xml version="1.0" encoding="utf-8"?><configuration>'
-  echo "  <config><add key=\"globalPackagesFolder\" value=\"$WORK/nuget-packages\" /></config>"
-  echo "  <packageSources><clear /><add key=\"livrable-local\" value=\"$WORK/feed\" />"
-  i=0; for s in $sources; do echo "    <add key=\"source$((i++))\" value=\"$s\" />"; done
-  echo '  </packageSources>'
-  echo "  <fallbackPackageFolders><add key=\"user\" value=\"${NUGET_PACKAGES:-$HOME/.nuget/packages}\" /></fallbackPackageFolders>"
-  echo '</configuration>'
-} > "$WORK/apps/NuGet.config"
-echo '<Project />' > "$WORK/apps/Directory.Build.props"; echo '<Project />' > "$WORK/apps/Directory.Build.targets"
+pack_livrable "$REPO" "$WORK/feed" "$WORK/logs/pack.log"
+app_folder "$WORK/apps" "$WORK/feed" "$WORK/nuget-packages"
 
 # ------------------------------------------------------------------ the two projects
 WL=/tmp/workload/big
