@@ -60,7 +60,7 @@ public sealed class RootlessLowerFolderReuseTests : IDisposable
         await RootlessRunTests.EnsureUserAsync();
         string work = Workspace();
         await RootlessRunTests.ChownAsync(work, RootlessRunTests.UserName);
-        string[] setpriv = ["--reuid", RootlessRunTests.UserName, "--regid", RootlessRunTests.UserName, "--init-groups"];
+        string[] setpriv = RootlessRunTests.AsUser;
         string state = Path.Combine(work, "state-rootless");
 
         var first = await RootlessRunTests.RunCliAsync(work, "rootless", setpriv);
@@ -133,7 +133,7 @@ public sealed class RootlessLowerFolderReuseTests : IDisposable
         File.WriteAllBytes(Path.Combine(work, "context", "big.pyc"),
             LowerFolderReuseTests.PycFor(sourceTime: 1_000_000_000, sourceSize: 4, length: (int)Livrable.Runtime.UpperFolderAdoption.RewrittenLimit + 1));
         await RootlessRunTests.ChownAsync(work, RootlessRunTests.UserName);
-        var built = await RootlessRunTests.RunCliAsync(work, "rootless", ["--reuid", RootlessRunTests.UserName, "--regid", RootlessRunTests.UserName, "--init-groups"]);
+        var built = await RootlessRunTests.RunCliAsync(work, "rootless", RootlessRunTests.AsUser);
         Assert.True(built.Run.ExitCode == 0, built.Run.Stdout + built.Run.Stderr);
         var details = Details(built.Run.Stdout);
         Assert.Contains(details, l => l.Contains("lower folder: the RUN's upper folder not adopted (the layer's bytes of 'app/__pycache__/m.cpython-38.pyc' are not the upper folder's)"));

@@ -19,6 +19,9 @@ public sealed class RootlessRunTests : IDisposable
     /// <summary>A user with a subordinate id range (useradd gives a new login user one, /etc/login.defs SUB_UID_COUNT).</summary>
     internal const string UserName = "livrable-rootless";
 
+    /// <summary><c>setpriv</c>'s arguments that run the CLI as <see cref="UserName"/>, with its groups.</summary>
+    internal static readonly string[] AsUser = ["--reuid", UserName, "--regid", UserName, "--init-groups"];
+
     /// <summary>A uid with no account: no name, so no subordinate range; only root exists in its namespace.</summary>
     private const int NamelessUid = 47913;
 
@@ -51,7 +54,7 @@ public sealed class RootlessRunTests : IDisposable
         string work = Workspace(Dockerfile);
         await ChownAsync(work, UserName);
 
-        var rootless = await RunCliAsync(work, "rootless", ["--reuid", UserName, "--regid", UserName, "--init-groups"]);
+        var rootless = await RunCliAsync(work, "rootless", AsUser);
         Assert.True(rootless.Run.ExitCode == 0, rootless.Run.Stdout + rootless.Run.Stderr);
         var root = await RunCliAsync(work, "root", null);
         Assert.True(root.Run.ExitCode == 0, root.Run.Stdout + root.Run.Stderr);
@@ -118,7 +121,7 @@ public sealed class RootlessRunTests : IDisposable
         await EnsureUserAsync();
         string work = Workspace(EveryKindDockerfile);
         await ChownAsync(work, UserName);
-        var rootless = await RunCliAsync(work, "rootless", ["--reuid", UserName, "--regid", UserName, "--init-groups"]);
+        var rootless = await RunCliAsync(work, "rootless", AsUser);
         Assert.True(rootless.Run.ExitCode == 0, rootless.Run.Stdout + rootless.Run.Stderr);
         // Read in place (no spool), and the upper folder adopted by the RUN after it.
         Assert.Contains("diff: owners of ", rootless.Run.Stdout);
@@ -180,7 +183,7 @@ public sealed class RootlessRunTests : IDisposable
 
             """);
         await ChownAsync(work, UserName);
-        foreach (var (name, setpriv) in new[] { ("rootless", (string[]?)["--reuid", UserName, "--regid", UserName, "--init-groups"]), ("root", null) })
+        foreach (var (name, setpriv) in new[] { ("rootless", (string[]?)AsUser), ("root", null) })
         {
             var run = await RunCliAsync(work, name, setpriv);
             Assert.True(run.Run.ExitCode == 1, name + ": " + run.Run.Stdout + run.Run.Stderr);
@@ -203,7 +206,7 @@ public sealed class RootlessRunTests : IDisposable
 
             """);
         await ChownAsync(work, UserName);
-        var rootless = await RunCliAsync(work, "rootless", ["--reuid", UserName, "--regid", UserName, "--init-groups"]);
+        var rootless = await RunCliAsync(work, "rootless", AsUser);
         Assert.True(rootless.Run.ExitCode == 0, rootless.Run.Stdout + rootless.Run.Stderr);
 
         string archive = Path.Combine(work, "out-rootless", "image.tar");
