@@ -403,7 +403,7 @@ public static class DiagnosticCodes
     public const string RunDiffFailed = "LIV5014";
     /// <summary>A RUN option Livrable does not support: <c>--network=host</c> is the default network, <c>--security=insecure</c> is refused.</summary>
     public const string RunOptionNotSupported = "LIV5015";
-    /// <summary>Warning: a RUN set file capabilities (<c>security.capability</c>), which the layer cannot carry yet.</summary>
+    /// <summary>Warning: a RUN set file capabilities (<c>security.capability</c>) on something other than a regular file (a folder, a link), which a layer cannot carry: BuildKit's differs carry them on files only.</summary>
     public const string FileCapabilitiesDropped = "LIV5016";
     /// <summary>Warning: overlay could not be mounted, so RUN copies the layers into a scratch root and diffs it (slower).</summary>
     public const string OverlayUnavailable = "LIV5017";
@@ -420,6 +420,8 @@ public static class DiagnosticCodes
     public const string RuntimeUnpatched = "LIV5030";
     /// <summary>Warning: the OCI runtime is a distribution's runc older than those fixes whose package does not say it carries them.</summary>
     public const string RuntimeMayBeUnpatched = "LIV5031";
+    /// <summary>Warning: a layer gives a file file capabilities (<c>security.capability</c>), which a rootless build cannot set in the lower folders its RUN steps run on (the image keeps them).</summary>
+    public const string RootlessCapabilitiesNotSet = "LIV5032";
     /// <summary>
     /// A RUN step is for a platform this machine cannot execute: not the host's CPU, and no binfmt_misc handler (QEMU
     /// user emulation) registered for it in <c>/proc/sys/fs/binfmt_misc</c>.

@@ -35,6 +35,12 @@ public sealed record FileEntry(string Path, TarTypeFlag Type, int Mode, long Uid
     /// <inheritdoc cref="DeviceMajor"/>
     public int DeviceMinor { get; init; }
 
+    /// <summary>
+    /// The file capabilities (<c>security.capability</c>, in the form a layer carries: <see cref="FileCapability.ForLayer"/>)
+    /// of a regular file a RUN left; null for none.
+    /// </summary>
+    public byte[]? Capability { get; init; }
+
     /// <summary>Opens a regular file's bytes (exactly <see cref="Size"/> of them); null when the bytes are elsewhere.</summary>
     public Func<CancellationToken, Task<Stream>>? Open { get; init; }
 

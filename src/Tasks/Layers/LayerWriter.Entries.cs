@@ -68,6 +68,7 @@ public static partial class LayerWriter
                 },
                 DeviceMajor = entry.Type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice ? entry.DeviceMajor : 0,
                 DeviceMinor = entry.Type is TarTypeFlag.CharacterDevice or TarTypeFlag.BlockDevice ? entry.DeviceMinor : 0,
+                Capability = entry.Type is TarTypeFlag.RegularFile or TarTypeFlag.HardLink ? entry.Capability : null,
             };
             context.Options.Written?.Add(entry);
             if (entry.Type != TarTypeFlag.RegularFile || entry.Size == 0)

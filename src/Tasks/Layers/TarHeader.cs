@@ -45,4 +45,10 @@ public sealed record TarHeader
 
     /// <inheritdoc cref="DeviceMajor"/>
     public int DeviceMinor { get; init; }
+
+    /// <summary>
+    /// The file capabilities of a regular file or hard link (<see cref="FileCapability"/>: the <c>security.capability</c>
+    /// value, written as the PAX record <c>SCHILY.xattr.security.capability</c>); null for none, which writes no record.
+    /// </summary>
+    public byte[]? Capability { get; init; }
 }

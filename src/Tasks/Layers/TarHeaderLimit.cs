@@ -30,6 +30,7 @@ internal sealed class TarHeaderLimit : Stream
     private MemoryStream? _pax;
     private long _paxLeft;
     private long? _paxSize;
+    private byte[]? _paxCapability;
     private bool _lost;
 
     public TarHeaderLimit(Stream inner, bool leaveOpen, long max = TarReading.MaxMetadataBytes)
@@ -38,6 +39,16 @@ internal sealed class TarHeaderLimit : Stream
         _leaveOpen = leaveOpen;
         _max = max;
     }
+
+    /// <summary>
+    /// The raw bytes of the <c>SCHILY.xattr.security.capability</c> record (<see cref="FileCapability"/>) of the entry
+    /// whose header was read last; null when it has none. <see cref="System.Formats.Tar.TarReader"/> gives PAX values
+    /// as UTF-8 text, which replaces the binary value's invalid bytes, so the extraction takes it from here. Null too
+    /// once the view stopped following the headers.
+    /// </summary>
+    public byte[]? Capability => _lost ? null : _capability;
+
+    private byte[]? _capability;
 
     public override bool CanRead => true;
     public override bool CanSeek => _inner.CanSeek;
@@ -104,7 +115,7 @@ internal sealed class TarHeaderLimit : Stream
                     _paxLeft -= take;
                     if (_paxLeft == 0)
                     {
-                        _paxSize = PaxSize(_pax.GetBuffer().AsSpan(0, (int)_pax.Length));
+                        (_paxSize, _paxCapability) = ReadPax(_pax.GetBuffer().AsSpan(0, (int)_pax.Length));
                         _pax = null;
                     }
                 }
@@ -147,6 +158,8 @@ internal sealed class TarHeaderLimit : Stream
         }
         long data = _paxSize ?? size;
         _paxSize = null;
+        _capability = _paxCapability;
+        _paxCapability = null;
         // Links, devices, folders and FIFOs have no data whatever their size field says (Go's isHeaderOnlyType).
         if (type is (byte)'1' or (byte)'2' or (byte)'3' or (byte)'4' or (byte)'5' or (byte)'6') data = 0;
         _skip = Padded(data);
@@ -208,16 +221,17 @@ internal sealed class TarHeaderLimit : Stream
         return result;
     }
 
-    /// <summary>The <c>size</c> record of PAX records (<c>"%d %s=%s\n"</c>), or null.</summary>
-    private static long? PaxSize(ReadOnlySpan<byte> records)
+    /// <summary>The <c>size</c> and the file capability records of PAX records (<c>"%d %s=%s\n"</c>), or null.</summary>
+    private static (long? Size, byte[]? Capability) ReadPax(ReadOnlySpan<byte> records)
     {
         long? size = null;
+        byte[]? capability = null;
         while (records.Length > 0)
         {
             int space = records.IndexOf((byte)' ');
             if (space <= 0 || !Utf8Parser.TryParse(records[..space], out int length, out int used) || used != space
                 || length <= space || length > records.Length)
-                return size; // malformed: the reader reports it
+                return (size, capability); // malformed: the reader reports it
             var record = records[(space + 1)..length];
             records = records[length..];
             if (record.Length > 0 && record[^1] == (byte)'\n') record = record[..^1];
@@ -227,9 +241,13 @@ internal sealed class TarHeaderLimit : Stream
                 && long.TryParse(Encoding.ASCII.GetString(record[(equals + 1)..]), System.Globalization.NumberStyles.None,
                     System.Globalization.CultureInfo.InvariantCulture, out long value))
                 size = value;
+            else if (record[..equals].SequenceEqual(PaxCapability))
+                capability = record[(equals + 1)..].ToArray();
         }
-        return size;
+        return (size, capability);
     }
+
+    private static ReadOnlySpan<byte> PaxCapability => "SCHILY.xattr.security.capability"u8;
 
     public override void Flush() { }
     public override void SetLength(long value) => throw new NotSupportedException();

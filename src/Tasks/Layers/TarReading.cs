@@ -24,7 +24,17 @@ internal static class TarReading
     /// a tar opens it here, so none allocates a hostile header's size (a test checks no other <c>new TarReader</c>).
     /// </summary>
     public static TarReader OpenReader(Stream stream, bool leaveOpen)
-        => new(new TarHeaderLimit(stream, leaveOpen), leaveOpen: false);
+        => OpenReader(stream, leaveOpen, out _);
+
+    /// <summary>
+    /// <see cref="OpenReader(Stream, bool)"/>, and the view it reads through, which also gives each entry's file
+    /// capabilities as their bytes (<see cref="TarHeaderLimit.Capability"/>) once the reader has returned the entry.
+    /// </summary>
+    public static TarReader OpenReader(Stream stream, bool leaveOpen, out TarHeaderLimit view)
+    {
+        view = new TarHeaderLimit(stream, leaveOpen);
+        return new(view, leaveOpen: false);
+    }
 
     /// <summary>
     /// An entry's name (or link target) as a message shows it: quoted, cut after <see cref="ShownNameLength"/>

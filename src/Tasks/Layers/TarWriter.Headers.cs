@@ -55,9 +55,9 @@ public sealed partial class TarWriter
         WriteOctal(block, 337, 8, header.DeviceMinor);
         WriteChecksum(block);
 
-        if (pax.Count == 0) return block;
+        if (pax.Count == 0 && header.Capability is null) return block;
 
-        byte[] records = EncodePaxRecords(pax);
+        byte[] records = EncodePaxRecords(pax, header.Capability);
         int padded = (records.Length + BlockSize - 1) / BlockSize * BlockSize;
         var result = new byte[BlockSize + padded + BlockSize];
         var paxBlock = result.AsSpan(0, BlockSize);
@@ -122,16 +122,25 @@ public sealed partial class TarWriter
         return $"{dir}{PaxHeaderDirectory}/{file}";
     }
 
-    /// <summary>Records <c>"%d %s=%s\n"</c>, where the length counts the whole record, its own digits included.</summary>
-    private static byte[] EncodePaxRecords(SortedDictionary<string, string> pax)
+    /// <summary>
+    /// Records <c>"%d %s=%s\n"</c>, where the length counts the whole record, its own digits included, sorted by key
+    /// (as Go's archive/tar writes them). A file capability's value is binary and goes as its bytes
+    /// (<see cref="FileCapability.PaxRecord"/>), as Go writes an xattr record.
+    /// </summary>
+    private static byte[] EncodePaxRecords(SortedDictionary<string, string> pax, byte[]? capability)
     {
+        var records = pax.Select(r => (Key: r.Key, Value: Encoding.UTF8.GetBytes(r.Value))).ToList();
+        if (capability is not null) records.Add((FileCapability.PaxRecord, capability));
+        records.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
         var output = new MemoryStream();
-        foreach (var (key, value) in pax)
+        foreach (var (key, value) in records)
         {
-            int body = Encoding.UTF8.GetByteCount(key) + Encoding.UTF8.GetByteCount(value) + 3; // ' ', '=', '\n'
+            int body = Encoding.UTF8.GetByteCount(key) + value.Length + 3; // ' ', '=', '\n'
             int length = body + 1;
             while (length != body + Digits(length)) length = body + Digits(length);
-            output.Write(Encoding.UTF8.GetBytes($"{length.ToString(CultureInfo.InvariantCulture)} {key}={value}\n"));
+            output.Write(Encoding.UTF8.GetBytes($"{length.ToString(CultureInfo.InvariantCulture)} {key}="));
+            output.Write(value);
+            output.WriteByte((byte)'\n');
         }
         return output.ToArray();
     }

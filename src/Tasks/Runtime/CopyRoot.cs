@@ -146,13 +146,13 @@ internal static class CopyRoot
             string host = root + path;
             var status = UnixFileStatus.TryRead(host) ?? throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Cannot read '{host}' the RUN wrote.");
             UpperDiff.CheckName(path);
-            UpperDiff.CheckAttributes(host, path, logger);
+            byte[]? capability = UpperDiff.CheckAttributes(host, path, status.Kind, logger);
             if (status.Kind == UnixFileKind.Directory)
             {
                 entries.Add(new FileEntry(path, TarTypeFlag.Directory, status.Mode, status.Uid, status.Gid));
                 if (opaque.Contains(path)) entries.Add(FileEntry.OpaqueWhiteout(path));
             }
-            else if (UpperDiff.Entry(host, path, status, inodes, logger) is { } entry)
+            else if (UpperDiff.Entry(host, path, status, inodes, logger, capability: capability) is { } entry)
             {
                 entries.Add(entry);
             }

@@ -231,7 +231,8 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
     /// <summary>Extracts the uncompressed tar <paramref name="stream"/> of <paramref name="layer"/> into <paramref name="root"/>.</summary>
     private async Task ExtractTarAsync(Stream stream, string root, ILayer layer, CancellationToken cancellationToken)
     {
-        var reader = TarReading.OpenReader(stream, leaveOpen: true);
+        var reader = TarReading.OpenReader(stream, leaveOpen: true, out var view);
+        bool capabilitiesDropped = false;
         await using (reader.ConfigureAwait(false))
         {
             while (true)
@@ -249,6 +250,17 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                 try
                 {
                     await ExtractEntryAsync(entry, root, layer, cancellationToken).ConfigureAwait(false);
+                    if (view.Capability is { } capability && TarReading.IsRegularFile(entry.EntryType))
+                    {
+                        if (userNamespace is null) SetCapability(root, entry, capability, layer);
+                        else if (!capabilitiesDropped)
+                        {
+                            capabilitiesDropped = true;
+                            logger.Warning(DiagnosticCodes.RootlessCapabilitiesNotSet,
+                                $"Layer {layer.DiffId} gives {TarReading.Shown(entry.Name)} file capabilities (security.capability), which a rootless build cannot " +
+                                "set where the RUN steps above it run: those RUNs run it without them (the image keeps them). Build as root for RUNs that need them.");
+                        }
+                    }
                 }
                 catch (IOException e) when (DiskSpace.IsFull(e))
                 {
@@ -360,6 +372,17 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                 logger.Detail($"  skipped {TarReading.Shown(entry.Name)} of layer {layer.DiffId}: entry type {entry.EntryType} has no file to write");
                 break;
         }
+    }
+
+    /// <summary>
+    /// Sets a regular file's file capabilities from its entry, after its owner and mode (a chown clears them), as
+    /// BuildKit's and Docker's extraction do; the kernel refuses a malformed value (LIV5007).
+    /// </summary>
+    private void SetCapability(string root, TarEntry entry, byte[] capability, ILayer layer)
+    {
+        string path = Path.Combine(root, Path.Combine(CleanName(entry.Name, layer)));
+        if (Native.SetXattr(path, FileCapability.Attribute, capability, (nuint)capability.Length, 0) != 0)
+            throw NativeFailed($"cannot set the file capabilities of {TarReading.Shown(entry.Name)}", entry.Name, layer);
     }
 
     /// <summary>The name's components; <c>..</c> anywhere is LIV5006 (a layer never needs it, an attack always does).</summary>

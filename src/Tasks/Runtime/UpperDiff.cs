@@ -10,8 +10,8 @@ namespace Livrable.Runtime;
 /// A step's layer read from overlay's upper folder (what containers/storage's overlay driver does when it diffs with
 /// <c>naiveDiff</c> off): every entry there is new or changed; a character device 0/0 is a deletion and becomes the
 /// whiteout <c>.wh.name</c>; a folder with <c>trusted.overlay.opaque=y</c> was replaced or emptied and gets
-/// <c>.wh..wh..opq</c> before its new contents. Overlay's own attributes are not carried (nor is any other attribute:
-/// layers written from entries hold none, so <c>security.capability</c> is reported and dropped).
+/// <c>.wh..wh..opq</c> before its new contents. Overlay's own attributes are not carried, nor any other but a regular
+/// file's <c>security.capability</c> (<see cref="FileCapability"/>), as BuildKit's differs carry that one only.
 /// </summary>
 internal static class UpperDiff
 {
@@ -29,67 +29,74 @@ internal static class UpperDiff
     }
 
     /// <summary>
-    /// Rootless: the same entries as <see cref="Read"/>, read the same way from the host, once root of the user namespace
-    /// has recorded each entry's owner and mode as the namespace sees them (a RUN may leave folders and files of other
-    /// users of the namespace that the build's user cannot read on the host: apt's <c>partial/</c>, mode 700,
-    /// <c>_apt</c>'s) and then given the folder to the build's user (<see cref="UserNamespace.GiveToBuildUser"/>, as
-    /// <see cref="UpperFolderAdoption"/> does). The walk takes the recorded owners and modes (by inode, so a name's bytes
-    /// never need quoting) and the files' bytes in place: no copy, as root's. One difference: file capabilities a RUN set
-    /// are not reported (LIV5016 is the root path's warning), since giving the folder away clears them; no layer carries
-    /// them yet either way.
+    /// Rootless: the same entries as <see cref="Read"/>, read the same way from the host, while root of the user
+    /// namespace waits: it has recorded each entry's owner and mode as the namespace sees them (a RUN may leave folders
+    /// and files of other users of the namespace that the build's user cannot read on the host: apt's <c>partial/</c>,
+    /// mode 700, <c>_apt</c>'s) and let others list and search every folder; once the walk is done it gives the folder
+    /// to the build's user (<see cref="UserNamespace.GiveToBuildUser"/>, as <see cref="UpperFolderAdoption"/> does). The
+    /// walk takes the recorded owners and modes (by inode, so a name's bytes never need quoting) and the files' bytes in
+    /// place: no copy, as root's. It runs before the give because chown clears file capabilities: the walk reads them
+    /// (revision 3, naming the namespace's root, which <see cref="FileCapability.ForLayer"/> makes revision 2, what the
+    /// kernel shows inside the namespace).
     /// </summary>
     public static async Task<IReadOnlyList<FileEntry>> ReadGivenAsync(string upper, IReadOnlySet<string> excluded, IReadOnlySet<string> stubs, ILogger logger,
         UserNamespace userNamespace, CancellationToken cancellationToken, string detailPrefix = "")
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var owners = await RecordAndGiveAsync(upper, userNamespace, cancellationToken).ConfigureAwait(false);
-        logger.Detail($"{detailPrefix}diff: owners of {owners.Count} entries recorded, the folder given to the build's user in the namespace {Units.Since(started)}");
-        var entries = new List<FileEntry>();
-        var inodes = new Dictionary<ulong, string>();
-        Walk(upper, "", entries, inodes, logger, "user.overlay.opaque", new UpperFolder(upper, userNamespace), owners);
-        return Finish(entries, excluded, stubs);
-    }
-
-    /// <summary>
-    /// In the namespace, one process: GNU find prints each entry's inode, owner (the namespace's ids) and mode (set-id
-    /// bits included, which the chown after clears), then the folder is given to the build's user.
-    /// </summary>
-    private static async Task<Dictionary<ulong, (uint Uid, uint Gid, int Mode)>> RecordAndGiveAsync(string upper, UserNamespace userNamespace, CancellationToken cancellationToken)
-    {
         var errors = new List<string>();
-        var owners = new Dictionary<ulong, (uint Uid, uint Gid, int Mode)>();
-        using var process = userNamespace.StartReading(
-            "find \"$1\" -mindepth 1 -printf '%i %U %G %m\\n' && " + UserNamespace.GiveToBuildUser,
-            [upper], line => { lock (errors) errors.Add(line); });
+        var entries = new List<FileEntry>();
+        using var process = userNamespace.StartReading(RecordWaitAndGive, [upper], line => { lock (errors) errors.Add(line); }, keepInput: true);
         try
         {
-            using var reader = new StreamReader(process.StandardOutput.BaseStream, System.Text.Encoding.ASCII, false, 1 << 16, leaveOpen: true);
-            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
-            {
-                var fields = line.Split(' ');
-                if (fields.Length != 4
-                    || !ulong.TryParse(fields[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong inode)
-                    || !uint.TryParse(fields[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint uid)
-                    || !uint.TryParse(fields[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint gid))
-                    throw new InvalidDataException($"find printed '{line}'");
-                owners[inode] = (uid, gid, Convert.ToInt32(fields[3], 8) & FileModes.All);
-            }
+            var owners = await RecordOwnersAsync(process, cancellationToken).ConfigureAwait(false);
+            logger.Detail($"{detailPrefix}diff: owners of {owners.Count} entries recorded in the namespace {Units.Since(started)}");
+            var inodes = new Dictionary<ulong, string>();
+            Walk(upper, "", entries, inodes, logger, "user.overlay.opaque", new UpperFolder(upper, userNamespace), owners);
+            await process.StandardInput.WriteAsync("\n".AsMemory(), cancellationToken).ConfigureAwait(false);
+            process.StandardInput.Close();
             await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e)
         {
-            process.Kill(entireProcessTree: true);
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            if (e is InvalidDataException or FormatException or IOException)
+                throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Reading the owners of the RUN's changes in the user namespace failed: {e.Message} {string.Join(' ', errors)}", inner: e);
             throw;
-        }
-        catch (Exception e) when (e is InvalidDataException or FormatException or IOException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"Reading the owners of the RUN's changes in the user namespace failed: {e.Message} {string.Join(' ', errors)}", inner: e);
         }
         if (process.ExitCode != 0)
             throw new LivrableException(DiagnosticCodes.RunDiffFailed,
                 $"Reading the owners of the RUN's changes in the user namespace failed (exit code {process.ExitCode}): {string.Join('\n', errors.TakeLast(10))}");
-        return owners;
+        logger.Detail($"{detailPrefix}diff: read, the folder given to the build's user in the namespace {Units.Since(started)}");
+        return Finish(entries, excluded, stubs);
+    }
+
+    /// <summary>
+    /// The namespace's side of <see cref="ReadGivenAsync"/>, one process: GNU find prints each entry's inode, owner (the
+    /// namespace's ids) and mode (set-id bits included, which the chown after clears); folders others cannot list or
+    /// search get <c>o+rx</c> (the walk takes the recorded modes, and the adoption sets the layer's); a line <c>.</c>
+    /// says the walk may start; a line on standard input says it is done, and the folder is given to the build's user.
+    /// </summary>
+    private const string RecordWaitAndGive =
+        "find \"$1\" -mindepth 1 -printf '%i %U %G %m\\n' && find \"$1\" -mindepth 1 -type d ! -perm -005 -exec chmod o+rx -- {} + && " +
+        "echo . && read -r _ && " + UserNamespace.GiveToBuildUser;
+
+    /// <summary>The owners and modes <see cref="RecordWaitAndGive"/> prints, up to its line <c>.</c>.</summary>
+    private static async Task<Dictionary<ulong, (uint Uid, uint Gid, int Mode)>> RecordOwnersAsync(System.Diagnostics.Process process, CancellationToken cancellationToken)
+    {
+        var owners = new Dictionary<ulong, (uint Uid, uint Gid, int Mode)>();
+        var reader = process.StandardOutput;
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            if (line == ".") return owners;
+            var fields = line.Split(' ');
+            if (fields.Length != 4
+                || !ulong.TryParse(fields[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong inode)
+                || !uint.TryParse(fields[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint uid)
+                || !uint.TryParse(fields[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint gid))
+                throw new InvalidDataException($"find printed '{line}'");
+            owners[inode] = (uid, gid, Convert.ToInt32(fields[3], 8) & FileModes.All);
+        }
+        throw new IOException("the namespace's script ended before the owners were all recorded");
     }
 
     /// <summary>Drops the excluded paths and the stubs nothing else is below, and sorts.</summary>
@@ -139,7 +146,7 @@ internal static class UpperDiff
                 status = owners.TryGetValue(status.Inode, out var owner) ? status with { Uid = owner.Uid, Gid = owner.Gid, Mode = owner.Mode }
                     : throw new LivrableException(DiagnosticCodes.RunDiffFailed, $"The owner of '{host}' the RUN wrote was not recorded in the user namespace.");
             CheckName(path);
-            CheckAttributes(host, path, logger);
+            byte[]? capability = CheckAttributes(host, path, status.Kind, logger);
             switch (status.Kind)
             {
                 case UnixFileKind.CharacterDevice when status.DeviceMajor == 0 && status.DeviceMinor == 0:
@@ -152,7 +159,7 @@ internal static class UpperDiff
                     Walk(host, path, entries, inodes, logger, opaqueAttribute, folder, owners);
                     break;
                 default:
-                    if (Entry(host, path, status, inodes, logger, folder) is { } entry) entries.Add(entry);
+                    if (Entry(host, path, status, inodes, logger, folder, capability) is { } entry) entries.Add(entry);
                     break;
             }
         }
@@ -176,18 +183,20 @@ internal static class UpperDiff
     /// walk), a symbolic link as written, a device or a fifo; null for a socket (a layer cannot hold one). A regular file
     /// opens from <paramref name="host"/>, in <paramref name="folder"/> wherever it is moved to.
     /// </summary>
-    internal static FileEntry? Entry(string host, string path, UnixFileStatus status, Dictionary<ulong, string> inodes, ILogger logger, UpperFolder? folder = null)
+    internal static FileEntry? Entry(string host, string path, UnixFileStatus status, Dictionary<ulong, string> inodes, ILogger logger, UpperFolder? folder = null,
+        byte[]? capability = null)
     {
         switch (status.Kind)
         {
             case UnixFileKind.RegularFile:
                 if (status.LinkCount > 1 && inodes.TryGetValue(status.Inode, out var first))
-                    return new FileEntry(path, TarTypeFlag.HardLink, status.Mode, status.Uid, status.Gid) { LinkTarget = first };
+                    return new FileEntry(path, TarTypeFlag.HardLink, status.Mode, status.Uid, status.Gid) { LinkTarget = first, Capability = capability };
                 if (status.LinkCount > 1) inodes[status.Inode] = path;
                 return new FileEntry(path, TarTypeFlag.RegularFile, status.Mode, status.Uid, status.Gid)
                 {
                     Size = status.Size,
                     Open = new UpperFile(host, folder).OpenAsync,
+                    Capability = capability,
                 };
             case UnixFileKind.SymbolicLink:
                 return new FileEntry(path, TarTypeFlag.SymbolicLink, FileModes.SymbolicLink, status.Uid, status.Gid)
@@ -205,21 +214,29 @@ internal static class UpperDiff
         }
     }
 
-    /// <summary>Overlay features whose upper entries a tar cannot express are refused; capabilities are reported.</summary>
-    internal static void CheckAttributes(string host, string path, ILogger logger)
+    /// <summary>
+    /// Overlay features whose upper entries a tar cannot express are refused; the file capabilities of a regular file
+    /// are returned in the form a layer carries them (<see cref="FileCapability.ForLayer"/>), and any other entry's
+    /// reported (LIV5016: a layer carries them on files only, as BuildKit's). Other attributes are not carried, as
+    /// BuildKit carries none.
+    /// </summary>
+    internal static byte[]? CheckAttributes(string host, string path, UnixFileKind kind, ILogger logger)
     {
-        foreach (string attribute in Native.ListXattrs(host)) CheckAttribute(attribute, path, logger);
-    }
-
-    private static void CheckAttribute(string attribute, string path, ILogger logger)
-    {
-        if (attribute is "trusted.overlay.redirect" or "trusted.overlay.metacopy" or "user.overlay.redirect" or "user.overlay.metacopy")
+        byte[]? capability = null;
+        foreach (string attribute in Native.ListXattrs(host))
+        {
+            if (attribute is "trusted.overlay.redirect" or "trusted.overlay.metacopy" or "user.overlay.redirect" or "user.overlay.metacopy")
                 throw new LivrableException(DiagnosticCodes.RunDiffFailed,
                     $"'{path}' carries the overlay attribute {attribute} (redirect_dir or metacopy is on): its layer cannot be written. " +
                     "Turn those overlay options off (redirect_dir=off, metacopy=off on the overlay module).");
-        if (attribute == "security.capability")
-            logger.Warning(DiagnosticCodes.FileCapabilitiesDropped,
-                $"The file capabilities (security.capability) the RUN set on '{path}' are not carried into the layer: Livrable's layers hold no extended attributes yet.");
+            if (attribute != FileCapability.Attribute) continue;
+            if (kind != UnixFileKind.RegularFile)
+                logger.Warning(DiagnosticCodes.FileCapabilitiesDropped,
+                    $"The file capabilities (security.capability) the RUN set on '{path}', a {kind}, are not carried into the layer: a layer carries them on regular files only.");
+            else if (Native.ReadXattr(host, attribute) is { Length: > 0 } value)
+                capability = FileCapability.ForLayer(value);
+        }
+        return capability;
     }
 }
 

@@ -225,6 +225,9 @@ internal static class UpperFolderAdoption
             foreach (string attribute in Native.ListXattrs(host))
             {
                 if (attribute == opaqueAttribute && opaque.Contains(name)) continue;
+                // A regular file's chown below clears them, and they are set again from its header after it; removed
+                // here through one name, they would be gone for the other names of the same file.
+                if (attribute == FileCapability.Attribute) continue;
                 if (Native.RemoveXattr(host, attribute) != 0) return $"the attribute {attribute} of '{name}' cannot be removed: {Native.Describe(Native.LastError)}";
             }
             if (whiteouts.Contains(name))
@@ -236,6 +239,8 @@ internal static class UpperFolderAdoption
             }
             var header = headers[expected[name]];
             if (header.Type == TarTypeFlag.HardLink) continue;
+            // Rootless, giving the folder to the build's user cleared them, and only root of the namespace may set them.
+            if (fixups is not null && header.Capability is not null) return $"'{name}' has file capabilities, which a rootless build cannot set again";
             int mode = header.Mode & FileModes.All;
             if (fixups is not null)
             {
@@ -249,6 +254,17 @@ internal static class UpperFolderAdoption
             if (mode != statuses[name].Mode || (mode & 0xC00) != 0) File.SetUnixFileMode(host, (UnixFileMode)mode);
             if (header.Type == TarTypeFlag.RegularFile)
                 File.SetLastWriteTimeUtc(host, DateTimeOffset.FromUnixTimeSeconds(header.ModificationTime).UtcDateTime);
+            // The chown cleared a file's capabilities (root); the layer's, as extraction sets them.
+            if (header.Type == TarTypeFlag.RegularFile && fixups is null)
+            {
+                if (header.Capability is { } capability)
+                {
+                    if (Native.SetXattr(host, FileCapability.Attribute, capability, (nuint)capability.Length, 0) != 0)
+                        return $"the file capabilities of '{name}' cannot be set: {Native.Describe(Native.LastError)}";
+                }
+                else if (Native.ReadXattr(host, FileCapability.Attribute) is not null && Native.RemoveXattr(host, FileCapability.Attribute) != 0)
+                    return $"the file capabilities of '{name}' cannot be removed: {Native.Describe(Native.LastError)}";
+            }
         }
         foreach (string folder in opaque)
             if (Native.ReadXattr(Path.Combine(root, folder), opaqueAttribute) is not [(byte)'y'])

@@ -82,8 +82,8 @@ internal sealed class UserNamespace
     /// <summary>
     /// The script (its folder as <c>$1</c>) by which root of the namespace gives a folder a RUN wrote to itself, the
     /// build's user on the host, with read, write and search for it, so that this process can read, check and change
-    /// every entry: chown drops set-id bits and file capabilities, so whoever needs the modes records them before
-    /// (<see cref="UpperDiff.ReadGivenAsync"/>). <c>-h</c> and <c>-R</c> never follow a link.
+    /// every entry: chown drops set-id bits and file capabilities, so whoever needs the modes or capabilities reads
+    /// them before (<see cref="UpperDiff.ReadGivenAsync"/>). <c>-h</c> and <c>-R</c> never follow a link.
     /// </summary>
     public const string GiveToBuildUser = "chown -R -h 0:0 -- \"$1\" && chmod -R u+rwX -- \"$1\"";
 
@@ -163,10 +163,11 @@ internal sealed class UserNamespace
     /// Starts a script whose standard output is data (<see cref="Process.StandardOutput"/>'s base stream, for the caller
     /// to read); standard error goes to <paramref name="errors"/> line by line.
     /// </summary>
-    public Process StartReading(string script, IEnumerable<string> arguments, Action<string> errors)
-        => StartProcess(script, arguments, errors, rawOutput: true);
+    /// <remarks>With <paramref name="keepInput"/>, its standard input stays open for the caller to write (and close).</remarks>
+    public Process StartReading(string script, IEnumerable<string> arguments, Action<string> errors, bool keepInput = false)
+        => StartProcess(script, arguments, errors, rawOutput: true, keepInput);
 
-    private Process StartProcess(string script, IEnumerable<string> arguments, Action<string> output, bool rawOutput)
+    private Process StartProcess(string script, IEnumerable<string> arguments, Action<string> output, bool rawOutput, bool keepInput = false)
     {
         var start = new ProcessStartInfo(Unshare)
         {
@@ -191,7 +192,7 @@ internal sealed class UserNamespace
             process.Dispose();
             throw new LivrableException(DiagnosticCodes.RuntimeFailed, $"'{Unshare}' could not be started: {e.Message}", inner: e);
         }
-        process.StandardInput.Close();
+        if (!keepInput) process.StandardInput.Close();
         if (!rawOutput) process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
