@@ -33,8 +33,16 @@ internal sealed class TarHeaderLimit : Stream
     private byte[]? _paxCapability;
     private bool _lost;
 
-    public TarHeaderLimit(Stream inner, bool leaveOpen, long max = TarReading.MaxMetadataBytes)
+    private readonly bool _forwardOnly;
+
+    /// <summary>
+    /// A view of <paramref name="inner"/>; with <paramref name="forwardOnly"/> it is seen as not seekable, so the reader
+    /// reads every byte through it and it follows every header (<see cref="Capability"/>): a reader that reads the data
+    /// of every entry loses nothing by it.
+    /// </summary>
+    public TarHeaderLimit(Stream inner, bool leaveOpen, long max = TarReading.MaxMetadataBytes, bool forwardOnly = false)
     {
+        _forwardOnly = forwardOnly;
         _inner = inner;
         _leaveOpen = leaveOpen;
         _max = max;
@@ -51,7 +59,7 @@ internal sealed class TarHeaderLimit : Stream
     private byte[]? _capability;
 
     public override bool CanRead => true;
-    public override bool CanSeek => _inner.CanSeek;
+    public override bool CanSeek => !_forwardOnly && _inner.CanSeek;
     public override bool CanWrite => false;
     public override long Length => _inner.Length;
 

@@ -24,15 +24,16 @@ internal static class TarReading
     /// a tar opens it here, so none allocates a hostile header's size (a test checks no other <c>new TarReader</c>).
     /// </summary>
     public static TarReader OpenReader(Stream stream, bool leaveOpen)
-        => OpenReader(stream, leaveOpen, out _);
+        => new(new TarHeaderLimit(stream, leaveOpen), leaveOpen: false);
 
     /// <summary>
     /// <see cref="OpenReader(Stream, bool)"/>, and the view it reads through, which also gives each entry's file
-    /// capabilities as their bytes (<see cref="TarHeaderLimit.Capability"/>) once the reader has returned the entry.
+    /// capabilities as their bytes (<see cref="TarHeaderLimit.Capability"/>) once the reader has returned the entry. The
+    /// view reads forward only (a seekable tar too), so that it sees every header.
     /// </summary>
     public static TarReader OpenReader(Stream stream, bool leaveOpen, out TarHeaderLimit view)
     {
-        view = new TarHeaderLimit(stream, leaveOpen);
+        view = new TarHeaderLimit(stream, leaveOpen, forwardOnly: true);
         return new(view, leaveOpen: false);
     }
 
