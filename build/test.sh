@@ -12,7 +12,7 @@ export CI="${CI:-true}" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKI
 # dockerd for `docker load`, htpasswd for the Basic-auth registry, pigz/zstd/xz/bzip2 as reference tools (ADD archives), a static busybox
 # to have something runc can run in a FROM-scratch test image, buildah as the peer builder of the differential
 # Dockerfile tests (tests/Livrable.Tests/Differential), uidmap (newuidmap) for the rootless RUN tests.
-packages=(docker-registry skopeo umoci runc mmdebstrap docker.io apache2-utils pigz zstd xz-utils bzip2 jq busybox-static buildah uidmap python3-jsonschema openssl)
+packages=(docker-registry skopeo umoci runc mmdebstrap docker.io apache2-utils pigz zstd xz-utils bzip2 jq busybox-static buildah uidmap python3-jsonschema openssl libcap2-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -415,7 +415,8 @@ public static class DiagnosticCodes
     public const string RootlessUserUnmapped = "LIV5020";
     /// <summary>A rootless RUN's bind mount from a stage or image names a path through a symbolic link, which it cannot resolve safely.</summary>
     public const string RootlessMountSource = "LIV5021";
-    // LIV5030-5039: the runtime's own hardening (Runtime/RuntimeVersion, Runtime/SeccompProfile; docs/security.md).
+    // LIV5030-5031: the runtime's own hardening (Runtime/RuntimeVersion, Runtime/SeccompProfile; docs/security.md).
+    // LIV5032-5035: file capabilities in RUN layers (Runtime/LayerRootfs, Runtime/UpperDiff, Layers/FileCapability).
     /// <summary>The OCI runtime is an upstream runc build older than 1.2.8, 1.3.3 or 1.4.0-rc.3 (CVE-2025-31133, CVE-2025-52565, CVE-2025-52881), which has no backport: refused.</summary>
     public const string RuntimeUnpatched = "LIV5030";
     /// <summary>Warning: the OCI runtime is a distribution's runc older than those fixes whose package does not say it carries them.</summary>
