@@ -133,6 +133,55 @@ public sealed class TarWriterTests : IDisposable
         Assert.Equal(TarWriter.EncodeHeaders(header), TarWriter.EncodeHeaders(header with { }));
     }
 
+    /// <summary>
+    /// A file's capabilities go as the PAX record <c>SCHILY.xattr.security.capability</c> with the value's bytes as they
+    /// are (bytes over 0x7F and NUL included, which no UTF-8 text round trip keeps), sorted with the other records by key as
+    /// Go writes them; python's tarfile reads the same bytes, and Livrable's own extraction view gives them back for that
+    /// entry only.
+    /// </summary>
+    [Fact]
+    public async Task File_capabilities_are_a_SCHILY_xattr_record_of_their_raw_bytes_read_back_by_python_and_the_extraction_view()
+    {
+        // cap_setuid,cap_setfcap=ep, revision 2: permitted bits 7 and 31 (bytes 0x80).
+        byte[] capability = Convert.FromHexString("0100000280000080000000000000000000000000");
+        string name = "bin/" + new string('é', 60) + "/tool";
+        byte[] bytes = await WriteAsync(
+            (new TarHeader { Name = name, Mode = 0x1ED, ModificationTime = Epoch, Capability = capability }, "tool"u8.ToArray()),
+            (new TarHeader { Name = "bin/plain", Mode = 0x1ED, ModificationTime = Epoch }, "plain"u8.ToArray()),
+            (new TarHeader { Name = "bin/link", Type = TarTypeFlag.HardLink, LinkName = name, ModificationTime = Epoch, Capability = capability }, null));
+
+        // The records, in key order: the capability ('S') before the path ('p').
+        string pathRecord = $" path={name}\n";
+        int pathLength = Encoding.UTF8.GetByteCount(pathRecord) + 3;
+        byte[] expected = [.. "57 SCHILY.xattr.security.capability="u8.ToArray(), .. capability, (byte)'\n',
+            .. Encoding.UTF8.GetBytes(pathLength.ToString(System.Globalization.CultureInfo.InvariantCulture) + pathRecord)];
+        Assert.Equal((byte)'x', bytes[156]);
+        Assert.Equal(expected, bytes[512..(512 + expected.Length)]);
+
+        string output = await Tools.PythonAsync("""
+            import sys, tarfile
+            for m in tarfile.open(sys.argv[1]):
+                print(m.name.split('/')[-1], m.pax_headers.get('SCHILY.xattr.security.capability', '').encode('utf-8', 'surrogateescape').hex())
+            """, Save(bytes));
+        Assert.Equal($"tool {Convert.ToHexStringLower(capability)}\nplain \nlink {Convert.ToHexStringLower(capability)}", output.Trim());
+
+        var reader = TarReading.OpenReader(new MemoryStream(bytes), leaveOpen: false, out var view);
+        var seen = new List<string?>();
+        while (await reader.GetNextEntryAsync(copyData: false) is { } entry)
+            seen.Add(view.Capability is { } c ? Convert.ToHexStringLower(c) : null);
+        Assert.Equal([Convert.ToHexStringLower(capability), null, Convert.ToHexStringLower(capability)], seen);
+    }
+
+    [Fact]
+    public void A_revision_3_capability_is_carried_as_revision_2_without_its_namespace_root()
+    {
+        // cap_net_bind_service=ep set in a user namespace whose root is host uid 100000 (0x186a0).
+        byte[] v3 = Convert.FromHexString("0100000300040000000000000000000000000000a0860100");
+        Assert.Equal("0100000200040000000000000000000000000000", Convert.ToHexStringLower(FileCapability.ForLayer(v3)));
+        byte[] v2 = Convert.FromHexString("0100000200040000000000000000000000000000");
+        Assert.Same(v2, FileCapability.ForLayer(v2));
+    }
+
     [Fact]
     public async Task A_size_of_8_GiB_or_more_and_a_negative_mtime_go_in_pax_records()
     {
