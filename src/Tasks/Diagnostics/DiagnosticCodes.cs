@@ -421,7 +421,7 @@ public static class DiagnosticCodes
     public const string RuntimeUnpatched = "LIV5030";
     /// <summary>Warning: the OCI runtime is a distribution's runc older than those fixes whose package does not say it carries them.</summary>
     public const string RuntimeMayBeUnpatched = "LIV5031";
-    /// <summary>Warning: a layer gives a file file capabilities (<c>security.capability</c>), which a rootless build cannot set in the lower folders its RUN steps run on (the image keeps them).</summary>
+    /// <summary>Warning: a layer gives files file capabilities (<c>security.capability</c>), which GNU tar could not set in a rootless build's user namespace, so the RUN steps above it run those files without them (the image keeps them).</summary>
     public const string RootlessCapabilitiesNotSet = "LIV5032";
     /// <summary>
     /// A RUN step is for a platform this machine cannot execute: not the host's CPU, and no binfmt_misc handler (QEMU

@@ -67,6 +67,12 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         public Dictionary<(long Uid, long Gid), List<string>> Owners { get; } = [];
         public Dictionary<int, List<string>> Modes { get; } = [];
         public bool OwnersLost { get; set; }
+
+        /// <summary>Files to be given file capabilities in the namespace (host path: entry), in the layer's order.</summary>
+        public Dictionary<string, TarHeader> Capabilities { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The other names (host paths) of those files, each with the name it links to.</summary>
+        public List<(string Path, string Target)> CapabilityLinks { get; } = [];
     }
 
     private Fixups? _fixups;
@@ -232,7 +238,6 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
     private async Task ExtractTarAsync(Stream stream, string root, ILayer layer, CancellationToken cancellationToken)
     {
         var reader = TarReading.OpenReader(stream, leaveOpen: true, out var view);
-        bool capabilitiesDropped = false;
         await using (reader.ConfigureAwait(false))
         {
             while (true)
@@ -253,13 +258,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                     if (view.Capability is { } capability && TarReading.IsRegularFile(entry.EntryType))
                     {
                         if (userNamespace is null) SetCapability(root, entry, capability, layer);
-                        else if (!capabilitiesDropped)
-                        {
-                            capabilitiesDropped = true;
-                            logger.Warning(DiagnosticCodes.RootlessCapabilitiesNotSet,
-                                $"Layer {layer.DiffId} gives {TarReading.Shown(entry.Name)} file capabilities (security.capability), which a rootless build cannot " +
-                                "set where the RUN steps above it run: those RUNs run it without them (the image keeps them). Build as root for RUNs that need them.");
-                        }
+                        else AddCapability(_fixups!, root, entry, capability, layer);
                     }
                 }
                 catch (IOException e) when (DiskSpace.IsFull(e))
@@ -349,6 +348,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                 string target = HardLinkTarget(root, entry, layer);
                 if (Native.HardLink(target, path) != 0)
                     throw NativeFailed($"cannot link {TarReading.Shown(entry.Name)} to {TarReading.Shown(entry.LinkName)}", entry.Name, layer);
+                if (_fixups is not null && _fixups.Capabilities.ContainsKey(target)) _fixups.CapabilityLinks.Add((path, target));
                 break;
             case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
                 if (!Native.IsRoot && entry.EntryType != TarEntryType.Fifo)
@@ -384,6 +384,52 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         if (Native.SetXattr(path, FileCapability.Attribute, capability, (nuint)capability.Length, 0) != 0)
             throw NativeFailed($"cannot set the file capabilities of {TarReading.Shown(entry.Name)}", entry.Name, layer);
     }
+
+    /// <summary>
+    /// Rootless: a file whose capabilities root of the namespace sets (<see cref="ApplyFixupsAsync"/>), with the owner
+    /// and mode it gets there.
+    /// </summary>
+    private void AddCapability(Fixups fixups, string root, TarEntry entry, byte[] capability, ILayer layer)
+    {
+        string path = Path.Combine(root, Path.Combine(CleanName(entry.Name, layer)));
+        fixups.Capabilities[path] = new TarHeader
+        {
+            Name = path.TrimStart('/'),
+            Mode = (int)entry.Mode & FileModes.All,
+            Uid = userNamespace!.HasUid(entry.Uid) ? entry.Uid : 0,
+            Gid = userNamespace.HasGid(entry.Gid) ? entry.Gid : 0,
+            ModificationTime = entry.ModificationTime.ToUnixTimeSeconds(),
+            Size = entry.Length,
+            Capability = capability,
+        };
+    }
+
+    /// <summary>
+    /// Rootless: the tar GNU tar extracts in the namespace to give files their capabilities (only root of the namespace
+    /// may set them; the kernel stores them naming that root, and shows them to the RUN as they are in the layer): each
+    /// file again, its bytes read back from the extraction, then its other names as hard links (tar replaces each file,
+    /// so the links are made again). Names are host paths without their leading '/', extracted with <c>-C /</c>.
+    /// </summary>
+    private static async Task WriteCapabilityTarAsync(Fixups fixups, string file, CancellationToken cancellationToken)
+    {
+        await using var output = File.Create(file);
+        await using var tar = new Livrable.Layers.TarWriter(output);
+        foreach (var (path, header) in fixups.Capabilities)
+        {
+            await using var content = File.OpenRead(path);
+            await tar.WriteEntryAsync(header, content, cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var (path, target) in fixups.CapabilityLinks)
+        {
+            var header = fixups.Capabilities[target];
+            await tar.WriteEntryAsync(header with { Name = path.TrimStart('/'), Type = TarTypeFlag.HardLink, LinkName = header.Name, Size = 0 },
+                null, cancellationToken).ConfigureAwait(false);
+        }
+        await tar.FinishAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The line the fix-up script prints when GNU tar could not set file capabilities.</summary>
+    private const string CapabilitiesNotSetLine = "livrable: capabilities not set";
 
     /// <summary>The name's components; <c>..</c> anywhere is LIV5006 (a layer never needs it, an attack always does).</summary>
     private static string[] CleanName(string name, ILayer layer)
@@ -507,6 +553,12 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             if (fixups.Whiteouts.Count > 0) operations.Add("mknod:-:" + Write(fixups.Whiteouts));
             foreach (var ((uid, gid), paths) in fixups.Owners) operations.Add($"chown:{uid}:{gid}:" + Write(paths));
             foreach (var (mode, paths) in fixups.Modes) operations.Add($"chmod:{Convert.ToString(mode, 8)}:" + Write(paths));
+            if (fixups.Capabilities.Count > 0)
+            {
+                string capabilities = Path.Combine(lists, "capabilities.tar");
+                await WriteCapabilityTarAsync(fixups, capabilities, cancellationToken).ConfigureAwait(false);
+                operations.Add("capabilities:-:" + capabilities);
+            }
             if (operations.Count == 0) return;
             const string script = """
                 for operation in "$@"; do
@@ -515,13 +567,21 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                     mknod) xargs -0 -r -n1 sh -c 'mknod -m 0 "$1" c 0 0' sh < "${rest#*:}" ;;
                     chown) owner=${rest%:*}; xargs -0 -r chown -h "$owner" < "${rest#*:*:}" ;;
                     chmod) xargs -0 -r chmod "${rest%%:*}" < "${rest#*:}" ;;
+                    capabilities) tar --xattrs --xattrs-include=security.capability --overwrite --numeric-owner -xpf "${rest#*:}" -C / \
+                      || echo "CAPABILITIES_NOT_SET" ;;
                   esac || exit 1
                 done
                 """;
-            var (exitCode, output) = await userNamespace!.RunAsync(script, operations, cancellationToken).ConfigureAwait(false);
+            var (exitCode, output) = await userNamespace!.RunAsync(script.Replace("CAPABILITIES_NOT_SET", CapabilitiesNotSetLine, StringComparison.Ordinal),
+                operations, cancellationToken).ConfigureAwait(false);
             if (exitCode != 0)
                 throw new LivrableException(DiagnosticCodes.LayerExtractionFailed,
                     $"Setting the whiteouts and owners of layer {layer.DiffId} in the rootless build's user namespace failed (exit code {exitCode}): {output}");
+            if (output.Contains(CapabilitiesNotSetLine, StringComparison.Ordinal))
+                logger.Warning(DiagnosticCodes.RootlessCapabilitiesNotSet,
+                    $"Layer {layer.DiffId} gives files file capabilities (security.capability), which GNU tar (--xattrs) could not set in this rootless build's user " +
+                    $"namespace ({output.Replace(CapabilitiesNotSetLine, "", StringComparison.Ordinal).Trim()}): the RUN steps above it run those files without them " +
+                    "(the image keeps them). Install GNU tar, or build as root.");
         }
         finally
         {
