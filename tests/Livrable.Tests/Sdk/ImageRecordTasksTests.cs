@@ -7,8 +7,9 @@ using Xunit;
 namespace Livrable.Tests.Sdk;
 
 /// <summary>
-/// The image step's inputs file and record are written by Livrable's own tasks (WriteContainerImageInputs,
-/// WriteContainerImageRecord), not by MSBuild's Hash, MakeDir, WriteLinesToFile and Delete: a publish of an image project
+/// The image step's inputs file and record are written and read by Livrable's own tasks (WriteContainerImageInputs,
+/// WriteContainerImageRecord, ReadContainerImageRecord), not by MSBuild's Hash, MakeDir, WriteLinesToFile, Delete and
+/// Message: a publish of an image project
 /// (the packed SDK, MSBuild on .NET: the task in MSBuild's process) runs no task of Microsoft.Build.Tasks.Core, whose
 /// load and first task were about 10 ms of every publish (issue 14). With the record semantics kept: written after a
 /// successful build, absent after a failed one, the manifest and config kept beside it, the up-to-date publish printing
@@ -42,7 +43,7 @@ public sealed class ImageRecordTasksTests : IDisposable
             .Select(match => match.Groups[1].Value).ToArray();
     }
 
-    private static readonly string[] LivrableTasks = ["ResolveContainerImageInputs", "BuildContainerImage", "WriteContainerImageInputs", "WriteContainerImageRecord"];
+    private static readonly string[] LivrableTasks = ["ResolveContainerImageInputs", "BuildContainerImage", "WriteContainerImageInputs", "WriteContainerImageRecord", "ReadContainerImageRecord"];
 
     [Fact]
     public async Task A_publish_of_an_image_project_runs_only_Livrable_tasks_and_keeps_the_record_semantics()
@@ -78,6 +79,7 @@ public sealed class ImageRecordTasksTests : IDisposable
         Assert.Contains($"Up to date: img:latest {digest}", unchanged.Stdout);
         Assert.Empty(TasksRun(unchanged).Except(LivrableTasks));
         Assert.DoesNotContain("WriteContainerImageRecord", TasksRun(unchanged));
+        Assert.Contains("ReadContainerImageRecord", TasksRun(unchanged));
 
         // A failed build leaves no record, so the next publish builds again.
         File.WriteAllText(_temp["img", "Dockerfile"], "FROM scratch\nCOPY missing.txt /missing.txt\n");
