@@ -107,6 +107,9 @@ public sealed class ImageSolutionTests : IDisposable
         File.WriteAllText(_temp["py", "main.py"], "print('hi')\n");
         File.WriteAllText(_temp["py", ".dockerignore"], "bin/\nobj/\n");
         string solution = await SolutionAsync("images", "sln", baseProject, py);
+        // dotnet sln add adds the projects an added one references: the library is taken out again.
+        (await Tools.RunAsync("dotnet", ["sln", solution, "remove", _temp["lib", "lib.csproj"]], TimeSpan.FromMinutes(2), _temp.Path, Tools.DotnetEnvironment)).EnsureSuccess();
+        Assert.DoesNotContain("lib.csproj", File.ReadAllText(solution));
 
         var restore = (await DotnetAsync("restore", solution)).EnsureSuccess();
         AssertNoWarning(restore);
