@@ -235,6 +235,11 @@ public static class DiagnosticCodes
     public const string NeedsMicrosoftNetSdk = "LIV2640";
     /// <summary>LivrableSdkBase is neither Livrable nor Microsoft.NET.Sdk.</summary>
     public const string InvalidSdkBase = "LIV2641";
+    /// <summary>
+    /// `dotnet pack` of an image project, which makes no NuGet package on either base (its image is what `dotnet publish`
+    /// makes), and which did not say IsPackable=false (in the project or Directory.Build.props): nothing is packed.
+    /// </summary>
+    public const string ImageProjectNotPacked = "LIV2650";
 
     // 3xxx: registries and authentication
     /// <summary>The registry could not be reached (DNS, connection refused, TLS).</summary>
