@@ -296,8 +296,8 @@ public sealed partial class BuildContext
                 if (subfolders is not null)
                 {
                     var entry = new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, info.Mode, 0, null) { Status = info.Status };
-                    subfolders[subfoldersAdded++] = (entry, self, inner => descend
-                        && Walk(info.FullName, ignorePath, ignoreOwn, subPath, exclude, excludeOwn, logicalPath, inner, parallelDepth - 1));
+                    subfolders[subfoldersAdded++] = (entry, self,
+                        SubfolderWalk(descend, info.FullName, ignorePath, ignoreOwn, subPath, exclude, excludeOwn, logicalPath, parallelDepth - 1));
                     continue;
                 }
                 int mark = output?.Count ?? 0;
@@ -349,6 +349,15 @@ public sealed partial class BuildContext
         }
         return any;
     }
+
+    /// <summary>
+    /// A subfolder's walk, to run later on the pool (<see cref="Walk"/>). Made here, not as a lambda in the walk's loop:
+    /// one there captured the loop's entry, and the compiler made a closure for every entry of the folder, files too
+    /// (issue 14: 20,000 of them, copies of each listed entry).
+    /// </summary>
+    private Func<List<ContextEntry>, bool> SubfolderWalk(bool descend, string directoryReal, string ignoreRelative, bool[] ignoreParents, string subRelative,
+        DockerIgnore exclude, bool[] excludeParents, string logicalPrefix, int parallelDepth)
+        => inner => descend && Walk(directoryReal, ignoreRelative, ignoreParents, subRelative, exclude, excludeParents, logicalPrefix, inner, parallelDepth);
 
     private static int CountFolders(Listed[] listing)
     {

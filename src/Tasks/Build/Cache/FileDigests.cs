@@ -182,7 +182,9 @@ internal sealed class FileDigests
             return SpecialSha256(special);
         if (status is not { } s) return null;
         if (Volatile.Read(ref _recordedCount) > 0 && _recorded.TryGetValue(fullPath, out var recorded) && Same(recorded, s)) return recorded.Sha256;
-        return index >= 0 && Same(index, s) ? _data.AsMemory(HeaderSize + index * RecordSize + ShaAt, 32) : null;
+        // Typed: a bare null would become an empty Memory (byte[]'s conversion), a digest of nothing.
+        if (index >= 0 && Same(index, s)) return new ReadOnlyMemory<byte>(_data, HeaderSize + index * RecordSize + ShaAt, 32);
+        return null;
     }
 
     /// <summary>

@@ -67,18 +67,21 @@ internal static class ContextSources
     public static StepKey? KeyPartsKnown(IReadOnlyList<ContextEntry> inputs, string source, FileDigests digests)
     {
         var contents = new ReadOnlyMemory<byte>[inputs.Count];
-        var statuses = new UnixFileStatus?[inputs.Count];
+        UnixFileStatus?[]? asked = null; // the statuses the walk did not read (a named source), as the lookups read them
+        long size = 64;
         // On this thread: a lookup is a hash of the path and a compare in the index's bytes (about 2 ms for 20,000 files),
         // less than waking the pool's threads cost on a loaded 2-core machine (issue 14).
         for (int i = 0; i < inputs.Count; i++)
         {
-            if (inputs[i].Type != ContextEntryType.File) continue;
-            if (digests.Sha256Known(inputs[i].FullPath, inputs[i].Status, out statuses[i]) is not { } known) return null;
+            var e = inputs[i];
+            size += 128 + e.RelativePath.Length + (e.LinkTarget?.Length ?? 0); // about what its parts take: path, type, mode, size, digest
+            if (e.Type != ContextEntryType.File) continue;
+            if (digests.Sha256Known(e.FullPath, e.Status, out var status) is not { } known) return null;
             contents[i] = known;
+            if (e.Status is null) (asked ??= new UnixFileStatus?[inputs.Count])[i] = status;
         }
-        // About what a file's parts take: its path, type, mode, size and digest, with their lengths.
-        var fragment = StepKey.Fragment((int)Math.Min(int.MaxValue / 2, inputs.Count * (long)(inputs.Count == 0 ? 0 : 160 + 2 * inputs[0].RelativePath.Length)));
-        AddParts(inputs, source, fragment, i => contents[i], i => statuses[i]);
+        var fragment = StepKey.Fragment((int)Math.Min(int.MaxValue / 2, size));
+        AddParts(inputs, source, fragment, i => contents[i], i => inputs[i].Status ?? asked?[i]);
         return fragment;
     }
 

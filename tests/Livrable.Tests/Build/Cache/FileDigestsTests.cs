@@ -198,6 +198,31 @@ public sealed class FileDigestsTests
     }
 
     [Fact]
+    public async Task A_file_the_index_does_not_know_or_knows_with_another_status_is_not_known()
+    {
+        if (!Livrable.Layers.UnixFileStatus.IsAvailable) return;
+        using var temp = new TempDirectory();
+        string folder = temp["context"];
+        Directory.CreateDirectory(folder);
+        string known = Path.Combine(folder, "known.txt"), unknown = Path.Combine(folder, "unknown.txt");
+        File.WriteAllText(known, "known");
+        File.WriteAllText(unknown, "unknown");
+        await Task.Delay(LayerCacheRacyWindow + TimeSpan.FromMilliseconds(200));
+        Assert.Null(FileDigests.Open(temp["state"], folder).Sha256Known(known, null, out _)); // an empty index knows nothing
+        var first = FileDigests.Open(temp["state"], folder);
+        first.DigestOf(known);
+        first.Save();
+
+        var second = FileDigests.Open(temp["state"], folder);
+        Assert.Equal(Sha256Of(known), Digest.FromSha256Hash(second.Sha256Known(known, null, out _)!.Value.Span));
+        Assert.Null(second.Sha256Known(unknown, null, out _));
+        var status = Livrable.Layers.UnixFileStatus.TryRead(known)!.Value;
+        Assert.Null(second.Sha256Known(known, status with { ChangeTime = status.ChangeTime + 1 }, out _));
+        Assert.Null(second.Sha256Known(known, status with { Inode = status.Inode + 1 }, out _));
+        Assert.Null(second.Sha256Known(known, status with { Mode = status.Mode ^ 1 }, out _));
+    }
+
+    [Fact]
     public async Task A_truncated_index_is_an_empty_one()
     {
         if (!Livrable.Layers.UnixFileStatus.IsAvailable) return;
