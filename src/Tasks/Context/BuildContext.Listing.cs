@@ -64,6 +64,9 @@ public sealed partial class BuildContext
             }
         }
 
+        /// <summary>A full name as it is decoded, reused by the thread's next one.</summary>
+        [ThreadStatic] private static char[]? _chars;
+
         /// <summary>What one <c>getdents64</c> call fills, appended to <see cref="_records"/>.</summary>
         [ThreadStatic] private static byte[]? _chunk;
 
@@ -76,15 +79,23 @@ public sealed partial class BuildContext
             var listed = new Listed[count];
             int added = 0;
             string prefix = Path.TrimEndingDirectorySeparator(directory);
+            // The full name is decoded straight after the folder's path (Path.Join's result), with no string of the name
+            // on the way: a context's 20,000 names were each a string, then another (issue 14).
+            int start = prefix.Length + (prefix.EndsWith('/') ? 0 : 1);
+            // Room for the longest name (NAME_MAX, 255 bytes, is at most 255 chars), so the folder's path is copied once.
+            var chars = _chars is { } reused && reused.Length >= start + 256 ? reused : _chars = new char[Math.Max(1024, 2 * (start + 256))];
+            prefix.CopyTo(chars);
+            chars[start - 1] = '/';
             for (int at = 0; at < records.Length; at += Length(records, at))
             {
                 var name = Name(records, at);
                 if (IsDotOrDotDot(name)) continue;
-                if (!System.Text.Unicode.Utf8.IsValid(name)) return null; // LIV4062, from the listing through .NET
+                // One pass decodes and checks: a name that is not valid UTF-8 is LIV4062, from the listing through .NET.
+                if (System.Text.Unicode.Utf8.ToUtf16(name, chars.AsSpan(start), out _, out int nameLength, replaceInvalidSequences: false)
+                    != System.Buffers.OperationStatus.Done) return null;
                 if (UnixFileStatus.TryReadAt(fd, name) is not { } status) return null;
-                string text = Encoding.UTF8.GetString(name);
-                string fullName = Path.Join(prefix, text);
-                if (ListedOf(text, fullName, status) is not { } entry) return null;
+                string fullName = new(chars, 0, start + nameLength);
+                if (ListedOf(nameLength, fullName, status) is not { } entry) return null;
                 listed[added++] = entry;
             }
             return listed;

@@ -278,12 +278,12 @@ public sealed partial class BuildContext
         int subfoldersAdded = 0;
         foreach (Listed info in listing)
         {
-            string name = info.Name;
-            string logicalPath = Join(logicalPrefix, name);
             bool isLink = info.Type == ContextEntryType.Symlink;
 
             if (info.Type == ContextEntryType.Directory)
             {
+                string name = info.Name;
+                string logicalPath = Join(logicalPrefix, name);
                 string ignorePath = Join(ignoreRelative, name);
                 string subPath = Join(subRelative, name);
                 var ignoreOwn = new bool[ignoreParents.Length];
@@ -296,8 +296,8 @@ public sealed partial class BuildContext
                 if (subfolders is not null)
                 {
                     var entry = new ContextEntry(logicalPath, info.FullName, ContextEntryType.Directory, info.Mode, 0, null) { Status = info.Status };
-                    subfolders[subfoldersAdded++] = (entry, self, inner => descend
-                        && Walk(info.FullName, ignorePath, ignoreOwn, subPath, exclude, excludeOwn, logicalPath, inner, parallelDepth - 1));
+                    subfolders[subfoldersAdded++] = (entry, self,
+                        SubfolderWalk(descend, info.FullName, ignorePath, ignoreOwn, subPath, exclude, excludeOwn, logicalPath, parallelDepth - 1));
                     continue;
                 }
                 int mark = output?.Count ?? 0;
@@ -310,10 +310,11 @@ public sealed partial class BuildContext
             else
             {
                 // Without patterns nothing is excluded: no path to match is made (20,000 files, issue 14).
-                if ((!Ignore.IsEmpty && Ignore.Evaluate(Join(ignoreRelative, name), ignoreParents, null))
-                    || (!exclude.IsEmpty && exclude.Evaluate(Join(subRelative, name), excludeParents, null))) continue;
+                if ((!Ignore.IsEmpty && Ignore.Evaluate(info.JoinedTo(ignoreRelative), ignoreParents, null))
+                    || (!exclude.IsEmpty && exclude.Evaluate(info.JoinedTo(subRelative), excludeParents, null))) continue;
                 any = true;
                 if (output is null) return true;
+                string logicalPath = info.JoinedTo(logicalPrefix);
                 output.Add(isLink
                     ? new ContextEntry(logicalPath, info.FullName, ContextEntryType.Symlink, 0b111_111_111, 0, info.LinkTarget) { Status = info.Status }
                     : new ContextEntry(logicalPath, info.FullName, ContextEntryType.File, info.Mode, info.Size, null) { Status = info.Status });
@@ -349,6 +350,15 @@ public sealed partial class BuildContext
         return any;
     }
 
+    /// <summary>
+    /// A subfolder's walk, to run later on the pool (<see cref="Walk"/>). Made here, not as a lambda in the walk's loop:
+    /// one there captured the loop's entry, and the compiler made a closure for every entry of the folder, files too
+    /// (issue 14: 20,000 of them, copies of each listed entry).
+    /// </summary>
+    private Func<List<ContextEntry>, bool> SubfolderWalk(bool descend, string directoryReal, string ignoreRelative, bool[] ignoreParents, string subRelative,
+        DockerIgnore exclude, bool[] excludeParents, string logicalPrefix, int parallelDepth)
+        => inner => descend && Walk(directoryReal, ignoreRelative, ignoreParents, subRelative, exclude, excludeParents, logicalPrefix, inner, parallelDepth);
+
     private static int CountFolders(Listed[] listing)
     {
         int count = 0;
@@ -361,8 +371,15 @@ public sealed partial class BuildContext
     /// One entry of a folder's listing: its name, full path, what it is (a link is a link, whatever it points at), its
     /// permission bits and size, a link's target, and its <c>statx</c> status when it was read that way (null else).
     /// </summary>
-    private readonly record struct Listed(string Name, string FullName, ContextEntryType Type, int Mode, long Size, string? LinkTarget,
-        UnixFileStatus? Status);
+    private readonly record struct Listed(string FullName, int NameLength, ContextEntryType Type, int Mode, long Size, string? LinkTarget,
+        UnixFileStatus? Status)
+    {
+        /// <summary>The entry's name: the end of <see cref="FullName"/>, made only when asked (a file's is not: issue 14).</summary>
+        public string Name => FullName[^NameLength..];
+
+        /// <summary><see cref="Join"/> of <paramref name="parent"/> and the name, without making the name first.</summary>
+        public string JoinedTo(string parent) => parent.Length == 0 ? Name : string.Concat(parent, "/", FullName.AsSpan(FullName.Length - NameLength));
+    }
 
     /// <summary>How a folder is listed natively: every name (dot files too), errors thrown, as <c>GetFileSystemInfos</c> lists.</summary>
     private static readonly EnumerationOptions Listing = new() { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
@@ -396,7 +413,7 @@ public sealed partial class BuildContext
             {
                 var info = infos[i];
                 var type = IsLink(info) ? ContextEntryType.Symlink : info is DirectoryInfo ? ContextEntryType.Directory : ContextEntryType.File;
-                listed[i] = new Listed(info.Name, info.FullName, type,
+                listed[i] = new Listed(info.FullName, info.Name.Length, type,
                     type == ContextEntryType.Symlink ? 0 : ModeOf(info, type == ContextEntryType.Directory),
                     type == ContextEntryType.File ? ((FileInfo)info).Length : 0,
                     type == ContextEntryType.Symlink ? info.LinkTarget : null, null);
@@ -417,7 +434,7 @@ public sealed partial class BuildContext
         var listed = new List<Listed>();
         foreach (var (name, fullName) in names)
         {
-            if (UnixFileStatus.TryRead(fullName) is not { } status || ListedOf(name, fullName, status) is not { } entry) return null;
+            if (UnixFileStatus.TryRead(fullName) is not { } status || ListedOf(name.Length, fullName, status) is not { } entry) return null;
             listed.Add(entry);
         }
         return listed.ToArray();
@@ -427,19 +444,19 @@ public sealed partial class BuildContext
     /// The listed entry of <paramref name="status"/>, whichever listing read it; null when a symbolic link's target
     /// cannot be read (the caller then lists the folder through .NET, which reports it).
     /// </summary>
-    private static Listed? ListedOf(string name, string fullName, UnixFileStatus status)
+    private static Listed? ListedOf(int nameLength, string fullName, UnixFileStatus status)
     {
         switch (status.Kind)
         {
             case UnixFileKind.SymbolicLink:
                 return new FileInfo(fullName).LinkTarget is { } target
-                    ? new Listed(name, fullName, ContextEntryType.Symlink, 0, 0, target, status)
+                    ? new Listed(fullName, nameLength, ContextEntryType.Symlink, 0, 0, target, status)
                     : null;
             case UnixFileKind.Directory:
-                return new Listed(name, fullName, ContextEntryType.Directory, status.Mode, 0, null, status);
+                return new Listed(fullName, nameLength, ContextEntryType.Directory, status.Mode, 0, null, status);
             default:
                 // FIFOs, sockets and devices are listed as files, as FileSystemInfo lists them (ContextEntryType).
-                return new Listed(name, fullName, ContextEntryType.File, status.Mode, status.Size, null, status);
+                return new Listed(fullName, nameLength, ContextEntryType.File, status.Mode, status.Size, null, status);
         }
     }
 

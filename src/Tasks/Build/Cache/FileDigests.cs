@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Livrable.Diagnostics;
@@ -17,6 +20,14 @@ namespace Livrable.Build.Cache;
 /// name and renamed.
 /// </summary>
 /// <remarks>
+/// The file (format v2, <see cref="Magic"/>) is read whole and looked up where it lies: a table of fixed-size records
+/// (size, times, device, inode, mode, where the path is, sha256) and the paths, relative to the folder, as UTF-16, with
+/// an open-addressing table of record numbers built at load. An unchanged build of a 20,000-file context made a
+/// string, a record, a digest array and a dictionary node per file from format v1 (issue 14: 5 MB and a collection
+/// on the task's critical path); now one array. A v1 index (<see cref="MagicV1"/>) is read as before and written back
+/// as v2 at the end of the build; an older Livrable meets a v2 index as an unknown one and starts empty.
+/// </remarks>
+/// <remarks>
 /// The racy window (<see cref="RacyWindow"/>): a file modified or changed within 2 s of being hashed is
 /// hashed but not recorded, because a write right after the hash could keep the same times (git's "racily clean"
 /// problem); the next build hashes it again. Without <c>statx</c> (Windows, macOS) nothing is recorded and every file
@@ -31,31 +42,61 @@ namespace Livrable.Build.Cache;
 /// </remarks>
 internal sealed class FileDigests
 {
-    private const string Magic = "livrable-file-digests-v1";
+    /// <summary>The first format: per file its full path (BinaryWriter string) and fields, read into a dictionary.</summary>
+    private const string MagicV1 = "livrable-file-digests-v1";
+
+    /// <summary>The format written (see the remarks): header, records, paths.</summary>
+    private const string Magic = "livrable-file-digests-v2";
+
+    /// <summary>The header's bytes: the magic as a BinaryWriter string (25), padding to 28, the count and the paths' length in chars.</summary>
+    private const int HeaderSize = 36;
+
+    /// <summary>
+    /// One record's bytes, little-endian: size, modification time, change time (ns), device, inode (8 each), mode, the
+    /// path's first char and length in chars (4 each), sha256 (32).
+    /// </summary>
+    private const int RecordSize = 84;
+
+    private const int ShaAt = 52;
 
     private readonly string _path;
     private readonly string _tempDirectory;
-    private ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private bool _changed;
+
+    /// <summary>The folder's full path and a separator: what a path the index keeps relative to it starts with.</summary>
+    private readonly string _prefix;
+
+    private readonly ILogger _logger;
+
+    /// <summary>The index as read (format v2), and where its records and paths are; empty when there was none.</summary>
+    private byte[] _data = [];
+    private int _count;
+    private int _pathsAt;
+    private string? _pathsSwapped; // the paths on a big-endian machine, where the file's UTF-16LE is not a char span
+
+    /// <summary>Record number + 1 by path hash (open addressing, linear probing); 0 is a free slot.</summary>
+    private int[] _slots = [0];
 
     /// <summary>
-    /// One file's record. <see cref="Seen"/>: this build looked the file up (it is kept by <see cref="Save"/> without
-    /// asking whether it still exists); a flag on the record, not a set of paths, so that a lookup writes nothing shared
-    /// (issue 14: 20,000 inserts into a concurrent set at each unchanged build of workload b).
+    /// This build looked the loaded record up (it is kept by <see cref="Save"/> without asking whether the file still
+    /// exists); a flag per record, not a set of paths, so that a lookup writes nothing shared (issue 14).
     /// </summary>
-    private sealed record Entry(long Size, long ModificationTime, long ChangeTime, ulong Device, ulong Inode, int Mode, byte[] Sha256)
-    {
-        public bool Seen;
-    }
+    private bool[] _seen = [];
 
-    private FileDigests(string path, string tempDirectory, ILogger logger)
+    /// <summary>What this build recorded, by full path: it wins over a loaded record of the same path.</summary>
+    private readonly ConcurrentDictionary<string, Entry> _recorded = new(StringComparer.Ordinal);
+    private int _recordedCount;
+    private bool _changed;
+
+    /// <summary>One file's record made by this build.</summary>
+    private sealed record Entry(long Size, long ModificationTime, long ChangeTime, ulong Device, ulong Inode, int Mode, byte[] Sha256);
+
+    private FileDigests(string path, string tempDirectory, string folder, ILogger logger)
     {
         _path = path;
         _tempDirectory = tempDirectory;
+        _prefix = Path.TrimEndingDirectorySeparator(folder) + Path.DirectorySeparatorChar;
         _logger = logger;
     }
-
-    private readonly ILogger _logger;
 
     /// <summary>
     /// How recent a file's modification or change time may be for its digest (or a layer of it, <see cref="LayerSpecStep"/>)
@@ -74,12 +115,16 @@ internal sealed class FileDigests
     public int FilesHashed => _hashed;
     private int _hashed;
 
+    /// <summary>How many files the index held when it was read (the detailed log's count).</summary>
+    public int Loaded => _count;
+
     /// <summary>The index of <paramref name="folder"/> in the state folder <paramref name="stateDirectory"/>; empty when missing or unreadable.</summary>
     public static FileDigests Open(string stateDirectory, string folder, ILogger? logger = null)
     {
-        string name = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(folder)))).ToLowerInvariant();
+        string full = Path.GetFullPath(folder);
+        string name = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(full))).ToLowerInvariant();
         var digests = new FileDigests(Path.Combine(StateLayout.Records(stateDirectory, CacheRecordKind.Files), name + ".index"), StateLayout.Temp(stateDirectory),
-            logger ?? NullLogger.Instance);
+            full, logger ?? NullLogger.Instance);
         digests.Load();
         return digests;
     }
@@ -104,14 +149,14 @@ internal sealed class FileDigests
     /// status after the read is still <paramref name="known"/> (<see cref="Record"/>).
     /// </summary>
     public Digest DigestOf(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
-        => Digest.FromSha256Hash(Sha256Of(fullPath, known, out status));
+        => Digest.FromSha256Hash(Sha256Of(fullPath, known, out status).Span);
 
     /// <summary>
     /// The 32 bytes of <see cref="DigestOf(string, UnixFileStatus?, out UnixFileStatus?)"/>, for a caller that writes
-    /// them itself (the step key of a context source: no digest string per file, issue 14). The index's own array when
-    /// the file is known: not to be changed.
+    /// them itself (the step key of a context source: no digest string per file, issue 14). The index's own bytes when
+    /// the file is known.
     /// </summary>
-    public byte[] Sha256Of(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
+    public ReadOnlyMemory<byte> Sha256Of(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
     {
         if (Sha256Known(fullPath, known, out status) is { } found) return found;
 
@@ -128,14 +173,18 @@ internal sealed class FileDigests
     /// is a FIFO, socket or device), null when it would have to be read. What a step's key can be made of before the
     /// step starts (issue 14).
     /// </summary>
-    public byte[]? Sha256Known(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
+    public ReadOnlyMemory<byte>? Sha256Known(string fullPath, UnixFileStatus? known, out UnixFileStatus? status)
     {
-        bool indexed = _entries.TryGetValue(fullPath, out var entry);
-        if (indexed) entry!.Seen = true;
+        int index = Find(fullPath);
+        if (index >= 0) _seen[index] = true;
         status = known ?? UnixFileStatus.TryRead(fullPath);
         if (status is { Kind: not (UnixFileKind.RegularFile or UnixFileKind.Directory or UnixFileKind.SymbolicLink) } special)
             return SpecialSha256(special);
-        return indexed && status is { } s && Same(entry!, s) ? entry!.Sha256 : null;
+        if (status is not { } s) return null;
+        if (Volatile.Read(ref _recordedCount) > 0 && _recorded.TryGetValue(fullPath, out var recorded) && Same(recorded, s)) return recorded.Sha256;
+        // Typed: a bare null would become an empty Memory (byte[]'s conversion), a digest of nothing.
+        if (index >= 0 && Same(index, s)) return new ReadOnlyMemory<byte>(_data, HeaderSize + index * RecordSize + ShaAt, 32);
+        return null;
     }
 
     /// <summary>
@@ -145,7 +194,8 @@ internal sealed class FileDigests
     /// </summary>
     public void Record(string fullPath, UnixFileStatus before, byte[] hash)
     {
-        if (_entries.TryGetValue(fullPath, out var known)) known.Seen = true;
+        int index = Find(fullPath);
+        if (index >= 0) _seen[index] = true;
         // Statted again after reading: what the index records must describe the bytes that were hashed.
         if (UnixFileStatus.TryRead(fullPath) is { } after && before == after)
         {
@@ -153,7 +203,8 @@ internal sealed class FileDigests
             long racy = RacyWindow.Ticks * 100;
             if (now - after.ModificationTime >= racy && now - after.ChangeTime >= racy)
             {
-                _entries[fullPath] = new Entry(after.Size, after.ModificationTime, after.ChangeTime, after.Device, after.Inode, after.Mode, hash) { Seen = true };
+                _recorded[fullPath] = new Entry(after.Size, after.ModificationTime, after.ChangeTime, after.Device, after.Inode, after.Mode, hash);
+                Interlocked.Increment(ref _recordedCount);
                 _changed = true;
             }
         }
@@ -195,6 +246,47 @@ internal sealed class FileDigests
         => entry.Size == status.Size && entry.ModificationTime == status.ModificationTime && entry.ChangeTime == status.ChangeTime
            && entry.Device == status.Device && entry.Inode == status.Inode && entry.Mode == status.Mode;
 
+    /// <summary>Whether loaded record <paramref name="index"/> describes <paramref name="status"/> (the same fields as <see cref="Same(Entry, UnixFileStatus)"/>).</summary>
+    private bool Same(int index, UnixFileStatus status)
+    {
+        var r = RecordOf(index);
+        return BinaryPrimitives.ReadInt64LittleEndian(r) == status.Size && BinaryPrimitives.ReadInt64LittleEndian(r[8..]) == status.ModificationTime
+            && BinaryPrimitives.ReadInt64LittleEndian(r[16..]) == status.ChangeTime && BinaryPrimitives.ReadUInt64LittleEndian(r[24..]) == status.Device
+            && BinaryPrimitives.ReadUInt64LittleEndian(r[32..]) == status.Inode && BinaryPrimitives.ReadInt32LittleEndian(r[40..]) == status.Mode;
+    }
+
+    private ReadOnlySpan<byte> RecordOf(int index) => _data.AsSpan(HeaderSize + index * RecordSize, RecordSize);
+
+    /// <summary>Loaded record <paramref name="index"/>'s path as the index keeps it (<see cref="KeyOf"/>).</summary>
+    private ReadOnlySpan<char> PathOf(int index)
+    {
+        var r = RecordOf(index);
+        int start = BinaryPrimitives.ReadInt32LittleEndian(r[44..]), length = BinaryPrimitives.ReadInt32LittleEndian(r[48..]);
+        return _pathsSwapped is { } swapped ? swapped.AsSpan(start, length)
+            : MemoryMarshal.Cast<byte, char>(_data.AsSpan(_pathsAt + 2 * start, 2 * length));
+    }
+
+    /// <summary>A full path as the index keeps it: relative to the folder when inside it (no leading separator), else whole.</summary>
+    private ReadOnlySpan<char> KeyOf(string fullPath)
+        => fullPath.Length > _prefix.Length && fullPath.StartsWith(_prefix, StringComparison.Ordinal) ? fullPath.AsSpan(_prefix.Length) : fullPath;
+
+    private string FullPathOf(ReadOnlySpan<char> key)
+        => key.Length > 0 && (key[0] == Path.DirectorySeparatorChar || Path.IsPathRooted(key)) ? key.ToString() : string.Concat(_prefix, key);
+
+    /// <summary>The loaded record of <paramref name="fullPath"/>, or -1.</summary>
+    private int Find(string fullPath)
+    {
+        if (_count == 0) return -1;
+        var key = KeyOf(fullPath);
+        int mask = _slots.Length - 1;
+        for (int slot = string.GetHashCode(key) & mask; ; slot = (slot + 1) & mask)
+        {
+            int found = _slots[slot] - 1;
+            if (found < 0) return -1;
+            if (key.SequenceEqual(PathOf(found))) return found;
+        }
+    }
+
     /// <summary>
     /// Writes the index when it changed: the entries this build used, and the others whose file still exists. A
     /// failure only costs the next build a re-read.
@@ -207,24 +299,19 @@ internal sealed class FileDigests
         {
             Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
             Directory.CreateDirectory(_tempDirectory);
-            var keep = _entries.Where(e => e.Value.Seen || File.Exists(e.Key)).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            using (var writer = new BinaryWriter(stream, Encoding.UTF8))
+            var keep = new List<(string Key, Entry Entry)>();
+            for (int i = 0; i < _count; i++)
             {
-                writer.Write(Magic);
-                writer.Write(keep.Count);
-                foreach (var (path, e) in keep)
-                {
-                    writer.Write(path);
-                    writer.Write(e.Size);
-                    writer.Write(e.ModificationTime);
-                    writer.Write(e.ChangeTime);
-                    writer.Write(e.Device);
-                    writer.Write(e.Inode);
-                    writer.Write(e.Mode);
-                    writer.Write(e.Sha256);
-                }
+                string key = PathOf(i).ToString(), full = FullPathOf(key);
+                if (_recorded.ContainsKey(full) || !(_seen[i] || File.Exists(full))) continue;
+                var r = RecordOf(i);
+                keep.Add((key, new Entry(BinaryPrimitives.ReadInt64LittleEndian(r), BinaryPrimitives.ReadInt64LittleEndian(r[8..]),
+                    BinaryPrimitives.ReadInt64LittleEndian(r[16..]), BinaryPrimitives.ReadUInt64LittleEndian(r[24..]), BinaryPrimitives.ReadUInt64LittleEndian(r[32..]),
+                    BinaryPrimitives.ReadInt32LittleEndian(r[40..]), r.Slice(ShaAt, 32).ToArray())));
             }
+            foreach (var (full, entry) in _recorded) keep.Add((KeyOf(full).ToString(), entry));
+            keep.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+            File.WriteAllBytes(temp, Encode(keep));
             File.Move(temp, _path, overwrite: true);
             _changed = false;
         }
@@ -234,30 +321,122 @@ internal sealed class FileDigests
         }
     }
 
+    /// <summary>The bytes of a v2 index of <paramref name="entries"/> (keys as <see cref="KeyOf"/> makes them).</summary>
+    private static byte[] Encode(List<(string Key, Entry Entry)> entries)
+    {
+        long chars = 0;
+        foreach (var (key, _) in entries) chars += key.Length;
+        long total = HeaderSize + (long)entries.Count * RecordSize + 2 * chars;
+        if (total > Array.MaxLength) throw new IOException("The file digest index would be too large.");
+        var data = new byte[total];
+        var header = data.AsSpan();
+        header[0] = (byte)Magic.Length;
+        Encoding.ASCII.GetBytes(Magic, header[1..]);
+        BinaryPrimitives.WriteInt32LittleEndian(header[28..], entries.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(header[32..], (int)chars);
+        int pathsAt = HeaderSize + entries.Count * RecordSize, at = 0;
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var (key, e) = entries[i];
+            var r = data.AsSpan(HeaderSize + i * RecordSize, RecordSize);
+            BinaryPrimitives.WriteInt64LittleEndian(r, e.Size);
+            BinaryPrimitives.WriteInt64LittleEndian(r[8..], e.ModificationTime);
+            BinaryPrimitives.WriteInt64LittleEndian(r[16..], e.ChangeTime);
+            BinaryPrimitives.WriteUInt64LittleEndian(r[24..], e.Device);
+            BinaryPrimitives.WriteUInt64LittleEndian(r[32..], e.Inode);
+            BinaryPrimitives.WriteInt32LittleEndian(r[40..], e.Mode);
+            BinaryPrimitives.WriteInt32LittleEndian(r[44..], at);
+            BinaryPrimitives.WriteInt32LittleEndian(r[48..], key.Length);
+            e.Sha256.CopyTo(r[ShaAt..]);
+            foreach (char c in key)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(pathsAt + 2 * at), c);
+                at++;
+            }
+        }
+        return data;
+    }
+
     private void Load()
     {
+        byte[] data;
         try
         {
-            using var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            using var reader = new BinaryReader(stream, Encoding.UTF8);
-            if (reader.ReadString() != Magic) return;
-            int count = reader.ReadInt32();
-            // Sized once: the index of a 20,000-file context grew its table a dozen times as it was read.
-            var entries = new ConcurrentDictionary<string, Entry>(Environment.ProcessorCount, Math.Clamp(count, 31, 1 << 20), StringComparer.Ordinal);
-            for (int i = 0; i < count; i++)
-            {
-                string path = reader.ReadString();
-                var entry = new Entry(reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadUInt64(), reader.ReadUInt64(),
-                    reader.ReadInt32(), reader.ReadBytes(32));
-                if (entry.Sha256.Length != 32) throw new EndOfStreamException();
-                entries[path] = entry;
-            }
-            _entries = entries;
+            data = File.ReadAllBytes(_path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or EndOfStreamException or FormatException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Missing or damaged (a build killed while another wrote it cannot leave one: it is renamed complete): start empty.
-            _entries.Clear();
+            return; // missing or unreadable: start empty
         }
+        try
+        {
+            if (IsV1(data))
+            {
+                // Read as before, kept as v2 from now on: written back at the end of the build.
+                var entries = ReadV1(data).Select(e => (KeyOf(e.Key).ToString(), e.Entry)).ToList();
+                entries.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
+                data = Encode(entries);
+                _changed = true;
+            }
+            Index(data);
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or FormatException or ArgumentException)
+        {
+            // Damaged (a build killed while another wrote it cannot leave one: it is renamed complete): start empty.
+            (_data, _count, _pathsAt, _pathsSwapped, _slots, _seen, _changed) = ([], 0, 0, null, [0], [], false);
+        }
+    }
+
+    private static bool IsV1(byte[] data)
+        => data.Length > MagicV1.Length && data[0] == MagicV1.Length && data.AsSpan(1, MagicV1.Length).SequenceEqual(Encoding.ASCII.GetBytes(MagicV1));
+
+    private static List<(string Key, Entry Entry)> ReadV1(byte[] data)
+    {
+        using var reader = new BinaryReader(new MemoryStream(data), Encoding.UTF8);
+        reader.ReadString();
+        int count = reader.ReadInt32();
+        if (count < 0 || count > data.Length / 76) throw new FormatException("Not a file digest index.");
+        var byPath = new Dictionary<string, Entry>(count, StringComparer.Ordinal);
+        for (int i = 0; i < count; i++)
+        {
+            string path = reader.ReadString();
+            var entry = new Entry(reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadUInt64(), reader.ReadUInt64(), reader.ReadInt32(), reader.ReadBytes(32));
+            if (entry.Sha256.Length != 32) throw new EndOfStreamException();
+            byPath[path] = entry;
+        }
+        // Full paths, as v1 kept them: the caller keys them as v2 does (KeyOf).
+        return byPath.Select(p => (p.Key, p.Value)).ToList();
+    }
+
+    /// <summary>Takes <paramref name="data"/> (a v2 index) as this index: checks its sizes and builds the lookup table.</summary>
+    private void Index(byte[] data)
+    {
+        if (data.Length < HeaderSize || data[0] != Magic.Length || !data.AsSpan(1, Magic.Length).SequenceEqual(Encoding.ASCII.GetBytes(Magic))) return;
+        int count = BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan(28)), chars = BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan(32));
+        if (count < 0 || chars < 0 || (long)HeaderSize + (long)count * RecordSize + 2L * chars != data.Length) throw new FormatException("Not a file digest index.");
+        _data = data;
+        _count = count;
+        _pathsAt = HeaderSize + count * RecordSize;
+        _pathsSwapped = BitConverter.IsLittleEndian ? null : Encoding.Unicode.GetString(data, _pathsAt, 2 * chars);
+        for (int i = 0; i < count; i++)
+        {
+            var r = RecordOf(i);
+            int start = BinaryPrimitives.ReadInt32LittleEndian(r[44..]), length = BinaryPrimitives.ReadInt32LittleEndian(r[48..]);
+            if (start < 0 || length < 0 || (long)start + length > chars) throw new FormatException("Not a file digest index.");
+        }
+        var slots = new int[Math.Max(2, (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, count) * 2))];
+        int mask = slots.Length - 1;
+        for (int i = 0; i < count; i++)
+        {
+            int slot = string.GetHashCode(PathOf(i)) & mask;
+            while (slots[slot] != 0)
+            {
+                if (PathOf(slots[slot] - 1).SequenceEqual(PathOf(i))) break; // a path twice (not written so): the first wins
+                slot = (slot + 1) & mask;
+            }
+            if (slots[slot] == 0) slots[slot] = i + 1;
+        }
+        _slots = slots;
+        _seen = new bool[count];
     }
 }

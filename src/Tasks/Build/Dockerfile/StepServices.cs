@@ -94,11 +94,18 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
                         long started = System.Diagnostics.Stopwatch.GetTimestamp();
                         // The context first: the index is read under the same lock, and the walk would wait for it.
                         var context = Context(copy.Span);
-                        var digests = StartNow(() => ContextDigests(copy.Span));
+                        double indexRead = 0;
+                        var digests = StartNow(() =>
+                        {
+                            var read = ContextDigests(copy.Span);
+                            indexRead = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                            return read;
+                        });
                         var entries = ContextSources.Walk(context, copy.Span, p, [], _ => false);
                         double walked = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                         var parts = options.NoCache ? null : PartsOrNull(entries, p, digests);
-                        return (entries, parts, $"{entries.Count} entries walked in {walked:0} ms, key parts {(parts is null ? "left to the step" : "made")} at {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms");
+                        return (entries, parts, $"{entries.Count} entries walked in {walked:0} ms, digest index read at {indexRead:0} ms, " +
+                            $"key parts {(parts is null ? "left to the step" : "made")} at {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms");
                     }));
         }
     }
