@@ -91,6 +91,26 @@ public sealed class CredentialResolver : ICredentialProvider
         return null;
     }
 
+    /// <summary>The environment variables this resolver reads, all of them: what decides which credentials it finds.</summary>
+    internal static readonly string[] Variables =
+    [
+        "LIVRABLE_REGISTRY_USER", "LIVRABLE_REGISTRY_PASSWORD", "DOTNET_CONTAINER_REGISTRY_UNAME", "DOTNET_CONTAINER_REGISTRY_PWORD",
+        "SDK_CONTAINER_REGISTRY_UNAME", "SDK_CONTAINER_REGISTRY_PWORD", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR",
+        "HOME", "USERPROFILE", "PATH",
+    ];
+
+    /// <summary>
+    /// A sha256 over the values of <see cref="Variables"/> in the process environment: equal when a resolver made now
+    /// would read the same variables as one made earlier (a head start's client, <c>Build/ImageBuildHeadStart</c>).
+    /// A digest, so no secret is kept or shown.
+    /// </summary>
+    internal static string EnvironmentFingerprint()
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (string name in Variables) text.Append(name).Append('=').Append(Environment.GetEnvironmentVariable(name)).Append('\0');
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
     /// <summary><c>$DOCKER_CONFIG/config.json</c> when set, else <c>~/.docker/config.json</c>.</summary>
     internal string? ConfigPath()
     {
