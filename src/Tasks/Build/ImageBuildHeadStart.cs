@@ -110,7 +110,7 @@ public sealed class ImageBuildHeadStart : IDisposable
         _settings = settings;
         var token = _cancel.Token;
         // Threads of their own: at this point of a build MSBuild holds the pool's (ImageBuilder's StartNow, the same reason).
-        _parts = StartNow(() => Open(settings, images, _log, token));
+        _parts = StartNow(() => Open(settings, images, _log, _started, token));
         if (contextRoot is not null)
         {
             _contextRoot = contextRoot;
@@ -223,7 +223,9 @@ public sealed class ImageBuildHeadStart : IDisposable
             return null;
         }
         parts.Stop = stop;
-        logger.Detail($"  head start: started {since:0} ms before the task: {Description}");
+        var (pulls, done) = parts.Registries.StartedState();
+        logger.Detail($"  head start: started {since:0} ms before the task, lease and registry client ready at {parts.ReadyAt:0} ms, "
+            + $"{done} of {pulls} base pulls done, digest index {(_digests is null ? "not read" : _digests.IsCompleted ? "read" : "being read")}: {Description}");
         return parts;
     }
 
@@ -279,13 +281,15 @@ public sealed class ImageBuildHeadStart : IDisposable
     }
 
     /// <summary>The state folder opened and leased, the store and the build's registry client, and the images' pulls started on it.</summary>
-    private static Parts Open(Settings settings, IReadOnlyList<(ImageReference Reference, Platform Platform)> images, ILogger logger, CancellationToken cancellationToken)
+    private static Parts Open(Settings settings, IReadOnlyList<(ImageReference Reference, Platform Platform)> images, ILogger logger, long started,
+        CancellationToken cancellationToken)
     {
         var state = StateFolder.Open(settings.StateDirectory);
         var lease = state.AcquireLeaseAsync(logger, timeout: null, cancellationToken).GetAwaiter().GetResult();
         try
         {
             var store = new BlobStore(state, lease);
+            double ready = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var registries = ImageBuilder.NewRegistryClient(settings.InsecureRegistries.Split(';', StringSplitOptions.RemoveEmptyEntries), settings.RegistryTimeout, store, logger);
             foreach (var (reference, platform) in images)
             {
@@ -298,7 +302,7 @@ public sealed class ImageBuildHeadStart : IDisposable
                     // A registry name the client refuses: the build reports it.
                 }
             }
-            return new Parts(state, lease, store, registries);
+            return new Parts(state, lease, store, registries) { ReadyAt = ready };
         }
         catch
         {
@@ -320,6 +324,9 @@ public sealed class ImageBuildHeadStart : IDisposable
         public StateLease Lease { get; } = lease;
         public BlobStore Store { get; } = store;
         public RegistryClient Registries { get; } = registries;
+
+        /// <summary>When the lease was taken, in ms from the head start's start (the log's line).</summary>
+        public double ReadyAt { get; init; }
 
         /// <summary>The build's cancellation, registered to stop the early work; set when taken.</summary>
         public CancellationTokenRegistration? Stop { get; set; }

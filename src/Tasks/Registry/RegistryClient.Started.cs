@@ -51,6 +51,13 @@ public sealed partial class RegistryClient
         return started;
     }
 
+    /// <summary>The pulls started ahead and not taken yet: how many, and how many of them are done (the head start's log line).</summary>
+    internal (int Started, int Done) StartedState()
+    {
+        var pulls = _started.Values.ToList();
+        return (pulls.Count, pulls.Count(t => t.IsCompleted));
+    }
+
     private static string StartedKey(RegistryEndpoint endpoint, string repository, string reference, Platform platform)
         => $"{endpoint.BaseUri}\n{repository}\n{reference}\n{platform}";
 
