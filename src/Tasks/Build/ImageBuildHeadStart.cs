@@ -334,9 +334,9 @@ public sealed class ImageBuildHeadStart : IDisposable
 
     /// <summary>
     /// What decides the registry client and the state folder: equal settings make the same client. The credential
-    /// environment is a digest (<see cref="CredentialResolver.EnvironmentFingerprint"/>).
+    /// environment is a hash (<see cref="CredentialResolver.EnvironmentFingerprint"/>).
     /// </summary>
-    private sealed record Settings(string StateDirectory, string InsecureRegistries, TimeSpan RegistryTimeout, string Credentials)
+    private sealed record Settings(string StateDirectory, string InsecureRegistries, TimeSpan RegistryTimeout, int Credentials)
     {
         public static Settings Of(string stateDirectory, IReadOnlyList<string> insecure, TimeSpan timeout)
             => new(Path.GetFullPath(stateDirectory), string.Join(";", insecure.Select(r => r.Trim()).Where(r => r.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)),

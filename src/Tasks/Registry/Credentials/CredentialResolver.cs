@@ -100,15 +100,16 @@ public sealed class CredentialResolver : ICredentialProvider
     ];
 
     /// <summary>
-    /// A sha256 over the values of <see cref="Variables"/> in the process environment: equal when a resolver made now
-    /// would read the same variables as one made earlier (a head start's client, <c>Build/ImageBuildHeadStart</c>).
-    /// A digest, so no secret is kept or shown.
+    /// A hash of the values of <see cref="Variables"/> in the process environment: equal when a resolver made now would
+    /// read the same variables as one made earlier in the same process (a head start's client,
+    /// <c>Build/ImageBuildHeadStart</c>). The process's randomized string hash, not a digest: it is compared within
+    /// the process only, never stored or shown, keeps no secret, and costs no cryptography on MSBuild's thread.
     /// </summary>
-    internal static string EnvironmentFingerprint()
+    internal static int EnvironmentFingerprint()
     {
-        var text = new System.Text.StringBuilder();
-        foreach (string name in Variables) text.Append(name).Append('=').Append(Environment.GetEnvironmentVariable(name)).Append('\0');
-        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text.ToString())));
+        var hash = new HashCode();
+        foreach (string name in Variables) hash.Add(Environment.GetEnvironmentVariable(name), StringComparer.Ordinal);
+        return hash.ToHashCode();
     }
 
     /// <summary><c>$DOCKER_CONFIG/config.json</c> when set, else <c>~/.docker/config.json</c>.</summary>
