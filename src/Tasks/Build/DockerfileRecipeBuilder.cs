@@ -20,7 +20,8 @@ internal static class DockerfileRecipeBuilder
     /// </summary>
     public static async Task<BuiltRecipe> BuildAsync(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
-        ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null, WorkLimiter? work = null)
+        ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null, WorkLimiter? work = null,
+        Func<string, FileDigests?>? contextDigestsAhead = null)
     {
         var (document, options) = await PrepareAsync(request, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false);
         // Cache imports first: the records they bring are hits for this build's steps.
@@ -30,6 +31,7 @@ internal static class DockerfileRecipeBuilder
         {
             Downloaded = resolved is null ? null : resolved.Downloaded,
             Work = work ?? options.Work,
+            ContextDigestsAhead = contextDigestsAhead,
         });
         var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
         return new BuiltRecipe(Compose(request, result), result.NextStep, result.TotalSteps, session.Records);

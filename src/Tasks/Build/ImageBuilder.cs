@@ -19,12 +19,17 @@ namespace Livrable.Build;
 /// </summary>
 public static class ImageBuilder
 {
-    /// <summary>Builds the image <paramref name="request"/> describes and writes it where it says.</summary>
-    public static async Task<ImageBuildResult> BuildAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Builds the image <paramref name="request"/> describes and writes it where it says. <paramref name="headStart"/>
+    /// (started before the task, <see cref="ImageBuildHeadStart"/>) is used when it was made for this request's
+    /// settings, and disposed in any case.
+    /// </summary>
+    public static async Task<ImageBuildResult> BuildAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken,
+        ImageBuildHeadStart? headStart = null)
     {
         try
         {
-            return await BuildCoreAsync(request, logger, cancellationToken).ConfigureAwait(false);
+            return await BuildCoreAsync(request, logger, cancellationToken, headStart).ConfigureAwait(false);
         }
         catch (IOException e) when (DiskSpace.IsFull(e))
         {
@@ -32,21 +37,36 @@ public static class ImageBuilder
                 $"The disk is full ({e.Message}). Free space where Livrable writes: the state folder '{request.StateDirectory}' " +
                 $"(ContainerStateDirectory) and the output '{request.Destination?.Name}'. Nothing was left half-written.", inner: e);
         }
+        finally
+        {
+            headStart?.Dispose();
+        }
     }
 
-    private static async Task<ImageBuildResult> BuildCoreAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<ImageBuildResult> BuildCoreAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken,
+        ImageBuildHeadStart? headStart)
     {
         Validate(request);
         var recipe = request.Recipe;
         // The fixed costs of every build, in the detailed log beside the steps' (issue 14): the state folder's lease (with
-        // the clean-up of what stopped builds left) and, at the end, its size check.
+        // the clean-up of what stopped builds left) and, at the end, its size check. A head start took the lease before
+        // the task, and made the registry client and started the base images' pulls with it.
         long phase = Stopwatch.GetTimestamp();
-        var state = StateFolder.Open(request.StateDirectory);
+        var started = headStart is null ? null : await headStart.TakeAsync(request, logger, cancellationToken).ConfigureAwait(false);
+        var state = started?.State ?? StateFolder.Open(request.StateDirectory);
         ImageBuildResult result;
-        using (var lease = await state.AcquireLeaseAsync(logger, timeout: null, cancellationToken).ConfigureAwait(false))
+        using (var lease = started?.Lease ?? await state.AcquireLeaseAsync(logger, timeout: null, cancellationToken).ConfigureAwait(false))
         {
-            logger.Detail($"  state folder: lease {Units.Since(phase)}");
-            result = await BuildInStoreAsync(request, recipe, new BlobStore(state, lease), logger, cancellationToken).ConfigureAwait(false);
+            logger.Detail($"  state folder: lease {(started is null ? "" : "taken ahead, ")}{Units.Since(phase)}");
+            using var registries = started?.Registries ?? NewRegistryClient(request.InsecureRegistries, request.RegistryTimeout, started?.Store ?? new BlobStore(state, lease), logger);
+            try
+            {
+                result = await BuildInStoreAsync(request, recipe, registries.Store, registries, headStart, logger, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                started?.Stop?.Dispose();
+            }
         }
         // Once the lease is released: with no other build running, nothing in the folder is in use. The image is
         // built by now, so a failure here only leaves the folder over its cap until the next build.
@@ -63,10 +83,17 @@ public static class ImageBuilder
         return result;
     }
 
-    private static async Task<ImageBuildResult> BuildInStoreAsync(ImageBuildRequest request, Recipe recipe, BlobStore store, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// A build's registry client: the insecure registries and idle timeout of its request, the process environment's
+    /// credentials, documents kept in the store. Written once, for the build and its head start (<see cref="ImageBuildHeadStart"/>).
+    /// </summary>
+    internal static RegistryClient NewRegistryClient(IReadOnlyList<string> insecureRegistries, TimeSpan timeout, BlobStore store, ILogger logger)
+        => new(new RegistryOptions { InsecureRegistries = insecureRegistries, IdleTimeout = timeout, KeepDocuments = true }, store, logger);
+
+    private static async Task<ImageBuildResult> BuildInStoreAsync(ImageBuildRequest request, Recipe recipe, BlobStore store, RegistryClient registries,
+        ImageBuildHeadStart? headStart, ILogger logger, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        using var registries = new RegistryClient(new RegistryOptions { InsecureRegistries = request.InsecureRegistries, IdleTimeout = request.RegistryTimeout, KeepDocuments = true }, store, logger);
 
         // Every image the build resolves is recorded, for the metadata file and the provenance (SupplyChain/).
         var resolved = new ResolvedInputs();
@@ -74,7 +101,10 @@ public static class ImageBuilder
             reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference)), name);
 
         if (recipe is DockerfileRecipe { Dockerfile.CacheTo: { } cacheTo }) CacheReference(cacheTo, "ContainerCacheTo");
-        var context = new PipelineContext(request, recipe, store, registries, OpenImage, resolved, new WorkLimiter(request.MaxParallelism), logger);
+        var context = new PipelineContext(request, recipe, store, registries, OpenImage, resolved, new WorkLimiter(request.MaxParallelism), logger)
+        {
+            ContextDigestsAhead = headStart is null ? null : headStart.TakeContextDigests,
+        };
         var product = request.IsMultiPlatform
             ? await BuildIndexAsync(context, cancellationToken).ConfigureAwait(false)
             : await BuildImageAsync(context, cancellationToken).ConfigureAwait(false);
@@ -83,7 +113,11 @@ public static class ImageBuilder
 
     /// <summary>What every part of one build shares: the request, its recipe (decided once) and the engine's services.</summary>
     private sealed record PipelineContext(ImageBuildRequest Request, Recipe Recipe, BlobStore Store, RegistryClient Registries,
-        Func<string, IImageSource> OpenImage, ResolvedInputs Resolved, WorkLimiter Work, ILogger Logger);
+        Func<string, IImageSource> OpenImage, ResolvedInputs Resolved, WorkLimiter Work, ILogger Logger)
+    {
+        /// <summary>The build context's digest index read by a head start, by context root (<see cref="ImageBuildHeadStart.TakeContextDigests"/>).</summary>
+        public Func<string, FileDigests?>? ContextDigestsAhead { get; init; }
+    }
 
     /// <summary>
     /// What the recipe made, ready for the pipeline's one ending: one image (<see cref="Index"/> null) or one image per
@@ -113,7 +147,7 @@ public static class ImageBuilder
         => context.Recipe switch
         {
             DockerfileRecipe d => DockerfileRecipeBuilder.BuildAsync(request, d.Dockerfile, context.Store, context.Registries, context.OpenImage,
-                logger, cancellationToken, context.Resolved, context.Work),
+                logger, cancellationToken, context.Resolved, context.Work, context.ContextDigestsAhead),
             PropertiesRecipe => context.Work.RunAsync(() => PropertiesRecipeBuilder.BuildAsync(request, context.Store, context.OpenImage, logger, cancellationToken), cancellationToken),
             _ => throw new LivrableException(DiagnosticCodes.Internal, $"The recipe {context.Recipe.GetType().Name} makes no single image."),
         };

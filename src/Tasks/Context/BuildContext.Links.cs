@@ -55,6 +55,12 @@ public sealed partial class BuildContext
         return current;
     }
 
+    /// <summary>
+    /// The <see cref="Root"/> <see cref="Open"/> gives the folder <paramref name="root"/>, without opening it (no ignore
+    /// file read): what keys its digest index, read ahead of the build (<c>Build/ImageBuildHeadStart</c>).
+    /// </summary>
+    internal static string RealRoot(string root) => HostRealPath(Path.GetFullPath(root));
+
     /// <summary>An absolute path with every link resolved (realpath), whether or not it exists.</summary>
     private static string HostRealPath(string absolute)
     {

@@ -21,6 +21,9 @@ public sealed partial class BuildContainerImage
     /// <inheritdoc/>
     public override bool Execute()
     {
+        // What this project's StartContainerImageBuild started before the task, if anything; the engine uses it when its
+        // settings match, and disposes it in any case (a plan has no use for it).
+        var headStart = HeadStarts.Take(BuildEngine, ProjectPath);
         try
         {
             var logger = new MSBuildLogger(Log);
@@ -30,10 +33,11 @@ public sealed partial class BuildContainerImage
                 foreach (string line in ImageBuildParameters.Describe(request)) logger.Detail(line);
             if (PlanOnly)
             {
+                headStart?.Dispose();
                 ImageDigest = ImagePlanner.PlanAsync(request, logger, _cancel.Token).GetAwaiter().GetResult().Digest?.ToString();
                 return !Log.HasLoggedErrors;
             }
-            var result = ImageBuilder.BuildAsync(request, logger, _cancel.Token).GetAwaiter().GetResult();
+            var result = ImageBuilder.BuildAsync(request, logger, _cancel.Token, headStart).GetAwaiter().GetResult();
             ImageDigest = result.Digest.ToString();
             ImageReference = result.Reference;
             ArchivePath = request.Destination is ArchiveDestination archive ? archive.Path : null;
@@ -46,6 +50,11 @@ public sealed partial class BuildContainerImage
         catch (Exception e)
         {
             MSBuildLogger.Error(Log, e);
+        }
+        finally
+        {
+            // Disposed by the engine once it had it; here when the request could not be made (disposing twice is nothing).
+            headStart?.Dispose();
         }
         return !Log.HasLoggedErrors;
     }

@@ -130,6 +130,23 @@ public sealed partial class RegistryClient
     {
         var endpoint = Resolve(registry);
         repository = endpoint.NormalizeRepository(repository);
+        if (TakeStarted(endpoint, repository, reference, platform) is { } started)
+        {
+            try
+            {
+                return await started.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Stopped ahead (the head start was cancelled before the build took it): asked below, as if never started.
+            }
+        }
+        return await GetImageCoreAsync(endpoint, registry, repository, reference, platform, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><see cref="GetImageAsync"/> with the endpoint resolved and the repository normalized.</summary>
+    private async Task<RegistryImage> GetImageCoreAsync(RegistryEndpoint endpoint, string registry, string repository, string reference, Platform platform, CancellationToken cancellationToken)
+    {
         var top = await GetManifestKeptAsync(endpoint, registry, repository, reference, null, cancellationToken).ConfigureAwait(false);
         var manifest = top;
         Digest? indexDigest = null;

@@ -77,7 +77,12 @@ public sealed partial class RegistryClient : IDisposable
     /// <exception cref="LivrableException">LIV2001 or LIV3008, see <see cref="RegistryEndpoint.Resolve"/>.</exception>
     public RegistryEndpoint Resolve(string registry) => RegistryEndpoint.Resolve(registry, _options.InsecureRegistries);
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        StopStarted();
+        _http.Dispose();
+        _startedCancel.Dispose();
+    }
 
     /// <summary>The token scope for <paramref name="repository"/>.</summary>
     internal static string Scope(string repository, bool push) => $"repository:{repository}:{(push ? "pull,push" : "pull")}";

@@ -31,6 +31,12 @@ internal sealed record DockerfileBuildOptions
     public IReadOnlyDictionary<string, string> NamedContexts { get; init; } = new Dictionary<string, string>();
     public string? Target { get; init; }
 
+    /// <summary>
+    /// The build context's digest index read ahead of the build (<see cref="ImageBuildHeadStart"/>), by context root
+    /// (<see cref="Livrable.Context.BuildContext.Root"/>): null when none was, or for another root (then the index is opened).
+    /// </summary>
+    public Func<string, FileDigests?>? ContextDigestsAhead { get; init; }
+
     /// <summary>The build context folder; null for a build that reads no context (a test).</summary>
     public string? ContextDirectory { get; init; }
 
@@ -263,11 +269,8 @@ internal sealed class DockerfileBuildSession : IDisposable
     /// </summary>
     private void ResolveBaseAhead(int index, CancellationToken cancellationToken)
     {
-        var stage = Graph.Stages[index];
-        string baseName = Graph.BaseNames[index];
-        if (stage.From.Platform is not null || IsReplaced(index) || Graph.BaseStage(index) is not null || baseName == "scratch") return;
-        string source = NamedContextSource(baseName) ?? baseName;
-        var span = stage.From.Span;
+        if (DockerfileImageNames.BaseAhead(Graph, index, _options.NamedContexts) is not { } source) return;
+        var span = Graph.Stages[index].From.Span;
         _ = Task.Run(() => ResolveImageAsync(source, TargetPlatform, span, cancellationToken), cancellationToken)
             .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
                 TaskScheduler.Default);

@@ -56,4 +56,39 @@ internal static class DockerfileImageNames
         }
         return names;
     }
+
+    /// <summary>
+    /// The base images the build starts resolving as soon as it starts (<see cref="DockerfileBuildSession"/>'s
+    /// <c>ResolveBaseAhead</c>), each with its platform: for each platform, each stage the target needs whose FROM
+    /// names an image for the target's platform (<see cref="BaseAhead"/>). What an image build's head start resolves
+    /// before the build task (<see cref="ImageBuildHeadStart"/>). Errors as <see cref="Of"/>.
+    /// </summary>
+    public static IReadOnlyList<(string Name, Platform Platform)> BasesAhead(DockerfileDocument document, IReadOnlyDictionary<string, string> buildArgs,
+        IReadOnlyDictionary<string, string> namedContexts, string? target, IReadOnlyList<Platform> platforms)
+    {
+        var expander = new ShellWordExpander(document.Directives.Escape);
+        var build = BuildArguments.HostPlatform();
+        var bases = new List<(string, Platform)>();
+        foreach (var platform in platforms)
+        {
+            var (_, graph) = StageGraph.Prepare(document, buildArgs, target, platform, build, expander);
+            foreach (int s in graph.Needed(graph.Target(target)))
+                if (BaseAhead(graph, s, namedContexts) is { } name && !bases.Contains((name, platform))) bases.Add((name, platform));
+        }
+        return bases;
+    }
+
+    /// <summary>
+    /// The image string stage <paramref name="index"/>'s FROM resolves for the target's platform, when that is known
+    /// before the stage starts: no <c>--platform</c>, no named context replacing the stage, not an earlier stage, not
+    /// <c>scratch</c>; its named context when one matches, else the name. Null otherwise.
+    /// </summary>
+    public static string? BaseAhead(StageGraph graph, int index, IReadOnlyDictionary<string, string> namedContexts)
+    {
+        var stage = graph.Stages[index];
+        string baseName = graph.BaseNames[index];
+        if (stage.From.Platform is not null || (stage.Name is { } own && NamedContexts.Find(namedContexts, own) is not null)
+            || graph.BaseStage(index) is not null || baseName == "scratch") return null;
+        return NamedContexts.Find(namedContexts, baseName) ?? baseName;
+    }
 }

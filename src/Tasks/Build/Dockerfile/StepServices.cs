@@ -68,7 +68,7 @@ internal sealed class StepServices(DockerfileBuildOptions options, IWordExpander
     {
         var context = Context(span);
         lock (_gate)
-            return _digests ??= FileDigests.Open(StateDirectory, context.Root, Logger);
+            return _digests ??= options.ContextDigestsAhead?.Invoke(context.Root) ?? FileDigests.Open(StateDirectory, context.Root, Logger);
     }
 
     /// <summary>

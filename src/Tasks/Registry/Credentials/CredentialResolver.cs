@@ -91,6 +91,27 @@ public sealed class CredentialResolver : ICredentialProvider
         return null;
     }
 
+    /// <summary>The environment variables this resolver reads, all of them: what decides which credentials it finds.</summary>
+    internal static readonly string[] Variables =
+    [
+        "LIVRABLE_REGISTRY_USER", "LIVRABLE_REGISTRY_PASSWORD", "DOTNET_CONTAINER_REGISTRY_UNAME", "DOTNET_CONTAINER_REGISTRY_PWORD",
+        "SDK_CONTAINER_REGISTRY_UNAME", "SDK_CONTAINER_REGISTRY_PWORD", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR",
+        "HOME", "USERPROFILE", "PATH",
+    ];
+
+    /// <summary>
+    /// A hash of the values of <see cref="Variables"/> in the process environment: equal when a resolver made now would
+    /// read the same variables as one made earlier in the same process (a head start's client,
+    /// <c>Build/ImageBuildHeadStart</c>). The process's randomized string hash, not a digest: it is compared within
+    /// the process only, never stored or shown, keeps no secret, and costs no cryptography on MSBuild's thread.
+    /// </summary>
+    internal static int EnvironmentFingerprint()
+    {
+        var hash = new HashCode();
+        foreach (string name in Variables) hash.Add(Environment.GetEnvironmentVariable(name), StringComparer.Ordinal);
+        return hash.ToHashCode();
+    }
+
     /// <summary><c>$DOCKER_CONFIG/config.json</c> when set, else <c>~/.docker/config.json</c>.</summary>
     internal string? ConfigPath()
     {
