@@ -43,7 +43,7 @@ public sealed class ImageRecordTasksTests : IDisposable
             .Select(match => match.Groups[1].Value).ToArray();
     }
 
-    private static readonly string[] LivrableTasks = ["ResolveContainerImageInputs", "BuildContainerImage", "WriteContainerImageInputs", "WriteContainerImageRecord", "ReadContainerImageRecord"];
+    private static readonly string[] LivrableTasks = ["StartContainerImageBuild", "ResolveContainerImageInputs", "BuildContainerImage", "WriteContainerImageInputs", "WriteContainerImageRecord", "ReadContainerImageRecord"];
 
     [Fact]
     public async Task A_publish_of_an_image_project_runs_only_Livrable_tasks_and_keeps_the_record_semantics()
