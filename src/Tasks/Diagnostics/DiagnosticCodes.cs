@@ -237,7 +237,8 @@ public static class DiagnosticCodes
     public const string InvalidSdkBase = "LIV2641";
     /// <summary>
     /// `dotnet pack` of an image project, which makes no NuGet package on either base (its image is what `dotnet publish`
-    /// makes), and which did not say IsPackable=false (in the project or Directory.Build.props): nothing is packed.
+    /// makes), and which did not say IsPackable=false (in the project or Directory.Build.props): nothing is packed. Not
+    /// in a solution's pack, which skips image projects as it skips test projects.
     /// </summary>
     public const string ImageProjectNotPacked = "LIV2650";
 
