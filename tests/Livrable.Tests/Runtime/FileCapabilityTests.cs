@@ -82,15 +82,7 @@ public sealed class FileCapabilityTests : IDisposable
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
     }
 
-    private string Workspace(string dockerfile)
-    {
-        string work = _temp["w-" + Guid.NewGuid().ToString("N")[..8]];
-        string context = Path.Combine(work, "context");
-        Directory.CreateDirectory(context);
-        File.Copy(Tools.Require("busybox"), Path.Combine(context, "busybox"));
-        File.WriteAllText(Path.Combine(context, "Dockerfile"), dockerfile);
-        return work;
-    }
+    private string Workspace(string dockerfile) => RootlessRunTests.Workspace(_temp, dockerfile);
 
     private const string Capped = $"""
         FROM scratch

@@ -242,9 +242,12 @@ public sealed class RootlessRunTests : IDisposable
         Assert.Contains("no subordinate id range", failed.Run.Stdout);
     }
 
-    private string Workspace(string dockerfile)
+    private string Workspace(string dockerfile) => Workspace(_temp, dockerfile);
+
+    /// <summary>A build's folder in <paramref name="temp"/>: <c>context/</c> with busybox and <paramref name="dockerfile"/> (FileCapabilityTests' too).</summary>
+    internal static string Workspace(TempDirectory temp, string dockerfile)
     {
-        string work = _temp["w-" + Guid.NewGuid().ToString("N")[..8]];
+        string work = temp["w-" + Guid.NewGuid().ToString("N")[..8]];
         string context = Path.Combine(work, "context");
         Directory.CreateDirectory(context);
         File.Copy(Tools.Require("busybox"), Path.Combine(context, "busybox"));
