@@ -11,7 +11,7 @@ namespace Livrable.Tests.Infrastructure;
 /// when a test ends (another test may be restoring the same version then). A test about packing itself packs again
 /// (<see cref="PackAgainAsync"/>).
 /// </remarks>
-internal sealed class TestPackage : IDisposable
+internal sealed class TestPackage
 {
     private static readonly string SharedVersion = "0.0.1-test." + Guid.NewGuid().ToString("N")[..8];
     private static readonly string SharedFeed = Path.Combine(Path.GetTempPath(), "livrable-test-feed-" + SharedVersion);
@@ -89,10 +89,5 @@ internal sealed class TestPackage : IDisposable
     private static void Delete(string folder)
     {
         try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-
-    /// <summary>Nothing per test: the restored copy is the test run's, removed when the process ends.</summary>
-    public void Dispose()
-    {
     }
 }

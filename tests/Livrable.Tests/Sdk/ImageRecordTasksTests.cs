@@ -26,7 +26,6 @@ public sealed class ImageRecordTasksTests : IDisposable
     public void Dispose()
     {
         _temp.Dispose();
-        _package.Dispose();
     }
 
     private async Task<ToolResult> PublishAsync(string project, params string[] arguments)

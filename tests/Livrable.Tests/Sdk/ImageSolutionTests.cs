@@ -24,7 +24,6 @@ public sealed class ImageSolutionTests : IDisposable
     public void Dispose()
     {
         _temp.Dispose();
-        _package.Dispose();
     }
 
     private Task PackAsync() => _package.PackAsync(_temp["feed"], _temp["NuGet.config"], TimeSpan.FromMinutes(5));

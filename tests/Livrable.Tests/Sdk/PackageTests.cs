@@ -21,7 +21,6 @@ public sealed class PackageTests : IDisposable
     public void Dispose()
     {
         _temp.Dispose();
-        _package.Dispose();
     }
 
     private async Task<string> PackAsync(string folder = "feed")

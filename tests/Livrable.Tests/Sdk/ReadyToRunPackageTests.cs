@@ -28,7 +28,6 @@ public sealed class ReadyToRunPackageTests : IDisposable
     public void Dispose()
     {
         _temp.Dispose();
-        _package.Dispose();
     }
 
     /// <summary>The ReadyToRun header of a PE file: its machine field and the format's major version; null for IL only.</summary>
