@@ -77,7 +77,9 @@ public static class ArchiveExtraction
     /// a later entry replacing an earlier one of the same path. Names are cleaned; a leading <c>/</c> counts from the
     /// destination (as moby's untar does), and a name or hard link target that climbs above it with <c>..</c> is
     /// LIV4070. The archive's own root (<c>./</c>) is left out: the destination keeps its metadata. Modes, owners,
-    /// link targets, device numbers and times are kept (the layer writer clamps the times). Hard links stay hard links
+    /// link targets, device numbers and times are kept (the layer writer clamps the times), and so are file capabilities
+    /// (<see cref="FileCapability.FromRecord"/>: BuildKit's untar sets every <c>SCHILY.xattr.*</c> record, its differ
+    /// carries <c>security.capability</c> only; a hard link without its own record has its file's). Hard links stay hard links
     /// (to an absolute path), and must point to an earlier entry. Regular files' bytes go to new files in
     /// <paramref name="tempDirectory"/>, which the caller owns. Reading more than <paramref name="maxBytes"/> of
     /// decompressed tar is LIV4073; a corrupt archive is LIV4004; an entry type a layer cannot carry is LIV4012; a
@@ -112,12 +114,12 @@ public static class ArchiveExtraction
                 $"The archive for {root} decompresses to more than {maxBytes} bytes; it is refused as a possible decompression bomb."));
             await using (limited.ConfigureAwait(false))
             {
-                var reader = TarReading.OpenReader(limited, leaveOpen: true);
+                var reader = TarReading.OpenReader(limited, leaveOpen: true, out var view);
                 await using (reader.ConfigureAwait(false))
                 {
                     while (await NextAsync(reader, root, compression, cancellationToken).ConfigureAwait(false) is { } tar)
                     {
-                        var entry = await ToEntryAsync(tar, root, tempDirectory, index, entries, cancellationToken).ConfigureAwait(false);
+                        var entry = await ToEntryAsync(tar, view.Capability, root, tempDirectory, index, entries, cancellationToken).ConfigureAwait(false);
                         if (entry is null) continue;
                         if (index.TryGetValue(entry.Path, out int earlier))
                         {
@@ -146,7 +148,7 @@ public static class ArchiveExtraction
         }
     }
 
-    private static async Task<FileEntry?> ToEntryAsync(TarEntry tar, string root, string tempDirectory, Dictionary<string, int> index,
+    private static async Task<FileEntry?> ToEntryAsync(TarEntry tar, byte[]? capability, string root, string tempDirectory, Dictionary<string, int> index,
         List<FileEntry> entries, CancellationToken cancellationToken)
     {
         if (tar.EntryType == TarEntryType.GlobalExtendedAttributes) return null;
@@ -168,6 +170,7 @@ public static class ArchiveExtraction
             DeviceMajor = device && posix is not null ? posix.DeviceMajor : 0,
             DeviceMinor = device && posix is not null ? posix.DeviceMinor : 0,
             ModificationTime = tar.ModificationTime,
+            Capability = FileCapability.FromRecord(type, capability),
         };
         switch (type)
         {
@@ -179,7 +182,7 @@ public static class ArchiveExtraction
                 if (target.Length == 0 || !index.TryGetValue(targetPath, out int at) || entries[at].Type == TarTypeFlag.Directory)
                     throw new LivrableException(DiagnosticCodes.InvalidArchive,
                         $"The archive for {root} has the hard link {TarReading.Shown(tar.Name)} to {TarReading.Shown(tar.LinkName)}, which is not an earlier file of the archive.");
-                return entry with { LinkTarget = targetPath };
+                return entry with { LinkTarget = targetPath, Capability = entry.Capability ?? entries[at].Capability };
             case TarTypeFlag.RegularFile:
                 if (tar.Length == 0) return entry with { Open = _ => Task.FromResult<Stream>(new MemoryStream([], writable: false)) };
                 string file = Path.Combine(tempDirectory, $"archive-file-{Guid.NewGuid():N}");

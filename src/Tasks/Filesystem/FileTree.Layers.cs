@@ -51,7 +51,7 @@ public sealed partial class FileTree
         Directory.CreateDirectory(tempDirectory);
         foreach (var (layer, wanted) in byLayer)
         {
-            await ForEachEntryAsync(layer, Decompression.DefaultMaxBytes, async (ordinal, entry, ct) =>
+            await ForEachEntryAsync(layer, Decompression.DefaultMaxBytes, async (ordinal, entry, _, ct) =>
             {
                 if (!wanted.Remove(ordinal, out var indexes)) return wanted.Count > 0;
                 var first = result[indexes[0]];
@@ -95,7 +95,7 @@ public sealed partial class FileTree
         }
         if (entry.Location is not { } location) return null;
         byte[]? bytes = null;
-        await ForEachEntryAsync(location.Layer, Decompression.DefaultMaxBytes, async (ordinal, tar, ct) =>
+        await ForEachEntryAsync(location.Layer, Decompression.DefaultMaxBytes, async (ordinal, tar, _, ct) =>
         {
             if (ordinal != location.Ordinal) return true;
             bytes = await ReadAllAsync(tar.DataStream, ct).ConfigureAwait(false);
@@ -108,9 +108,9 @@ public sealed partial class FileTree
     private static async Task<List<FileEntry>> ReadLayerAsync(ILayer layer, long maxBytes, CancellationToken cancellationToken)
     {
         var entries = new List<FileEntry>();
-        await ForEachEntryAsync(layer, maxBytes, async (ordinal, tar, ct) =>
+        await ForEachEntryAsync(layer, maxBytes, async (ordinal, tar, capability, ct) =>
         {
-            var entry = ToFileEntry(tar, layer);
+            var entry = ToFileEntry(tar, capability, layer);
             if (entry is null) return true;
             if (entry.Type == TarTypeFlag.RegularFile)
             {
@@ -137,7 +137,7 @@ public sealed partial class FileTree
         {
             var header = headers[ordinal];
             var entry = Entry(header.Name, header.Type, header.Mode, header.Uid, header.Gid, header.Size, header.LinkName,
-                header.DeviceMajor, header.DeviceMinor, DateTimeOffset.FromUnixTimeSeconds(header.ModificationTime), layer);
+                header.DeviceMajor, header.DeviceMinor, DateTimeOffset.FromUnixTimeSeconds(header.ModificationTime), header.Capability, layer);
             if (entry.Type == TarTypeFlag.RegularFile)
             {
                 var location = new LayerLocation(layer, ordinal, entry.Path);
@@ -149,19 +149,23 @@ public sealed partial class FileTree
         return entries;
     }
 
-    private static FileEntry? ToFileEntry(TarEntry tar, ILayer layer)
+    private static FileEntry? ToFileEntry(TarEntry tar, byte[]? capability, ILayer layer)
     {
         if (tar.EntryType == TarEntryType.GlobalExtendedAttributes) return null;
         var type = TarReading.LayerType(tar.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
             $"Layer {layer.Descriptor.Digest} has the entry {TarReading.Shown(tar.Name)} of type {tar.EntryType}, which a layer cannot carry.");
         var posix = tar as PosixTarEntry;
         return Entry(tar.Name, type, (int)tar.Mode, tar.Uid, tar.Gid, tar.Length, tar.LinkName,
-            posix?.DeviceMajor ?? 0, posix?.DeviceMinor ?? 0, tar.ModificationTime, layer);
+            posix?.DeviceMajor ?? 0, posix?.DeviceMinor ?? 0, tar.ModificationTime, capability, layer);
     }
 
-    /// <summary>One tar entry as the tree holds it, from a read tar entry or from a header written (the one rule for both).</summary>
+    /// <summary>
+    /// One tar entry as the tree holds it, from a read tar entry or from a header written (the one rule for both); its
+    /// file capabilities kept (<see cref="FileCapability.FromRecord"/>), so a <c>COPY --from</c> of a base image's
+    /// <c>/bin/ping</c> carries them as BuildKit's copy does.
+    /// </summary>
     private static FileEntry Entry(string name, TarTypeFlag type, int mode, long uid, long gid, long length, string linkName,
-        int deviceMajor, int deviceMinor, DateTimeOffset modificationTime, ILayer layer)
+        int deviceMajor, int deviceMinor, DateTimeOffset modificationTime, byte[]? capability, ILayer layer)
     {
         string path = ImagePath.Clean(name);
         if (!FileEntry.IsValidWhiteoutName(ImagePath.Name(path)))
@@ -180,16 +184,18 @@ public sealed partial class FileTree
             DeviceMajor = device ? deviceMajor : 0,
             DeviceMinor = device ? deviceMinor : 0,
             ModificationTime = modificationTime,
+            Capability = FileCapability.FromRecord(type, capability),
         };
     }
 
     /// <summary>
     /// Reads a layer blob's tar entries in order, calling <paramref name="visit"/> with each one's position (every entry
-    /// the reader yields counts) until it returns false. The rest of the blob is then read without decompressing it, so
+    /// the reader yields counts) and its <c>security.capability</c> record's bytes until it returns false. The rest of the blob is then read without decompressing it, so
     /// the store's digest check at its end still runs. More than <paramref name="maxBytes"/> of decompressed tar is
     /// LIV4202 (skipping a file's bytes reads them too, so a bomb is caught even when nothing is kept).
     /// </summary>
-    private static async Task ForEachEntryAsync(ILayer layer, long maxBytes, Func<int, TarEntry, CancellationToken, Task<bool>> visit, CancellationToken cancellationToken)
+    private static async Task ForEachEntryAsync(ILayer layer, long maxBytes, Func<int, TarEntry, byte[]?, CancellationToken, Task<bool>> visit,
+        CancellationToken cancellationToken)
     {
         var raw = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using (raw.ConfigureAwait(false))
@@ -199,7 +205,7 @@ public sealed partial class FileTree
                 $"Layer {layer.Descriptor.Digest} decompresses to more than {maxBytes} bytes; it is refused as a possible decompression bomb."));
             await using (stream.ConfigureAwait(false))
             {
-                var reader = TarReading.OpenReader(stream, leaveOpen: true);
+                var reader = TarReading.OpenReader(stream, leaveOpen: true, out var view);
                 await using (reader.ConfigureAwait(false))
                 {
                     int ordinal = 0;
@@ -219,7 +225,7 @@ public sealed partial class FileTree
                         bool more;
                         try
                         {
-                            more = await visit(ordinal++, entry, cancellationToken).ConfigureAwait(false);
+                            more = await visit(ordinal++, entry, view.Capability, cancellationToken).ConfigureAwait(false);
                         }
                         catch (Exception e) when (Decompression.IsFormatError(e) && e is not LivrableException)
                         {

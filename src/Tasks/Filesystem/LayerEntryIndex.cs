@@ -6,7 +6,8 @@ using Livrable.Layers;
 namespace Livrable.Filesystem;
 
 /// <summary>
-/// A layer's entries as a file tree applies them (paths, types, modes, owners, sizes, links, devices, times, and where
+/// A layer's entries as a file tree applies them (paths, types, modes, owners, sizes, links, devices, times, file
+/// capabilities (format v3: a v2 file, written without them, reads as absent), and where
 /// each regular file's bytes are in the tar; no bytes but the small inline ones), kept per diff id in the state folder:
 /// <c>&lt;state&gt;/cache/trees/&lt;diff-id-hex&gt;.entries</c>. A Dockerfile step planned over a stage whose layers came
 /// from the step cache (a COPY after a cached <c>RUN apt-get</c>) would otherwise decompress each of those layers
@@ -23,7 +24,7 @@ namespace Livrable.Filesystem;
 /// </remarks>
 internal sealed class LayerEntryIndex(string directory)
 {
-    private const string Format = "livrable-layer-entries-v2";
+    private const string Format = "livrable-layer-entries-v3";
 
     /// <summary>The folder of the index files.</summary>
     public string Directory { get; } = directory;
@@ -73,6 +74,8 @@ internal sealed class LayerEntryIndex(string directory)
                     int inline = reader.Int32();
                     location = new LayerLocation(layer, ordinal, name) { Inline = inline < 0 ? null : reader.Bytes(inline) };
                 }
+                int capabilityLength = reader.Int32();
+                byte[]? capability = capabilityLength < 0 ? null : reader.Bytes(capabilityLength);
                 entries.Add(new FileEntry(path, type, mode, uid, gid)
                 {
                     Size = size,
@@ -81,6 +84,7 @@ internal sealed class LayerEntryIndex(string directory)
                     DeviceMinor = minor,
                     ModificationTime = time,
                     Location = location,
+                    Capability = capability,
                 });
             }
             return reader.AtEnd ? entries : null;
@@ -211,6 +215,8 @@ internal sealed class LayerEntryIndex(string directory)
                         writer.Write(location.Inline?.Length ?? -1);
                         if (location.Inline is { } inline) writer.Write(inline);
                     }
+                    writer.Write(e.Capability?.Length ?? -1);
+                    if (e.Capability is { } capability) writer.Write(capability);
                 }
             }
             File.Move(temp, path, overwrite: true);

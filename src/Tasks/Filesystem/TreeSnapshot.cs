@@ -24,18 +24,22 @@ namespace Livrable.Filesystem;
 /// <see cref="LayerLocation"/>, none by <see cref="FileEntry.Open"/>): a tree loaded from the layers' entry indexes or
 /// blobs, never one holding a step's planned entries. Layout, little-endian: a header (magic, record count, layer
 /// count, the chain id's place in the heap, the heap's offset and length), the records (<see cref="RecordSize"/>
-/// bytes each: offsets into the heap, type, flags, mode, owner, size, link, device, time, location, hard-link group),
+/// bytes each: offsets into the heap, type, flags, the file capability's length, mode, owner, size, link, device, time,
+/// location, hard-link group, the file capability's place in the heap; v2: v1 had no file capabilities),
 /// then the heap (UTF-8 strings and inline bytes). A file whose length or header disagrees reads as absent.
 /// </remarks>
 internal sealed class TreeSnapshot : ITreeLookup, IDisposable
 {
-    private static ReadOnlySpan<byte> Magic => "livrable-tree-v1"u8;
+    private static ReadOnlySpan<byte> Magic => "livrable-tree-v2"u8;
     private const int HeaderSize = 48;
     private const int RecordSize = 96;
     private const int StackLimit = 512;
 
     [Flags]
-    private enum Has : byte { Time = 1, Link = 2, Location = 4, Inline = 8, NameIsPath = 16 }
+    private enum Has : byte { Time = 1, Link = 2, Location = 4, Inline = 8, NameIsPath = 16, Capability = 32 }
+
+    /// <summary>The longest file capability a record holds (its length is one byte); a tree with a longer one is not recorded.</summary>
+    private const int MaxCapability = byte.MaxValue;
 
     private readonly MemoryMappedFile _file;
     private readonly MemoryMappedViewAccessor _view;
@@ -240,8 +244,16 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
             ModificationTime = has.HasFlag(Has.Time) ? new DateTimeOffset(Int64(r, 56), TimeSpan.Zero) : null,
             Location = location,
             HardLinks = group < 0 ? null : _groups.GetOrAdd(group, _ => new HardLinkGroup()),
+            Capability = has.HasFlag(Has.Capability) ? HeapBytes(Int32(r, 92), r[10]) : null,
         };
         return _made.GetOrAdd(index, entry);
+    }
+
+    private byte[] HeapBytes(int offset, int length)
+    {
+        byte[] bytes = new byte[length];
+        _buffer.ReadSpan(HeapAt(offset), bytes.AsSpan());
+        return bytes;
     }
 
     private static int Int32(ReadOnlySpan<byte> record, int at) => BinaryPrimitives.ReadInt32LittleEndian(record[at..]);
@@ -263,6 +275,7 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
         {
             if (entry.Open is not null) return false;
             if (entry.Location is { } location && !layerIndex.ContainsKey(location.Layer)) return false;
+            if (entry.Capability is { Length: > MaxCapability }) return false;
             records.Add((Encoding.UTF8.GetBytes(entry.Path), entry));
         }
         records.Sort((a, b) => a.Path.AsSpan().SequenceCompareTo(b.Path));
@@ -348,6 +361,12 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
                     int group = -1;
                     if (e.HardLinks is { } hardLinks && !groups.TryGetValue(hardLinks, out group)) groups[hardLinks] = group = groups.Count;
                     BinaryPrimitives.WriteInt32LittleEndian(r[88..], group);
+                    if (e.Capability is { } capability)
+                    {
+                        has |= Has.Capability;
+                        r[10] = (byte)capability.Length;
+                        Put32(r, 92, Place(capability));
+                    }
                     r[9] = (byte)has;
                     file.Write(r);
                     if (heapLength > int.MaxValue) return false;

@@ -39,4 +39,14 @@ public static class FileCapability
         v2[RevisionOffset] = Revision2;
         return v2;
     }
+
+    /// <summary>
+    /// The capabilities a layer carries for an entry of <paramref name="type"/> read from a tar with the record
+    /// <paramref name="record"/> (<see cref="TarHeaderLimit.Capability"/>): a regular file's or hard link's, in the form
+    /// a layer holds (<see cref="ForLayer"/>); null for any other type, as the kernel keeps them on files only. Every
+    /// reader of a tar that gives its entries to a layer (a base or cached layer's tree, an ADD archive, a
+    /// <c>ContainerLayer</c> tar) takes them through here, as BuildKit's <c>COPY --from</c> and ADD keep them.
+    /// </summary>
+    public static byte[]? FromRecord(TarTypeFlag type, byte[]? record)
+        => record is not null && type is TarTypeFlag.RegularFile or TarTypeFlag.HardLink ? ForLayer(record) : null;
 }

@@ -12,8 +12,10 @@ public static partial class LayerWriter
     /// break hard links that point back), placed under the destination. Types, modes, owners (numbers and names), link
     /// targets and device numbers are kept; times are clamped to the epoch. Reading is done with
     /// <c>System.Formats.Tar</c>, which reads ustar, PAX, GNU and v7; only writing needs Livrable's own writer.
-    /// An entry that climbs above the root (<c>../x</c>) is LIV4004. PAX extended attributes (xattrs such as file
-    /// capabilities) are not kept: the reader decodes their binary values as UTF-8 text, which would corrupt them.
+    /// An entry that climbs above the root (<c>../x</c>) is LIV4004. Of the extended attributes (PAX
+    /// <c>SCHILY.xattr.*</c> records) only file capabilities are kept, as their bytes (<see cref="FileCapability.FromRecord"/>):
+    /// the same tar given to ADD in BuildKit gives a layer with those and no other (its untar sets them all, its
+    /// differ carries <c>security.capability</c> only).
     /// </summary>
     private static async Task WriteArchiveAsync(TarLayerSpec spec, Context context)
     {
@@ -35,13 +37,13 @@ public static partial class LayerWriter
         }
         await using (input.ConfigureAwait(false))
         {
-            var reader = TarReading.OpenReader(input, leaveOpen: true);
+            var reader = TarReading.OpenReader(input, leaveOpen: true, out var view);
             await using (reader.ConfigureAwait(false))
             {
                 while (await NextEntryAsync(reader, spec.TarPath, context.CancellationToken).ConfigureAwait(false) is { } entry)
                 {
                     if (entry.EntryType == Formats.TarEntryType.GlobalExtendedAttributes) continue;
-                    var header = ToHeader(entry, destination, spec.TarPath, context);
+                    var header = ToHeader(entry, view.Capability, destination, spec.TarPath, context);
                     if (header is null)
                     {
                         // The archive's own root ("./"): it is the destination folder, with the archive's mode and owner.
@@ -104,7 +106,7 @@ public static partial class LayerWriter
     }
 
     /// <summary>The entry as it goes into the layer; null for the archive's root itself.</summary>
-    private static TarHeader? ToHeader(Formats.TarEntry entry, string destination, string archive, Context context)
+    private static TarHeader? ToHeader(Formats.TarEntry entry, byte[]? capability, string destination, string archive, Context context)
     {
         var type = TarReading.LayerType(entry.EntryType) ?? throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
             $"'{archive}' has the entry {TarReading.Shown(entry.Name)} of type {entry.EntryType}, which a layer cannot carry.");
@@ -137,6 +139,7 @@ public static partial class LayerWriter
             LinkName = linkName,
             DeviceMajor = device && posix is not null ? posix.DeviceMajor : 0,
             DeviceMinor = device && posix is not null ? posix.DeviceMinor : 0,
+            Capability = FileCapability.FromRecord(type, capability),
         };
     }
 

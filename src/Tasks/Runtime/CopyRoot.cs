@@ -11,7 +11,8 @@ namespace Livrable.Runtime;
 /// without it): the layers' folders copied, bottom first, into one scratch root (overlay's whiteouts applied as
 /// deletions, opaque folders emptied first), the root walked before the command and after it, and the difference
 /// turned into the layer, as buildah's <c>vfs</c> driver and the naive diff of containers/storage do. Slower and
-/// heavier on disk than overlay, and said so in the log (LIV5017).
+/// heavier on disk than overlay, and said so in the log (LIV5017). A file's capabilities (<c>security.capability</c>,
+/// which the extraction set in the lower folder) are copied with it, so a RUN sees the file as it does over overlay.
 /// </summary>
 internal static class CopyRoot
 {
@@ -59,7 +60,12 @@ internal static class CopyRoot
                     }
                     File.Copy(from, to);
                     if (status.LinkCount > 1) links[status.Inode] = to;
-                    break;
+                    SetMetadata(to, status);
+                    // After the owner: chown(2) clears them.
+                    if (Native.ReadXattr(from, FileCapability.Attribute) is { } capability
+                        && Native.SetXattr(to, FileCapability.Attribute, capability, (nuint)capability.Length, 0) != 0)
+                        throw Failed($"cannot set the file capabilities of '{to}': {Native.Describe(Native.LastError)}");
+                    continue;
                 case UnixFileKind.SymbolicLink:
                     File.CreateSymbolicLink(to, new FileInfo(from).LinkTarget ?? "");
                     Native.LinkChangeOwner(to, status.Uid, status.Gid);

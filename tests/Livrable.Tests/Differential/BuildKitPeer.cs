@@ -67,7 +67,7 @@ public sealed class BuildKitPeer : IAsyncLifetime
                 sys.stdout.write(t.extractfile(name).read().decode())
             """, saved);
         await Tools.RunCheckedAsync("umoci", "unpack", "--image", $"{layout}:peer", Path.Combine(work, "bundle"));
-        return new PeerImage(config, Path.Combine(work, "bundle", "rootfs"));
+        return new PeerImage(config, Path.Combine(work, "bundle", "rootfs")) { Tag = tag };
     }
 
     public async Task DisposeAsync()

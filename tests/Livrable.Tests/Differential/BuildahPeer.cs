@@ -4,7 +4,11 @@ using Livrable.Tests.Infrastructure;
 namespace Livrable.Tests.Differential;
 
 /// <summary>What the peer built: its config (the Docker form, which holds Healthcheck, Shell and OnBuild) and its root filesystem as umoci unpacked it.</summary>
-public sealed record PeerImage(string ConfigJson, string RootFs);
+public sealed record PeerImage(string ConfigJson, string RootFs)
+{
+    /// <summary>The name the peer gave the image in its own store (BuildKit's), for a later build's FROM; null for buildah.</summary>
+    public string? Tag { get; init; }
+}
 
 /// <summary>
 /// buildah (Debian's <c>buildah</c>) as a daemonless peer builder, with its own containers storage under a temporary

@@ -8,7 +8,8 @@ namespace Livrable.Tests.Differential;
 /// <c>RUN setcap</c> built by BuildKit (dockerd 20.10's, <see cref="BuildKitPeer"/>) and by Livrable on the same base:
 /// the layers' <c>SCHILY.xattr.*</c> PAX records are the same (read from both image tarballs by python's tarfile:
 /// <c>security.capability</c> only, revision 2, on the file and on its hard link), and so are the unpacked trees. A
-/// context file's capabilities are not copied by COPY in either (BuildKit's context transfer does not keep them).
+/// context file's capabilities are not copied by COPY in either (BuildKit's context transfer does not keep them); a
+/// <c>COPY --from</c> (of an image or a stage) and an ADD of an archive keep them in both.
 /// </summary>
 [Collection(BuildKitCollection.Name)]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
@@ -41,6 +42,102 @@ public sealed class FileCapabilityDifferentialTests(BuildKitFixture fixture)
         foreach (string folder in new[] { "/capped", "/copied" })
             Assert.Equal((await TreeSnapshot.ReadAsync(peer.RootFs)).Under(folder).ToList(), (await TreeSnapshot.ReadAsync(livrable.RootFs)).Under(folder).ToList());
     }
+
+    /// <summary>
+    /// A base whose layer has file capabilities (built by BuildKit itself: <c>RUN setcap</c>, so its records are
+    /// BuildKit's), then over it: <c>COPY --from</c> the image and from a stage (a folder with a hard link, and
+    /// <c>--chown</c> with <c>--chmod</c>), ADD of a tar python wrote with a capability record and a <c>user.*</c> one,
+    /// and a RUN as uid 1000 of each copy. BuildKit keeps the capabilities through all of them (its copy and untar set
+    /// them, its differ carries <c>security.capability</c> only) and the base layer's records unchanged; so must
+    /// Livrable: the same records in both image tarballs, the same CapEff seen by the non-root RUN.
+    /// </summary>
+    [Fact]
+    public async Task COPY_from_an_image_or_stage_and_ADD_of_an_archive_keep_file_capabilities_as_BuildKit_does()
+    {
+        string baseContext = fixture.Context("buildkit");
+        File.WriteAllText(Path.Combine(baseContext, "Dockerfile"), $"""
+            FROM scratch
+            COPY busybox /bin/busybox
+            RUN ["/bin/busybox", "--install", "-s", "/bin"]
+            COPY caps /caps
+            RUN mkdir /capped /out && chmod 777 /out && cp /bin/busybox /capped/busybox && ln /capped/busybox /capped/link \
+                && {FileCapabilityTests.SetCap} cap_net_bind_service=+ep /capped/busybox
+
+            """);
+        File.Copy(Tools.Require("busybox"), Path.Combine(baseContext, "busybox"));
+        await FileCapabilityTests.CopyCapabilityToolsAsync(baseContext);
+        var capBase = await fixture.Peer.BuildAsync(baseContext, new Dictionary<string, string>());
+        string baseName = capBase.Tag!;
+
+        string context = fixture.Context("buildkit");
+        // A tar as another tool writes it: a capability record on a file, on its hard link and on a file of uid 1000,
+        // a user.* attribute beside one (carried by neither: the differs read security.capability only).
+        await Tools.PythonAsync("""
+            import io, sys, tarfile
+            cap = bytes.fromhex(sys.argv[2]).decode('utf-8', 'surrogateescape')
+            data = open(sys.argv[3], 'rb').read()
+            with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
+                d = tarfile.TarInfo('tree'); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
+                for name, uid, extra in [('tree/busybox', 0, {}), ('tree/owned/busybox', 1000, {'SCHILY.xattr.user.note': 'kept?'})]:
+                    if uid:
+                        o = tarfile.TarInfo('tree/owned'); o.type = tarfile.DIRTYPE; o.mode = 0o755; t.addfile(o)
+                    i = tarfile.TarInfo(name); i.size = len(data); i.mode = 0o755; i.uid = uid; i.gid = uid
+                    i.pax_headers = {'SCHILY.xattr.security.capability': cap, **extra}
+                    t.addfile(i, io.BytesIO(data))
+                l = tarfile.TarInfo('tree/link'); l.type = tarfile.LNKTYPE; l.linkname = 'tree/busybox'; l.mode = 0o755
+                l.pax_headers = {'SCHILY.xattr.security.capability': cap}; t.addfile(l)
+                u = tarfile.TarInfo('tree/plain'); u.size = 3; u.pax_headers = {'SCHILY.xattr.user.note': 'x'}; t.addfile(u, io.BytesIO(b'abc'))
+            """, Path.Combine(context, "capped.tar"), FileCapabilityTests.NetBindServiceHex, Tools.Require("busybox"));
+        const string CapEff = "grep CapEff /proc/self/status";
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), $"""
+            FROM {baseName} AS stage
+            RUN mkdir /fresh && cp /bin/busybox /fresh/busybox && {FileCapabilityTests.SetCap} cap_net_raw=+ep /fresh/busybox
+
+            FROM {baseName}
+            COPY --from={baseName} /capped/busybox /image/busybox
+            COPY --from=stage /capped /stage/capped
+            COPY --from=stage /fresh /stage/fresh
+            COPY --from=stage --chown=1000:1000 --chmod=0750 /capped/busybox /owned/busybox
+            ADD capped.tar /added/
+            USER 1000:1000
+            RUN for f in /capped/busybox /image/busybox /stage/capped/link /stage/fresh/busybox /owned/busybox /added/tree/link /added/tree/owned/busybox; do \
+                    echo "$f $($f {CapEff})"; done > /out/capeff.txt; echo "plain $({CapEff})" >> /out/capeff.txt
+
+            """);
+
+        var peer = await fixture.Peer.BuildAsync(context, new Dictionary<string, string>());
+        var livrable = await DifferentialFixture.BuildAsync(context, new Dictionary<string, string>(), null,
+            new Dictionary<string, string> { [baseName] = Near(capBase.RootFs, "saved.tar") });
+
+        var peerRecords = await FileCapabilityTests.XattrRecordsAsync(Near(peer.RootFs, "saved.tar"));
+        string bind = FileCapabilityTests.NetBindServiceHex;
+        Assert.Equal(
+        [
+            $"added/tree/busybox SCHILY.xattr.security.capability {bind}",
+            $"added/tree/link SCHILY.xattr.security.capability {bind}",
+            $"added/tree/owned/busybox SCHILY.xattr.security.capability {bind}",
+            // The base's layer, once: the output's copy of it is the same blob.
+            $"capped/busybox SCHILY.xattr.security.capability {bind}",
+            $"capped/link SCHILY.xattr.security.capability {bind}",
+            $"image/busybox SCHILY.xattr.security.capability {bind}",
+            $"owned/busybox SCHILY.xattr.security.capability {bind}",
+            $"stage/capped/busybox SCHILY.xattr.security.capability {bind}",
+            $"stage/capped/link SCHILY.xattr.security.capability {bind}",
+            $"stage/fresh/busybox SCHILY.xattr.security.capability {NetRawHex}",
+        ], peerRecords);
+        Assert.Equal(peerRecords, await FileCapabilityTests.XattrRecordsAsync(Near(livrable.RootFs, "image.tar")));
+
+        string capEff = File.ReadAllText(Path.Combine(peer.RootFs, "out", "capeff.txt"));
+        Assert.Contains("/stage/fresh/busybox CapEff:\t0000000000002000\n", capEff);
+        Assert.Contains("/owned/busybox CapEff:\t0000000000000400\n", capEff);
+        Assert.Contains("plain CapEff:\t0000000000000000\n", capEff);
+        Assert.Equal(capEff, File.ReadAllText(Path.Combine(livrable.RootFs, "out", "capeff.txt")));
+        foreach (string folder in new[] { "/image", "/stage", "/owned", "/added" })
+            Assert.Equal((await TreeSnapshot.ReadAsync(peer.RootFs)).Under(folder).ToList(), (await TreeSnapshot.ReadAsync(livrable.RootFs)).Under(folder).ToList());
+    }
+
+    /// <summary><c>cap_net_raw=ep</c> as <c>struct vfs_cap_data</c> revision 2: magic 0x02000001, permitted bit 13.</summary>
+    private const string NetRawHex = "0100000200200000000000000000000000000000";
 
     /// <summary>The file <paramref name="name"/> in the nearest folder above <paramref name="path"/> that holds one.</summary>
     private static string Near(string path, string name)

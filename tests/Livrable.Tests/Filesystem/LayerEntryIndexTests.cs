@@ -35,6 +35,8 @@ public sealed class LayerEntryIndexTests : IDisposable
                 ModificationTime = i % 3 == 0 ? null : DateTimeOffset.FromUnixTimeSeconds(1_700_000_000 + i),
                 // Every seventh tar name differs from its path ("./usr/..." read as written): kept as it was.
                 Location = new LayerLocation(layer, i, i % 7 == 0 ? "." + path : path),
+                // Every eleventh has file capabilities (setcap's, a byte over 0x7F among them).
+                Capability = i % 11 == 0 ? Convert.FromHexString("01000002" + (i % 22 == 0 ? "00200000" : "000000ff") + "0000000000000000" + "00000000") : null,
             });
         }
         entries.Add(new FileEntry("/etc/passwd", TarTypeFlag.RegularFile, 0x1A4, 0, 0)
@@ -50,7 +52,8 @@ public sealed class LayerEntryIndexTests : IDisposable
 
     private static string Shown(FileEntry e)
         => $"{e.Path} {e.Type} {e.Mode} {e.Uid}:{e.Gid} {e.Size} {e.LinkTarget} {e.DeviceMajor},{e.DeviceMinor} {e.ModificationTime?.UtcTicks} " +
-           $"{e.Location?.Ordinal} {e.Location?.Name} {(e.Location?.Inline is { } b ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(b)) : "-")}";
+           $"{e.Location?.Ordinal} {e.Location?.Name} {(e.Location?.Inline is { } b ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(b)) : "-")} " +
+           $"{(e.Capability is { } c ? Convert.ToHexString(c) : "-")}";
 
     [Fact]
     public void Entries_read_back_as_written_across_the_buffer_and_past_it()

@@ -67,7 +67,9 @@ public sealed class TreeSnapshotTests : IDisposable
             "/data/h1", Hard("/data/h2", "/data/h1"), Dir("/srv"), Dir("/srv/inner"), "/srv/inner/x", Link("/loop1", "loop2"),
             Link("/loop2", "/loop1"), Link("/etc/localtime", "/usr/share/zoneinfo/UTC"), "/etc/weird", "/caf\u00e9-\u00fc\u4e2d",
             new FileEntry("/dev-null", TarTypeFlag.CharacterDevice, 0x1B6, 0, 0) { DeviceMajor = 1, DeviceMinor = 3 },
-            Dir("/var"), Dir("/var/thing"), "/var/thing/t", Dir("/tmp", 0x3FF)));
+            Dir("/var"), Dir("/var/thing"), "/var/thing/t", Dir("/tmp", 0x3FF),
+            new FileEntry("/bin-ping", TarTypeFlag.RegularFile, 0x1ED, 0, 0) { Size = 4, ModificationTime = Time, Capability = Convert.FromHexString("0100000200200000000000000000000000000000") },
+            Hard("/bin-ping6", "/bin-ping")));
         index.Write(l2, Files(l2,
             "/etc/.wh.old.conf", "/opt/cache/.wh..wh..opq", "/opt/cache/new", "/lib/extra.so", "/srv", "/data/.wh.big",
             "/newdir/deep/file", Dir("/usr/lib", 0x1C0, 5), "/var/.wh.thing", "/var/thing"));
@@ -77,7 +79,8 @@ public sealed class TreeSnapshotTests : IDisposable
 
     private static string Shown(FileEntry? e)
         => e is null ? "-" : $"{e.Path} {e.Type} {e.Mode} {e.Uid}:{e.Gid} {e.Size} {e.LinkTarget} {e.DeviceMajor},{e.DeviceMinor} {e.ModificationTime?.UtcTicks} " +
-           $"{e.Location?.Layer.DiffId.Hex[..8]} {e.Location?.Ordinal} {e.Location?.Name} {(e.Location?.Inline is { } b ? Convert.ToHexString(b) : "-")} {e.HardLinks is not null}";
+           $"{e.Location?.Layer.DiffId.Hex[..8]} {e.Location?.Ordinal} {e.Location?.Name} {(e.Location?.Inline is { } b ? Convert.ToHexString(b) : "-")} {e.HardLinks is not null} " +
+           $"{(e.Capability is { } c ? Convert.ToHexString(c) : "-")}";
 
     private static string Ask(Func<string> question)
     {
@@ -121,6 +124,8 @@ public sealed class TreeSnapshotTests : IDisposable
         Assert.NotSame(snapshot.Get("/data/h1")!.HardLinks, snapshot.Get("/data/hard")!.HardLinks);
         Assert.Same(layers[0], snapshot.Get("/usr/lib/libc.so")!.Location!.Layer);
         Assert.Same(snapshot.Get("/etc/passwd"), snapshot.Resolve("/etc/passwd"));
+        // File capabilities are recorded (a base's /bin/ping and its other name), so a COPY --from planned on the snapshot keeps them.
+        Assert.Equal("0100000200200000000000000000000000000000", Convert.ToHexStringLower(snapshot.Get("/bin-ping6")!.Capability!));
     }
 
     [Fact]

@@ -243,6 +243,48 @@ public sealed class LayerWriterTests : IDisposable
         Assert.Equal("#!/bin/sh\n", File.ReadAllText(Path.Combine(extracted, prefix, "usr", "bin", "tool2")));
     }
 
+    /// <summary>
+    /// A <c>ContainerLayer</c> tar's file capabilities are kept as the same tar given to ADD in BuildKit keeps them
+    /// (<c>FileCapabilityDifferentialTests</c>): the <c>security.capability</c> records of files and hard links, as
+    /// their bytes (a value over 0x7F included), revision 3 as revision 2; a <c>user.*</c> record and a folder's
+    /// capability record are not carried (BuildKit's differ reads <c>security.capability</c> of files only). Read
+    /// back by python's tarfile.
+    /// </summary>
+    [Fact]
+    public async Task A_tar_layer_keeps_file_capabilities_and_no_other_extended_attribute()
+    {
+        const string Wide = "0100000280000080000000000000000000000000"; // bytes over 0x7F, as TarWriterTests' value
+        const string V3 = "0100000300040000000000000000000000000000e8030000"; // cap_net_bind_service, namespace root 1000
+        string tar = _temp["caps.tar"];
+        await Tools.PythonAsync("""
+            import io, sys, tarfile
+            def cap(h): return bytes.fromhex(h).decode('utf-8', 'surrogateescape')
+            with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
+                def add(name, pax, type=tarfile.REGTYPE, data=b'', **kw):
+                    i = tarfile.TarInfo(name); i.type = type; i.size = len(data); i.mode = 0o755; i.pax_headers = pax
+                    for k, v in kw.items(): setattr(i, k, v)
+                    t.addfile(i, io.BytesIO(data) if data else None)
+                add('bin', {'SCHILY.xattr.security.capability': cap(sys.argv[2])}, tarfile.DIRTYPE)
+                add('bin/wide', {'SCHILY.xattr.security.capability': cap(sys.argv[2]), 'SCHILY.xattr.user.note': 'x'}, data=b'tool')
+                add('bin/link', {'SCHILY.xattr.security.capability': cap(sys.argv[2])}, tarfile.LNKTYPE, linkname='bin/wide')
+                add('bin/v3', {'SCHILY.xattr.security.capability': cap(sys.argv[3])}, data=b'v3')
+                add('bin/plain', {'SCHILY.xattr.user.note': 'y'}, data=b'plain')
+            """, tar, Wide, V3);
+        var (_, blob) = await WriteAsync(new TarLayerSpec(tar, "/opt") { CreatedBy = "test" });
+
+        string records = await Tools.PythonAsync("""
+            import sys, tarfile
+            with tarfile.open(sys.argv[1]) as t:
+                for m in t:
+                    for k, v in sorted(m.pax_headers.items()):
+                        if k.startswith('SCHILY.'): print(m.name, k, v.encode('utf-8', 'surrogateescape').hex())
+            """, blob);
+        Assert.Equal(
+            $"opt/bin/wide SCHILY.xattr.security.capability {Wide}\n" +
+            $"opt/bin/link SCHILY.xattr.security.capability {Wide}\n" +
+            "opt/bin/v3 SCHILY.xattr.security.capability 0100000200040000000000000000000000000000\n", records);
+    }
+
     [Fact]
     public async Task A_plain_tar_is_recognised_by_its_bytes_not_its_name()
     {

@@ -105,6 +105,43 @@ public sealed class ContainerRunTests : IDisposable
         Assert.Equal("changed\n", await new StreamReader(stream).ReadToEndAsync());
     }
 
+    /// <summary>
+    /// A base layer's file with capabilities (the PAX record <c>SCHILY.xattr.security.capability</c>, as Debian's
+    /// <c>/bin/ping</c> has <c>cap_net_raw</c>) run by a non-root RUN has them, over overlay and over the copy fallback
+    /// alike (the copy once dropped them: a RUN of <c>ping</c> as a user failed where BuildKit's succeeds); the kernel
+    /// is the judge (CapEff), and the RUN's diff does not carry the unchanged file.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_base_layer_s_file_capabilities_are_there_for_a_non_root_RUN_over_overlay_and_the_copy_fallback(bool copy)
+    {
+        byte[] busybox = await System.IO.File.ReadAllBytesAsync(Tools.Require("busybox"));
+        string capability = System.Text.Encoding.Latin1.GetString(Convert.FromHexString(FileCapabilityTests.NetBindServiceHex));
+        var layer = await LayerRootfsTests.LayerAsync(_store, w =>
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "bin/") { Mode = (UnixFileMode)0b111_101_101 });
+            w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "bin/busybox") { DataStream = new MemoryStream(busybox), Mode = (UnixFileMode)0b111_101_101 });
+            w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "bin/capped/busybox",
+                new Dictionary<string, string> { ["SCHILY.xattr.security.capability"] = capability })
+            { DataStream = new MemoryStream(busybox), Mode = (UnixFileMode)0b111_101_101 });
+        });
+        var lines = new List<string>();
+        using var result = await new ContainerRun(_store.Root, new RecordingLogger()) { ForceCopy = copy }.RunAsync(new RunRequest
+        {
+            Layers = [layer],
+            Uid = 1000,
+            Gid = 1000,
+            Arguments = ["/bin/busybox", "sh", "-c", "/bin/busybox grep CapEff /proc/self/status; /bin/capped/busybox grep CapEff /proc/self/status"],
+            Output = line => { lock (lines) lines.Add(line); },
+        }, CancellationToken.None);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(["CapEff:\t0000000000000000", "CapEff:\t0000000000000400"], lines);
+        Assert.Empty(result.Entries);
+    }
+
     [Fact]
     public async Task Cancelling_kills_the_container_and_undoes_the_mounts()
     {

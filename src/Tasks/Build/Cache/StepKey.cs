@@ -13,8 +13,11 @@ namespace Livrable.Build.Cache;
 /// </summary>
 internal sealed class StepKey : IDisposable
 {
-    /// <summary>Bumped whenever what a step makes from the same inputs could change (layer writer, history, key parts).</summary>
-    public const string FormatVersion = "livrable-step-cache-v2";
+    /// <summary>
+    /// Bumped whenever what a step makes from the same inputs could change (layer writer, history, key parts). v3: a
+    /// <c>COPY --from</c> and an ADD of an archive carry file capabilities (a v2 record of such a step lacks them).
+    /// </summary>
+    public const string FormatVersion = "livrable-step-cache-v3";
 
     /// <summary>The key's hash; null for a fragment, which records its parts instead (<see cref="Fragment"/>).</summary>
     private readonly IncrementalHash? _hash;

@@ -228,7 +228,8 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         {
             if (_linked.TryGetValue(group, out string? first))
             {
-                Plan.Add(Adjust(new FileEntry(path, TarTypeFlag.HardLink, entry.Mode, entry.Uid, entry.Gid) { LinkTarget = first }, keepOwner));
+                // The link is another name of the file, so it has the file's capabilities too (as BuildKit's differ writes them).
+                Plan.Add(Adjust(new FileEntry(path, TarTypeFlag.HardLink, entry.Mode, entry.Uid, entry.Gid) { LinkTarget = first, Capability = entry.Capability }, keepOwner));
                 return;
             }
             _linked[group] = path;
