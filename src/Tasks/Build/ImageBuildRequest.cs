@@ -67,8 +67,13 @@ public sealed record ImageBuildRequest
     /// <summary>The repository (name without registry and tag), such as <c>myapp</c> or <c>team/myapp</c>.</summary>
     public required string Repository { get; init; }
 
-    /// <summary>Tags to give the image; at least one.</summary>
-    public IReadOnlyList<string> Tags { get; init; } = ["latest"];
+    /// <summary>
+    /// Tags to give the image; at least one. Required, with no default of the engine's own: the one rule for the tags
+    /// (<c>ContainerTag</c>, then <c>ContainerImageTag</c>, then <c>ContainerImageTags</c>, else <c>latest</c>) is in
+    /// Livrable.Sdk.targets, as for <see cref="StateDirectory"/> (a second default here once let a direct caller's image
+    /// be tagged <c>latest</c> where the targets would have said otherwise).
+    /// </summary>
+    public required IReadOnlyList<string> Tags { get; init; }
 
     /// <summary>Registry to push to (<c>host[:port]</c>); null to write a tarball or load locally instead.</summary>
     public string? Registry { get; init; }

@@ -66,6 +66,7 @@ public sealed class DotNetImageConventionsTests : IDisposable
             BaseImage = "archive:" + baseArchive,
             Platform = Platform.FromRuntimeIdentifier("linux-x64"),
             Repository = "app",
+            Tags = ["latest"],
             ArchivePath = archive,
             StateDirectory = _temp["state"],
             Config = new ConfigChanges { User = user, Ports = ["9090/udp"], FollowDotNetConventions = true, BaseDigestLabel = true },

@@ -150,6 +150,7 @@ public sealed class MultiPlatformTests(RegistryFixture registry, Dockerd docker)
             {
                 Platform = platform,
                 Repository = "livrable-test/per-platform",
+                Tags = ["latest"],
                 ArchivePath = tar,
                 StateDirectory = _temp["state"],
                 Layers = [new DirectoryLayerSpec(app, "/app") { CreatedBy = "app" }],
@@ -164,6 +165,7 @@ public sealed class MultiPlatformTests(RegistryFixture registry, Dockerd docker)
             Platform = Amd64,
             PlatformImages = images,
             Repository = "livrable-test/per-platform",
+            Tags = ["latest"],
             ArchivePath = tarball,
             StateDirectory = _temp["state"],
         }, new RecordingLogger(), CancellationToken.None);
@@ -182,6 +184,7 @@ public sealed class MultiPlatformTests(RegistryFixture registry, Dockerd docker)
             Platform = Arm64,
             PlatformImages = [new PlatformImage(Arm64, images[0].Image)],
             Repository = "livrable-test/per-platform",
+            Tags = ["latest"],
             ArchivePath = _temp["wrong.tar"],
             StateDirectory = _temp["state"],
         }, NullLogger.Instance, CancellationToken.None));

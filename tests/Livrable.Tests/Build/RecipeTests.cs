@@ -24,6 +24,7 @@ public sealed class RecipeTests : IDisposable
     {
         Platform = Amd64,
         Repository = "livrable-test/recipe",
+        Tags = ["latest"],
         ArchivePath = _temp["out", "image.tar"],
         StateDirectory = _temp["state"],
     };

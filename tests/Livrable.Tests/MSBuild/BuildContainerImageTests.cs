@@ -124,6 +124,22 @@ public sealed class BuildContainerImageTests : IDisposable
         Assert.Contains($"The {parameter} parameter is empty", e.Message);
     }
 
+    /// <summary>
+    /// The engine has no default of its own for what the targets resolve either: a direct caller of
+    /// <see cref="Livrable.Build.ImageBuilder"/> must say the state folder, the platform and the tags (the tags once
+    /// defaulted to <c>latest</c> here, a second copy of the targets' rule, which says ContainerTag first).
+    /// </summary>
+    [Theory]
+    [InlineData("StateDirectory")]
+    [InlineData("Tags")]
+    [InlineData("Platform")]
+    public void The_engine_request_requires_what_the_targets_resolve(string member)
+    {
+        var property = typeof(Livrable.Build.ImageBuildRequest).GetProperty(member)!;
+        Assert.True(property.IsDefined(typeof(System.Runtime.CompilerServices.RequiredMemberAttribute), inherit: false),
+            $"ImageBuildRequest.{member} has a default of the engine's own");
+    }
+
     [Theory]
     [InlineData(null, -1)]
     [InlineData("", -1)]

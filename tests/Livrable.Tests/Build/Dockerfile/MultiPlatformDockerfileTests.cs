@@ -38,6 +38,7 @@ public sealed class MultiPlatformDockerfileTests : IDisposable
             {
                 Platform = platform,
                 Repository = "base",
+                Tags = ["latest"],
                 ArchivePath = tar,
                 StateDirectory = _temp["state"],
                 Layers = [new DirectoryLayerSpec(dir, "/") { CreatedBy = "base" }],
@@ -50,6 +51,7 @@ public sealed class MultiPlatformDockerfileTests : IDisposable
             Platform = Amd64,
             PlatformImages = images,
             Repository = "base",
+            Tags = ["latest"],
             ArchivePath = index,
             StateDirectory = _temp["state"],
         }, NullLogger.Instance, CancellationToken.None);
