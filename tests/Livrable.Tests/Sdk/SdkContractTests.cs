@@ -134,7 +134,8 @@ public sealed class SdkContractTests : IDisposable
     /// <summary>
     /// org.opencontainers.image.created of a .NET app (ContainerCreated) is the last commit's time wherever git finds a
     /// repository, however it finds it: a .git folder above the project, a .git file (a worktree), GIT_DIR; and
-    /// Livrable's fixed epoch outside one (where the targets no longer start git at all).
+    /// Livrable's fixed epoch outside one (where the targets no longer start git at all), a bare repository's own folder
+    /// included (no work tree, so not the project's sources).
     /// </summary>
     [Fact]
     public async Task CreatedIsTheLastCommitsTimeWhereGitFindsARepository()
@@ -170,6 +171,18 @@ public sealed class SdkContractTests : IDisposable
         Assert.Equal(Commit, await CreatedAsync(worktree));
 
         Assert.Equal(Commit, await CreatedAsync(outside, new Dictionary<string, string> { ["GIT_DIR"] = Path.Combine(repository, ".git") }));
+
+        // A bare repository has no work tree: a project in its own folder is none of its sources, so its last commit
+        // does not date them, and the fixed epoch stays (git would find it, as git before 2.38's safe.bareRepository
+        // finds any bare repository above; the targets do not follow it: docs/reproducibility.md). A worktree of it
+        // placed in that folder is its sources again (its .git file), and gets the commit's time.
+        string bare = _temp["created-bare.git"];
+        await GitAsync(repository, "clone", "--bare", "--quiet", ".", bare);
+        string inBare = WriteTree(Path.Combine("created-bare.git", "project"), livrable: true);
+        Assert.Equal(Epoch, await CreatedAsync(inBare));
+        string bareWorktree = Path.Combine(bare, "worktree");
+        await GitAsync(bare, "worktree", "add", "--quiet", bareWorktree);
+        Assert.Equal(Commit, await CreatedAsync(bareWorktree));
     }
 
     /// <summary>
