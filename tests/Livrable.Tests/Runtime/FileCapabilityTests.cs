@@ -9,7 +9,8 @@ namespace Livrable.Tests.Runtime;
 /// differs write them: the PAX record <c>SCHILY.xattr.security.capability</c>, revision 2 (read with python's tarfile,
 /// not Livrable's reader), as root and rootless to the same digest, reproducibly; a later RUN sees them as root (the
 /// lower folder, adopted or extracted, has them), and the image run by runc as a non-root user has the capability.
-/// The base is a static busybox with the host's <c>setcap</c> and <c>getcap</c> (libcap2-bin) and their libraries.
+/// A <c>COPY --from</c> of such a file carries them, and the RUN after it has them, root and rootless. The base is a
+/// static busybox with the host's <c>setcap</c> and <c>getcap</c> (libcap2-bin) and their libraries.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class FileCapabilityTests : IDisposable
@@ -163,5 +164,41 @@ public sealed class FileCapabilityTests : IDisposable
             .ResolveAsync(Livrable.Images.Platform.FromRuntimeIdentifier("linux-x64"), CancellationToken.None);
         string rootfs = await ImageValidator.ValidateArchiveAsync(archive, image, "v1", Path.Combine(work, "check"));
         Assert.Equal("/capped/busybox cap_net_bind_service=ep\n/capped/link cap_net_bind_service=ep\n", File.ReadAllText(Path.Combine(rootfs, "getcap.txt")));
+    }
+
+    /// <summary>
+    /// A <c>COPY --from</c> of a stage's file with capabilities carries them (as BuildKit's copy does:
+    /// <c>FileCapabilityDifferentialTests</c>), and the RUN after it sees them in its lower folder, the one extracted
+    /// from the COPY's written tar: root and rootless (GNU tar in the namespace) alike, to the same digest.
+    /// </summary>
+    [Fact]
+    public async Task A_COPY_from_s_capabilities_are_there_for_the_next_RUN_root_and_rootless()
+    {
+        await RootlessRunTests.EnsureUserAsync();
+        string work = Workspace(Capped.Replace("FROM scratch", "FROM scratch AS capped", StringComparison.Ordinal) + $"""
+            FROM capped
+            COPY --from=capped /capped /copied
+            RUN {GetCap} /copied/busybox /copied/link > /getcap.txt
+
+            """);
+        await CopyCapabilityToolsAsync(Path.Combine(work, "context"));
+        await RootlessRunTests.ChownAsync(work, RootlessRunTests.UserName);
+
+        var root = await RootlessRunTests.RunCliAsync(work, "root", null);
+        Assert.True(root.Run.ExitCode == 0, root.Run.Stdout + root.Run.Stderr);
+        var rootless = await RootlessRunTests.RunCliAsync(work, "rootless", RootlessRunTests.AsUser);
+        Assert.True(rootless.Run.ExitCode == 0, rootless.Run.Stdout + rootless.Run.Stderr);
+        Assert.Equal(root.Digest, rootless.Digest);
+        Assert.DoesNotContain("LIV5032", rootless.Run.Stdout + rootless.Run.Stderr);
+
+        string archive = Path.Combine(work, "out-rootless", "image.tar");
+        // The copy's hard link carries the record too, as BuildKit's differ writes it (another name of the same file).
+        var records = await XattrRecordsAsync(archive);
+        Assert.Contains($"copied/busybox SCHILY.xattr.security.capability {NetBindServiceHex}", records);
+        Assert.Contains($"copied/link SCHILY.xattr.security.capability {NetBindServiceHex}", records);
+        var image = await new Livrable.Sources.ArchiveImage(archive, "v1", new Livrable.Store.BlobStore(Path.Combine(work, "reader")))
+            .ResolveAsync(Livrable.Images.Platform.FromRuntimeIdentifier("linux-x64"), CancellationToken.None);
+        string rootfs = await ImageValidator.ValidateArchiveAsync(archive, image, "v1", Path.Combine(work, "check"));
+        Assert.Equal("/copied/busybox cap_net_bind_service=ep\n/copied/link cap_net_bind_service=ep\n", File.ReadAllText(Path.Combine(rootfs, "getcap.txt")));
     }
 }
