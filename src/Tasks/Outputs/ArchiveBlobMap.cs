@@ -117,9 +117,14 @@ internal sealed class ArchiveBlobMap : IDisposable
         {
             var text = new StringBuilder();
             text.Append(Version).Append('\n').Append("path=").Append(target).Append('\n').Append(status).Append('\n');
-            foreach (var (digest, place) in blobs.OrderBy(b => b.Key.ToString(), StringComparer.Ordinal))
-                text.Append(digest).Append(' ').Append(place.Offset.ToString(CultureInfo.InvariantCulture)).Append(' ')
-                    .Append(place.Size.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            // Lines sorted as strings (CoreLib's precompiled sort), not the pairs through LINQ: its sorter over this
+            // dictionary's pairs is compiled at run time in each build's fresh process (some 25 methods, issue 14).
+            var lines = new string[blobs.Count];
+            int i = 0;
+            foreach (var (digest, place) in blobs)
+                lines[i++] = $"{digest} {place.Offset.ToString(CultureInfo.InvariantCulture)} {place.Size.ToString(CultureInfo.InvariantCulture)}\n";
+            Array.Sort(lines, StringComparer.Ordinal);
+            foreach (string line in lines) text.Append(line);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             File.WriteAllText(temp, text.ToString());
             File.Move(temp, path, overwrite: true);

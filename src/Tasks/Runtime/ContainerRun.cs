@@ -109,7 +109,7 @@ public sealed class ContainerRun
         }
         CheckWorkingDirectory(request.WorkingDirectory);
         string runtime = FindRuntime(request.RuntimePath);
-        RuntimeVersion.Check(runtime, _logger);
+        RuntimeVersion.Check(runtime, _logger, _stateDirectory);
 
         // The phases' times, in the detailed log (issue 14): where a RUN step's time goes.
         long phase = Stopwatch.GetTimestamp();

@@ -48,16 +48,13 @@ internal static partial class RuntimeVersion
     private static readonly ConditionalWeakTable<ILogger, object> Warned = [];
 
     /// <summary>
-    /// Checks the runtime at <paramref name="runtime"/> once per process (its verdict is kept); warns once per
+    /// Checks the runtime at <paramref name="runtime"/> once per process (its verdict is kept) and, with a
+    /// <paramref name="stateDirectory"/>, once per runtime binary (<see cref="Judged"/>); warns once per
     /// <paramref name="logger"/> (one build). Throws LIV5030 for a <see cref="RuntimeVerdict.Vulnerable"/> runc.
     /// </summary>
-    public static void Check(string runtime, ILogger logger)
+    public static void Check(string runtime, ILogger logger, string? stateDirectory = null)
     {
-        var (verdict, version) = Verdicts.GetOrAdd(runtime, r =>
-        {
-            string output = VersionOutput(r);
-            return (Judge(output, ReadDebianChangelog), output.Split('\n')[0].Trim());
-        });
+        var (verdict, version) = Verdicts.GetOrAdd(runtime, r => Judged(r, stateDirectory));
         bool allowed = Environment.GetEnvironmentVariable(AllowVariable) == "1";
         string fixes = "runc 1.2.8, 1.3.3 or 1.4.0-rc.3 and later fix CVE-2025-31133, CVE-2025-52565 and CVE-2025-52881, through which a hostile base " +
                        "image can reach the host while runc sets up a RUN";
@@ -98,6 +95,65 @@ internal static partial class RuntimeVersion
         (1, 2) => patch >= 8,
         _ => false,
     };
+
+    private const string RecordVersion = "livrable-runtime-verdict 1";
+
+    /// <summary>
+    /// The verdict on <paramref name="runtime"/>: the one recorded in <paramref name="stateDirectory"/>
+    /// (<c>cache/runtimes/&lt;sha256 of the path&gt;</c>, <see cref="Store.CacheRecordKind.Runtimes"/>) while the runtime's
+    /// binary (links followed) and the package changelog have the status they had when it was judged
+    /// (<see cref="Layers.UnixFileStatus.IdentityOf"/>: size, times, device, inode, boot), else judged again and recorded.
+    /// Each build runs in a new process (<c>dotnet publish</c>), and <c>runc --version</c> with its changelog read cost
+    /// every edit of samples/pyapp a process start before its RUN (issue 14, the edit loop); an upgraded runc is
+    /// another file (another inode or change time), so it is judged again.
+    /// </summary>
+    internal static (RuntimeVerdict Verdict, string Version) Judged(string runtime, string? stateDirectory)
+    {
+        string? path = null, identity = null;
+        if (stateDirectory is not null)
+        {
+            try
+            {
+                string binary = new FileInfo(runtime).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? runtime;
+                if (Layers.UnixFileStatus.IdentityOf(binary) is { } status)
+                {
+                    identity = $"path={runtime}\nruntime={status}\nchangelog={Layers.UnixFileStatus.IdentityOf(DebianChangelog) ?? "none"}\n";
+                    path = Path.Combine(Store.StateLayout.Records(Path.GetFullPath(stateDirectory), Store.CacheRecordKind.Runtimes),
+                        Images.Digest.Sha256(System.Text.Encoding.UTF8.GetBytes(runtime)).Hex);
+                    string[] lines = File.Exists(path) ? File.ReadAllText(path).Split('\n') : [];
+                    if (lines.Length >= 6 && lines[0] == RecordVersion && string.Join('\n', lines[1..4]) + "\n" == identity
+                        && Enum.TryParse<RuntimeVerdict>(lines[4].StartsWith("verdict=", StringComparison.Ordinal) ? lines[4]["verdict=".Length..] : "", out var recorded)
+                        && lines[5].StartsWith("version=", StringComparison.Ordinal))
+                        return (recorded, lines[5]["version=".Length..]);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                path = null; // judged, not recorded
+            }
+        }
+        string output = VersionOutput(runtime);
+        var judged = (Judge(output, ReadDebianChangelog), output.Split('\n')[0].Trim());
+        if (path is not null && identity is not null)
+        {
+            string temp = $"{path}.tmp-{Guid.NewGuid():N}";
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                File.WriteAllText(temp, $"{RecordVersion}\n{identity}verdict={judged.Item1}\nversion={judged.Item2}\n");
+                File.Move(temp, path, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Judged again next time.
+            }
+            finally
+            {
+                try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        }
+        return judged;
+    }
 
     /// <summary>What <c>runtime --version</c> prints; empty when it cannot be run.</summary>
     private static string VersionOutput(string runtime)

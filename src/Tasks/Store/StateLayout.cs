@@ -39,8 +39,14 @@ public sealed record CacheRecordKind(string Name, string Owner)
     /// </summary>
     public static readonly CacheRecordKind Verified = new("verified", "Build/Cache/StepCache");
 
+    /// <summary>
+    /// Runtime verdicts: what the runc version gate made of a runtime binary, kept while the binary and its package's
+    /// changelog keep their status, so a build does not run <c>runc --version</c> again.
+    /// </summary>
+    public static readonly CacheRecordKind Runtimes = new("runtimes", "Runtime/RuntimeVersion");
+
     /// <summary>Every kind, in the order the README lists them.</summary>
-    public static IReadOnlyList<CacheRecordKind> All { get; } = [Layers, Steps, Files, Trees, Outputs, Archives, Verified];
+    public static IReadOnlyList<CacheRecordKind> All { get; } = [Layers, Steps, Files, Trees, Outputs, Archives, Verified, Runtimes];
 }
 
 /// <summary>

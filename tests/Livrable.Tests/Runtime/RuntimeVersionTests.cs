@@ -42,6 +42,42 @@ public sealed class RuntimeVersionTests : IDisposable
         => Assert.Equal(expected, RuntimeVersion.Judge(output, () => changelog).ToString());
 
     [Fact]
+    public void A_verdict_is_kept_in_the_state_folder_while_the_runtime_binary_is_the_same()
+    {
+        // A stand-in runc that counts how often it is asked its version.
+        string count = _temp["count"];
+        string fake = _temp["bin", "runc"];
+        Directory.CreateDirectory(Path.GetDirectoryName(fake)!);
+        File.WriteAllText(fake, $"#!/bin/sh\necho x >> '{count}'\nprintf 'runc version 1.3.3\\ncommit: v1.3.3-0-gabcdef0\\n'\n");
+        File.SetUnixFileMode(fake, (UnixFileMode)0b111_101_101);
+        string link = _temp["bin", "runc-link"];
+        File.CreateSymbolicLink(link, fake);
+        int Asked() => File.Exists(count) ? File.ReadAllLines(count).Length : 0;
+
+        Assert.Equal((RuntimeVerdict.Fixed, "runc version 1.3.3"), RuntimeVersion.Judged(link, _temp["state"]));
+        Assert.Equal(1, Asked());
+        Assert.Equal((RuntimeVerdict.Fixed, "runc version 1.3.3"), RuntimeVersion.Judged(link, _temp["state"]));
+        Assert.Equal(1, Asked());
+        // Without a state folder, or in another one: asked.
+        RuntimeVersion.Judged(link, null);
+        RuntimeVersion.Judged(link, _temp["state2"]);
+        Assert.Equal(3, Asked());
+
+        // Another binary behind the same path (an upgrade: the link's target rewritten) is judged again.
+        File.WriteAllText(fake, $"#!/bin/sh\necho x >> '{count}'\nprintf 'runc version 1.2.7\\ncommit: v1.2.7-0-g1234567\\n'\n");
+        Assert.Equal((RuntimeVerdict.Vulnerable, "runc version 1.2.7"), RuntimeVersion.Judged(link, _temp["state"]));
+        Assert.Equal(4, Asked());
+        Assert.Equal((RuntimeVerdict.Vulnerable, "runc version 1.2.7"), RuntimeVersion.Judged(link, _temp["state"]));
+        Assert.Equal(4, Asked());
+
+        // A damaged record is judged again, not trusted.
+        string record = Directory.GetFiles(_temp["state", "cache", "runtimes"]).Single();
+        File.WriteAllText(record, File.ReadAllText(record).Replace("verdict=Vulnerable", "verdict=Fixd"));
+        Assert.Equal((RuntimeVerdict.Vulnerable, "runc version 1.2.7"), RuntimeVersion.Judged(link, _temp["state"]));
+        Assert.Equal(5, Asked());
+    }
+
+    [Fact]
     public void This_machines_runc_is_not_refused()
     {
         string runc = ContainerRun.FindRuntime(null);
