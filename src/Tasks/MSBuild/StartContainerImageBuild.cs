@@ -70,7 +70,7 @@ public sealed class StartContainerImageBuild : Microsoft.Build.Utilities.Task, I
             {
                 Images = new ImageInputsParameters
                 {
-                    BaseImage = Dockerfile is { Length: > 0 } ? null : BaseImage,
+                    BaseImage = BaseImage, // a Dockerfile's build has none: ImageBuildParameters.ToInputsRequest says so, as for ResolveContainerImageInputs
                     RuntimeIdentifier = RuntimeIdentifier,
                     Dockerfile = Dockerfile,
                     BuildArgs = BuildContainerImage.Items(BuildArgs),
