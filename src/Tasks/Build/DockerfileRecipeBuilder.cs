@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Livrable.Build.Cache;
 using Livrable.Build.Dockerfile;
 using Livrable.Diagnostics;
@@ -5,6 +6,7 @@ using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
 using Livrable.SupplyChain;
+using Livrable.Threading;
 
 namespace Livrable.Build;
 
@@ -18,6 +20,7 @@ internal static class DockerfileRecipeBuilder
     /// Dockerfile mode: parse the Dockerfile (errors point into it by its full path), build the target stage, add the
     /// request's labels as <c>docker build --label</c> does.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     public static async Task<BuiltRecipe> BuildAsync(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
         ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null, WorkLimiter? work = null,
@@ -60,6 +63,7 @@ internal static class DockerfileRecipeBuilder
     }
 
     /// <summary>The Dockerfile read and parsed (errors point into it by its full path) and the session's options.</summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     private static async Task<(Livrable.Dockerfile.DockerfileDocument, DockerfileBuildOptions)> PrepareAsync(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, Func<string, IImageSource> openImage,
         ILogger logger, CancellationToken cancellationToken)

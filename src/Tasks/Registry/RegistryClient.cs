@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using Livrable.Diagnostics;
 using Livrable.Network;
 using Livrable.Registry.Credentials;
 using Livrable.Store;
+using Livrable.Threading;
 
 namespace Livrable.Registry;
 
@@ -93,6 +95,7 @@ public sealed partial class RegistryClient : IDisposable
     /// <paramref name="retry"/>. Returns any final response; the caller checks the status.
     /// </summary>
     /// <exception cref="LivrableException">LIV3001 when the registry cannot be reached; LIV3002 from the token service.</exception>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     internal async Task<HttpResponseMessage> SendAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, string action,
         Func<CancellationToken, Task<HttpRequestMessage>> create, bool retry, CancellationToken cancellationToken)
     {
@@ -147,6 +150,7 @@ public sealed partial class RegistryClient : IDisposable
     /// and when it challenges, it gets an anonymous token of its own (<see cref="RegistryAuthenticator.AnswerForeignAsync"/>),
     /// used for that host only.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     private async Task<HttpResponseMessage> SendFollowingRedirectsAsync(RegistryEndpoint endpoint, IReadOnlyList<string> scopes, string action,
         Func<CancellationToken, Task<HttpRequestMessage>> create, AuthenticationHeaderValue? authorization, CancellationToken cancellationToken)
     {
