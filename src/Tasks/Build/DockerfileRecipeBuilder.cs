@@ -26,7 +26,7 @@ internal static class DockerfileRecipeBuilder
         ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null, WorkLimiter? work = null,
         Func<string, FileDigests?>? contextDigestsAhead = null)
     {
-        var (document, options) = await PrepareAsync(request, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false);
+        var (document, options) = Prepare(request, dockerfile, store, openImage, logger);
         // Cache imports first: the records they bring are hits for this build's steps.
         foreach (string from in dockerfile.CacheFrom)
             await RegistryCache.ImportAsync(registries, ImageBuilder.CacheReference(from, "ContainerCacheFrom"), new StepCache(store), store, logger, cancellationToken).ConfigureAwait(false);
@@ -49,7 +49,7 @@ internal static class DockerfileRecipeBuilder
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, Func<string, IImageSource> openImage,
         ILogger logger, CancellationToken cancellationToken)
     {
-        var (document, options) = await PrepareAsync(request, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false);
+        var (document, options) = Prepare(request, dockerfile, store, openImage, logger);
         using var session = new DockerfileBuildSession(document, options with { PlanOnly = true });
         var plan = await session.PlanAsync(cancellationToken).ConfigureAwait(false);
         return (plan, plan.Complete ? Compose(request, plan.Result) : null);
@@ -62,11 +62,15 @@ internal static class DockerfileRecipeBuilder
         return new BuiltImage(request.Format, result.Config, result.Layers);
     }
 
-    /// <summary>The Dockerfile read and parsed (errors point into it by its full path) and the session's options.</summary>
-    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
-    private static async Task<(Livrable.Dockerfile.DockerfileDocument, DockerfileBuildOptions)> PrepareAsync(
+    /// <summary>
+    /// The Dockerfile read and parsed (errors point into it by its full path) and the session's options. Read
+    /// synchronously: a Dockerfile is a few kilobytes, and an asynchronous read of a file is a synchronous one on the
+    /// thread pool on Linux, which cost every build a thread hop and the base library's async code for it, seven
+    /// methods compiled at run time (bench/unchanged.sh).
+    /// </summary>
+    private static (Livrable.Dockerfile.DockerfileDocument, DockerfileBuildOptions) Prepare(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, Func<string, IImageSource> openImage,
-        ILogger logger, CancellationToken cancellationToken)
+        ILogger logger)
     {
         string path = Path.GetFullPath(dockerfile.DockerfilePath);
         if (Directory.Exists(path))
@@ -77,7 +81,7 @@ internal static class DockerfileRecipeBuilder
         string contextDirectory = Path.GetFullPath(dockerfile.ContextDirectory);
         if (!Directory.Exists(contextDirectory))
             throw new LivrableException(DiagnosticCodes.BuildContextNotFound, $"The build context folder '{contextDirectory}' does not exist (ContainerBuildContext).");
-        string text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        string text = File.ReadAllText(path);
         var document = Livrable.Dockerfile.DockerfileParser.Parse(path, text, logger);
         return (document, new DockerfileBuildOptions
         {
