@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Livrable.Build.Cache;
 using Livrable.Build.Dockerfile;
 using Livrable.Diagnostics;
@@ -5,6 +6,7 @@ using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
 using Livrable.SupplyChain;
+using Livrable.Threading;
 
 namespace Livrable.Build;
 
@@ -18,12 +20,13 @@ internal static class DockerfileRecipeBuilder
     /// Dockerfile mode: parse the Dockerfile (errors point into it by its full path), build the target stage, add the
     /// request's labels as <c>docker build --label</c> does.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     public static async Task<BuiltRecipe> BuildAsync(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
         ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null, WorkLimiter? work = null,
         Func<string, FileDigests?>? contextDigestsAhead = null)
     {
-        var (document, options) = await PrepareAsync(request, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false);
+        var (document, options) = Prepare(request, dockerfile, store, openImage, logger);
         // Cache imports first: the records they bring are hits for this build's steps.
         foreach (string from in dockerfile.CacheFrom)
             await RegistryCache.ImportAsync(registries, ImageBuilder.CacheReference(from, "ContainerCacheFrom"), new StepCache(store), store, logger, cancellationToken).ConfigureAwait(false);
@@ -46,7 +49,7 @@ internal static class DockerfileRecipeBuilder
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, Func<string, IImageSource> openImage,
         ILogger logger, CancellationToken cancellationToken)
     {
-        var (document, options) = await PrepareAsync(request, dockerfile, store, openImage, logger, cancellationToken).ConfigureAwait(false);
+        var (document, options) = Prepare(request, dockerfile, store, openImage, logger);
         using var session = new DockerfileBuildSession(document, options with { PlanOnly = true });
         var plan = await session.PlanAsync(cancellationToken).ConfigureAwait(false);
         return (plan, plan.Complete ? Compose(request, plan.Result) : null);
@@ -59,10 +62,15 @@ internal static class DockerfileRecipeBuilder
         return new BuiltImage(request.Format, result.Config, result.Layers);
     }
 
-    /// <summary>The Dockerfile read and parsed (errors point into it by its full path) and the session's options.</summary>
-    private static async Task<(Livrable.Dockerfile.DockerfileDocument, DockerfileBuildOptions)> PrepareAsync(
+    /// <summary>
+    /// The Dockerfile read and parsed (errors point into it by its full path) and the session's options. Read
+    /// synchronously: a Dockerfile is a few kilobytes, and an asynchronous read of a file is a synchronous one on the
+    /// thread pool on Linux, which cost every build a thread hop and the base library's async code for it, seven
+    /// methods compiled at run time (bench/unchanged.sh).
+    /// </summary>
+    private static (Livrable.Dockerfile.DockerfileDocument, DockerfileBuildOptions) Prepare(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, Func<string, IImageSource> openImage,
-        ILogger logger, CancellationToken cancellationToken)
+        ILogger logger)
     {
         string path = Path.GetFullPath(dockerfile.DockerfilePath);
         if (Directory.Exists(path))
@@ -73,7 +81,7 @@ internal static class DockerfileRecipeBuilder
         string contextDirectory = Path.GetFullPath(dockerfile.ContextDirectory);
         if (!Directory.Exists(contextDirectory))
             throw new LivrableException(DiagnosticCodes.BuildContextNotFound, $"The build context folder '{contextDirectory}' does not exist (ContainerBuildContext).");
-        string text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        string text = File.ReadAllText(path);
         var document = Livrable.Dockerfile.DockerfileParser.Parse(path, text, logger);
         return (document, new DockerfileBuildOptions
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Livrable.Build.Cache;
 using Livrable.Build.Dockerfile;
 using Livrable.Context;
@@ -8,6 +9,7 @@ using Livrable.Registry;
 using Livrable.Registry.Credentials;
 using Livrable.Sources;
 using Livrable.Store;
+using Livrable.Threading;
 
 namespace Livrable.Build;
 
@@ -196,6 +198,7 @@ public sealed class ImageBuildHeadStart : IDisposable
     /// build opens its own). The build owns what it takes: it disposes the client and the lease. From now on the early
     /// work logs to <paramref name="logger"/> and stops with <paramref name="cancellationToken"/>. Taken once.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     internal async Task<Parts?> TakeAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _taken, 1) != 0) return null;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Livrable.Build.Cache;
 using Livrable.Build.Dockerfile;
 using Livrable.Diagnostics;
@@ -9,6 +10,7 @@ using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
 using Livrable.SupplyChain;
+using Livrable.Threading;
 
 namespace Livrable.Build;
 
@@ -24,6 +26,7 @@ public static class ImageBuilder
     /// (started before the task, <see cref="ImageBuildHeadStart"/>) is used when it was made for this request's
     /// settings, and disposed in any case.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     public static async Task<ImageBuildResult> BuildAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken,
         ImageBuildHeadStart? headStart = null)
     {
@@ -43,6 +46,7 @@ public static class ImageBuilder
         }
     }
 
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     private static async Task<ImageBuildResult> BuildCoreAsync(ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken,
         ImageBuildHeadStart? headStart)
     {
@@ -90,6 +94,7 @@ public static class ImageBuilder
     internal static RegistryClient NewRegistryClient(IReadOnlyList<string> insecureRegistries, TimeSpan timeout, BlobStore store, ILogger logger)
         => new(new RegistryOptions { InsecureRegistries = insecureRegistries, IdleTimeout = timeout, KeepDocuments = true }, store, logger);
 
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     private static async Task<ImageBuildResult> BuildInStoreAsync(ImageBuildRequest request, Recipe recipe, BlobStore store, RegistryClient registries,
         ImageBuildHeadStart? headStart, ILogger logger, CancellationToken cancellationToken)
     {
@@ -128,6 +133,7 @@ public static class ImageBuilder
         IReadOnlyCollection<StepRecord> Records, string WritingLine);
 
     /// <summary>One image, from the request's recipe for its one platform.</summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     private static async Task<Product> BuildImageAsync(PipelineContext context, CancellationToken cancellationToken)
     {
         var request = context.Request;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Livrable.Build.Cache;
 using Livrable.Build.Dockerfile;
 using Livrable.Diagnostics;
@@ -6,6 +7,7 @@ using Livrable.Layers;
 using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
+using Livrable.Threading;
 
 namespace Livrable.Build;
 
@@ -16,6 +18,7 @@ namespace Livrable.Build;
 internal static class PropertiesRecipeBuilder
 {
     /// <summary>Properties mode: the base image, the request's layers (written concurrently) and config changes.</summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     public static async Task<BuiltRecipe> BuildAsync(ImageBuildRequest request, BlobStore store,
         Func<string, IImageSource> openImage, ILogger logger, CancellationToken cancellationToken)
     {

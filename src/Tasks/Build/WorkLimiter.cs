@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Livrable.Threading;
 
 namespace Livrable.Build;
 
@@ -40,6 +42,7 @@ public sealed class WorkLimiter
     }
 
     /// <summary>Runs <paramref name="work"/> once a slot is free, releasing it when the work ends (or fails).</summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     public async Task<T> RunAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);

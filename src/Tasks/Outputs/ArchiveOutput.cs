@@ -76,8 +76,8 @@ public sealed class ArchiveOutput : IImageOutput
         LayersCopied = 0;
         if (!Rewrite && record?.IsIntact() == true)
         {
-            // Blobs are checked against their digests as a write would, so a bad image still fails here.
-            ImageTarball.Blobs(content);
+            // Documents are checked against their digests as a write would, so a bad image still fails here.
+            ImageTarball.CheckDocuments(content);
             UpToDate = true;
             return target;
         }
@@ -365,6 +365,32 @@ internal static class ImageTarball
     /// <summary>The manifest, config and layers of <paramref name="image"/>, checked against their digests, into <paramref name="blobs"/>.</summary>
     private static void AddBlobs(SortedDictionary<string, object> blobs, IImage image)
     {
+        CheckDocuments(image);
+        var manifest = image.Manifest;
+        blobs[BlobName(image.Digest)] = image.ManifestBytes;
+        blobs[BlobName(manifest.Config.Digest)] = image.ConfigBytes;
+        foreach (var layer in image.Layers) blobs.TryAdd(BlobName(layer.Descriptor.Digest), layer);
+    }
+
+    /// <summary>
+    /// The documents of <paramref name="content"/> checked against their digests, as <see cref="Blobs"/> checks them before
+    /// a write: the check of an up-to-date tarball, without the sorted blob list a write needs (the generic code of that
+    /// list is compiled at run time, some 20 methods, on a path that otherwise writes nothing).
+    /// </summary>
+    internal static void CheckDocuments(TarballContent content)
+    {
+        foreach (var image in content.Images) CheckDocuments(image);
+        if (content.Index is { } index) CheckDocument(index);
+    }
+
+    private static void CheckDocument(IImageIndex index)
+    {
+        if (Digest.Sha256(index.IndexBytes) != index.Digest)
+            throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The index bytes do not have its digest {index.Digest}.");
+    }
+
+    private static void CheckDocuments(IImage image)
+    {
         var manifest = image.Manifest;
         if (Digest.Sha256(image.ManifestBytes) != image.Digest)
             throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The image's manifest bytes do not have its digest {image.Digest}.");
@@ -374,10 +400,6 @@ internal static class ImageTarball
             throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The image's config bytes are not the {manifest.Config.Digest} its manifest gives.");
         if (image.Layers.Count != manifest.Layers.Count)
             throw Descriptor.Invalid($"The image has {image.Layers.Count} layers but its manifest lists {manifest.Layers.Count}");
-
-        blobs[BlobName(image.Digest)] = image.ManifestBytes;
-        blobs[BlobName(manifest.Config.Digest)] = image.ConfigBytes;
-        foreach (var layer in image.Layers) blobs.TryAdd(BlobName(layer.Descriptor.Digest), layer);
     }
 
     private static Task WriteDirectoryAsync(TarWriter tar, string name, long mtime, CancellationToken cancellationToken)
@@ -403,8 +425,7 @@ internal static class ImageTarball
         foreach (var image in content.Images) AddBlobs(blobs, image);
         if (content.Index is { } index)
         {
-            if (Digest.Sha256(index.IndexBytes) != index.Digest)
-                throw new LivrableException(DiagnosticCodes.DigestMismatch, $"The index bytes do not have its digest {index.Digest}.");
+            CheckDocument(index);
             blobs[BlobName(index.Digest)] = index.IndexBytes;
         }
         foreach (var attachment in content.Attachments)

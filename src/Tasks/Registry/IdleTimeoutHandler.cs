@@ -1,5 +1,7 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Livrable.Store;
+using Livrable.Threading;
 
 namespace Livrable.Registry;
 
@@ -14,6 +16,7 @@ internal sealed class IdleTimeoutHandler(TimeSpan timeout) : DelegatingHandler
 {
     private bool Enabled => timeout > TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan;
 
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         if (!Enabled) return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);

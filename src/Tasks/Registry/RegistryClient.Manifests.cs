@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using Livrable.Diagnostics;
 using Livrable.Images;
+using Livrable.Threading;
 
 namespace Livrable.Registry;
 
@@ -90,6 +92,7 @@ public sealed partial class RegistryClient
     /// nothing can be kept there); a digest reference costs nothing once stored (its bytes cannot change). A registry
     /// that answers the HEAD with anything else (no digest, an error) is asked with a GET, which reports what is wrong.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     private async Task<RegistryManifest> GetManifestKeptAsync(RegistryEndpoint endpoint, string registry, string repository, string reference,
         string? mediaType, CancellationToken cancellationToken)
     {
@@ -126,6 +129,7 @@ public sealed partial class RegistryClient
     /// LIV3005 when an index has no entry for <paramref name="platform"/>; LIV4002 when a document is malformed; and
     /// those of <see cref="GetManifestAsync"/>.
     /// </exception>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     public async Task<RegistryImage> GetImageAsync(string registry, string repository, string reference, Platform platform, CancellationToken cancellationToken)
     {
         var endpoint = Resolve(registry);
@@ -145,6 +149,7 @@ public sealed partial class RegistryClient
     }
 
     /// <summary><see cref="GetImageAsync"/> with the endpoint resolved and the repository normalized.</summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     private async Task<RegistryImage> GetImageCoreAsync(RegistryEndpoint endpoint, string registry, string repository, string reference, Platform platform, CancellationToken cancellationToken)
     {
         var top = await GetManifestKeptAsync(endpoint, registry, repository, reference, null, cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,8 @@
+using System.Runtime.CompilerServices;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Store;
+using Livrable.Threading;
 
 namespace Livrable.Registry;
 
@@ -68,6 +70,7 @@ public sealed class RegistryImage : IImage
     /// are not asked for.
     /// </summary>
     /// <exception cref="LivrableException">Those of <see cref="RegistryClient.DownloadBlobAsync"/>.</exception>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder))]
     public async Task DownloadLayersAsync(CancellationToken cancellationToken)
     {
         await _downloading.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,8 @@
+using System.Runtime.CompilerServices;
 using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Registry;
+using Livrable.Threading;
 
 namespace Livrable.Sources;
 
@@ -41,6 +43,7 @@ public sealed class RegistryImageSource : IImageSource
     /// LIV3005 when the index has no entry for <paramref name="platform"/>, or the single image is for another
     /// platform; the errors of <see cref="RegistryClient.GetImageAsync"/>.
     /// </exception>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     public async Task<IImage> ResolveAsync(Platform platform, CancellationToken cancellationToken)
     {
         var image = await _client.GetImageAsync(Registry, Repository, Reference, platform, cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,8 @@
+using System.Runtime.CompilerServices;
 using Livrable.Images;
 using Livrable.Registry;
 using Livrable.Sources;
+using Livrable.Threading;
 
 namespace Livrable.SupplyChain;
 
@@ -65,6 +67,7 @@ public sealed class ResolvedInputs
     {
         public string Description => inner.Description;
 
+        [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
         public async Task<IImage> ResolveAsync(Platform platform, CancellationToken cancellationToken)
         {
             var image = await inner.ResolveAsync(platform, cancellationToken).ConfigureAwait(false);

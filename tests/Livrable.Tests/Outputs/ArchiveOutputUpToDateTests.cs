@@ -1,3 +1,4 @@
+using Livrable.Diagnostics;
 using Livrable.Images;
 using Livrable.Outputs;
 using Livrable.Store;
@@ -50,6 +51,32 @@ public sealed class ArchiveOutputUpToDateTests : IDisposable
         Assert.Single(Directory.EnumerateFileSystemEntries(_temp["out"]));
         var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{path}:v1");
         Assert.Contains(image.Digest.ToString(), inspect.Stdout);
+    }
+
+    /// <summary>An image whose config bytes are not the ones its manifest names (a store or builder bug).</summary>
+    private sealed class WrongConfig(IImage image) : IImage
+    {
+        public ImageManifest Manifest => image.Manifest;
+        public byte[] ManifestBytes => image.ManifestBytes;
+        public Digest Digest => image.Digest;
+        public ImageConfig Config => image.Config;
+        public byte[] ConfigBytes => [.. image.ConfigBytes, (byte)' '];
+        public IReadOnlyList<ILayer> Layers => image.Layers;
+    }
+
+    [Fact]
+    public async Task An_up_to_date_tarball_still_checks_the_documents_against_their_digests()
+    {
+        var image = await ImageAsync();
+        string path = _temp["out/image.tar"];
+        await Output(path).WriteAsync(image, "app", ["v1"], CancellationToken.None);
+        var time = File.GetLastWriteTimeUtc(path);
+
+        var again = Output(path);
+        var e = await Assert.ThrowsAsync<LivrableException>(() => again.WriteAsync(new WrongConfig(image), "app", ["v1"], CancellationToken.None));
+
+        Assert.Equal(DiagnosticCodes.DigestMismatch, e.Code);
+        Assert.Equal(time, File.GetLastWriteTimeUtc(path));
     }
 
     [Fact]

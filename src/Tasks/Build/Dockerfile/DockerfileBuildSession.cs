@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Livrable.Build.Cache;
 using Livrable.Context;
 using Livrable.Diagnostics;
@@ -9,6 +10,7 @@ using Livrable.Layers;
 using Livrable.Registry;
 using Livrable.Sources;
 using Livrable.Store;
+using Livrable.Threading;
 
 namespace Livrable.Build.Dockerfile;
 
@@ -137,6 +139,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     /// <summary>
     /// Builds the target stage and the stages it needs. Errors carry the span of their instruction.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     public async Task<DockerfileBuildResult> BuildAsync(CancellationToken cancellationToken)
     {
         int target = Graph.Target(_options.Target);
@@ -199,6 +202,7 @@ internal sealed class DockerfileBuildSession : IDisposable
     public Task<StageState> StageAsync(int index, CancellationToken cancellationToken)
         => _stages.GetOrAdd(index, i => new Lazy<Task<StageState>>(() => Task.Run(() => BuildStageAsync(i, cancellationToken), cancellationToken))).Value;
 
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     private async Task<StageState> BuildStageAsync(int index, CancellationToken cancellationToken)
     {
         if (!IsReplaced(index)) _services.WalkAhead(Graph.Stages[index].Instructions);
@@ -300,7 +304,7 @@ internal sealed class DockerfileBuildSession : IDisposable
 
     /// <summary>Resolves an image once per build and platform; a resolution error points at <paramref name="span"/>.</summary>
     public Task<IImage> ResolveImageAsync(string source, Platform platform, SourceSpan span, CancellationToken cancellationToken)
-        => _images.GetOrAdd(source + "\n" + platform, _ => new Lazy<Task<IImage>>(async () =>
+        => _images.GetOrAdd(source + "\n" + platform, _ => new Lazy<Task<IImage>>([AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))] async Task<IImage> () =>
         {
             try
             {

@@ -1,7 +1,9 @@
+using System.Runtime.CompilerServices;
 using Livrable.Diagnostics;
 using Livrable.Dockerfile;
 using Livrable.Images;
 using Livrable.Sources;
+using Livrable.Threading;
 
 namespace Livrable.Build.Dockerfile;
 
@@ -16,6 +18,7 @@ namespace Livrable.Build.Dockerfile;
 internal static class FromStep
 {
     /// <summary>The stage's starting state and the ONBUILD triggers to run before its instructions.</summary>
+    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
     public static async Task<(StageState State, IReadOnlyList<Instruction> Triggers)> RunAsync(DockerfileBuildSession session, int index, CancellationToken cancellationToken)
     {
         var stage = session.Graph.Stages[index];
