@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using Livrable.Threading;
 
 namespace Livrable.Build;
@@ -42,7 +41,11 @@ public sealed class WorkLimiter
     }
 
     /// <summary>Runs <paramref name="work"/> once a slot is free, releasing it when the work ends (or fails).</summary>
-    [AsyncMethodBuilder(typeof(PrecompiledTaskMethodBuilder<>))]
+    /// <remarks>
+    /// The base library's builder, not <see cref="PrecompiledTaskMethodBuilder{TResult}"/>: for a reference type
+    /// <typeparamref name="T"/> the box is shared generic code crossgen2 does not find ahead of time, so Livrable's box
+    /// would be compiled at run time (ReadyToRunPackageTests) where the base library's is anyway.
+    /// </remarks>
     public async Task<T> RunAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
