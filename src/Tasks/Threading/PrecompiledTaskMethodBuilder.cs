@@ -52,20 +52,12 @@ public struct PrecompiledTaskMethodBuilder<TResult>
     /// <summary>Resumes the state machine when <paramref name="awaiter"/> completes, in the captured context.</summary>
     public void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine
-    {
-        var box = StateMachineBox<TStateMachine>.For(ref _box, ref stateMachine, Task);
-        try { awaiter.OnCompleted(box.MoveNextAction); }
-        catch (Exception e) { StateMachineBox.ThrowOnThreadPool(e); }
-    }
+        => StateMachineBox<TStateMachine>.OnCompleted(ref _box, ref awaiter, ref stateMachine, Task);
 
     /// <summary>Resumes the state machine when <paramref name="awaiter"/> completes, in the captured context.</summary>
     public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : ICriticalNotifyCompletion where TStateMachine : IAsyncStateMachine
-    {
-        var box = StateMachineBox<TStateMachine>.For(ref _box, ref stateMachine, Task);
-        try { awaiter.UnsafeOnCompleted(box.MoveNextAction); }
-        catch (Exception e) { StateMachineBox.ThrowOnThreadPool(e); }
-    }
+        => StateMachineBox<TStateMachine>.UnsafeOnCompleted(ref _box, ref awaiter, ref stateMachine, Task);
 }
 
 /// <summary>
@@ -99,20 +91,12 @@ public struct PrecompiledTaskMethodBuilder
     /// <summary>Resumes the state machine when <paramref name="awaiter"/> completes, in the captured context.</summary>
     public void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : INotifyCompletion where TStateMachine : IAsyncStateMachine
-    {
-        var box = StateMachineBox<TStateMachine>.For(ref _box, ref stateMachine, Task);
-        try { awaiter.OnCompleted(box.MoveNextAction); }
-        catch (Exception e) { StateMachineBox.ThrowOnThreadPool(e); }
-    }
+        => StateMachineBox<TStateMachine>.OnCompleted(ref _box, ref awaiter, ref stateMachine, Task);
 
     /// <summary>Resumes the state machine when <paramref name="awaiter"/> completes, in the captured context.</summary>
     public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : ICriticalNotifyCompletion where TStateMachine : IAsyncStateMachine
-    {
-        var box = StateMachineBox<TStateMachine>.For(ref _box, ref stateMachine, Task);
-        try { awaiter.UnsafeOnCompleted(box.MoveNextAction); }
-        catch (Exception e) { StateMachineBox.ThrowOnThreadPool(e); }
-    }
+        => StateMachineBox<TStateMachine>.UnsafeOnCompleted(ref _box, ref awaiter, ref stateMachine, Task);
 }
 
 /// <summary>A suspended async method's box, as the builders above see it.</summary>
@@ -176,6 +160,27 @@ internal sealed class StateMachineBox<TStateMachine> : IStateMachineBox where TS
         field = box;
         box.StateMachine = stateMachine;
         return box;
+    }
+
+    /// <summary>
+    /// What both builders' <c>AwaitOnCompleted</c> do: the box of <paramref name="stateMachine"/> (see <see cref="For"/>)
+    /// given to <paramref name="awaiter"/>; an awaiter that throws while registering has it rethrown on the thread pool.
+    /// </summary>
+    internal static void OnCompleted<TAwaiter>(ref IStateMachineBox? field, ref TAwaiter awaiter, ref TStateMachine stateMachine, Task task)
+        where TAwaiter : INotifyCompletion
+    {
+        var box = For(ref field, ref stateMachine, task);
+        try { awaiter.OnCompleted(box.MoveNextAction); }
+        catch (Exception e) { StateMachineBox.ThrowOnThreadPool(e); }
+    }
+
+    /// <summary><see cref="OnCompleted{TAwaiter}"/> through the awaiter's <c>UnsafeOnCompleted</c> (the box flows the context itself).</summary>
+    internal static void UnsafeOnCompleted<TAwaiter>(ref IStateMachineBox? field, ref TAwaiter awaiter, ref TStateMachine stateMachine, Task task)
+        where TAwaiter : ICriticalNotifyCompletion
+    {
+        var box = For(ref field, ref stateMachine, task);
+        try { awaiter.UnsafeOnCompleted(box.MoveNextAction); }
+        catch (Exception e) { StateMachineBox.ThrowOnThreadPool(e); }
     }
 
     void IStateMachineBox.MoveNextInContext() => StateMachine!.MoveNext();
