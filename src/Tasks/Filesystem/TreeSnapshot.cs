@@ -201,12 +201,14 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
 
     private ulong HeapAt(int offset) => _origin + (ulong)_heap + (ulong)offset;
 
-    private string HeapString(int offset, int length)
+    private string HeapString(int offset, int length) => length == 0 ? "" : Encoding.UTF8.GetString(HeapBytes(offset, length));
+
+    /// <summary>The heap's <paramref name="length"/> bytes at <paramref name="offset"/>: strings, inline file bytes, file capabilities.</summary>
+    private byte[] HeapBytes(int offset, int length)
     {
-        if (length == 0) return "";
         byte[] bytes = new byte[length];
         _buffer.ReadSpan(HeapAt(offset), bytes.AsSpan());
-        return Encoding.UTF8.GetString(bytes);
+        return bytes;
     }
 
     /// <summary>Record <paramref name="index"/> as an entry (made once; later lookups get the same object).</summary>
@@ -226,12 +228,7 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
             int layer = Int32(r, 64);
             if (layer < 0 || layer >= _layers.Count) throw new InvalidDataException($"A tree snapshot names layer {layer} of {_layers.Count}.");
             string name = has.HasFlag(Has.NameIsPath) ? stored : HeapString(Int32(r, 72), Int32(r, 76));
-            byte[]? inline = null;
-            if (has.HasFlag(Has.Inline))
-            {
-                inline = new byte[Int32(r, 84)];
-                _buffer.ReadSpan(HeapAt(Int32(r, 80)), inline.AsSpan());
-            }
+            byte[]? inline = has.HasFlag(Has.Inline) ? HeapBytes(Int32(r, 80), Int32(r, 84)) : null;
             location = new LayerLocation(_layers[layer], Int32(r, 68), name) { Inline = inline };
         }
         int group = Int32(r, 88);
@@ -247,13 +244,6 @@ internal sealed class TreeSnapshot : ITreeLookup, IDisposable
             Capability = has.HasFlag(Has.Capability) ? HeapBytes(Int32(r, 92), r[10]) : null,
         };
         return _made.GetOrAdd(index, entry);
-    }
-
-    private byte[] HeapBytes(int offset, int length)
-    {
-        byte[] bytes = new byte[length];
-        _buffer.ReadSpan(HeapAt(offset), bytes.AsSpan());
-        return bytes;
     }
 
     private static int Int32(ReadOnlySpan<byte> record, int at) => BinaryPrimitives.ReadInt32LittleEndian(record[at..]);
