@@ -79,7 +79,8 @@ public static class ArchiveExtraction
     /// LIV4070. The archive's own root (<c>./</c>) is left out: the destination keeps its metadata. Modes, owners,
     /// link targets, device numbers and times are kept (the layer writer clamps the times), and so are file capabilities
     /// (<see cref="FileCapability.FromRecord"/>: BuildKit's untar sets every <c>SCHILY.xattr.*</c> record, its differ
-    /// carries <c>security.capability</c> only; a hard link without its own record has its file's). Hard links stay hard links
+    /// carries <c>security.capability</c> only), every name of one file with the record of the last entry naming it, as the
+    /// untar leaves them (<see cref="LinkedCapabilities"/>). Hard links stay hard links
     /// (to an absolute path), and must point to an earlier entry. Regular files' bytes go to new files in
     /// <paramref name="tempDirectory"/>, which the caller owns. Reading more than <paramref name="maxBytes"/> of
     /// decompressed tar is LIV4073; a corrupt archive is LIV4004; an entry type a layer cannot carry is LIV4012; a
@@ -96,6 +97,9 @@ public static class ArchiveExtraction
         Directory.CreateDirectory(tempDirectory);
 
         var entries = new List<FileEntry>();
+        // Beside each entry, the file it is a name of: its record is known once the whole archive is read.
+        var files = new List<LinkedCapabilities.LinkedFile?>();
+        var linked = new LinkedCapabilities();
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         var raw = await open(cancellationToken).ConfigureAwait(false);
         await using (raw.ConfigureAwait(false))
@@ -121,17 +125,23 @@ public static class ArchiveExtraction
                     {
                         var entry = await ToEntryAsync(tar, view.Capability, root, tempDirectory, index, entries, cancellationToken).ConfigureAwait(false);
                         if (entry is null) continue;
+                        var file = linked.Add(entry.Path, entry.Type, entry.LinkTarget, entry.Capability);
                         if (index.TryGetValue(entry.Path, out int earlier))
                         {
                             entries[earlier] = entry;
+                            files[earlier] = file;
                             continue;
                         }
                         index[entry.Path] = entries.Count;
                         entries.Add(entry);
+                        files.Add(file);
                     }
                 }
             }
         }
+        for (int i = 0; i < entries.Count; i++)
+            if (files[i] is { Linked: true } file && !FileCapability.Same(entries[i].Capability, file.Capability))
+                entries[i] = entries[i] with { Capability = file.Capability };
         return entries;
     }
 
@@ -182,7 +192,7 @@ public static class ArchiveExtraction
                 if (target.Length == 0 || !index.TryGetValue(targetPath, out int at) || entries[at].Type == TarTypeFlag.Directory)
                     throw new LivrableException(DiagnosticCodes.InvalidArchive,
                         $"The archive for {root} has the hard link {TarReading.Shown(tar.Name)} to {TarReading.Shown(tar.LinkName)}, which is not an earlier file of the archive.");
-                return entry with { LinkTarget = targetPath, Capability = entry.Capability ?? entries[at].Capability };
+                return entry with { LinkTarget = targetPath };
             case TarTypeFlag.RegularFile:
                 if (tar.Length == 0) return entry with { Open = _ => Task.FromResult<Stream>(new MemoryStream([], writable: false)) };
                 string file = Path.Combine(tempDirectory, $"archive-file-{Guid.NewGuid():N}");

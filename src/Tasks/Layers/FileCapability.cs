@@ -49,4 +49,7 @@ public static class FileCapability
     /// </summary>
     public static byte[]? FromRecord(TarTypeFlag type, byte[]? record)
         => record is not null && type is TarTypeFlag.RegularFile or TarTypeFlag.HardLink ? ForLayer(record) : null;
+
+    /// <summary>Whether two records (either may be none) are the same bytes.</summary>
+    public static bool Same(byte[]? a, byte[]? b) => a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
 }

@@ -15,7 +15,10 @@ public static partial class LayerWriter
     /// An entry that climbs above the root (<c>../x</c>) is LIV4004. Of the extended attributes (PAX
     /// <c>SCHILY.xattr.*</c> records) only file capabilities are kept, as their bytes (<see cref="FileCapability.FromRecord"/>):
     /// the same tar given to ADD in BuildKit gives a layer with those and no other (its untar sets them all, its
-    /// differ carries <c>security.capability</c> only).
+    /// differ carries <c>security.capability</c> only), every name of one file with the record of the last entry naming
+    /// it (<see cref="LinkedCapabilities"/>). A file's header comes before the links that may change its record, so the
+    /// tar is read twice through one open file: first its headers (data skipped by seeking in a plain tar, inflated and
+    /// dropped in a gzip one), then to write the layer.
     /// </summary>
     private static async Task WriteArchiveAsync(TarLayerSpec spec, Context context)
     {
@@ -26,24 +29,34 @@ public static partial class LayerWriter
             await context.Tar.WriteEntryAsync(DirectoryHeader(ancestor, context), null, context.CancellationToken).ConfigureAwait(false);
         bool destinationWritten = destination.Length == 0;
 
-        Stream input;
+        FileStream file;
         try
         {
-            input = await OpenArchiveAsync(spec.TarPath, context.CancellationToken).ConfigureAwait(false);
+            file = new FileStream(spec.TarPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new LivrableException(DiagnosticCodes.LayerIo, $"Cannot read '{spec.TarPath}': {e.Message}", inner: e);
         }
-        await using (input.ConfigureAwait(false))
+        await using (file.ConfigureAwait(false))
         {
+            var linked = await LinkedFilesAsync(file, spec.TarPath, context.CancellationToken).ConfigureAwait(false);
+            file.Seek(0, SeekOrigin.Begin);
+            var input = await OpenArchiveAsync(file, spec.TarPath, context.CancellationToken).ConfigureAwait(false);
+            await using var inputScope = CloseArchiveAsync(input, file).ConfigureAwait(false);
             var reader = TarReading.OpenReader(input, leaveOpen: true, out var view);
             await using (reader.ConfigureAwait(false))
             {
+                int ordinal = 0;
                 while (await NextEntryAsync(reader, spec.TarPath, context.CancellationToken).ConfigureAwait(false) is { } entry)
                 {
+                    // Each entry's record as the first pass left it: the one its file has once the whole tar is read.
+                    var linkedFile = linked is not null && ordinal < linked.Count ? linked[ordinal] : null;
+                    ordinal++;
                     if (entry.EntryType == Formats.TarEntryType.GlobalExtendedAttributes) continue;
                     var header = ToHeader(entry, view.Capability, destination, spec.TarPath, context);
+                    if (header is not null && linkedFile is { Linked: true } && !FileCapability.Same(header.Capability, linkedFile.Capability))
+                        header = header with { Capability = linkedFile.Capability };
                     if (header is null)
                     {
                         // The archive's own root ("./"): it is the destination folder, with the archive's mode and owner.
@@ -68,29 +81,65 @@ public static partial class LayerWriter
     }
 
     /// <summary>
-    /// Opens the tar, gunzipping it when it starts with gzip's magic bytes (the name is not trusted). Other
-    /// compressions are recognised only to say so (LIV4012).
+    /// The tar in <paramref name="file"/> from its start, gunzipped when it starts with gzip's magic bytes (the name is
+    /// not trusted): the file itself (seekable: the reader skips data by seeking) or a gzip stream that leaves it open,
+    /// for <see cref="CloseArchiveAsync"/>. Other compressions are recognised only to say so (LIV4012).
     /// </summary>
-    private static async Task<Stream> OpenArchiveAsync(string path, CancellationToken cancellationToken)
+    private static async Task<Stream> OpenArchiveAsync(FileStream file, string path, CancellationToken cancellationToken)
     {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        try
+        var compression = await CompressionMagic.DetectAsync(file, cancellationToken).ConfigureAwait(false);
+        file.Seek(0, SeekOrigin.Begin);
+        return compression switch
         {
-            var compression = await CompressionMagic.DetectAsync(file, cancellationToken).ConfigureAwait(false);
-            file.Seek(0, SeekOrigin.Begin);
-            return compression switch
+            BlobCompression.None => file,
+            BlobCompression.Gzip => new GZipStream(file, CompressionMode.Decompress, leaveOpen: true),
+            _ => throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
+                $"'{path}' is compressed with {CompressionMagic.Name(compression)}; a tar layer must be a plain or gzip-compressed tar."),
+        };
+    }
+
+    /// <summary>What closes <paramref name="input"/> (<see cref="OpenArchiveAsync"/>) and leaves the file open.</summary>
+    private static IAsyncDisposable CloseArchiveAsync(Stream input, FileStream file) => ReferenceEquals(input, file) ? NoDisposal.Instance : input;
+
+    private sealed class NoDisposal : IAsyncDisposable
+    {
+        public static readonly NoDisposal Instance = new();
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The first pass (<see cref="WriteArchiveAsync"/>): for each entry the reader yields, in order, the file it is a
+    /// name of (<see cref="LinkedCapabilities"/>); null when no hard link names a file, so every entry keeps its own
+    /// record. An entry the layer refuses is left to the second pass, which says so.
+    /// </summary>
+    private static async Task<List<LinkedCapabilities.LinkedFile?>?> LinkedFilesAsync(FileStream file, string path, CancellationToken cancellationToken)
+    {
+        var files = new List<LinkedCapabilities.LinkedFile?>();
+        var linked = new LinkedCapabilities();
+        bool anyLink = false;
+        var input = await OpenArchiveAsync(file, path, cancellationToken).ConfigureAwait(false);
+        await using (CloseArchiveAsync(input, file).ConfigureAwait(false))
+        {
+            var reader = TarReading.OpenReader(input, leaveOpen: true, out var view);
+            await using (reader.ConfigureAwait(false))
             {
-                BlobCompression.None => file,
-                BlobCompression.Gzip => new GZipStream(file, CompressionMode.Decompress, leaveOpen: false),
-                _ => throw new LivrableException(DiagnosticCodes.UnsupportedArchiveEntry,
-                    $"'{path}' is compressed with {CompressionMagic.Name(compression)}; a tar layer must be a plain or gzip-compressed tar."),
-            };
+                while (await NextEntryAsync(reader, path, cancellationToken).ConfigureAwait(false) is { } entry)
+                {
+                    var type = TarReading.LayerType(entry.EntryType);
+                    string? target = null;
+                    if (type is null || !LayerPath.TryCleanArchiveName(entry.Name, out string name)
+                        || (type == TarTypeFlag.HardLink && !LayerPath.TryCleanArchiveName(entry.LinkName, out target)))
+                    {
+                        files.Add(null);
+                        continue;
+                    }
+                    var linkedFile = linked.Add(name, type.Value, target, FileCapability.FromRecord(type.Value, view.Capability));
+                    anyLink |= linkedFile is { Linked: true };
+                    files.Add(linkedFile);
+                }
+            }
         }
-        catch
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        return anyLink ? files : null;
     }
 
     private static async Task<Formats.TarEntry?> NextEntryAsync(Formats.TarReader reader, string path, CancellationToken cancellationToken)

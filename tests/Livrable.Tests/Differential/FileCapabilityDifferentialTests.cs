@@ -136,6 +136,99 @@ public sealed class FileCapabilityDifferentialTests(BuildKitFixture fixture)
             Assert.Equal((await TreeSnapshot.ReadAsync(peer.RootFs)).Under(folder).ToList(), (await TreeSnapshot.ReadAsync(livrable.RootFs)).Under(folder).ToList());
     }
 
+    /// <summary>
+    /// Hard links whose capability records differ from their file's, in a tar python wrote, given to ADD (plain and
+    /// with <c>--chown</c>) and as a <c>ContainerLayer</c> tar. BuildKit's untar (moby's <c>createTarFile</c>) links,
+    /// then lchowns the link, which clears the shared inode's <c>security.capability</c> (chown(2) does, root's
+    /// included), then sets the link's own record; its differ then writes the inode's value on every name. So every
+    /// name of a file carries the record of the last entry naming it, none if that entry has none: group <c>a</c> (file
+    /// capped, link bare) ends with none, <c>b</c> (file bare, link capped) with the link's on both, <c>c</c> (two
+    /// records) with the link's, <c>d</c> (a bare link last) with none. <c>--chown</c> keeps the records (20.10 keeps
+    /// the archive's owners; today's BuildKit chowns before it sets the records). A revision 3 record (a namespace root
+    /// uid, 100000 or 0) is revision 2 in BuildKit's layer: moby's differ cuts it (<c>ReadSecurityXattrToTarHeader</c>).
+    /// Livrable's ADD layer and its <c>ContainerLayer</c> layer of the same tars carry the same records as BuildKit's.
+    /// </summary>
+    [Fact]
+    public async Task Hard_links_capability_records_the_chown_and_revision_3_in_an_ADD_tar_end_as_BuildKit_s_untar_leaves_them()
+    {
+        string context = fixture.Context("buildkit");
+        await Tools.PythonAsync("""
+            import io, struct, sys, tarfile
+            bind = bytes.fromhex(sys.argv[2]); raw = bytes.fromhex(sys.argv[3])
+            v3 = lambda root: bind[:3] + bytes([3]) + bind[4:] + struct.pack('<I', root)
+            def add(t, name, cap, link=None, uid=0):
+                i = tarfile.TarInfo(name); i.mode = 0o755; i.uid = i.gid = uid
+                if cap is not None: i.pax_headers = {'SCHILY.xattr.security.capability': cap.decode('utf-8', 'surrogateescape')}
+                if link: i.type = tarfile.LNKTYPE; i.linkname = link; t.addfile(i)
+                else: i.size = 3; t.addfile(i, io.BytesIO(b'abc'))
+            def folder(t, name):
+                d = tarfile.TarInfo(name); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
+            with tarfile.open(sys.argv[1] + '/links.tar', 'w', format=tarfile.PAX_FORMAT) as t:
+                for group, records in [('a', [bind, None]), ('b', [None, bind]), ('c', [bind, raw]), ('d', [bind, raw, None]), ('e', [bind, bind])]:
+                    folder(t, group)
+                    add(t, group + '/file', records[0])
+                    for n, record in enumerate(records[1:]): add(t, '%s/link%d' % (group, n), record, link=group + '/file')
+            with tarfile.open(sys.argv[1] + '/owned.tar', 'w', format=tarfile.PAX_FORMAT) as t:
+                folder(t, 'o'); add(t, 'o/file', bind, uid=1000); add(t, 'o/link', bind, link='o/file', uid=1000)
+            with tarfile.open(sys.argv[1] + '/v3.tar', 'w', format=tarfile.PAX_FORMAT) as t:
+                folder(t, 'r'); add(t, 'r/namespaced', v3(100000)); add(t, 'r/root', v3(0))
+            """, context, FileCapabilityTests.NetBindServiceHex, NetRawHex);
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), $"""
+            FROM {BuildKitFixture.BaseName}
+            ADD links.tar /links/
+            ADD --chown=1000:1000 owned.tar /owned/
+            ADD v3.tar /v3/
+
+            """);
+
+        var peer = await fixture.Peer.BuildAsync(context, new Dictionary<string, string>());
+        var livrable = await fixture.BuildAsync(context, new Dictionary<string, string>());
+
+        string bind = FileCapabilityTests.NetBindServiceHex;
+        var peerRecords = await FileCapabilityTests.XattrRecordsAsync(Near(peer.RootFs, "saved.tar"));
+        Assert.Equal(
+        [
+            $"links/b/file SCHILY.xattr.security.capability {bind}",
+            $"links/b/link0 SCHILY.xattr.security.capability {bind}",
+            $"links/c/file SCHILY.xattr.security.capability {NetRawHex}",
+            $"links/c/link0 SCHILY.xattr.security.capability {NetRawHex}",
+            $"links/e/file SCHILY.xattr.security.capability {bind}",
+            $"links/e/link0 SCHILY.xattr.security.capability {bind}",
+            $"owned/o/file SCHILY.xattr.security.capability {bind}",
+            $"owned/o/link SCHILY.xattr.security.capability {bind}",
+            $"v3/r/namespaced SCHILY.xattr.security.capability {bind}",
+            $"v3/r/root SCHILY.xattr.security.capability {bind}",
+        ], peerRecords);
+        Assert.Equal(peerRecords, await FileCapabilityTests.XattrRecordsAsync(Near(livrable.RootFs, "image.tar")));
+        foreach (string folder in new[] { "/links", "/v3" })
+            Assert.Equal((await TreeSnapshot.ReadAsync(peer.RootFs)).Under(folder).ToList(), (await TreeSnapshot.ReadAsync(livrable.RootFs)).Under(folder).ToList());
+
+        // The same tars as ContainerLayer tars (TarLayerSpec) under the same folders: the records BuildKit's ADD gave.
+        string work = Path.Combine(Path.GetDirectoryName(context)!, "container-layer");
+        var request = new Livrable.Build.ImageBuildRequest
+        {
+            BaseImage = "scratch",
+            Platform = DifferentialFixture.Platform,
+            Repository = "livrable-diff/layers",
+            Tags = ["t"],
+            ArchivePath = Path.Combine(work, "image.tar"),
+            StateDirectory = Path.Combine(work, "state"),
+            Layers =
+            [
+                new Livrable.Layers.TarLayerSpec(Path.Combine(context, "links.tar"), "/links") { CreatedBy = "links" },
+                new Livrable.Layers.TarLayerSpec(Path.Combine(context, "owned.tar"), "/owned") { CreatedBy = "owned" },
+                new Livrable.Layers.TarLayerSpec(Path.Combine(context, "v3.tar"), "/v3") { CreatedBy = "v3" },
+            ],
+        };
+        var built = await Livrable.Build.ImageBuilder.BuildAsync(request, Livrable.Diagnostics.NullLogger.Instance, CancellationToken.None);
+        var image = await new Livrable.Sources.ArchiveImage(request.ArchivePath, "t", new Livrable.Store.BlobStore(Path.Combine(work, "reader")))
+            .ResolveAsync(DifferentialFixture.Platform, CancellationToken.None);
+        Assert.Equal(built.Digest, image.Digest);
+        await ImageValidator.ValidateAsync(image);
+        await ImageValidator.ValidateArchiveAsync(request.ArchivePath, image, "t", Path.Combine(work, "check"));
+        Assert.Equal(peerRecords, await FileCapabilityTests.XattrRecordsAsync(request.ArchivePath));
+    }
+
     /// <summary><c>cap_net_raw=ep</c> as <c>struct vfs_cap_data</c> revision 2: magic 0x02000001, permitted bit 13.</summary>
     private const string NetRawHex = "0100000200200000000000000000000000000000";
 

@@ -15,9 +15,11 @@ internal sealed class StepKey : IDisposable
 {
     /// <summary>
     /// Bumped whenever what a step makes from the same inputs could change (layer writer, history, key parts). v3: a
-    /// <c>COPY --from</c> and an ADD of an archive carry file capabilities (a v2 record of such a step lacks them).
+    /// <c>COPY --from</c> and an ADD of an archive carry file capabilities (a v2 record of such a step lacks them). v4:
+    /// every name of one file of an ADD archive or a <c>ContainerLayer</c> tar carries the record of the last entry
+    /// naming it (<c>Layers/LinkedCapabilities</c>), as BuildKit's untar leaves it (a v3 record gave a hard link its own).
     /// </summary>
-    public const string FormatVersion = "livrable-step-cache-v3";
+    public const string FormatVersion = "livrable-step-cache-v4";
 
     /// <summary>The key's hash; null for a fragment, which records its parts instead (<see cref="Fragment"/>).</summary>
     private readonly IncrementalHash? _hash;

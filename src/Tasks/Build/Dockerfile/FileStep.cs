@@ -226,19 +226,23 @@ internal abstract class FileStep(StepContext step, FileInstruction instruction) 
         Plan.CheckCopyTarget(directory, path, entry.Type == TarTypeFlag.Directory);
         if (entry is { Type: TarTypeFlag.RegularFile, HardLinks: { } group })
         {
-            if (_linked.TryGetValue(group, out string? first))
+            if (_linked.TryGetValue(group, out var first))
             {
-                // The link is another name of the file, so it has the file's capabilities too (as BuildKit's differ writes them).
-                Plan.Add(Adjust(new FileEntry(path, TarTypeFlag.HardLink, entry.Mode, entry.Uid, entry.Gid) { LinkTarget = first, Capability = entry.Capability }, keepOwner));
+                // The link is another name of the file written first, so it carries that file's one record
+                // (Layers/LinkedCapabilities: every name of a file the same), as BuildKit's differ writes the inode's.
+                Plan.Add(Adjust(new FileEntry(path, TarTypeFlag.HardLink, entry.Mode, entry.Uid, entry.Gid) { LinkTarget = first.Path, Capability = first.Capability }, keepOwner));
                 return;
             }
-            _linked[group] = path;
+            _linked[group] = (path, entry.Capability);
         }
         Plan.Add(Adjust(entry with { Path = path }, keepOwner));
     }
 
-    /// <summary>The first path each hard-linked file of the current source was copied to (one map per copy, as fsutil's).</summary>
-    private readonly Dictionary<HardLinkGroup, string> _linked = new(ReferenceEqualityComparer.Instance);
+    /// <summary>
+    /// The first path each hard-linked file of the current source was copied to, and its record (one map per copy, as
+    /// fsutil's).
+    /// </summary>
+    private readonly Dictionary<HardLinkGroup, (string Path, byte[]? Capability)> _linked = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>
     /// Starts another copy (a source, or one match of a wildcard): BuildKit copies each with its own fsutil copier, so
