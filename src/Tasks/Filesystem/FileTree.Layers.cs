@@ -104,7 +104,10 @@ public sealed partial class FileTree
         return bytes;
     }
 
-    /// <summary>One layer's entries as the tree applies them, in tar order, with where each regular file's bytes are.</summary>
+    /// <summary>
+    /// One layer's entries as the tree applies them, in tar order, with where each regular file's bytes are; the names of
+    /// one file with one capability record, as dockerd's layer store leaves them (<see cref="LinkedCapabilities.Apply"/>).
+    /// </summary>
     private static async Task<List<FileEntry>> ReadLayerAsync(ILayer layer, long maxBytes, CancellationToken cancellationToken)
     {
         var entries = new List<FileEntry>();
@@ -122,6 +125,7 @@ public sealed partial class FileTree
             entries.Add(entry);
             return true;
         }, cancellationToken).ConfigureAwait(false);
+        LinkedCapabilities.Apply(entries);
         return entries;
     }
 
@@ -146,6 +150,7 @@ public sealed partial class FileTree
             }
             entries.Add(entry);
         }
+        LinkedCapabilities.Apply(entries);
         return entries;
     }
 

@@ -7,7 +7,8 @@ namespace Livrable.Filesystem;
 
 /// <summary>
 /// A layer's entries as a file tree applies them (paths, types, modes, owners, sizes, links, devices, times, file
-/// capabilities (format v3: a v2 file, written without them, reads as absent), and where
+/// capabilities (format v3: a v2 file, written without them, reads as absent; v4: the names of one file with one record,
+/// <see cref="Layers.LinkedCapabilities"/>, which a v3 file may not give), and where
 /// each regular file's bytes are in the tar; no bytes but the small inline ones), kept per diff id in the state folder:
 /// <c>&lt;state&gt;/cache/trees/&lt;diff-id-hex&gt;.entries</c>. A Dockerfile step planned over a stage whose layers came
 /// from the step cache (a COPY after a cached <c>RUN apt-get</c>) would otherwise decompress each of those layers
@@ -24,7 +25,7 @@ namespace Livrable.Filesystem;
 /// </remarks>
 internal sealed class LayerEntryIndex(string directory)
 {
-    private const string Format = "livrable-layer-entries-v3";
+    private const string Format = "livrable-layer-entries-v4";
 
     /// <summary>The folder of the index files.</summary>
     public string Directory { get; } = directory;

@@ -25,12 +25,13 @@ namespace Livrable.Filesystem;
 /// blobs, never one holding a step's planned entries. Layout, little-endian: a header (magic, record count, layer
 /// count, the chain id's place in the heap, the heap's offset and length), the records (<see cref="RecordSize"/>
 /// bytes each: offsets into the heap, type, flags, the file capability's length, mode, owner, size, link, device, time,
-/// location, hard-link group, the file capability's place in the heap; v2: v1 had no file capabilities),
+/// location, hard-link group, the file capability's place in the heap; v2: v1 had no file capabilities; v3: the names of
+/// one file with one record, <see cref="Layers.LinkedCapabilities"/>, which a v2 file may not give),
 /// then the heap (UTF-8 strings and inline bytes). A file whose length or header disagrees reads as absent.
 /// </remarks>
 internal sealed class TreeSnapshot : ITreeLookup, IDisposable
 {
-    private static ReadOnlySpan<byte> Magic => "livrable-tree-v2"u8;
+    private static ReadOnlySpan<byte> Magic => "livrable-tree-v3"u8;
     private const int HeaderSize = 48;
     private const int RecordSize = 96;
     private const int StackLimit = 512;

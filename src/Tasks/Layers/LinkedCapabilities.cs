@@ -4,8 +4,11 @@ namespace Livrable.Layers;
 /// The one rule for the file capabilities of a tar's hard links: every name of one file carries one record, that of
 /// the last entry of the tar naming the file (the file itself or a hard link to it), its own record, or none when that
 /// entry has none. It is what an untar leaves, and so what BuildKit's ADD of an archive gives (dockerd 20.10, checked by
-/// <c>FileCapabilityDifferentialTests</c>). ADD's extraction (<c>Filesystem/ArchiveExtraction</c>) and a
-/// <c>ContainerLayer</c> tar's layer (<see cref="LayerWriter"/>) both follow it through here.
+/// <c>FileCapabilityDifferentialTests</c>), and how dockerd's layer store applies an image's layer, so what BuildKit's
+/// <c>COPY --from</c> and RUN see of a base image. ADD's extraction (<c>Filesystem/ArchiveExtraction</c>), a
+/// <c>ContainerLayer</c> tar's layer (<see cref="LayerWriter"/>) and a tree's read of a layer (<c>Filesystem/FileTree</c>,
+/// <see cref="Apply"/>) follow it through here; the extraction for a RUN as root (<c>Runtime/LayerRootfs</c>) lets the
+/// kernel follow it, as the untar does.
 /// </summary>
 /// <remarks>
 /// moby's untar (<c>pkg/archive</c> <c>createTarFile</c>, which BuildKit's ADD runs) makes a hard link with link(2),
@@ -38,6 +41,22 @@ public sealed class LinkedCapabilities
         if (file is null) _files.Remove(path);
         else _files[path] = file;
         return file;
+    }
+
+    /// <summary>
+    /// The rule over one layer's entries in tar order (paths and hard link targets named alike): each name of a file
+    /// given the record of the last entry naming it. Nothing is allocated unless the layer has both a hard link and a
+    /// record, the only layers where a name's record can change.
+    /// </summary>
+    public static void Apply(List<FileEntry> entries)
+    {
+        if (!entries.Exists(e => e.Type == TarTypeFlag.HardLink) || !entries.Exists(e => e.Capability is not null)) return;
+        var linked = new LinkedCapabilities();
+        var files = new LinkedFile?[entries.Count];
+        for (int i = 0; i < entries.Count; i++) files[i] = linked.Add(entries[i].Path, entries[i].Type, entries[i].LinkTarget, entries[i].Capability);
+        for (int i = 0; i < entries.Count; i++)
+            if (files[i] is { Linked: true } file && !FileCapability.Same(entries[i].Capability, file.Capability))
+                entries[i] = entries[i] with { Capability = file.Capability };
     }
 
     /// <summary>One file of the tar: its names share it.</summary>

@@ -260,6 +260,8 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
                         if (userNamespace is null) SetCapability(root, entry, capability, layer);
                         else AddCapability(_fixups!, root, entry, capability, layer);
                     }
+                    else if (entry.EntryType == TarEntryType.HardLink && userNamespace is null)
+                        SetLinkCapability(root, entry, view.Capability, layer);
                 }
                 catch (IOException e) when (DiskSpace.IsFull(e))
                 {
@@ -383,6 +385,23 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         string path = Path.Combine(root, Path.Combine(CleanName(entry.Name, layer)));
         if (Native.SetXattr(path, FileCapability.Attribute, capability, (nuint)capability.Length, 0) != 0)
             throw NativeFailed($"cannot set the file capabilities of {TarReading.Shown(entry.Name)}", entry.Name, layer);
+    }
+
+    /// <summary>
+    /// A hard link's record set on its file as moby's untar leaves it (<see cref="LinkedCapabilities"/>): its chown of
+    /// the link clears the file's capabilities, then it sets the link's own record; so the file ends with the link's, or
+    /// none. (Rootless, the links of a file keep its record: the namespace's tar is not told otherwise.)
+    /// </summary>
+    private void SetLinkCapability(string root, TarEntry entry, byte[]? capability, ILayer layer)
+    {
+        if (capability is not null)
+        {
+            SetCapability(root, entry, capability, layer);
+            return;
+        }
+        string path = Path.Combine(root, Path.Combine(CleanName(entry.Name, layer)));
+        if (Native.RemoveXattr(path, FileCapability.Attribute) != 0 && Native.LastError != Native.ENODATA)
+            throw NativeFailed($"cannot clear the file capabilities of {TarReading.Shown(entry.Name)}", entry.Name, layer);
     }
 
     /// <summary>

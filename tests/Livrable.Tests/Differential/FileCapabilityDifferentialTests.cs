@@ -229,6 +229,87 @@ public sealed class FileCapabilityDifferentialTests(BuildKitFixture fixture)
         Assert.Equal(peerRecords, await FileCapabilityTests.XattrRecordsAsync(request.ArchivePath));
     }
 
+    /// <summary>
+    /// A base image whose layer another tool wrote with the same hard link groups (a file and its links with differing
+    /// records, none on some; busybox as the file): dockerd's layer store applies it with the same untar, so BuildKit's
+    /// <c>COPY --from</c> of it and a RUN on it see every name of a file with the record of the last entry naming it
+    /// (the base layer itself is kept as it is). Livrable's tree (<c>Filesystem/FileTree</c>) and its extraction for a
+    /// RUN as root (<c>Runtime/LayerRootfs</c>) give the same records and the same CapEff to uid 1000.
+    /// </summary>
+    [Fact]
+    public async Task A_base_layer_s_hard_links_give_COPY_from_and_RUN_the_capabilities_BuildKit_s_layer_store_leaves()
+    {
+        string context = fixture.Context("buildkit");
+        const string BaseImage = "localhost/livrable-caps-links:1";
+        string baseArchive = Path.Combine(Path.GetDirectoryName(context)!, "links-base.tar");
+        await Tools.PythonAsync("""
+            import hashlib, io, json, sys, tarfile
+            bind = bytes.fromhex(sys.argv[3]); raw = bytes.fromhex(sys.argv[4]); data = open(sys.argv[5], 'rb').read()
+            layer = io.BytesIO()
+            with tarfile.open(fileobj=layer, mode='w', format=tarfile.PAX_FORMAT) as t:
+                def folder(name, mode=0o755):
+                    d = tarfile.TarInfo(name); d.type = tarfile.DIRTYPE; d.mode = mode; t.addfile(d)
+                def add(name, cap, link=None):
+                    i = tarfile.TarInfo(name); i.mode = 0o755
+                    if cap is not None: i.pax_headers = {'SCHILY.xattr.security.capability': cap.decode('utf-8', 'surrogateescape')}
+                    if link: i.type = tarfile.LNKTYPE; i.linkname = link; t.addfile(i)
+                    else: i.size = len(data); t.addfile(i, io.BytesIO(data))
+                folder('bin'); add('bin/busybox', None); folder('out', 0o777); folder('links')
+                for group, records in [('a', [bind, None]), ('b', [None, bind]), ('c', [bind, raw]), ('d', [bind, raw, None])]:
+                    folder('links/' + group)
+                    add('links/%s/busybox' % group, records[0])
+                    for n, record in enumerate(records[1:]):
+                        folder('links/%s/l%d' % (group, n)); add('links/%s/l%d/busybox' % (group, n), record, link='links/%s/busybox' % group)
+            layer = layer.getvalue()
+            config = json.dumps({'architecture': 'amd64', 'os': 'linux', 'config': {}, 'history': [{'created_by': 'links'}],
+                                 'rootfs': {'type': 'layers', 'diff_ids': ['sha256:' + hashlib.sha256(layer).hexdigest()]}}).encode()
+            name = hashlib.sha256(config).hexdigest() + '.json'
+            with tarfile.open(sys.argv[1], 'w') as image:
+                for member, content in [('layer.tar', layer), (name, config),
+                                        ('manifest.json', json.dumps([{'Config': name, 'RepoTags': [sys.argv[2]], 'Layers': ['layer.tar']}]).encode())]:
+                    i = tarfile.TarInfo(member); i.size = len(content); image.addfile(i, io.BytesIO(content))
+            """, baseArchive, BaseImage, FileCapabilityTests.NetBindServiceHex, NetRawHex, Tools.Require("busybox"));
+        await fixture.Peer.LoadAsync(baseArchive);
+        const string CapEff = "grep CapEff /proc/self/status";
+        File.WriteAllText(Path.Combine(context, "Dockerfile"), $$"""
+            FROM {{BaseImage}}
+            COPY --from={{BaseImage}} /links /copied/
+            USER 1000:1000
+            RUN ["/bin/busybox", "sh", "-c", "for f in /links/a/busybox /links/a/l0/busybox /links/b/busybox /links/c/busybox /links/c/l0/busybox /links/d/l1/busybox; do echo \"$f $($f {{CapEff}})\"; done > /out/capeff.txt"]
+
+            """);
+
+        var peer = await fixture.Peer.BuildAsync(context, new Dictionary<string, string>());
+        var livrable = await DifferentialFixture.BuildAsync(context, new Dictionary<string, string>(), null,
+            new Dictionary<string, string> { [BaseImage] = baseArchive });
+
+        string bind = FileCapabilityTests.NetBindServiceHex;
+        var peerRecords = await FileCapabilityTests.XattrRecordsAsync(Near(peer.RootFs, "saved.tar"));
+        Assert.Equal(
+        [
+            $"copied/b/busybox SCHILY.xattr.security.capability {bind}",
+            $"copied/b/l0/busybox SCHILY.xattr.security.capability {bind}",
+            $"copied/c/busybox SCHILY.xattr.security.capability {NetRawHex}",
+            $"copied/c/l0/busybox SCHILY.xattr.security.capability {NetRawHex}",
+            // The base layer as the other tool wrote it.
+            $"links/a/busybox SCHILY.xattr.security.capability {bind}",
+            $"links/b/l0/busybox SCHILY.xattr.security.capability {bind}",
+            $"links/c/busybox SCHILY.xattr.security.capability {bind}",
+            $"links/c/l0/busybox SCHILY.xattr.security.capability {NetRawHex}",
+            $"links/d/busybox SCHILY.xattr.security.capability {bind}",
+            $"links/d/l0/busybox SCHILY.xattr.security.capability {NetRawHex}",
+        ], peerRecords);
+        Assert.Equal(peerRecords, await FileCapabilityTests.XattrRecordsAsync(Near(livrable.RootFs, "image.tar")));
+
+        string capEff = File.ReadAllText(Path.Combine(peer.RootFs, "out", "capeff.txt"));
+        Assert.Equal(
+            "/links/a/busybox CapEff:\t0000000000000000\n/links/a/l0/busybox CapEff:\t0000000000000000\n" +
+            "/links/b/busybox CapEff:\t0000000000000400\n/links/c/busybox CapEff:\t0000000000002000\n" +
+            "/links/c/l0/busybox CapEff:\t0000000000002000\n/links/d/l1/busybox CapEff:\t0000000000000000\n", capEff);
+        Assert.Equal(capEff, File.ReadAllText(Path.Combine(livrable.RootFs, "out", "capeff.txt")));
+        Assert.Equal((await TreeSnapshot.ReadAsync(peer.RootFs)).Under("/copied").ToList(), (await TreeSnapshot.ReadAsync(livrable.RootFs)).Under("/copied").ToList());
+    }
+
     /// <summary><c>cap_net_raw=ep</c> as <c>struct vfs_cap_data</c> revision 2: magic 0x02000001, permitted bit 13.</summary>
     private const string NetRawHex = "0100000200200000000000000000000000000000";
 
