@@ -11,7 +11,7 @@ namespace Livrable.MSBuild;
 /// no error of its own: what the build would report (a Dockerfile that does not parse...) makes the step run, and
 /// the build reports it at its place.
 /// </summary>
-public sealed partial class ResolveContainerImageInputs
+public sealed partial class ResolveContainerImageInputs : IImageInputsTask
 {
     /// <inheritdoc/>
     public override bool Execute()
@@ -32,17 +32,6 @@ public sealed partial class ResolveContainerImageInputs
         return true;
     }
 
-    /// <summary>The parameters as plain values, items with their metadata.</summary>
-    internal ImageInputsParameters ToParameters() => new()
-    {
-        BaseImage = BaseImage,
-        RuntimeIdentifier = RuntimeIdentifier,
-        Dockerfile = Dockerfile,
-        BuildArgs = BuildContainerImage.Items(BuildArgs),
-        NamedContexts = BuildContainerImage.Items(NamedContexts),
-        Target = Target,
-        Platforms = Platforms,
-        ReferencedImages = ReferencedImages,
-        ProjectDirectory = ProjectDirectory,
-    };
+    /// <summary>The parameters as plain values, items with their metadata (<see cref="ImageInputsTask"/>).</summary>
+    internal ImageInputsParameters ToParameters() => this.ToImageInputs(ReferencedImages);
 }

@@ -7,11 +7,12 @@ namespace Livrable.MSBuild;
 /// Starts the part of the image step that needs nothing the build writes (<see cref="ImageBuildHeadStart"/>: the state
 /// folder's lease, the registry client and the base images' resolution, the build context's digest index) and leaves
 /// it to this build's <c>BuildContainerImage</c> of the same project (<see cref="HeadStarts"/>), which uses it when its
-/// settings match. Thin: parameters to <see cref="ImageBuildHeadStartParameters"/>, one call. It reports no error:
+/// settings match. Thin: parameters to <see cref="ImageBuildHeadStartParameters"/> (the images' through
+/// <see cref="ImageInputsTask"/>, as <c>ResolveContainerImageInputs</c> maps them), one call. It reports no error:
 /// whatever goes wrong ahead, the image step meets again and reports. net8.0 only, in MSBuild's own process
 /// (<c>LivrableTaskHost</c> InProcess): an object handed from task to task lives in one process.
 /// </summary>
-public sealed class StartContainerImageBuild : Microsoft.Build.Utilities.Task, ICancelableTask
+public sealed class StartContainerImageBuild : Microsoft.Build.Utilities.Task, ICancelableTask, IImageInputsTask
 {
     private ImageBuildHeadStart? _started;
 
@@ -68,17 +69,7 @@ public sealed class StartContainerImageBuild : Microsoft.Build.Utilities.Task, I
         {
             var parameters = new ImageBuildHeadStartParameters
             {
-                Images = new ImageInputsParameters
-                {
-                    BaseImage = BaseImage, // a Dockerfile's build has none: ImageBuildParameters.ToInputsRequest says so, as for ResolveContainerImageInputs
-                    RuntimeIdentifier = RuntimeIdentifier,
-                    Dockerfile = Dockerfile,
-                    BuildArgs = BuildContainerImage.Items(BuildArgs),
-                    NamedContexts = BuildContainerImage.Items(NamedContexts),
-                    Target = Target,
-                    Platforms = Platforms,
-                    ProjectDirectory = ProjectDirectory,
-                },
+                Images = this.ToImageInputs(),
                 StateDirectory = StateDirectory,
                 InsecureRegistries = InsecureRegistries,
                 RegistryTimeout = RegistryTimeout,
