@@ -285,6 +285,47 @@ public sealed class LayerWriterTests : IDisposable
             "opt/bin/v3 SCHILY.xattr.security.capability 0100000200040000000000000000000000000000\n", records);
     }
 
+    /// <summary>
+    /// A gzip tar's hard links (the first pass inflates it, the second writes): every name of a file carries the record
+    /// of the last entry naming it (<see cref="LinkedCapabilities"/>, BuildKit's untar: FileCapabilityDifferentialTests),
+    /// a file named again after a link is a new file, and the same tar plain gives the same layer.
+    /// </summary>
+    [Fact]
+    public async Task A_gzip_tar_layer_gives_every_name_of_a_file_the_record_of_the_last_entry_naming_it()
+    {
+        const string Bind = "0100000200040000000000000000000000000000", Raw = "0100000200200000000000000000000000000000";
+        string tar = _temp["links.tar"];
+        await Tools.PythonAsync("""
+            import io, sys, tarfile
+            def cap(h): return {'SCHILY.xattr.security.capability': bytes.fromhex(h).decode('utf-8', 'surrogateescape')}
+            with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
+                def add(name, pax, link=None):
+                    i = tarfile.TarInfo(name); i.mode = 0o755; i.pax_headers = pax
+                    if link: i.type = tarfile.LNKTYPE; i.linkname = link; t.addfile(i)
+                    else: i.size = 1; t.addfile(i, io.BytesIO(b'x'))
+                add('bare-last', cap(sys.argv[2])); add('bare-last.l', {}, 'bare-last')
+                add('two', cap(sys.argv[2])); add('two.l', cap(sys.argv[3]), 'two'); add('two.ll', cap(sys.argv[3]), 'two.l')
+                add('renamed', {}); add('renamed.l', cap(sys.argv[2]), 'renamed'); add('renamed', cap(sys.argv[3]))
+            """, tar, Bind, Raw);
+        string gzip = _temp["links.tar.gz"];
+        await using (var input = File.OpenRead(tar))
+        await using (var output = new System.IO.Compression.GZipStream(File.Create(gzip), System.IO.Compression.CompressionLevel.Fastest))
+            await input.CopyToAsync(output);
+        var (layer, blob) = await WriteAsync(new TarLayerSpec(gzip, "/") { CreatedBy = "test" });
+
+        string records = await Tools.PythonAsync("""
+            import sys, tarfile
+            with tarfile.open(sys.argv[1]) as t:
+                for m in t:
+                    for k, v in sorted(m.pax_headers.items()):
+                        if k.startswith('SCHILY.'): print(m.name, v.encode('utf-8', 'surrogateescape').hex())
+            """, blob);
+        // The first "renamed" and its link are one file (the link's record); the second is a new file with its own.
+        Assert.Equal($"two {Raw}\ntwo.l {Raw}\ntwo.ll {Raw}\nrenamed {Bind}\nrenamed.l {Bind}\nrenamed {Raw}\n", records);
+        var (plain, _) = await WriteAsync(new TarLayerSpec(tar, "/") { CreatedBy = "test" });
+        Assert.Equal(layer.DiffId, plain.DiffId);
+    }
+
     [Fact]
     public async Task A_plain_tar_is_recognised_by_its_bytes_not_its_name()
     {
