@@ -181,13 +181,22 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
         // The marker is itself renamed into place, so it is complete when it exists; it records the size for
         // StatePruner, which would otherwise walk the tree at every size check, and the boot (IsComplete).
         string markerTemp = temp + ".done";
-        await File.WriteAllTextAsync(markerTemp, $"{layer.DiffId}\n{size}\n{BootId.Stamp}\n", CancellationToken.None).ConfigureAwait(false);
+        await File.WriteAllTextAsync(markerTemp, $"{layer.DiffId}\n{size}\n{BootId.Stamp}\n{ExtractionRules}\n", CancellationToken.None).ConfigureAwait(false);
         File.Move(markerTemp, directory + ".done", overwrite: true);
     }
 
     /// <summary>
-    /// Whether <paramref name="directory"/> is a complete extraction this boot made: its folder and its <c>.done</c>
-    /// marker exist and the marker names the running kernel's boot id.
+    /// The version of what an extraction holds beyond the layer's entries, in each marker: raised when the rules
+    /// change what a RUN sees for the same blob (2: hard links' file capabilities as moby's untar leaves them,
+    /// <c>Layers/LinkedCapabilities</c>), so that a folder an older Livrable extracted in this boot is extracted
+    /// again instead of serving its old answer. An older Livrable reads only the first three lines of a newer marker,
+    /// and takes the folder as it is.
+    /// </summary>
+    internal const string ExtractionRules = "extraction 2";
+
+    /// <summary>
+    /// Whether <paramref name="directory"/> is a complete extraction this boot made under today's rules: its folder and
+    /// its <c>.done</c> marker exist and the marker names the running kernel's boot id and <see cref="ExtractionRules"/>.
     /// </summary>
     /// <remarks>
     /// Nothing of an extraction is flushed to disk (an fsync of 20,000 files would cost more than the extraction), so
@@ -204,7 +213,7 @@ internal sealed class LayerRootfs(string stateDirectory, ILogger logger, UserNam
             using var reader = new StreamReader(marker);
             reader.ReadLine();
             reader.ReadLine();
-            return BootId.Vouches(reader.ReadLine()) && Directory.Exists(directory);
+            return BootId.Vouches(reader.ReadLine()) && reader.ReadLine() == ExtractionRules && Directory.Exists(directory);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
         {

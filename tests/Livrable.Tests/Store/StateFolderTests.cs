@@ -292,4 +292,27 @@ public sealed class StateFolderTests : IDisposable
             await rootfs.EnsureAsync(image.Layers[0], CancellationToken.None);
         Assert.Equal(3, logger.Lines.Count(l => l.Contains("extracting layer")));
     }
+
+    [Fact]
+    public async Task A_layer_an_older_Livrable_extracted_in_this_boot_is_extracted_again_once()
+    {
+        var store = new BlobStore(StatePath);
+        var image = await TestImages.SimpleAsync(store);
+        var logger = new RecordingLogger();
+        var rootfs = new LayerRootfs(StatePath, logger);
+        string folder = await rootfs.EnsureAsync(image.Layers[0], CancellationToken.None);
+        Assert.Equal(LayerRootfs.ExtractionRules, File.ReadAllLines(folder + ".done")[3]);
+        // An older Livrable's marker: the diff id, the size and this boot, no rules line. Its folder may hold what
+        // older rules gave (here: a file emptied), which a RUN must not see.
+        string[] marker = File.ReadAllLines(folder + ".done");
+        File.WriteAllText(folder + ".done", string.Join("\n", marker.Take(3)) + "\n");
+        File.WriteAllText(Path.Combine(folder, "hello.txt"), "");
+
+        Assert.Equal(folder, await rootfs.EnsureAsync(image.Layers[0], CancellationToken.None));
+        await rootfs.EnsureAsync(image.Layers[0], CancellationToken.None);
+
+        Assert.Equal(2, logger.Lines.Count(l => l.Contains("extracting layer")));
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(folder, "hello.txt")));
+        Assert.Equal(LayerRootfs.ExtractionRules, File.ReadAllLines(folder + ".done")[3]);
+    }
 }
