@@ -92,7 +92,7 @@ public sealed class ArchiveOutput : IImageOutput
         TarballWriter? writer = null;
         try
         {
-            List<KeyValuePair<string, object>> blobs;
+            List<TarballBlob> blobs;
             try
             {
                 blobs = ImageTarball.Blobs(content);
@@ -121,7 +121,7 @@ public sealed class ArchiveOutput : IImageOutput
                 writer = new TarballWriter(file, _modificationTime, previous);
             }
             for (int i = from; i < blobs.Count; i++)
-                await writer.WriteBlobAsync(blobs[i].Key, blobs[i].Value, cancellationToken).ConfigureAwait(false);
+                await writer.WriteBlobAsync(blobs[i], cancellationToken).ConfigureAwait(false);
             await writer.FinishAsync(content, names, cancellationToken).ConfigureAwait(false);
             await file.FlushAsync(cancellationToken).ConfigureAwait(false);
             // Flushed to disk only when a record will vouch for the tarball and cannot name the boot (see below).
@@ -372,7 +372,7 @@ internal static class ImageTarball
     public static async Task WriteAsync(Stream output, TarballContent content, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
     {
         await using var writer = new TarballWriter(output, modificationTime, previous: null);
-        foreach (var (name, blob) in Blobs(content)) await writer.WriteBlobAsync(name, blob, cancellationToken).ConfigureAwait(false);
+        foreach (var blob in Blobs(content)) await writer.WriteBlobAsync(blob, cancellationToken).ConfigureAwait(false);
         await writer.FinishAsync(content, names, cancellationToken).ConfigureAwait(false);
     }
 
@@ -419,10 +419,10 @@ internal static class ImageTarball
     /// Manifests, configs and attachments as bytes, layers as <see cref="ILayer"/>s to stream. Each document is checked
     /// against its digest first.
     /// </summary>
-    internal static List<KeyValuePair<string, object>> Blobs(TarballContent content)
+    internal static List<TarballBlob> Blobs(TarballContent content)
     {
         foreach (var image in content.Images) CheckDocuments(image);
-        var blobs = new List<KeyValuePair<string, object>>();
+        var blobs = new List<TarballBlob>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var image in content.Images) LayerBlobs(image.Layers, seen, blobs);
         var documents = new Dictionary<string, byte[]>(StringComparer.Ordinal);
@@ -445,7 +445,7 @@ internal static class ImageTarball
         string[] keys = [.. documents.Keys];
         Array.Sort(keys, StringComparer.Ordinal);
         foreach (string key in keys)
-            if (seen.Add(key)) blobs.Add(new(key, documents[key]));
+            if (seen.Add(key)) blobs.Add(new TarballBlob(key, documents[key]));
         return blobs;
     }
 
@@ -454,12 +454,12 @@ internal static class ImageTarball
     /// <paramref name="seen"/> has the name already: the one rule of the layers' order, for the whole tarball and for
     /// the part of it written early (<see cref="ArchivePrefix"/>), whose list is then a prefix of the whole's.
     /// </summary>
-    internal static void LayerBlobs(IEnumerable<ILayer> layers, HashSet<string> seen, List<KeyValuePair<string, object>> blobs)
+    internal static void LayerBlobs(IEnumerable<ILayer> layers, HashSet<string> seen, List<TarballBlob> blobs)
     {
         foreach (var layer in layers)
         {
             string name = BlobName(layer.Descriptor.Digest);
-            if (seen.Add(name)) blobs.Add(new(name, layer));
+            if (seen.Add(name)) blobs.Add(new TarballBlob(name, layer));
         }
     }
 

@@ -60,9 +60,6 @@ internal sealed class ArchivePrefix : IAsyncDisposable
     /// <summary>The temporary file written, <c>&lt;target&gt;.tmp-&lt;32 hex&gt;</c>.</summary>
     public string Temp { get; }
 
-    /// <summary>How many layers were written early, and their bytes (the log); valid once the write is done.</summary>
-    public (int Layers, long Bytes) Size { get; private set; }
-
     /// <summary>The write of the early part, done or under way (tests hold it back or await it).</summary>
     internal Task Writing => _writing;
 
@@ -76,10 +73,9 @@ internal sealed class ArchivePrefix : IAsyncDisposable
         _file = ImageTarball.CreateFile(Temp);
         _writer = new TarballWriter(_file, ModificationTime, _previous);
         if (beforeLayers is not null) await beforeLayers(cancellationToken).ConfigureAwait(false);
-        var blobs = new List<KeyValuePair<string, object>>();
+        var blobs = new List<TarballBlob>();
         ImageTarball.LayerBlobs(layers, new HashSet<string>(StringComparer.Ordinal), blobs);
-        foreach (var (name, blob) in blobs) await _writer.WriteBlobAsync(name, blob, cancellationToken).ConfigureAwait(false);
-        Size = (_writer.Written.Count, _writer.Written.Sum(w => w.Size));
+        foreach (var blob in blobs) await _writer.WriteBlobAsync(blob, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -88,7 +84,7 @@ internal sealed class ArchivePrefix : IAsyncDisposable
     /// those blobs, for that path and entry time. Null otherwise (the early part failed, was for another image, or was
     /// taken already): the temporary file is deleted then, and the caller writes the tarball whole.
     /// </summary>
-    public async Task<Taken?> TakeAsync(string target, DateTimeOffset modificationTime, IReadOnlyList<KeyValuePair<string, object>> blobs)
+    public async Task<Taken?> TakeAsync(string target, DateTimeOffset modificationTime, IReadOnlyList<TarballBlob> blobs)
     {
         if (Interlocked.Exchange(ref _owned, 0) == 0) return null;
         bool ok;
@@ -112,15 +108,11 @@ internal sealed class ArchivePrefix : IAsyncDisposable
         return new Taken(_file!, _writer!, _previous, Temp);
     }
 
-    private static bool StartsWith(IReadOnlyList<KeyValuePair<string, object>> blobs, List<(string Name, long Size)> written)
+    private static bool StartsWith(IReadOnlyList<TarballBlob> blobs, List<TarballBlob> written)
     {
         if (written.Count > blobs.Count) return false;
         for (int i = 0; i < written.Count; i++)
-        {
-            var (name, blob) = blobs[i];
-            long size = blob is byte[] bytes ? bytes.Length : ((ILayer)blob).Descriptor.Size;
-            if (name != written[i].Name || size != written[i].Size) return false;
-        }
+            if (blobs[i].Name != written[i].Name || blobs[i].Size != written[i].Size) return false;
         return true;
     }
 

@@ -34,12 +34,13 @@ internal sealed class TarballWriter : IAsyncDisposable
     /// <summary>Where each layer blob's bytes lie in the tarball (offset of its bytes, size): the next write's <see cref="ArchiveBlobMap"/>.</summary>
     public Dictionary<Digest, (long Offset, long Size)> Placed { get; } = [];
 
-    /// <summary>The blobs written so far, by name, in order, with their sizes.</summary>
-    public List<(string Name, long Size)> Written { get; } = [];
+    /// <summary>The blobs written so far, in order.</summary>
+    public List<TarballBlob> Written { get; } = [];
 
-    /// <summary>Writes the blob named <paramref name="name"/>: a document's bytes, or a layer's (checked against its descriptor).</summary>
-    public async Task WriteBlobAsync(string name, object blob, CancellationToken cancellationToken)
+    /// <summary>Writes <paramref name="entry"/>: a document's bytes, or a layer's (checked against its descriptor).</summary>
+    public async Task WriteBlobAsync(TarballBlob entry, CancellationToken cancellationToken)
     {
+        var (name, blob) = entry;
         if (!_started)
         {
             await WriteDirectoryAsync("blobs/", cancellationToken).ConfigureAwait(false);
@@ -50,7 +51,7 @@ internal sealed class TarballWriter : IAsyncDisposable
         if (blob is byte[] bytes)
         {
             await WriteFileAsync(name, bytes, cancellationToken).ConfigureAwait(false);
-            Written.Add((name, bytes.Length));
+            Written.Add(entry);
             return;
         }
         // The header promises the descriptor's size; ILayer's stream throws LIV4001 when the bytes are longer,
@@ -74,7 +75,7 @@ internal sealed class TarballWriter : IAsyncDisposable
         }
         // The entry ends with its bytes and their padding to the next 512-byte block.
         Placed.TryAdd(layer.Descriptor.Digest, (_tar.Position - size - (512 - size % 512) % 512, size));
-        Written.Add((name, size));
+        Written.Add(entry);
     }
 
     /// <summary>After the blobs: <c>index.json</c>, <c>manifest.json</c> and <c>oci-layout</c>, and the end of the archive.</summary>
@@ -105,4 +106,15 @@ internal sealed class TarballWriter : IAsyncDisposable
 
     private TarHeader FileHeader(string name, long size)
         => new() { Name = name, Mode = FileModes.RegularFile, Size = size, ModificationTime = _mtime };
+}
+
+/// <summary>
+/// One blob of an image tarball: its path in the OCI layout (<c>blobs/sha256/&lt;hex&gt;</c>) and its content, a
+/// document's bytes or an <see cref="ILayer"/> to stream. A class, so lists of them share the base library's
+/// precompiled generic code.
+/// </summary>
+internal sealed record TarballBlob(string Name, object Content)
+{
+    /// <summary>The blob's size: the bytes' length, or the layer descriptor's.</summary>
+    public long Size => Content is byte[] bytes ? bytes.Length : ((ILayer)Content).Descriptor.Size;
 }
