@@ -26,6 +26,9 @@ internal sealed class ArchivePrefix : IAsyncDisposable
     private ArchiveBlobMap? _previous;
     private int _owned = 1;
 
+    /// <summary>The folders the write made for the tarball, deepest first.</summary>
+    private readonly List<string> _madeFolders = [];
+
     private ArchivePrefix(string target, DateTimeOffset modificationTime, string? stateDirectory, bool rewrite, IReadOnlyList<ILayer> layers,
         Func<CancellationToken, Task>? beforeLayers, CancellationToken cancellationToken)
     {
@@ -66,6 +69,9 @@ internal sealed class ArchivePrefix : IAsyncDisposable
     private async Task WriteAsync(string? stateDirectory, bool rewrite, IReadOnlyList<ILayer> layers, Func<CancellationToken, Task>? beforeLayers,
         CancellationToken cancellationToken)
     {
+        // The folders made for the tarball are removed again if it is never written (a first build that fails).
+        for (string? folder = Path.GetDirectoryName(Target); folder is not null && !Directory.Exists(folder); folder = Path.GetDirectoryName(folder))
+            _madeFolders.Add(folder);
         Directory.CreateDirectory(Path.GetDirectoryName(Target)!);
         ArchiveOutput.RemoveStaleTemporaries(Target, DateTime.UtcNow);
         // The layers the tarball there already holds are copied from it (ArchiveBlobMap), as a write in one go does.
@@ -101,7 +107,7 @@ internal sealed class ArchivePrefix : IAsyncDisposable
         }
         if (!ok)
         {
-            await CloseAsync(deleteTemp: true).ConfigureAwait(false);
+            await CloseAsync().ConfigureAwait(false);
             return null;
         }
         _stop.Dispose();
@@ -123,10 +129,11 @@ internal sealed class ArchivePrefix : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _owned, 0) == 0) return;
-        await CloseAsync(deleteTemp: true).ConfigureAwait(false);
+        await CloseAsync().ConfigureAwait(false);
     }
 
-    private async Task CloseAsync(bool deleteTemp)
+    /// <summary>Stops the write, closes what it opened, deletes its temporary file and the folders it made.</summary>
+    private async Task CloseAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         try
@@ -140,7 +147,19 @@ internal sealed class ArchivePrefix : IAsyncDisposable
         if (_writer is not null) await _writer.DisposeAsync().ConfigureAwait(false);
         if (_file is not null) await _file.DisposeAsync().ConfigureAwait(false);
         _previous?.Dispose();
-        if (deleteTemp) ImageTarball.TryDelete(Temp);
+        ImageTarball.TryDelete(Temp);
+        foreach (string folder in _madeFolders)
+        {
+            try
+            {
+                Directory.Delete(folder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not empty (another file came), or gone: left as it is.
+                break;
+            }
+        }
         _stop.Dispose();
     }
 }

@@ -130,6 +130,21 @@ public sealed class ArchivePrefixTests : IDisposable
     }
 
     [Fact]
+    public async Task A_first_build_that_fails_after_the_early_start_leaves_no_folder_it_made()
+    {
+        var (_, after) = await ImagesAsync();
+        Directory.CreateDirectory(_temp["bin"]);
+        string path = _temp["bin/Release/container/image.tar"];
+
+        var prefix = Start(path, after.Layers.Take(2).ToList());
+        await prefix.Writing;
+        Assert.True(File.Exists(prefix.Temp));
+        await prefix.DisposeAsync();
+
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_temp["bin"]));
+    }
+
+    [Fact]
     public async Task An_early_part_that_failed_is_thrown_away_and_the_tarball_written_whole()
     {
         var (before, after) = await ImagesAsync();
