@@ -24,7 +24,7 @@ internal static class DockerfileRecipeBuilder
     public static async Task<BuiltRecipe> BuildAsync(
         ImageBuildRequest request, DockerfileBuild dockerfile, BlobStore store, RegistryClient registries, Func<string, IImageSource> openImage,
         ILogger logger, CancellationToken cancellationToken, ResolvedInputs? resolved = null, WorkLimiter? work = null,
-        Func<string, FileDigests?>? contextDigestsAhead = null)
+        Func<string, FileDigests?>? contextDigestsAhead = null, Action<IReadOnlyList<Livrable.Images.ILayer>>? targetLayersKnown = null)
     {
         var (document, options) = Prepare(request, dockerfile, store, openImage, logger);
         // Cache imports first: the records they bring are hits for this build's steps.
@@ -35,6 +35,7 @@ internal static class DockerfileRecipeBuilder
             Downloaded = resolved is null ? null : resolved.Downloaded,
             Work = work ?? options.Work,
             ContextDigestsAhead = contextDigestsAhead,
+            TargetLayersKnown = targetLayersKnown,
         });
         var result = await session.BuildAsync(cancellationToken).ConfigureAwait(false);
         return new BuiltRecipe(Compose(request, result), result.NextStep, result.TotalSteps, session.Records);

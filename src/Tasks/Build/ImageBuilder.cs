@@ -106,14 +106,49 @@ public static class ImageBuilder
             reference => new RegistryImageSource(registries, reference.Registry, reference.Repository, reference.ManifestReference)), name);
 
         if (recipe is DockerfileRecipe { Dockerfile.CacheTo: { } cacheTo }) CacheReference(cacheTo, "ContainerCacheTo");
+        // A tarball's write starts with the image's first layers while its last steps run (Outputs/ArchivePrefix);
+        // whatever ends the build, its temporary file is renamed into place by the output or deleted here.
+        await using var early = request.Destination is ArchiveDestination archive && recipe is DockerfileRecipe
+            ? new EarlyArchive(archive, request, logger, cancellationToken)
+            : null;
         var context = new PipelineContext(request, recipe, store, registries, OpenImage, resolved, new WorkLimiter(request.MaxParallelism), logger)
         {
             ContextDigestsAhead = headStart is null ? null : headStart.TakeContextDigests,
+            Early = early,
         };
         var product = request.IsMultiPlatform
             ? await BuildIndexAsync(context, cancellationToken).ConfigureAwait(false)
             : await BuildImageAsync(context, cancellationToken).ConfigureAwait(false);
         return await FinishAsync(context, product, clock, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The early start of an image tarball's write (<see cref="ArchivePrefix"/>): started with the target stage's layers
+    /// when its first step has to run (in a multi-platform build, the first platform's: its layers open the tarball),
+    /// handed to the <see cref="ArchiveOutput"/>, and stopped and deleted at the end if the output did not take it.
+    /// </summary>
+    private sealed class EarlyArchive(ArchiveDestination destination, ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
+        : IAsyncDisposable
+    {
+        private ArchivePrefix? _prefix;
+
+        /// <summary>The started write, or null.</summary>
+        public ArchivePrefix? Prefix => Volatile.Read(ref _prefix);
+
+        /// <summary>Starts the write with <paramref name="layers"/> (once; none: nothing to start).</summary>
+        public void Start(IReadOnlyList<ILayer> layers)
+        {
+            if (layers.Count == 0 || Prefix is not null) return;
+            var prefix = ArchivePrefix.Start(destination.Path, request.Created, request.StateDirectory, request.NoCache, layers, cancellationToken);
+            if (Interlocked.CompareExchange(ref _prefix, prefix, null) is not null)
+            {
+                _ = prefix.DisposeAsync().AsTask();
+                return;
+            }
+            logger.Detail($"  output: the tarball's first {layers.Count} layers written while the steps run");
+        }
+
+        public ValueTask DisposeAsync() => Prefix?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 
     /// <summary>What every part of one build shares: the request, its recipe (decided once) and the engine's services.</summary>
@@ -122,6 +157,9 @@ public static class ImageBuilder
     {
         /// <summary>The build context's digest index read by a head start, by context root (<see cref="ImageBuildHeadStart.TakeContextDigests"/>).</summary>
         public Func<string, FileDigests?>? ContextDigestsAhead { get; init; }
+
+        /// <summary>The early start of the tarball's write, when the destination is one (<see cref="EarlyArchive"/>).</summary>
+        public EarlyArchive? Early { get; init; }
     }
 
     /// <summary>
@@ -137,7 +175,7 @@ public static class ImageBuilder
     private static async Task<Product> BuildImageAsync(PipelineContext context, CancellationToken cancellationToken)
     {
         var request = context.Request;
-        var built = await BuildRecipeAsync(context, request, context.Logger, cancellationToken).ConfigureAwait(false);
+        var built = await BuildRecipeAsync(context, request, context.Logger, opensTarball: true, cancellationToken).ConfigureAwait(false);
         var image = built.Image;
         await context.Store.PutAsync(image.ConfigBytes, cancellationToken).ConfigureAwait(false);
         await context.Store.PutAsync(image.ManifestBytes, cancellationToken).ConfigureAwait(false);
@@ -149,11 +187,15 @@ public static class ImageBuilder
     /// The recipe's builder for <paramref name="request"/>'s platform. Properties mode's work (its base resolution
     /// and layer writes) is one piece of work for the limiter; a Dockerfile build takes a slot for each step it runs.
     /// </summary>
-    private static Task<BuiltRecipe> BuildRecipeAsync(PipelineContext context, ImageBuildRequest request, ILogger logger, CancellationToken cancellationToken)
+    /// <paramref name="opensTarball"/>: this image's layers come first in the tarball (the image, or an index's first),
+    /// so its target stage starts the tarball's write (<see cref="EarlyArchive"/>).
+    private static Task<BuiltRecipe> BuildRecipeAsync(PipelineContext context, ImageBuildRequest request, ILogger logger, bool opensTarball,
+        CancellationToken cancellationToken)
         => context.Recipe switch
         {
             DockerfileRecipe d => DockerfileRecipeBuilder.BuildAsync(request, d.Dockerfile, context.Store, context.Registries, context.OpenImage,
-                logger, cancellationToken, context.Resolved, context.Work, context.ContextDigestsAhead),
+                logger, cancellationToken, context.Resolved, context.Work, context.ContextDigestsAhead,
+                opensTarball && context.Early is { } early ? early.Start : null),
             PropertiesRecipe => context.Work.RunAsync(() => PropertiesRecipeBuilder.BuildAsync(request, context.Store, context.OpenImage, logger, cancellationToken), cancellationToken),
             _ => throw new LivrableException(DiagnosticCodes.Internal, $"The recipe {context.Recipe.GetType().Name} makes no single image."),
         };
@@ -223,7 +265,7 @@ public static class ImageBuilder
         }
         context.Logger.Info($"Building for {platform} ({i + 1}/{platforms.Count})");
         var single = context.Request with { Platform = platform, Platforms = [] };
-        var built = await BuildRecipeAsync(context, single, new PlatformLogger(context.Logger, platform), cancellationToken).ConfigureAwait(false);
+        var built = await BuildRecipeAsync(context, single, new PlatformLogger(context.Logger, platform), opensTarball: i == 0, cancellationToken).ConfigureAwait(false);
         return (built.Image, built.Records);
     }
 
@@ -236,14 +278,15 @@ public static class ImageBuilder
         var (request, registries, logger, store) = (context.Request, context.Registries, context.Logger, context.Store);
         var index = product.Index is { } i ? (i.Index.MediaType, i.IndexBytes) : ((string, byte[])?)null;
         var (supplyChain, documents) = await SupplyChainSteps.PrepareAsync(request, context.Recipe, product.Images, index, context.Resolved, store, logger, cancellationToken).ConfigureAwait(false);
-        var output = ChooseOutput(request, registries, logger, documents);
+        var output = ChooseOutput(request, registries, logger, documents, context.Early);
         logger.Info(product.WritingLine);
         long writing = Stopwatch.GetTimestamp();
         var cpu = Units.Cpu();
         string destination = product.Index is { } built
             ? await output.WriteIndexAsync(built, request.Repository, request.Tags, cancellationToken).ConfigureAwait(false)
             : await output.WriteAsync(product.Images[0], request.Repository, request.Tags, cancellationToken).ConfigureAwait(false);
-        logger.Detail($"  output: {output.GetType().Name} ({Units.CpuSince(cpu)}) {Units.Since(writing)}");
+        logger.Detail($"  output: {output.GetType().Name} ({Units.CpuSince(cpu)}) {Units.Since(writing)}"
+            + (output is ArchiveOutput { LayersWrittenEarly: > 0 } a ? $", {a.LayersWrittenEarly} layers written while the steps ran (waited {a.EarlyWait.TotalSeconds:0.00}s for them)" : ""));
         // Everything the image is made of was used now: least-recently-used eviction keeps it longest.
         foreach (var layer in product.Images.SelectMany(image => image.Layers)) store.Touch(layer.Descriptor.Digest);
         if (context.Recipe is DockerfileRecipe { Dockerfile.CacheTo: { } target })
@@ -308,14 +351,19 @@ public static class ImageBuilder
                 $"ContainerMaxParallelism is {request.MaxParallelism}: give a whole number of at least 1 (1 builds one step at a time).");
     }
 
-    private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger, SupplyChainDocuments documents)
+    private static IImageOutput ChooseOutput(ImageBuildRequest request, RegistryClient registries, ILogger logger, SupplyChainDocuments documents,
+        EarlyArchive? early)
     {
         return request.Destination switch
         {
             RegistryDestination r => new RegistryOutput(registries, r.Registry, logger) { Repush = request.NoCache },
             LocalEngineDestination e => new LocalEngineOutput(e.Engine, request.Created),
             LayoutDestination l => new LayoutOutput(l.Directory) { Attachments = SupplyChainSteps.Attachments(documents) },
-            ArchiveDestination a => new ArchiveOutput(a.Path, request.Created) { Attachments = SupplyChainSteps.Attachments(documents), StateDirectory = request.StateDirectory, Rewrite = request.NoCache },
+            ArchiveDestination a => new ArchiveOutput(a.Path, request.Created)
+            {
+                Attachments = SupplyChainSteps.Attachments(documents), StateDirectory = request.StateDirectory, Rewrite = request.NoCache,
+                Prefix = early?.Prefix,
+            },
             _ => throw new LivrableException(DiagnosticCodes.InvalidPropertyValue, "The image has nowhere to go."),
         };
     }

@@ -74,32 +74,67 @@ public sealed class ArchiveOutput : IImageOutput
         var record = StateDirectory is null ? null : OutputRecord.For(StateDirectory, target, content, names, _modificationTime.ToUnixTimeSeconds());
         UpToDate = false;
         LayersCopied = 0;
+        LayersWrittenEarly = 0;
+        // Taken once: whatever happens below, this write deletes the early part's file or renames it into place.
+        var prefix = Interlocked.Exchange(ref _prefix, null);
         if (!Rewrite && record?.IsIntact() == true)
         {
+            if (prefix is not null) await prefix.DisposeAsync().ConfigureAwait(false);
             // Documents are checked against their digests as a write would, so a bad image still fails here.
             ImageTarball.CheckDocuments(content);
             UpToDate = true;
             return target;
         }
-        string temp = $"{target}{TempMarker}{Guid.NewGuid():N}";
+        string temp = TempPathOf(target);
         ArchiveBlobMap? previous = null;
         Microsoft.Win32.SafeHandles.SafeFileHandle? replaced = null;
+        FileStream? file = null;
+        TarballWriter? writer = null;
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            RemoveStaleTemporaries(target, DateTime.UtcNow);
-            // The layers the tarball there already holds are copied from it, not read and hashed again from the store.
-            previous = StateDirectory is null || Rewrite ? null : ArchiveBlobMap.TryLoad(StateDirectory, target);
-            var placed = new Dictionary<Digest, (long Offset, long Size)>();
+            List<TarballBlob> blobs;
+            try
+            {
+                blobs = ImageTarball.Blobs(content);
+            }
+            catch
+            {
+                if (prefix is not null) await prefix.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+            int from = 0;
+            long waiting = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (prefix is not null && await prefix.TakeAsync(target, _modificationTime, blobs).ConfigureAwait(false) is { } taken)
+            {
+                EarlyWait = System.Diagnostics.Stopwatch.GetElapsedTime(waiting);
+                (file, writer, previous, temp) = (taken.File, taken.Writer, taken.Previous, taken.Temp);
+                from = writer.Written.Count;
+                LayersWrittenEarly = from;
+            }
+            else
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                RemoveStaleTemporaries(target, DateTime.UtcNow);
+                // The layers the tarball there already holds are copied from it, not read and hashed again from the store.
+                previous = StateDirectory is null || Rewrite ? null : ArchiveBlobMap.TryLoad(StateDirectory, target);
+                file = ImageTarball.CreateFile(temp);
+                writer = new TarballWriter(file, _modificationTime, previous);
+            }
+            for (int i = from; i < blobs.Count; i++)
+                await writer.WriteBlobAsync(blobs[i], cancellationToken).ConfigureAwait(false);
+            await writer.FinishAsync(content, names, cancellationToken).ConfigureAwait(false);
+            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
             // Flushed to disk only when a record will vouch for the tarball and cannot name the boot (see below).
             bool flush = record is not null && !OutputRecord.BootBound;
-            await ImageTarball.WriteFileAsync(temp, content, names, _modificationTime, previous, placed, flush, cancellationToken).ConfigureAwait(false);
+            if (flush) file.Flush(flushToDisk: true);
+            await writer.DisposeAsync().ConfigureAwait(false);
+            await file.DisposeAsync().ConfigureAwait(false);
             LayersCopied = previous?.Copied ?? 0;
             record?.Forget();
             if (StateDirectory is not null) ArchiveBlobMap.Forget(StateDirectory, target);
             replaced = Replace(temp, target);
             record?.Save(flushed: flush);
-            if (StateDirectory is not null) ArchiveBlobMap.Save(StateDirectory, target, placed);
+            if (StateDirectory is not null) ArchiveBlobMap.Save(StateDirectory, target, writer.Placed);
             return target;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -108,10 +143,43 @@ public sealed class ArchiveOutput : IImageOutput
         }
         finally
         {
+            if (writer is not null) await writer.DisposeAsync().ConfigureAwait(false);
+            if (file is not null) await DisposeQuietlyAsync(file).ConfigureAwait(false);
             ImageTarball.TryDelete(temp);
             Released = Release(replaced, previous);
         }
     }
+
+    /// <summary>Closes a temporary file being thrown away: what its buffer still held cannot be written is no error.</summary>
+    private static async Task DisposeQuietlyAsync(FileStream file)
+    {
+        try
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Deleted next.
+        }
+    }
+
+    /// <summary>
+    /// The start of this write, made while the image's last steps ran (<see cref="ArchivePrefix"/>, for this same path,
+    /// entry time, state folder and <see cref="Rewrite"/>): taken on when it is the start of this tarball, else thrown
+    /// away. Null: the tarball is written whole.
+    /// </summary>
+    internal ArchivePrefix? Prefix { get => _prefix; init => _prefix = value; }
+
+    private ArchivePrefix? _prefix;
+
+    /// <summary>How many layers of the last write were written before the image was complete (<see cref="Prefix"/>).</summary>
+    internal int LayersWrittenEarly { get; private set; }
+
+    /// <summary>How long the last write waited for the early part to be done (the log: zero when it finished before the last step).</summary>
+    internal TimeSpan EarlyWait { get; private set; }
+
+    /// <summary>A new temporary name for a write of <paramref name="target"/>, beside it: <c>&lt;target&gt;.tmp-&lt;32 hex&gt;</c>.</summary>
+    internal static string TempPathOf(string target) => $"{target}{TempMarker}{Guid.NewGuid():N}";
 
     /// <summary>
     /// Lets go of the tarball this write replaced, whose name is gone already: its last handles are closed on another
@@ -262,8 +330,9 @@ internal sealed record TarballName(string RepoTag, string FullName, string Tag);
 
 /// <summary>
 /// The bytes of an image tarball, shared by <see cref="ArchiveOutput"/> and <see cref="LocalEngineOutput"/>. Entries
-/// come in a fixed order: <c>blobs/</c>, <c>blobs/sha256/</c>, every blob once sorted by digest, then
-/// <c>index.json</c>, <c>manifest.json</c>, <c>oci-layout</c>, as Docker 25's <c>docker save</c> orders them.
+/// come in a fixed order, a function of the image alone: <c>blobs/</c>, every blob once (<see cref="Blobs"/>: the layers
+/// base first, then the documents sorted; each folder such as <c>blobs/sha256/</c> just before its first blob), then
+/// <c>index.json</c>, <c>manifest.json</c>, <c>oci-layout</c> (<see cref="TarballWriter"/>).
 /// </summary>
 internal static class ImageTarball
 {
@@ -288,22 +357,11 @@ internal static class ImageTarball
     /// Writes the tarball to a new file at <paramref name="path"/> (which must not exist), not flushed to disk: the
     /// local engine loads it and it is deleted; nothing trusts it after a crash.
     /// </summary>
-    public static Task WriteFileAsync(string path, TarballContent image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
-        => WriteFileAsync(path, image, names, modificationTime, null, null, flushToDisk: false, cancellationToken);
-
-    /// <summary>
-    /// Writes the tarball to a new file at <paramref name="path"/> (which must not exist), taking the layer blobs
-    /// <paramref name="previous"/> places in the old tarball from there, and noting in <paramref name="placed"/> where
-    /// each layer blob's bytes lie in the new one. <paramref name="flushToDisk"/>: <c>fsync</c> before returning (about
-    /// 0.2 s for 250 MB), for a record that cannot name the boot (<see cref="OutputRecord.BootBound"/>).
-    /// </summary>
-    public static async Task WriteFileAsync(string path, TarballContent image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime,
-        ArchiveBlobMap? previous, Dictionary<Digest, (long Offset, long Size)>? placed, bool flushToDisk, CancellationToken cancellationToken)
+    public static async Task WriteFileAsync(string path, TarballContent image, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
     {
-        await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-        await WriteAsync(file, image, names, modificationTime, previous, placed, cancellationToken).ConfigureAwait(false);
+        await using var file = CreateFile(path);
+        await WriteAsync(file, image, names, modificationTime, cancellationToken).ConfigureAwait(false);
         await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-        if (flushToDisk) file.Flush(flushToDisk: true);
     }
 
     /// <summary>Writes the tarball of one image to <paramref name="output"/>.</summary>
@@ -311,66 +369,16 @@ internal static class ImageTarball
         => WriteAsync(output, TarballContent.Of(image), names, modificationTime, cancellationToken);
 
     /// <summary>Writes the tarball of <paramref name="content"/> to <paramref name="output"/>.</summary>
-    public static Task WriteAsync(Stream output, TarballContent content, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
-        => WriteAsync(output, content, names, modificationTime, null, null, cancellationToken);
-
-    private static async Task WriteAsync(Stream output, TarballContent content, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime,
-        ArchiveBlobMap? previous, Dictionary<Digest, (long Offset, long Size)>? placed, CancellationToken cancellationToken)
+    public static async Task WriteAsync(Stream output, TarballContent content, IReadOnlyList<TarballName> names, DateTimeOffset modificationTime, CancellationToken cancellationToken)
     {
-        var blobs = Blobs(content);
-
-        // Layers/TarWriter, so the tarball follows the same reproducibility rules as a layer: uid/gid 0, no owner
-        // names, one fixed time; plain ustar for sha256 names, a PAX header only for a name over 100 bytes (sha512).
-        long mtime = modificationTime.ToUnixTimeSeconds();
-        await using var tar = new TarWriter(output, leaveOpen: true);
-        await WriteDirectoryAsync(tar, "blobs/", mtime, cancellationToken).ConfigureAwait(false);
-        foreach (string dir in blobs.Keys.Select(k => k[..(k.LastIndexOf('/') + 1)]).Distinct())
-            await WriteDirectoryAsync(tar, dir, mtime, cancellationToken).ConfigureAwait(false);
-        foreach (var (name, blob) in blobs)
-        {
-            if (blob is byte[] bytes)
-            {
-                await WriteFileAsync(tar, name, bytes, mtime, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            // The header promises the descriptor's size; ILayer's stream throws LIV4001 when the bytes are longer,
-            // shorter or another digest, so a blob that is not what its descriptor says is never written whole.
-            // A layer the old tarball holds (ArchiveBlobMap: the file is the one written, so its bytes were checked then)
-            // is copied from there.
-            // Those bytes are copied in the kernel (TarWriter, copy_file_range).
-            var layer = (ILayer)blob;
-            long size = layer.Descriptor.Size;
-            if (previous?.TryLocate(layer.Descriptor) is { } old)
-                await tar.WriteEntryAsync(FileHeader(name, size, mtime), old.File, old.Offset, cancellationToken).ConfigureAwait(false);
-            else
-            {
-                await using var stream = await layer.OpenAsync(cancellationToken).ConfigureAwait(false);
-                // A plain file of the descriptor's size is a stored blob read as it is (the store hashed it, or wrote it,
-                // in this build: Store/BlobStore.Open), so it is copied in the kernel too: a cold build's base layers
-                // (87 MB on bench workload a, issue 14) no longer pass through this process's memory on their way in.
-                if (stream is FileStream { Position: 0 } file && file.Length == size)
-                    await tar.WriteEntryAsync(FileHeader(name, size, mtime), file.SafeFileHandle, 0, cancellationToken).ConfigureAwait(false);
-                else
-                    await tar.WriteEntryAsync(FileHeader(name, size, mtime), stream, cancellationToken).ConfigureAwait(false);
-            }
-            // The entry ends with its bytes and their padding to the next 512-byte block.
-            placed?.TryAdd(layer.Descriptor.Digest, (tar.Position - size - (512 - size % 512) % 512, size));
-        }
-        await WriteFileAsync(tar, "index.json", new ImageIndex(MediaTypes.OciIndex, IndexEntries(content, names)).ToBytes(), mtime, cancellationToken).ConfigureAwait(false);
-        await WriteFileAsync(tar, "manifest.json", ManifestJson(content.LoadImage, names), mtime, cancellationToken).ConfigureAwait(false);
-        await WriteFileAsync(tar, "oci-layout", """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray(), mtime, cancellationToken).ConfigureAwait(false);
-        await tar.FinishAsync(cancellationToken).ConfigureAwait(false);
+        await using var writer = new TarballWriter(output, modificationTime, previous: null);
+        foreach (var blob in Blobs(content)) await writer.WriteBlobAsync(blob, cancellationToken).ConfigureAwait(false);
+        await writer.FinishAsync(content, names, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The manifest, config and layers of <paramref name="image"/>, checked against their digests, into <paramref name="blobs"/>.</summary>
-    private static void AddBlobs(SortedDictionary<string, object> blobs, IImage image)
-    {
-        CheckDocuments(image);
-        var manifest = image.Manifest;
-        blobs[BlobName(image.Digest)] = image.ManifestBytes;
-        blobs[BlobName(manifest.Config.Digest)] = image.ConfigBytes;
-        foreach (var layer in image.Layers) blobs.TryAdd(BlobName(layer.Descriptor.Digest), layer);
-    }
+    /// <summary>A new file for a tarball at <paramref name="path"/> (which must not exist), held so no one else opens it (see <see cref="ArchiveOutput.StaleTempAge"/>).</summary>
+    internal static FileStream CreateFile(string path)
+        => new(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
 
     /// <summary>
     /// The documents of <paramref name="content"/> checked against their digests, as <see cref="Blobs"/> checks them before
@@ -402,38 +410,57 @@ internal static class ImageTarball
             throw Descriptor.Invalid($"The image has {image.Layers.Count} layers but its manifest lists {manifest.Layers.Count}");
     }
 
-    private static Task WriteDirectoryAsync(TarWriter tar, string name, long mtime, CancellationToken cancellationToken)
-        => tar.WriteEntryAsync(new TarHeader { Name = name, Type = TarTypeFlag.Directory, Mode = FileModes.Directory, ModificationTime = mtime }, null, cancellationToken);
-
-    private static async Task WriteFileAsync(TarWriter tar, string name, byte[] content, long mtime, CancellationToken cancellationToken)
-    {
-        using var stream = new MemoryStream(content, writable: false);
-        await tar.WriteEntryAsync(FileHeader(name, content.Length, mtime), stream, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static TarHeader FileHeader(string name, long size, long mtime)
-        => new() { Name = name, Mode = FileModes.RegularFile, Size = size, ModificationTime = mtime };
-
     /// <summary>
-    /// Every blob of <paramref name="content"/> once, by its path in an OCI layout (<c>blobs/sha256/&lt;hex&gt;</c>), sorted
-    /// so the order never depends on the image's history: manifests, configs and attachments as bytes, layers as
-    /// <see cref="ILayer"/>s to stream. Each document is checked against its digest first.
+    /// Every blob of <paramref name="content"/> once, by its path in an OCI layout (<c>blobs/sha256/&lt;hex&gt;</c>), in
+    /// an order that is a function of the image alone: first the layers, image by image (an index's in its order), each
+    /// image's in its manifest's order (base first), a layer already listed skipped (<see cref="LayerBlobs"/>); then the
+    /// manifests, configs, index and attachments, sorted by name. Layers come first so that the layers known before the
+    /// image is complete (the base's, the cached steps') can be written while its last steps run (<see cref="ArchivePrefix"/>).
+    /// Manifests, configs and attachments as bytes, layers as <see cref="ILayer"/>s to stream. Each document is checked
+    /// against its digest first.
     /// </summary>
-    internal static SortedDictionary<string, object> Blobs(TarballContent content)
+    internal static List<TarballBlob> Blobs(TarballContent content)
     {
-        var blobs = new SortedDictionary<string, object>(StringComparer.Ordinal);
-        foreach (var image in content.Images) AddBlobs(blobs, image);
+        foreach (var image in content.Images) CheckDocuments(image);
+        var blobs = new List<TarballBlob>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var image in content.Images) LayerBlobs(image.Layers, seen, blobs);
+        var documents = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var image in content.Images)
+        {
+            documents[BlobName(image.Digest)] = image.ManifestBytes;
+            documents[BlobName(image.Manifest.Config.Digest)] = image.ConfigBytes;
+        }
         if (content.Index is { } index)
         {
             CheckDocument(index);
-            blobs[BlobName(index.Digest)] = index.IndexBytes;
+            documents[BlobName(index.Digest)] = index.IndexBytes;
         }
         foreach (var attachment in content.Attachments)
         {
-            blobs[BlobName(attachment.Descriptor.Digest)] = attachment.ManifestBytes;
-            foreach (var (descriptor, bytes) in attachment.Blobs) blobs[BlobName(descriptor.Digest)] = bytes;
+            documents[BlobName(attachment.Descriptor.Digest)] = attachment.ManifestBytes;
+            foreach (var (descriptor, bytes) in attachment.Blobs) documents[BlobName(descriptor.Digest)] = bytes;
         }
+        // Strings sorted by CoreLib's precompiled sort, not a sorted dictionary (generic code compiled at run time).
+        string[] keys = [.. documents.Keys];
+        Array.Sort(keys, StringComparer.Ordinal);
+        foreach (string key in keys)
+            if (seen.Add(key)) blobs.Add(new TarballBlob(key, documents[key]));
         return blobs;
+    }
+
+    /// <summary>
+    /// <paramref name="layers"/> in their order, each under its blob name, into <paramref name="blobs"/> unless
+    /// <paramref name="seen"/> has the name already: the one rule of the layers' order, for the whole tarball and for
+    /// the part of it written early (<see cref="ArchivePrefix"/>), whose list is then a prefix of the whole's.
+    /// </summary>
+    internal static void LayerBlobs(IEnumerable<ILayer> layers, HashSet<string> seen, List<TarballBlob> blobs)
+    {
+        foreach (var layer in layers)
+        {
+            string name = BlobName(layer.Descriptor.Digest);
+            if (seen.Add(name)) blobs.Add(new TarballBlob(name, layer));
+        }
     }
 
     /// <summary>
@@ -459,7 +486,7 @@ internal static class ImageTarball
     }
 
     /// <summary>docker save's <c>manifest.json</c>: https://github.com/moby/moby/blob/master/image/tarexport/tarexport.go.</summary>
-    private static byte[] ManifestJson(IImage image, IReadOnlyList<TarballName> names) => Json.Write(w =>
+    internal static byte[] ManifestJson(IImage image, IReadOnlyList<TarballName> names) => Json.Write(w =>
     {
         w.WriteStartArray();
         w.WriteStartObject();

@@ -53,8 +53,9 @@ public sealed class ArchiveOutputTests : IDisposable
         await new ArchiveOutput(path, epoch).WriteAsync(image, "app", ["v1"], CancellationToken.None);
 
         var entries = ReadEntries(path);
-        var blobs = new[] { image.Digest, image.Manifest.Config.Digest }.Concat(image.Layers.Select(l => l.Descriptor.Digest))
-            .Select(d => $"blobs/sha256/{d.Hex}").Order(StringComparer.Ordinal);
+        // The layers base first, then the documents sorted (ImageTarball.Blobs).
+        var blobs = image.Layers.Select(l => $"blobs/sha256/{l.Descriptor.Digest.Hex}")
+            .Concat(new[] { image.Digest, image.Manifest.Config.Digest }.Select(d => $"blobs/sha256/{d.Hex}").Order(StringComparer.Ordinal));
         Assert.Equal(new[] { "blobs/", "blobs/sha256/" }.Concat(blobs).Concat(["index.json", "manifest.json", "oci-layout"]), entries.Select(e => e.Name));
         foreach (var e in entries)
         {

@@ -90,6 +90,14 @@ internal sealed record DockerfileBuildOptions
     /// target stage's base layers are needed whatever the steps do; a push mounts them instead.
     /// </summary>
     public bool DestinationHoldsBase { get; init; }
+
+    /// <summary>
+    /// Told the target stage's layers before each of its steps that has to run (a cache miss): layers no later step
+    /// changes, the image's first ones. An image tarball starts its write with the first of these that is not empty
+    /// (<c>Outputs/ArchivePrefix</c>) while that step and the next run. Never in a plan, nor in a build whose every step
+    /// is cached.
+    /// </summary>
+    public Action<IReadOnlyList<ILayer>>? TargetLayersKnown { get; init; }
 }
 
 /// <summary>The target stage's image: its config (final platform and <c>created</c> set) and its layers, base first.</summary>

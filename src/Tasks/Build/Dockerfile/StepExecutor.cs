@@ -135,6 +135,7 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
                 services.Logger.Detail("  step key: after the layer write (no step cache record can match this step)");
                 if (step is FileStep) services.Logger.Detail($"  context hashing: in the layer write's pass ({Units.CpuSince(cpu)}) {Units.Since(started)}");
                 announced = Announce(number, context.StageIndex, text, null, StepOutcome.Ran);
+                BeforeRun(context);
                 await RunKeyedAfterAsync(state, step, number, builder, cancellationToken).ConfigureAwait(false);
                 return;
             }
@@ -178,6 +179,7 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
                 return;
             }
             announced = Announce(number, context.StageIndex, text, key, StepOutcome.Ran);
+            BeforeRun(context);
             int before = state.Outputs.Count;
             long running = System.Diagnostics.Stopwatch.GetTimestamp();
             await options.Work.RunAsync(() => step.RunAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -206,6 +208,16 @@ internal sealed class StepExecutor(DockerfileBuildOptions options, StepServices 
         {
             if (announced is null) LogProgress(number, context.StageIndex, text, StepOutcome.Ran);
         }
+    }
+
+    /// <summary>
+    /// Before a missed step of the target stage runs: <see cref="DockerfileBuildOptions.TargetLayersKnown"/> is told the
+    /// stage's layers so far, which no later step changes (steps only add layers).
+    /// </summary>
+    private void BeforeRun(StepContext context)
+    {
+        if (options.TargetLayersKnown is { } known && !options.PlanOnly && context.StageIndex == graph.Target(options.Target))
+            known([.. context.State.Layers]);
     }
 
     /// <summary>

@@ -97,6 +97,8 @@ public sealed class MultiPlatformDockerfileTests : IDisposable
         var result = await ImageBuilder.BuildAsync(request, logger, CancellationToken.None);
 
         Assert.Contains(logger.Lines, l => l.Contains("(2 platforms: linux/amd64, linux/arm64/v8)") && l.Contains(result.Digest.ToString()));
+        // The first platform's base layer opens the tarball, written while the COPY ran (Outputs/ArchivePrefix).
+        Assert.Contains(logger.Lines, l => l.Contains("1 layers written while the steps ran"));
         var raw = await Tools.RunCheckedAsync("skopeo", "inspect", "--raw", $"oci-archive:{request.ArchivePath}:v1");
         var index = ImageIndex.Parse(System.Text.Encoding.UTF8.GetBytes(raw.Stdout));
         Assert.Equal([Amd64, Arm64], index.Manifests.Select(m => m.Platform));
