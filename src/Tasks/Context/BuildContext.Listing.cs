@@ -20,28 +20,26 @@ public sealed partial class BuildContext
         private const int ReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC (Linux: x86-64, s390x, riscv64...)
         private const int ReadOnlyDirectoryArm = 0x4000 | 0x80000; // O_DIRECTORY is 040000 on arm, arm64 and powerpc
 
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
-        private delegate int OpenFunction(byte[] path, int flags);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
-        private delegate nint GetDentsFunction(int fd, byte[] buffer, nint size);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        private delegate int CloseFunction(int fd);
-
-        private static readonly (OpenFunction Open, GetDentsFunction GetDents, CloseFunction Close)? Native = Load();
+        // The C library's open, getdents64 and close, called through unmanaged function pointers with blittable
+        // arguments: no marshalling stub (a delegate's was compiled at run time in every build process, issue 14).
+        // errno is never read: a failure sends the folder through .NET, which reports it.
+        private static readonly unsafe delegate* unmanaged<byte*, int, int> _open;
+        private static readonly unsafe delegate* unmanaged<int, byte*, nint, nint> _getDents;
+        private static readonly unsafe delegate* unmanaged<int, int> _close;
+        private static readonly unsafe bool Loaded = Load(out _open, out _getDents, out _close);
 
         /// <summary>The folder's records (<c>struct linux_dirent64</c>), all of them, reused by the thread's next listing.</summary>
         [ThreadStatic] private static byte[]? _records;
 
         /// <summary>The entries of <paramref name="directory"/> as <see cref="List"/> gives them; null when this cannot tell.</summary>
-        public static Listed[]? TryList(string directory)
+        public static unsafe Listed[]? TryList(string directory)
         {
-            if (Native is not var (open, getDents, close) || !UnixFileStatus.IsAvailable) return null;
+            if (!Loaded || !UnixFileStatus.IsAvailable) return null;
             var path = new byte[Encoding.UTF8.GetByteCount(directory) + 1];
             Encoding.UTF8.GetBytes(directory, path);
             int flags = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm or Architecture.Ppc64le ? ReadOnlyDirectoryArm : ReadOnlyDirectory;
-            int fd = open(path, flags);
+            int fd;
+            fixed (byte* name = path) fd = _open(name, flags);
             if (fd < 0) return null;
             try
             {
@@ -49,7 +47,7 @@ public sealed partial class BuildContext
                 var records = _records ??= new byte[1 << 15];
                 int used = 0;
                 nint read;
-                while ((read = getDents(fd, chunk, chunk.Length)) > 0)
+                while ((read = GetDents(fd, chunk)) > 0)
                 {
                     if (records.Length - used < read) Array.Resize(ref records, Math.Max(records.Length * 2, used + (int)read));
                     Buffer.BlockCopy(chunk, 0, records, used, (int)read);
@@ -60,8 +58,21 @@ public sealed partial class BuildContext
             }
             finally
             {
-                close(fd);
+                CloseFolder(fd);
             }
+        }
+
+        /// <summary>
+        /// <c>close</c>, out of the caller's <c>finally</c>: a native call inside an exception handler cannot be compiled
+        /// ahead of time, and took <see cref="TryList"/> out of the ReadyToRun image with it (compiled at run time instead).
+        /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static unsafe void CloseFolder(int fd) => _close(fd);
+
+        /// <summary>One <c>getdents64</c> call into <paramref name="chunk"/>: the bytes read, 0 at the end, negative on an error.</summary>
+        private static unsafe nint GetDents(int fd, byte[] chunk)
+        {
+            fixed (byte* into = chunk) return _getDents(fd, into, chunk.Length);
         }
 
         /// <summary>A full name as it is decoded, reused by the thread's next one.</summary>
@@ -113,21 +124,26 @@ public sealed partial class BuildContext
         /// <summary>A record's length, <c>d_reclen</c> (native byte order).</summary>
         private static int Length(ReadOnlySpan<byte> records, int at) => MemoryMarshal.Read<ushort>(records[(at + 16)..]);
 
-        private static (OpenFunction, GetDentsFunction, CloseFunction)? Load()
+        private static unsafe bool Load(out delegate* unmanaged<byte*, int, int> open, out delegate* unmanaged<int, byte*, nint, nint> getDents,
+            out delegate* unmanaged<int, int> close)
         {
-            if (!OperatingSystem.IsLinux() || IntPtr.Size != 8) return null;
+            open = null;
+            getDents = null;
+            close = null;
+            if (!OperatingSystem.IsLinux() || IntPtr.Size != 8) return false;
             try
             {
                 var libc = NativeLibrary.GetMainProgramHandle();
-                return NativeLibrary.TryGetExport(libc, "open", out var open) && NativeLibrary.TryGetExport(libc, "getdents64", out var getDents)
-                    && NativeLibrary.TryGetExport(libc, "close", out var close)
-                    ? (Marshal.GetDelegateForFunctionPointer<OpenFunction>(open), Marshal.GetDelegateForFunctionPointer<GetDentsFunction>(getDents),
-                        Marshal.GetDelegateForFunctionPointer<CloseFunction>(close))
-                    : null;
+                if (!NativeLibrary.TryGetExport(libc, "open", out var openAddress) || !NativeLibrary.TryGetExport(libc, "getdents64", out var getDentsAddress)
+                    || !NativeLibrary.TryGetExport(libc, "close", out var closeAddress)) return false;
+                open = (delegate* unmanaged<byte*, int, int>)openAddress;
+                getDents = (delegate* unmanaged<int, byte*, nint, nint>)getDentsAddress;
+                close = (delegate* unmanaged<int, int>)closeAddress;
+                return true;
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or NotSupportedException)
             {
-                return null;
+                return false;
             }
         }
     }

@@ -26,17 +26,16 @@ internal readonly record struct UnixFileStatus(
 
     // The path is passed as NUL-terminated UTF-8 bytes and both arrays are reused per thread: a build asks for tens of
     // thousands of files (a context's key, issue 14), and a marshalled string and a new buffer per call cost more than
-    // the system call.
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
-    private delegate int StatxFunction(int dirfd, byte[] path, int flags, uint mask, byte[] buffer);
-
+    // the system call. Called through an unmanaged function pointer with blittable arguments: no marshalling stub,
+    // which a delegate needed, compiled at run time in every build process, and run around every call (issue 14).
     [ThreadStatic] private static byte[]? _pathBytes;
     [ThreadStatic] private static byte[]? _buffer;
 
-    private static StatxFunction? _statx = Load();
+    /// <summary><c>statx(dirfd, path, flags, mask, buffer)</c> of the running C library; null without it.</summary>
+    private static unsafe delegate* unmanaged<int, byte*, int, uint, byte*, int> _statx = Load();
 
     /// <summary>Whether <see cref="TryRead"/> can answer on this machine.</summary>
-    public static bool IsAvailable => _statx is not null;
+    public static unsafe bool IsAvailable => _statx != null;
 
     /// <summary>
     /// What tells the regular file at <paramref name="path"/> from any other state of it, as one line: size,
@@ -55,14 +54,13 @@ internal readonly record struct UnixFileStatus(
     /// <summary>The status of <paramref name="path"/> itself (a symbolic link is not followed), or null when unknown.</summary>
     public static UnixFileStatus? TryRead(string path)
     {
-        var statx = _statx;
-        if (statx is null) return null;
+        if (!IsAvailable) return null;
         var buffer = _buffer ??= new byte[StatxSize];
         int length = System.Text.Encoding.UTF8.GetMaxByteCount(path.Length) + 1;
         if (_pathBytes is null || _pathBytes.Length < length) _pathBytes = new byte[Math.Max(length, 1024)];
         var pathBytes = _pathBytes;
         pathBytes[System.Text.Encoding.UTF8.GetBytes(path, pathBytes)] = 0;
-        return Read(statx, AtFdCwd, pathBytes, buffer);
+        return Read(AtFdCwd, pathBytes, buffer);
     }
 
     /// <summary>
@@ -72,21 +70,27 @@ internal readonly record struct UnixFileStatus(
     /// </summary>
     public static UnixFileStatus? TryReadAt(int directoryFd, ReadOnlySpan<byte> name)
     {
-        var statx = _statx;
-        if (statx is null) return null;
+        if (!IsAvailable) return null;
         var buffer = _buffer ??= new byte[StatxSize];
         if (_pathBytes is null || _pathBytes.Length < name.Length + 1) _pathBytes = new byte[Math.Max(name.Length + 1, 1024)];
         var pathBytes = _pathBytes;
         name.CopyTo(pathBytes);
         pathBytes[name.Length] = 0;
-        return Read(statx, directoryFd, pathBytes, buffer);
+        return Read(directoryFd, pathBytes, buffer);
     }
 
-    private static UnixFileStatus? Read(StatxFunction statx, int directoryFd, byte[] pathBytes, byte[] buffer)
+    private static unsafe UnixFileStatus? Read(int directoryFd, byte[] pathBytes, byte[] buffer)
     {
-        if (statx(directoryFd, pathBytes, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0)
+        var statx = _statx;
+        if (statx == null) return null;
+        int result;
+        fixed (byte* path = pathBytes)
+        fixed (byte* status = buffer)
+            result = statx(directoryFd, path, AtSymlinkNoFollow, StatxBasicStats, status);
+        if (result != 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
+            // errno as the call left it (the runtime keeps it across its return from native code).
+            int errno = Marshal.GetLastSystemError();
             // Not in this kernel, or refused by a seccomp filter: stop asking.
             if (errno is ENOSYS or EPERM) _statx = null;
             return null;
@@ -123,13 +127,13 @@ internal readonly record struct UnixFileStatus(
     private static uint Read32(ReadOnlySpan<byte> b)
         => BitConverter.IsLittleEndian ? BinaryPrimitives.ReadUInt32LittleEndian(b) : BinaryPrimitives.ReadUInt32BigEndian(b);
 
-    private static StatxFunction? Load()
+    private static unsafe delegate* unmanaged<int, byte*, int, uint, byte*, int> Load()
     {
         if (!OperatingSystem.IsLinux()) return null;
         try
         {
             return NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), "statx", out IntPtr address)
-                ? Marshal.GetDelegateForFunctionPointer<StatxFunction>(address)
+                ? (delegate* unmanaged<int, byte*, int, uint, byte*, int>)address
                 : null;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or NotSupportedException)

@@ -110,6 +110,28 @@ public sealed class ReadyToRunPackageTests : IDisposable
         // Livrable's async methods, which every build runs (about 25 methods compiled at run time without it).
         var started = File.ReadLines(summary).Where(l => l.Contains("AsyncMethodBuilderCore:Start[Livrable.", StringComparison.Ordinal)).ToList();
         Assert.True(started.Count == 0, $"{started.Count} starts of Livrable's async methods were compiled at run time, e.g.:\n{string.Join('\n', started.Take(5))}");
+
+        // A Dockerfile project's context walk (getdents64 and statx per entry) calls the C library through no marshalling
+        // stub, which a delegate needed: the runtime compiled one per function in every build process (issue 14).
+        Directory.CreateDirectory(_temp["ctx/sub"]);
+        File.WriteAllText(_temp["ctx/sub/file"], "x");
+        File.WriteAllText(_temp["ctx/Dockerfile"], "FROM scratch\nCOPY . /data\n");
+        File.WriteAllText(_temp["ctx/ctx.proj"], $"""
+            <Project Sdk="Livrable.Sdk/{_package.Version}">
+              <PropertyGroup><ContainerRepository>ctx</ContainerRepository></PropertyGroup>
+            </Project>
+            """);
+        string walked = _temp["jit-walk.txt"];
+        environment["DOTNET_JitStdOutFile"] = walked;
+        var walk = (await Tools.RunAsync("dotnet", ["publish", _temp["ctx/ctx.proj"], "-m:1", "-nodeReuse:false", $"-p:ContainerStateDirectory={_temp["state"]}",
+                $"-p:ContainerArchiveOutputPath={_temp["out/ctx.tar"]}", "-v:d"], TimeSpan.FromMinutes(5), _temp.Path, environment)).EnsureSuccess();
+        Assert.Contains("COPY . /data", walk.Stdout);
+        Assert.True(File.Exists(_temp["out/ctx.tar"]), "the publish wrote no image");
+        // Livrable's delegates' stubs, by their signatures: statx, open, getdents64 (MSBuild's own stubs have others).
+        var stubs = File.ReadLines(walked).Where(l => l.Contains("IL_STUB_PInvoke(int,byte[],int,uint,byte[])", StringComparison.Ordinal)
+            || l.Contains("IL_STUB_PInvoke(byte[],int)", StringComparison.Ordinal) || l.Contains("IL_STUB_PInvoke(int,byte[],nint)", StringComparison.Ordinal)).ToList();
+        Assert.Contains(File.ReadLines(walked), l => l.Contains("JIT compiled", StringComparison.Ordinal));
+        Assert.True(stubs.Count == 0, $"marshalling stubs compiled at run time:\n{string.Join('\n', stubs)}");
     }
 
     private static async Task<byte[]> ReadAsync(ZipArchive zip, string name)
