@@ -15,6 +15,20 @@ public static class TestImages
     /// <summary>The time written into test configs.</summary>
     public static readonly DateTimeOffset Created = new(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
+    /// <summary>A layer of one text file, for the overload of <see cref="BuildAsync"/> that takes bytes.</summary>
+    public static Dictionary<string, byte[]> TextLayer(string name, string content) => new() { [name] = Encoding.UTF8.GetBytes(content) };
+
+    /// <summary>
+    /// The bytes of <paramref name="image"/>'s tarball (tag <c>app:v1</c>) written in one go at <paramref name="path"/>
+    /// from the store alone: no state folder, so nothing is reused from an earlier tarball. What an edit's write must
+    /// equal, byte for byte.
+    /// </summary>
+    public static async Task<byte[]> TarballBytesAsync(IImage image, string path)
+    {
+        await new Livrable.Outputs.ArchiveOutput(path).WriteAsync(image, "app", ["v1"], CancellationToken.None);
+        return await File.ReadAllBytesAsync(path);
+    }
+
     /// <summary>
     /// An image of <paramref name="layers"/> (each a map of relative path to text content), for
     /// <paramref name="platform"/> (linux/amd64 by default), in the <paramref name="format"/> family.

@@ -26,23 +26,16 @@ public sealed class ArchiveBlobMapTests : IDisposable
     private async Task<(IImage Before, IImage After)> ImagesAsync()
     {
         var base1 = new Dictionary<string, byte[]> { ["base.bin"] = RandomNumberGenerator.GetBytes(300_000) };
-        var before = await TestImages.BuildAsync(_store, [base1, Text("app.py", "print(1)\n")]);
-        var after = await TestImages.BuildAsync(_store, [base1, Text("app.py", "print(1)\n# edited\n")]);
+        var before = await TestImages.BuildAsync(_store, [base1, TestImages.TextLayer("app.py", "print(1)\n")]);
+        var after = await TestImages.BuildAsync(_store, [base1, TestImages.TextLayer("app.py", "print(1)\n# edited\n")]);
         Assert.Equal(before.Layers[0].Descriptor.Digest, after.Layers[0].Descriptor.Digest);
         return (before, after);
     }
 
-    private static Dictionary<string, byte[]> Text(string name, string content) => new() { [name] = System.Text.Encoding.UTF8.GetBytes(content) };
-
     private ArchiveOutput Output(string path) => new(path) { StateDirectory = _temp["state"] };
 
     /// <summary>The tarball the store alone makes (no state folder: nothing reused).</summary>
-    private async Task<byte[]> FreshAsync(IImage image)
-    {
-        string path = _temp["fresh", Guid.NewGuid().ToString("N") + ".tar"];
-        await new ArchiveOutput(path).WriteAsync(image, "app", ["v1"], CancellationToken.None);
-        return await File.ReadAllBytesAsync(path);
-    }
+    private Task<byte[]> FreshAsync(IImage image) => TestImages.TarballBytesAsync(image, _temp["fresh", Guid.NewGuid().ToString("N") + ".tar"]);
 
     private static async Task AssertReadableAsync(string path, IImage image)
         => Assert.Contains(image.Digest.ToString(), (await Tools.RunCheckedAsync("skopeo", "inspect", $"oci-archive:{path}:v1")).Stdout);

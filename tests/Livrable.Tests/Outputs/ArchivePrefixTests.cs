@@ -28,13 +28,11 @@ public sealed class ArchivePrefixTests : IDisposable
     private async Task<(IImage Before, IImage After)> ImagesAsync()
     {
         var base1 = new Dictionary<string, byte[]> { ["base.bin"] = RandomNumberGenerator.GetBytes(300_000) };
-        var base2 = Text("etc/apt.txt", "installed\n");
-        var before = await TestImages.BuildAsync(_store, [base1, base2, Text("app.py", "print(1)\n")]);
-        var after = await TestImages.BuildAsync(_store, [base1, base2, Text("app.py", "print(1)\n# edited\n")]);
+        var base2 = TestImages.TextLayer("etc/apt.txt", "installed\n");
+        var before = await TestImages.BuildAsync(_store, [base1, base2, TestImages.TextLayer("app.py", "print(1)\n")]);
+        var after = await TestImages.BuildAsync(_store, [base1, base2, TestImages.TextLayer("app.py", "print(1)\n# edited\n")]);
         return (before, after);
     }
-
-    private static Dictionary<string, byte[]> Text(string name, string content) => new() { [name] = System.Text.Encoding.UTF8.GetBytes(content) };
 
     private ArchiveOutput Output(string path, ArchivePrefix? prefix = null) => new(path) { StateDirectory = _temp["state"], Prefix = prefix };
 
@@ -42,12 +40,7 @@ public sealed class ArchivePrefixTests : IDisposable
         => ArchivePrefix.Start(path, null, _temp["state"], rewrite: false, layers, CancellationToken.None, before);
 
     /// <summary>The tarball a write in one go makes, from the store alone.</summary>
-    private async Task<byte[]> FreshAsync(IImage image)
-    {
-        string path = _temp["fresh", Guid.NewGuid().ToString("N") + ".tar"];
-        await new ArchiveOutput(path).WriteAsync(image, "app", ["v1"], CancellationToken.None);
-        return await File.ReadAllBytesAsync(path);
-    }
+    private Task<byte[]> FreshAsync(IImage image) => TestImages.TarballBytesAsync(image, _temp["fresh", Guid.NewGuid().ToString("N") + ".tar"]);
 
     private static async Task<string> InodeAsync(string path) => (await Tools.RunCheckedAsync("stat", "-c", "%i", path)).Stdout.Trim();
 
