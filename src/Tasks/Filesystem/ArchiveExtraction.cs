@@ -139,9 +139,7 @@ public static class ArchiveExtraction
                 }
             }
         }
-        for (int i = 0; i < entries.Count; i++)
-            if (files[i] is { Linked: true } file && !FileCapability.Same(entries[i].Capability, file.Capability))
-                entries[i] = entries[i] with { Capability = file.Capability };
+        LinkedCapabilities.Settle(entries, files);
         return entries;
     }
 

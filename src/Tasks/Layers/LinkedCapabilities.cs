@@ -54,6 +54,15 @@ public sealed class LinkedCapabilities
         var linked = new LinkedCapabilities();
         var files = new LinkedFile?[entries.Count];
         for (int i = 0; i < entries.Count; i++) files[i] = linked.Add(entries[i].Path, entries[i].Type, entries[i].LinkTarget, entries[i].Capability);
+        Settle(entries, files);
+    }
+
+    /// <summary>
+    /// Once the whole tar is followed: each entry given the record of the file it is a name of (<paramref name="files"/>,
+    /// beside the entries, as <see cref="Add"/> returned them) where a hard link made it differ from its own.
+    /// </summary>
+    public static void Settle(List<FileEntry> entries, IReadOnlyList<LinkedFile?> files)
+    {
         for (int i = 0; i < entries.Count; i++)
             if (files[i] is { Linked: true } file && !FileCapability.Same(entries[i].Capability, file.Capability))
                 entries[i] = entries[i] with { Capability = file.Capability };
