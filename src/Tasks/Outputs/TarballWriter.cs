@@ -41,11 +41,7 @@ internal sealed class TarballWriter : IAsyncDisposable
     public async Task WriteBlobAsync(TarballBlob entry, CancellationToken cancellationToken)
     {
         var (name, blob) = entry;
-        if (!_started)
-        {
-            await WriteDirectoryAsync("blobs/", cancellationToken).ConfigureAwait(false);
-            _started = true;
-        }
+        await StartAsync(cancellationToken).ConfigureAwait(false);
         string folder = name[..(name.LastIndexOf('/') + 1)];
         if (_folders.Add(folder)) await WriteDirectoryAsync(folder, cancellationToken).ConfigureAwait(false);
         if (blob is byte[] bytes)
@@ -81,11 +77,7 @@ internal sealed class TarballWriter : IAsyncDisposable
     /// <summary>After the blobs: <c>index.json</c>, <c>manifest.json</c> and <c>oci-layout</c>, and the end of the archive.</summary>
     public async Task FinishAsync(TarballContent content, IReadOnlyList<TarballName> names, CancellationToken cancellationToken)
     {
-        if (!_started)
-        {
-            await WriteDirectoryAsync("blobs/", cancellationToken).ConfigureAwait(false);
-            _started = true;
-        }
+        await StartAsync(cancellationToken).ConfigureAwait(false);
         await WriteFileAsync("index.json", new ImageIndex(MediaTypes.OciIndex, ImageTarball.IndexEntries(content, names)).ToBytes(), cancellationToken).ConfigureAwait(false);
         await WriteFileAsync("manifest.json", ImageTarball.ManifestJson(content.LoadImage, names), cancellationToken).ConfigureAwait(false);
         await WriteFileAsync("oci-layout", """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray(), cancellationToken).ConfigureAwait(false);
@@ -94,6 +86,14 @@ internal sealed class TarballWriter : IAsyncDisposable
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _tar.DisposeAsync();
+
+    /// <summary>The tarball's first entry, <c>blobs/</c>, written once, before the first blob or, with none, the names.</summary>
+    private async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_started) return;
+        await WriteDirectoryAsync("blobs/", cancellationToken).ConfigureAwait(false);
+        _started = true;
+    }
 
     private Task WriteDirectoryAsync(string name, CancellationToken cancellationToken)
         => _tar.WriteEntryAsync(new TarHeader { Name = name, Type = TarTypeFlag.Directory, Mode = FileModes.Directory, ModificationTime = _mtime }, null, cancellationToken);
