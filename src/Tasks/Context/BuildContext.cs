@@ -554,6 +554,31 @@ public sealed partial class BuildContext
         }
     }
 
+    /// <summary>Whether <see cref="ListForInputs"/> answers on this machine (Linux, <c>statx</c>).</summary>
+    internal static bool ListsForInputs => UnixFileStatus.IsAvailable;
+
+    /// <summary>
+    /// A folder's entries for the up-to-date check (<see cref="InputFolders"/>), by this walk's own listing
+    /// (<c>getdents64</c> and <c>statx</c> relative to the folder's descriptor, else .NET's names and a <c>statx</c>
+    /// each), in <see cref="WalkOrderOf"/>'s order, each with the later of its modification and change times; null
+    /// where <c>statx</c> does not answer. Throws as <see cref="List"/> does (LIV1064, LIV4062).
+    /// </summary>
+    internal static InputFolders.FolderEntry[]? ListForInputs(string directory)
+    {
+        if (!ListsForInputs) return null;
+        Listed[] listing = List(directory);
+        int[] order = WalkOrder(listing);
+        var entries = new InputFolders.FolderEntry[listing.Length];
+        for (int at = 0; at < order.Length; at++)
+        {
+            Listed info = listing[order[at]];
+            // A listing without statx (an entry it could not read, so .NET listed the folder) has no times: ask again.
+            if ((info.Status ?? UnixFileStatus.TryRead(info.FullName)) is not { } status) return null;
+            entries[at] = new InputFolders.FolderEntry(info.FullName, info.Type == ContextEntryType.Directory, Math.Max(status.ModificationTime, status.ChangeTime));
+        }
+        return entries;
+    }
+
     /// <summary>The listing of <see cref="List"/> with one <c>statx</c> per entry; null when an entry could not be read so.</summary>
     private static Listed[]? ListNatively(string directory)
     {

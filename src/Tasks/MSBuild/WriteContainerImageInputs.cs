@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Security.Cryptography;
 using System.Text;
+using Livrable.Context;
 using Microsoft.Build.Framework;
 
 namespace Livrable.MSBuild;
@@ -10,8 +11,10 @@ namespace Livrable.MSBuild;
 /// Writes the image step's inputs file (<c>obj/.../container/image.inputs</c>, <c>_LivrableComputeImageInputs</c>) and
 /// forgets the image record when the step must run whatever changed. It did with MSBuild's Hash, MakeDir,
 /// WriteLinesToFile, Message and Delete: in an unchanged publish of an image project those were the only tasks of
-/// Microsoft.Build.Tasks.Core, whose load and first task cost about 10 ms of every publish (issue 14). No engine
-/// code: compiled into the .NET Framework task assembly too, so every host runs it in MSBuild's process.
+/// Microsoft.Build.Tasks.Core, whose load and first task cost about 10 ms of every publish (issue 14). The folders
+/// among the inputs (the build context, ContainerLayer folders) are walked here, by <see cref="InputFolders"/>, not
+/// globbed into MSBuild items: a change in them forgets the record too. Compiled into the .NET Framework task assembly
+/// too (with the engine's one file it needs), so every host but TaskHost runs it in MSBuild's process.
 /// </summary>
 public sealed class WriteContainerImageInputs : Microsoft.Build.Utilities.Task
 {
@@ -23,6 +26,21 @@ public sealed class WriteContainerImageInputs : Microsoft.Build.Utilities.Task
 
     /// <summary>The step's input files: a hash of their names ends the text (<c>InputNames=</c>), one line for 20,000 files.</summary>
     public ITaskItem[] InputFiles { get; set; } = [];
+
+    /// <summary>
+    /// Dockerfile mode: the build context, walked whole (<see cref="InputFolders"/>) but for <see cref="ContextExcludes"/>
+    /// and, by its <see cref="DockerIgnoreFile"/>, <c>bin/</c> and <c>obj/</c> (<see cref="ContextExclusions"/>).
+    /// </summary>
+    public string BuildContext { get; set; } = "";
+
+    /// <summary>This project's outputs that may lie in the context, left out of its walk with all they hold: the record folder, the tarball, an OCI layout folder.</summary>
+    public ITaskItem[] ContextExcludes { get; set; } = [];
+
+    /// <summary>The <c>.dockerignore</c> in effect, whose lines may leave the context's <c>bin/</c> and <c>obj/</c> out.</summary>
+    public string DockerIgnoreFile { get; set; } = "";
+
+    /// <summary>Properties mode: the <c>ContainerLayer</c> folders, each walked whole.</summary>
+    public ITaskItem[] LayerFolders { get; set; } = [];
 
     /// <summary>The image record (the step's output), deleted below so that MSBuild runs the step.</summary>
     public string RecordFile { get; set; } = "";
@@ -39,7 +57,16 @@ public sealed class WriteContainerImageInputs : Microsoft.Build.Utilities.Task
         var text = new StringBuilder();
         foreach (var line in Lines)
             if (line.ItemSpec.Length > 0) text.Append(line.ItemSpec).Append(Environment.NewLine);
-        text.Append("InputNames=").Append(NamesHash(InputFiles)).Append(Environment.NewLine);
+        string? change = null;
+        using (var names = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        {
+            var files = new StringBuilder();
+            foreach (var file in InputFiles) files.Append(file.ItemSpec).Append('\n');
+            names.AppendData(Encoding.UTF8.GetBytes(files.ToString()));
+            // A step that runs whatever changed compares nothing: no folder is walked (the engine walks the context itself).
+            if (AlwaysBuildReason.Length == 0) change = WalkFolders(names);
+            text.Append("InputNames=").Append(Hex(names.GetHashAndReset())).Append(Environment.NewLine);
+        }
         string inputs = text.ToString();
         if (!File.Exists(InputsFile) || File.ReadAllText(InputsFile) != inputs)
         {
@@ -52,18 +79,35 @@ public sealed class WriteContainerImageInputs : Microsoft.Build.Utilities.Task
             Log.LogMessage(MessageImportance.Low, "The image step runs whatever changed: {0}.", AlwaysBuildReason);
             Forget(RecordFile);
         }
+        else if (change is not null)
+        {
+            Log.LogMessage(MessageImportance.Low, "The image step runs: {0}.", change);
+            Forget(RecordFile);
+        }
         else if (ArchiveOutput.Length > 0 && !File.Exists(ArchiveOutput))
             Forget(RecordFile);
         return !Log.HasLoggedErrors;
     }
 
-    /// <summary>SHA-256 of the names, each ended by a line feed: a name added, removed or renamed changes it.</summary>
-    private static string NamesHash(ITaskItem[] files)
+    /// <summary>Walks the context and the layer folders into the names' hash; why the step must run, or null.</summary>
+    private string? WalkFolders(IncrementalHash names)
     {
-        using var sha = SHA256.Create();
-        var names = new StringBuilder();
-        foreach (var file in files) names.Append(file.ItemSpec).Append('\n');
-        byte[] hash = sha.ComputeHash(Encoding.UTF8.GetBytes(names.ToString()));
+        if (BuildContext.Length == 0 && LayerFolders.Length == 0) return null;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var excluded = ContextExcludes.Select(item => item.ItemSpec).ToList();
+        if (BuildContext.Length > 0 && DockerIgnoreFile.Length > 0 && File.Exists(DockerIgnoreFile))
+            excluded.AddRange(ContextExclusions.Of(BuildContext, File.ReadAllText(DockerIgnoreFile)));
+        var walk = new InputFolders(RecordFile, excluded, names);
+        if (BuildContext.Length > 0) walk.Walk(BuildContext);
+        foreach (var folder in LayerFolders) walk.Walk(folder.ItemSpec);
+        walk.Flush();
+        Log.LogMessage(MessageImportance.Low, "Compared {0} entries of the image step's input folders with its record in {1} ms: {2}.",
+            walk.Entries, watch.ElapsedMilliseconds, walk.Change ?? "none changed");
+        return walk.Change;
+    }
+
+    private static string Hex(byte[] hash)
+    {
         var hex = new StringBuilder(hash.Length * 2);
         foreach (byte b in hash) hex.Append(b.ToString("x2"));
         return hex.ToString();
