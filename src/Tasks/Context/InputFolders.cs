@@ -6,8 +6,9 @@ namespace Livrable.Context;
 /// <summary>
 /// The folders among the image step's up-to-date inputs (src/Sdk/README.md, "Incremental publish"): the build context
 /// of a Dockerfile project, the <c>ContainerLayer</c> folders of a properties-mode one. Each is walked once, every
-/// entry (file, folder, symbolic link: a link is an entry itself, never followed) asked once for its times, and its
-/// name folded into the inputs' hash, so that a name added, removed or renamed changes <c>image.inputs</c>. An entry
+/// entry (file, folder, symbolic link: a link is an entry itself, never followed) asked once for its times, and the
+/// name of each file and link folded into the inputs' hash, so that a name added, removed or renamed changes
+/// <c>image.inputs</c> (a folder's shows in its parent's times). An entry
 /// whose modification or change time is newer than the image record's is a change: the change time also moves on a
 /// <c>chmod</c>, a <c>chown</c>, or a file moved in with an old modification time, which an image holds (a layer's
 /// mode) and MSBuild's timestamp comparison missed. A folder that cannot be listed is a change too: the step runs, and
@@ -27,7 +28,7 @@ internal sealed class InputFolders
 
     private readonly long _since;
     private readonly HashSet<string> _excluded;
-    private readonly IncrementalHash _names;
+    private readonly IncrementalHash? _names;
     private byte[] _buffer = new byte[1 << 16];
     private int _used;
 
@@ -41,6 +42,21 @@ internal sealed class InputFolders
         _names = names;
     }
 
+    /// <summary>A subfolder's walk on another core: the same record time and exclusions, its names kept in its buffer.</summary>
+    private InputFolders(long since, HashSet<string> excluded)
+    {
+        _since = since;
+        _excluded = excluded;
+        _buffer = new byte[1 << 12];
+    }
+
+    /// <summary>
+    /// How many levels of subfolders are walked on all cores, as the build context's walk does (<c>BuildContext</c>'s
+    /// <c>ParallelDepth</c>): each keeps its names, which its parent appends at the subfolder's place, so the hash is
+    /// the one walk on one core gives, whichever ends first.
+    /// </summary>
+    private const int ParallelDepth = 2;
+
     /// <summary>How many entries were walked, the folders named too.</summary>
     public int Entries { get; private set; }
 
@@ -49,7 +65,10 @@ internal sealed class InputFolders
 
     /// <summary>
     /// Walks <paramref name="folder"/> (itself an entry: a <c>chmod</c> of it counts) and everything under it but the
-    /// excluded paths, appending each name relative to it, then a line feed (a folder's with a slash), to the hash.
+    /// excluded paths, appending the name of each file and link relative to it, then a line feed, to the hash. A
+    /// folder's name is not: a folder added, removed or renamed changes its parent's times, and its files' names; a
+    /// folder that holds only an excluded output (the tarball's) would otherwise change the hash once it exists, after
+    /// the first build, and run the step again for nothing.
     /// </summary>
     public void Walk(string folder)
     {
@@ -61,17 +80,18 @@ internal sealed class InputFolders
             return;
         }
         Compare(self);
-        WalkInside(root, root.Length + 1);
+        WalkInside(root, root.Length + 1, ParallelDepth);
     }
 
     /// <summary>Appends what is left of the names to the hash.</summary>
     public void Flush()
     {
+        if (_names is null) return;
         _names.AppendData(_buffer, 0, _used);
         _used = 0;
     }
 
-    private void WalkInside(string folder, int rootLength)
+    private void WalkInside(string folder, int rootLength, int parallelDepth)
     {
         FolderEntry[] listing;
         try
@@ -83,15 +103,60 @@ internal sealed class InputFolders
             Change ??= $"the folder '{folder}' cannot be listed ({e.Message})";
             return;
         }
-        foreach (var entry in listing)
+        InputFolders?[]? inner = parallelDepth > 0 ? WalkSubfolders(listing, rootLength, parallelDepth - 1) : null;
+        for (int at = 0; at < listing.Length; at++)
         {
-            if (_excluded.Count > 0 && _excluded.Contains(entry.FullName)) continue;
+            FolderEntry entry = listing[at];
+            if (IsExcluded(entry.FullName)) continue;
             Compare(entry);
+            if (entry.IsFolder)
+            {
+                if (inner?[at] is { } walked) Take(walked);
+                else WalkInside(entry.FullName, rootLength, 0);
+                continue;
+            }
             Append(entry.FullName, rootLength);
-            Append(entry.IsFolder ? "/\n" : "\n", 0);
-            if (entry.IsFolder) WalkInside(entry.FullName, rootLength);
+            Append("\n", 0);
         }
     }
+
+    /// <summary>The subfolders of a listing walked at the same time, by place; null when there are fewer than two.</summary>
+    private InputFolders?[]? WalkSubfolders(FolderEntry[] listing, int rootLength, int parallelDepth)
+    {
+        int folders = 0;
+        foreach (var entry in listing)
+            if (entry.IsFolder && !IsExcluded(entry.FullName)) folders++;
+        if (folders < 2) return null;
+        var inner = new InputFolders?[listing.Length];
+        Parallel.For(0, listing.Length, at =>
+        {
+            if (!listing[at].IsFolder || IsExcluded(listing[at].FullName)) return;
+            var walk = new InputFolders(_since, _excluded);
+            walk.WalkInside(listing[at].FullName, rootLength, parallelDepth);
+            inner[at] = walk;
+        });
+        return inner;
+    }
+
+    /// <summary>A subfolder's walk, at its place: its entries, its change, its names.</summary>
+    private void Take(InputFolders walked)
+    {
+        Entries += walked.Entries;
+        Change ??= walked.Change;
+        Reserve(walked._used);
+        Buffer.BlockCopy(walked._buffer, 0, _buffer, _used, walked._used);
+        _used += walked._used;
+    }
+
+    /// <summary>Room for <paramref name="count"/> more bytes: the hash takes the buffer, or a subfolder's walk grows it.</summary>
+    private void Reserve(int count)
+    {
+        if (_buffer.Length - _used >= count) return;
+        Flush();
+        if (_buffer.Length - _used < count) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _used + count));
+    }
+
+    private bool IsExcluded(string fullName) => _excluded.Count > 0 && _excluded.Contains(fullName);
 
     private void Compare(in FolderEntry entry)
     {
@@ -103,11 +168,7 @@ internal sealed class InputFolders
     private void Append(string text, int start)
     {
         int count = text.Length - start;
-        if (_buffer.Length - _used < Encoding.UTF8.GetMaxByteCount(count))
-        {
-            Flush();
-            if (_buffer.Length < Encoding.UTF8.GetMaxByteCount(count)) _buffer = new byte[Encoding.UTF8.GetMaxByteCount(count)];
-        }
+        Reserve(Encoding.UTF8.GetMaxByteCount(count));
         _used += Encoding.UTF8.GetBytes(text, start, count, _buffer, _used);
     }
 

@@ -245,9 +245,10 @@ public sealed partial class IncrementalPublishTests : IDisposable
     }
 
     /// <summary>
-    /// When the step runs whatever changed (here: a base by registry tag), the targets walk no folder: the engine walks
-    /// the context anyway, and a second walk by MSBuild's glob (20,000 files: a third of a second) would compare
-    /// nothing. With the base pinned, the context's files are the step's inputs again.
+    /// When the step runs whatever changed (here: a base by registry tag), no folder is walked for its inputs: the
+    /// engine walks the context anyway, and a second walk (20,000 files: a third of a second by MSBuild's glob) would
+    /// compare nothing. With the base pinned, WriteContainerImageInputs walks the context (or a ContainerLayer folder)
+    /// and compares it with the record; its files are never MSBuild items (one per file cost more than the step).
     /// </summary>
     [Fact]
     public async Task A_step_that_always_runs_walks_no_folder_for_its_inputs()
@@ -268,15 +269,27 @@ public sealed partial class IncrementalPublishTests : IDisposable
         string file = Path.Combine(dir, "sub", "a.txt");
 
         File.WriteAllText(Path.Combine(dir, "Dockerfile"), "FROM alpine:3.20\nCOPY sub /sub\n");
-        Assert.DoesNotContain(file, await InputFilesAsync(project));
+        Assert.Null(await WalkedAsync(project));
         File.WriteAllText(Path.Combine(dir, "Dockerfile"), "FROM alpine@sha256:0000000000000000000000000000000000000000000000000000000000000000\nCOPY sub /sub\n");
-        Assert.Contains(file, await InputFilesAsync(project));
-        Assert.DoesNotContain(file, await InputFilesAsync(project, "-p:ContainerNoCache=true"));
+        // The project folder, sub/, its file, the Dockerfile and the project file; obj/ (no .dockerignore) too.
+        Assert.True(await WalkedAsync(project) >= 5);
+        Assert.DoesNotContain(file, await InputFilesAsync(project));
+        Assert.Null(await WalkedAsync(project, "-p:ContainerNoCache=true"));
 
-        // Properties mode: a ContainerLayer folder, the same way.
+        // Properties mode: a ContainerLayer folder (itself and its file), the same way.
         File.Delete(Path.Combine(dir, "Dockerfile"));
-        Assert.DoesNotContain(file, await InputFilesAsync(project, "-p:ContainerBaseImage=alpine:3.20"));
-        Assert.Contains(file, await InputFilesAsync(project, "-p:ContainerBaseImage=scratch"));
+        Assert.Null(await WalkedAsync(project, "-p:ContainerBaseImage=alpine:3.20"));
+        Assert.Equal(2, await WalkedAsync(project, "-p:ContainerBaseImage=scratch"));
+        Assert.DoesNotContain(file, await InputFilesAsync(project, "-p:ContainerBaseImage=scratch"));
+    }
+
+    /// <summary>How many entries WriteContainerImageInputs compared with the record (its detailed log), or null when it walked none.</summary>
+    private async Task<int?> WalkedAsync(string project, params string[] properties)
+    {
+        var result = await Tools.DotnetAsync(_temp.Path, "msbuild", project, ["-t:_LivrableComputeImageInputs", "-v:d", .. properties]);
+        result.EnsureSuccess();
+        var match = Regex.Match(result.Stdout, @"Compared (\d+) entries of the image step's input folders");
+        return match.Success ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
     /// <summary>The files <c>_LivrableBuildImage</c> compares with its record (<c>_LivrableImageInput</c>), full paths.</summary>
