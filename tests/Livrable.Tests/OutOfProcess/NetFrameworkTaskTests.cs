@@ -142,6 +142,64 @@ public sealed class NetFrameworkTaskTests : IDisposable
         Assert.Contains("INPUTS=|'registry.example.com/base:1' is an image in a registry by tag", tag.Output);
     }
 
+    /// <summary>
+    /// Under MSBuild on .NET Framework (NetTaskHost, CliProcess) WriteContainerImageInputs is the net472 task, in
+    /// MSBuild's process: it walks the build context through DirectoryInfo (write and creation times). Unchanged, the
+    /// image step is skipped; an edit, a new empty folder, a file added with an old time run it; bin/ and obj/, named
+    /// by the .dockerignore, do not. On main the new empty folder was missed (the glob listed files only). The image is
+    /// read by skopeo.
+    /// </summary>
+    [Fact]
+    public async Task TheNet472InputsTaskWalksTheContext()
+    {
+        string tasks = PackageTasks();
+        string dir = Path.Combine(_temp.Path, "ctx");
+        Directory.CreateDirectory(Path.Combine(dir, "bin"));
+        File.WriteAllText(Path.Combine(dir, "Dockerfile"), "FROM scratch\nCOPY . /data/\n");
+        File.WriteAllText(Path.Combine(dir, ".dockerignore"), "bin/\nobj/\n");
+        File.WriteAllText(Path.Combine(dir, "a.txt"), "a\n");
+        string project = Path.Combine(dir, "ctx.proj");
+        File.WriteAllText(project, $"""
+            <Project>
+              <PropertyGroup>
+                <LivrableTaskHost>CliProcess</LivrableTaskHost>
+                <LivrableTasksNetFrameworkAssembly>{tasks}/net472/Livrable.Tasks.NetFramework.dll</LivrableTasksNetFrameworkAssembly>
+                <ContainerRepository>ctx</ContainerRepository>
+                <ContainerArchiveOutputPath>bin/ctx.tar</ContainerArchiveOutputPath>
+                <ContainerStateDirectory>{_temp.Path}/state</ContainerStateDirectory>
+              </PropertyGroup>
+              <Import Project="{Sdk("build", "Livrable.Sdk.props")}" />
+              <Import Project="{Sdk("build", "Livrable.Sdk.targets")}" />
+            </Project>
+            """);
+        const string skipped = "Skipping target \"_LivrableBuildImage\" because all output files are up-to-date";
+
+        async Task<bool> RanAsync()
+        {
+            var result = await DotnetAsync("msbuild", project, "-t:BuildContainerImage", "-v:d");
+            Assert.True(result.ExitCode == 0, result.Output);
+            Assert.Contains("Compared ", result.Output);
+            return !result.Output.Contains(skipped, StringComparison.Ordinal);
+        }
+
+        Assert.True(await RanAsync());
+        Assert.False(await RanAsync());
+        File.WriteAllText(Path.Combine(dir, "bin", "other.txt"), "left out\n");
+        Assert.False(await RanAsync());
+        File.WriteAllText(Path.Combine(dir, "a.txt"), "a, edited\n");
+        Assert.True(await RanAsync());
+        Directory.CreateDirectory(Path.Combine(dir, "empty"));
+        Assert.True(await RanAsync());
+        File.WriteAllText(Path.Combine(dir, "old.txt"), "old\n");
+        File.SetLastWriteTimeUtc(Path.Combine(dir, "old.txt"), new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        Assert.True(await RanAsync());
+        Assert.False(await RanAsync());
+
+        var inspect = await Tools.RunCheckedAsync("skopeo", "inspect", "--config", $"docker-archive:{Path.Combine(dir, "bin", "ctx.tar")}");
+        using var config = JsonDocument.Parse(inspect.Stdout);
+        Assert.Single(config.RootElement.GetProperty("rootfs").GetProperty("diff_ids").EnumerateArray());
+    }
+
     /// <summary>MSBuild on .NET never picks the .NET Framework paths by itself.</summary>
     [Theory]
     [InlineData("-p:Unused=1", "InProcess")]
