@@ -7,27 +7,11 @@ namespace Livrable.MSBuild;
 /// Where <see cref="StartContainerImageBuild"/> leaves an <see cref="ImageBuildHeadStart"/> for the same project's
 /// <see cref="BuildContainerImage"/>: MSBuild's registered task objects with the <see cref="RegisteredTaskObjectLifetime.Build"/>
 /// lifetime, keyed by the project file and the build's global properties (one project instance: a per-platform inner
-/// build is another), less those MSBuild adds for the restore phase of <c>-restore</c> (<see cref="RestorePhaseProperties"/>),
-/// so a head start started while the project restores is the one its build takes. MSBuild disposes what nobody took
-/// when the build ends, so a node kept for the next build (node reuse) never hands it on: that build starts its own.
+/// build is another). MSBuild disposes what nobody took when the build ends, so a node kept for the next build
+/// (node reuse) never hands it on: that build starts its own.
 /// </summary>
 internal static class HeadStarts
 {
-    /// <summary>
-    /// The global properties the restore phase of a <c>-restore</c> build has and the build after it has not
-    /// (<c>dotnet publish</c> restores first, in the same build, as another project instance): MSBuild's, and the
-    /// .NET CLI's <c>-restoreProperty</c> ones that spare the restore the default items.
-    /// </summary>
-    internal static readonly string[] RestorePhaseProperties =
-    [
-        "MSBuildRestoreSessionId", "MSBuildIsRestoring", "ExcludeRestorePackageImports",
-        "EnableDefaultCompileItems", "EnableDefaultEmbeddedResourceItems", "EnableDefaultNoneItems",
-    ];
-
-    /// <summary>The head start registered for this project instance (the restore phase's, for its build); null when none.</summary>
-    public static ImageBuildHeadStart? Registered(IBuildEngine4 engine, string projectPath)
-        => engine.GetRegisteredTaskObject(Key(engine, projectPath), RegisteredTaskObjectLifetime.Build) as ImageBuildHeadStart;
-
     /// <summary>
     /// Starts <paramref name="request"/>'s head start and registers it for this project instance; null when there is
     /// nothing to start or one is registered already (this project's image step will take that one).
@@ -61,8 +45,7 @@ internal static class HeadStarts
         var key = new System.Text.StringBuilder("Livrable.ImageBuildHeadStart\n").Append(Path.GetFullPath(projectPath));
         if (engine is IBuildEngine6 withProperties)
             foreach (var (name, value) in withProperties.GetGlobalProperties().OrderBy(p => p.Key, StringComparer.OrdinalIgnoreCase))
-                if (!RestorePhaseProperties.Contains(name, StringComparer.OrdinalIgnoreCase))
-                    key.Append('\n').Append(name).Append('=').Append(value);
+                key.Append('\n').Append(name).Append('=').Append(value);
         return key.ToString();
     }
 }

@@ -65,14 +65,6 @@ public sealed class StartContainerImageBuild : Microsoft.Build.Utilities.Task, I
     public override bool Execute()
     {
         if (BuildEngine is not IBuildEngine4 engine) return true;
-        // Started in this project's restore phase (the targets start it there when a publish restores first): its
-        // build takes that one, and starts no other.
-        if (HeadStarts.Registered(engine, ProjectPath) is { } ahead)
-        {
-            Started = true;
-            Log.LogMessage(MessageImportance.Low, "Image step started ahead, while the project restored: {0}", ahead.Description);
-            return true;
-        }
         try
         {
             var parameters = new ImageBuildHeadStartParameters

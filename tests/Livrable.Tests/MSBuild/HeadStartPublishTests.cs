@@ -7,8 +7,7 @@ namespace Livrable.Tests.MSBuild;
 /// <summary>
 /// The image step's head start through MSBuild (<c>_LivrableStartImageBuildEarly</c>, <c>StartContainerImageBuild</c>,
 /// taken by <c>BuildContainerImage</c>): a <c>dotnet publish</c> of a Dockerfile image project FROM a registry tag
-/// starts it while the project restores (before the build with <c>--no-restore</c>; never for a restore alone), the
-/// image step takes it, and the registry sees one manifest request per publish;
+/// starts it before the build, the image step takes it, and the registry sees one manifest request per publish;
 /// <c>LivrableHeadStart=false</c> starts none; a registry that refuses the base is reported once, by the image step
 /// with its LIV code, never by the early task. In MSBuild's own process (<c>LivrableTaskHost</c> InProcess: an object
 /// handed from task to task lives in one process), through a <see cref="FaultProxy"/> that counts the requests.
@@ -61,30 +60,12 @@ public sealed class HeadStartPublishTests(RegistryFixture registry) : IDisposabl
         string digest = Built(cold);
         proxy.Requests.Clear();
 
-        // Started while the project restores (dotnet publish restores first, in the same build): the build finds it,
-        // starts no other, and the image step takes it; one manifest request in all.
         var again = await PublishAsync(project);
         Assert.Contains("Image step started ahead: ", again.Stdout);
-        Assert.Contains("Image step started ahead, while the project restored: ", again.Stdout);
         Assert.Matches(@"head start: started \d+ ms before the task", again.Stdout);
         Assert.Contains("state folder: lease taken ahead", again.Stdout);
         Assert.Equal(digest, Built(again));
         Assert.Equal([$"HEAD /v2/{repository}/manifests/v1"], Manifests(proxy));
-
-        // With no restore phase, the build starts it, as before.
-        proxy.Requests.Clear();
-        var noRestore = await PublishAsync(project, "--no-restore");
-        Assert.Contains("Image step started ahead: ", noRestore.Stdout);
-        Assert.DoesNotContain("while the project restored", noRestore.Stdout);
-        Assert.Contains("state folder: lease taken ahead", noRestore.Stdout);
-        Assert.Equal(digest, Built(noRestore));
-        Assert.Equal([$"HEAD /v2/{repository}/manifests/v1"], Manifests(proxy));
-
-        // A restore that is not a publish's starts nothing.
-        proxy.Requests.Clear();
-        var restore = (await Tools.DotnetAsync(_temp.Path, "restore", project, ["-v:d"])).EnsureSuccess();
-        Assert.DoesNotContain("Image step started ahead", restore.Stdout);
-        Assert.Empty(Manifests(proxy));
 
         proxy.Requests.Clear();
         var without = await PublishAsync(project, "-p:LivrableHeadStart=false");
