@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # An unchanged publish in a fresh process, taken apart (issue 14, item 3: unchanged / cold at most 0.1 on workload b).
-# Two projects, each published cold once (untimed), then ROUNDS times unchanged, each a new `dotnet publish` process:
+# Three projects, each published cold once (untimed), then ROUNDS times unchanged, each a new `dotnet publish` process:
 #   b: an image project, FROM $REG/debian-python:bookworm (a tag: one manifest HEAD) + COPY . /data of the 20,000-file
 #      context of ../shared/bench/make-workload.sh (as bench/run.sh's workload b), to an image tarball;
+#   bp: b with its base pinned by digest (FROM $REG/debian-python@sha256:...): MSBuild's up-to-date check of the image
+#       step's inputs (the context walked by WriteContainerImageInputs) skips the step, no request at all;
 #   a: the hello console app in properties mode, framework-dependent on $REG/dotnet-runtime:10.0, to an image tarball.
 # Per run: the wall time (taken around the process, to the millisecond), Livrable's task time, its targets' time and
 # the project's evaluation time (-clp:PerformanceSummary); and, from one more run with the runtime's JIT summary
@@ -13,7 +15,7 @@
 #   ROUNDS=3 WORK=/tmp/unch bench/unchanged.sh
 #
 # Env: ROUNDS (7), WORK (/tmp/livrable-unchanged), REG (lib.sh), OUT_MD (bench/results/unchanged.md),
-#      PROJECTS ("b a").
+#      PROJECTS ("b bp a").
 # Needs: root, dotnet, skopeo, GNU time; ../shared/bench beside this repository (lib.sh, make-workload.sh, seed-registry.sh).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +29,7 @@ SHARED="${SHARED:-$REPO/../shared/bench}"
 ROUNDS="${ROUNDS:-7}"
 WORK="${WORK:-/tmp/livrable-unchanged}"
 OUT_MD="${OUT_MD:-$REPO/bench/results/unchanged.md}"
-PROJECTS="${PROJECTS:-b a}"
+PROJECTS="${PROJECTS:-b bp a}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 DOTNET_FLAGS="-tl:off -nodeReuse:false -p:UseSharedCompilation=false -clp:PerformanceSummary"
 for t in dotnet skopeo /usr/bin/time; do command -v "$t" >/dev/null || { log "missing $t"; exit 1; }; done
@@ -38,7 +40,7 @@ for image in debian-python:bookworm dotnet-runtime:10.0; do
     log "$REG/$image missing: seeding"; REG="$REG" "$SHARED/seed-registry.sh" >&2; break
   fi
 done
-rm -rf "$WORK"; mkdir -p "$WORK"/{feed,logs,out,state,apps/b,apps/a} "$(dirname "$OUT_MD")"
+rm -rf "$WORK"; mkdir -p "$WORK"/{feed,logs,out,state,apps/b,apps/bp,apps/a} "$(dirname "$OUT_MD")"
 
 # ------------------------------------------------------------------ Livrable: this repository, packed
 pack_livrable "$REPO" "$WORK/feed" "$WORK/logs/pack.log"
@@ -58,6 +60,11 @@ cat > "$WORK/apps/b/big.csproj" <<EOF
   </PropertyGroup>
 </Project>
 EOF
+# bp: the same image, its base named by the digest the tag names now (same image digest as b's).
+base_digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/debian-python:bookworm")
+printf 'FROM %s/debian-python@%s\nCOPY . /data\n' "$REG" "$base_digest" > "$WORK/apps/bp/Dockerfile"
+sed -e "s|<ContainerDockerfile>$WL/Dockerfile<|<ContainerDockerfile>$WORK/apps/bp/Dockerfile<|; s|/out/b.tar<|/out/bp.tar<|; s|/state/b<|/state/bp<|" \
+  "$WORK/apps/b/big.csproj" > "$WORK/apps/bp/big.csproj"
 cat > "$WORK/apps/a/hello.csproj" <<EOF
 <Project Sdk="Microsoft.NET.Sdk">
   <PropertyGroup>
