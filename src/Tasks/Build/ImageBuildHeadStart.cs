@@ -103,6 +103,7 @@ public sealed class ImageBuildHeadStart : IDisposable
     private readonly Task<Parts> _parts;
     private readonly string? _contextRoot;
     private readonly Task<FileDigests>? _digests;
+    private readonly IReadOnlyList<(ImageReference Reference, Platform Platform)> _images;
     private readonly long _started = Stopwatch.GetTimestamp();
     private int _taken;
     private int _disposed;
@@ -110,6 +111,7 @@ public sealed class ImageBuildHeadStart : IDisposable
     private ImageBuildHeadStart(Settings settings, IReadOnlyList<(ImageReference Reference, Platform Platform)> images, string? contextRoot)
     {
         _settings = settings;
+        _images = images;
         var token = _cancel.Token;
         // Threads of their own: at this point of a build MSBuild holds the pool's (ImageBuilder's StartNow, the same reason).
         _parts = StartNow(() => Open(settings, images, _log, _started, token));
@@ -230,6 +232,60 @@ public sealed class ImageBuildHeadStart : IDisposable
         logger.Detail($"  head start: started {since:0} ms before the task, lease and registry client ready at {parts.ReadyAt:0} ms, "
             + $"{done} of {pulls} base pulls done, digest index {(_digests is null ? "not read" : _digests.IsCompleted ? "read" : "being read")}: {Description}");
         return parts;
+    }
+
+    /// <summary>
+    /// The registry tags among <paramref name="names"/> (image names as the Dockerfile or ContainerBaseImage write them,
+    /// located from <paramref name="baseDirectory"/>), each as its pull ahead resolved it: one line per tag, sorted,
+    /// <c>reference platform index-digest manifest-digest</c>; null when one of them is not among the head start's
+    /// images or its pull failed (the step then runs and asks, and reports what is wrong). Waits for the pulls (the
+    /// manifest HEAD, the state folder's kept documents), without taking them: a step that runs takes them as before.
+    /// Issue 14: an unchanged publish from a registry tag ran the image step to learn that the tag had not moved; with
+    /// these lines among the step's inputs (<c>WriteContainerImageTags</c>), MSBuild skips it as for a pinned base.
+    /// </summary>
+    internal IReadOnlyList<string>? ResolveTags(IReadOnlyList<string> names, string baseDirectory, CancellationToken cancellationToken)
+    {
+        Parts parts;
+        try
+        {
+            parts = _parts.WaitAsync(cancellationToken).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        var lines = new List<string>();
+        foreach (string name in names)
+        {
+            ImageReference? reference;
+            try
+            {
+                var location = ImageSources.Locate(name, baseDirectory);
+                reference = location.Kind == ImageLocationKind.Registry ? location.Reference : null;
+            }
+            catch (LivrableException)
+            {
+                return null;
+            }
+            if (reference is null) return null;
+            var matches = _images.Where(i => i.Reference.ToString() == reference.ToString()).ToList();
+            if (matches.Count == 0) return null;
+            foreach (var (image, platform) in matches)
+            {
+                if (parts.Registries.PeekStarted(image.Registry, image.Repository, image.ManifestReference, platform) is not { } pull) return null;
+                try
+                {
+                    var resolved = pull.WaitAsync(cancellationToken).GetAwaiter().GetResult();
+                    lines.Add($"{image} {platform} {resolved.IndexDigest?.ToString() ?? "-"} {resolved.Digest}");
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    return null;
+                }
+            }
+        }
+        lines.Sort(StringComparer.Ordinal);
+        return lines.Distinct(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>

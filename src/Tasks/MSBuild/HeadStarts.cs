@@ -40,6 +40,21 @@ internal static class HeadStarts
         }
     }
 
+    /// <summary>The head start this project instance registered, left registered (the image step takes it); null when none.</summary>
+    public static ImageBuildHeadStart? Peek(IBuildEngine engine, string? projectPath)
+    {
+        if (engine is not IBuildEngine4 registry || string.IsNullOrEmpty(projectPath)) return null;
+        try
+        {
+            return registry.GetRegisteredTaskObject(Key(engine, projectPath), RegisteredTaskObjectLifetime.Build) as ImageBuildHeadStart;
+        }
+        catch (Exception e) when (e is NotImplementedException or NotSupportedException or InvalidOperationException)
+        {
+            // A task host that keeps no registered objects: there is nothing to look at.
+            return null;
+        }
+    }
+
     private static string Key(IBuildEngine engine, string projectPath)
     {
         var key = new System.Text.StringBuilder("Livrable.ImageBuildHeadStart\n").Append(Path.GetFullPath(projectPath));

@@ -51,6 +51,18 @@ public sealed partial class RegistryClient
         return started;
     }
 
+    /// <summary>
+    /// The pull <see cref="StartImage"/> started for these arguments, left for the build to take; null when none was
+    /// started or it was taken already. For a look at what a tag resolves to before the build decides to run
+    /// (<c>ImageBuildHeadStart.ResolveTags</c>), without asking the registry a second time.
+    /// </summary>
+    internal Task<RegistryImage>? PeekStarted(string registry, string repository, string reference, Platform platform)
+    {
+        if (_started.IsEmpty) return null;
+        var endpoint = Resolve(registry);
+        return _started.TryGetValue(StartedKey(endpoint, endpoint.NormalizeRepository(repository), reference, platform), out var started) ? started : null;
+    }
+
     /// <summary>The pulls started ahead and not taken yet: how many, and how many of them are done (the head start's log line).</summary>
     internal (int Started, int Done) StartedState()
     {
