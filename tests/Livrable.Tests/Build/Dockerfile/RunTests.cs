@@ -347,6 +347,8 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
         Directory.SetLastWriteTimeUtc(mount, DateTime.UtcNow.AddHours(-1)); // last changed by an earlier build
         Assert.False(StatePruner.TryEnforceCap(folder, long.MaxValue, null).Skipped);
         Assert.Equal(10, Recorded(record));
+        // Below instance 0's top, behind its record's back: counted only if something forgets that record.
+        File.WriteAllBytes(Path.Combine(mount, "sub", "hidden"), new byte[5]);
 
         // Another RUN holds instance 0, as a concurrent build's would: this RUN takes instance 1.
         using (new FileStream(mount + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
