@@ -238,7 +238,7 @@ public static class StatePruner
     /// write into it starts (any <c>sharing=</c>), so the next size check walks it. A build that dies in the RUN leaves
     /// it unrecorded, hence walked; builds sharing a mount each forget it, and none records it (only a size check does).
     /// </summary>
-    public static void ForgetCacheMountSize(string mount) => File.Delete(StateLayout.CacheMountSize(mount));
+    internal static void ForgetCacheMountSize(string mount) => File.Delete(StateLayout.CacheMountSize(mount));
 
     /// <summary>
     /// A RUN cache mount's size: the one its record holds (<see cref="StateLayout.CacheMountSize"/>), else a walk of the
