@@ -45,7 +45,7 @@ public sealed class StateFolder
     /// <summary>Temporary files and folders, <c>tmp/&lt;lease&gt;/</c> per build; renamed from here into place (same file system).</summary>
     public string TempDirectory => StateLayout.Temp(Root);
 
-    /// <summary>Caches: <c>cache/steps/</c> and <c>cache/files/</c> (build cache: Dockerfile steps and properties-mode layers), <c>cache/layers/</c> (retired layer records, only evicted), <c>cache/trees/</c> (layer entry indexes), <c>cache/&lt;sha256&gt;</c> (RUN cache mounts).</summary>
+    /// <summary>Caches: <c>cache/steps/</c> and <c>cache/files/</c> (build cache: Dockerfile steps and properties-mode layers), <c>cache/layers/</c> (retired layer records, only evicted), <c>cache/trees/</c> (layer entry indexes), <c>cache/&lt;sha256&gt;</c> (RUN cache mounts, each with its <c>.lock</c> and <c>.size</c> record).</summary>
     public string CacheDirectory => StateLayout.Cache(Root);
 
     /// <summary>Layers extracted for RUN, <c>rootfs/&lt;diff-id hex&gt;/</c> with a <c>.done</c> marker and a <c>.lock</c>.</summary>

@@ -76,6 +76,13 @@ public static class StateLayout
     public static string CacheMounts(string root) => Cache(root);
 
     /// <summary>
+    /// The size record of the RUN cache mount folder <paramref name="mount"/> (<c>cache/&lt;sha256 of id&gt;[-n].size</c>,
+    /// beside its <c>.lock</c>): what the size check that last walked it counted, so the next ones need not walk it
+    /// (<see cref="StatePruner"/>); a RUN that may write into the folder removes it first.
+    /// </summary>
+    public static string CacheMountSize(string mount) => mount + ".size";
+
+    /// <summary>
     /// Layers extracted for RUN: <c>rootfs/</c> for a build as root, <c>rootfs-&lt;variant&gt;/</c> for one in a
     /// user namespace (owners differ, so the two never share a folder).
     /// </summary>

@@ -41,6 +41,8 @@ public sealed record PruneResult(long BytesBefore, long BytesAfter, int EntriesR
 /// RUN cache mounts. It runs only while it holds the
 /// state lock exclusively, that is while no build runs, so nothing a running build uses can go (see
 /// <see cref="StateFolder.StateLockPath"/>). Last use is each entry's modification time (<see cref="StateFolder.Touch"/>).
+/// Sizes come from records where they can, so a size check walks no tree that has not changed since it was sized:
+/// blobs' lengths, extracted layers' <c>.done</c> markers, RUN cache mounts' <c>.size</c> records.
 /// </summary>
 public static class StatePruner
 {
@@ -218,18 +220,63 @@ public static class StatePruner
             foreach (var record in StateFolder.Entries(StateLayout.Records(folder.Root, kind)))
                 entries.Add(new Entry(record.FullName, null, SizeOf(record), record.LastWriteTimeUtc));
 
-        // RUN cache mounts: the other folders of cache/, last used when the folder or its lock changed.
+        // RUN cache mounts: the other folders of cache/, last used when the folder or its lock changed (never when
+        // its size record did: sizing a mount is not a use), sized by their record, which goes first when evicted.
         foreach (var mount in StateFolder.Entries(StateLayout.CacheMounts(folder.Root)).OfType<DirectoryInfo>())
         {
             if (kinds.Contains(mount.Name)) continue;
             var lockFile = new FileInfo(mount.FullName + ".lock");
             var lastUse = lockFile.Exists && lockFile.LastWriteTimeUtc > mount.LastWriteTimeUtc ? lockFile.LastWriteTimeUtc : mount.LastWriteTimeUtc;
-            entries.Add(new Entry(mount.FullName, null, SizeOf(mount), lastUse));
+            string record = StateLayout.CacheMountSize(mount.FullName);
+            entries.Add(new Entry(mount.FullName, record, CacheMountSize(folder, mount, record), lastUse));
         }
         return entries;
     }
 
-    /// <summary>The size an extracted layer's marker recorded at extraction (second line), so a size check needs no walk.</summary>
+    /// <summary>
+    /// Forgets the size recorded for the RUN cache mount folder <paramref name="mount"/>: called before a RUN that may
+    /// write into it starts (any <c>sharing=</c>), so the next size check walks it. A build that dies in the RUN leaves
+    /// it unrecorded, hence walked; builds sharing a mount each forget it, and none records it (only a size check does).
+    /// </summary>
+    internal static void ForgetCacheMountSize(string mount) => File.Delete(StateLayout.CacheMountSize(mount));
+
+    /// <summary>
+    /// A RUN cache mount's size: the one its record holds (<see cref="StateLayout.CacheMountSize"/>), else a walk of the
+    /// folder, then recorded. A pip, npm or NuGet cache holds 10^5 files, and every build's size check would otherwise
+    /// walk them all, even when no RUN ran. The record is trusted while it is newer than the folder's own last change,
+    /// so a writer that knows no record (an older Livrable's RUN, a hand edit) is caught when it adds or removes an
+    /// entry at the folder's top; deeper writes are caught only by <see cref="ForgetCacheMountSize"/>.
+    /// </summary>
+    /// <remarks>
+    /// Called only by <see cref="Collect"/>, which runs only from <see cref="Evict"/>, whose callers
+    /// (<see cref="TryEnforceCap"/>, <c>PruneAsync</c>) hold the state lock exclusively. Every build holds it shared
+    /// from its lease to its end (<see cref="StateFolder.AcquireLeaseAsync"/>), RUNs included, so no build runs: no RUN
+    /// writes into the folder between the walk and the record, and no <see cref="ForgetCacheMountSize"/> comes between
+    /// them. The record is written under a temporary name and renamed, so it is complete when it exists.
+    /// </remarks>
+    private static long CacheMountSize(StateFolder folder, DirectoryInfo mount, string record)
+    {
+        var recorded = new FileInfo(record);
+        if (recorded.Exists && recorded.LastWriteTimeUtc > mount.LastWriteTimeUtc && RecordedSize(record) is { } size) return size;
+        long walked = SizeOf(mount);
+        string temp = Path.Combine(folder.TempDirectory, $"size-{Guid.NewGuid():N}");
+        try
+        {
+            File.WriteAllText(temp, $"{mount.Name}\n{walked.ToString(CultureInfo.InvariantCulture)}\n");
+            File.Move(temp, record, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Unrecorded: the next size check walks it again.
+            StateFolder.TryDeleteFile(temp);
+        }
+        return walked;
+    }
+
+    /// <summary>
+    /// The size a sidecar recorded on its second line, so a size check needs no walk: an extracted layer's
+    /// <c>.done</c> marker (at extraction) or a RUN cache mount's <c>.size</c> record (at the size check that walked it).
+    /// </summary>
     private static long? RecordedSize(string marker)
     {
         try

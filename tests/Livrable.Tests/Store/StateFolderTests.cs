@@ -246,6 +246,68 @@ public sealed class StateFolderTests : IDisposable
         Assert.Equal([StateLayout.ExtractedLayers(StatePath), StateLayout.ExtractedLayers(StatePath, "userns-1000")], StateLayout.AllExtractedLayers(StatePath));
     }
 
+    private static long Recorded(string record) => long.Parse(File.ReadAllLines(record)[1], System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void A_cache_mount_is_walked_once_then_sized_by_its_record_until_a_RUN_forgets_it()
+    {
+        var folder = StateFolder.Open(StatePath);
+        string mount = Path.Combine(StateLayout.CacheMounts(StatePath), new string('d', 64));
+        string record = StateLayout.CacheMountSize(mount);
+        Directory.CreateDirectory(Path.Combine(mount, "http"));
+        File.WriteAllBytes(Path.Combine(mount, "http", "a"), new byte[100]);
+        Directory.SetLastWriteTimeUtc(mount, DateTime.UtcNow.AddHours(-1)); // last changed by an earlier build
+
+        Assert.Equal(100, StatePruner.TryEnforceCap(folder, long.MaxValue, null).BytesBefore);
+        Assert.Equal([new string('d', 64), "100"], File.ReadAllLines(record));
+
+        // Written below the mount's top behind the record's back: not walked, so not counted.
+        File.WriteAllBytes(Path.Combine(mount, "http", "b"), new byte[50]);
+        Assert.Equal(100, StatePruner.TryEnforceCap(folder, long.MaxValue, null).BytesBefore);
+
+        // A RUN about to write forgets the record, writes, and its build dies before any size check: the next one walks.
+        StatePruner.ForgetCacheMountSize(mount);
+        File.WriteAllBytes(Path.Combine(mount, "http", "c"), new byte[25]);
+        Assert.Equal(175, StatePruner.TryEnforceCap(folder, long.MaxValue, null).BytesBefore);
+        Assert.Equal(175, Recorded(record));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.TempDirectory));
+    }
+
+    [Fact]
+    public void A_cache_mount_record_older_than_a_change_at_the_mounts_top_is_not_trusted()
+    {
+        // A writer that knows no record (an older Livrable's RUN) adding an entry at the top changes the folder itself.
+        var folder = StateFolder.Open(StatePath);
+        string mount = Path.Combine(StateLayout.CacheMounts(StatePath), new string('e', 64));
+        Directory.CreateDirectory(mount);
+        File.WriteAllBytes(Path.Combine(mount, "a"), new byte[100]);
+        Directory.SetLastWriteTimeUtc(mount, DateTime.UtcNow.AddHours(-1));
+        Assert.Equal(100, StatePruner.TryEnforceCap(folder, long.MaxValue, null).BytesBefore);
+
+        File.WriteAllBytes(Path.Combine(mount, "pkgcache.bin"), new byte[40]);
+        Assert.Equal(140, StatePruner.TryEnforceCap(folder, long.MaxValue, null).BytesBefore);
+        Assert.Equal(140, Recorded(StateLayout.CacheMountSize(mount)));
+    }
+
+    [Fact]
+    public void Evicting_a_cache_mount_removes_its_record_and_its_folder()
+    {
+        var folder = StateFolder.Open(StatePath);
+        string mount = Path.Combine(StateLayout.CacheMounts(StatePath), new string('f', 64));
+        Directory.CreateDirectory(Path.Combine(mount, "sub"));
+        File.WriteAllBytes(Path.Combine(mount, "sub", "a"), new byte[100]);
+        Directory.SetLastWriteTimeUtc(mount, DateTime.UtcNow.AddHours(-1));
+        StatePruner.TryEnforceCap(folder, long.MaxValue, null);
+        Assert.Equal(100, Recorded(StateLayout.CacheMountSize(mount)));
+
+        var result = StatePruner.TryEnforceCap(folder, 0, null);
+
+        Assert.Equal(1, result.EntriesRemoved);
+        Assert.Equal(0, result.BytesAfter);
+        Assert.False(File.Exists(StateLayout.CacheMountSize(mount)));
+        Assert.False(Directory.Exists(mount));
+    }
+
     [Fact]
     public async Task Four_builds_extracting_one_layer_at_once_extract_it_once()
     {

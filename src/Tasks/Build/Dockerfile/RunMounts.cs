@@ -46,7 +46,8 @@ internal static class RunMounts
     /// <summary>
     /// A cache mount: a folder of the state folder per id (<c>cache/&lt;sha256 of the id&gt;</c>), kept across builds,
     /// created with the mount's mode and owner. <c>sharing=locked</c> waits for other users; <c>private</c> takes
-    /// the first instance no one holds (<c>-1</c>, <c>-2</c>... when busy); <c>shared</c> takes it as it is.
+    /// the first instance no one holds (<c>-1</c>, <c>-2</c>... when busy); <c>shared</c> takes it as it is. A
+    /// writable mount forgets the instance's recorded size first (<see cref="StatePruner.ForgetCacheMountSize"/>).
     /// </summary>
     public static async Task<RunMount> CacheAsync(StepContext step, RunMountSpec spec, List<IDisposable> locks, CancellationToken cancellationToken)
     {
@@ -75,6 +76,11 @@ internal static class RunMounts
                 }
             }
         }
+        // Before the RUN can write into the folder (the locks above serialize only locked and private users: shared
+        // ones forget it too, each before its own RUN), its recorded size goes, so the next size check walks it; a
+        // read-only mount writes nothing and keeps it, unless the folder is new (a record outlived its folder: an
+        // older Livrable's eviction, a hand removal).
+        if (!spec.ReadOnly || !Directory.Exists(directory)) StatePruner.ForgetCacheMountSize(directory);
         if (!Directory.Exists(directory))
         {
             Directory.CreateDirectory(directory);

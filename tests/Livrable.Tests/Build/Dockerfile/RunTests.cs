@@ -295,6 +295,71 @@ public sealed class RunTests(RunFixture fixture) : IClassFixture<RunFixture>
         Assert.False(Directory.Exists(Path.Combine(second.Rootfs, "var")));
     }
 
+    /// <summary>The folder of the cache mount <paramref name="id"/> in the fixture's state folder, and its size record.</summary>
+    private (string Mount, string Record) CacheMount(string id)
+    {
+        string hex = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(id))).ToLowerInvariant();
+        string mount = Path.Combine(StateLayout.CacheMounts(fixture.StateDirectory), hex);
+        return (mount, StateLayout.CacheMountSize(mount));
+    }
+
+    private static long Recorded(string record) => long.Parse(File.ReadAllLines(record)[1], System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public async Task A_RUN_that_writes_a_cache_mount_forgets_its_recorded_size_first_and_a_read_only_one_keeps_it()
+    {
+        string id = "size-" + Guid.NewGuid().ToString("N");
+        var (mount, record) = CacheMount(id);
+        var folder = StateFolder.Open(fixture.StateDirectory);
+
+        // The build's own size check walks the mount the RUN wrote and records it.
+        await BuildAsync(Busybox + $"RUN --mount=type=cache,id={id},target=/c mkdir -p /c/sub && head -c 1000 /dev/zero > /c/sub/one\n");
+        Assert.Equal(1000, Recorded(record));
+
+        // Written behind the record's back, below the mount's top: the next size checks do not walk, so do not see it.
+        File.WriteAllBytes(Path.Combine(mount, "sub", "hidden"), new byte[7]);
+        Assert.False(StatePruner.TryEnforceCap(folder, long.MaxValue, null).Skipped);
+        Assert.Equal(1000, Recorded(record));
+
+        // A read-only mount cannot write: its RUN keeps the record.
+        var reader = await BuildAsync(Busybox + $"RUN --mount=type=cache,id={id},target=/c,ro wc -c < /c/sub/one > /n.txt\n");
+        Assert.Equal("1000\n", Read(reader.Rootfs, "/n.txt"));
+        Assert.Equal(1000, Recorded(record));
+
+        // A shared mount's RUN writes, then its build stops before any size check (the RUN fails): the record went
+        // before the RUN ran, so the next check walks the mount and counts everything, the hidden bytes too.
+        var failed = await FailAsync(Busybox + $"RUN --mount=type=cache,id={id},target=/c,sharing=shared head -c 3000 /dev/zero > /c/sub/two && exit 3\n");
+        Assert.Equal(DiagnosticCodes.RunFailed, failed.Code);
+        Assert.Equal(3000, new FileInfo(Path.Combine(mount, "sub", "two")).Length);
+        Assert.False(File.Exists(record));
+        Assert.False(StatePruner.TryEnforceCap(folder, long.MaxValue, null).Skipped);
+        Assert.Equal(4007, Recorded(record));
+    }
+
+    [Fact]
+    public async Task A_private_cache_mount_in_use_gives_the_next_instance_which_forgets_only_its_own_record()
+    {
+        string id = "private-" + Guid.NewGuid().ToString("N");
+        var (mount, record) = CacheMount(id);
+        var folder = StateFolder.Open(fixture.StateDirectory);
+        Directory.CreateDirectory(Path.Combine(mount, "sub"));
+        File.WriteAllBytes(Path.Combine(mount, "sub", "kept"), new byte[10]);
+        Directory.SetLastWriteTimeUtc(mount, DateTime.UtcNow.AddHours(-1)); // last changed by an earlier build
+        Assert.False(StatePruner.TryEnforceCap(folder, long.MaxValue, null).Skipped);
+        Assert.Equal(10, Recorded(record));
+        // Below instance 0's top, behind its record's back: counted only if something forgets that record.
+        File.WriteAllBytes(Path.Combine(mount, "sub", "hidden"), new byte[5]);
+
+        // Another RUN holds instance 0, as a concurrent build's would: this RUN takes instance 1.
+        using (new FileStream(mount + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            await BuildAsync(Busybox + $"RUN --mount=type=cache,id={id},target=/c,sharing=private head -c 500 /dev/zero > /c/p\n");
+        Assert.False(StatePruner.TryEnforceCap(folder, long.MaxValue, null).Skipped);
+
+        Assert.Equal(10, Recorded(record));
+        Assert.Equal(500, new FileInfo(Path.Combine(mount + "-1", "p")).Length);
+        Assert.Equal(500, Recorded(StateLayout.CacheMountSize(mount + "-1")));
+    }
+
     [Fact]
     public async Task A_secret_reaches_the_RUN_but_never_a_layer_the_history_or_the_log()
     {
