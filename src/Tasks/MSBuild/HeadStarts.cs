@@ -27,30 +27,23 @@ internal static class HeadStarts
 
     /// <summary>The head start this project instance registered, unregistered (the caller owns it now); null when none.</summary>
     public static ImageBuildHeadStart? Take(IBuildEngine engine, string? projectPath)
-    {
-        if (engine is not IBuildEngine4 registry || string.IsNullOrEmpty(projectPath)) return null;
-        try
-        {
-            return registry.UnregisterTaskObject(Key(engine, projectPath), RegisteredTaskObjectLifetime.Build) as ImageBuildHeadStart;
-        }
-        catch (Exception e) when (e is NotImplementedException or NotSupportedException or InvalidOperationException)
-        {
-            // A task host that keeps no registered objects: there is nothing to take.
-            return null;
-        }
-    }
+        => Registered(engine, projectPath, (registry, key) => registry.UnregisterTaskObject(key, RegisteredTaskObjectLifetime.Build));
 
     /// <summary>The head start this project instance registered, left registered (the image step takes it); null when none.</summary>
     public static ImageBuildHeadStart? Peek(IBuildEngine engine, string? projectPath)
+        => Registered(engine, projectPath, (registry, key) => registry.GetRegisteredTaskObject(key, RegisteredTaskObjectLifetime.Build));
+
+    /// <summary>What <paramref name="access"/> finds under this project instance's key; null in a task host that keeps no registered objects.</summary>
+    private static ImageBuildHeadStart? Registered(IBuildEngine engine, string? projectPath, Func<IBuildEngine4, string, object?> access)
     {
         if (engine is not IBuildEngine4 registry || string.IsNullOrEmpty(projectPath)) return null;
         try
         {
-            return registry.GetRegisteredTaskObject(Key(engine, projectPath), RegisteredTaskObjectLifetime.Build) as ImageBuildHeadStart;
+            return access(registry, Key(engine, projectPath)) as ImageBuildHeadStart;
         }
         catch (Exception e) when (e is NotImplementedException or NotSupportedException or InvalidOperationException)
         {
-            // A task host that keeps no registered objects: there is nothing to look at.
+            // A task host that keeps no registered objects: there is nothing to take or look at.
             return null;
         }
     }

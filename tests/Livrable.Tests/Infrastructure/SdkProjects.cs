@@ -15,6 +15,32 @@ public static class SdkProjects
     public static string TasksAssembly { get; } = Path.Combine(AppContext.BaseDirectory, "Livrable.Tasks.dll");
 
     /// <summary>
+    /// Writes a tiny image project in <paramref name="folder"/> (<c>base.csproj</c>, tag <c>v1</c>) whose one layer is
+    /// the file <paramref name="fileName"/> holding <paramref name="content"/> at <c>/</c>, published to the tarball
+    /// <paramref name="tarball"/>: the base image of the up-to-date tests, made offline. Returns the project file.
+    /// </summary>
+    public static string WriteTarballBaseProject(string folder, string tarball, string fileName, string content)
+    {
+        Directory.CreateDirectory(Path.Combine(folder, "root"));
+        File.WriteAllText(Path.Combine(folder, "root", fileName), content);
+        string project = Path.Combine(folder, "base.csproj");
+        File.WriteAllText(project, $"""
+            <Project>
+              <Import Project="{SdkDirectory}/Sdk/Sdk.props" />
+              <PropertyGroup>
+                <ContainerTag>v1</ContainerTag>
+                <ContainerArchiveOutputPath>{tarball}</ContainerArchiveOutputPath>
+              </PropertyGroup>
+              <ItemGroup>
+                <ContainerLayer Include="root" Destination="/" />
+              </ItemGroup>
+              <Import Project="{SdkDirectory}/Sdk/Sdk.targets" />
+            </Project>
+            """);
+        return project;
+    }
+
+    /// <summary>
     /// Writes <c>Directory.Build.props</c> and <c>Directory.Build.targets</c> into <paramref name="directory"/>:
     /// <paramref name="properties"/> (elements of a PropertyGroup, such as a state folder) set before the props, and
     /// <paramref name="targets"/> (whole elements) after the targets' import.

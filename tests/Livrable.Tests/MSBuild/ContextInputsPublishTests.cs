@@ -26,22 +26,8 @@ public sealed class ContextInputsPublishTests : IDisposable
     public ContextInputsPublishTests()
     {
         SdkProjects.WriteDirectoryBuildFiles(_temp.Path, $"<ContainerStateDirectory>{_temp["state"]}</ContainerStateDirectory>");
-        Directory.CreateDirectory(_temp["base", "root"]);
-        File.WriteAllText(_temp["base", "root", "base.txt"], "base\n");
         _baseTarball = _temp["images", "base.tar"];
-        File.WriteAllText(_temp["base", "base.csproj"], $"""
-            <Project>
-              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.props" />
-              <PropertyGroup>
-                <ContainerTag>v1</ContainerTag>
-                <ContainerArchiveOutputPath>{_baseTarball}</ContainerArchiveOutputPath>
-              </PropertyGroup>
-              <ItemGroup>
-                <ContainerLayer Include="root" Destination="/" />
-              </ItemGroup>
-              <Import Project="{SdkProjects.SdkDirectory}/Sdk/Sdk.targets" />
-            </Project>
-            """);
+        SdkProjects.WriteTarballBaseProject(_temp["base"], _baseTarball, "base.txt", "base\n");
     }
 
     public void Dispose() => _temp.Dispose();
