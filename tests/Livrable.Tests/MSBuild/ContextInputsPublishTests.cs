@@ -76,7 +76,7 @@ public sealed class ContextInputsPublishTests : IDisposable
         string record = Path.Combine(ctx, "obj", "Debug", "netstandard2.0", "container", "image.record");
         string tarball = Path.Combine(ctx, "out", "app.tar");
 
-        string digest = Built(await PublishAsync(project), "app:v1");
+        string digest = FinalLines.Built(await PublishAsync(project), "app:v1");
         Assert.Equal(digest, await FreshAsync());
 
         // Unchanged: MSBuild skips the step, and the record is the same file.
@@ -116,7 +116,7 @@ public sealed class ContextInputsPublishTests : IDisposable
             change();
             var run = await PublishAsync(project);
             Assert.True(!run.Output.Contains(SkippedLine), $"{what}: the image step was skipped");
-            string next = Ran(run, "app:v1");
+            string next = FinalLines.Ran(run, "app:v1");
             Assert.True(next != digest, $"{what}: the image did not change");
             Assert.True(next == await FreshAsync(), $"{what}: not the digest of a fresh build");
             digest = next;
@@ -154,10 +154,10 @@ public sealed class ContextInputsPublishTests : IDisposable
     public async Task A_ContainerLayer_folder_change_of_mode_runs_the_step()
     {
         string project = _temp["base", "base.csproj"];
-        string d1 = Built(await PublishAsync(project), "base:v1");
+        string d1 = FinalLines.Built(await PublishAsync(project), "base:v1");
         await SkippedAsync(project, d1, "base:v1");
         File.SetUnixFileMode(_temp["base", "root", "base.txt"], (UnixFileMode)Convert.ToInt32("700", 8));
-        string d2 = Ran(await PublishAsync(project), "base:v1");
+        string d2 = FinalLines.Ran(await PublishAsync(project), "base:v1");
         Assert.NotEqual(d1, d2);
         await SkippedAsync(project, d2, "base:v1");
         await Tools.RunCheckedAsync("skopeo", "--insecure-policy", "copy", "docker-archive:" + _baseTarball, $"oci:{_temp["oci"]}:v1");
@@ -167,37 +167,15 @@ public sealed class ContextInputsPublishTests : IDisposable
     }
 
     /// <summary>The image of the fresh project (same Dockerfile and context, no cache, its own state folder).</summary>
-    private async Task<string> FreshAsync() => Ran(await PublishAsync(_temp["fresh", "fresh.csproj"]), "app:v1");
+    private async Task<string> FreshAsync() => FinalLines.Ran(await PublishAsync(_temp["fresh", "fresh.csproj"]), "app:v1");
 
     private async Task SkippedAsync(string project, string digest, string reference = "app:v1")
     {
         var same = await PublishAsync(project);
         Assert.True(same.Output.Contains(SkippedLine), "the image step ran:\n" + same.Output);
-        Assert.Equal(digest, UpToDate(same, reference));
+        Assert.Equal(digest, FinalLines.UpToDate(same, reference));
     }
 
     private async Task<ToolResult> PublishAsync(string project, params string[] properties)
         => (await Tools.DotnetAsync(_temp.Path, "publish", project, ["-v:d", .. properties])).EnsureSuccess();
-
-    private static string Built(ToolResult publish, string reference)
-    {
-        var match = Regex.Match(publish.Stdout, $@"^\s*(?:\d+>)?\s*Built {Regex.Escape(reference)} (sha256:[0-9a-f]{{64}}) ", RegexOptions.Multiline);
-        Assert.True(match.Success, $"{reference} was not built:\n{publish.Output}");
-        return match.Groups[1].Value;
-    }
-
-    /// <summary>The digest of a run of the image step: built, or found already written ("Up to date: ... in 0.4s").</summary>
-    private static string Ran(ToolResult publish, string reference)
-    {
-        var match = Regex.Match(publish.Stdout, $@"^\s*(?:\d+>)?\s*(?:Built|Up to date:) {Regex.Escape(reference)} (sha256:[0-9a-f]{{64}}) \([^)]*\) -> \S+ in [0-9.]+s", RegexOptions.Multiline);
-        Assert.True(match.Success, $"the image step of {reference} did not run:\n{publish.Output}");
-        return match.Groups[1].Value;
-    }
-
-    private static string UpToDate(ToolResult publish, string reference)
-    {
-        var match = Regex.Match(publish.Stdout, $@"^\s*(?:\d+>)?\s*Up to date: {Regex.Escape(reference)} (sha256:[0-9a-f]{{64}}) \([^)]*\) -> \S+\s*$", RegexOptions.Multiline);
-        Assert.True(match.Success, $"{reference} was not reported up to date:\n{publish.Output}");
-        return match.Groups[1].Value;
-    }
 }

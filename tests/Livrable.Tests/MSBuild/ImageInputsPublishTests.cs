@@ -59,20 +59,20 @@ public sealed class ImageInputsPublishTests : IDisposable
             """);
         string project = Path.Combine(dir, "app.csproj");
 
-        string d1 = Built(await PublishAsync(project), "app:v1");
-        Assert.Equal(d1, UpToDate(await PublishAsync(project), "app:v1"));
+        string d1 = FinalLines.Built(await PublishAsync(project), "app:v1");
+        Assert.Equal(d1, FinalLines.UpToDate(await PublishAsync(project), "app:v1"));
 
         // The tarball written again with other content: the image step runs, and the image changes.
         File.WriteAllText(_temp["base", "root", "hello.txt"], "two\n");
         await PublishAsync(_temp["base", "base.csproj"]);
         var rebuilt = await PublishAsync(project);
-        string d2 = Built(rebuilt, "app:v1");
+        string d2 = FinalLines.Built(rebuilt, "app:v1");
         Assert.NotEqual(d1, d2);
-        Assert.Equal(d2, UpToDate(await PublishAsync(project), "app:v1"));
+        Assert.Equal(d2, FinalLines.UpToDate(await PublishAsync(project), "app:v1"));
 
         // Only touched: the image step runs again (and finds the tarball it would write already there).
         File.SetLastWriteTimeUtc(_baseTarball, DateTime.UtcNow.AddSeconds(2));
-        Assert.Equal(d2, Ran(await PublishAsync(project), "app:v1"));
+        Assert.Equal(d2, FinalLines.Ran(await PublishAsync(project), "app:v1"));
 
         string tarball = Regex.Match(rebuilt.Stdout, @"(?m)Built app:v1 sha256:[0-9a-f]{64} \([^)]*\) -> (\S+)").Groups[1].Value;
         var image = await new ArchiveImage(tarball, "v1", new BlobStore(_temp["reader"]))
@@ -92,12 +92,12 @@ public sealed class ImageInputsPublishTests : IDisposable
     public async Task An_unchanged_tarball_does_not_keep_the_step_running()
     {
         string project = _temp["base", "base.csproj"];
-        string d1 = Built(await PublishAsync(project), "base:v1");
-        Assert.Equal(d1, Ran(await PublishAsync(project, "-p:ContainerNoCache=true"), "base:v1"));
-        Assert.Equal(d1, Ran(await PublishAsync(project), "base:v1"));
-        Assert.Equal(d1, UpToDate(await PublishAsync(project), "base:v1"));
+        string d1 = FinalLines.Built(await PublishAsync(project), "base:v1");
+        Assert.Equal(d1, FinalLines.Ran(await PublishAsync(project, "-p:ContainerNoCache=true"), "base:v1"));
+        Assert.Equal(d1, FinalLines.Ran(await PublishAsync(project), "base:v1"));
+        Assert.Equal(d1, FinalLines.UpToDate(await PublishAsync(project), "base:v1"));
         File.Delete(_baseTarball);
-        Assert.Equal(d1, Built(await PublishAsync(project), "base:v1"));
+        Assert.Equal(d1, FinalLines.Built(await PublishAsync(project), "base:v1"));
         Assert.True(File.Exists(_baseTarball));
     }
 
@@ -125,26 +125,4 @@ public sealed class ImageInputsPublishTests : IDisposable
 
     private async Task<ToolResult> PublishAsync(string project, params string[] properties)
         => (await Tools.DotnetAsync(_temp.Path, "publish", project, ["-v:n", .. properties])).EnsureSuccess();
-
-    private static string Built(ToolResult publish, string reference)
-    {
-        var match = Regex.Match(publish.Stdout, $@"^\s*(?:\d+>)?\s*Built {Regex.Escape(reference)} (sha256:[0-9a-f]{{64}}) ", RegexOptions.Multiline);
-        Assert.True(match.Success, $"{reference} was not built:\n{publish.Output}");
-        return match.Groups[1].Value;
-    }
-
-    /// <summary>The digest of a run of the image step: built, or found already written ("Up to date: ... in 0.4s").</summary>
-    private static string Ran(ToolResult publish, string reference)
-    {
-        var match = Regex.Match(publish.Stdout, $@"^\s*(?:\d+>)?\s*(?:Built|Up to date:) {Regex.Escape(reference)} (sha256:[0-9a-f]{{64}}) \([^)]*\) -> \S+ in [0-9.]+s", RegexOptions.Multiline);
-        Assert.True(match.Success, $"the image step of {reference} did not run:\n{publish.Output}");
-        return match.Groups[1].Value;
-    }
-
-    private static string UpToDate(ToolResult publish, string reference)
-    {
-        var match = Regex.Match(publish.Stdout, $@"^\s*(?:\d+>)?\s*Up to date: {Regex.Escape(reference)} (sha256:[0-9a-f]{{64}}) \([^)]*\) -> \S+\s*$", RegexOptions.Multiline);
-        Assert.True(match.Success, $"{reference} was not reported up to date:\n{publish.Output}");
-        return match.Groups[1].Value;
-    }
 }
