@@ -67,12 +67,7 @@ public sealed class WriteContainerImageInputs : Microsoft.Build.Utilities.Task
             if (AlwaysBuildReason.Length == 0) change = WalkFolders(names);
             text.Append("InputNames=").Append(Hex(names.GetHashAndReset())).Append(Environment.NewLine);
         }
-        string inputs = text.ToString();
-        if (!File.Exists(InputsFile) || File.ReadAllText(InputsFile) != inputs)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(InputsFile))!);
-            File.WriteAllText(InputsFile, inputs);
-        }
+        WriteIfDifferent(InputsFile, text.ToString());
 
         if (AlwaysBuildReason.Length > 0)
         {
@@ -111,6 +106,18 @@ public sealed class WriteContainerImageInputs : Microsoft.Build.Utilities.Task
         var hex = new StringBuilder(hash.Length * 2);
         foreach (byte b in hash) hex.Append(b.ToString("x2"));
         return hex.ToString();
+    }
+
+    /// <summary>
+    /// Writes <paramref name="text"/> to <paramref name="file"/> only when it holds something else (or nothing): the
+    /// file's time then says when an input of the image step changed. True when it was written.
+    /// </summary>
+    internal static bool WriteIfDifferent(string file, string text)
+    {
+        if (File.Exists(file) && File.ReadAllText(file) == text) return false;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+        File.WriteAllText(file, text);
+        return true;
     }
 
     /// <summary>Deletes the image record, if any.</summary>

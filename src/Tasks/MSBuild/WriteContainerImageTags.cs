@@ -55,16 +55,9 @@ public sealed class WriteContainerImageTags : Microsoft.Build.Utilities.Task, IC
             return true;
         }
         string text = string.Concat(lines.Select(line => line + Environment.NewLine));
-        if (!File.Exists(TagsFile) || File.ReadAllText(TagsFile) != text)
-        {
-            Log.LogMessage(MessageImportance.Low, "The registry tags name other images than at the last image step: {0}", string.Join("; ", lines));
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(TagsFile))!);
-            File.WriteAllText(TagsFile, text);
-        }
-        else
-        {
-            Log.LogMessage(MessageImportance.Low, "The registry tags name the images they named at the last image step: {0}", string.Join("; ", lines));
-        }
+        Log.LogMessage(MessageImportance.Low, WriteContainerImageInputs.WriteIfDifferent(TagsFile, text)
+            ? "The registry tags name other images than at the last image step: {0}"
+            : "The registry tags name the images they named at the last image step: {0}", string.Join("; ", lines));
         return true;
     }
 }
